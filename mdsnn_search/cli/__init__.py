@@ -1,0 +1,55 @@
+"""The ``mdsnn-search`` command.
+
+Each subcommand lives in its own module with ``register(subparsers)``; this module only builds the
+parser and turns user errors (:class:`MdsnnError`) into one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from mdsnn_search import __version__
+from mdsnn_search.errors import MdsnnError
+
+EXIT_USER_ERROR = 2
+
+_SUBCOMMAND_MODULES = ("train", "cost")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mdsnn-search",
+        description="Search quantized spiking networks for accuracy against crossbar EDAP.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    import importlib
+
+    for name in _SUBCOMMAND_MODULES:
+        importlib.import_module(f"mdsnn_search.cli.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.handler(args) or 0)
+    except MdsnnError as exc:
+        print(f"mdsnn-search {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print(f"mdsnn-search {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

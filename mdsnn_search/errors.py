@@ -1,0 +1,24 @@
+"""The project's exception family.
+
+Every error a user can cause (a bad config value, a missing file, a mismatched study) is one of
+these. The CLI prints its message on one line and exits with status 2; anything else is a bug and
+keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class MdsnnError(Exception):
+    """Base class of the errors a user can cause; the message names the field or file."""
+
+
+class ConfigError(MdsnnError):
+    """A config file or value is malformed, unknown or out of range."""
+
+
+class DataError(MdsnnError):
+    """A dataset is missing or malformed; the message names the path and where the data comes from."""
+
+
+class StudyError(MdsnnError):
+    """A stored study does not match what was asked of it (directions, name, storage)."""

@@ -1,0 +1,152 @@
+"""Multi-step quantized weight layers: conv + batch norm (folded and quantized) and linear.
+
+Inputs and outputs are time-major, ``[T, B, ...]``; the time axis is folded into the batch for the
+dense op, as spikingjelly's ``SeqToANNContainer`` does. Each layer carries its stable
+``layer_name``, by which configs address its precision and the cost model its geometry.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mdsnn_search.snn.quantizers import BiasQuantizer, WeightQuantizer
+
+
+def _safe_nonzero(x: torch.Tensor, floor: float = 1e-6) -> torch.Tensor:
+    """``x`` with magnitudes below ``floor`` raised to it, keeping the sign (a divisor)."""
+    sign = torch.where(x >= 0, 1.0, -1.0).to(x.dtype)
+    return sign * x.abs().clamp_min(floor)
+
+
+class QuantConvBN2d(nn.Module):
+    """Conv2d followed by batch norm, with weights of ``w_bits`` and BN of ``bn_bits``.
+
+    - ``bn_quantizer is None`` (BN at 32 bits): ``BN(conv(x, Q_w(W)))``, BN in floating point.
+    - otherwise MINT's fold-and-quantize: the deployed layer is
+      ``conv(x, Q_w(W * gamma/sigma)) + Q_bn(beta - gamma*mu/sigma)``. Evaluation computes exactly
+      that with the running statistics. Training follows PyTorch's QAT ``ConvBn2d``: the conv is
+      run once with the weights folded by the *running* sigma, divided back by that factor, and
+      normalised with the *batch* statistics (which update the running ones), so gradients see
+      batch norm and the quantized folded weights in one conv.
+    """
+
+    def __init__(
+        self,
+        layer_name: str,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int = 1,
+        padding: int = 0,
+        *,
+        weight_quantizer: WeightQuantizer | None = None,
+        bn_quantizer: BiasQuantizer | None = None,
+    ) -> None:
+        super().__init__()
+        self.layer_name = layer_name
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, bias=False)
+        self.bn = nn.BatchNorm2d(out_channels)
+        self.weight_quantizer = weight_quantizer
+        self.bn_quantizer = bn_quantizer
+
+    @property
+    def in_channels(self) -> int:
+        return self.conv.in_channels
+
+    @property
+    def out_channels(self) -> int:
+        return self.conv.out_channels
+
+    @property
+    def kernel_size(self) -> int:
+        return int(self.conv.kernel_size[0])
+
+    def _conv(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, weight, None, self.conv.stride, self.conv.padding)
+
+    def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
+        x = x_seq.flatten(0, 1)
+        if self.bn_quantizer is None:
+            w = self.conv.weight
+            y = self.bn(self._conv(x, w if self.weight_quantizer is None else self.weight_quantizer(w)))
+        else:
+            y = self._folded(x)
+        return y.unflatten(0, x_seq.shape[:2])
+
+    def _folded(self, x: torch.Tensor) -> torch.Tensor:
+        bn = self.bn
+        assert bn.running_mean is not None and bn.running_var is not None
+        running_scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        folded_w = self.conv.weight * running_scale.view(-1, 1, 1, 1)
+        if self.weight_quantizer is not None:
+            folded_w = self.weight_quantizer(folded_w)
+        y = self._conv(x, folded_w)
+        assert self.bn_quantizer is not None
+        if not self.training:
+            bias = bn.bias - running_scale * bn.running_mean
+            return y + self.bn_quantizer(bias).view(1, -1, 1, 1)
+        z = y / _safe_nonzero(running_scale).view(1, -1, 1, 1)
+        mean = z.mean(dim=(0, 2, 3))
+        var = z.var(dim=(0, 2, 3), unbiased=False)
+        self._update_running_stats(mean.detach(), var.detach(), z[:, 0].numel())
+        batch_scale = bn.weight / torch.sqrt(var + bn.eps)
+        bias = bn.bias - batch_scale * mean
+        return z * batch_scale.view(1, -1, 1, 1) + self.bn_quantizer(bias).view(1, -1, 1, 1)
+
+    @torch.no_grad()
+    def _update_running_stats(self, mean: torch.Tensor, var: torch.Tensor, count: int) -> None:
+        bn = self.bn
+        assert bn.running_mean is not None and bn.running_var is not None
+        # The first batch sets the statistics outright: folding uses them for the weights too,
+        # and a short search trial should not evaluate with the initial sigma = 1 still mixed in.
+        first = bn.num_batches_tracked is not None and int(bn.num_batches_tracked) == 0
+        momentum = 1.0 if first else (bn.momentum if bn.momentum is not None else 0.1)
+        unbiased_var = var * count / max(count - 1, 1)
+        bn.running_mean.lerp_(mean, momentum)
+        bn.running_var.lerp_(unbiased_var, momentum)
+        if bn.num_batches_tracked is not None:
+            bn.num_batches_tracked.add_(1)
+
+    def extra_repr(self) -> str:
+        return f"layer_name={self.layer_name!r}, bn_folded={self.bn_quantizer is not None}"
+
+
+class QuantLinear(nn.Module):
+    """Linear layer with ``w_bits`` weights; its bias stays in floating point (a neuron-side add)."""
+
+    def __init__(
+        self,
+        layer_name: str,
+        in_features: int,
+        out_features: int,
+        *,
+        weight_quantizer: WeightQuantizer | None = None,
+    ) -> None:
+        super().__init__()
+        self.layer_name = layer_name
+        self.linear = nn.Linear(in_features, out_features)
+        self.weight_quantizer = weight_quantizer
+
+    @property
+    def in_channels(self) -> int:
+        return self.linear.in_features
+
+    @property
+    def out_channels(self) -> int:
+        return self.linear.out_features
+
+    kernel_size = 1
+
+    def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
+        w = self.linear.weight
+        if self.weight_quantizer is not None:
+            w = self.weight_quantizer(w)
+        return F.linear(x_seq, w, self.linear.bias)
+
+    def extra_repr(self) -> str:
+        return f"layer_name={self.layer_name!r}"
+
+
+WeightLayer = QuantConvBN2d | QuantLinear

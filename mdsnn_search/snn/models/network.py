@@ -1,0 +1,51 @@
+"""The spiking network base class: time-major input, per-timestep logits, named layers."""
+
+from __future__ import annotations
+
+import torch
+from spikingjelly.activation_based import functional
+from torch import nn
+
+from mdsnn_search.snn.config import ModelConfig
+from mdsnn_search.snn.layers import QuantConvBN2d, QuantLinear, WeightLayer
+from mdsnn_search.snn.neuron import QuantLIFNode
+
+
+class SpikingNetwork(nn.Module):
+    """Base of every registered architecture.
+
+    ``forward`` takes ``x_seq`` of shape [T, B, C, H, W] and always returns the per-timestep
+    logits [T, B, classes] (average over T for the prediction). Subclasses implement
+    ``forward_seq``. Membrane state is reset at the start of every forward pass, so callers never
+    carry state between batches by accident.
+    """
+
+    def __init__(self, config: ModelConfig, input_shape: tuple[int, int, int], num_classes: int) -> None:
+        super().__init__()
+        self.config = config
+        self.input_shape = input_shape
+        self.num_classes = num_classes
+
+    def forward_seq(self, x_seq: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
+        if x_seq.dim() != 5 or tuple(x_seq.shape[2:]) != self.input_shape:
+            raise ValueError(f"expected input [T, B, {', '.join(map(str, self.input_shape))}], got {list(x_seq.shape)}")
+        functional.reset_net(self)
+        return self.forward_seq(x_seq)
+
+    def weight_layers(self) -> dict[str, WeightLayer]:
+        """Weight layers by stable name, in forward order."""
+        return {m.layer_name: m for m in self.modules() if isinstance(m, (QuantConvBN2d, QuantLinear))}
+
+    def neurons(self) -> dict[str, QuantLIFNode]:
+        """Spiking neurons by the name of the layer whose output they fire on."""
+        return {m.layer_name: m for m in self.modules() if isinstance(m, QuantLIFNode)}
+
+    def record_membranes(self, names: set[str] | None) -> None:
+        """Keep the pre-spike membrane ``h_seq`` at the named layers only (``None``: none)."""
+        for name, node in self.neurons().items():
+            node.record_membrane = names is not None and name in names
+            if not node.record_membrane:
+                node.h_seq = None

@@ -1,0 +1,124 @@
+"""The quantized LIF neuron, a spikingjelly ``BaseNode``.
+
+Per timestep (methods.md section 1), with input current x_t:
+
+    H_t = U_{t-1} + (x_t - (U_{t-1} - U_reset)) / tau      charge (spikingjelly's LIF, decay_input)
+    s_t = Heaviside(H_t - theta)                            fire (surrogate gradient backward)
+    U_t = H_t - s_t*theta  (soft)  or  H_t*(1 - s_t)  (hard) reset
+    U_t = Q_u(U_t)                                          store (quantized in the student)
+
+H_t, the pre-spike membrane, is what membrane distillation compares; it is kept in ``h_seq``
+only while ``record_membrane`` is on, so a model pays no memory for it otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from spikingjelly.activation_based import surrogate
+from spikingjelly.activation_based.neuron import BaseNode
+from torch import nn
+
+SurrogateName = Literal["sigmoid", "atan", "rect", "piecewise_quadratic"]
+ResetMode = Literal["soft", "hard"]
+
+_SURROGATES: dict[str, type[surrogate.SurrogateFunctionBase]] = {
+    "sigmoid": surrogate.Sigmoid,
+    "atan": surrogate.ATan,
+    "rect": surrogate.Rect,
+    "piecewise_quadratic": surrogate.PiecewiseQuadratic,
+}
+
+
+class NeuronConfig(BaseModel):
+    """LIF settings shared by every spiking layer of a model."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tau: float = Field(2.0, gt=1.0, description="membrane time constant (spikingjelly's tau)")
+    v_threshold: float = Field(1.0, gt=0.0, description="firing threshold theta")
+    reset: ResetMode = Field("soft", description="soft: subtract theta; hard: set to 0")
+    surrogate: SurrogateName = "sigmoid"
+    surrogate_alpha: float = Field(4.0, gt=0.0, description="sharpness of the surrogate")
+    decay_input: bool = True
+    detach_reset: bool = False
+
+    def make_surrogate(self) -> surrogate.SurrogateFunctionBase:
+        """A fresh surrogate instance (spikingjelly shares a default one between neurons)."""
+        return _SURROGATES[self.surrogate](alpha=self.surrogate_alpha)
+
+
+class QuantLIFNode(BaseNode):
+    """Multi-step LIF neuron whose stored membrane U_t goes through ``membrane_quantizer``.
+
+    ``membrane_quantizer`` is ``None`` at full precision. Set ``record_membrane = True`` to keep
+    the pre-spike membrane sequence ``h_seq`` ([T, N, ...]) of the last forward pass.
+    """
+
+    def __init__(
+        self,
+        config: NeuronConfig = NeuronConfig(),
+        membrane_quantizer: nn.Module | None = None,
+        *,
+        step_mode: str = "m",
+    ) -> None:
+        super().__init__(
+            v_threshold=float(config.v_threshold),
+            v_reset=None if config.reset == "soft" else 0.0,
+            surrogate_function=config.make_surrogate(),
+            detach_reset=config.detach_reset,
+            step_mode=step_mode,
+        )
+        self.tau = float(config.tau)
+        self.decay_input = config.decay_input
+        self.membrane_quantizer = membrane_quantizer
+        self.record_membrane = False
+        self.h_seq: torch.Tensor | None = None
+
+    def _charge(self, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        v_rest = 0.0 if self.v_reset is None else self.v_reset
+        if self.decay_input:
+            return v + (x - (v - v_rest)) / self.tau
+        return v - (v - v_rest) / self.tau + x
+
+    def _fire_and_reset(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        spike = self.surrogate_function(h - self.v_threshold)
+        spike_for_reset = spike.detach() if self.detach_reset else spike
+        if self.v_reset is None:
+            v = self.apply_soft_reset(h, spike_for_reset, self.v_threshold)
+        else:
+            v = self.apply_hard_reset(h, spike_for_reset, self.v_reset)
+        if self.membrane_quantizer is not None:
+            v = self.membrane_quantizer(v)
+        return spike, v
+
+    def single_step_functional_forward(
+        self, inputs: tuple[torch.Tensor, ...], states: tuple[object, ...], **kwargs: object
+    ) -> tuple[tuple[torch.Tensor, ...], tuple[object, ...]]:
+        v = states[0]
+        assert isinstance(v, torch.Tensor)
+        spike, v = self._fire_and_reset(self._charge(inputs[0], v))
+        return (spike,), (v, *states[1:])
+
+    def multi_step_forward(self, x_seq: torch.Tensor, *args: object, **kwargs: object) -> torch.Tensor:
+        (v, *_) = self.materialize_states((x_seq,), tuple(self._memories.values()), "m")
+        assert isinstance(v, torch.Tensor)
+        spikes, pre_spike = [], []
+        for x in x_seq:
+            h = self._charge(x, v)
+            spike, v = self._fire_and_reset(h)
+            spikes.append(spike)
+            if self.record_membrane:
+                pre_spike.append(h)
+        self._memories["v"] = v
+        self.h_seq = torch.stack(pre_spike) if self.record_membrane else None
+        return torch.stack(spikes)
+
+    def reset(self) -> None:
+        super().reset()
+        self.h_seq = None
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", tau={self.tau}"

@@ -1,0 +1,224 @@
+"""One training and evaluation loop for teachers, students and retraining.
+
+The loop knows nothing of distillation: a student's extra losses come in as a ``step_loss``
+callable (see :mod:`mdsnn_search.distill`). Evaluation returns accuracy together with the
+activity the cost model needs (per-layer firing and input rates, spikes per sample).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from mdsnn_search.snn.models.network import SpikingNetwork
+from mdsnn_search.snn.monitor import SpikeMonitor
+
+logger = logging.getLogger(__name__)
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+StepLoss = Callable[[SpikingNetwork, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+"""``(model, x_seq, y) -> (loss, logits_seq)``: what one training step minimises."""
+
+
+class TrainConfig(BaseModel):
+    """Optimiser, schedule and loop settings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    epochs: int = Field(10, ge=1)
+    batch_size: int = Field(64, ge=1)
+    optimizer: Literal["adam", "sgd"] = "adam"
+    lr: float = Field(1e-3, gt=0.0)
+    weight_decay: float = Field(0.0, ge=0.0)
+    momentum: float = Field(0.9, ge=0.0, lt=1.0, description="SGD only")
+    schedule: Literal["cosine", "constant"] = "cosine"
+    per_timestep_ce: bool = Field(False, description="TET-style: mean over t of CE(o_t, y)")
+    max_batches_per_epoch: int | None = Field(None, ge=1, description="cap for quick searches")
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+
+@dataclass
+class EvalResult:
+    """What an evaluation pass measures; ``to_dict`` is what a study stores."""
+
+    accuracy: float
+    loss: float
+    spikes_per_sample: float
+    layer_firing_rates: dict[str, float]
+    layer_input_rates: dict[str, float]
+    samples: int
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass
+class EpochLog:
+    epoch: int
+    train_loss: float
+    lr: float
+    test_accuracy: float | None = None
+
+
+@dataclass
+class TrainResult:
+    history: list[EpochLog] = field(default_factory=list)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch so a run repeats bit for bit on the same machine."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+
+
+def resolve_device(name: Literal["auto", "cpu", "cuda"]) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def classification_loss(logits_seq: torch.Tensor, y: torch.Tensor, per_timestep: bool = False) -> torch.Tensor:
+    """CE of the time-averaged logits, or (TET) the mean over t of CE(o_t, y)."""
+    if per_timestep:
+        steps = logits_seq.shape[0]
+        return F.cross_entropy(logits_seq.flatten(0, 1), y.repeat(steps))
+    return F.cross_entropy(logits_seq.mean(0), y)
+
+
+def cross_entropy_step(per_timestep: bool) -> StepLoss:
+    def step(model: SpikingNetwork, x_seq: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits_seq = model(x_seq)
+        return classification_loss(logits_seq, y, per_timestep), logits_seq
+
+    return step
+
+
+def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def _batches(loader: Iterable[Batch], limit: int | None) -> Iterable[Batch]:
+    for i, batch in enumerate(loader):
+        if limit is not None and i >= limit:
+            return
+        yield batch
+
+
+def fit(
+    model: SpikingNetwork,
+    train_loader: Iterable[Batch],
+    config: TrainConfig,
+    *,
+    step_loss: StepLoss | None = None,
+    eval_loader: Iterable[Batch] | None = None,
+    progress: bool = True,
+    description: str = "train",
+) -> TrainResult:
+    """Train ``model`` in place for ``config.epochs`` epochs; evaluate after each if asked.
+
+    Raises FloatingPointError when the loss stops being finite, so a search can record the trial
+    as failed instead of training on NaNs.
+    """
+    device = resolve_device(config.device)
+    model.to(device)
+    step = step_loss or cross_entropy_step(config.per_timestep_ce)
+    optimizer = make_optimizer(model, config)
+    steps_per_epoch = len(train_loader) if hasattr(train_loader, "__len__") else None  # type: ignore[arg-type]
+    if steps_per_epoch is not None and config.max_batches_per_epoch is not None:
+        steps_per_epoch = min(steps_per_epoch, config.max_batches_per_epoch)
+    scheduler = (
+        torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
+        if config.schedule == "cosine"
+        else None
+    )
+    result = TrainResult()
+    with _progress(progress) as bar:
+        task = bar.add_task(description, total=(steps_per_epoch or 0) * config.epochs or None, status="")
+        for epoch in range(1, config.epochs + 1):
+            model.train()
+            loss_sum = torch.zeros((), device=device)
+            count = 0
+            for x, y in _batches(train_loader, config.max_batches_per_epoch):
+                x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+                loss, _ = step(model, x, y)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                loss_sum += loss.detach()
+                count += 1
+                bar.advance(task)
+            train_loss = float(loss_sum) / max(count, 1)
+            if not math.isfinite(train_loss):
+                raise FloatingPointError(f"training loss became {train_loss} in epoch {epoch}")
+            log = EpochLog(epoch=epoch, train_loss=train_loss, lr=optimizer.param_groups[0]["lr"])
+            if scheduler is not None:
+                scheduler.step()
+            if eval_loader is not None:
+                log.test_accuracy = evaluate(model, eval_loader, device=device).accuracy
+            result.history.append(log)
+            status = f"epoch {epoch}/{config.epochs} loss {train_loss:.4f}"
+            if log.test_accuracy is not None:
+                status += f" acc {log.test_accuracy:.2%}"
+            bar.update(task, status=status)
+            logger.info("%s: %s", description, status)
+    return result
+
+
+@torch.no_grad()
+def evaluate(
+    model: SpikingNetwork,
+    loader: Iterable[Batch],
+    *,
+    device: torch.device | None = None,
+    per_timestep_ce: bool = False,
+) -> EvalResult:
+    """Top-1 accuracy, mean loss and spiking activity over ``loader``."""
+    device = device or next(model.parameters()).device
+    model.to(device).eval()
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    loss_sum = torch.zeros((), device=device)
+    with SpikeMonitor(model) as monitor:
+        for x, y in loader:
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            logits_seq = model(x)
+            loss_sum += classification_loss(logits_seq, y, per_timestep_ce) * y.shape[0]
+            correct += (logits_seq.mean(0).argmax(1) == y).sum()
+    samples = monitor.samples
+    return EvalResult(
+        accuracy=float(correct) / max(samples, 1),
+        loss=float(loss_sum) / max(samples, 1),
+        spikes_per_sample=monitor.spikes_per_sample,
+        layer_firing_rates=monitor.firing_rates,
+        layer_input_rates=monitor.input_rates,
+        samples=samples,
+    )
+
+
+def _progress(enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[status]}"),
+        disable=not enabled,
+        transient=False,
+    )

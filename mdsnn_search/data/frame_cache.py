@@ -1,0 +1,103 @@
+"""On-disk cache of binned event frames, so only the first pass over a recording reads its file.
+
+Layout: ``<cache_dir>/events/<settings key>/<recording key>.npy``. The settings key hashes what
+shapes the frames (T, frame size, sensor size, this format's version) and the folder keeps a
+``settings.json`` saying so; the recording key hashes the file's absolute path, size and
+modification time, so an edited or replaced recording is binned again. Frames are stored as
+float16 (area-averaged counts to three significant digits: half the disk of float32, and a
+training input needs no more). Writes are atomic (temporary file, then rename), so concurrent
+trials filling the same cache never read a half-written entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from mdsnn_search.errors import DataError
+
+logger = logging.getLogger(__name__)
+
+CACHE_VERSION = 1
+"""Bump when the binning or storage changes, so old entries are never read as new ones."""
+
+CACHE_DTYPE = np.float16
+
+
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/mdsnn-search``, or ``~/.cache/mdsnn-search``."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "mdsnn-search"
+
+
+def _digest(text: str, length: int) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def cache_directory(cache_dir: Path, settings: Mapping[str, object]) -> Path:
+    """The folder for frames binned with ``settings``, created with its ``settings.json``."""
+    described = json.dumps({"version": CACHE_VERSION, **settings}, sort_keys=True)
+    directory = cache_dir / "events" / _digest(described, 16)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        if not (directory / "settings.json").exists():
+            _write_atomic(directory / "settings.json", described.encode())
+    except OSError as exc:
+        raise DataError(f"cache_dir {cache_dir}: cannot write the frame cache ({exc})") from None
+    return directory
+
+
+def cache_entry(directory: Path, recording: Path) -> Path:
+    """Where the frames of ``recording`` are cached."""
+    try:
+        stat = recording.stat()
+    except OSError as exc:
+        raise DataError(f"{recording}: cannot read ({exc})") from None
+    key = _digest(f"{recording.resolve()}|{stat.st_size}|{stat.st_mtime_ns}", 32)
+    return directory / f"{key}.npy"
+
+
+def load_cached(entry: Path, shape: tuple[int, ...]) -> NDArray[np.float16] | None:
+    """The cached frames, or None if absent, unreadable or of another shape (then rebuilt)."""
+    try:
+        frames: NDArray[np.float16] = np.load(entry, allow_pickle=False)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, EOFError) as exc:
+        logger.warning("%s: unreadable cache entry, binning again (%s)", entry, exc)
+        return None
+    return frames if frames.shape == shape and frames.dtype == CACHE_DTYPE else None
+
+
+def store_cached(entry: Path, frames: NDArray[np.float16]) -> None:
+    """Write ``frames`` to ``entry`` atomically."""
+    try:
+        _write_atomic(entry, _npy_bytes(frames))
+    except OSError as exc:
+        raise DataError(f"{entry.parent}: cannot write the frame cache ({exc})") from None
+
+
+def _npy_bytes(array: NDArray[np.float16]) -> bytes:
+    stream = io.BytesIO()
+    np.save(stream, array, allow_pickle=False)
+    return stream.getvalue()
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from mdsnn_search.snn.models.network import SpikingNetwork
@@ -219,6 +220,7 @@ def _progress(enabled: bool) -> Progress:
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         TextColumn("{task.fields[status]}"),
+        console=Console(stderr=True),
         disable=not enabled,
         transient=False,
     )

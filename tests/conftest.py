@@ -1,0 +1,20 @@
+"""Shared fixtures: a tiny digits setup that trains in a second or two."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mdsnn_search.data import DataConfig, DatasetBundle, load_dataset
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread() -> None:
+    """Tests are tiny: a second thread costs more in contention than it saves."""
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def digits_small() -> DatasetBundle:
+    """Digits at T=2, 30 images per class per split."""
+    return load_dataset(DataConfig(name="digits", timesteps=2, max_per_class=30))

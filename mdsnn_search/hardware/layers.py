@@ -7,6 +7,7 @@ file; consumed by the crossbar cost model. Pure Python: no torch here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from numbers import Integral, Real
 from typing import Literal
 
 from mdsnn_search.errors import ConfigError
@@ -41,9 +42,10 @@ class LayerSpec:
         # Checked once here, so the cost model need not re-check a table on every call.
         for field in ("c_in", "c_out", "kernel", "h_in", "w_in", "h_out", "w_out"):
             value = getattr(self, field)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
                 raise ConfigError(f"layer {self.name!r}: {field} must be an integer >= 1, but got {value!r}")
-        if self.pool is not None and (isinstance(self.pool, bool) or not isinstance(self.pool, int) or self.pool < 1):
+        pool = self.pool
+        if pool is not None and (isinstance(pool, bool) or not isinstance(pool, Integral) or pool < 1):
             raise ConfigError(f"layer {self.name!r}: pool must be an integer >= 1, but got {self.pool!r}")
         if self.kind not in ("conv", "linear"):
             raise ConfigError(f"layer {self.name!r}: kind must be 'conv' or 'linear', but got {self.kind!r}")
@@ -68,5 +70,5 @@ class LayerActivity:
     def __post_init__(self) -> None:
         for field in ("input_rate", "output_rate"):
             rate = getattr(self, field)
-            if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 <= rate <= 1.0:
+            if isinstance(rate, bool) or not isinstance(rate, Real) or not 0.0 <= float(rate) <= 1.0:
                 raise ConfigError(f"{field} must be a number in [0, 1], but got {rate!r}")

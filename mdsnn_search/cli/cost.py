@@ -1,0 +1,135 @@
+"""``mdsnn-search cost``: score one configuration on a crossbar preset.
+
+The layer table comes from the model builder (``--arch vgg9 --input 2x48x48 --classes 101``, which
+needs torch and is imported only then) or from a file (``--layers FILE``). Precision is uniform
+(``--weight-bits/--membrane-bits/--bn-bits``) or per layer (``--precision FILE``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from mdsnn_search.cli.render import print_json
+from mdsnn_search.errors import ConfigError
+from mdsnn_search.hardware import (
+    DEFAULT_PRESET,
+    LayerSpec,
+    estimate_cost,
+    load_preset,
+    preset_names,
+    read_activity,
+    read_keep_fraction,
+    read_layer_table,
+    read_precision,
+)
+from mdsnn_search.hardware.messages import validation_message
+from mdsnn_search.precision import FULL_PRECISION_BITS, LayerPrecision
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "cost",
+        help="energy, latency, area and EDAP of a network on a crossbar preset",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--arch", help="architecture name of the model builder (e.g. vgg9)")
+    source.add_argument("--layers", type=Path, metavar="FILE", help="layer table (YAML or JSON)")
+    parser.add_argument("--input", metavar="CxHxW", help="input shape for --arch, e.g. 2x48x48")
+    parser.add_argument("--classes", type=int, metavar="N", help="number of classes for --arch")
+    parser.add_argument(
+        "--hardware",
+        default=DEFAULT_PRESET,
+        metavar="PRESET",
+        help=f"preset name ({', '.join(preset_names())}) or file (default: {DEFAULT_PRESET})",
+    )
+    parser.add_argument("--timesteps", "-T", type=int, required=True, metavar="T", help="timesteps")
+    bits = parser.add_argument_group("precision (uniform flags, or one file)")
+    bits.add_argument("--weight-bits", type=int, metavar="B", help="weight bits of every layer (default 32)")
+    bits.add_argument("--membrane-bits", type=int, metavar="B", help="membrane bits of every layer (default 32)")
+    bits.add_argument("--bn-bits", type=int, metavar="B", help="batch-norm bits of every layer (default 32)")
+    bits.add_argument("--precision", type=Path, metavar="FILE", help="per-layer precision (PrecisionConfig YAML)")
+    parser.add_argument("--activity", type=Path, metavar="FILE", help="measured spike rates per layer")
+    parser.add_argument("--keep", type=Path, metavar="FILE", help="kept output-channel fraction per layer")
+    parser.add_argument(
+        "--output-side", choices=("conv", "pooled"), help="override the preset's output-side convention"
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    parser.add_argument(
+        "--plot", type=Path, metavar="FILE", help="also save the breakdown as a figure (.png/.svg/.pdf)"
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    layers = _layer_table(args)
+    names = [layer.name for layer in layers]
+    preset = load_preset(args.hardware)
+    if args.output_side is not None:
+        preset = preset.with_overrides(conventions={"output_side": args.output_side})
+    report = estimate_cost(
+        layers,
+        preset,
+        timesteps=args.timesteps,
+        precision=_precision(args, names),
+        keep_fraction=read_keep_fraction(args.keep, names) if args.keep else None,
+        activity=read_activity(args.activity, names) if args.activity else None,
+    )
+    if args.plot is not None:
+        from mdsnn_search.hardware.plot import plot_breakdown
+
+        plot_breakdown(report, args.plot)
+    if args.json:
+        print_json(report.to_dict())
+    else:
+        from mdsnn_search.hardware.render import render
+
+        render(report)
+    return 0
+
+
+def _layer_table(args: argparse.Namespace) -> list[LayerSpec]:
+    if args.layers is not None:
+        for flag in ("input", "classes"):
+            if getattr(args, flag) is not None:
+                raise ConfigError(f"--{flag} goes with --arch, not with --layers")
+        return read_layer_table(args.layers)
+    if args.input is None or args.classes is None:
+        raise ConfigError("--arch needs --input CxHxW and --classes N")
+    if args.classes < 1:
+        raise ConfigError(f"--classes must be >= 1, but got {args.classes}")
+    match = re.fullmatch(r"(\d+)x(\d+)x(\d+)", args.input.strip().lower())
+    if match is None or min(int(g) for g in match.groups()) < 1:
+        raise ConfigError(f"--input must look like CxHxW with positive sides (e.g. 2x48x48), but got {args.input!r}")
+    shape = (int(match[1]), int(match[2]), int(match[3]))
+    try:
+        from mdsnn_search.snn.models import arch_layer_table  # torch: imported only on this path
+    except ImportError as exc:
+        raise ConfigError(f"--arch needs the SNN model builders ({exc}); use --layers FILE instead") from None
+    return arch_layer_table(args.arch, shape, args.classes)
+
+
+def _precision(args: argparse.Namespace, names: list[str]) -> dict[str, LayerPrecision] | None:
+    uniform = {"w_bits": args.weight_bits, "u_bits": args.membrane_bits, "bn_bits": args.bn_bits}
+    if args.precision is not None:
+        if any(value is not None for value in uniform.values()):
+            raise ConfigError("give either --precision FILE or the uniform --*-bits flags, not both")
+        return read_precision(args.precision, names)
+    if all(value is None for value in uniform.values()):
+        return None
+    flags = {"w_bits": "--weight-bits", "u_bits": "--membrane-bits", "bn_bits": "--bn-bits"}
+    try:
+        precision = LayerPrecision(
+            **{key: FULL_PRECISION_BITS if value is None else value for key, value in uniform.items()}
+        )
+    except ValidationError as exc:
+        message = validation_message(exc)
+        for key, flag in flags.items():
+            message = message.replace(key, flag)
+        raise ConfigError(message) from None
+    return dict.fromkeys(names, precision)

@@ -1,0 +1,139 @@
+"""From a layer table and the search's knobs to the per-layer quantities both engines cost.
+
+This module applies the inputs that are not hardware rules: channel pruning, the output-side
+convention, which layers are costed, and each layer's precision and measured activity. The engines
+(:mod:`.compat`, :mod:`.aware`) then only apply hardware rules to :class:`MappedLayer` rows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from mdsnn_search.hardware.layers import LayerActivity, LayerSpec
+from mdsnn_search.hardware.preset import OutputSide
+from mdsnn_search.precision import LayerPrecision
+
+FULL_PRECISION = LayerPrecision()
+"""What a layer missing from the precision mapping gets: W32/U32/BN32."""
+
+
+@dataclass(frozen=True, slots=True)
+class MappedLayer:
+    """One costed layer: kept channels, the output side of the chosen convention, its knobs."""
+
+    spec: LayerSpec
+    index: int
+    """Position among the costed layers (SpikeSim's "first five layers" counts these)."""
+    c_in: int
+    c_out: int
+    h_out: int
+    w_out: int
+    precision: LayerPrecision
+    activity: LayerActivity | None
+    taps: int
+    """Kernel taps k x k."""
+    sites: int
+    """Output positions per output channel per timestep, in the report's convention."""
+    input_elements: int
+    """Input activations the layer reads per timestep (input-buffer words)."""
+    macs: int
+    """Dense MACs of one timestep with kept channels, at the real conv output side."""
+
+
+def kept_channels(layers: Sequence[LayerSpec], keep_fraction: Mapping[str, float]) -> list[tuple[int, int]]:
+    """(C_in, C_out) of every layer after pruning.
+
+    A layer keeps max(1, round(fraction x C_out)) output channels (halves round up). Pruning also
+    shrinks the next layer's input: when the next layer's C_in is a whole multiple s of this
+    layer's C_out (s = 1 for conv -> conv, s = H x W for a flatten into a linear layer), its C_in
+    becomes kept x s. Tables that are not a plain chain (shortcuts, concatenation) keep C_in.
+    """
+    kept_out = [
+        max(1, math.floor(keep_fraction[spec.name] * spec.c_out + 0.5)) if spec.name in keep_fraction else spec.c_out
+        for spec in layers
+    ]
+    result = []
+    for i, spec in enumerate(layers):
+        c_in = spec.c_in
+        if i > 0:
+            previous = layers[i - 1]
+            if kept_out[i - 1] != previous.c_out and spec.c_in % previous.c_out == 0:
+                c_in = kept_out[i - 1] * (spec.c_in // previous.c_out)
+        result.append((c_in, kept_out[i]))
+    return result
+
+
+def pooled_side(layers: Sequence[LayerSpec], i: int) -> tuple[int, int]:
+    """Output side of layer ``i`` after its pooling (SpikeSim's example convention).
+
+    An explicit ``pool`` wins. Otherwise the pooling is read off the next layer: a conv that takes
+    this layer's channels at a smaller side, or a linear layer whose C_in is C_out x (pooled area).
+    Anything else (the last layer, a shortcut in between) counts as not pooled.
+    """
+    spec = layers[i]
+    if spec.pool is not None:
+        return max(1, spec.h_out // spec.pool), max(1, spec.w_out // spec.pool)
+    if i + 1 >= len(layers):
+        return spec.h_out, spec.w_out
+    nxt = layers[i + 1]
+    if nxt.kind == "conv":
+        if nxt.c_in == spec.c_out and nxt.h_in <= spec.h_out and nxt.w_in <= spec.w_out:
+            return nxt.h_in, nxt.w_in
+        return spec.h_out, spec.w_out
+    if nxt.c_in % spec.c_out == 0:
+        area = nxt.c_in // spec.c_out
+        factor_sq, remainder = divmod(spec.h_out * spec.w_out, area)
+        factor = math.isqrt(factor_sq)
+        if remainder == 0 and factor * factor == factor_sq and factor >= 1:
+            return spec.h_out // factor, spec.w_out // factor
+    return spec.h_out, spec.w_out
+
+
+def map_layers(
+    layers: Sequence[LayerSpec],
+    *,
+    output_side: OutputSide,
+    include_linear: bool,
+    precision: Mapping[str, LayerPrecision],
+    keep_fraction: Mapping[str, float],
+    activity: Mapping[str, LayerActivity],
+) -> list[MappedLayer]:
+    """The costed layers, in order, with every non-hardware input applied."""
+    channels = kept_channels(layers, keep_fraction)
+    mapped: list[MappedLayer] = []
+    for i, spec in enumerate(layers):
+        if spec.kind == "linear" and not include_linear:
+            continue
+        h_out, w_out = pooled_side(layers, i) if output_side == "pooled" else (spec.h_out, spec.w_out)
+        c_in, c_out = channels[i]
+        taps = spec.kernel * spec.kernel
+        mapped.append(
+            MappedLayer(
+                spec=spec,
+                index=len(mapped),
+                c_in=c_in,
+                c_out=c_out,
+                h_out=h_out,
+                w_out=w_out,
+                precision=precision.get(spec.name, FULL_PRECISION),
+                activity=activity.get(spec.name),
+                taps=taps,
+                sites=h_out * w_out,
+                input_elements=c_in * spec.h_in * spec.w_in,
+                macs=c_in * taps * c_out * spec.h_out * spec.w_out,
+            )
+        )
+    return mapped
+
+
+def layer_order_warning(names: Sequence[str], pes: Sequence[int]) -> str | None:
+    """SpikeSim refuses a network whose per-layer PE count ever decreases; we only warn."""
+    for i in range(1, len(pes)):
+        if pes[i] < pes[i - 1]:
+            return (
+                f"PE count decreases from {names[i - 1]} ({pes[i - 1]} PEs) to {names[i]} ({pes[i]} PEs): "
+                "SpikeSim would refuse this network ('Check layer order'); costed anyway"
+            )
+    return None

@@ -1,0 +1,199 @@
+"""Hardware presets: one crossbar design point as a validated, frozen config.
+
+A preset is a YAML file under ``simulators/`` (or any path). It fixes the crossbar geometry, the
+per-component energy and area constants, which engine scores it (``spikesim``: SpikeSim's ELA
+exactly; ``aware``: our precision- and activity-aware model), the conventions a report states
+(output side, classifier included, dense or event activity) and the SpikeSim quirk switches the
+aware model can reproduce. Every field is documented here and commented in the shipped files.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from mdsnn_search.errors import ConfigError
+from mdsnn_search.files import read_mapping
+from mdsnn_search.hardware.messages import validation_message
+from mdsnn_search.registry import Registry
+
+Engine = Literal["spikesim", "aware"]
+Device = Literal["rram", "sram"]
+OutputSide = Literal["conv", "pooled"]
+ActivityMode = Literal["dense", "event"]
+
+SIMULATORS_DIR = Path(__file__).resolve().parents[2] / "simulators"
+"""Where shipped presets live: ``<repo>/simulators`` (the package is used from a checkout)."""
+
+DEFAULT_PRESET = "rram_64"
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CrossbarConfig(_Config):
+    """Geometry of the compute fabric: crossbars in processing elements (PEs) in tiles."""
+
+    size: int = Field(ge=8, description="rows = columns of one crossbar (B)")
+    bits_per_cell: int = Field(ge=1, le=8, description="bits one device stores (b_c)")
+    pe_kernel: int = Field(3, ge=1, description="a PE holds pe_kernel^2 crossbars, one per kernel tap")
+    pes_per_tile: int = Field(8, ge=1, description="PEs sharing one tile's buffers, H-tree and subtractors")
+    mux_ratio: int = Field(8, ge=1, description="columns sharing one ADC through a mux")
+    clock_mhz: float = Field(250.0, gt=0, description="clock frequency")
+    pe_cycle_clocks: int = Field(26, ge=1, description="clock cycles of one PE cycle")
+
+    @model_validator(mode="after")
+    def _mux_divides_size(self) -> CrossbarConfig:
+        if self.size % self.mux_ratio:
+            raise ValueError(f"mux_ratio must divide size, but got (size={self.size}, mux_ratio={self.mux_ratio})")
+        return self
+
+    @property
+    def adcs_per_pe(self) -> int:
+        """ADCs per PE: the k^2 crossbars' column currents are summed, then B/mux_ratio ADCs convert."""
+        return self.size // self.mux_ratio
+
+    @property
+    def pe_cycle_ns(self) -> float:
+        return self.pe_cycle_clocks * (1000.0 / self.clock_mhz)
+
+
+class AdcConfig(_Config):
+    """ADC resolution. Energy and area constants are given at ``reference_bits`` and scaled."""
+
+    bits: int = Field(ge=1, le=16, description="resolution the design uses")
+    reference_bits: int = Field(ge=1, le=16, description="resolution the energy/area constants were taken at")
+
+
+class EnergyConfig(_Config):
+    """Energies in pJ. The first nine are SpikeSim's ELA constants (per event named below)."""
+
+    crossbar: float = Field(ge=0, description="driving 8 rows of one crossbar, all its columns")
+    adc: float = Field(ge=0, description="one ADC conversion at reference_bits")
+    mux: float = Field(ge=0, description="one mux selection (one per conversion)")
+    subtractor: float = Field(ge=0, description="one subtract (offset removal); 2 per conversion")
+    temp_buffer: float = Field(ge=0, description="one temp-buffer access; one per ADC per PE cycle")
+    tile_buffer: float = Field(ge=0, description="tile-buffer traffic of one PE cycle")
+    htree: float = Field(ge=0, description="H-tree traffic of one PE cycle")
+    memory_fetch: float = Field(ge=0, description="input fetch of one PE cycle")
+    neuron: float = Field(ge=0, description="one neuron-module update (memory.neuron_word_bits word)")
+    int8_add: float = Field(ge=0, description="8-bit integer add (shift-add, BN add); scales linearly in bits")
+    int8_multiply: float = Field(ge=0, description="8-bit integer multiply (BN scale); scales with bits^2")
+    fp32_multiply_add: float = Field(ge=0, description="FP32 multiply + add (BN at >= 16 bits)")
+
+
+class AreaConfig(_Config):
+    """Areas in um2. The first eight are SpikeSim's ELA constants."""
+
+    crossbar: float = Field(ge=0, description="one B x B crossbar")
+    adc: float = Field(ge=0, description="one ADC at reference_bits")
+    mux: float = Field(ge=0, description="one column mux (one per ADC)")
+    subtractor: float = Field(ge=0, description="one subtractor (B/mux_ratio per tile)")
+    temp_buffer: float = Field(ge=0, description="one tile's temp buffer")
+    tile_buffer: float = Field(ge=0, description="one tile's buffer")
+    htree: float = Field(ge=0, description="one tile's H-tree")
+    memory_bit: float = Field(gt=0, description="one SRAM bit (input buffer, neuron memory, BN parameters)")
+    int8_add: float = Field(ge=0, description="8-bit adder; scales linearly in bits")
+    int8_multiply: float = Field(ge=0, description="8-bit multiplier; scales with bits^2")
+    fp32_multiply_add: float = Field(ge=0, description="FP32 multiplier + adder")
+
+
+class MemoryConfig(_Config):
+    """Word widths of the on-chip memories (SpikeSim sizes the first two at 22 bits)."""
+
+    neuron_word_bits: int = Field(22, ge=1, description="membrane word the neuron constants assume")
+    input_word_bits: int = Field(22, ge=1, description="bits stored per input element in the input buffer")
+    bn_words_per_channel: int = Field(
+        2, ge=0, description="folded-BN parameter words (scale, bias) stored per kept channel, b_bn bits each"
+    )
+
+
+class ConventionsConfig(_Config):
+    """Choices a report must state, because published numbers differ on them."""
+
+    output_side: OutputSide = Field(
+        "conv", description="H_out is the real conv output side, or the side after pooling (SpikeSim's example)"
+    )
+    include_linear: bool = Field(True, description="cost linear layers (as 1x1 convs on a 1x1 input)")
+    activity_mode: ActivityMode = Field(
+        "dense", description="event: measured spike rates scale the activity-driven terms (aware engine)"
+    )
+
+
+class QuirksConfig(_Config):
+    """SpikeSim behaviours the aware engine can reproduce (the spikesim engine always has them)."""
+
+    pack_layers_in_tiles: bool = Field(
+        False, description="PEs of different layers share tiles: tiles = ceil(sum PEs / pes_per_tile)"
+    )
+    neuron_memory_first_five_layers: bool = Field(False, description="neuron memory counts only the first five layers")
+    charge_unmapped_cells: bool = Field(
+        False, description="rows, columns and conversions of a PE cost energy even where no weight is mapped"
+    )
+
+
+class HardwarePreset(_Config):
+    """One crossbar design point: geometry, constants, engine, conventions and quirks."""
+
+    name: str = Field(min_length=1, description="the preset's name (its file stem when shipped)")
+    description: str = Field("", description="one line for tables and reports")
+    engine: Engine = Field(description="spikesim: SpikeSim's ELA exactly; aware: precision/activity-aware")
+    device: Device = Field(description="memory device of the crossbars (stated in reports; constants carry it)")
+    technology_nm: int = Field(ge=1, description="CMOS node the constants are for (informational)")
+    crossbar: CrossbarConfig
+    adc: AdcConfig
+    energy_pj: EnergyConfig
+    area_um2: AreaConfig
+    memory: MemoryConfig = MemoryConfig()
+    conventions: ConventionsConfig = ConventionsConfig()
+    quirks: QuirksConfig = QuirksConfig()
+
+    def with_overrides(self, **changes: object) -> HardwarePreset:
+        """A validated copy with some fields replaced; a section takes a dict of its fields, e.g.
+        ``with_overrides(engine="aware", conventions={"output_side": "pooled"})``."""
+        data = self.model_dump()
+        for key, value in changes.items():
+            if key not in data:
+                raise ConfigError(f"preset {self.name}: no field {key!r} to override")
+            data[key] = {**data[key], **value} if isinstance(value, dict) else value
+        try:
+            return HardwarePreset.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(f"preset {self.name} with overrides: {validation_message(exc)}") from None
+
+
+def _preset_files() -> Registry[Path]:
+    registry: Registry[Path] = Registry("hardware preset")
+    if SIMULATORS_DIR.is_dir():
+        for path in sorted(SIMULATORS_DIR.glob("*.yaml")):
+            registry.register(path.stem)(path)
+    return registry
+
+
+def preset_names() -> list[str]:
+    """Names of the presets shipped in ``simulators/``."""
+    return _preset_files().names()
+
+
+def load_preset(name_or_path: str | Path) -> HardwarePreset:
+    """Load a preset by shipped name (``rram_64``) or by file path; errors name the file and field."""
+    text = str(name_or_path)
+    looks_like_path = isinstance(name_or_path, Path) or text.endswith((".yaml", ".yml", ".json")) or "/" in text
+    path = Path(text) if looks_like_path else _preset_files().get(text)
+    resolved = path.resolve()
+    if not resolved.is_file():
+        raise ConfigError(f"{path}: no such preset file (shipped presets: {', '.join(preset_names())})")
+    return _load_cached(resolved, resolved.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=32)
+def _load_cached(path: Path, mtime_ns: int) -> HardwarePreset:
+    data = read_mapping(path)
+    try:
+        return HardwarePreset.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {validation_message(exc)}") from None

@@ -1,0 +1,106 @@
+"""Terminal rendering of a :class:`CostReport` with rich tables (used by ``mdsnn-search cost``)."""
+
+from __future__ import annotations
+
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from mdsnn_search.hardware.report import CostReport
+
+_PREFIXES = {  # (from this magnitude on, divide by, unit name)
+    "pJ": ((1e12, 1e12, "J"), (1e9, 1e9, "mJ"), (1e6, 1e6, "uJ"), (1e3, 1e3, "nJ"), (0.0, 1.0, "pJ")),
+    "ns": ((1e9, 1e9, "s"), (1e6, 1e6, "ms"), (1e3, 1e3, "us"), (0.0, 1.0, "ns")),
+    "um2": ((1e4, 1e6, "mm2"), (0.0, 1.0, "um2")),
+}
+
+
+def human(value: float, unit: str) -> str:
+    """``15906934.0, "pJ"`` -> ``"15.91 uJ"``; areas from 0.01 mm2 on are shown in mm2."""
+    for threshold, scale, name in _PREFIXES[unit]:
+        if abs(value) >= threshold:
+            return f"{value / scale:.4g} {name}"
+    return f"{value:.4g} {unit}"
+
+
+def totals_table(report: CostReport) -> Table:
+    table = Table(title="Totals", title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    rows = [
+        ("energy", human(report.energy_pj, "pJ")),
+        ("latency", human(report.latency_ns, "ns")),
+        ("area", human(report.area_um2, "um2")),
+        ("EDP", f"{report.edp:.4g} J s"),
+        ("EDAP", f"{report.edap:.4g} J s mm2"),
+        ("ops (MAC = 2)", f"{report.ops:.4g}"),
+        ("SynOps", f"{report.synops:.4g}"),
+        ("TOPS/W", f"{report.tops_per_w:.4g}"),
+        ("TOPS/mm2", f"{report.tops_per_mm2:.4g}"),
+        ("tiles / PEs", f"{report.tiles} / {report.pes}"),
+        ("timesteps", str(report.timesteps)),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+def layers_table(report: CostReport) -> Table:
+    table = Table(title="Per layer", title_justify="left")
+    for column, justify in (
+        ("layer", "left"), ("C_in>C_out", "right"), ("k", "right"), ("H_out x W_out", "right"),
+        ("W/U/BN", "right"), ("cells", "right"), ("PEs", "right"), ("in rate", "right"),
+        ("energy", "right"), ("E %", "right"), ("area", "right"), ("start > halt", "right"),
+    ):  # fmt: skip
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for row in report.layers:
+        bits = "-" if row.w_bits is None else f"{row.w_bits}/{row.u_bits}/{row.bn_bits}"
+        share = 100.0 * row.energy_pj / report.energy_pj if report.energy_pj else 0.0
+        table.add_row(
+            row.name,
+            f"{row.c_in}>{row.c_out}",
+            str(row.kernel),
+            f"{row.h_out}x{row.w_out}",
+            bits,
+            str(row.cells_per_weight),
+            str(row.pes),
+            "-" if row.input_rate is None else f"{row.input_rate:.3f}",
+            human(row.energy_pj, "pJ"),
+            f"{share:.1f}",
+            human(row.area_um2, "um2"),
+            f"{human(row.start_ns, 'ns')} > {human(row.halt_ns, 'ns')}",
+        )
+    return table
+
+
+def breakdown_table(report: CostReport) -> Table:
+    table = Table(title="Breakdown by component", title_justify="left")
+    for column in ("component", "energy", "E %", "area", "A %"):
+        table.add_column(column, justify="left" if column == "component" else "right")
+    components = list(dict.fromkeys([*report.energy_breakdown_pj, *report.area_breakdown_um2]))
+    for name in components:
+        energy = report.energy_breakdown_pj.get(name)
+        area = report.area_breakdown_um2.get(name)
+        table.add_row(
+            name,
+            "-" if energy is None else human(energy, "pJ"),
+            "-" if energy is None else f"{100.0 * energy / report.energy_pj:.1f}" if report.energy_pj else "0.0",
+            "-" if area is None else human(area, "um2"),
+            "-" if area is None else f"{100.0 * area / report.area_um2:.1f}" if report.area_um2 else "0.0",
+        )
+    return table
+
+
+def conventions_text(report: CostReport) -> Text:
+    text = Text("Conventions\n", style="bold")
+    for key, value in report.conventions.items():
+        text.append(f"  {key}: {value}\n")
+    for warning in report.warnings:
+        text.append(f"warning: {warning}\n", style="yellow")
+    return text
+
+
+def render(report: CostReport, console: Console | None = None) -> None:
+    """Print totals, the per-layer table, the component breakdown and the conventions."""
+    console = console or Console()
+    console.print(Group(totals_table(report), layers_table(report), breakdown_table(report), conventions_text(report)))

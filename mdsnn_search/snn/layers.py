@@ -77,37 +77,32 @@ class QuantConvBN2d(nn.Module):
 
     def _folded(self, x: torch.Tensor) -> torch.Tensor:
         bn = self.bn
-        assert bn.running_mean is not None and bn.running_var is not None
+        assert bn.running_mean is not None and bn.running_var is not None and self.bn_quantizer is not None
         running_scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
         folded_w = self.conv.weight * running_scale.view(-1, 1, 1, 1)
         if self.weight_quantizer is not None:
             folded_w = self.weight_quantizer(folded_w)
-        y = self._conv(x, folded_w)
-        assert self.bn_quantizer is not None
+        folded_bias = bn.bias - running_scale * bn.running_mean
+        quantized_bias = self.bn_quantizer(folded_bias)
         if not self.training:
-            bias = bn.bias - running_scale * bn.running_mean
-            return y + self.bn_quantizer(bias).view(1, -1, 1, 1)
-        z = y / _safe_nonzero(running_scale).view(1, -1, 1, 1)
-        mean = z.mean(dim=(0, 2, 3))
-        var = z.var(dim=(0, 2, 3), unbiased=False)
-        self._update_running_stats(mean.detach(), var.detach(), z[:, 0].numel())
-        batch_scale = bn.weight / torch.sqrt(var + bn.eps)
-        bias = bn.bias - batch_scale * mean
-        return z * batch_scale.view(1, -1, 1, 1) + self.bn_quantizer(bias).view(1, -1, 1, 1)
-
-    @torch.no_grad()
-    def _update_running_stats(self, mean: torch.Tensor, var: torch.Tensor, count: int) -> None:
-        bn = self.bn
-        assert bn.running_mean is not None and bn.running_var is not None
-        # The first batch sets the statistics outright: folding uses them for the weights too,
-        # and a short search trial should not evaluate with the initial sigma = 1 still mixed in.
-        first = bn.num_batches_tracked is not None and int(bn.num_batches_tracked) == 0
-        momentum = 1.0 if first else (bn.momentum if bn.momentum is not None else 0.1)
-        unbiased_var = var * count / max(count - 1, 1)
-        bn.running_mean.lerp_(mean, momentum)
-        bn.running_var.lerp_(unbiased_var, momentum)
+            return self._conv(x, folded_w) + quantized_bias.view(1, -1, 1, 1)
+        # conv(x, Q(W*s)) / s == conv(x, Q(W*s) / s) for a per-output-channel s: dividing the
+        # small weight tensor instead of the activations leaves one conv and one fused BN.
+        unfolded_w = folded_w / _safe_nonzero(running_scale).view(-1, 1, 1, 1)
+        # The deployed bias's rounding error, added as a constant: the STE gives it no gradient.
+        bias_error = (quantized_bias - folded_bias).detach()
+        first_batch = bn.num_batches_tracked is not None and int(bn.num_batches_tracked) == 0
+        momentum = bn.momentum if bn.momentum is not None else 0.1
         if bn.num_batches_tracked is not None:
             bn.num_batches_tracked.add_(1)
+        return F.batch_norm(
+            self._conv(x, unfolded_w), bn.running_mean, bn.running_var, bn.weight, bn.bias + bias_error,
+            training=True,
+            # The first batch sets the statistics outright: folding uses them for the weights
+            # too, and a short search trial should not evaluate with the initial sigma = 1.
+            momentum=1.0 if first_batch else momentum,
+            eps=bn.eps,
+        )
 
     def extra_repr(self) -> str:
         return f"layer_name={self.layer_name!r}, bn_folded={self.bn_quantizer is not None}"

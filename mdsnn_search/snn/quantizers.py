@@ -23,11 +23,6 @@ WeightTransform = Literal["clamp", "tanh"]
 SAWB_COEFFICIENTS: dict[int, tuple[float, float]] = {4: (0.077, 1.013), 8: (0.027, 1.114)}
 
 
-def round_ste(x: torch.Tensor) -> torch.Tensor:
-    """Round to nearest in the forward pass, identity gradient in the backward pass."""
-    return x + (torch.round(x) - x).detach()
-
-
 def scale_grad(x: torch.Tensor, factor: float) -> torch.Tensor:
     """Identity in the forward pass; multiplies the gradient by ``factor`` (LSQ's step-size scale)."""
     return x * factor + (x - x * factor).detach()
@@ -36,6 +31,33 @@ def scale_grad(x: torch.Tensor, factor: float) -> torch.Tensor:
 def positive_levels(bits: int) -> int:
     """Number of positive levels of a symmetric b-bit grid: 2^(b-1) - 1 (1 bit: binary, 1)."""
     return max(2 ** (bits - 1) - 1, 1)
+
+
+class _SymmetricQuantize(torch.autograd.Function):
+    """Fused symmetric uniform quantizer with LSQ's gradients (one node in the graph).
+
+    Inside the range (|x| < alpha) the input's gradient passes straight through and the scale's is
+    ``(round(v*n) - v*n) / n = (q - x) / alpha`` with ``v = x/alpha``; outside, the input gets none
+    and the scale ``sign(x) = q / alpha``. Written out by hand because the equivalent chain of
+    autograd ops (divide, clamp, round-STE, multiply) costs several more passes over every
+    activation, and the membrane quantizer runs at every timestep of every layer.
+    """
+
+    @staticmethod
+    def forward(ctx: torch.autograd.function.FunctionCtx, x: torch.Tensor, alpha: torch.Tensor, n: int) -> torch.Tensor:  # type: ignore[override]
+        q = (x * (n / alpha)).clamp_(-n, n).round_().mul_(alpha / n)
+        ctx.save_for_backward(x, q, alpha)
+        return q
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad_out: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:  # type: ignore[override]
+        x, q, alpha = ctx.saved_tensors  # type: ignore[attr-defined]
+        inside = x.abs() < alpha
+        grad_x = grad_out * inside if ctx.needs_input_grad[0] else None
+        grad_alpha = None
+        if ctx.needs_input_grad[1]:
+            grad_alpha = ((q - x * inside) * grad_out).sum().div(alpha).reshape(alpha.shape)
+        return grad_x, grad_alpha, None
 
 
 def quantize_symmetric(
@@ -48,12 +70,11 @@ def quantize_symmetric(
     """
     if transform == "tanh":
         x = torch.tanh(x)
-    normalised = torch.clamp(x / alpha, -1.0, 1.0)
     if bits == 1:
+        normalised = torch.clamp(x / alpha, -1.0, 1.0)
         sign = torch.where(normalised >= 0, 1.0, -1.0).to(normalised.dtype)
         return (normalised + (sign - normalised).detach()) * alpha
-    n = positive_levels(bits)
-    return round_ste(normalised * n) * (alpha / n)
+    return _SymmetricQuantize.apply(x, alpha, positive_levels(bits))
 
 
 def sawb_scale(w: torch.Tensor, bits: int) -> torch.Tensor:

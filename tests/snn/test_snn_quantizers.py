@@ -151,3 +151,24 @@ def test_bias_quantizer_grid() -> None:
     assert set(q.tolist()) <= {-1.0, 0.0, 1.0}
     q8 = BiasQuantizer(8)(b)
     assert (q8 - b).abs().max() <= 1.0 / 127 / 2 + 1e-7
+
+
+def _reference_symmetric(x: torch.Tensor, alpha: torch.Tensor, bits: int) -> torch.Tensor:
+    """The quantizer as a plain chain of autograd ops with a round-STE."""
+    n = 2 ** (bits - 1) - 1
+    v = torch.clamp(x / alpha, -1.0, 1.0) * n
+    return (v + (torch.round(v) - v).detach()) * alpha / n
+
+
+@pytest.mark.parametrize("bits", [2, 3, 4, 8])
+def test_fused_quantizer_gradients_equal_the_autograd_chain(bits: int) -> None:
+    torch.manual_seed(bits)
+    x = (torch.randn(200, dtype=torch.float64) * 0.8).requires_grad_()
+    alpha = torch.tensor(0.7, dtype=torch.float64, requires_grad=True)
+    x_ref, alpha_ref = x.detach().clone().requires_grad_(), alpha.detach().clone().requires_grad_()
+    upstream = torch.randn(200, dtype=torch.float64)
+    (quantize_symmetric(x, alpha, bits) * upstream).sum().backward()
+    (_reference_symmetric(x_ref, alpha_ref, bits) * upstream).sum().backward()
+    torch.testing.assert_close(quantize_symmetric(x, alpha, bits), _reference_symmetric(x_ref, alpha_ref, bits))
+    torch.testing.assert_close(x.grad, x_ref.grad)
+    torch.testing.assert_close(alpha.grad, alpha_ref.grad)

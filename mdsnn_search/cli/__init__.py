@@ -1,12 +1,16 @@
 """The ``mdsnn-search`` command.
 
-Each subcommand lives in its own module with ``register(subparsers)``; this module only builds the
-parser and turns user errors (:class:`MdsnnError`) into one line on stderr and exit status 2.
+Each subcommand lives in its own module of this package with ``register(subparsers)``; modules are
+found by name, in :data:`SUBCOMMANDS` order. This module only builds the parser and turns user
+errors (:class:`MdsnnError`) into one line on stderr and exit status 2. Subcommand modules import
+their heavy dependencies (torch, ray) inside their handlers, so ``--help`` stays fast.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import logging
 import sys
 from collections.abc import Sequence
@@ -16,7 +20,8 @@ from mdsnn_search.errors import MdsnnError
 
 EXIT_USER_ERROR = 2
 
-_SUBCOMMAND_MODULES = ("train", "cost")
+SUBCOMMANDS = ("run", "validate", "status", "pareto", "export", "dashboard", "train", "cost")
+"""Subcommand modules in help order; a name without a module yet is skipped."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,10 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    import importlib
-
-    for name in _SUBCOMMAND_MODULES:
-        importlib.import_module(f"mdsnn_search.cli.{name}").register(subparsers)
+    for name in SUBCOMMANDS:
+        if importlib.util.find_spec(f"mdsnn_search.cli.{name}") is not None:
+            importlib.import_module(f"mdsnn_search.cli.{name}").register(subparsers)
     return parser
 
 
@@ -41,6 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    _quiet_libraries(args.verbose)
     try:
         return int(args.handler(args) or 0)
     except MdsnnError as exc:
@@ -49,6 +54,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"mdsnn-search {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _quiet_libraries(verbose: bool) -> None:
+    """Optuna logs every study creation and trial at INFO; our progress display says it better."""
+    if importlib.util.find_spec("optuna") is not None and not verbose:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -110,14 +110,18 @@ class DataConfig(BaseModel):
             raise ValueError(f"encoding: {self.name} samples are already spikes; only 'direct' applies")
         if self.augment and self.name not in OFFICIAL_SPLIT_DATASETS:
             raise ValueError(f"augment: crop-and-flip augmentation does not apply to {self.name}")
-        if self.name in OFFICIAL_SPLIT_DATASETS and "test_fraction" in self.model_fields_set:
+        # Judged by value, not by "was set": a dumped-and-reloaded config sets every field.
+        if self.name in OFFICIAL_SPLIT_DATASETS and self._differs_from_default("test_fraction"):
             raise ValueError(f"test_fraction: {self.name} has an official test split")
-        misplaced = {"sensor_size", "event_norm"} & self.model_fields_set
+        misplaced = {f for f in ("sensor_size", "event_norm") if self._differs_from_default(f)}
         if self.name != "events" and misplaced:
             raise ValueError(f"{', '.join(sorted(misplaced))}: only applies to dataset 'events'")
         if self.sensor_size is not None and min(self.sensor_size) < 1:
             raise ValueError(f"sensor_size must be positive, but got {list(self.sensor_size)}")
         return self
+
+    def _differs_from_default(self, field: str) -> bool:
+        return bool(getattr(self, field) != type(self).model_fields[field].default)
 
     def data_root(self) -> Path:
         """``root`` with ``~`` expanded; only for datasets read from files (validated to be set)."""

@@ -76,12 +76,15 @@ class SpikeMonitor:
         return float(sum(float(s) for s in self._spikes.values())) / max(self.samples, 1)
 
     def layer_activity(self) -> dict[str, LayerActivity]:
-        """Measured activity per weight layer, as the cost model's event mode wants it.
+        return layer_activity(self.input_rates, self.firing_rates)
 
-        A layer without a neuron of its own (classifier, ResNet shortcut) reports output rate 1.
-        """
-        firing = self.firing_rates
-        return {
-            name: LayerActivity(input_rate=rate, output_rate=firing.get(name, 1.0))
-            for name, rate in self.input_rates.items()
-        }
+
+def layer_activity(input_rates: dict[str, float], firing_rates: dict[str, float]) -> dict[str, LayerActivity]:
+    """Measured activity per weight layer, as the cost model's event mode wants it.
+
+    A layer without a neuron of its own (classifier, ResNet shortcut) reports output rate 1.
+    """
+    return {
+        name: LayerActivity(input_rate=rate, output_rate=firing_rates.get(name, 1.0))
+        for name, rate in input_rates.items()
+    }

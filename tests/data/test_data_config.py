@@ -51,3 +51,10 @@ def test_round_trips_through_yaml_and_json(tmp_path: Path) -> None:
     dumped = cfg.model_dump(mode="json", exclude_unset=True)
     assert DataConfig.model_validate(yaml.safe_load(yaml.safe_dump(dumped))) == cfg
     assert DataConfig.model_validate_json(json.dumps(dumped)) == cfg
+
+
+@pytest.mark.parametrize("name", ["digits", "events", "cifar10", "tinyimagenet"])
+def test_config_survives_a_dump_and_reload(name: str, tmp_path: Path) -> None:
+    """Specs are stored as JSON and reloaded in each trial: every field is then 'set'."""
+    config = DataConfig(name=name, timesteps=3, root=None if name == "digits" else tmp_path)
+    assert DataConfig.model_validate(config.model_dump(mode="json")) == config

@@ -1,0 +1,67 @@
+"""``mdsnn-search dashboard SPEC``: optuna-dashboard for a study's storage, on 127.0.0.1 only.
+
+optuna-dashboard 0.21 ignores ``Trial.set_constraint`` in its Pareto view, so infeasible trials
+show there as if feasible; each trial's ``feasible`` user attribute (and ``mdsnn-search pareto``)
+tells them apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+
+from mdsnn_search.cli.render import console
+from mdsnn_search.cli.study_args import add_study_arguments, open_from_args
+from mdsnn_search.errors import ConfigError
+from mdsnn_search.search.objectives import ATTR_FEASIBLE
+
+HOST = "127.0.0.1"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "dashboard",
+        help="open optuna-dashboard on the study's storage (127.0.0.1)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_study_arguments(parser)
+    parser.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (default 8080)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not 0 < args.port < 65536:
+        raise ConfigError(f"--port must be in 1..65535, but got {args.port}")
+    stored = open_from_args(args)
+    _check_port_free(args.port)
+    storage = stored.storage
+    assert storage is not None  # open_study always sets it
+    study_id = storage.get_study_id_from_name(stored.name)
+    console.print(f"optuna-dashboard for study {stored.name} ({stored.storage_url})")
+    console.print(f"open http://{HOST}:{args.port}/dashboard/studies/{study_id}  (Ctrl-C stops it)")
+    console.print(
+        "note: the dashboard's Pareto view ignores constraints; infeasible trials carry "
+        f"user attribute {ATTR_FEASIBLE}=false (mdsnn-search pareto shows the feasible front)"
+    )
+    from optuna_dashboard import run_server  # slow (imports scikit-learn), so after the checks
+
+    try:
+        run_server(storage, host=HOST, port=args.port)
+    except OSError as exc:
+        raise _port_error(args.port, exc) from None
+    return 0
+
+
+def _check_port_free(port: int) -> None:
+    """Fail fast and clearly on a taken port, before the dashboard's slow import."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server itself binds
+        try:
+            probe.bind((HOST, port))
+        except OSError as exc:
+            raise _port_error(port, exc) from None
+
+
+def _port_error(port: int, exc: OSError) -> ConfigError:
+    return ConfigError(f"cannot serve on {HOST}:{port} ({exc.strerror or exc}); pick another --port")

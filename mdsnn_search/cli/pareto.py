@@ -1,0 +1,123 @@
+"""``mdsnn-search pareto SPEC``: the Pareto front of a stored study, its hypervolume and plots.
+
+Writes ``studies/NAME/pareto.png`` and ``pareto.html`` unless told otherwise (``--plot``,
+``--html``, ``--no-files``). The hypervolume's reference point is documented in
+:mod:`mdsnn_search.search.results.front`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from mdsnn_search.cli.render import console, print_json
+from mdsnn_search.cli.study_args import add_study_arguments, open_from_args, study_folder
+from mdsnn_search.cli.study_tables import front_table, records_of
+from mdsnn_search.errors import ConfigError
+from mdsnn_search.search.results import FrontSummary, StoredStudy, TrialRecord, summarize_front
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "pareto",
+        help="Pareto front, hypervolume and plots (PNG, HTML) of a stored study",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_study_arguments(parser)
+    parser.add_argument("--plot", type=Path, metavar="PNG", help="plot file (default studies/NAME/pareto.png)")
+    parser.add_argument("--html", type=Path, metavar="HTML", help="page file (default studies/NAME/pareto.html)")
+    parser.add_argument("--no-files", action="store_true", help="write neither plot nor page")
+    parser.add_argument(
+        "--reference",
+        type=float,
+        nargs="+",
+        metavar="V",
+        help="hypervolume reference point, one value per objective (default: accuracy 0, costs of the FP32 baseline)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the front (values, metrics, students) as JSON")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    stored = open_from_args(args)
+    if args.no_files and (args.plot or args.html):
+        raise ConfigError("--no-files contradicts --plot/--html")
+    if args.reference is not None and len(args.reference) != len(stored.objectives):
+        raise ConfigError(
+            f"--reference needs one value per objective ({', '.join(stored.objectives)}), but got {len(args.reference)}"
+        )
+    trials = stored.study.get_trials(deepcopy=False)
+    summary = summarize_front(trials, stored.objectives, stored.directions, args.reference)
+    records = records_of(stored, trials)
+    files, skipped = _write_files(args, stored, records, summary)
+    if args.json:
+        print_json(_document(stored, records, summary, files))
+        return 0
+    console.print(front_table(stored, max_rows=None))
+    ref = ", ".join(f"{n}={v:.4g}" for n, v in zip(stored.objectives, summary.reference.values, strict=True))
+    console.print(
+        f"hypervolume {summary.normalized_hypervolume:.4f} normalised ({summary.hypervolume:.4g} raw); "
+        f"reference {ref} from {summary.reference.source}"
+    )
+    if summary.constrained:
+        console.print(f"front of feasible trials only: {summary.n_infeasible} complete trial(s) violate a constraint")
+    for note in skipped:
+        console.print(note)
+    for kind, path in files.items():
+        console.print(f"{kind}: {path}")
+    return 0
+
+
+def _write_files(
+    args: argparse.Namespace, stored: StoredStudy, records: list[TrialRecord], summary: FrontSummary
+) -> tuple[dict[str, str], list[str]]:
+    if args.no_files:
+        return {}, []
+    if len(stored.objectives) < 2:
+        return {}, ["one objective: no front to plot"]
+    if summary.n_complete == 0:
+        return {}, ["no complete trials yet: nothing to plot"]
+    from mdsnn_search.search.results.html import pareto_html, save_pareto_html
+    from mdsnn_search.search.results.plot import save_pareto_png
+    from mdsnn_search.search.results.plotdata import plot_data
+    from mdsnn_search.search.results.tables import front_rows
+
+    notes = [f"{len(stored.objectives)} objectives: the plots show the first two"] if len(stored.objectives) > 2 else []
+    data = plot_data(stored, records, summary)
+    folder = study_folder(stored)
+    png = save_pareto_png(data, args.plot or folder / "pareto.png")
+    on_front = {t.number for t in summary.front}
+    complete = [r for r in records if r.state == "complete"]
+    page = pareto_html(
+        data,
+        front_rows(stored, [r for r in complete if r.number in on_front]),
+        front_rows(stored, [r for r in complete if r.number not in on_front]),
+    )
+    html = save_pareto_html(page, args.html or folder / "pareto.html")
+    return {"plot": str(png), "html": str(html)}, notes
+
+
+def _document(
+    stored: StoredStudy, records: list[TrialRecord], summary: FrontSummary, files: dict[str, str]
+) -> dict[str, Any]:
+    on_front = {t.number for t in summary.front}
+    return {
+        "study": stored.name,
+        "storage": stored.storage_url,
+        "objectives": stored.objectives,
+        "directions": stored.directions,
+        "constrained": summary.constrained,
+        "n_complete": summary.n_complete,
+        "n_infeasible": summary.n_infeasible,
+        "hypervolume": {
+            "normalized": summary.normalized_hypervolume,
+            "raw": summary.hypervolume,
+            "reference": summary.reference.values,
+            "ideal": summary.reference.ideal,
+            "reference_source": summary.reference.source,
+        },
+        "front": [r.to_dict() for r in records if r.number in on_front],
+        "files": files,
+    }

@@ -1,0 +1,47 @@
+"""``mdsnn-search run SPEC``: run (or resume) a study until it has its trial count."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from mdsnn_search.cli.render import console, print_json
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "run",
+        help="run or resume a study",
+        description="Run the study a spec describes, as Ray Tune trials, until it holds study.n_trials "
+        "finished trials. Rerunning the same command resumes it.",
+    )
+    parser.add_argument("spec", type=Path, help="study spec (YAML), e.g. search_spaces/digits.yaml")
+    parser.add_argument("--storage", help="SQLAlchemy URL of the study storage (overrides study.storage)")
+    parser.add_argument("--n-trials", type=int, help="finished trials wanted (overrides study.n_trials)")
+    parser.add_argument("--address", help="address of a Ray cluster to join (overrides execution.address)")
+    parser.add_argument("--json", action="store_true", help="print a JSON summary instead of the front table")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mdsnn_search.errors import ConfigError
+    from mdsnn_search.search.progress import front_table
+    from mdsnn_search.search.run import run_study
+    from mdsnn_search.search.store import load_study
+    from mdsnn_search.search.spec import load_spec
+
+    spec = load_spec(args.spec)
+    if args.n_trials is not None and args.n_trials < 1:
+        raise ConfigError(f"--n-trials must be >= 1, but got {args.n_trials}")
+    summary = run_study(
+        spec, storage_url=args.storage, n_trials=args.n_trials, address=args.address, progress=not args.json
+    )
+    if args.json:
+        print_json(summary.__dict__)
+        return 0
+    console.print(
+        f"study {summary.study_name} ({summary.storage_url}): {summary.finished}/{summary.total} trials finished, "
+        f"{summary.ran_now} run now ({summary.failed_now} failed); teacher accuracy {summary.teacher_accuracy:.2%}"
+    )
+    console.print(front_table(load_study(summary.study_name, summary.storage_url), spec.study.objectives))
+    return 0

@@ -1,0 +1,62 @@
+"""Membrane-potential distillation, heterogeneous-temperature KD and the spike regulariser.
+
+A quantized student learns its full-precision teacher's pre-spike membrane potentials (MD-SNN)
+and, optionally, its softened logits, with separate teacher and student temperatures (Lee et al.,
+arXiv 2106.07172). ``make_distill_step`` gives the ``step_loss`` for :func:`mdsnn_search.train.fit`;
+``evaluate_student`` the metrics a study stores. Equations and choices: docs/distillation.md.
+"""
+
+from mdsnn_search.distill.config import ALL_LAYERS, DistillConfig, MembraneNorm
+from mdsnn_search.distill.evaluate import (
+    ACCURACY,
+    LAYER_FIRING_RATES,
+    LAYER_INPUT_RATES,
+    LOSS,
+    MEMBRANE_MISMATCH,
+    MEMBRANE_MISMATCH_MEAN,
+    SAMPLES,
+    SPIKES_PER_SAMPLE,
+    STUDENT_METRICS,
+    MembraneComparison,
+    evaluate_student,
+    membrane_mismatch,
+)
+from mdsnn_search.distill.losses import (
+    TimeAlignment,
+    heterogeneous_kd,
+    membrane_loss,
+    membrane_scale,
+    same_timesteps,
+    spike_rate_loss,
+)
+from mdsnn_search.distill.pair import check_pair, freeze_teacher, init_student_from_teacher
+from mdsnn_search.distill.step import DistillStep, make_distill_step
+
+__all__ = [
+    "ACCURACY",
+    "ALL_LAYERS",
+    "LAYER_FIRING_RATES",
+    "LAYER_INPUT_RATES",
+    "LOSS",
+    "MEMBRANE_MISMATCH",
+    "MEMBRANE_MISMATCH_MEAN",
+    "SAMPLES",
+    "SPIKES_PER_SAMPLE",
+    "STUDENT_METRICS",
+    "DistillConfig",
+    "DistillStep",
+    "MembraneComparison",
+    "MembraneNorm",
+    "TimeAlignment",
+    "check_pair",
+    "evaluate_student",
+    "freeze_teacher",
+    "heterogeneous_kd",
+    "init_student_from_teacher",
+    "make_distill_step",
+    "membrane_loss",
+    "membrane_mismatch",
+    "membrane_scale",
+    "same_timesteps",
+    "spike_rate_loss",
+]

@@ -1,0 +1,134 @@
+"""One distillation training step, as the ``step_loss`` that :func:`mdsnn_search.train.fit` calls.
+
+Per batch the frozen teacher runs once under ``no_grad`` and keeps membranes only at the
+distilled layers; the student runs with the same layers recording, and the loss is
+
+    L = CE + lambda_mem * sum_l w_l * L_mem(l) + lambda_kd * L_kd + lambda_spk * L_spk.
+
+Terms whose weight is zero are not computed, and with neither membrane nor logit distillation the
+teacher is not run at all, so quantization-aware training alone goes through the same step.
+Nothing reads a tensor back to the host: the loss parts stay on the device in ``step.parts``.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+
+import torch
+
+from mdsnn_search.distill.config import DistillConfig
+from mdsnn_search.distill.losses import heterogeneous_kd, membrane_loss, spike_rate_loss
+from mdsnn_search.distill.pair import check_pair, freeze_teacher
+from mdsnn_search.distill.recording import SpikeCollector, recording_membranes, take_membranes
+from mdsnn_search.snn.models.network import SpikingNetwork
+from mdsnn_search.train import classification_loss
+
+PART_TOTAL = "total"
+PART_CE = "ce"
+PART_MEMBRANE = "membrane"
+PART_KD = "kd"
+PART_SPIKE = "spike"
+MEMBRANE_LAYER_PREFIX = "membrane/"
+"""``parts`` keys: each term before its lambda (``membrane`` is sum_l w_l * L_mem(l)), the total, and
+``membrane/<layer>`` for each distilled layer's L_mem(l)."""
+
+
+class DistillStep:
+    """Callable ``(student, x_seq, y) -> (loss, logits_seq)`` distilling from a frozen teacher.
+
+    After each call ``parts`` maps the loss terms (see the ``PART_*`` keys) to detached scalar
+    tensors on the device, for logging without a host sync in the step itself.
+    """
+
+    def __init__(self, teacher: SpikingNetwork, config: DistillConfig, *, per_timestep_ce: bool = False) -> None:
+        self.teacher = teacher
+        self.config = config
+        self.per_timestep_ce = per_timestep_ce
+        freeze_teacher(teacher)
+        teacher_neurons = teacher.neurons()
+        self.layer_weights = config.resolve_layers(list(teacher_neurons), where=f"the teacher ({teacher.config.arch})")
+        self.thresholds = {name: float(teacher_neurons[name].v_threshold) for name in self.layer_weights}
+        self.parts: dict[str, torch.Tensor] = {}
+
+    @property
+    def uses_teacher(self) -> bool:
+        return bool(self.layer_weights) or self.config.uses_kd
+
+    def __call__(self, student: SpikingNetwork, x_seq: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        check_pair(student, self.teacher, self.layer_weights)
+        teacher_logits_seq, teacher_h = self._teacher_pass(x_seq) if self.uses_teacher else (None, {})
+        with ExitStack() as stack:
+            nodes = stack.enter_context(recording_membranes(student, self.layer_weights))
+            spikes = stack.enter_context(SpikeCollector(student)) if self.config.spike_weight > 0 else None
+            logits_seq = student(x_seq)
+            student_h = take_membranes(nodes)
+        ce = classification_loss(logits_seq, y, self.per_timestep_ce)
+        parts = {PART_CE: ce}
+        loss = ce
+        if self.layer_weights:
+            membrane = self._membrane_term(student_h, teacher_h, parts)
+            loss = loss + self.config.membrane_weight * membrane
+        if self.config.uses_kd:
+            assert teacher_logits_seq is not None
+            kd = heterogeneous_kd(
+                logits_seq.mean(0),
+                teacher_logits_seq.mean(0),
+                teacher_temperature=self.config.teacher_temperature,
+                student_temperature=self.config.student_temperature,
+            )
+            parts[PART_KD] = kd
+            loss = loss + self.config.kd_weight * kd
+        if spikes is not None:
+            rate = spike_rate_loss(spikes.spike_seqs)
+            parts[PART_SPIKE] = rate
+            loss = loss + self.config.spike_weight * rate
+        parts[PART_TOTAL] = loss
+        self.parts = {key: value.detach() for key, value in parts.items()}
+        return loss, logits_seq
+
+    @torch.no_grad()
+    def _teacher_pass(self, x_seq: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        teacher = self.teacher
+        if teacher.training:  # someone called .train() on it since; BN must use running statistics
+            teacher.eval()
+        if next(teacher.parameters()).device != x_seq.device:
+            teacher.to(x_seq.device)
+        with recording_membranes(teacher, self.layer_weights) as nodes:
+            logits_seq = teacher(x_seq)
+            return logits_seq, take_membranes(nodes)
+
+    def _membrane_term(
+        self, student_h: dict[str, torch.Tensor], teacher_h: dict[str, torch.Tensor], parts: dict[str, torch.Tensor]
+    ) -> torch.Tensor:
+        """sum_l w_l * L_mem(l); records each unweighted L_mem(l) in ``parts``."""
+        total: torch.Tensor | None = None
+        for name, weight in self.layer_weights.items():
+            term = membrane_loss(
+                student_h[name], teacher_h[name], norm=self.config.membrane_norm, threshold=self.thresholds[name]
+            )
+            parts[MEMBRANE_LAYER_PREFIX + name] = term
+            total = weight * term if total is None else total + weight * term
+        assert total is not None
+        parts[PART_MEMBRANE] = total
+        return total
+
+
+def make_distill_step(
+    teacher: SpikingNetwork,
+    config: DistillConfig,
+    *,
+    per_timestep_ce: bool = False,
+    student: SpikingNetwork | None = None,
+) -> DistillStep:
+    """Freeze ``teacher`` and return the step that distils it into the model ``fit`` trains.
+
+    The result is a :data:`~mdsnn_search.train.StepLoss` (a :class:`DistillStep`, whose ``parts``
+    hold the last batch's loss terms).
+
+    Raises ConfigError if a distilled layer is not a spiking layer of the teacher (listing those
+    there are) or, when ``student`` is given now or the step first meets one, of the student.
+    """
+    step = DistillStep(teacher, config, per_timestep_ce=per_timestep_ce)
+    if student is not None:
+        check_pair(student, teacher, step.layer_weights)
+    return step

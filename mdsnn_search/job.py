@@ -1,0 +1,102 @@
+"""One training job: a :class:`TrainSpec` in, a trained network and its metrics out.
+
+``mdsnn-search train`` runs one job from a YAML file; every search trial runs one job with the
+student config its sampler chose; ``export`` writes a trial back out as a TrainSpec. The three can
+therefore never disagree on what a configuration means.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from mdsnn_search.checkpoint import load_checkpoint, save_checkpoint
+from mdsnn_search.data import DataConfig, DatasetBundle, load_dataset, make_loader
+from mdsnn_search.distill import DistillConfig, evaluate_student, init_student_from_teacher, make_distill_step
+from mdsnn_search.errors import ConfigError
+from mdsnn_search.snn.config import ModelConfig
+from mdsnn_search.snn.models import SpikingNetwork, build_model
+from mdsnn_search.train import TrainConfig, evaluate, fit, seed_everything
+
+
+class TrainSpec(BaseModel):
+    """The document ``mdsnn-search train`` reads: data, model, training, optional teacher."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field("model", pattern=r"^[A-Za-z0-9_.-]+$", description="names the output checkpoint")
+    data: DataConfig
+    model: ModelConfig
+    training: TrainConfig = TrainConfig()
+    teacher: Path | None = Field(None, description="checkpoint of the full-precision teacher")
+    distill: DistillConfig | None = Field(None, description="distillation from the teacher (needs teacher)")
+    output: Path | None = Field(None, description="where to save the checkpoint (default studies/runs/NAME.pt)")
+
+    @model_validator(mode="after")
+    def _distill_needs_teacher(self) -> TrainSpec:
+        if self.distill is not None and self.teacher is None:
+            raise ValueError("distill: needs a teacher checkpoint (set teacher)")
+        return self
+
+    def output_path(self) -> Path:
+        return self.output if self.output is not None else Path("studies") / "runs" / f"{self.name}.pt"
+
+
+@dataclass
+class JobResult:
+    model: SpikingNetwork
+    metrics: dict[str, Any]
+    checkpoint: Path | None
+
+
+def load_teacher(path: Path, data: DataConfig, bundle: DatasetBundle) -> SpikingNetwork:
+    """Load a teacher checkpoint and check it fits the dataset."""
+    teacher = load_checkpoint(path).model
+    if teacher.input_shape != bundle.input_shape or teacher.num_classes != bundle.num_classes:
+        raise ConfigError(
+            f"teacher {path}: built for input {teacher.input_shape} and {teacher.num_classes} classes, "
+            f"but {data.name} gives {bundle.input_shape} and {bundle.num_classes}"
+        )
+    return teacher
+
+
+def run_job(
+    spec: TrainSpec,
+    *,
+    teacher: SpikingNetwork | None = None,
+    bundle: DatasetBundle | None = None,
+    progress: bool = True,
+    save: bool = True,
+) -> JobResult:
+    """Train ``spec.model`` on ``spec.data``; distil from the teacher when the spec says so.
+
+    ``teacher`` and ``bundle`` may be passed in by a caller that already holds them (a search
+    runs many jobs against one cached teacher and dataset).
+    """
+    seed_everything(spec.training.seed)
+    bundle = bundle or load_dataset(spec.data)
+    if teacher is None and spec.teacher is not None:
+        teacher = load_teacher(spec.teacher, spec.data, bundle)
+    model = build_model(spec.model, bundle.input_shape, bundle.num_classes)
+    step_loss = None
+    if teacher is not None and spec.distill is not None:
+        if spec.distill.init_from_teacher:
+            init_student_from_teacher(model, teacher)
+        step_loss = make_distill_step(teacher, spec.distill, per_timestep_ce=spec.training.per_timestep_ce)
+    train_loader = make_loader(bundle.train, spec.training.batch_size, shuffle=True, seed=spec.training.seed)
+    test_loader = make_loader(bundle.test, max(spec.training.batch_size, 256), shuffle=False)
+    history = fit(model, train_loader, spec.training, step_loss=step_loss, progress=progress, description=spec.name)
+    if teacher is not None:
+        metrics = evaluate_student(model, teacher, test_loader)
+    else:
+        metrics = evaluate(model, test_loader).to_dict()
+    metrics["train_loss"] = history.history[-1].train_loss
+    checkpoint = None
+    if save:
+        checkpoint = save_checkpoint(
+            spec.output_path(), model, {"spec": spec.model_dump(mode="json"), "metrics": metrics}
+        )
+    return JobResult(model=model, metrics=metrics, checkpoint=checkpoint)

@@ -1,0 +1,53 @@
+"""The objectives a study can optimise, and the names results are stored under.
+
+Every key a trial writes into the study is defined here once, so the runner, the status and
+Pareto views, and the export agree on them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+ObjectiveName = Literal["accuracy", "edap", "energy", "latency", "area", "spikes"]
+Direction = Literal["maximize", "minimize"]
+
+
+@dataclass(frozen=True)
+class Objective:
+    name: str
+    metric: str
+    """Key of the value in a trial's metrics."""
+    direction: Direction
+    label: str
+    """Axis label for tables and plots, with the unit."""
+
+
+OBJECTIVES: dict[str, Objective] = {
+    "accuracy": Objective("accuracy", "accuracy", "maximize", "accuracy"),
+    "edap": Objective("edap", "edap", "minimize", "EDAP (J s mm2)"),
+    "energy": Objective("energy", "energy_pj", "minimize", "energy (pJ)"),
+    "latency": Objective("latency", "latency_ns", "minimize", "latency (ns)"),
+    "area": Objective("area", "area_um2", "minimize", "area (um2)"),
+    "spikes": Objective("spikes", "spikes_per_sample", "minimize", "spikes per sample"),
+}
+
+# Trial user attributes.
+ATTR_METRICS = "metrics"
+"""All measured values: accuracy, cost totals, spikes, per-layer rates and membrane mismatch."""
+ATTR_STUDENT = "student"
+"""The decoded student: ``{"precision": PrecisionConfig, "distill": DistillConfig}`` as JSON."""
+ATTR_TRIAL_DIR = "ray_trial_dir"
+ATTR_FAIL_REASON = "fail_reason"
+ATTR_BASELINE = "baseline"
+"""Name of the uniform baseline a trial evaluates (e.g. ``W4/U4/BN8``), absent for searched ones."""
+ATTR_FEASIBLE = "feasible"
+"""Whether every constraint holds; stored too because optuna-dashboard ignores constraints."""
+ATTR_CONSTRAINTS = "constraints"
+"""Constraint values by name (<= 0 is feasible), as given to ``Trial.set_constraint``."""
+
+# Study user attributes.
+STUDY_SPEC = "spec"
+"""The StudySpec the study was created from (JSON)."""
+STUDY_TEACHER = "teacher"
+"""``{"checkpoint": path, "accuracy": float, ...}`` of the study's teacher."""

@@ -1,0 +1,111 @@
+"""``mdsnn-search run``: validate, get the teacher, open the study, run the missing trials.
+
+Order matters for safety: everything that can fail on user input (spec, data, layer names,
+preset, storage URL, a mismatched existing study) is checked before a trial starts, and the stored
+study is never modified by a run that fails those checks.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from mdsnn_search.data import load_dataset
+from mdsnn_search.errors import ConfigError
+from mdsnn_search.hardware import load_preset
+from mdsnn_search.search.driver import StudyDriver
+from mdsnn_search.search.executors import TrialFn, run_inline, run_ray
+from mdsnn_search.search.objectives import STUDY_TEACHER
+from mdsnn_search.search.progress import LiveProgress
+from mdsnn_search.search.space import LayerRoles
+from mdsnn_search.search.spec import StudySpec
+from mdsnn_search.search.store import finished_trials, open_study, recover_interrupted
+from mdsnn_search.search.teacher import ensure_teacher
+from mdsnn_search.search.trial import TrialContext, run_trial
+from mdsnn_search.snn.models import arch_layer_table
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    study_name: str
+    storage_url: str
+    finished: int
+    total: int
+    ran_now: int
+    failed_now: int
+    teacher_accuracy: float
+
+
+def check_spec(spec: StudySpec) -> LayerRoles:
+    """Static checks beyond the schema: names against the architecture, preset, data folder."""
+    table = arch_layer_table(spec.model.arch, _input_shape_hint(spec), 10, width=spec.model.width)
+    names = [row.name for row in table]
+    roles = LayerRoles.from_table(table, spec.search_space)
+    for pattern in spec.search_space.fixed_layers:
+        if not any(n == pattern or fnmatch.fnmatchcase(n, pattern) for n in names):
+            raise ConfigError(f"search_space.fixed_layers: {pattern!r} matches no layer of {spec.model.arch} ({', '.join(names)})")
+    if isinstance(spec.search_space.distill_layers, list):
+        for name in spec.search_space.distill_layers:
+            if name not in roles.spiking:
+                raise ConfigError(f"search_space.distill_layers: {name!r} is not a spiking layer of {spec.model.arch} ({', '.join(roles.spiking)})")
+    load_preset(spec.hardware.preset)
+    if spec.data.root is not None and not spec.data.root.exists():
+        raise ConfigError(f"data.root: {spec.data.root} does not exist")
+    return roles
+
+
+def _input_shape_hint(spec: StudySpec) -> tuple[int, int, int]:
+    """A shape good enough for layer names (names do not depend on the input size)."""
+    side = 32 if spec.model.arch.startswith(("vgg11", "vgg16", "resnet")) else 16
+    return (2, side, side)
+
+
+def absolute_paths(spec: StudySpec) -> StudySpec:
+    """Ray runs trials in their own folders: every path a trial reads must be absolute."""
+    data = spec.data.model_copy(
+        update={k: Path(v).resolve() for k, v in (("root", spec.data.root), ("cache_dir", spec.data.cache_dir)) if v is not None}
+    )
+    preset = spec.hardware.preset
+    if Path(preset).suffix in (".yaml", ".yml", ".json"):
+        preset = str(Path(preset).resolve())
+    return spec.model_copy(update={"data": data, "hardware": spec.hardware.model_copy(update={"preset": preset})})
+
+
+def run_study(
+    spec: StudySpec,
+    *,
+    storage_url: str | None = None,
+    n_trials: int | None = None,
+    address: str | None = None,
+    trial_fn: TrialFn = run_trial,
+    progress: bool = True,
+) -> RunSummary:
+    """Run the study until it holds ``n_trials`` finished trials; resumes a stopped run."""
+    if n_trials is not None:
+        spec = spec.model_copy(update={"study": spec.study.model_copy(update={"n_trials": n_trials})})
+    spec = absolute_paths(spec)
+    url = storage_url or spec.study.storage_url()
+    roles = check_spec(spec)
+    bundle = load_dataset(spec.data)
+    study = open_study(spec, url)
+    recover_interrupted(study)
+    done = finished_trials(study)
+    total = spec.study.n_trials
+    if done >= total:
+        return RunSummary(study.study_name, url, done, total, 0, 0, float(study.user_attrs.get(STUDY_TEACHER, {}).get("accuracy", float("nan"))))
+    teacher = ensure_teacher(spec, bundle, progress=progress)
+    study.set_user_attr(STUDY_TEACHER, teacher.to_json())
+    context = TrialContext(spec=spec.model_dump(mode="json"), teacher_checkpoint=str(teacher.checkpoint.resolve()))
+    with LiveProgress(total, done, enabled=progress) as live:
+        driver = StudyDriver(study, spec, roles, teacher.accuracy, on_change=live)
+        if spec.execution.backend == "inline":
+            run_inline(driver, context, total - done, trial_fn)
+        else:
+            run_ray(driver, context, total - done, trial_fn, address=address or spec.execution.address)
+    return RunSummary(
+        study.study_name, url, finished_trials(study), total, driver.completed + driver.failed, driver.failed, teacher.accuracy
+    )

@@ -1,0 +1,125 @@
+"""The search space as an Optuna define-by-run function, and the uniform baselines.
+
+A trial's student is a :class:`StudentConfig`: per-layer precision plus the distillation settings.
+Parameter names are stable and readable in the dashboard: ``w_bits:conv2`` (or ``w_bits`` when
+layers are tied), ``distill:conv3``, ``membrane_weight``...
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+
+import optuna
+from pydantic import BaseModel, ConfigDict
+
+from mdsnn_search.distill import DistillConfig
+from mdsnn_search.hardware.layers import LayerSpec
+from mdsnn_search.precision import FULL_PRECISION_BITS, LayerPrecision, LayerPrecisionOverride, PrecisionConfig
+from mdsnn_search.search.spec import FloatDimension, FloatRange, SearchSpaceConfig
+
+BASELINES: dict[str, LayerPrecision] = {
+    "fp32": LayerPrecision.uniform(32, 32, 32),
+    "w8u8": LayerPrecision.uniform(8, 8, 8),
+    "w4u4": LayerPrecision.uniform(4, 4, 8),
+    "w2u2": LayerPrecision.uniform(2, 2, 8),
+}
+"""Uniform configurations every study evaluates first. Quantized baselines are trained like
+searched trials with MD-SNN's plain recipe: every spiking layer distilled, no logit KD."""
+
+
+class StudentConfig(BaseModel):
+    """What one trial trains: stored in the study and written back out by ``export``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    precision: PrecisionConfig
+    distill: DistillConfig
+
+
+@dataclass(frozen=True)
+class LayerRoles:
+    """Which of a network's layers carry which searchable knobs."""
+
+    searched: list[str]
+    """Weight layers whose bits are sampled (all but ``fixed_layers``)."""
+    spiking: list[str]
+    """Layers with their own neuron (a membrane to quantize and to distil), in forward order."""
+    with_bn: set[str]
+    """Conv layers (they have batch norm to fold); linear layers have none."""
+
+    @classmethod
+    def from_table(cls, table: list[LayerSpec], space: SearchSpaceConfig) -> LayerRoles:
+        names = [row.name for row in table]
+        fixed = {n for n in names for pattern in space.fixed_layers if n == pattern or fnmatch.fnmatchcase(n, pattern)}
+        return cls(
+            searched=[n for n in names if n not in fixed],
+            spiking=[row.name for row in table if row.spiking],
+            with_bn={row.name for row in table if row.kind == "conv"},
+        )
+
+
+def suggest_student(trial: optuna.Trial, space: SearchSpaceConfig, roles: LayerRoles) -> StudentConfig:
+    """Sample one student; what the space fixes is not sampled (and so not a parameter)."""
+    overrides: dict[str, LayerPrecisionOverride] = dict(space.fixed_layers)
+    for name in roles.searched:
+        suffix = "" if space.tie_layers else f":{name}"
+        bits: dict[str, int] = {"w_bits": _bits(trial, f"w_bits{suffix}", space.w_bits)}
+        if name in roles.spiking:
+            bits["u_bits"] = _bits(trial, f"u_bits{suffix}", space.u_bits)
+        if name in roles.with_bn:
+            bits["bn_bits"] = _bits(trial, f"bn_bits{suffix}", space.bn_bits)
+        overrides[name] = LayerPrecisionOverride(**bits)
+    precision = PrecisionConfig(layers=overrides)
+    distill = DistillConfig(
+        layers=_distill_layers(trial, space, roles),
+        membrane_weight=_float(trial, "membrane_weight", space.membrane_weight),
+        membrane_norm=space.membrane_norm,
+        kd_weight=_float(trial, "kd_weight", space.kd_weight),
+        teacher_temperature=_float(trial, "teacher_temperature", space.teacher_temperature),
+        student_temperature=_float(trial, "student_temperature", space.student_temperature),
+        spike_weight=_float(trial, "spike_weight", space.spike_weight),
+        init_from_teacher=space.init_from_teacher,
+    )
+    return StudentConfig(precision=precision, distill=distill)
+
+
+def baseline_student(name: str, space: SearchSpaceConfig) -> StudentConfig:
+    """A uniform baseline. ``fixed_layers`` apply to the quantized ones, as they would to any
+    searched student; ``fp32`` is the teacher itself, all layers at full precision."""
+    pinned = {} if name == "fp32" else dict(space.fixed_layers)
+    return StudentConfig(
+        precision=PrecisionConfig(default=BASELINES[name], layers=pinned),
+        distill=DistillConfig(layers="all", membrane_norm=space.membrane_norm, init_from_teacher=space.init_from_teacher),
+    )
+
+
+def is_full_precision_student(student: StudentConfig, layer_names: list[str]) -> bool:
+    return all(
+        min(p.w_bits, p.u_bits, p.bn_bits) >= FULL_PRECISION_BITS
+        for p in student.precision.resolve(layer_names).values()
+    )
+
+
+def _bits(trial: optuna.Trial, name: str, choices: list[int]) -> int:
+    if len(choices) == 1:
+        return choices[0]
+    return int(trial.suggest_categorical(name, sorted(choices)))
+
+
+def _float(trial: optuna.Trial, name: str, dimension: FloatDimension) -> float:
+    if isinstance(dimension, FloatRange):
+        if dimension.low == dimension.high:
+            return dimension.low
+        return trial.suggest_float(name, dimension.low, dimension.high, log=dimension.log)
+    if isinstance(dimension, list):
+        return dimension[0] if len(dimension) == 1 else float(trial.suggest_categorical(name, sorted(dimension)))
+    return float(dimension)
+
+
+def _distill_layers(trial: optuna.Trial, space: SearchSpaceConfig, roles: LayerRoles) -> list[str] | str:
+    if space.distill_layers == "search":
+        return [n for n in roles.spiking if trial.suggest_categorical(f"distill:{n}", [True, False])]
+    if space.distill_layers == "none":
+        return []
+    return space.distill_layers

@@ -1,0 +1,182 @@
+"""The study spec: one YAML document describing a whole search (``StudySpec``).
+
+Sections: ``study`` (name, storage, objectives, sampler, trial count, seed, constraints,
+baselines), ``data``, ``model``, ``teacher``, ``training`` (each trial's student training),
+``search_space``, ``hardware`` and ``execution``. Every key is checked (unknown keys are errors)
+and :func:`load_spec` reports each problem as ``file: field.path: message``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from mdsnn_search.data import DataConfig
+from mdsnn_search.distill import MembraneNorm
+from mdsnn_search.files import load_config
+from mdsnn_search.precision import LayerPrecisionOverride, PrecisionConfig
+from mdsnn_search.search.objectives import OBJECTIVES, Direction, ObjectiveName
+from mdsnn_search.snn.config import ModelConfig
+from mdsnn_search.train import TrainConfig
+
+SamplerName = Literal["nsga2", "nsga3", "tpe", "gp", "random"]
+BaselineName = Literal["fp32", "w8u8", "w4u4", "w2u2"]
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+Bits = Annotated[int, Field(ge=1, le=32)]
+
+
+class ConstraintsConfig(BaseModel):
+    """Feasibility limits, given to Optuna with ``Trial.set_constraint`` (value <= 0 is feasible)."""
+
+    model_config = _STRICT
+
+    max_accuracy_drop: float | None = Field(
+        None, ge=0.0, le=1.0, description="largest allowed teacher accuracy minus student accuracy (0.02 = 2 points)"
+    )
+    max_edap: float | None = Field(None, gt=0.0, description="largest allowed EDAP in J s mm2")
+
+
+class StudyConfig(BaseModel):
+    model_config = _STRICT
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="study name in the storage")
+    storage: str | None = Field(None, description="SQLAlchemy URL; default sqlite:///studies/NAME.db")
+    objectives: list[ObjectiveName] = Field(default_factory=lambda: ["accuracy", "edap"], min_length=1)
+    sampler: SamplerName = "nsga2"
+    n_trials: int = Field(ge=1, description="finished trials wanted, baselines included")
+    seed: int = Field(0, ge=0)
+    constraints: ConstraintsConfig = ConstraintsConfig()
+    baselines: list[BaselineName] = Field(
+        default_factory=lambda: ["fp32", "w8u8", "w4u4", "w2u2"],
+        description="uniform configurations evaluated first, so the front is compared with them",
+    )
+
+    @model_validator(mode="after")
+    def _distinct_objectives(self) -> StudyConfig:
+        if len(set(self.objectives)) != len(self.objectives):
+            raise ValueError(f"objectives must be distinct, but got {self.objectives}")
+        return self
+
+    @property
+    def directions(self) -> list[Direction]:
+        return [OBJECTIVES[name].direction for name in self.objectives]
+
+    def storage_url(self) -> str:
+        return self.storage or f"sqlite:///studies/{self.name}.db"
+
+
+class TeacherConfig(BaseModel):
+    """The full-precision teacher: a given checkpoint, or trained once and cached under studies/."""
+
+    model_config = _STRICT
+
+    checkpoint: Path | None = Field(None, description="use this teacher instead of training one")
+    training: TrainConfig = Field(TrainConfig(), description="how to train the teacher when no checkpoint is given")
+
+    @model_validator(mode="after")
+    def _checkpoint_exists(self) -> TeacherConfig:
+        if self.checkpoint is not None and not self.checkpoint.is_file():
+            raise ValueError(f"checkpoint: no such file {self.checkpoint}")
+        return self
+
+
+class FloatRange(BaseModel):
+    model_config = _STRICT
+
+    low: float
+    high: float
+    log: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FloatRange:
+        if not self.low <= self.high:
+            raise ValueError(f"low <= high must hold, but got (low={self.low}, high={self.high})")
+        if self.log and self.low <= 0:
+            raise ValueError(f"a log range needs low > 0, but got low={self.low}")
+        return self
+
+
+FloatDimension = float | Annotated[list[float], Field(min_length=1)] | FloatRange
+"""A fixed value, a list of choices, or a ``{low, high, log}`` range."""
+
+
+class SearchSpaceConfig(BaseModel):
+    """What the sampler chooses for each trial's student."""
+
+    model_config = _STRICT
+
+    w_bits: list[Bits] = Field(default_factory=lambda: [2, 4, 8], min_length=1, description="weight bit choices")
+    u_bits: list[Bits] = Field(default_factory=lambda: [2, 4, 8], min_length=1, description="membrane bit choices")
+    bn_bits: list[Bits] = Field(default_factory=lambda: [8], min_length=1, description="folded-BN bit choices (32 = float BN)")
+    tie_layers: bool = Field(False, description="one choice of each bit-width for all searched layers")
+    fixed_layers: dict[str, LayerPrecisionOverride] = Field(
+        default_factory=dict,
+        description="layers (names or patterns) kept at a given precision, not searched, e.g. the encoding layer",
+    )
+    distill_layers: Literal["search", "all", "none"] | list[str] = Field(
+        "search", description="search: one include flag per spiking layer; all/none; or a fixed list"
+    )
+    membrane_weight: FloatDimension = FloatRange(low=0.1, high=10.0, log=True)
+    membrane_norm: MembraneNorm = "teacher_power"
+    kd_weight: FloatDimension = FloatRange(low=0.0, high=2.0)
+    teacher_temperature: FloatDimension = FloatRange(low=1.0, high=8.0)
+    student_temperature: FloatDimension = FloatRange(low=1.0, high=8.0)
+    spike_weight: FloatDimension = 0.0
+    init_from_teacher: bool = True
+
+    @model_validator(mode="after")
+    def _distinct_choices(self) -> SearchSpaceConfig:
+        for field in ("w_bits", "u_bits", "bn_bits"):
+            values = getattr(self, field)
+            if len(set(values)) != len(values):
+                raise ValueError(f"{field}: choices must be distinct, but got {values}")
+        return self
+
+
+class HardwareConfig(BaseModel):
+    model_config = _STRICT
+
+    preset: str = Field("rram_64", description="preset name under simulators/ or a preset file")
+    use_measured_activity: bool = Field(True, description="cost with each trial's measured spike rates (event mode)")
+
+
+class ExecutionConfig(BaseModel):
+    model_config = _STRICT
+
+    backend: Literal["ray", "inline"] = Field("ray", description="ray: Ray Tune trials; inline: in this process")
+    cpus_per_trial: float = Field(1.0, gt=0.0)
+    gpus_per_trial: float = Field(0.0, ge=0.0)
+    max_concurrent: int = Field(2, ge=1)
+    address: str | None = Field(None, description="Ray cluster to join (None: start a local Ray)")
+    ray_dir: Path = Field(Path("studies/ray"), description="where Ray Tune keeps trial directories")
+
+
+class StudySpec(BaseModel):
+    """A whole search, as written in ``search_spaces/*.yaml``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    study: StudyConfig
+    data: DataConfig
+    model: ModelConfig
+    teacher: TeacherConfig = TeacherConfig()
+    training: TrainConfig = Field(TrainConfig(epochs=2), description="each trial's student training")
+    search_space: SearchSpaceConfig = SearchSpaceConfig()
+    hardware: HardwareConfig = HardwareConfig()
+    execution: ExecutionConfig = ExecutionConfig()
+
+    @model_validator(mode="after")
+    def _precision_is_searched(self) -> StudySpec:
+        if self.model.precision != PrecisionConfig():
+            raise ValueError(
+                "model.precision: the search chooses precision; use search_space.fixed_layers to pin layers"
+            )
+        return self
+
+
+def load_spec(path: str | Path) -> StudySpec:
+    """Read and validate a study spec; ConfigError names the file and every bad field."""
+    return load_config(StudySpec, path)

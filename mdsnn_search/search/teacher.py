@@ -1,0 +1,62 @@
+"""The study's teacher: trained once and cached by content, or a given checkpoint.
+
+The cache key hashes everything that determines the teacher (data, architecture, neuron and
+training settings), so two studies that would train the same teacher share one file under
+``studies/teachers/`` and a changed setting can never pick up a stale one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from mdsnn_search.checkpoint import load_checkpoint
+from mdsnn_search.data import DatasetBundle, make_loader
+from mdsnn_search.job import TrainSpec, run_job
+from mdsnn_search.precision import PrecisionConfig
+from mdsnn_search.search.spec import StudySpec
+from mdsnn_search.train import evaluate
+
+CACHE_DIR = Path("studies") / "teachers"
+_KEY_VERSION = 1
+
+
+@dataclass(frozen=True)
+class TeacherInfo:
+    checkpoint: Path
+    accuracy: float
+    trained_now: bool
+
+    def to_json(self) -> dict[str, object]:
+        return {"checkpoint": str(self.checkpoint), "accuracy": self.accuracy}
+
+
+def teacher_key(spec: StudySpec) -> str:
+    """Content hash of what determines the teacher."""
+    determining = {
+        "version": _KEY_VERSION,
+        "data": spec.data.model_dump(mode="json"),
+        "model": spec.model.model_copy(update={"precision": PrecisionConfig()}).model_dump(mode="json"),
+        "training": spec.teacher.training.model_dump(mode="json"),
+    }
+    blob = json.dumps(determining, sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def ensure_teacher(spec: StudySpec, bundle: DatasetBundle, *, progress: bool = True) -> TeacherInfo:
+    """The given teacher, the cached one, or a newly trained one (then cached)."""
+    if spec.teacher.checkpoint is not None:
+        model = load_checkpoint(spec.teacher.checkpoint).model
+        accuracy = evaluate(model, make_loader(bundle.test, 256)).accuracy
+        return TeacherInfo(spec.teacher.checkpoint, accuracy, trained_now=False)
+    path = CACHE_DIR / f"{spec.model.arch}-{teacher_key(spec)}.pt"
+    if path.is_file():
+        cached = load_checkpoint(path)
+        return TeacherInfo(path, float(cached.metadata["metrics"]["accuracy"]), trained_now=False)
+    job = TrainSpec(
+        name=f"teacher-{spec.model.arch}", data=spec.data, model=spec.model, training=spec.teacher.training, output=path
+    )
+    result = run_job(job, bundle=bundle, progress=progress)
+    return TeacherInfo(path, float(result.metrics["accuracy"]), trained_now=True)

@@ -1,0 +1,112 @@
+"""One trial: train the sampled student against the study's teacher, then cost it on the crossbar.
+
+Runs wherever the executor puts it (a Ray worker, or this process). Everything it needs arrives
+as plain data (:class:`TrialContext` and the trial request), so it pickles; it never touches the
+study storage. It returns an outcome dict; a failure is an outcome too, with its reason.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import logging
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from mdsnn_search.checkpoint import load_checkpoint
+from mdsnn_search.data import DataConfig, DatasetBundle, load_dataset, make_loader
+from mdsnn_search.distill import evaluate_student
+from mdsnn_search.hardware import estimate_cost, load_preset
+from mdsnn_search.job import TrainSpec, run_job
+from mdsnn_search.search.space import StudentConfig, is_full_precision_student
+from mdsnn_search.search.spec import StudySpec
+from mdsnn_search.snn.models import SpikingNetwork, layer_table
+from mdsnn_search.snn.monitor import layer_activity
+
+logger = logging.getLogger(__name__)
+
+STATUS_OK = "ok"
+STATUS_FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class TrialContext:
+    """What every trial of a study shares: the spec (as JSON) and the teacher's checkpoint."""
+
+    spec: dict[str, Any]
+    teacher_checkpoint: str
+
+
+def run_trial(context: TrialContext, request: dict[str, Any]) -> dict[str, Any]:
+    """Train and cost one student; never raises for a failing configuration."""
+    try:
+        spec = StudySpec.model_validate(context.spec)
+        torch.set_num_threads(max(1, int(spec.execution.cpus_per_trial)))
+        student = StudentConfig.model_validate(request["student"])
+        metrics = _train_and_cost(spec, context.teacher_checkpoint, student, request)
+        return {"status": STATUS_OK, "metrics": metrics}
+    except Exception as exc:  # a trial's failure is a result: recorded FAIL, and the study goes on
+        logger.debug("trial %s failed:\n%s", request.get("number"), traceback.format_exc())
+        return {"status": STATUS_FAILED, "error": f"{type(exc).__name__}: {exc}"}
+
+
+def _train_and_cost(
+    spec: StudySpec, teacher_path: str, student: StudentConfig, request: dict[str, Any]
+) -> dict[str, Any]:
+    bundle = _dataset(spec.data.model_dump_json())
+    teacher = _teacher(teacher_path)
+    layer_names = list(teacher.weight_layers())
+    if is_full_precision_student(student, layer_names):
+        # Nothing to quantize: the student is the teacher itself (a copy, as students are).
+        model: SpikingNetwork = copy.deepcopy(teacher)
+        metrics = evaluate_student(model, teacher, make_loader(bundle.test, 256))
+    else:
+        job = TrainSpec(
+            name=f"trial-{request.get('number', 'x')}",
+            data=spec.data,
+            model=spec.model.model_copy(update={"precision": student.precision}),
+            training=spec.training,
+            distill=student.distill,
+            teacher=teacher_path,
+        )
+        result = run_job(job, teacher=teacher, bundle=bundle, progress=False, save=False)
+        model, metrics = result.model, result.metrics
+    metrics.update(cost_metrics(spec, model, student, metrics))
+    return json.loads(json.dumps(metrics))  # plain JSON types for the storage
+
+
+def cost_metrics(
+    spec: StudySpec, model: SpikingNetwork, student: StudentConfig, metrics: dict[str, Any]
+) -> dict[str, Any]:
+    """Crossbar cost of ``model`` at the student's precision, with its measured activity."""
+    table = layer_table(model)
+    activity = None
+    if spec.hardware.use_measured_activity:
+        activity = layer_activity(metrics["layer_input_rates"], metrics["layer_firing_rates"])
+    report = estimate_cost(
+        table,
+        load_preset(spec.hardware.preset),
+        timesteps=spec.data.timesteps,
+        precision=student.precision.resolve([row.name for row in table]),
+        activity=activity,
+    )
+    totals = report.to_dict()
+    keys = ("energy_pj", "latency_ns", "area_um2", "edp", "edap", "ops", "synops", "tops_per_w", "tops_per_mm2")
+    return {key: totals[key] for key in keys}
+
+
+@functools.lru_cache(maxsize=2)
+def _dataset(data_json: str) -> DatasetBundle:
+    """Loaded once per worker process (Ray may run several trials in one)."""
+    return load_dataset(DataConfig.model_validate_json(data_json))
+
+
+@functools.lru_cache(maxsize=2)
+def _teacher(path: str) -> SpikingNetwork:
+    teacher = load_checkpoint(path).model
+    teacher.eval()
+    return teacher

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     stored = open_from_args(args)
     _check_port_free(args.port)
     storage = stored.storage
-    assert storage is not None  # open_study always sets it
+    assert storage is not None  # open_stored_study always sets it
     study_id = storage.get_study_id_from_name(stored.name)
     console.print(f"optuna-dashboard for study {stored.name} ({stored.storage_url})")
     console.print(f"open http://{HOST}:{args.port}/dashboard/studies/{study_id}  (Ctrl-C stops it)")

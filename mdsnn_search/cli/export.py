@@ -55,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     out_dir = args.out if args.out is not None else study_folder(stored) / "exports"
     # Build every spec before writing any file, so a bad trial leaves nothing half-exported.
     specs = [(t, trial_train_spec(stored, t, out_dir=out_dir, epochs=args.epochs)) for t in chosen]
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if specs:
+        out_dir.mkdir(parents=True, exist_ok=True)
     written: list[dict[str, Any]] = []
     for trial, spec in specs:
         path = out_dir / f"{export_name(stored.name, trial.number)}.yaml"

@@ -13,9 +13,9 @@ from typing import Any
 
 from mdsnn_search.cli.render import console, print_json
 from mdsnn_search.cli.study_args import add_study_arguments, open_from_args, study_folder
-from mdsnn_search.cli.study_tables import front_table, records_of
 from mdsnn_search.errors import ConfigError
 from mdsnn_search.search.results import FrontSummary, StoredStudy, TrialRecord, summarize_front
+from mdsnn_search.search.results.terminal import front_table, records_of
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -54,6 +54,9 @@ def run(args: argparse.Namespace) -> int:
     files, skipped = _write_files(args, stored, records, summary)
     if args.json:
         print_json(_document(stored, records, summary, files))
+        return 0
+    if summary.n_complete == 0:
+        console.print(f"study {stored.name}: no complete trials yet, so no front")
         return 0
     console.print(front_table(stored, max_rows=None))
     ref = ", ".join(f"{n}={v:.4g}" for n, v in zip(stored.objectives, summary.reference.values, strict=True))

@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace) -> int:
     from mdsnn_search.errors import ConfigError
-    from mdsnn_search.search.progress import front_table
+    from mdsnn_search.search.results.terminal import front_table
     from mdsnn_search.search.run import run_study
     from mdsnn_search.search.store import load_study
     from mdsnn_search.search.spec import load_spec
@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     if args.n_trials is not None and args.n_trials < 1:
         raise ConfigError(f"--n-trials must be >= 1, but got {args.n_trials}")
     summary = run_study(
-        spec, storage_url=args.storage, n_trials=args.n_trials, address=args.address, progress=not args.json
+        spec, source=args.spec, storage_url=args.storage, n_trials=args.n_trials, address=args.address, progress=not args.json
     )
     if args.json:
         print_json(summary.__dict__)
@@ -43,5 +43,5 @@ def run(args: argparse.Namespace) -> int:
         f"study {summary.study_name} ({summary.storage_url}): {summary.finished}/{summary.total} trials finished, "
         f"{summary.ran_now} run now ({summary.failed_now} failed); teacher accuracy {summary.teacher_accuracy:.2%}"
     )
-    console.print(front_table(load_study(summary.study_name, summary.storage_url), spec.study.objectives))
+    console.print(front_table(load_study(summary.study_name, summary.storage_url)))
     return 0

@@ -6,8 +6,8 @@ import argparse
 
 from mdsnn_search.cli.render import console, print_json
 from mdsnn_search.cli.study_args import add_study_arguments, open_from_args
-from mdsnn_search.cli.study_tables import counts_line, failures_table, records_of, trials_table
 from mdsnn_search.search.results import trial_counts
+from mdsnn_search.search.results.terminal import counts_line, failures_table, records_of, trials_table
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

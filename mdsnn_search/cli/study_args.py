@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mdsnn_search.search.results import StoredStudy, open_study
+from mdsnn_search.search.results import StoredStudy, open_stored_study
 
 
 def add_study_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,7 +23,7 @@ def add_study_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def open_from_args(args: argparse.Namespace) -> StoredStudy:
-    return open_study(args.spec, storage=args.storage, study_name=args.study)
+    return open_stored_study(args.spec, storage=args.storage, study_name=args.study)
 
 
 def study_folder(stored: StoredStudy) -> Path:

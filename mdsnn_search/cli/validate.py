@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     from mdsnn_search.search.spec import load_spec
 
     spec = load_spec(args.spec)
-    roles = check_spec(spec)
+    roles = check_spec(spec, args.spec)
     summary = {
         "spec": str(args.spec),
         "study": spec.study.name,
@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
         "objectives": dict(zip(spec.study.objectives, spec.study.directions, strict=True)),
         "sampler": spec.study.sampler,
         "n_trials": spec.study.n_trials,
-        "searched_layers": roles.searched,
+        "layers": roles.layers,
         "spiking_layers": roles.spiking,
     }
     if args.json:
@@ -41,5 +41,5 @@ def run(args: argparse.Namespace) -> int:
     else:
         console.print(f"{args.spec}: valid. Study {spec.study.name!r} in {summary['storage']}, "
                       f"{spec.study.n_trials} trials, sampler {spec.study.sampler}, objectives {summary['objectives']}; "
-                      f"searching {len(roles.searched)} layers, {len(roles.spiking)} spiking.")
+                      f"{len(roles.layers)} weight layers, {len(roles.spiking)} spiking.")
     return 0

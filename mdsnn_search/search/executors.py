@@ -10,16 +10,24 @@ from collections.abc import Callable
 from typing import Any
 
 from mdsnn_search.search.driver import StudyDriver
-from mdsnn_search.search.trial import TrialContext
+from mdsnn_search.search.trial import STATUS_FAILED, TrialContext
 
 TrialFn = Callable[[TrialContext, dict[str, Any]], dict[str, Any]]
 
 
 def run_inline(driver: StudyDriver, context: TrialContext, n_trials: int, trial_fn: TrialFn) -> None:
-    """Run ``n_trials`` trials one after another in this process."""
+    """Run ``n_trials`` trials one after another in this process.
+
+    A trial function that raises is recorded FAIL with the exception, as Ray records a crashed
+    trial, and the study goes on.
+    """
     for _ in range(n_trials):
         request = driver.ask()
-        driver.tell(request["number"], trial_fn(context, request))
+        try:
+            outcome = trial_fn(context, request)
+        except Exception as exc:
+            outcome = {"status": STATUS_FAILED, "error": f"{type(exc).__name__}: {exc}"}
+        driver.tell(request["number"], outcome)
 
 
 def run_ray(

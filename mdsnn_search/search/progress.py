@@ -9,14 +9,12 @@ from __future__ import annotations
 import time
 from types import TracebackType
 
-import optuna
 from rich.console import Console, Group
 from rich.live import Live
-from rich.table import Table
 from rich.text import Text
 
 from mdsnn_search.search.driver import StudyDriver
-from mdsnn_search.search.objectives import ATTR_BASELINE, ATTR_FEASIBLE, OBJECTIVES
+from mdsnn_search.search.results.terminal import front_table
 
 
 class LiveProgress:
@@ -43,7 +41,7 @@ class LiveProgress:
         if not self.enabled:
             return
         if self._live is not None:
-            self._live.update(Group(Text(self._headline(driver)), front_table(driver.study, driver.spec.study.objectives)))
+            self._live.update(Group(Text(self._headline(driver)), front_table(driver.study)))
             return
         finished = driver.completed + driver.failed
         if finished != self._last_reported:
@@ -58,23 +56,3 @@ class LiveProgress:
             f"({driver.completed} complete, {driver.failed} failed this run), {driver.running} running, "
             f"{elapsed:.0f} s"
         )
-
-
-def front_table(study: optuna.Study, objective_names: list[str], limit: int = 10) -> Table:
-    """The study's Pareto front (feasible trials), best first by the first objective."""
-    objectives = [OBJECTIVES[name] for name in objective_names]
-    table = Table(title="Pareto front", title_justify="left")
-    table.add_column("trial", justify="right")
-    table.add_column("baseline")
-    for objective in objectives:
-        table.add_column(objective.label, justify="right")
-    front = [t for t in study.best_trials if t.user_attrs.get(ATTR_FEASIBLE, True)]
-    reverse = objectives[0].direction == "maximize"
-    front.sort(key=lambda t: t.values[0], reverse=reverse)
-    for trial in front[:limit]:
-        table.add_row(
-            str(trial.number),
-            str(trial.user_attrs.get(ATTR_BASELINE, "")),
-            *(f"{v:.4g}" for v in trial.values),
-        )
-    return table

@@ -40,21 +40,32 @@ class RunSummary:
     teacher_accuracy: float
 
 
-def check_spec(spec: StudySpec) -> LayerRoles:
-    """Static checks beyond the schema: names against the architecture, preset, data folder."""
-    table = arch_layer_table(spec.model.arch, _input_shape_hint(spec), 10, width=spec.model.width)
+def check_spec(spec: StudySpec, source: str | Path = "spec") -> LayerRoles:
+    """Checks beyond the schema, each error naming ``source`` and the field: layer names against
+    the architecture, the hardware preset, the data folder."""
+
+    def fail(field: str, message: str) -> ConfigError:
+        return ConfigError(f"{source}: {field}: {message}")
+
+    try:
+        table = arch_layer_table(spec.model.arch, _input_shape_hint(spec), 10, width=spec.model.width)
+    except ConfigError as exc:
+        raise fail("model", str(exc)) from None
     names = [row.name for row in table]
-    roles = LayerRoles.from_table(table, spec.search_space)
+    roles = LayerRoles.from_table(table)
     for pattern in spec.search_space.fixed_layers:
         if not any(n == pattern or fnmatch.fnmatchcase(n, pattern) for n in names):
-            raise ConfigError(f"search_space.fixed_layers: {pattern!r} matches no layer of {spec.model.arch} ({', '.join(names)})")
+            raise fail("search_space.fixed_layers", f"{pattern!r} matches no layer of {spec.model.arch} ({', '.join(names)})")
     if isinstance(spec.search_space.distill_layers, list):
         for name in spec.search_space.distill_layers:
             if name not in roles.spiking:
-                raise ConfigError(f"search_space.distill_layers: {name!r} is not a spiking layer of {spec.model.arch} ({', '.join(roles.spiking)})")
-    load_preset(spec.hardware.preset)
+                raise fail("search_space.distill_layers", f"{name!r} is not a spiking layer of {spec.model.arch} ({', '.join(roles.spiking)})")
+    try:
+        load_preset(spec.hardware.preset)
+    except ConfigError as exc:
+        raise fail("hardware.preset", str(exc)) from None
     if spec.data.root is not None and not spec.data.root.exists():
-        raise ConfigError(f"data.root: {spec.data.root} does not exist")
+        raise fail("data.root", f"{spec.data.root} does not exist")
     return roles
 
 
@@ -78,6 +89,7 @@ def absolute_paths(spec: StudySpec) -> StudySpec:
 def run_study(
     spec: StudySpec,
     *,
+    source: str | Path = "spec",
     storage_url: str | None = None,
     n_trials: int | None = None,
     address: str | None = None,
@@ -89,7 +101,7 @@ def run_study(
         spec = spec.model_copy(update={"study": spec.study.model_copy(update={"n_trials": n_trials})})
     spec = absolute_paths(spec)
     url = storage_url or spec.study.storage_url()
-    roles = check_spec(spec)
+    roles = check_spec(spec, source)
     bundle = load_dataset(spec.data)
     study = open_study(spec, url)
     recover_interrupted(study)

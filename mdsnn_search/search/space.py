@@ -41,34 +41,46 @@ class StudentConfig(BaseModel):
 class LayerRoles:
     """Which of a network's layers carry which searchable knobs."""
 
-    searched: list[str]
-    """Weight layers whose bits are sampled (all but ``fixed_layers``)."""
+    layers: list[str]
+    """Every weight layer, in forward order."""
     spiking: list[str]
     """Layers with their own neuron (a membrane to quantize and to distil), in forward order."""
     with_bn: set[str]
     """Conv layers (they have batch norm to fold); linear layers have none."""
 
     @classmethod
-    def from_table(cls, table: list[LayerSpec], space: SearchSpaceConfig) -> LayerRoles:
-        names = [row.name for row in table]
-        fixed = {n for n in names for pattern in space.fixed_layers if n == pattern or fnmatch.fnmatchcase(n, pattern)}
+    def from_table(cls, table: list[LayerSpec]) -> LayerRoles:
         return cls(
-            searched=[n for n in names if n not in fixed],
+            layers=[row.name for row in table],
             spiking=[row.name for row in table if row.spiking],
             with_bn={row.name for row in table if row.kind == "conv"},
         )
 
+    def knobs(self, name: str) -> list[str]:
+        """The precision fields that mean something for layer ``name``."""
+        return ["w_bits"] + (["u_bits"] if name in self.spiking else []) + (["bn_bits"] if name in self.with_bn else [])
+
+
+def pinned_fields(name: str, space: SearchSpaceConfig) -> dict[str, int]:
+    """Bits ``fixed_layers`` pins for layer ``name`` (later patterns win)."""
+    pinned: dict[str, int] = {}
+    for pattern, override in space.fixed_layers.items():
+        if name == pattern or fnmatch.fnmatchcase(name, pattern):
+            pinned.update(override.model_dump(exclude_none=True))
+    return pinned
+
 
 def suggest_student(trial: optuna.Trial, space: SearchSpaceConfig, roles: LayerRoles) -> StudentConfig:
-    """Sample one student; what the space fixes is not sampled (and so not a parameter)."""
-    overrides: dict[str, LayerPrecisionOverride] = dict(space.fixed_layers)
-    for name in roles.searched:
+    """Sample one student. Bits that ``fixed_layers`` pins, and dimensions the space fixes, are
+    not sampled (and so are no parameters); every other knob of every layer is."""
+    choices = {"w_bits": space.w_bits, "u_bits": space.u_bits, "bn_bits": space.bn_bits}
+    overrides: dict[str, LayerPrecisionOverride] = {}
+    for name in roles.layers:
+        bits = pinned_fields(name, space)
         suffix = "" if space.tie_layers else f":{name}"
-        bits: dict[str, int] = {"w_bits": _bits(trial, f"w_bits{suffix}", space.w_bits)}
-        if name in roles.spiking:
-            bits["u_bits"] = _bits(trial, f"u_bits{suffix}", space.u_bits)
-        if name in roles.with_bn:
-            bits["bn_bits"] = _bits(trial, f"bn_bits{suffix}", space.bn_bits)
+        for knob in roles.knobs(name):
+            if knob not in bits:
+                bits[knob] = _bits(trial, f"{knob}{suffix}", choices[knob])
         overrides[name] = LayerPrecisionOverride(**bits)
     precision = PrecisionConfig(layers=overrides)
     distill = DistillConfig(

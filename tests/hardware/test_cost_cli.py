@@ -21,7 +21,7 @@ TOTALS = ("energy_pj", "latency_ns", "area_um2", "edap", "edp", "ops", "synops",
 def only_cost(monkeypatch: pytest.MonkeyPatch) -> None:
     """Build the parser with the cost subcommand alone, so these tests neither wait for nor
     import the other subcommands (training imports torch)."""
-    monkeypatch.setattr(cli, "_SUBCOMMAND_MODULES", ("cost",))
+    monkeypatch.setattr(cli, "SUBCOMMANDS", ("cost",))
 
 
 def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, object]:

@@ -1,7 +1,7 @@
 """Reading a stored study: opening it read-only, the Pareto front and hypervolume, plots, export.
 
 Nothing here writes to a study. The runner's live progress and the sampler benchmark reuse
-:func:`open_study`, :func:`pareto_front`, :func:`hypervolume` and :func:`summarize_front`.
+:func:`open_stored_study`, :func:`pareto_front`, :func:`hypervolume` and :func:`summarize_front`.
 """
 
 from mdsnn_search.search.results.export import export_name, find_trials, train_spec_yaml, trial_train_spec
@@ -15,7 +15,7 @@ from mdsnn_search.search.results.front import (
     summarize_front,
 )
 from mdsnn_search.search.results.records import TrialRecord, student_summary, trial_counts
-from mdsnn_search.search.results.storage import StoredStudy, open_storage, open_study, sqlite_path
+from mdsnn_search.search.results.storage import StoredStudy, open_stored_study, read_only_storage, sqlite_path
 
 __all__ = [
     "FrontSummary",
@@ -26,9 +26,9 @@ __all__ = [
     "feasible_trials",
     "find_trials",
     "hypervolume",
-    "open_storage",
-    "open_study",
+    "open_stored_study",
     "pareto_front",
+    "read_only_storage",
     "reference_point",
     "sqlite_path",
     "student_summary",

@@ -9,11 +9,13 @@ compare): each objective is measured from a reference ("nadir") value towards an
 
 The normalised hypervolume is the dominated volume divided by the box between reference and
 ideal, a number in [0, 1]. For (accuracy, EDAP) it is the share of the "accuracy x fraction of
-the FP32 EDAP saved" square the front covers. The FP32 baseline's cost depends only on the study
-setup (model, data, teacher, hardware preset), so runs of the same setup with different samplers
-or seeds are comparable; a benchmark that wants the exact same box for all runs passes one
-reference to :func:`hypervolume` itself. Without an FP32 baseline the reference falls back to
-the worst complete value x 1.1, which depends on the run; :class:`Reference` says which was used.
+the FP32 EDAP saved" square the front covers. The FP32 baseline is evaluated in every run of a
+study setup (model, data, teacher, hardware preset) whatever the sampler, so runs of one setup are
+comparable; a benchmark that wants the very same box for all runs passes one reference to
+:func:`hypervolume` or :func:`summarize_front`. A trial costlier than FP32 in some objective adds
+nothing (there it is worse than not compressing at all). Without an FP32 baseline the reference
+falls back to the worst complete value x 1.1, which depends on the run; :class:`Reference` says
+which was used.
 """
 
 from __future__ import annotations
@@ -26,10 +28,10 @@ import numpy as np
 from optuna.trial import FrozenTrial
 
 from mdsnn_search.search.objectives import ATTR_BASELINE, Direction
-from mdsnn_search.search.results.records import has_finite_values, is_feasible
+from mdsnn_search.search.results.records import has_constraints, has_finite_values, is_feasible
 
-FP32_BASELINE = "FP32"
-"""ATTR_BASELINE tag of the full-precision baseline trial (the cost reference)."""
+FP32_BASELINE = "fp32"
+"""ATTR_BASELINE tag of the full-precision baseline trial (the cost reference); matched ignoring case."""
 FALLBACK_MARGIN = 1.1
 IDEAL: dict[str, float] = {"accuracy": 1.0}
 """Ideal value per maximised objective; every minimised objective's ideal is 0."""
@@ -100,7 +102,7 @@ def reference_point(
 ) -> Reference:
     """The reference point documented in this module's docstring."""
     complete = [t for t in trials if has_finite_values(t, len(objectives))]
-    fp32 = [t for t in complete if t.user_attrs.get(ATTR_BASELINE) == FP32_BASELINE]
+    fp32 = [t for t in complete if str(t.user_attrs.get(ATTR_BASELINE, "")).lower() == FP32_BASELINE]
     ideal = [IDEAL.get(name, 1.0) if d == "maximize" else 0.0 for name, d in zip(objectives, directions, strict=True)]
     values: list[float] = []
     for i, direction in enumerate(directions):
@@ -140,9 +142,9 @@ def summarize_front(
     directions: Sequence[Direction],
     reference: Sequence[float] | None = None,
 ) -> FrontSummary:
-    """Front (feasible trials only when any trial carries constraint information) and hypervolume."""
+    """Front (feasible trials only when any trial was judged against constraints) and hypervolume."""
     complete = [t for t in trials if has_finite_values(t, len(directions))]
-    constrained = any(is_feasible(t) is not None for t in complete)
+    constrained = any(has_constraints(t) for t in complete)
     pool = feasible_trials(complete) if constrained else complete
     front = pareto_front(pool, directions)
     ref = reference_point(trials, objectives, directions)

@@ -66,17 +66,19 @@ def _draw(ax, data: PlotData) -> None:  # type: ignore[no-untyped-def]
         edge = "black" if p.kind == "front" else "0.4"
         label = f"baseline {p.baseline}" + (" (on front)" if p.kind == "front" else "")
         ax.scatter([p.x], [p.y], s=size, marker=marker, c=color, edgecolors=edge, linewidths=0.8, label=label, zorder=5)
+        offset = (7, 5) if i % 2 == 0 else (7, -13)  # alternate, so baselines close together stay legible
         ax.annotate(
-            p.baseline, (p.x, p.y), xytext=(7, 5), textcoords="offset points", fontsize=8, color=color, weight="bold"
+            p.baseline, (p.x, p.y), xytext=offset, textcoords="offset points", fontsize=8, color=color, weight="bold"
         )
     for y, label in data.hlines:
         ax.axhline(y, color="0.35", ls="--" if label.startswith("teacher") else ":", lw=0.9, zorder=1)
         ax.annotate(
             label,
-            (0.005, y),
+            (0.5, y),
             xycoords=("axes fraction", "data"),
-            xytext=(2, 2),
+            xytext=(0, 2),
             textcoords="offset points",
+            ha="center",
             fontsize=7.5,
             color="0.3",
         )

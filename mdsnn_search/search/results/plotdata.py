@@ -85,11 +85,12 @@ def plot_data(stored: StoredStudy, records: Sequence[TrialRecord], summary: Fron
     data = PlotData(title=f"{stored.name}: Pareto front", x=x, y=y, points=points, step=step)
     _add_reference_lines(data, stored)
     data.notes.append(
-        f"{len(summary.front)} front trials of {summary.n_complete} complete; hypervolume "
+        f"{len(summary.front)} of {summary.n_complete} complete trials on the front; hypervolume "
         f"{summary.normalized_hypervolume:.4f} (normalised; reference: {summary.reference.source})"
     )
     if summary.constrained:
-        data.notes.append(f"front of feasible trials only ({summary.n_infeasible} infeasible, marked x)")
+        marked = f"{summary.n_infeasible} infeasible, marked x" if summary.n_infeasible else "none infeasible"
+        data.notes.append(f"front of feasible trials only ({marked})")
     if len(objectives) > 2:
         data.notes.append(f"{len(objectives)} objectives: only the first two are drawn")
     return data

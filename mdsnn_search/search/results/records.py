@@ -15,6 +15,7 @@ from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
 
+from mdsnn_search.precision import FULL_PRECISION_BITS, is_full_precision
 from mdsnn_search.search.objectives import (
     ATTR_BASELINE,
     ATTR_CONSTRAINTS,
@@ -46,6 +47,8 @@ class TrialRecord:
     baseline: str | None
     feasible: bool | None
     """None when the trial has no constraint information."""
+    constrained: bool
+    """Whether constraints were evaluated for it (see :func:`has_constraints`)."""
     constraints: dict[str, float]
     fail_reason: str | None
     duration_s: float | None
@@ -65,6 +68,7 @@ class TrialRecord:
             student=dict(attrs.get(ATTR_STUDENT) or {}),
             baseline=attrs.get(ATTR_BASELINE),
             feasible=is_feasible(trial),
+            constrained=has_constraints(trial),
             constraints=constraint_values(trial),
             fail_reason=str(reason) if reason is not None else None,
             duration_s=_duration_s(trial),
@@ -82,6 +86,7 @@ class TrialRecord:
             "baseline": self.baseline,
             "values": self.values,
             "feasible": self.feasible,
+            "constrained": self.constrained,
             "constraints": self.constraints,
             "duration_s": self.duration_s,
             "datetime_start": self.datetime_start,
@@ -111,6 +116,12 @@ def is_feasible(trial: FrozenTrial) -> bool | None:
     return all(v <= 0.0 for v in values.values())
 
 
+def has_constraints(trial: FrozenTrial) -> bool:
+    """Whether the trial was judged against constraints (the runner stores ``feasible=True`` and
+    an empty constraint dict when the spec sets none, which must not read as "constrained")."""
+    return bool(constraint_values(trial)) or trial.user_attrs.get(ATTR_FEASIBLE) is False
+
+
 def trial_counts(trials: Sequence[FrozenTrial]) -> dict[str, int]:
     """Trials per state, every state named (``complete``, ``running``, ``failed``, ``waiting``, ``pruned``)."""
     counts = Counter(STATE_NAMES.get(t.state, t.state.name.lower()) for t in trials)
@@ -131,7 +142,10 @@ def student_summary(student: dict[str, Any]) -> str:
     """Short form of a student: the distinct bit-widths in use and the distilled layer count.
 
     ``W2/4/8 U4 BN8 D3`` reads: weights at 2, 4 or 8 bits, membranes at 4, BN at 8, three
-    distilled layers (``Dall``: every spiking layer; ``D0``: no membrane distillation).
+    distilled layers (``Dall``: every spiking layer; ``D0``: no membrane distillation). Widths
+    are those the precision config names; a full-precision default that only fills fields the
+    per-layer entries leave unset (a linear layer's BN, say) is left out, since without the
+    layer table it cannot be told whether any layer uses it.
     """
     precision = student.get("precision")
     parts: list[str] = []
@@ -140,16 +154,15 @@ def student_summary(student: dict[str, Any]) -> str:
         overrides = list((precision.get("layers") or {}).values())
         for key, tag in (("w_bits", "W"), ("u_bits", "U"), ("bn_bits", "BN")):
             bits = {int(layer[key]) for layer in overrides if layer.get(key) is not None}
-            if key in default and not _overrides_cover_all(precision, key):
-                bits.add(int(default[key]))
-            parts.append(tag + "/".join(str(b) for b in sorted(bits)) if bits else f"{tag}32")
+            fallback = default.get(key, FULL_PRECISION_BITS)
+            if not bits or not is_full_precision(fallback) and not _overrides_cover_all(precision, key):
+                bits.add(int(fallback))
+            parts.append(tag + "/".join(str(b) for b in sorted(bits)))
     distill = student.get("distill")
     if isinstance(distill, dict):
         layers = distill.get("layers", [])
         off = distill.get("membrane_weight", 1.0) == 0.0
         parts.append("D0" if off else ("Dall" if layers == "all" else f"D{len(layers)}"))
-    elif "distill" in student:
-        parts.append("D-")
     return " ".join(parts) or "-"
 
 

@@ -1,7 +1,7 @@
 """Opening a stored study for reading: by spec file, or by storage URL and study name.
 
 Everything on the results side (status, Pareto views, export, dashboard) goes through
-:func:`open_study`. Reading must never change what a search wrote, so a SQLite path is checked
+:func:`open_stored_study`. Reading must never change what a search wrote, so a SQLite path is checked
 before anything connects to it (SQLite would otherwise create an empty file), a SQLite file
 without Optuna's tables is refused before Optuna could create them, and the storage is opened
 with table creation switched off.
@@ -101,7 +101,7 @@ class StoredStudy:
         return self._spec
 
 
-def open_study(
+def open_stored_study(
     spec_path: str | Path | None = None, *, storage: str | None = None, study_name: str | None = None
 ) -> StoredStudy:
     """Load a stored study read-only.
@@ -119,7 +119,7 @@ def open_study(
         study_name = study_name or spec.study.name
     if storage is None:
         raise ConfigError("give a study spec file, or --storage URL (and --study NAME)")
-    rdb = open_storage(storage)
+    rdb = read_only_storage(storage)
     names = _study_names(rdb, storage)
     if study_name is None:
         if len(names) != 1:
@@ -132,7 +132,7 @@ def open_study(
     return StoredStudy(study=study, storage_url=storage, spec_path=Path(spec_path) if spec_path else None, storage=rdb)
 
 
-def open_storage(url: str) -> optuna.storages.RDBStorage:
+def read_only_storage(url: str) -> optuna.storages.RDBStorage:
     """An Optuna RDB storage for ``url`` that creates nothing: no file, no table, no schema row."""
     try:
         parsed = make_url(url)

@@ -119,7 +119,9 @@ def _reference_lines(data: PlotData, sx: _Scale, sy: _Scale) -> list[str]:
         out.append(
             f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{py:.1f}" y2="{py:.1f}" stroke="#666" stroke-dasharray="{dash}"/>'
         )
-        out.append(f'<text x="{LEFT + 4}" y="{py - 4:.1f}" class="note">{escape(label)}</text>')
+        out.append(
+            f'<text x="{(LEFT + WIDTH - RIGHT) / 2}" y="{py - 4:.1f}" text-anchor="middle" class="note">{escape(label)}</text>'
+        )
     for x, label in data.vlines:
         px = sx.px(x)
         out.append(

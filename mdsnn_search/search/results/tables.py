@@ -43,7 +43,7 @@ def extra_metrics(stored: StoredStudy) -> dict[str, str]:
 def status_rows(stored: StoredStudy, records: Sequence[TrialRecord]) -> Rows:
     """Every trial: number, state, baseline, objectives, key metrics, [feasible], duration, student."""
     extra = extra_metrics(stored)
-    with_feasibility = any(r.feasible is not None for r in records)
+    with_feasibility = any(r.constrained for r in records)
     columns = ["#", "state", "baseline", *objective_columns(stored), *extra.values()]
     columns += ["feasible"] if with_feasibility else []
     columns += ["duration", "student"]
@@ -75,7 +75,8 @@ def failure_rows(records: Sequence[TrialRecord]) -> Rows:
 
 
 def format_value(value: Any) -> str:
-    """A cell as text: 4 significant digits, scientific outside [1e-3, 1e6) (as ``cli.render.fmt``)."""
+    """A cell as text: 4 significant digits, scientific outside [1e-3, 1e6) (as ``cli.render.fmt``,
+    which the search layer does not import)."""
     if value is None:
         return "-"
     if isinstance(value, float):

@@ -1,25 +1,33 @@
-"""Rich tables of a stored study, shared by ``status``, ``pareto`` and the live progress of ``run``."""
+"""Rich tables of a study for the terminal: ``status``, ``pareto`` and the live progress of ``run``.
+
+Kept in the results package (not in ``cli``) so that the runner's progress display, which lives
+in ``search``, can print :func:`front_table` without importing the command-line layer.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import optuna
 from rich.table import Table
 
-from mdsnn_search.cli.render import table
-from mdsnn_search.search.results import StoredStudy, TrialRecord, summarize_front, trial_counts
-from mdsnn_search.search.results.tables import failure_rows, front_rows, status_rows
+from mdsnn_search.search.results.front import summarize_front
+from mdsnn_search.search.results.records import TrialRecord, trial_counts
+from mdsnn_search.search.results.storage import StoredStudy
+from mdsnn_search.search.results.tables import failure_rows, format_value, front_rows, status_rows
 
 TEXT_COLUMNS = frozenset({"state", "baseline", "student", "reason", "feasible"})
+"""Left-aligned columns; numbers are right-aligned."""
 
 
-def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> Table:
-    """``render.table`` with the text columns left-aligned."""
-    t = table(title, columns, rows)
-    for column in t.columns:
-        if column.header in TEXT_COLUMNS:
-            column.justify = "left"
+def rich_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
+    """A table in the style of ``cli.render.table``: text columns left, numbers right."""
+    t = Table(title=title, title_justify="left")
+    for i, column in enumerate(columns):
+        t.add_column(column, justify="left" if i == 0 or column in TEXT_COLUMNS else "right")
+    for row in rows:
+        t.add_row(*(format_value(v) for v in row))
     return t
 
 
@@ -38,16 +46,19 @@ def counts_line(counts: dict[str, int]) -> str:
 
 def trials_table(stored: StoredStudy, records: Sequence[TrialRecord]) -> Table:
     columns, rows = status_rows(stored, records)
-    return _table(f"study {stored.name}: trials", columns, rows)
+    return rich_table(f"study {stored.name}: trials", columns, rows)
 
 
 def failures_table(records: Sequence[TrialRecord]) -> Table | None:
     columns, rows = failure_rows(records)
-    return _table("failed trials", columns, rows) if rows else None
+    return rich_table("failed trials", columns, rows) if rows else None
 
 
 def front_table(study: optuna.Study | StoredStudy, *, max_rows: int | None = 10) -> Table:
-    """Compact front of a study (live or stored): title with counts and hypervolume, best rows first."""
+    """Compact front of a study (live or stored): title with counts and hypervolume, best rows first.
+
+    A live ``optuna.Study`` works as long as it carries its metric names (``set_metric_names``).
+    """
     stored = study if isinstance(study, StoredStudy) else StoredStudy(study=study, storage_url="")
     trials = stored.study.get_trials(deepcopy=False)
     summary = summarize_front(trials, stored.objectives, stored.directions)
@@ -61,4 +72,4 @@ def front_table(study: optuna.Study | StoredStudy, *, max_rows: int | None = 10)
     if max_rows is not None and len(rows) > max_rows:
         title += f"; first {max_rows} shown"
         rows = rows[:max_rows]
-    return _table(title, columns, rows)
+    return rich_table(title, columns, rows)

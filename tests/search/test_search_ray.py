@@ -1,0 +1,85 @@
+"""Real Ray: trials run as Ray Tune trials; a crashing trial; joining a running Ray head."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from mdsnn_search.search.objectives import ATTR_FAIL_REASON, ATTR_METRICS, ATTR_TRIAL_DIR
+from mdsnn_search.search.run import run_study
+from mdsnn_search.search.spec import load_spec
+from mdsnn_search.search.trial import TrialContext, run_trial
+
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
+ray = pytest.importorskip("ray")
+
+
+@pytest.fixture
+def ray_session() -> Iterator[None]:
+    yield
+    ray.shutdown()
+
+
+def crash_on_trial_2(context: TrialContext, request: dict[str, Any]) -> dict[str, Any]:
+    if request["number"] == 2:
+        raise RuntimeError("forced crash inside the Ray worker")
+    return run_trial(context, request)
+
+
+def test_study_on_ray_records_results_and_a_crashed_trial(write_spec: Callable[..., Path], ray_session: None) -> None:
+    spec_path = write_spec(execution={"backend": "ray", "cpus_per_trial": 1, "max_concurrent": 2})
+    spec = load_spec(spec_path)
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    summary = run_study(spec, trial_fn=crash_on_trial_2, progress=False)
+    assert (summary.finished, summary.failed_now) == (4, 1)
+    trials = optuna.load_study(study_name="tiny", storage=spec.study.storage_url()).get_trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.COMPLETE, TrialState.FAIL, TrialState.COMPLETE]
+    assert "forced crash inside the Ray worker" in trials[2].user_attrs[ATTR_FAIL_REASON]
+    for trial in trials:
+        assert Path(trial.user_attrs[ATTR_TRIAL_DIR]).is_dir()  # the Ray trial directory
+    assert all(ATTR_METRICS in t.user_attrs for t in trials if t.state == TrialState.COMPLETE)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_run_joins_an_existing_ray_head(write_spec: Callable[..., Path], tmp_path: Path) -> None:
+    spec_path = write_spec(study={"n_trials": 2, "baselines": ["w4u4"]}, execution={"backend": "ray"})
+    ray_bin = Path(sys.executable).with_name("ray")
+    port = _free_port()
+    # A loopback-only test cluster: no auth token (ray start enables one by default in 2.60).
+    env = {**os.environ, "RAY_ADDRESS": "", "RAY_AUTH_MODE": "disabled"}
+    # Ray keeps Unix sockets under its temp dir; pytest's long tmp paths exceed the socket limit.
+    ray_tmp = tempfile.mkdtemp(prefix="ray", dir="/tmp")
+    subprocess.run(
+        [str(ray_bin), "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
+         "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={ray_tmp}"],
+        check=True, capture_output=True, env=env, timeout=120,
+    )
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "mdsnn_search.cli", "run", str(spec_path), "--address", f"127.0.0.1:{port}", "--json"],
+            capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert '"finished": 2' in result.stdout
+    finally:
+        subprocess.run([str(ray_bin), "stop", "--force"], capture_output=True, env=env, timeout=120)
+        shutil.rmtree(ray_tmp, ignore_errors=True)
+    trials = optuna.load_study(study_name="tiny", storage=load_spec(spec_path).study.storage_url()).get_trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.COMPLETE]

@@ -1,0 +1,60 @@
+"""Study specs: every shipped spec validates; bad ones give one message naming field and file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mdsnn_search.cli import main
+from mdsnn_search.search.spec import StudySpec, load_spec
+
+SHIPPED = sorted(Path(__file__).parents[2].joinpath("search_spaces").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_shipped_specs_load_and_round_trip(path: Path) -> None:
+    spec = load_spec(path)
+    assert StudySpec.model_validate(yaml.safe_load(yaml.safe_dump(spec.model_dump(mode="json")))) == spec
+
+
+def test_digits_spec_validates_offline(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(Path(__file__).parents[2] / "search_spaces" / "digits.yaml"), "--json"]) == 0
+    assert '"spiking_layers"' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"study": {"colour": "red"}}, "study.colour: unknown key"),
+        ({"study": {"n_trials": "many"}}, "study.n_trials: Input should be a valid integer"),
+        ({"search_space": {"w_bits": [0, 4]}}, "search_space.w_bits.0: Input should be greater than or equal to 1"),
+        ({"search_space": {"u_bits": []}}, "search_space.u_bits: List should have at least 1 item"),
+        ({"search_space": {"fixed_layers": {"conv9": {"w_bits": 8}}}}, "search_space.fixed_layers: 'conv9' matches no layer"),
+        ({"teacher": {"checkpoint": "missing/teacher.pt"}}, "teacher: checkpoint: no such file missing/teacher.pt"),
+        ({"study": {"objectives": ["accuracy", "accuracy"]}}, "objectives must be distinct"),
+        ({"hardware": {"preset": "rram_46"}}, "rram_46"),
+        ({"model": {"arch": "vgg99"}}, "did you mean"),
+        ({"data": {"name": "cifar10", "root": "no/such/folder"}}, "no/such/folder"),
+    ],
+)
+def test_bad_spec_is_one_clear_error_and_creates_no_database(
+    write_spec: Callable[..., Path], capsys: pytest.CaptureFixture[str], overrides: dict, message: str, tmp_path: Path
+) -> None:
+    spec_path = write_spec(**overrides)
+    for command in (["validate", str(spec_path)], ["run", str(spec_path)]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert message in err, err
+        assert err.count("\n") == 1 and "Traceback" not in err
+        assert str(spec_path) in err
+    assert not (tmp_path / "tiny.db").exists() and not (tmp_path / "studies").exists()
+
+
+def test_malformed_yaml_names_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("study: [unclosed\n")
+    assert main(["validate", str(path)]) == 2
+    assert "broken.yaml: not valid YAML" in capsys.readouterr().err

@@ -1,0 +1,62 @@
+"""``mdsnn-search status``: trials table, counts, failures; read-only."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+from results_studies import Built
+
+from mdsnn_search import cli
+
+
+def test_status_table_counts_and_failures(make_study: Callable[..., Built], capsys: pytest.CaptureFixture[str]) -> None:
+    built = make_study()
+    before = built.db_digest()
+    assert cli.main(["status", *built.args()]) == 0
+    out = capsys.readouterr().out
+    assert "8 complete, 1 running, 1 failed, 1 waiting" in out
+    assert "NaN loss at epoch 1" in out
+    assert "w4u4" in out and "fp32" in out
+    assert "feasible" not in out  # no constraints, so no feasibility column
+    assert built.db_digest() == before
+
+
+def test_status_json(make_study: Callable[..., Built], capsys: pytest.CaptureFixture[str]) -> None:
+    built = make_study()
+    assert cli.main(["status", "--storage", built.url, "--study", built.name, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["objectives"] == ["accuracy", "edap"] and doc["directions"] == ["maximize", "minimize"]
+    assert doc["counts"] == {"complete": 8, "running": 1, "failed": 1, "waiting": 1, "pruned": 0}
+    assert doc["failures"] == [{"number": 8, "reason": "NaN loss at epoch 1"}]
+    trial = doc["trials"][6]
+    assert trial["values"] == {"accuracy": 0.91, "edap": 0.8e-10}
+    assert trial["student_summary"] == "W2/4 U4 BN8 D1"
+    assert trial["metrics"]["layer_firing_rates"] == {"conv1": 0.1, "conv2": 0.05}
+    assert trial["duration_s"] == pytest.approx(75.0)
+    assert doc["trials"][0]["baseline"] == "fp32" and doc["trials"][0]["student_summary"] == "W32 U32 BN32 D0"
+
+
+def test_student_summary_of_a_searched_student() -> None:
+    """As the search space writes it: every layer overridden over a full-precision default; the
+    linear layer leaves membrane and BN bits unset (it has neither), so 32 is not shown."""
+    from mdsnn_search.search.results import student_summary
+
+    student = {
+        "precision": {
+            "default": {"w_bits": 32, "u_bits": 32, "bn_bits": 32},
+            "layers": {
+                "conv1": {"w_bits": 8, "u_bits": 4, "bn_bits": 8},
+                "conv2": {"w_bits": 4, "u_bits": 8, "bn_bits": 8},
+                "fc": {"w_bits": 8, "u_bits": None, "bn_bits": None},
+            },
+        },
+        "distill": {"layers": ["conv1", "conv2", "fc"], "membrane_weight": 2.0},
+    }
+    assert student_summary(student) == "W4/8 U4/8 BN8 D3"
+    uniform = {
+        "precision": {"default": {"w_bits": 4, "u_bits": 4, "bn_bits": 8}, "layers": {}},
+        "distill": {"layers": "all"},
+    }
+    assert student_summary(uniform) == "W4 U4 BN8 Dall"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mdsnn_search.data import load_dataset
+from mdsnn_search.data.config import DOWNLOAD_PAGES
 from mdsnn_search.errors import ConfigError
 from mdsnn_search.hardware import load_preset
 from mdsnn_search.search.driver import StudyDriver
@@ -65,7 +66,7 @@ def check_spec(spec: StudySpec, source: str | Path = "spec") -> LayerRoles:
     except ConfigError as exc:
         raise fail("hardware.preset", str(exc)) from None
     if spec.data.root is not None and not spec.data.root.exists():
-        raise fail("data.root", f"{spec.data.root} does not exist")
+        raise fail("data.root", f"{spec.data.root} does not exist; {spec.data.name} comes from {DOWNLOAD_PAGES[spec.data.name]}")
     return roles
 
 

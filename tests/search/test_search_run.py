@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -128,3 +129,21 @@ def test_mismatched_existing_study_is_refused_untouched(write_spec: Callable[...
     assert len(_load(spec_path).trials) == before
     with pytest.raises(StudyError):
         open_study(load_spec(other), load_spec(other).study.storage_url())
+
+
+def test_export_then_train_round_trips(write_spec: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec_path = write_spec(study={"n_trials": 3})
+    run_study(load_spec(spec_path), progress=False)
+    stored = _load(spec_path).trials[2]
+    out = tmp_path / "exports"
+    assert main(["export", str(spec_path), "--trials", "2", "--out", str(out), "--epochs", "1"]) == 0
+    (exported,) = out.glob("*.yaml")
+    capsys.readouterr()
+    assert main(["train", str(exported), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert 0.0 <= result["accuracy"] <= 1.0 and result["spikes_per_sample"] > 0
+    student = StudentConfig.model_validate(stored.user_attrs[ATTR_STUDENT])
+    expected = {name: student.precision.for_layer(name).label for name in result["precision"]}
+    assert result["precision"] == expected  # the retrained model has the trial's bits
+    assert set(result["membrane_mismatch"]) == {"conv1", "conv2", "conv3", "conv4"}
+    assert Path(result["checkpoint"]).is_file()

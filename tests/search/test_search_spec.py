@@ -58,3 +58,15 @@ def test_malformed_yaml_names_the_file(tmp_path: Path, capsys: pytest.CaptureFix
     path.write_text("study: [unclosed\n")
     assert main(["validate", str(path)]) == 2
     assert "broken.yaml: not valid YAML" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["ncaltech", "cifar10", "cifar100", "tinyimagenet"])
+def test_real_data_spec_without_its_folder_says_where_data_comes_from(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = Path(__file__).parents[2] / "search_spaces" / f"{name}.yaml"
+    monkeypatch.chdir(tmp_path)  # no data/ folder here
+    assert main(["run", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert "data.root" in err and "does not exist" in err and "http" in err
+    assert not (tmp_path / "studies").exists()

@@ -1,0 +1,34 @@
+# Every target creates the virtual environment and installs the package first (once).
+# On a CPU machine torch 2.13 comes as the CPU build and no CUDA wheel is installed; on a GPU
+# machine the same pins give torch 2.13's CUDA build.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test test-fast bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+# The main job on the embedded default: a digits study, its Pareto front and plot.
+run: $(VENV)/.installed
+	$(BIN)/mdsnn-search run search_spaces/digits.yaml
+	$(BIN)/mdsnn-search pareto search_spaces/digits.yaml
+
+# The whole test suite, including the few tests that start a real Ray.
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest -q
+
+# Everything but the Ray end-to-end tests.
+test-fast: $(VENV)/.installed
+	$(BIN)/python -m pytest -q -m "not ray"
+
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/bench_step.py
+	$(BIN)/python benchmarks/bench_cost.py
+
+clean:
+	rm -rf $(VENV) studies/*.db studies/ray studies/teachers

@@ -1,0 +1,69 @@
+"""``mdsnn-search train``: one model from a YAML config, as tables or JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from mdsnn_search.cli import main
+
+
+def _config(tmp_path: Path, **overrides: Any) -> Path:
+    config: dict[str, Any] = {
+        "name": "tiny",
+        "data": {"name": "digits", "timesteps": 2, "max_per_class": 20},
+        "model": {"arch": "vgg5", "width": 0.5, "precision": {"default": {"w_bits": 4, "u_bits": 4, "bn_bits": 8}}},
+        "training": {"epochs": 1, "batch_size": 16},
+        "output": str(tmp_path / "tiny.pt"),
+    }
+    config.update(overrides)
+    path = tmp_path / "train.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_train_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", str(_config(tmp_path)), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert 0 <= result["accuracy"] <= 1 and result["spikes_per_sample"] > 0
+    assert set(result["layer_firing_rates"]) == {"conv1", "conv2", "conv3", "conv4"}
+    assert result["precision"]["conv2"] == "W4/U4/BN8" and Path(result["checkpoint"]).is_file()
+
+
+def test_train_tables_and_a_distilled_student(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    teacher_config = _config(tmp_path, name="teacher", model={"arch": "vgg5", "width": 0.5}, output=str(tmp_path / "t.pt"))
+    assert main(["train", str(teacher_config)]) == 0
+    out = capsys.readouterr().out
+    assert "accuracy" in out and "firing rate" in out
+    student = _config(tmp_path, teacher=str(tmp_path / "t.pt"), distill={"layers": "all", "kd_weight": 0.5})
+    assert main(["train", str(student), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result["membrane_mismatch"]) == {"conv1", "conv2", "conv3", "conv4"}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"model": {"arch": "vgg5", "precision": {"default": {"w_bits": 0}}}}, "model.precision.default.w_bits"),
+        ({"training": {"epochs": 0}}, "training.epochs"),
+        ({"optimiser": "adam"}, "optimiser: unknown key"),
+        ({"distill": {"layers": "all"}}, "distill: needs a teacher"),
+        ({"teacher": "nowhere.pt", "distill": {}}, "nowhere.pt: no such checkpoint"),
+        ({"model": {"arch": "vgg5", "precision": {"layers": {"conv7": {"w_bits": 2}}}}}, "conv7"),
+    ],
+)
+def test_bad_train_config_is_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], overrides: dict[str, Any], message: str
+) -> None:
+    assert main(["train", str(_config(tmp_path, **overrides))]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+
+
+def test_missing_config_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", str(tmp_path / "none.yaml")]) == 2
+    assert "none.yaml: no such file" in capsys.readouterr().err

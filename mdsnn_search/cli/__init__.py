@@ -1,7 +1,7 @@
 """The ``mdsnn-search`` command.
 
 Each subcommand lives in its own module of this package with ``register(subparsers)``; modules are
-found by name, in :data:`SUBCOMMANDS` order. This module only builds the parser and turns user
+listed in :data:`SUBCOMMANDS`. This module only builds the parser and turns user
 errors (:class:`MdsnnError`) into one line on stderr and exit status 2. Subcommand modules import
 their heavy dependencies (torch, ray) inside their handlers, so ``--help`` stays fast.
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import logging
 import sys
 from collections.abc import Sequence
@@ -21,7 +20,7 @@ from mdsnn_search.errors import MdsnnError
 EXIT_USER_ERROR = 2
 
 SUBCOMMANDS = ("run", "validate", "status", "pareto", "export", "dashboard", "train", "cost")
-"""Subcommand modules in help order; a name without a module yet is skipped."""
+"""Subcommand modules, in help order."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,8 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in SUBCOMMANDS:
-        if importlib.util.find_spec(f"mdsnn_search.cli.{name}") is not None:
-            importlib.import_module(f"mdsnn_search.cli.{name}").register(subparsers)
+        importlib.import_module(f"mdsnn_search.cli.{name}").register(subparsers)
     return parser
 
 
@@ -58,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _quiet_libraries(verbose: bool) -> None:
     """Optuna logs every study creation and trial at INFO; our progress display says it better."""
-    if importlib.util.find_spec("optuna") is not None and not verbose:
+    if not verbose:
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -10,7 +10,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from mdsnn_search.cli.render import console, print_json, table
+from mdsnn_search.cli.render import console, print_json
+from mdsnn_search.tables import rich_table
 from mdsnn_search.cli.study_args import add_study_arguments, open_from_args, study_folder
 from mdsnn_search.errors import ConfigError
 from mdsnn_search.search.results import (
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"study {stored.name}: no complete trials on the front; nothing exported")
         return 0
     rows = [[w["trial"], w["file"], w["epochs"]] for w in written]
-    console.print(table(f"study {stored.name}: exported", ["trial", "file", "epochs"], rows))
+    console.print(rich_table(f"study {stored.name}: exported", ["trial", "file", "epochs"], rows))
     teacher = specs[0][1].teacher
     if teacher is not None and not teacher.is_file():
         console.print(f"note: teacher checkpoint {teacher} is not there from this directory; train needs it")

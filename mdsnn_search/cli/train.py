@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from mdsnn_search.cli.render import console, print_json, table
+from mdsnn_search.cli.render import console, print_json
+from mdsnn_search.tables import rich_table
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -56,7 +57,7 @@ def _print_tables(name: str, metrics: dict[str, Any]) -> None:
         ("final train loss", metrics["train_loss"]),
         ("checkpoint", metrics["checkpoint"]),
     ]
-    console.print(table(f"{name}: results", ["metric", "value"], summary))
+    console.print(rich_table(f"{name}: results", ["metric", "value"], summary))
     firing = metrics["layer_firing_rates"]
     inputs = metrics["layer_input_rates"]
     mismatch = metrics.get("membrane_mismatch") or {}
@@ -65,5 +66,5 @@ def _print_tables(name: str, metrics: dict[str, Any]) -> None:
         for layer, label in metrics["precision"].items()
     ]
     console.print(
-        table("per layer", ["layer", "precision", "input rate", "firing rate", "membrane MSE vs teacher"], rows)
+        rich_table("per layer", ["layer", "precision", "input rate", "firing rate", "membrane MSE vs teacher"], rows)
     )

@@ -12,7 +12,8 @@ from typing import Any
 
 from mdsnn_search.search.results.plotdata import PlotData
 from mdsnn_search.search.results.svg import legend_items, pareto_svg
-from mdsnn_search.search.results.tables import Rows, format_value
+from mdsnn_search.search.results.tables import Rows
+from mdsnn_search.tables import format_value
 
 _CSS = """
 body { font-family: system-ui, -apple-system, Segoe UI, sans-serif; margin: 24px; color: #222; max-width: 1100px; }

@@ -74,18 +74,6 @@ def failure_rows(records: Sequence[TrialRecord]) -> Rows:
     return ["#", "reason"], rows
 
 
-def format_value(value: Any) -> str:
-    """A cell as text: 4 significant digits, scientific outside [1e-3, 1e6) (as ``cli.render.fmt``,
-    which the search layer does not import)."""
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        if value == 0 or 1e-3 <= abs(value) < 1e6:
-            return f"{value:.4g}"
-        return f"{value:.3e}"
-    return str(value)
-
-
 def format_duration(seconds: float | None) -> str | None:
     if seconds is None:
         return None

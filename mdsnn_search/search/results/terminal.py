@@ -15,20 +15,15 @@ from rich.table import Table
 from mdsnn_search.search.results.front import summarize_front
 from mdsnn_search.search.results.records import TrialRecord, trial_counts
 from mdsnn_search.search.results.storage import StoredStudy
-from mdsnn_search.search.results.tables import failure_rows, format_value, front_rows, status_rows
+from mdsnn_search import tables
+from mdsnn_search.search.results.tables import failure_rows, front_rows, status_rows
 
 TEXT_COLUMNS = frozenset({"state", "baseline", "student", "reason", "feasible"})
 """Left-aligned columns; numbers are right-aligned."""
 
 
 def rich_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
-    """A table in the style of ``cli.render.table``: text columns left, numbers right."""
-    t = Table(title=title, title_justify="left")
-    for i, column in enumerate(columns):
-        t.add_column(column, justify="left" if i == 0 or column in TEXT_COLUMNS else "right")
-    for row in rows:
-        t.add_row(*(format_value(v) for v in row))
-    return t
+    return tables.rich_table(title, columns, rows, text_columns=TEXT_COLUMNS)
 
 
 def records_of(stored: StoredStudy, trials: Sequence[optuna.trial.FrozenTrial] | None = None) -> list[TrialRecord]:

@@ -9,9 +9,12 @@ failure's reason (design.md).
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import logging
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -88,9 +91,25 @@ def _last_error_line(error_file: str | None) -> str | None:
     return lines[-1] if lines else None
 
 
-def _trainable(config: dict[str, Any], context: TrialContext, trial_fn: TrialFn) -> None:
-    outcome = trial_fn(context, config["request"])
+def _trainable(config: dict[str, Any], context: TrialContext, trial_fn: TrialFn, teacher_bytes: bytes) -> None:
+    local = _local_teacher(context.teacher_checkpoint, teacher_bytes)
+    outcome = trial_fn(dataclasses.replace(context, teacher_checkpoint=local), config["request"])
     tune.report({_OUTCOME: json.dumps(outcome)})
+
+
+def _local_teacher(path: str, payload: bytes) -> str:
+    """The teacher's checkpoint on this node: the driver's path when this node sees it (one
+    machine, or shared storage), else a copy written once from the bytes Ray's object store
+    brought along."""
+    if os.path.isfile(path):
+        return path
+    digest = hashlib.sha256(payload).hexdigest()[:16]
+    local = Path(tempfile.gettempdir()) / f"mdsnn-teacher-{digest}.pt"
+    if not local.is_file():
+        partial = local.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_bytes(payload)
+        partial.replace(local)
+    return str(local)
 
 
 def run_tuner(
@@ -103,8 +122,10 @@ def run_tuner(
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+    # with_parameters puts these in Ray's object store once; every node can read them.
+    teacher_bytes = Path(context.teacher_checkpoint).read_bytes()
     trainable = tune.with_resources(
-        tune.with_parameters(_trainable, context=context, trial_fn=trial_fn),
+        tune.with_parameters(_trainable, context=context, trial_fn=trial_fn, teacher_bytes=teacher_bytes),
         {"cpu": execution.cpus_per_trial, "gpu": execution.gpus_per_trial},
     )
     tuner = tune.Tuner(

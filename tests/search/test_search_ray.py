@@ -83,3 +83,15 @@ def test_run_joins_an_existing_ray_head(write_spec: Callable[..., Path], tmp_pat
         shutil.rmtree(ray_tmp, ignore_errors=True)
     trials = optuna.load_study(study_name="tiny", storage=load_spec(spec_path).study.storage_url()).get_trials()
     assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.COMPLETE]
+
+
+def test_teacher_reaches_a_node_that_cannot_see_the_driver_path(tmp_path: Path) -> None:
+    from mdsnn_search.search.ray_tune import _local_teacher
+
+    payload = b"checkpoint bytes"
+    present = tmp_path / "teacher.pt"
+    present.write_bytes(payload)
+    assert _local_teacher(str(present), payload) == str(present)
+    copied = Path(_local_teacher(str(tmp_path / "elsewhere" / "teacher.pt"), payload))
+    assert copied.read_bytes() == payload and copied.parent == Path(tempfile.gettempdir())
+    copied.unlink()

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from rich.console import Console
+from spikingjelly.activation_based import functional
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from mdsnn_search.snn.models.network import SpikingNetwork
@@ -179,6 +180,9 @@ def fit(
                 status += f" acc {log.test_accuracy:.2%}"
             bar.update(task, status=status)
             logger.info("%s: %s", description, status)
+    # The neurons still hold the last batch's state with its autograd graph: drop it, so the
+    # trained model holds no graph and can be copied.
+    functional.reset_net(model)
     return result
 
 

@@ -6,7 +6,8 @@ arXiv 2106.07172). ``make_distill_step`` gives the ``step_loss`` for :func:`mdsn
 ``evaluate_student`` the metrics a study stores. Equations and choices: docs/distillation.md.
 """
 
-from mdsnn_search.distill.config import ALL_LAYERS, DistillConfig, MembraneNorm
+from mdsnn_search.distill.alignment import StudentTimeAlignment, alignment_for, student_time_alignment
+from mdsnn_search.distill.config import ALL_LAYERS, DistillConfig, MembraneNorm, TeacherBatchNorm
 from mdsnn_search.distill.evaluate import (
     ACCURACY,
     LAYER_FIRING_RATES,
@@ -43,11 +44,14 @@ __all__ = [
     "SAMPLES",
     "SPIKES_PER_SAMPLE",
     "STUDENT_METRICS",
+    "StudentTimeAlignment",
+    "TeacherBatchNorm",
     "DistillConfig",
     "DistillStep",
     "MembraneComparison",
     "MembraneNorm",
     "TimeAlignment",
+    "alignment_for",
     "check_pair",
     "evaluate_student",
     "freeze_teacher",
@@ -59,4 +63,5 @@ __all__ = [
     "membrane_scale",
     "same_timesteps",
     "spike_rate_loss",
+    "student_time_alignment",
 ]

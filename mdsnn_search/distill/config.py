@@ -29,6 +29,15 @@ MembraneNorm = Literal["teacher_power", "threshold", "none"]
 - ``none``: the raw MSE.
 """
 
+TeacherBatchNorm = Literal["running", "batch"]
+"""What the frozen teacher's batch norm normalises with during a training step:
+
+- ``running``: its running statistics (evaluation mode, as at inference);
+- ``batch``: the statistics of the batch at hand, as the training student's batch norm does, so
+  a student identical to its teacher has zero membrane loss in training too. The teacher's running
+  statistics are not updated either way.
+"""
+
 ALL_LAYERS = "all"
 """``layers: all`` distils every spiking layer (same as the pattern ``"*"``)."""
 
@@ -47,12 +56,17 @@ class DistillConfig(BaseModel):
         default_factory=dict,
         description="per-layer w_l by exact name or pattern (later keys win); unset layers get 1.0",
     )
-    membrane_weight: float = Field(1.0, ge=0.0, description="lambda_mem")
+    membrane_weight: float = Field(
+        0.3, ge=0.0, description="lambda_mem (0.3: the digits ablation's pick, docs/distillation.md)"
+    )
     membrane_norm: MembraneNorm = Field("teacher_power", description="per-layer normalisation of L_mem")
     kd_weight: float = Field(0.0, ge=0.0, description="lambda_kd; 0 switches logit KD off")
     teacher_temperature: float = Field(4.0, gt=0.0, description="tau_t, softens the teacher's logits")
     student_temperature: float = Field(4.0, gt=0.0, description="tau_s; equal to tau_t = conventional KD")
     spike_weight: float = Field(0.0, ge=0.0, description="lambda_spk on the student's overall firing rate")
+    teacher_bn: TeacherBatchNorm = Field(
+        "running", description="the teacher's batch norm in training steps: running (eval) or batch statistics"
+    )
     init_from_teacher: bool = Field(True, description="student starts from the teacher's weights (else scratch)")
 
     @field_validator("layers")

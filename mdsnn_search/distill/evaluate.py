@@ -1,8 +1,9 @@
 """Evaluating a student against its teacher: accuracy, activity and membrane mismatch in one pass.
 
 The mismatch is the raw per-layer MSE of the pre-spike membrane H between student and teacher on
-the same inputs (both in evaluation mode), averaged over timesteps, samples and neurons. It is
-not normalised like the training loss, so it reads in the membrane's own units.
+the same inputs (both in evaluation mode), averaged over timesteps, samples and neurons, with the
+teacher's steps aligned to the student's as in training. It is not normalised like the training
+loss, so it reads in the membrane's own units.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from types import TracebackType
 
 import torch
 
-from mdsnn_search.distill.losses import TimeAlignment, same_timesteps
+from mdsnn_search.distill.alignment import alignment_for
+from mdsnn_search.distill.losses import TimeAlignment
 from mdsnn_search.distill.pair import check_pair
 from mdsnn_search.distill.recording import recording_membranes, take_membranes
 from mdsnn_search.snn.models.network import SpikingNetwork
@@ -37,17 +39,23 @@ STUDENT_METRICS: tuple[str, ...] = (
 
 class MembraneComparison:
     """While active, every forward of ``student`` also runs ``teacher`` on the same input and adds
-    the squared membrane differences per layer; ``mse()`` reads them out (one host sync).
+    the squared membrane differences per layer on the device; ``mse()`` reads them out at the end.
 
     Hooking the student's forward lets an ordinary evaluation loop (``train.evaluate``) measure
-    the mismatch in the same pass as accuracy and spikes.
+    the mismatch in the same pass as accuracy and spikes. ``align`` defaults to the student's
+    own (:func:`~mdsnn_search.distill.alignment.alignment_for`).
     """
 
     def __init__(
-        self, student: SpikingNetwork, teacher: SpikingNetwork, layers: Sequence[str], align: TimeAlignment = same_timesteps
+        self,
+        student: SpikingNetwork,
+        teacher: SpikingNetwork,
+        layers: Sequence[str],
+        align: TimeAlignment | None = None,
     ) -> None:
         check_pair(student, teacher, layers)
-        self.student, self.teacher, self.layers, self.align = student, teacher, list(layers), align
+        self.student, self.teacher, self.layers = student, teacher, list(layers)
+        self.align = align if align is not None else alignment_for(student)
         self._squared: dict[str, torch.Tensor] = {}
         self._count: dict[str, int] = {}
         self._stack = ExitStack()

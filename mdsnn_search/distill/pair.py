@@ -1,7 +1,8 @@
 """A teacher and its student: checking they fit, freezing the teacher, copying its weights.
 
 The student is the teacher's architecture at lower precision, so the two share every weight and
-batch-norm tensor name; only the student's quantizers (scales, their buffers) are its own.
+batch-norm tensor name; what the student adds (quantizers, learnable thresholds, pruning masks) is
+its own.
 """
 
 from __future__ import annotations
@@ -9,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import torch
+from torch import nn
 
 from mdsnn_search.errors import ConfigError
-from mdsnn_search.snn import quantizers
 from mdsnn_search.snn.models.network import SpikingNetwork
 
 
@@ -50,32 +51,33 @@ def check_pair(student: SpikingNetwork, teacher: SpikingNetwork, distilled: Iter
         )
 
 
-def _quantizer_prefixes(model: torch.nn.Module) -> tuple[str, ...]:
-    """State-dict prefixes of the model's quantizer modules (anything from ``snn.quantizers``)."""
-    return tuple(
-        f"{name}." for name, module in model.named_modules() if type(module).__module__ == quantizers.__name__
-    )
+WEIGHT_MODULES: tuple[type[nn.Module], ...] = (nn.Conv2d, nn.Linear, nn.modules.batchnorm._BatchNorm)
+"""Modules whose tensors a student takes from its teacher: convolutions, linears, batch norms."""
 
 
-def _shared_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    prefixes = _quantizer_prefixes(model)
-    return {k: v for k, v in model.state_dict().items() if not k.startswith(prefixes)}
+def weight_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The state-dict entries of the model's weight and batch-norm modules (running statistics
+    included), by key; what the model adds on top (quantizer scales, learnable thresholds,
+    pruning masks) is left out."""
+    prefixes = tuple(f"{name}." for name, module in model.named_modules() if isinstance(module, WEIGHT_MODULES))
+    return {k: v for k, v in model.state_dict().items() if k.startswith(prefixes)}
 
 
 @torch.no_grad()
 def init_student_from_teacher(student: SpikingNetwork, teacher: SpikingNetwork) -> None:
     """Copy every weight and batch-norm tensor of ``teacher`` into ``student``, in place.
 
-    The student's quantizer parameters and buffers keep their own values (a weight quantizer
-    re-fits its scale to the copied weights on the first training batch). Raises ConfigError
-    naming the first mismatch if the two are not the same architecture at the same width.
+    Everything else of the student keeps its own values: quantizer scales (a weight quantizer
+    re-fits its scale to the copied weights on the first training batch), learnable thresholds
+    (at their configured start), pruning masks. Raises ConfigError naming the first mismatch if
+    the two are not the same architecture at the same width.
     """
     if (student.config.arch, student.config.width) != (teacher.config.arch, teacher.config.width):
         raise ConfigError(
             f"cannot initialise a {student.config.arch} (width {student.config.width}) student from a "
             f"{teacher.config.arch} (width {teacher.config.width}) teacher: architectures differ"
         )
-    source, target = _shared_state(teacher), _shared_state(student)
+    source, target = weight_state(teacher), weight_state(student)
     only_teacher, only_student = sorted(source.keys() - target.keys()), sorted(target.keys() - source.keys())
     if only_teacher or only_student:
         raise ConfigError(

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from types import TracebackType
 
 import torch
+from torch import nn
 
 from mdsnn_search.snn.models.network import SpikingNetwork
 from mdsnn_search.snn.neuron import QuantLIFNode
@@ -35,6 +36,25 @@ def recording_membranes(model: SpikingNetwork, names: Collection[str]) -> Iterat
             node.record_membrane = previous[name]
             if name in names:
                 node.h_seq = None
+
+
+@contextmanager
+def batch_statistics(model: nn.Module) -> Iterator[None]:
+    """Inside the block the model's batch norms normalise with each batch's own statistics and
+    leave their running statistics alone (training mode without tracking); restored on exit.
+
+    Applies to ``nn.BatchNorm*`` modules, i.e. a full-precision teacher; a layer whose batch norm
+    is folded and quantized decides on its own ``training`` flag and keeps its running statistics.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [(m.training, m.track_running_stats) for m in norms]
+    for m in norms:
+        m.training, m.track_running_stats = True, False
+    try:
+        yield
+    finally:
+        for m, (training, tracking) in zip(norms, saved, strict=True):
+            m.training, m.track_running_stats = training, tracking
 
 
 def take_membranes(nodes: dict[str, QuantLIFNode]) -> dict[str, torch.Tensor]:

@@ -5,7 +5,9 @@ distilled layers; the student runs with the same layers recording, and the loss 
 
     L = CE + lambda_mem * sum_l w_l * L_mem(l) + lambda_kd * L_kd + lambda_spk * L_spk.
 
-Terms whose weight is zero are not computed, and with neither membrane nor logit distillation the
+The student's membrane step t is compared with the teacher steps it corresponds to
+(:func:`~mdsnn_search.distill.alignment.alignment_for`: the same step, or the student's frame
+merge when it runs fewer timesteps). Terms whose weight is zero are not computed, and with neither membrane nor logit distillation the
 teacher is not run at all, so quantization-aware training alone goes through the same step.
 Nothing reads a tensor back to the host: the loss parts stay on the device in ``step.parts``.
 """
@@ -16,11 +18,13 @@ from contextlib import ExitStack
 
 import torch
 
+from mdsnn_search.distill.alignment import alignment_for
 from mdsnn_search.distill.config import DistillConfig
-from mdsnn_search.distill.losses import heterogeneous_kd, membrane_loss, spike_rate_loss
+from mdsnn_search.distill.losses import TimeAlignment, heterogeneous_kd, membrane_loss, spike_rate_loss
 from mdsnn_search.distill.pair import check_pair, freeze_teacher
-from mdsnn_search.distill.recording import SpikeCollector, recording_membranes, take_membranes
+from mdsnn_search.distill.recording import SpikeCollector, batch_statistics, recording_membranes, take_membranes
 from mdsnn_search.snn.models.network import SpikingNetwork
+from mdsnn_search.snn.neuron import QuantLIFNode
 from mdsnn_search.train import classification_loss
 
 PART_TOTAL = "total"
@@ -31,6 +35,12 @@ PART_SPIKE = "spike"
 MEMBRANE_LAYER_PREFIX = "membrane/"
 """``parts`` keys: each term before its lambda (``membrane`` is sum_l w_l * L_mem(l)), the total, and
 ``membrane/<layer>`` for each distilled layer's L_mem(l)."""
+
+
+def firing_threshold(node: QuantLIFNode) -> float:
+    """The neuron's threshold theta: its learnt one if it has one, else the configured value."""
+    learnt = getattr(node, "threshold", None)
+    return float(learnt().detach()) if callable(learnt) else float(node.v_threshold)
 
 
 class DistillStep:
@@ -47,7 +57,7 @@ class DistillStep:
         freeze_teacher(teacher)
         teacher_neurons = teacher.neurons()
         self.layer_weights = config.resolve_layers(list(teacher_neurons), where=f"the teacher ({teacher.config.arch})")
-        self.thresholds = {name: float(teacher_neurons[name].v_threshold) for name in self.layer_weights}
+        self.thresholds = {name: firing_threshold(teacher_neurons[name]) for name in self.layer_weights}
         self.parts: dict[str, torch.Tensor] = {}
 
     @property
@@ -66,7 +76,7 @@ class DistillStep:
         parts = {PART_CE: ce}
         loss = ce
         if self.layer_weights:
-            membrane = self._membrane_term(student_h, teacher_h, parts)
+            membrane = self._membrane_term(student_h, teacher_h, parts, alignment_for(student))
             loss = loss + self.config.membrane_weight * membrane
         if self.config.uses_kd:
             assert teacher_logits_seq is not None
@@ -89,22 +99,33 @@ class DistillStep:
     @torch.no_grad()
     def _teacher_pass(self, x_seq: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         teacher = self.teacher
-        if teacher.training:  # someone called .train() on it since; BN must use running statistics
+        if teacher.training:  # someone called .train() on it since; teacher_bn alone decides its BN
             teacher.eval()
         if next(teacher.parameters()).device != x_seq.device:
             teacher.to(x_seq.device)
-        with recording_membranes(teacher, self.layer_weights) as nodes:
+        with ExitStack() as stack:
+            nodes = stack.enter_context(recording_membranes(teacher, self.layer_weights))
+            if self.config.teacher_bn == "batch":
+                stack.enter_context(batch_statistics(teacher))
             logits_seq = teacher(x_seq)
             return logits_seq, take_membranes(nodes)
 
     def _membrane_term(
-        self, student_h: dict[str, torch.Tensor], teacher_h: dict[str, torch.Tensor], parts: dict[str, torch.Tensor]
+        self,
+        student_h: dict[str, torch.Tensor],
+        teacher_h: dict[str, torch.Tensor],
+        parts: dict[str, torch.Tensor],
+        align: TimeAlignment,
     ) -> torch.Tensor:
         """sum_l w_l * L_mem(l); records each unweighted L_mem(l) in ``parts``."""
         total: torch.Tensor | None = None
         for name, weight in self.layer_weights.items():
             term = membrane_loss(
-                student_h[name], teacher_h[name], norm=self.config.membrane_norm, threshold=self.thresholds[name]
+                student_h[name],
+                teacher_h[name],
+                norm=self.config.membrane_norm,
+                threshold=self.thresholds[name],
+                align=align,
             )
             parts[MEMBRANE_LAYER_PREFIX + name] = term
             total = weight * term if total is None else total + weight * term

@@ -3,10 +3,15 @@
 ``mdsnn-search train`` runs one job from a YAML file; every search trial runs one job with the
 student config its sampler chose; ``export`` writes a trial back out as a TrainSpec. The three can
 therefore never disagree on what a configuration means.
+
+Data is loaded at ``data.timesteps`` (the teacher's T); a model with fewer ``timesteps`` maps the
+frames onto its own (:mod:`mdsnn_search.snn.timesteps`). A model with channel pruning is pruned
+once, after its initialisation from the teacher and before training (:mod:`mdsnn_search.snn.pruning`).
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +24,12 @@ from mdsnn_search.distill import DistillConfig, evaluate_student, init_student_f
 from mdsnn_search.errors import ConfigError
 from mdsnn_search.snn.config import ModelConfig
 from mdsnn_search.snn.models import SpikingNetwork, build_model
-from mdsnn_search.train import TrainConfig, evaluate, fit, seed_everything
+from mdsnn_search.snn.pruning import prune_channels_
+from mdsnn_search.snn.timesteps import check_student_timesteps
+from mdsnn_search.train import TrainConfig, evaluate, fit, resolve_device, seed_everything
+
+KEPT_CHANNELS = "kept_channels"
+"""Metrics key of a pruned model: kept output channels per pruned layer."""
 
 
 class TrainSpec(BaseModel):
@@ -39,6 +49,15 @@ class TrainSpec(BaseModel):
     def _distill_needs_teacher(self) -> TrainSpec:
         if self.distill is not None and self.teacher is None:
             raise ValueError("distill: needs a teacher checkpoint (set teacher)")
+        return self
+
+    @model_validator(mode="after")
+    def _student_timesteps_fit_data(self) -> TrainSpec:
+        if self.model.timesteps is not None:
+            try:
+                check_student_timesteps(self.model.timesteps, self.data.timesteps, self.model.frame_merge)
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
         return self
 
     def output_path(self) -> Path:
@@ -86,6 +105,7 @@ def run_job(
         if spec.distill.init_from_teacher:
             init_student_from_teacher(model, teacher)
         step_loss = make_distill_step(teacher, spec.distill, per_timestep_ce=spec.training.per_timestep_ce)
+    kept = prune(model, bundle, spec) if spec.model.pruning.active else None
     train_loader = make_loader(bundle.train, spec.training.batch_size, shuffle=True, seed=spec.training.seed)
     test_loader = make_loader(bundle.test, max(spec.training.batch_size, 256), shuffle=False)
     history = fit(model, train_loader, spec.training, step_loss=step_loss, progress=progress, description=spec.name)
@@ -94,9 +114,21 @@ def run_job(
     else:
         metrics = evaluate(model, test_loader).to_dict()
     metrics["train_loss"] = history.history[-1].train_loss
+    if kept is not None:
+        metrics[KEPT_CHANNELS] = kept
     checkpoint = None
     if save:
         checkpoint = save_checkpoint(
             spec.output_path(), model, {"spec": spec.model_dump(mode="json"), "metrics": metrics}
         )
     return JobResult(model=model, metrics=metrics, checkpoint=checkpoint)
+
+
+def prune(model: SpikingNetwork, bundle: DatasetBundle, spec: TrainSpec) -> dict[str, int]:
+    """Mask ``model``'s weakest channels, scored on the first ``pruning.score_batches`` training batches."""
+    device = resolve_device(spec.training.device)
+    model.to(device)
+    loader = make_loader(bundle.train, spec.training.batch_size, shuffle=True, seed=spec.training.seed)
+    limit = spec.model.pruning.score_batches
+    batches = (x.to(device) for x, _ in itertools.islice(loader, limit))
+    return prune_channels_(model, batches)

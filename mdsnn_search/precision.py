@@ -4,14 +4,22 @@ Torch-free, because both the SNN builders and the crossbar cost model read it. A
 addressed by its stable name (``features.0``, ``classifier``); a :class:`PrecisionConfig` gives a
 default and per-layer overrides by exact name or shell-style pattern, in the spirit of torchao's
 ``FqnToConfig``.
+
+The membrane is either uniform (``u_bits``, a symmetric b-bit grid with a learnt range) or
+integer-level (``u_levels``, SpQuant-SNN): n levels ``2-n, ..., 0, 1`` in units of the firing
+threshold, so 3 is the ternary "1.58-bit" membrane {-1, 0, 1} and 5 is {-3, ..., 1}. Either way
+``u_bits`` is the word the neuron memory stores, which is all the cost model reads: for an
+integer membrane it is derived, ``ceil(log2(n))``, and cannot be set to anything else.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import math
 from collections.abc import Iterable
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 FULL_PRECISION_BITS = 32
 """Bits meaning "not quantized". Any width >= :data:`MIN_FP_BITS` is treated as full precision."""
@@ -19,18 +27,70 @@ FULL_PRECISION_BITS = 32
 MIN_FP_BITS = 16
 
 
+MAX_INTEGER_LEVELS = 256
+"""Most levels an integer membrane may have (an 8-bit word)."""
+
+
 def is_full_precision(bits: int) -> bool:
     return bits >= MIN_FP_BITS
 
 
+def integer_membrane_bits(levels: int) -> int:
+    """Bits a memory word needs to hold one of ``levels`` integer levels: ``ceil(log2(levels))``."""
+    return math.ceil(math.log2(levels))
+
+
+def integer_membrane_lower(levels: int) -> int:
+    """Lowest level lb of an ``levels``-level integer membrane whose top level is the threshold, 1."""
+    return 2 - levels
+
+
+def _check_integer_bits(data: Any, *, derive: bool) -> Any:
+    """``u_bits`` of an integer membrane is ``ceil(log2(u_levels))``: fill it in or refuse another."""
+    if not isinstance(data, dict) or not isinstance(data.get("u_levels"), int) or isinstance(data["u_levels"], bool):
+        return data
+    levels = data["u_levels"]
+    if not 2 <= levels <= MAX_INTEGER_LEVELS:
+        return data  # the field's own bounds report it
+    bits = integer_membrane_bits(levels)
+    given = data.get("u_bits")
+    if given is None:
+        return {**data, "u_bits": bits} if derive else data
+    if given != bits:
+        raise ValueError(
+            f"an integer membrane of u_levels={levels} is stored in ceil(log2({levels})) = {bits} bits, so u_bits "
+            f"must be {bits} or left out, but got u_bits={given}"
+        )
+    return data
+
+
 class LayerPrecision(BaseModel):
-    """Bit-widths of one layer: weights, stored membrane potential, folded batch norm."""
+    """Bit-widths of one layer: weights, stored membrane potential, folded batch norm.
+
+    ``u_levels`` set makes the membrane integer-level (see the module docstring); ``u_bits`` is
+    then derived from it, so every reader of ``u_bits`` (the cost model above all) charges the
+    bits the levels need without knowing about membrane modes.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     w_bits: int = Field(FULL_PRECISION_BITS, ge=1, le=32, description="weight bits")
-    u_bits: int = Field(FULL_PRECISION_BITS, ge=1, le=32, description="membrane-potential bits")
+    u_bits: int = Field(
+        FULL_PRECISION_BITS, ge=1, le=32, description="stored membrane-potential bits (derived when u_levels is set)"
+    )
     bn_bits: int = Field(FULL_PRECISION_BITS, ge=1, le=32, description="folded batch-norm bits")
+    u_levels: int | None = Field(
+        None,
+        ge=2,
+        le=MAX_INTEGER_LEVELS,
+        description="integer-level membrane with this many levels 2-n..1 in threshold units "
+        "(3: ternary {-1,0,1}, 5: -3..1); None: the uniform u_bits membrane",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_integer_bits(cls, data: Any) -> Any:
+        return _check_integer_bits(data, derive=True)
 
     @classmethod
     def uniform(cls, w_bits: int, u_bits: int, bn_bits: int) -> LayerPrecision:
@@ -38,8 +98,22 @@ class LayerPrecision(BaseModel):
 
     @property
     def label(self) -> str:
-        """Short form used in tables, e.g. ``W4/U4/BN8``."""
-        return f"W{self.w_bits}/U{self.u_bits}/BN{self.bn_bits}"
+        """Short form used in tables, e.g. ``W4/U4/BN8``; an integer membrane reads ``U3lv``."""
+        membrane = f"U{self.u_bits}" if self.u_levels is None else f"U{self.u_levels}lv"
+        return f"W{self.w_bits}/{membrane}/BN{self.bn_bits}"
+
+    def with_override(self, override: LayerPrecisionOverride) -> LayerPrecision:
+        """This precision with the fields ``override`` sets replaced.
+
+        The membrane is one setting: an override naming ``u_levels`` makes it integer-level (and
+        sets ``u_bits`` to the bits the levels need); one naming only ``u_bits`` makes it uniform.
+        """
+        update = override.model_dump(exclude_none=True)
+        if "u_levels" in update:
+            update["u_bits"] = integer_membrane_bits(update["u_levels"])
+        elif "u_bits" in update:
+            update["u_levels"] = None
+        return self.model_copy(update=update)
 
 
 class LayerPrecisionOverride(BaseModel):
@@ -50,6 +124,12 @@ class LayerPrecisionOverride(BaseModel):
     w_bits: int | None = Field(None, ge=1, le=32)
     u_bits: int | None = Field(None, ge=1, le=32)
     bn_bits: int | None = Field(None, ge=1, le=32)
+    u_levels: int | None = Field(None, ge=2, le=MAX_INTEGER_LEVELS)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _consistent_integer_bits(cls, data: Any) -> Any:
+        return _check_integer_bits(data, derive=False)
 
 
 class PrecisionConfig(BaseModel):
@@ -69,7 +149,7 @@ class PrecisionConfig(BaseModel):
         precision = self.default
         for pattern, override in self.layers.items():
             if name == pattern or fnmatch.fnmatchcase(name, pattern):
-                precision = precision.model_copy(update=override.model_dump(exclude_none=True))
+                precision = precision.with_override(override)
         return precision
 
     def unmatched_patterns(self, layer_names: Iterable[str]) -> list[str]:

@@ -1,8 +1,12 @@
 """The search space as an Optuna define-by-run function, and the uniform baselines.
 
-A trial's student is a :class:`StudentConfig`: per-layer precision plus the distillation settings.
+A trial's student is a :class:`StudentConfig`: per-layer precision plus the distillation settings,
+and SpQuant-SNN's dimensions when the space opens them (pruning, learnable threshold, T_s).
 Parameter names are stable and readable in the dashboard: ``w_bits:conv2`` (or ``w_bits`` when
-layers are tied), ``distill:conv3``, ``membrane_weight``...
+layers are tied), ``distill:conv3``, ``membrane_weight``... With ``u_levels`` choices the membrane
+is one categorical ``membrane:conv2`` over ``u2``, ``u4``... (uniform bits) and ``int3``, ``int5``...
+(integer levels); ``keep_ratio:conv2``, ``learnable_threshold`` and ``timesteps`` are sampled only
+when they have more than one choice.
 """
 
 from __future__ import annotations
@@ -10,13 +14,19 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import dataclass
 
-import optuna
-from pydantic import BaseModel, ConfigDict
+from typing import Any
 
+import optuna
+from pydantic import BaseModel, ConfigDict, Field
+
+from mdsnn_search.data import DataConfig
+from mdsnn_search.data.config import STATIC_DATASETS
 from mdsnn_search.distill import DistillConfig
 from mdsnn_search.hardware.layers import LayerSpec
 from mdsnn_search.precision import FULL_PRECISION_BITS, LayerPrecision, LayerPrecisionOverride, PrecisionConfig
 from mdsnn_search.search.spec import FloatDimension, FloatRange, SearchSpaceConfig
+from mdsnn_search.snn.config import ModelConfig
+from mdsnn_search.snn.pruning import PruningConfig
 
 BASELINES: dict[str, LayerPrecision] = {
     "fp32": LayerPrecision.uniform(32, 32, 32),
@@ -35,6 +45,25 @@ class StudentConfig(BaseModel):
 
     precision: PrecisionConfig
     distill: DistillConfig
+    pruning: PruningConfig = PruningConfig()
+    timesteps: int | None = Field(None, ge=1, description="student T_s; None: the data's T")
+    learnable_threshold: bool = False
+
+    def model_for(self, model: ModelConfig, data: DataConfig) -> ModelConfig:
+        """The study's ``model`` section as this student: what a trial trains and ``export`` writes.
+
+        A student below the data's T takes the first T_s frames of still images (direct or Poisson
+        coding) and re-bins event frames in windows (see :mod:`mdsnn_search.snn.timesteps`).
+        """
+        update: dict[str, Any] = {
+            "precision": self.precision,
+            "pruning": self.pruning,
+            "neuron": model.neuron.model_copy(update={"learnable_threshold": self.learnable_threshold}),
+            "timesteps": self.timesteps,
+        }
+        if self.timesteps is not None:
+            update["frame_merge"] = "first" if data.name in STATIC_DATASETS else "mean"
+        return model.model_copy(update=update)
 
 
 @dataclass(frozen=True)
@@ -75,13 +104,20 @@ def suggest_student(trial: optuna.Trial, space: SearchSpaceConfig, roles: LayerR
     not sampled (and so are no parameters); every other knob of every layer is."""
     choices = {"w_bits": space.w_bits, "u_bits": space.u_bits, "bn_bits": space.bn_bits}
     overrides: dict[str, LayerPrecisionOverride] = {}
+    keep: dict[str, float] = {}
     for name in roles.layers:
-        bits = pinned_fields(name, space)
+        bits: dict[str, int] = pinned_fields(name, space)
         suffix = "" if space.tie_layers else f":{name}"
         for knob in roles.knobs(name):
-            if knob not in bits:
+            if knob == "u_bits" and ("u_bits" in bits or "u_levels" in bits):
+                continue  # the membrane is pinned, uniform or integer
+            if knob == "u_bits" and space.u_levels:
+                bits.update(_membrane(trial, f"membrane{suffix}", space))
+            elif knob not in bits:
                 bits[knob] = _bits(trial, f"{knob}{suffix}", choices[knob])
         overrides[name] = LayerPrecisionOverride(**bits)
+        if name in roles.spiking:
+            keep[name] = _float(trial, f"keep_ratio{suffix}", space.keep_ratio)
     precision = PrecisionConfig(layers=overrides)
     distill = DistillConfig(
         layers=_distill_layers(trial, space, roles),
@@ -93,7 +129,13 @@ def suggest_student(trial: optuna.Trial, space: SearchSpaceConfig, roles: LayerR
         spike_weight=_float(trial, "spike_weight", space.spike_weight),
         init_from_teacher=space.init_from_teacher,
     )
-    return StudentConfig(precision=precision, distill=distill)
+    return StudentConfig(
+        precision=precision,
+        distill=distill,
+        pruning=PruningConfig(layers={name: ratio for name, ratio in keep.items() if ratio < 1.0}),
+        timesteps=_bits(trial, "timesteps", space.timesteps) if space.timesteps else None,
+        learnable_threshold=_flag(trial, "learnable_threshold", space.learnable_threshold),
+    )
 
 
 def baseline_student(name: str, space: SearchSpaceConfig) -> StudentConfig:
@@ -107,6 +149,9 @@ def baseline_student(name: str, space: SearchSpaceConfig) -> StudentConfig:
 
 
 def is_full_precision_student(student: StudentConfig, layer_names: list[str]) -> bool:
+    """The teacher itself: every width at 32 bits, nothing pruned, the teacher's T and thresholds."""
+    if student.pruning.active or student.timesteps is not None or student.learnable_threshold:
+        return False
     return all(
         min(p.w_bits, p.u_bits, p.bn_bits) >= FULL_PRECISION_BITS
         for p in student.precision.resolve(layer_names).values()
@@ -117,6 +162,21 @@ def _bits(trial: optuna.Trial, name: str, choices: list[int]) -> int:
     if len(choices) == 1:
         return choices[0]
     return int(trial.suggest_categorical(name, sorted(choices)))
+
+
+def _membrane(trial: optuna.Trial, name: str, space: SearchSpaceConfig) -> dict[str, int]:
+    """One categorical over uniform widths (``u4``) and integer level counts (``int3``)."""
+    options = [f"u{b}" for b in sorted(space.u_bits)] + [f"int{n}" for n in sorted(space.u_levels)]
+    choice = options[0] if len(options) == 1 else str(trial.suggest_categorical(name, options))
+    if choice.startswith("int"):
+        return {"u_levels": int(choice.removeprefix("int"))}
+    return {"u_bits": int(choice.removeprefix("u"))}
+
+
+def _flag(trial: optuna.Trial, name: str, choices: list[bool]) -> bool:
+    if len(choices) == 1:
+        return choices[0]
+    return bool(trial.suggest_categorical(name, [False, True]))
 
 
 def _float(trial: optuna.Trial, name: str, dimension: FloatDimension) -> float:

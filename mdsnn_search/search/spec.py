@@ -14,11 +14,13 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mdsnn_search.data import DataConfig
+from mdsnn_search.data.config import STATIC_DATASETS
 from mdsnn_search.distill import MembraneNorm
 from mdsnn_search.files import load_config
-from mdsnn_search.precision import LayerPrecisionOverride, PrecisionConfig
+from mdsnn_search.precision import MAX_INTEGER_LEVELS, LayerPrecisionOverride, PrecisionConfig
 from mdsnn_search.search.objectives import OBJECTIVES, Direction, ObjectiveName
 from mdsnn_search.snn.config import ModelConfig
+from mdsnn_search.snn.pruning import PruningConfig
 from mdsnn_search.train import TrainConfig
 
 SamplerName = Literal["nsga2", "nsga3", "tpe", "gp", "random"]
@@ -126,10 +128,24 @@ class SearchSpaceConfig(BaseModel):
     student_temperature: FloatDimension = FloatRange(low=1.0, high=8.0)
     spike_weight: FloatDimension = 0.0
     init_from_teacher: bool = True
+    # SpQuant-SNN's dimensions (docs/spquant.md); the defaults search none of them.
+    u_levels: list[Annotated[int, Field(ge=2, le=MAX_INTEGER_LEVELS)]] = Field(
+        default_factory=list,
+        description="integer-membrane level counts offered beside u_bits (3: ternary, 5: -3..1); [] = none",
+    )
+    keep_ratio: list[Annotated[float, Field(gt=0.0, le=1.0)]] = Field(
+        default_factory=lambda: [1.0], min_length=1, description="kept-channel ratio choices per spiking layer"
+    )
+    learnable_threshold: list[bool] = Field(
+        default_factory=lambda: [False], min_length=1, description="[false, true] searches LT-SNN thresholds"
+    )
+    timesteps: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=list, description="student T_s choices, each at most data.timesteps; [] = the data's T"
+    )
 
     @model_validator(mode="after")
     def _distinct_choices(self) -> SearchSpaceConfig:
-        for field in ("w_bits", "u_bits", "bn_bits"):
+        for field in ("w_bits", "u_bits", "bn_bits", "u_levels", "keep_ratio", "learnable_threshold", "timesteps"):
             values = getattr(self, field)
             if len(set(values)) != len(values):
                 raise ValueError(f"{field}: choices must be distinct, but got {values}")
@@ -174,6 +190,32 @@ class StudySpec(BaseModel):
             raise ValueError(
                 "model.precision: the search chooses precision; use search_space.fixed_layers to pin layers"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _student_dimensions_are_searched(self) -> StudySpec:
+        """The model section is the teacher's too: pruning, T_s and thresholds belong to the space."""
+        searched = {
+            "model.pruning": (self.model.pruning != PruningConfig(), "search_space.keep_ratio"),
+            "model.timesteps": (self.model.timesteps is not None, "search_space.timesteps"),
+            "model.neuron.learnable_threshold": (self.model.neuron.learnable_threshold, "search_space.learnable_threshold"),
+        }
+        for field, (set_here, instead) in searched.items():
+            if set_here:
+                raise ValueError(f"{field}: the search chooses the student's; use {instead}")
+        too_many = [t for t in self.search_space.timesteps if t > self.data.timesteps]
+        if too_many:
+            raise ValueError(
+                f"search_space.timesteps: a student runs at most the teacher's data.timesteps={self.data.timesteps}, "
+                f"but got {too_many}"
+            )
+        if self.data.name not in STATIC_DATASETS:  # event frames are re-binned: T_s must divide T_t
+            uneven = [t for t in self.search_space.timesteps if self.data.timesteps % t]
+            if uneven:
+                raise ValueError(
+                    f"search_space.timesteps: event frames are merged in windows of T_t / T_s, so each choice must "
+                    f"divide data.timesteps={self.data.timesteps}, but got {uneven}"
+                )
         return self
 
 

@@ -26,6 +26,7 @@ from mdsnn_search.search.space import StudentConfig, is_full_precision_student
 from mdsnn_search.search.spec import StudySpec
 from mdsnn_search.snn.models import SpikingNetwork, layer_table
 from mdsnn_search.snn.monitor import layer_activity
+from mdsnn_search.snn.pruning import kept_channel_activity, kept_fractions
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ def _train_and_cost(
         job = TrainSpec(
             name=f"trial-{request.get('number', 'x')}",
             data=spec.data,
-            model=spec.model.model_copy(update={"precision": student.precision}),
+            model=student.model_for(spec.model, spec.data),
             training=spec.training,
             distill=student.distill,
             teacher=teacher_path,
@@ -82,16 +83,23 @@ def _train_and_cost(
 def cost_metrics(
     spec: StudySpec, model: SpikingNetwork, student: StudentConfig, metrics: dict[str, Any]
 ) -> dict[str, Any]:
-    """Crossbar cost of ``model`` at the student's precision, with its measured activity."""
+    """Crossbar cost of ``model`` at the student's precision, with its measured activity.
+
+    Membrane bits are each layer's stored word (``u_bits``, derived for integer membranes), the
+    kept channels those of the model's masks, the timesteps those the student runs (T_s).
+    """
     table = layer_table(model)
+    keep_fraction = kept_fractions(model)
     activity = None
     if spec.hardware.use_measured_activity:
-        activity = layer_activity(metrics["layer_input_rates"], metrics["layer_firing_rates"])
+        measured = layer_activity(metrics["layer_input_rates"], metrics["layer_firing_rates"])
+        activity = kept_channel_activity(table, measured, keep_fraction)
     report = estimate_cost(
         table,
         load_preset(spec.hardware.preset),
-        timesteps=spec.data.timesteps,
+        timesteps=model.run_timesteps(spec.data.timesteps),
         precision=student.precision.resolve([row.name for row in table]),
+        keep_fraction=keep_fraction,
         activity=activity,
     )
     totals = report.to_dict()

@@ -2,6 +2,9 @@
 
 A :class:`ModelConfig` is everything needed to rebuild a network; checkpoints store it, the search
 writes it, and ``mdsnn-search train`` reads it. The FP teacher is the same config at 32 bits.
+SpQuant-SNN's dimensions live here too: integer membranes in ``precision`` (``u_levels``), the
+learnable threshold in ``neuron``, channel pruning in ``pruning``, and a student's own
+``timesteps`` (see docs/spquant.md).
 """
 
 from __future__ import annotations
@@ -10,7 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mdsnn_search.precision import PrecisionConfig
 from mdsnn_search.snn.neuron import NeuronConfig
+from mdsnn_search.snn.pruning import PruningConfig
 from mdsnn_search.snn.quantizers import ScaleInit, WeightTransform
+from mdsnn_search.snn.timesteps import FrameMerge
 
 
 class QuantConfig(BaseModel):
@@ -39,3 +44,13 @@ class ModelConfig(BaseModel):
     neuron: NeuronConfig = NeuronConfig()
     quant: QuantConfig = QuantConfig()
     precision: PrecisionConfig = PrecisionConfig()
+    pruning: PruningConfig = PruningConfig()
+    timesteps: int | None = Field(
+        None,
+        ge=1,
+        description="T_s the network runs for; None: as many as the input has (a student below its "
+        "teacher's T takes frame_merge of the input's frames)",
+    )
+    frame_merge: FrameMerge = Field(
+        "first", description="with fewer timesteps than the input: first (direct/Poisson coding) or mean (events)"
+    )

@@ -1,8 +1,9 @@
 """Builds a model's layers with the precision its config gives each layer name.
 
 Architectures ask the factory for ``conv_bn(name, ...)``, ``linear(name, ...)`` and
-``neuron(name)``; the factory looks the name up in the :class:`PrecisionConfig`, so builders never
-deal with quantizers and every architecture gets per-layer precision for free.
+``neuron(name)``; the factory looks the name up in the :class:`PrecisionConfig` (and the
+:class:`~mdsnn_search.snn.pruning.PruningConfig`), so builders never deal with quantizers or masks
+and every architecture gets per-layer precision and pruning for free.
 """
 
 from __future__ import annotations
@@ -10,11 +11,17 @@ from __future__ import annotations
 from typing import TypeVar
 
 from mdsnn_search.errors import ConfigError
-from mdsnn_search.precision import LayerPrecision, is_full_precision
+from mdsnn_search.precision import LayerPrecision, integer_membrane_lower, is_full_precision
 from mdsnn_search.snn.config import ModelConfig
 from mdsnn_search.snn.layers import QuantConvBN2d, QuantLinear
 from mdsnn_search.snn.neuron import QuantLIFNode
-from mdsnn_search.snn.quantizers import BiasQuantizer, MembraneQuantizer, make_weight_quantizer
+from mdsnn_search.snn.pruning import ChannelMask
+from mdsnn_search.snn.quantizers import (
+    BiasQuantizer,
+    IntegerMembraneQuantizer,
+    MembraneQuantizer,
+    make_weight_quantizer,
+)
 
 LayerT = TypeVar("LayerT", QuantConvBN2d, QuantLinear)
 
@@ -23,6 +30,7 @@ class LayerFactory:
     def __init__(self, config: ModelConfig) -> None:
         self.config = config
         self.built: dict[str, QuantConvBN2d | QuantLinear] = {}
+        self.neurons: list[str] = []
 
     def precision(self, name: str) -> LayerPrecision:
         return self.config.precision.for_layer(name)
@@ -53,16 +61,26 @@ class LayerFactory:
         return self._remember(layer)
 
     def neuron(self, name: str) -> QuantLIFNode:
-        """The LIF neuron firing on layer ``name``'s output, with that layer's membrane bits."""
+        """The LIF neuron firing on layer ``name``'s output, with that layer's membrane precision
+        (uniform ``u_bits`` or integer ``u_levels``) and, if its keep ratio is below 1, a channel mask."""
         p = self.precision(name)
         cfg = self.config
-        quantizer = None
-        if not is_full_precision(p.u_bits):
-            source = self.built.get(name)
+        source = self.built.get(name)
+        quantizer: MembraneQuantizer | IntegerMembraneQuantizer | None = None
+        if p.u_levels is not None:
+            quantizer = IntegerMembraneQuantizer(integer_membrane_lower(p.u_levels))
+        elif not is_full_precision(p.u_bits):
             shared = source.weight_quantizer if cfg.quant.share_scale and source is not None else None
             quantizer = MembraneQuantizer(p.u_bits, init_alpha=cfg.neuron.v_threshold, shared_with=shared)
-        node = QuantLIFNode(cfg.neuron, quantizer)
+        mask = None
+        keep_ratio = cfg.pruning.for_layer(name)
+        if keep_ratio < 1.0:
+            if source is None:
+                raise ConfigError(f"pruning: layer {name!r} has no weight layer built before its neuron")
+            mask = ChannelMask(source.out_channels, keep_ratio)
+        node = QuantLIFNode(cfg.neuron, quantizer, channel_mask=mask)
         node.layer_name = name
+        self.neurons.append(name)
         return node
 
     def _remember(self, layer: LayerT) -> LayerT:
@@ -72,10 +90,16 @@ class LayerFactory:
         return layer
 
     def check_overrides(self) -> None:
-        """Refuse precision overrides that matched no layer: they are typos, not intentions."""
+        """Refuse precision and pruning overrides that matched no layer: they are typos, not intentions."""
         unmatched = self.config.precision.unmatched_patterns(self.built)
         if unmatched:
             raise ConfigError(
                 f"precision.layers: {unmatched[0]!r} matches no layer of {self.config.arch} "
                 f"(layers: {', '.join(self.built)})"
+            )
+        unmatched = self.config.pruning.unmatched_patterns(self.neurons)
+        if unmatched:
+            raise ConfigError(
+                f"pruning.layers: {unmatched[0]!r} matches no spiking layer of {self.config.arch} "
+                f"(spiking layers: {', '.join(self.neurons)})"
             )

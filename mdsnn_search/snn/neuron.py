@@ -9,6 +9,19 @@ Per timestep (methods.md section 1), with input current x_t:
 
 H_t, the pre-spike membrane, is what membrane distillation compares; it is kept in ``h_seq``
 only while ``record_membrane`` is on, so a model pays no memory for it otherwise.
+
+SpQuant-SNN's options (docs/spquant.md):
+
+- An integer-level membrane (:class:`~mdsnn_search.snn.quantizers.IntegerMembraneQuantizer`)
+  counts in units of the threshold: U_t = theta * q(U_t / theta), levels lb*theta, ..., theta.
+  At theta = 1 (the default) these are SpQuant's integer levels lb..1. The LIF above is kept as
+  configured; ``NeuronConfig(tau=2, decay_input=False, reset="hard")`` is exactly SpQuant's
+  ``u = 0.5*u + x``, fire at u >= 1, reset to 0, while our default (decay_input, soft reset) feeds
+  x/2 and subtracts theta, which the learnt weights absorb.
+- ``learnable_threshold``: theta is a per-layer parameter trained with LT-SNN's gradient
+  (:mod:`mdsnn_search.snn.threshold`); reset and the integer unit use it detached.
+- A channel mask (:mod:`mdsnn_search.snn.pruning`) on the input current: masked channels stay at
+  rest and never fire.
 """
 
 from __future__ import annotations
@@ -20,6 +33,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from spikingjelly.activation_based import surrogate
 from spikingjelly.activation_based.neuron import BaseNode
 from torch import nn
+
+from mdsnn_search.snn.pruning import ChannelMask
+from mdsnn_search.snn.quantizers import IntegerMembraneQuantizer
+from mdsnn_search.snn.threshold import LearnableThreshold, learnable_fire
 
 SurrogateName = Literal["sigmoid", "atan", "rect", "piecewise_quadratic"]
 ResetMode = Literal["soft", "hard"]
@@ -44,6 +61,9 @@ class NeuronConfig(BaseModel):
     surrogate_alpha: float = Field(4.0, gt=0.0, description="sharpness of the surrogate")
     decay_input: bool = True
     detach_reset: bool = False
+    learnable_threshold: bool = Field(
+        False, description="theta is a per-layer parameter trained with LT-SNN's gradient (starts at v_threshold)"
+    )
 
     def make_surrogate(self) -> surrogate.SurrogateFunctionBase:
         """A fresh surrogate instance (spikingjelly shares a default one between neurons)."""
@@ -55,6 +75,7 @@ class QuantLIFNode(BaseNode):
 
     ``membrane_quantizer`` is ``None`` at full precision. Set ``record_membrane = True`` to keep
     the pre-spike membrane sequence ``h_seq`` ([T, N, ...]) of the last forward pass.
+    ``channel_mask`` (pruning) multiplies the input current over channels (dim 2 of [T, N, C, ...]).
     """
 
     def __init__(
@@ -62,6 +83,7 @@ class QuantLIFNode(BaseNode):
         config: NeuronConfig = NeuronConfig(),
         membrane_quantizer: nn.Module | None = None,
         *,
+        channel_mask: ChannelMask | None = None,
         step_mode: str = "m",
     ) -> None:
         super().__init__(
@@ -74,6 +96,8 @@ class QuantLIFNode(BaseNode):
         self.tau = float(config.tau)
         self.decay_input = config.decay_input
         self.membrane_quantizer = membrane_quantizer
+        self.threshold = LearnableThreshold(config.v_threshold) if config.learnable_threshold else None
+        self.channel_mask = channel_mask
         self.record_membrane = False
         self.h_seq: torch.Tensor | None = None
 
@@ -84,27 +108,44 @@ class QuantLIFNode(BaseNode):
         return v - (v - v_rest) / self.tau + x
 
     def _fire_and_reset(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        spike = self.surrogate_function(h - self.v_threshold)
+        theta: torch.Tensor | float
+        if self.threshold is not None:
+            learnt = self.threshold()
+            spike = learnable_fire(h, learnt, self.surrogate_function)
+            theta = learnt.detach()  # theta's only gradient is LT-SNN's, at the firing site
+        else:
+            theta = self.v_threshold
+            spike = self.surrogate_function(h - theta)
         spike_for_reset = spike.detach() if self.detach_reset else spike
         if self.v_reset is None:
-            v = self.apply_soft_reset(h, spike_for_reset, self.v_threshold)
+            v = self.apply_soft_reset(h, spike_for_reset, theta)
         else:
             v = self.apply_hard_reset(h, spike_for_reset, self.v_reset)
-        if self.membrane_quantizer is not None:
-            v = self.membrane_quantizer(v)
-        return spike, v
+        return spike, self._store(v, theta)
+
+    def _store(self, v: torch.Tensor, theta: torch.Tensor | float) -> torch.Tensor:
+        """Q_u(U_t); an integer membrane counts in units of theta."""
+        quantizer = self.membrane_quantizer
+        if quantizer is None:
+            return v
+        if isinstance(quantizer, IntegerMembraneQuantizer) and not (isinstance(theta, float) and theta == 1.0):
+            return quantizer(v / theta) * theta
+        return quantizer(v)
 
     def single_step_functional_forward(
         self, inputs: tuple[torch.Tensor, ...], states: tuple[object, ...], **kwargs: object
     ) -> tuple[tuple[torch.Tensor, ...], tuple[object, ...]]:
         v = states[0]
         assert isinstance(v, torch.Tensor)
-        spike, v = self._fire_and_reset(self._charge(inputs[0], v))
+        x = inputs[0] if self.channel_mask is None else self.channel_mask(inputs[0], channel_dim=1)
+        spike, v = self._fire_and_reset(self._charge(x, v))
         return (spike,), (v, *states[1:])
 
     def multi_step_forward(self, x_seq: torch.Tensor, *args: object, **kwargs: object) -> torch.Tensor:
         (v, *_) = self.materialize_states((x_seq,), tuple(self._memories.values()), "m")
         assert isinstance(v, torch.Tensor)
+        if self.channel_mask is not None:
+            x_seq = self.channel_mask(x_seq)
         spikes, pre_spike = [], []
         for x in x_seq:
             h = self._charge(x, v)

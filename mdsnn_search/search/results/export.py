@@ -22,8 +22,9 @@ from mdsnn_search.search.results.storage import StoredStudy
 
 if TYPE_CHECKING:
     from mdsnn_search.job import TrainSpec
+    from mdsnn_search.search.spec import StudySpec
 
-STUDENT_KEYS = frozenset({"precision", "distill"})
+STUDENT_KEYS = frozenset({"precision", "distill", "pruning", "timesteps", "learnable_threshold"})
 """Keys of ATTR_STUDENT this export knows how to write; any other key is refused, not dropped."""
 
 
@@ -69,13 +70,26 @@ def trial_train_spec(stored: StoredStudy, trial: FrozenTrial, *, out_dir: Path, 
     document = {
         "name": name,
         "data": spec.data.model_dump(mode="json"),
-        "model": {**spec.model.model_dump(mode="json"), "precision": student["precision"]},
+        "model": _student_model(spec, student, where),
         "training": training,
         "teacher": _teacher_checkpoint(stored),
         "distill": student.get("distill"),
         "output": str(out_dir / f"{name}.pt"),
     }
     return validate_mapping(TrainSpec, document, where)
+
+
+def _student_model(spec: StudySpec, student: dict[str, Any], where: str) -> dict[str, Any]:
+    """The study's model section as the trial's student (precision, pruning, threshold, T_s)."""
+    from pydantic import ValidationError
+
+    from mdsnn_search.search.space import StudentConfig
+
+    try:
+        settings = StudentConfig.model_validate({**student, "distill": student.get("distill") or {}})
+    except ValidationError as exc:
+        raise StudyError(f"{where}: stored student config is invalid: {exc}") from None
+    return settings.model_for(spec.model, spec.data).model_dump(mode="json")
 
 
 def train_spec_yaml(train_spec: TrainSpec, header: str = "") -> str:

@@ -9,15 +9,18 @@ from torch import nn
 from mdsnn_search.snn.config import ModelConfig
 from mdsnn_search.snn.layers import QuantConvBN2d, QuantLinear, WeightLayer
 from mdsnn_search.snn.neuron import QuantLIFNode
+from mdsnn_search.snn.timesteps import to_student_time
 
 
 class SpikingNetwork(nn.Module):
     """Base of every registered architecture.
 
     ``forward`` takes ``x_seq`` of shape [T, B, C, H, W] and always returns the per-timestep
-    logits [T, B, classes] (average over T for the prediction). Subclasses implement
-    ``forward_seq``. Membrane state is reset at the start of every forward pass, so callers never
-    carry state between batches by accident.
+    logits [T', B, classes] (average over T' for the prediction). T' = T, unless the config sets
+    fewer ``timesteps``: then the network runs T' = T_s steps on ``frame_merge`` of the input's
+    frames (:mod:`mdsnn_search.snn.timesteps`). Subclasses implement ``forward_seq``. Membrane
+    state is reset at the start of every forward pass, so callers never carry state between
+    batches by accident.
     """
 
     def __init__(self, config: ModelConfig, input_shape: tuple[int, int, int], num_classes: int) -> None:
@@ -33,7 +36,15 @@ class SpikingNetwork(nn.Module):
         if x_seq.dim() != 5 or tuple(x_seq.shape[2:]) != self.input_shape:
             raise ValueError(f"expected input [T, B, {', '.join(map(str, self.input_shape))}], got {list(x_seq.shape)}")
         functional.reset_net(self)
+        if self.config.timesteps is not None:
+            x_seq = to_student_time(x_seq, self.config.timesteps, self.config.frame_merge)
         return self.forward_seq(x_seq)
+
+    def run_timesteps(self, input_timesteps: int) -> int:
+        """Steps the network runs for an input of ``input_timesteps`` frames (what the cost model charges)."""
+        if self.config.timesteps is None:
+            return input_timesteps
+        return min(self.config.timesteps, input_timesteps)
 
     def weight_layers(self) -> dict[str, WeightLayer]:
         """Weight layers by stable name, in forward order."""

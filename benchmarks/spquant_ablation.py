@@ -1,0 +1,205 @@
+"""Ablation of two SpQuant-SNN dimensions on digits: integer membrane and membrane-guided pruning.
+
+Per seed, one full-precision teacher (vgg5, T = 4) is trained on digits; then four W2/BN8
+students, each initialised from that teacher and trained the same way (membrane distillation at
+every spiking layer plus logit KD, the same epochs and batches), in a 2 x 2 grid:
+
+    membrane   uniform 2-bit (U2: {-a, 0, a}, learnt a)  vs  ternary integer (U3lv: {-1, 0, 1} x theta)
+    keep ratio 1.0 (dense)                               vs  0.5 (half the channels of every spiking layer)
+
+Each student goes through :func:`mdsnn_search.job.run_job` (what ``mdsnn-search train`` and every
+search trial run: init from the teacher, prune, distil, evaluate) and is costed by the search
+trial's own :func:`mdsnn_search.search.trial.cost_metrics` (rram_64 preset, measured activity,
+kept channels, stored membrane bits, T_s). The table gives mean and sample standard deviation
+over seeds of test accuracy, spikes per sample, EDAP and ops (dense ops at kept channels).
+
+    python benchmarks/spquant_ablation.py                # 3 seeds, the documented run
+    python benchmarks/spquant_ablation.py --smoke        # seconds: 1 seed, tiny model and data
+
+The last line is ``ternary_minus_uniform_pp=...``: accuracy of the ternary membrane minus the
+uniform 2-bit one at keep ratio 1.0, in percentage points.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import torch  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from mdsnn_search.checkpoint import save_checkpoint  # noqa: E402
+from mdsnn_search.data import DataConfig, DatasetBundle, load_dataset  # noqa: E402
+from mdsnn_search.distill import DistillConfig  # noqa: E402
+from mdsnn_search.job import TrainSpec, run_job  # noqa: E402
+from mdsnn_search.precision import LayerPrecision, PrecisionConfig  # noqa: E402
+from mdsnn_search.search.space import StudentConfig  # noqa: E402
+from mdsnn_search.search.spec import StudySpec  # noqa: E402
+from mdsnn_search.search.trial import cost_metrics  # noqa: E402
+from mdsnn_search.snn import ModelConfig  # noqa: E402
+from mdsnn_search.snn.pruning import PruningConfig  # noqa: E402
+from mdsnn_search.train import TrainConfig  # noqa: E402
+
+TEACHER = "teacher"
+MEMBRANES = {"U2": LayerPrecision(w_bits=2, u_bits=2, bn_bits=8), "U3lv": LayerPrecision(w_bits=2, u_levels=3, bn_bits=8)}
+KEEP_RATIOS = (1.0, 0.5)
+VARIANTS = tuple((membrane, keep) for keep in KEEP_RATIOS for membrane in MEMBRANES)
+console = Console(width=140)
+
+
+@dataclass(frozen=True)
+class Setup:
+    width: float
+    timesteps: int
+    max_per_class: int | None
+    teacher_epochs: int
+    epochs: int
+    batch_size: int
+    lr: float
+    membrane_weight: float
+    kd_weight: float
+    preset: str
+
+
+def label(membrane: str, keep: float) -> str:
+    kind = "uniform" if membrane == "U2" else "ternary"
+    return f"{membrane} {kind}, keep {keep:.1f}"
+
+
+def study_spec(s: Setup, data: DataConfig) -> StudySpec:
+    """The minimal study whose hardware section the trial's cost function reads."""
+    return StudySpec.model_validate({
+        "study": {"name": "spquant-ablation", "n_trials": 1},
+        "data": data.model_dump(mode="json"),
+        "model": {"arch": "vgg5", "width": s.width},
+        "hardware": {"preset": s.preset, "use_measured_activity": True},
+    })
+
+
+def run_seed(s: Setup, data: DataConfig, bundle: DatasetBundle, seed: int, folder: Path) -> dict[str, dict[str, object]]:
+    model = ModelConfig(arch="vgg5", width=s.width)
+    training = TrainConfig(epochs=s.teacher_epochs, batch_size=s.batch_size, lr=s.lr, seed=seed, device="cpu")
+    teacher = run_job(TrainSpec(name=f"teacher{seed}", data=data, model=model, training=training),
+                      bundle=bundle, progress=False, save=False)
+    teacher_path = save_checkpoint(folder / f"teacher{seed}.pt", teacher.model)
+    spec = study_spec(s, data)
+    fp = StudentConfig(precision=PrecisionConfig(), distill=DistillConfig())
+    runs = {TEACHER: {**teacher.metrics, **cost_metrics(spec, teacher.model, fp, teacher.metrics)}}
+    distill = DistillConfig(layers="all", membrane_weight=s.membrane_weight, kd_weight=s.kd_weight)
+    for membrane, keep in VARIANTS:
+        student = StudentConfig(
+            precision=PrecisionConfig(default=MEMBRANES[membrane]), distill=distill,
+            pruning=PruningConfig(keep_ratio=keep),
+        )
+        job = TrainSpec(
+            name=f"{membrane}-{keep}", data=data, model=student.model_for(model, data),
+            training=training.model_copy(update={"epochs": s.epochs}), teacher=teacher_path, distill=distill,
+        )
+        result = run_job(job, teacher=teacher.model, bundle=bundle, progress=False, save=False)
+        runs[f"{membrane}@{keep}"] = {**result.metrics, **cost_metrics(spec, result.model, student, result.metrics)}
+        console.log(f"seed {seed}: {label(membrane, keep):44s} acc {result.metrics['accuracy']:.2%} "
+                    f"spikes {result.metrics['spikes_per_sample']:.0f}")
+    return runs
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def fmt(values: Sequence[float], scale: float = 1.0, digits: int = 1) -> str:
+    mean, std = mean_std([v * scale for v in values])
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def summarise(runs: dict[str, list[dict[str, object]]], s: Setup, seeds: int) -> Table:
+    table = Table(title=f"digits, vgg5 width {s.width}, T={s.timesteps}, W2/BN8 students distilled {s.epochs} epochs, "
+                        f"{seeds} seed(s), preset {s.preset}")
+    columns = ("variant", "accuracy %", "spikes / sample", "EDAP (nJ s mm²)", "ops (M)", "SynOps (M)", "EDAP / dense U2")
+    for column in columns:
+        table.add_column(column, justify="left" if column == "variant" else "right")
+    reference = [float(r["edap"]) for r in runs["U2@1.0"]]
+    names = [(TEACHER, "FP teacher (32 bit)")] + [(f"{m}@{k}", label(m, k)) for m, k in VARIANTS]
+    for key, title in names:
+        rows = runs[key]
+        edap = [float(r["edap"]) for r in rows]
+        table.add_row(
+            title,
+            fmt([float(r["accuracy"]) for r in rows], 100.0),
+            fmt([float(r["spikes_per_sample"]) for r in rows], digits=0),
+            fmt(edap, 1e9, digits=3),
+            fmt([float(r["ops"]) for r in rows], 1e-6, digits=2),
+            fmt([float(r["synops"]) for r in rows], 1e-6, digits=3),
+            fmt([e / ref for e, ref in zip(edap, reference, strict=True)], digits=3),
+        )
+    return table
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, default=3, help="number of seeds (0, 1, ...)")
+    parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=6, help="student epochs")
+    parser.add_argument("--teacher-epochs", type=int, default=12)
+    parser.add_argument("--width", type=float, default=0.5, help="vgg5 channel-width multiplier")
+    parser.add_argument("--timesteps", type=int, default=4)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--membrane-weight", type=float, default=0.3, help="lambda_mem")
+    parser.add_argument("--kd-weight", type=float, default=1.0, help="lambda_kd (tau_t = tau_s = 4)")
+    parser.add_argument("--preset", default="rram_64")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--json", type=Path, help="also write every run's metrics here")
+    parser.add_argument("--smoke", action="store_true", help="seconds: 1 seed, width 0.25, 20 digits per class")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    torch.set_num_threads(args.threads)
+    smoke = args.smoke
+    setup = Setup(
+        width=0.25 if smoke else args.width,
+        timesteps=args.timesteps,
+        max_per_class=20 if smoke else None,
+        teacher_epochs=2 if smoke else args.teacher_epochs,
+        epochs=1 if smoke else args.epochs,
+        batch_size=16 if smoke else args.batch_size,
+        lr=1e-2 if smoke else args.lr,
+        membrane_weight=args.membrane_weight,
+        kd_weight=args.kd_weight,
+        preset=args.preset,
+    )
+    seeds = [args.first_seed] if smoke else list(range(args.first_seed, args.first_seed + args.seeds))
+    data = DataConfig(name="digits", timesteps=setup.timesteps, max_per_class=setup.max_per_class)
+    bundle = load_dataset(data)
+    keys = [TEACHER] + [f"{m}@{k}" for m, k in VARIANTS]
+    runs: dict[str, list[dict[str, object]]] = {key: [] for key in keys}
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as folder:
+        for seed in seeds:
+            for key, metrics in run_seed(setup, data, bundle, seed, Path(folder)).items():
+                runs[key].append(metrics)
+    console.print(summarise(runs, setup, len(seeds)))
+    console.print(f"{len(seeds)} seed(s) in {time.perf_counter() - start:.0f} s, {args.threads} thread(s)")
+    if args.json is not None:
+        args.json.write_text(json.dumps(runs, indent=1, default=str))
+    uniform = [float(r["accuracy"]) for r in runs["U2@1.0"]]
+    ternary = [float(r["accuracy"]) for r in runs["U3lv@1.0"]]
+    gain = statistics.fmean(t - u for t, u in zip(ternary, uniform, strict=True)) * 100.0
+    print(f"ternary_minus_uniform_pp={gain:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

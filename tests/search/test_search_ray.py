@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -58,6 +61,25 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _stop_ray_head(temp_dir: str) -> None:
+    """Stop the head this test started, and only it (``ray stop`` stops every Ray on the machine):
+    its processes are the ones whose command line names its own temp dir."""
+    ours = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and temp_dir.encode() in (proc / "cmdline").read_bytes():
+                ours.append(int(proc.name))
+        except OSError:
+            continue
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in ours:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in ours):
+            time.sleep(0.2)
+
+
 def test_run_joins_an_existing_ray_head(write_spec: Callable[..., Path], tmp_path: Path) -> None:
     spec_path = write_spec(study={"n_trials": 2, "baselines": ["w4u4"]}, execution={"backend": "ray"})
     ray_bin = Path(sys.executable).with_name("ray")
@@ -79,7 +101,7 @@ def test_run_joins_an_existing_ray_head(write_spec: Callable[..., Path], tmp_pat
         assert result.returncode == 0, result.stderr[-3000:]
         assert '"finished": 2' in result.stdout
     finally:
-        subprocess.run([str(ray_bin), "stop", "--force"], capture_output=True, env=env, timeout=120)
+        _stop_ray_head(ray_tmp)
         shutil.rmtree(ray_tmp, ignore_errors=True)
     trials = optuna.load_study(study_name="tiny", storage=load_spec(spec_path).study.storage_url()).get_trials()
     assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.COMPLETE]

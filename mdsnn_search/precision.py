@@ -35,6 +35,12 @@ def is_full_precision(bits: int) -> bool:
     return bits >= MIN_FP_BITS
 
 
+def matches_layer(name: str, pattern: str) -> bool:
+    """Whether a per-layer setting keyed by ``pattern`` (an exact name or an fnmatch pattern)
+    applies to layer ``name``: the one addressing rule of every per-layer config."""
+    return name == pattern or fnmatch.fnmatchcase(name, pattern)
+
+
 def integer_membrane_bits(levels: int) -> int:
     """Bits a memory word needs to hold one of ``levels`` integer levels: ``ceil(log2(levels))``."""
     return math.ceil(math.log2(levels))
@@ -148,7 +154,7 @@ class PrecisionConfig(BaseModel):
         """Precision of the layer called ``name``: the default with every matching override applied."""
         precision = self.default
         for pattern, override in self.layers.items():
-            if name == pattern or fnmatch.fnmatchcase(name, pattern):
+            if matches_layer(name, pattern):
                 precision = precision.with_override(override)
         return precision
 
@@ -158,7 +164,7 @@ class PrecisionConfig(BaseModel):
         return [
             pattern
             for pattern in self.layers
-            if not any(n == pattern or fnmatch.fnmatchcase(n, pattern) for n in names)
+            if not any(matches_layer(n, pattern) for n in names)
         ]
 
     def resolve(self, layer_names: Iterable[str]) -> dict[str, LayerPrecision]:

@@ -12,13 +12,13 @@ exported trial can write them back out as YAML. The per-batch objective is
 from __future__ import annotations
 
 import difflib
-import fnmatch
 from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mdsnn_search.errors import ConfigError
+from mdsnn_search.precision import matches_layer
 
 MembraneNorm = Literal["teacher_power", "threshold", "none"]
 """How L_mem(l) is made scale-free per layer (see :func:`mdsnn_search.distill.losses.membrane_loss`):
@@ -130,7 +130,7 @@ class DistillConfig(BaseModel):
 
 
 def _matches(name: str, pattern: str) -> bool:
-    return pattern == ALL_LAYERS or name == pattern or fnmatch.fnmatchcase(name, pattern)
+    return pattern == ALL_LAYERS or matches_layer(name, pattern)
 
 
 def _require_match(pattern: str, names: list[str], field: str, where: str) -> None:

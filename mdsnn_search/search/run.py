@@ -7,7 +7,6 @@ study is never modified by a run that fails those checks.
 
 from __future__ import annotations
 
-import fnmatch
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from mdsnn_search.data import load_dataset
 from mdsnn_search.data.config import DOWNLOAD_PAGES
 from mdsnn_search.errors import ConfigError
 from mdsnn_search.hardware import load_preset
+from mdsnn_search.precision import matches_layer
 from mdsnn_search.search.driver import StudyDriver
 from mdsnn_search.search.executors import TrialFn, run_inline, run_ray
 from mdsnn_search.search.objectives import STUDY_TEACHER
@@ -55,7 +55,7 @@ def check_spec(spec: StudySpec, source: str | Path = "spec") -> LayerRoles:
     names = [row.name for row in table]
     roles = LayerRoles.from_table(table)
     for pattern in spec.search_space.fixed_layers:
-        if not any(n == pattern or fnmatch.fnmatchcase(n, pattern) for n in names):
+        if not any(matches_layer(n, pattern) for n in names):
             raise fail("search_space.fixed_layers", f"{pattern!r} matches no layer of {spec.model.arch} ({', '.join(names)})")
     if isinstance(spec.search_space.distill_layers, list):
         for name in spec.search_space.distill_layers:

@@ -11,7 +11,6 @@ when they have more than one choice.
 
 from __future__ import annotations
 
-import fnmatch
 from dataclasses import dataclass
 
 from typing import Any
@@ -23,7 +22,13 @@ from mdsnn_search.data import DataConfig
 from mdsnn_search.data.config import STATIC_DATASETS
 from mdsnn_search.distill import DistillConfig
 from mdsnn_search.hardware.layers import LayerSpec
-from mdsnn_search.precision import FULL_PRECISION_BITS, LayerPrecision, LayerPrecisionOverride, PrecisionConfig
+from mdsnn_search.precision import (
+    LayerPrecision,
+    LayerPrecisionOverride,
+    PrecisionConfig,
+    is_full_precision,
+    matches_layer,
+)
 from mdsnn_search.search.spec import FloatDimension, FloatRange, SearchSpaceConfig
 from mdsnn_search.snn.config import ModelConfig
 from mdsnn_search.snn.pruning import PruningConfig
@@ -94,7 +99,7 @@ def pinned_fields(name: str, space: SearchSpaceConfig) -> dict[str, int]:
     """Bits ``fixed_layers`` pins for layer ``name`` (later patterns win)."""
     pinned: dict[str, int] = {}
     for pattern, override in space.fixed_layers.items():
-        if name == pattern or fnmatch.fnmatchcase(name, pattern):
+        if matches_layer(name, pattern):
             pinned.update(override.model_dump(exclude_none=True))
     return pinned
 
@@ -149,11 +154,11 @@ def baseline_student(name: str, space: SearchSpaceConfig) -> StudentConfig:
 
 
 def is_full_precision_student(student: StudentConfig, layer_names: list[str]) -> bool:
-    """The teacher itself: every width at 32 bits, nothing pruned, the teacher's T and thresholds."""
+    """The teacher itself: every width at full precision, nothing pruned, the teacher's T and thresholds."""
     if student.pruning.active or student.timesteps is not None or student.learnable_threshold:
         return False
     return all(
-        min(p.w_bits, p.u_bits, p.bn_bits) >= FULL_PRECISION_BITS
+        is_full_precision(min(p.w_bits, p.u_bits, p.bn_bits))
         for p in student.precision.resolve(layer_names).values()
     )
 

@@ -24,7 +24,6 @@ wants rates over the kept rows, which :func:`kept_channel_activity` converts to.
 
 from __future__ import annotations
 
-import fnmatch
 import math
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -34,6 +33,7 @@ from torch import nn
 
 from mdsnn_search.hardware.layers import LayerActivity, LayerSpec
 from mdsnn_search.hardware.mapping import kept_channels
+from mdsnn_search.precision import matches_layer
 
 
 def kept_count(keep_ratio: float, channels: int) -> int:
@@ -68,13 +68,13 @@ class PruningConfig(BaseModel):
     def for_layer(self, name: str) -> float:
         ratio = self.keep_ratio
         for pattern, value in self.layers.items():
-            if name == pattern or fnmatch.fnmatchcase(name, pattern):
+            if matches_layer(name, pattern):
                 ratio = value
         return ratio
 
     def unmatched_patterns(self, layer_names: Iterable[str]) -> list[str]:
         names = list(layer_names)
-        return [p for p in self.layers if not any(n == p or fnmatch.fnmatchcase(n, p) for n in names)]
+        return [p for p in self.layers if not any(matches_layer(n, p) for n in names)]
 
 
 class ChannelMask(nn.Module):

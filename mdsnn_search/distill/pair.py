@@ -14,6 +14,7 @@ from torch import nn
 
 from mdsnn_search.errors import ConfigError
 from mdsnn_search.snn.models.network import SpikingNetwork
+from mdsnn_search.snn.quantizers import WeightQuantizer
 
 
 def freeze_teacher(teacher: SpikingNetwork) -> None:
@@ -67,8 +68,8 @@ def weight_state(model: nn.Module) -> dict[str, torch.Tensor]:
 def init_student_from_teacher(student: SpikingNetwork, teacher: SpikingNetwork) -> None:
     """Copy every weight and batch-norm tensor of ``teacher`` into ``student``, in place.
 
-    Everything else of the student keeps its own values: quantizer scales (a weight quantizer
-    re-fits its scale to the copied weights on the first training batch), learnable thresholds
+    Everything else of the student keeps its own values, except that every weight quantizer is
+    told to refit its clipping range to the copied weights on its next forward; learnable thresholds
     (at their configured start), pruning masks. Raises ConfigError naming the first mismatch if
     the two are not the same architecture at the same width.
     """
@@ -92,3 +93,6 @@ def init_student_from_teacher(student: SpikingNetwork, teacher: SpikingNetwork) 
             )
     for key, value in source.items():
         target[key].copy_(value)
+    for module in student.modules():
+        if isinstance(module, WeightQuantizer):
+            module.reset_range_()

@@ -27,7 +27,8 @@ class QuantConfig(BaseModel):
         "clamp", description="clamp: LSQ's clamp(w/alpha); tanh: MINT's clamp(tanh(w)/alpha)"
     )
     scale_init: ScaleInit = Field(
-        "mean_abs", description="initial weight scale: LSQ 2*mean|W|/sqrt(n), or SAWB (4/8 bits; mean_abs otherwise)"
+        "mse",
+        description="initial clipping range: mse, the least-error fraction of max|W|; or sawb (fitted at 4/8 bits; mse otherwise)",
     )
     share_scale: bool = Field(
         False, description="membrane quantizer reuses the layer's weight scale (MINT)"

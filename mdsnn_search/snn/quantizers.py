@@ -16,11 +16,21 @@ from torch import nn
 
 from mdsnn_search.precision import is_full_precision
 
-ScaleInit = Literal["mean_abs", "sawb"]
+ScaleInit = Literal["mse", "sawb"]
 WeightTransform = Literal["clamp", "tanh"]
 
 # SAWB coefficients (z0, z1) per bit-width, from SpQuant-SNN's code (Choi et al.'s fit).
 SAWB_COEFFICIENTS: dict[int, tuple[float, float]] = {4: (0.077, 1.013), 8: (0.027, 1.114)}
+
+CLIP_GRID = torch.logspace(-2.0, 0.0, 100, dtype=torch.float64)
+"""Candidate clipping ranges as fractions of max|x|: 1 % to 100 %, 4.8 % apart (log-spaced, so the
+relative resolution is the same at 2 bits, whose optimum lies far below the maximum, and at 8)."""
+
+_REFINE_POINTS = 21
+"""Ranges tried between the best grid candidate's two neighbours (includes both)."""
+
+_GRID_CHUNK_ELEMENTS = 1 << 23
+"""Elements of the [candidates, numel] error table evaluated at once (bounds the search's memory)."""
 
 
 def scale_grad(x: torch.Tensor, factor: float) -> torch.Tensor:
@@ -77,6 +87,53 @@ def quantize_symmetric(
     return _SymmetricQuantize.apply(x, alpha, positive_levels(bits))
 
 
+def _quantize_values(x: torch.Tensor, alpha: torch.Tensor, bits: int) -> torch.Tensor:
+    """The forward value of :func:`quantize_symmetric` (clamp transform), broadcasting over alphas."""
+    if bits == 1:
+        return torch.where(x >= 0, alpha, -alpha)
+    n = positive_levels(bits)
+    return (x * (n / alpha)).clamp(-n, n).round() * (alpha / n)
+
+
+def _least_error(flat: torch.Tensor, alphas: torch.Tensor, bits: int) -> int:
+    """Index of the candidate range in ``alphas`` that quantizes ``flat`` with the least error."""
+    chunk = max(1, _GRID_CHUNK_ELEMENTS // flat.numel())
+    errors = torch.cat(
+        [(_quantize_values(flat, a.unsqueeze(1), bits) - flat).square().sum(1) for a in alphas.split(chunk)]
+    )
+    return int(errors.argmin())
+
+
+@torch.no_grad()
+def mse_clipping_range(x: torch.Tensor, bits: int) -> torch.Tensor:
+    """The clipping range alpha whose b-bit grid quantizes ``x`` with the least squared error.
+
+    This is the range the quantizer starts from, so that more bits never start worse: the
+    error of the best range falls about 6 dB a bit, where LSQ's step-size formula used as a range
+    clips almost everything at 8 bits (methods.md section 2). The search is a grid,
+    :data:`CLIP_GRID` fractions of max|x|, refined linearly between the best candidate's
+    neighbours; a grid is exact on its candidates and robust to the heavy tails of trained
+    weights, where closed forms fitted to a Gaussian (SAWB) are not. Returns a 0-dim tensor of
+    ``x``'s dtype; 1.0 for an all-zero tensor.
+    """
+    flat = x.detach().flatten().double()
+    peak = flat.abs().max() if flat.numel() else flat.new_zeros(())
+    if peak == 0:
+        return torch.ones((), dtype=x.dtype, device=x.device)
+    coarse = CLIP_GRID.to(flat.device) * peak
+    best = _least_error(flat, coarse, bits)
+    low, high = coarse[max(best - 1, 0)], coarse[min(best + 1, len(coarse) - 1)]
+    fine = torch.linspace(float(low), float(high), _REFINE_POINTS, dtype=torch.float64, device=flat.device)
+    return fine[_least_error(flat, fine, bits)].to(x.dtype)
+
+
+def signal_to_quantization_noise_db(x: torch.Tensor, q: torch.Tensor) -> float:
+    """SQNR of ``q`` as a quantization of ``x``: ``10 log10(sum x^2 / sum (q - x)^2)`` in dB."""
+    x, q = x.detach().double(), q.detach().double()
+    noise = (q - x).square().sum().clamp_min(1e-300)
+    return float(10.0 * torch.log10(x.square().sum() / noise))
+
+
 def sawb_scale(w: torch.Tensor, bits: int) -> torch.Tensor:
     """SAWB scale ``alpha = std(W)/z0 - (z1/z0) * mean|W|`` (unbiased std), 4 or 8 bits."""
     if bits not in SAWB_COEFFICIENTS:
@@ -87,19 +144,24 @@ def sawb_scale(w: torch.Tensor, bits: int) -> torch.Tensor:
 
 
 class WeightQuantizer(nn.Module):
-    """Symmetric b-bit weight quantizer with a learnable scale (LSQ / MINT style).
+    """Symmetric b-bit weight quantizer with a learnable clipping range (LSQ / MINT style).
 
-    The scale is learnt *relative to the tensor's mean magnitude*: ``alpha = ratio * mean|W|``
+    The range is learnt *relative to the tensor's mean magnitude*: ``alpha = ratio * mean|W|``
     with ``ratio`` the parameter. With BN folding the quantized tensor is ``W * gamma/sigma``,
     whose magnitude moves with the BN statistics; an absolute learnt alpha lags behind it, clamps
     the weights, which shrinks sigma, which grows the folded weights further (a feedback loop
-    that silences the layer). A relative scale follows the magnitude and still learns the
-    clipping point. ``ratio`` starts at LSQ's ``2/sqrt(n)`` (or SAWB's alpha / mean|W| on the
-    first training batch) and its gradient is scaled by ``1/sqrt(numel * n)`` as in LSQ.
+    that silences the layer). A relative range follows the magnitude and still learns the
+    clipping point.
+
+    ``ratio`` is fitted to the first tensor the quantizer sees, in training or evaluation alike
+    (a student copied from its teacher is scored before any training): the range of least
+    quantization error (:func:`mse_clipping_range`), or SAWB's at the bits it is fitted for.
+    :meth:`reset_range_` asks for a new fit when the weights are replaced. Its gradient is
+    scaled by ``1/sqrt(numel * n)`` as in LSQ.
     """
 
     def __init__(
-        self, bits: int, *, transform: WeightTransform = "clamp", scale_init: ScaleInit = "mean_abs"
+        self, bits: int, *, transform: WeightTransform = "clamp", scale_init: ScaleInit = "mse"
     ) -> None:
         super().__init__()
         if is_full_precision(bits):
@@ -109,31 +171,42 @@ class WeightQuantizer(nn.Module):
         self.bits = bits
         self.transform: WeightTransform = transform
         self.scale_init: ScaleInit = scale_init
-        self.ratio = nn.Parameter(torch.tensor(2.0 / math.sqrt(positive_levels(bits))))
-        self.register_buffer("initialized", torch.tensor(scale_init == "mean_abs"))
+        self.ratio = nn.Parameter(torch.tensor(1.0))
+        self.register_buffer("initialized", torch.tensor(False))
         self.register_buffer("magnitude", torch.tensor(1.0))
 
     def _source(self, w: torch.Tensor) -> torch.Tensor:
         return torch.tanh(w) if self.transform == "tanh" else w
 
     @torch.no_grad()
-    def _init_sawb(self, source: torch.Tensor) -> None:
-        self.ratio.fill_(float(sawb_scale(source, self.bits) / source.abs().mean().clamp_min(1e-12)))
+    def init_range_(self, source: torch.Tensor) -> None:
+        """Fit ``ratio`` to ``source`` (the tensor after the transform)."""
+        if self.scale_init == "sawb":
+            alpha = sawb_scale(source, self.bits)
+        else:
+            alpha = mse_clipping_range(source, self.bits)
+        magnitude = source.abs().mean().clamp_min(1e-12)
+        self.ratio.fill_(float(alpha / magnitude))
+        self.magnitude.copy_(magnitude)
         self.initialized.fill_(True)
 
+    def reset_range_(self) -> None:
+        """Refit the range on the next tensor seen (after the weights were replaced)."""
+        self.initialized.fill_(False)
+
     def scale(self) -> torch.Tensor:
-        """The current absolute scale alpha (from the last tensor seen), for sharing."""
+        """The current absolute range alpha (from the last tensor seen), for sharing."""
         return self.ratio.abs() * self.magnitude + 1e-8
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
         source = self._source(w)
+        if not bool(self.initialized):
+            self.init_range_(source.detach())
+        magnitude = source.detach().abs().mean()
         if self.training:
-            if not bool(self.initialized):
-                self._init_sawb(source)
-            self.magnitude.copy_(source.detach().abs().mean())
+            self.magnitude.copy_(magnitude)
         ratio = scale_grad(self.ratio, 1.0 / math.sqrt(w.numel() * positive_levels(self.bits)))
-        alpha = ratio.abs() * source.detach().abs().mean() + 1e-8
-        return quantize_symmetric(source, alpha, self.bits)
+        return quantize_symmetric(source, ratio.abs() * magnitude + 1e-8, self.bits)
 
     def extra_repr(self) -> str:
         return f"bits={self.bits}, transform={self.transform}, scale_init={self.scale_init}"
@@ -235,21 +308,22 @@ class IntegerMembraneQuantizer(nn.Module):
 
 
 def make_weight_quantizer(
-    bits: int, *, transform: WeightTransform = "clamp", scale_init: ScaleInit = "mean_abs"
+    bits: int, *, transform: WeightTransform = "clamp", scale_init: ScaleInit = "mse"
 ) -> WeightQuantizer | None:
     """A weight quantizer, or ``None`` at full precision (nothing in the graph)."""
     if is_full_precision(bits):
         return None
     if scale_init == "sawb" and bits not in SAWB_COEFFICIENTS:
-        scale_init = "mean_abs"  # SAWB is only fitted at 4 and 8 bits.
+        scale_init = "mse"  # SAWB is only fitted at 4 and 8 bits.
     return WeightQuantizer(bits, transform=transform, scale_init=scale_init)
 
 
 class BiasQuantizer(nn.Module):
-    """b-bit symmetric quantizer of a folded BN bias; scale = max|b| of the current bias.
+    """b-bit symmetric quantizer of a folded BN bias, its range refitted to every bias it sees.
 
-    The folded bias is a per-channel vector recomputed from BN statistics, so a dynamic max-abs
-    scale fits it without a learnt parameter; the scale itself gets no gradient.
+    The folded bias is a per-channel vector recomputed from BN statistics at every step, so its
+    range is the least-error one (:func:`mse_clipping_range`) of the current vector, found
+    afresh each time (a vector of C_out values costs nothing to search); it gets no gradient.
     """
 
     def __init__(self, bits: int) -> None:
@@ -259,8 +333,7 @@ class BiasQuantizer(nn.Module):
         self.bits = bits
 
     def forward(self, b: torch.Tensor) -> torch.Tensor:
-        alpha = b.detach().abs().max().clamp_min(1e-8)
-        return quantize_symmetric(b, alpha, self.bits)
+        return quantize_symmetric(b, mse_clipping_range(b, self.bits).clamp_min(1e-8), self.bits)
 
     def extra_repr(self) -> str:
         return f"bits={self.bits}"

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 
 from mdsnn_search.snn.quantizers import (
+    CLIP_GRID,
     BiasQuantizer,
     IntegerMembraneQuantizer,
     MembraneQuantizer,
     WeightQuantizer,
     make_weight_quantizer,
+    mse_clipping_range,
     quantize_integer_levels,
     quantize_symmetric,
     sawb_scale,
+    signal_to_quantization_noise_db,
     stacked_surrogate_grad,
 )
 
@@ -108,15 +109,56 @@ def test_weight_scale_tracks_tensor_magnitude() -> None:
     assert (q_small == 0).float().mean() < 0.5
 
 
-def test_lsq_initial_scale() -> None:
-    quantizer = WeightQuantizer(4)
-    quantizer.train()
-    w = torch.randn(32, 32)
+def _brute_force_error(x: torch.Tensor, alpha: float, bits: int) -> float:
+    q = quantize_symmetric(x.double(), torch.tensor(alpha, dtype=torch.float64), bits)
+    return float((q - x.double()).square().sum())
+
+
+@pytest.mark.parametrize("bits", [1, 2, 3, 4, 8])
+def test_mse_clipping_range_is_the_least_error_candidate(bits: int) -> None:
+    torch.manual_seed(bits)
+    x = torch.randn(3000, dtype=torch.float64) * 0.05
+    alpha = mse_clipping_range(x, bits).item()
+    best = _brute_force_error(x, alpha, bits)
+    peak = x.abs().max().item()
+    assert all(best <= _brute_force_error(x, f * peak, bits) + 1e-12 for f in CLIP_GRID.tolist())
+    # and it is no grid artefact: ranges between the candidates do no better than half a step's worth
+    fine = [_brute_force_error(x, f * peak, bits) for f in torch.linspace(0.01, 1.0, 2000).tolist()]
+    assert best <= min(fine) * 1.02
+
+
+def test_mse_clipping_range_of_a_zero_tensor_is_finite() -> None:
+    assert mse_clipping_range(torch.zeros(5), 4).item() == 1.0
+
+
+def test_sqnr_at_initialisation_grows_at_least_5_db_per_bit_on_gaussian_weights() -> None:
+    torch.manual_seed(0)
+    w = torch.randn(64, 64, 3, 3) * 0.02
+    sqnr = []
+    for bits in range(2, 9):
+        quantizer = WeightQuantizer(bits).eval()
+        sqnr.append(signal_to_quantization_noise_db(w, quantizer(w)))
+    gains = [b - a for a, b in zip(sqnr, sqnr[1:])]
+    assert min(gains) >= 5.0, f"SQNR {sqnr} dB"
+
+
+def test_the_range_is_fitted_on_the_first_tensor_in_evaluation_too_and_refitted_after_a_reset() -> None:
+    torch.manual_seed(0)
+    quantizer = WeightQuantizer(4).eval()
+    w = torch.randn(64, 64)
     quantizer(w)
-    assert quantizer.scale().item() == pytest.approx(2 * w.abs().mean().item() / math.sqrt(7), rel=1e-5)
+    assert bool(quantizer.initialized)
+    assert quantizer.scale().item() == pytest.approx(mse_clipping_range(w, 4).item(), rel=1e-5)
+    fitted_ratio = quantizer.ratio.item()
+    replaced = torch.randn(64, 64).sign() * 0.3  # another distribution altogether
+    quantizer(replaced)
+    assert quantizer.ratio.item() == fitted_ratio  # fitted once, then learnt, never refitted silently
+    quantizer.reset_range_()
+    quantizer(replaced)
+    assert quantizer.scale().item() == pytest.approx(mse_clipping_range(replaced, 4).item(), rel=1e-5)
 
 
-def test_sawb_initialises_scale_on_first_training_batch() -> None:
+def test_sawb_initialises_the_range_on_the_first_tensor() -> None:
     quantizer = WeightQuantizer(4, scale_init="sawb")
     w = torch.randn(64, 64)
     quantizer.train()
@@ -145,10 +187,12 @@ def test_full_precision_builds_no_quantizer() -> None:
         WeightQuantizer(32)
 
 
-def test_bias_quantizer_grid() -> None:
+def test_bias_quantizer_uses_the_least_error_range() -> None:
     b = torch.tensor([-1.0, -0.3, 0.02, 0.5, 1.0])
     q = BiasQuantizer(2)(b)
-    assert set(q.tolist()) <= {-1.0, 0.0, 1.0}
+    alpha = mse_clipping_range(b, 2).item()
+    assert set(q.tolist()) <= {-alpha, 0.0, alpha}
+    assert (q - b).square().sum() <= (quantize_symmetric(b, torch.tensor(1.0), 2) - b).square().sum()
     q8 = BiasQuantizer(8)(b)
     assert (q8 - b).abs().max() <= 1.0 / 127 / 2 + 1e-7
 

@@ -22,6 +22,7 @@ from mdsnn_search.checkpoint import load_checkpoint, save_checkpoint
 from mdsnn_search.data import DataConfig, DatasetBundle, load_dataset, make_loader
 from mdsnn_search.distill import DistillConfig, evaluate_student, init_student_from_teacher, make_distill_step
 from mdsnn_search.errors import ConfigError
+from mdsnn_search.snn.bn_recalibration import recalibrate_bn_
 from mdsnn_search.snn.config import ModelConfig
 from mdsnn_search.snn.models import SpikingNetwork, build_model
 from mdsnn_search.snn.pruning import prune_channels_
@@ -125,10 +126,15 @@ def run_job(
 
 
 def prune(model: SpikingNetwork, bundle: DatasetBundle, spec: TrainSpec) -> dict[str, int]:
-    """Mask ``model``'s weakest channels, scored on the first ``pruning.score_batches`` training batches."""
+    """Mask ``model``'s weakest channels, scored on the first ``pruning.score_batches`` training
+    batches; with ``training.precise_bn`` the BN statistics are then re-estimated, since the
+    layers after a pruned one see different inputs."""
     device = resolve_device(spec.training.device)
     model.to(device)
     loader = make_loader(bundle.train, spec.training.batch_size, shuffle=True, seed=spec.training.seed)
     limit = spec.model.pruning.score_batches
     batches = (x.to(device) for x, _ in itertools.islice(loader, limit))
-    return prune_channels_(model, batches)
+    kept = prune_channels_(model, batches)
+    if spec.training.precise_bn:
+        recalibrate_bn_(model, loader, max_batches=spec.training.precise_bn_batches)
+    return kept

@@ -22,6 +22,7 @@ from rich.console import Console
 from spikingjelly.activation_based import functional
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from mdsnn_search.snn.bn_recalibration import recalibrate_bn_
 from mdsnn_search.snn.models.network import SpikingNetwork
 from mdsnn_search.snn.monitor import SpikeMonitor
 
@@ -46,6 +47,12 @@ class TrainConfig(BaseModel):
     schedule: Literal["cosine", "constant"] = "cosine"
     per_timestep_ce: bool = Field(False, description="TET-style: mean over t of CE(o_t, y)")
     max_batches_per_epoch: int | None = Field(None, ge=1, description="cap for quick searches")
+    precise_bn: bool = Field(
+        True, description="after training, re-estimate every BN layer's running statistics over the training set"
+    )
+    precise_bn_batches: int | None = Field(
+        None, ge=1, description="training batches precise BN averages over (None: the whole training set)"
+    )
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
 
@@ -135,7 +142,9 @@ def fit(
 ) -> TrainResult:
     """Train ``model`` in place for ``config.epochs`` epochs; evaluate after each if asked.
 
-    Raises FloatingPointError when the loss stops being finite, so a search can record the trial
+    With ``config.precise_bn`` the BN statistics are re-estimated over ``train_loader`` at the
+    end (:mod:`mdsnn_search.snn.bn_recalibration`), so what is evaluated or saved next uses the
+    statistics of the final weights. Raises FloatingPointError when the loss stops being finite, so a search can record the trial
     as failed instead of training on NaNs.
     """
     device = resolve_device(config.device)
@@ -180,6 +189,8 @@ def fit(
                 status += f" acc {log.test_accuracy:.2%}"
             bar.update(task, status=status)
             logger.info("%s: %s", description, status)
+    if config.precise_bn:
+        recalibrate_bn_(model, train_loader, max_batches=config.precise_bn_batches)
     # The neurons still hold the last batch's state with its autograd graph: drop it, so the
     # trained model holds no graph and can be copied.
     functional.reset_net(model)

@@ -84,7 +84,9 @@ class QuantConvBN2d(nn.Module):
             folded_w = self.weight_quantizer(folded_w)
         folded_bias = bn.bias - running_scale * bn.running_mean
         quantized_bias = self.bn_quantizer(folded_bias)
-        if not self.training:
+        # The BN's own mode decides, so that precise BN (snn.bn_recalibration) can put the BN
+        # alone into training mode.
+        if not bn.training:
             return self._conv(x, folded_w) + quantized_bias.view(1, -1, 1, 1)
         # conv(x, Q(W*s)) / s == conv(x, Q(W*s) / s) for a per-output-channel s: dividing the
         # small weight tensor instead of the activations leaves one conv and one fused BN.

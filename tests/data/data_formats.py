@@ -3,10 +3,12 @@
 - N-MNIST/N-Caltech101 ``.bin``: 5 bytes per event, x, y, polarity bit + 23-bit timestamp.
 - CIFAR python pickles: dicts with uint8 ``data [N, 3072]`` and label lists, plus the meta file.
 - Tiny ImageNet: JPEG tree with ``wnids.txt``, ``words.txt`` and ``val_annotations.txt``.
+- MNIST IDX: magic ``0 0 8 ndim``, big-endian int32 sizes, then the bytes (optionally gzipped).
 """
 
 from __future__ import annotations
 
+import gzip
 import pickle
 from pathlib import Path
 
@@ -144,4 +146,29 @@ def make_tinyimagenet(root: Path, train_per_class: int = 4, val_per_class: int =
             Image.new("RGB", (64, 64), tiny_colour(label)).save(folder / "val" / "images" / name)
             annotations.append(f"{name}\t{wnid}\t0\t0\t63\t63")
     (folder / "val" / "val_annotations.txt").write_text("\n".join(annotations) + "\n")
+    return root
+
+
+def write_idx(path: Path, array: np.ndarray, *, gzipped: bool = False) -> Path:
+    """An IDX file of unsigned bytes, as on Yann LeCun's MNIST page."""
+    array = np.asarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    data = header + array.tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if gzipped:
+        path = path.with_name(path.name + ".gz")
+        path.write_bytes(gzip.compress(data))
+    else:
+        path.write_bytes(data)
+    return path
+
+
+def make_mnist(root: Path, train: int = 40, test: int = 20, *, gzipped: bool = True) -> Path:
+    """The four MNIST IDX files with ``train``/``test`` images; image i is filled with value
+    ``10 * label`` so a test can tell which image it got."""
+    for split, count in (("train", train), ("t10k", test)):
+        labels = np.arange(count) % 10
+        images = np.broadcast_to((10 * labels)[:, None, None], (count, 28, 28))
+        write_idx(root / f"{split}-images-idx3-ubyte", images, gzipped=gzipped)
+        write_idx(root / f"{split}-labels-idx1-ubyte", labels, gzipped=gzipped)
     return root

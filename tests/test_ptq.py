@@ -97,3 +97,27 @@ def test_event_students_copied_from_the_teacher_fire_and_score_above_chance(tmp_
         result = _score(_copied_student(teacher, bundle, w, u), bundle)
         assert result.spikes_per_sample > 0, f"W{w}/U{u} is silent"
         assert result.accuracy >= 0.6, f"W{w}/U{u}: {result.accuracy:.2%} on 3 classes"
+
+
+@pytest.mark.parametrize("precise_bn", [True, False])
+def test_a_job_re_estimates_bn_after_copying_the_teacher_and_after_training(
+    digits: DatasetBundle, digits_teacher: SpikingNetwork, monkeypatch, tmp_path: Path, precise_bn: bool
+) -> None:
+    import mdsnn_search.job as job
+    from mdsnn_search.distill import DistillConfig
+
+    passes: list[str] = []
+    real = job.recalibrate_bn_
+    monkeypatch.setattr(job, "recalibrate_bn_", lambda model, *a, **k: passes.append("job") or real(model, *a, **k))
+    import mdsnn_search.train as train
+
+    monkeypatch.setattr(train, "recalibrate_bn_", lambda model, *a, **k: passes.append("fit") or real(model, *a, **k))
+    spec = job.TrainSpec(
+        data=DataConfig(name="digits", timesteps=4),
+        model=digits_teacher.config.model_copy(update={"precision": PrecisionConfig.uniform(2, 2, 8)}),
+        training=TrainConfig(epochs=1, max_batches_per_epoch=2, device="cpu", precise_bn=precise_bn),
+        teacher=tmp_path / "unused.pt",
+        distill=DistillConfig(),
+    )
+    job.run_job(spec, teacher=digits_teacher, bundle=digits, progress=False, save=False)
+    assert passes == (["job", "fit"] if precise_bn else [])

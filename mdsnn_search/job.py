@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from torch.utils.data import DataLoader
 
 from mdsnn_search.checkpoint import load_checkpoint, save_checkpoint
 from mdsnn_search.data import DataConfig, DatasetBundle, load_dataset, make_loader
@@ -31,6 +32,11 @@ from mdsnn_search.train import TrainConfig, evaluate, fit, resolve_device, seed_
 
 KEPT_CHANNELS = "kept_channels"
 """Metrics key of a pruned model: kept output channels per pruned layer."""
+
+TEST_ACCURACY = "test_accuracy"
+VAL_ACCURACY = "val_accuracy"
+VALIDATION = "validation"
+"""Metrics keys: accuracy on each split, and (with a validation split) everything measured on it."""
 
 
 class TrainSpec(BaseModel):
@@ -94,7 +100,9 @@ def run_job(
     """Train ``spec.model`` on ``spec.data``; distil from the teacher when the spec says so.
 
     ``teacher`` and ``bundle`` may be passed in by a caller that already holds them (a search
-    runs many jobs against one cached teacher and dataset).
+    runs many jobs against one cached teacher and dataset). The metrics are the test split's;
+    a bundle with a validation split (a search's) adds the validation split's under
+    :data:`VALIDATION` and its accuracy as :data:`VAL_ACCURACY`.
     """
     seed_everything(spec.training.seed)
     bundle = bundle or load_dataset(spec.data)
@@ -116,12 +124,14 @@ def run_job(
         recalibration = make_loader(bundle.train, spec.training.batch_size, shuffle=True, seed=spec.training.seed)
         recalibrate_bn_(model, recalibration, max_batches=spec.training.precise_bn_batches)
     train_loader = make_loader(bundle.train, spec.training.batch_size, shuffle=True, seed=spec.training.seed)
-    test_loader = make_loader(bundle.test, max(spec.training.batch_size, 256), shuffle=False)
     history = fit(model, train_loader, spec.training, step_loss=step_loss, progress=progress, description=spec.name)
-    if teacher is not None:
-        metrics = evaluate_student(model, teacher, test_loader)
-    else:
-        metrics = evaluate(model, test_loader).to_dict()
+    eval_batch = max(spec.training.batch_size, 256)
+    metrics = _evaluate(model, teacher, make_loader(bundle.test, eval_batch, shuffle=False))
+    metrics[TEST_ACCURACY] = metrics["accuracy"]
+    if bundle.validation is not None:
+        validation = _evaluate(model, teacher, make_loader(bundle.validation, eval_batch, shuffle=False))
+        metrics[VAL_ACCURACY] = validation["accuracy"]
+        metrics[VALIDATION] = validation
     metrics["train_loss"] = history.history[-1].train_loss
     if kept is not None:
         metrics[KEPT_CHANNELS] = kept
@@ -131,6 +141,11 @@ def run_job(
             spec.output_path(), model, {"spec": spec.model_dump(mode="json"), "metrics": metrics}
         )
     return JobResult(model=model, metrics=metrics, checkpoint=checkpoint)
+
+
+def _evaluate(model: SpikingNetwork, teacher: SpikingNetwork | None, loader: DataLoader[Any]) -> dict[str, Any]:
+    """Accuracy and activity, and the membrane mismatch where there is a teacher."""
+    return evaluate_student(model, teacher, loader) if teacher is not None else evaluate(model, loader).to_dict()
 
 
 def prune(model: SpikingNetwork, bundle: DatasetBundle, spec: TrainSpec) -> dict[str, int]:

@@ -87,3 +87,33 @@ def test_bad_checkpoint_is_a_config_error(tmp_path: Path) -> None:
     torch.save({"foo": 1}, tmp_path / "foreign.pt")
     with pytest.raises(ConfigError, match="not an mdsnn-search checkpoint"):
         load_checkpoint(tmp_path / "foreign.pt")
+
+
+def test_a_job_on_a_bundle_with_validation_reports_both_splits_and_trains_on_neither(
+    digits_small: DatasetBundle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mdsnn_search.data import DataConfig
+    from mdsnn_search.job import TEST_ACCURACY, VAL_ACCURACY, VALIDATION, TrainSpec, run_job
+
+    split = digits_small.with_validation(0.2, seed=0)
+    seen: list[int] = []
+    spec = TrainSpec(
+        data=DataConfig(name="digits", timesteps=2, max_per_class=30),
+        model=ModelConfig(arch="vgg5", width=0.25),
+        training=TrainConfig(epochs=1, device="cpu", batch_size=len(split.train)),
+    )
+    import mdsnn_search.job as job
+
+    real_fit = job.fit
+
+    def counting_fit(model, loader, *args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(len(loader.dataset))
+        return real_fit(model, loader, *args, **kwargs)
+
+    monkeypatch.setattr(job, "fit", counting_fit)
+    metrics = run_job(spec, bundle=split, progress=False, save=False).metrics
+    assert seen == [len(split.train)] and len(split.train) < len(digits_small.train)
+    assert metrics[TEST_ACCURACY] == metrics["accuracy"]
+    assert metrics[VALIDATION]["samples"] == len(split.validation) and metrics[VAL_ACCURACY] == metrics[VALIDATION]["accuracy"]
+    plain = run_job(spec, bundle=digits_small, progress=False, save=False).metrics
+    assert VAL_ACCURACY not in plain and plain[TEST_ACCURACY] == plain["accuracy"]

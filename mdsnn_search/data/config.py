@@ -7,10 +7,11 @@ typo'd or misplaced setting never changes a study without a word.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch.utils.data import Dataset
 
@@ -74,7 +75,14 @@ class DataConfig(BaseModel):
         description="held-out share for datasets without an official split (digits, events)",
     )
     split_seed: int = Field(
-        42, ge=0, lt=2**32, description="seed of the stratified split and of subset selection"
+        42, ge=0, lt=2**32, description="seed of the stratified splits and of subset selection"
+    )
+    val_fraction: float = Field(
+        0.2,
+        gt=0.0,
+        lt=1.0,
+        description="share of the training split a search holds out, stratified, to choose trials on; "
+        "results are reported on the test split",
     )
     augment: bool = Field(
         False, description="CIFAR/TinyImageNet training set: random crop (padding 4) + horizontal flip"
@@ -141,8 +149,9 @@ class DataConfig(BaseModel):
 class DatasetBundle:
     """A loaded dataset: both splits plus what a model builder needs to know about the input.
 
-    Every item of ``train`` and ``test`` is ``(x, y)`` with ``x`` a float32 tensor
-    ``[T, C, H, W]`` and ``y`` an int class index into ``class_names``.
+    Every item of ``train``, ``test`` and ``validation`` is ``(x, y)`` with ``x`` a float32
+    tensor ``[T, C, H, W]`` and ``y`` an int class index into ``class_names``. ``validation``
+    is only set by :meth:`with_validation`.
     """
 
     train: Dataset
@@ -151,3 +160,18 @@ class DatasetBundle:
     num_classes: int
     class_names: list[str]
     source: str
+    validation: Dataset | None = None
+
+    def with_validation(self, fraction: float, seed: int) -> DatasetBundle:
+        """This bundle with a stratified, seeded ``fraction`` of the training split held out as
+        ``validation`` and the rest as ``train`` (methods.md section 7: search on validation,
+        report on test). Idempotent: a bundle that has a validation split is returned as is."""
+        from mdsnn_search.data.split import LabelledSubset, stratified_split
+
+        if self.validation is not None:
+            return self
+        labels = np.asarray(self.train.labels, dtype=np.int64)  # type: ignore[attr-defined]
+        train, validation = stratified_split(labels, fraction, seed, f"{self.source} (validation split)")
+        return replace(
+            self, train=LabelledSubset(self.train, train), validation=LabelledSubset(self.train, validation)
+        )

@@ -1,4 +1,5 @@
-"""Train/test splitting and subset selection, seeded so every trial sees the same samples.
+"""Train/test and train/validation splitting and subset selection, seeded so every trial sees
+the same samples.
 
 Datasets without an official split are split stratified (each class keeps its share in both
 halves), which matters for small slices: a random split of 10 samples per class can leave a class
@@ -8,7 +9,9 @@ out of the test set entirely.
 from __future__ import annotations
 
 import numpy as np
+import torch
 from numpy.typing import NDArray
+from torch.utils.data import Dataset
 
 from mdsnn_search.data.config import DataConfig
 from mdsnn_search.errors import DataError
@@ -70,3 +73,27 @@ def split_and_subset(
         return part[select_subset(labels[part], cfg.max_per_class, cfg.limit, cfg.split_seed)]
 
     return capped(train), capped(test)
+
+
+class LabelledSubset(Dataset[tuple[torch.Tensor, int]]):
+    """The items of ``dataset`` at ``indices``, keeping what the loaders and splits rely on:
+    ``labels``, and ``draw(index, generator)`` for datasets whose items are random (torch's
+    ``Subset`` keeps neither)."""
+
+    def __init__(self, dataset: Dataset[tuple[torch.Tensor, int]], indices: IndexArray) -> None:
+        self.dataset = dataset
+        self.indices = [int(i) for i in indices]
+        labels = dataset.labels  # type: ignore[attr-defined]
+        self.labels = [int(labels[i]) for i in self.indices]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        return self.draw(index, None)
+
+    def draw(self, index: int, generator: torch.Generator | None) -> tuple[torch.Tensor, int]:
+        base = self.dataset
+        if hasattr(base, "draw"):
+            return base.draw(self.indices[index], generator)  # type: ignore[no-any-return]
+        return base[self.indices[index]]

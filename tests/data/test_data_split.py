@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -50,3 +51,34 @@ def test_subset_choice_depends_on_the_seed() -> None:
     labels = np.repeat(np.arange(3), 50)
     picks = {tuple(select_subset(labels, 5, None, seed)) for seed in range(4)}
     assert len(picks) == 4
+
+
+def test_validation_split_is_stratified_seeded_and_disjoint_from_training(config_for) -> None:
+    from mdsnn_search.data import load_dataset, make_loader
+
+    bundle = load_dataset(config_for("digits", timesteps=2, max_per_class=20))
+    split = bundle.with_validation(0.25, seed=3)
+    assert split.with_validation(0.5, seed=0) is split  # a bundle is split once
+    assert len(split.train) + len(split.validation) == len(bundle.train)
+    assert sorted(np.bincount(split.validation.labels).tolist()) == [5] * 10  # 25 % of each class
+    assert not set(split.train.indices) & set(split.validation.indices)
+    assert split.test is bundle.test
+    again = bundle.with_validation(0.25, seed=3)
+    assert again.validation.indices == split.validation.indices
+    assert bundle.with_validation(0.25, seed=4).validation.indices != split.validation.indices
+    x, y = split.validation[0]
+    assert y == split.validation.labels[0] and x.shape == (2, 1, 8, 8)
+    x_seq, _ = next(iter(make_loader(split.train, 4, shuffle=True, seed=0)))
+    assert x_seq.shape == (2, 4, 1, 8, 8)
+
+
+def test_validation_split_keeps_random_draws_reproducible(config_for) -> None:
+    """Poisson-coded items are drawn through the loader's generator, subset or not."""
+    from mdsnn_search.data import load_dataset, make_loader
+
+    bundle = load_dataset(config_for("digits", timesteps=3, encoding="poisson", max_per_class=10))
+    split = bundle.with_validation(0.2, seed=0)
+    first = [x for x, _ in make_loader(split.train, 8, shuffle=True, seed=5)]
+    second = [x for x, _ in make_loader(split.train, 8, shuffle=True, seed=5)]
+    assert all(torch.equal(a, b) for a, b in zip(first, second))
+    assert set(torch.unique(first[0]).tolist()) <= {0.0, 1.0}

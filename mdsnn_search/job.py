@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from torch.utils.data import DataLoader
+from torch.utils.data import Dataset
 
 from mdsnn_search.checkpoint import load_checkpoint, save_checkpoint
 from mdsnn_search.data import DataConfig, DatasetBundle, load_dataset, make_loader
@@ -35,8 +35,8 @@ KEPT_CHANNELS = "kept_channels"
 
 TEST_ACCURACY = "test_accuracy"
 VAL_ACCURACY = "val_accuracy"
-VALIDATION = "validation"
-"""Metrics keys: accuracy on each split, and (with a validation split) everything measured on it."""
+TEST = "test"
+"""Metrics keys: the accuracy on each split, and (with a validation split) all of the test split's."""
 
 
 class TrainSpec(BaseModel):
@@ -100,9 +100,9 @@ def run_job(
     """Train ``spec.model`` on ``spec.data``; distil from the teacher when the spec says so.
 
     ``teacher`` and ``bundle`` may be passed in by a caller that already holds them (a search
-    runs many jobs against one cached teacher and dataset). The metrics are the test split's;
-    a bundle with a validation split (a search's) adds the validation split's under
-    :data:`VALIDATION` and its accuracy as :data:`VAL_ACCURACY`.
+    runs many jobs against one cached teacher and dataset). The metrics are those of the split
+    a caller chooses by: the test split's, or, for a bundle with a validation split (a search's),
+    the validation split's, with the test split's under :data:`TEST` (methods.md section 7).
     """
     seed_everything(spec.training.seed)
     bundle = bundle or load_dataset(spec.data)
@@ -125,13 +125,7 @@ def run_job(
         recalibrate_bn_(model, recalibration, max_batches=spec.training.precise_bn_batches)
     train_loader = make_loader(bundle.train, spec.training.batch_size, shuffle=True, seed=spec.training.seed)
     history = fit(model, train_loader, spec.training, step_loss=step_loss, progress=progress, description=spec.name)
-    eval_batch = max(spec.training.batch_size, 256)
-    metrics = _evaluate(model, teacher, make_loader(bundle.test, eval_batch, shuffle=False))
-    metrics[TEST_ACCURACY] = metrics["accuracy"]
-    if bundle.validation is not None:
-        validation = _evaluate(model, teacher, make_loader(bundle.validation, eval_batch, shuffle=False))
-        metrics[VAL_ACCURACY] = validation["accuracy"]
-        metrics[VALIDATION] = validation
+    metrics = evaluate_splits(model, teacher, bundle, max(spec.training.batch_size, 256))
     metrics["train_loss"] = history.history[-1].train_loss
     if kept is not None:
         metrics[KEPT_CHANNELS] = kept
@@ -143,9 +137,22 @@ def run_job(
     return JobResult(model=model, metrics=metrics, checkpoint=checkpoint)
 
 
-def _evaluate(model: SpikingNetwork, teacher: SpikingNetwork | None, loader: DataLoader[Any]) -> dict[str, Any]:
-    """Accuracy and activity, and the membrane mismatch where there is a teacher."""
-    return evaluate_student(model, teacher, loader) if teacher is not None else evaluate(model, loader).to_dict()
+def evaluate_splits(
+    model: SpikingNetwork, teacher: SpikingNetwork | None, bundle: DatasetBundle, batch_size: int = 256
+) -> dict[str, Any]:
+    """Accuracy and activity (and the membrane mismatch, with a teacher) on the split results
+    are chosen by, as :func:`run_job` reports them: the validation split when the bundle has one,
+    the test split otherwise; :data:`TEST_ACCURACY` always."""
+
+    def measure(split: Dataset[Any]) -> dict[str, Any]:
+        loader = make_loader(split, batch_size, shuffle=False)
+        return evaluate_student(model, teacher, loader) if teacher is not None else evaluate(model, loader).to_dict()
+
+    test = measure(bundle.test)
+    if bundle.validation is None:
+        return {**test, TEST_ACCURACY: test["accuracy"]}
+    validation = measure(bundle.validation)
+    return {**validation, VAL_ACCURACY: validation["accuracy"], TEST_ACCURACY: test["accuracy"], TEST: test}
 
 
 def prune(model: SpikingNetwork, bundle: DatasetBundle, spec: TrainSpec) -> dict[str, int]:

@@ -2,7 +2,7 @@
 
 Pure Python (never imports torch). Two engines share one report: ``spikesim`` reproduces
 SpikeSim's ELA exactly, ``aware`` extends it with weight/membrane/BN bits, pruning and measured
-spike activity. Presets live in ``simulators/``; see ``docs/cost-model-study.md``.
+spike activity. Shipped presets are package data (``presets/``); see ``docs/cost-model-study.md``.
 
     >>> from mdsnn_search.hardware import LayerSpec, estimate_cost, load_preset
     >>> layer = LayerSpec("conv", c_in=64, c_out=64, kernel=3, h_in=8, w_in=8, h_out=8, w_out=8)

@@ -1,15 +1,19 @@
 """Hardware presets: one crossbar design point as a validated, frozen config.
 
-A preset is a YAML file under ``simulators/`` (or any path). It fixes the crossbar geometry, the
-per-component energy and area constants, which engine scores it (``spikesim``: SpikeSim's ELA
-exactly; ``aware``: our precision- and activity-aware model), the conventions a report states
-(output side, classifier included, dense or event activity) and the SpikeSim quirk switches the
-aware model can reproduce. Every field is documented here and commented in the shipped files.
+A preset is a YAML file: shipped ones are package data (``mdsnn_search/hardware/presets/``, read
+with :mod:`importlib.resources`, so an installed wheel finds them), a user's own is given by path.
+It fixes the crossbar geometry, the per-component energy and area constants, which engine scores
+it (``spikesim``: SpikeSim's ELA exactly; ``aware``: our precision- and activity-aware model), the
+conventions a report states (output side, classifier included, dense or event activity) and the
+SpikeSim quirk switches the aware model can reproduce. Every field is documented here and
+commented in the shipped files.
 """
 
 from __future__ import annotations
 
 import functools
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Literal
 
@@ -25,8 +29,8 @@ Device = Literal["rram", "sram"]
 OutputSide = Literal["conv", "pooled"]
 ActivityMode = Literal["dense", "event"]
 
-SIMULATORS_DIR = Path(__file__).resolve().parents[2] / "simulators"
-"""Where shipped presets live: ``<repo>/simulators`` (the package is used from a checkout)."""
+SHIPPED_PRESETS: Traversable = resources.files("mdsnn_search.hardware") / "presets"
+"""Where shipped presets live: package data, found the same way in a checkout and in a wheel."""
 
 DEFAULT_PRESET = "rram_64"
 
@@ -166,32 +170,44 @@ class HardwarePreset(_Config):
             raise ConfigError(f"preset {self.name} with overrides: {validation_message(exc)}") from None
 
 
-def _preset_files() -> Registry[Path]:
-    registry: Registry[Path] = Registry("hardware preset")
-    if SIMULATORS_DIR.is_dir():
-        for path in sorted(SIMULATORS_DIR.glob("*.yaml")):
-            registry.register(path.stem)(path)
+@functools.cache
+def _shipped() -> Registry[Traversable]:
+    registry: Registry[Traversable] = Registry("hardware preset")
+    for entry in sorted(SHIPPED_PRESETS.iterdir(), key=lambda item: item.name):
+        if entry.name.endswith(".yaml"):
+            registry.register(entry.name.removesuffix(".yaml"))(entry)
     return registry
 
 
 def preset_names() -> list[str]:
-    """Names of the presets shipped in ``simulators/``."""
-    return _preset_files().names()
+    """Names of the shipped presets."""
+    return _shipped().names()
 
 
 def load_preset(name_or_path: str | Path) -> HardwarePreset:
     """Load a preset by shipped name (``rram_64``) or by file path; errors name the file and field."""
     text = str(name_or_path)
     looks_like_path = isinstance(name_or_path, Path) or text.endswith((".yaml", ".yml", ".json")) or "/" in text
-    path = Path(text) if looks_like_path else _preset_files().get(text)
-    resolved = path.resolve()
-    if not resolved.is_file():
-        raise ConfigError(f"{path}: no such preset file (shipped presets: {', '.join(preset_names())})")
-    return _load_cached(resolved, resolved.stat().st_mtime_ns)
+    if not looks_like_path:
+        return _load_shipped(text)
+    path = Path(text).resolve()
+    if not path.is_file():
+        raise ConfigError(f"{text}: no such preset file (shipped presets: {', '.join(preset_names())})")
+    return _load_file(path, path.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _load_shipped(name: str) -> HardwarePreset:
+    with resources.as_file(_shipped().get(name)) as path:
+        return _validated(path)
 
 
 @functools.lru_cache(maxsize=32)
-def _load_cached(path: Path, mtime_ns: int) -> HardwarePreset:
+def _load_file(path: Path, mtime_ns: int) -> HardwarePreset:
+    return _validated(path)
+
+
+def _validated(path: Path) -> HardwarePreset:
     data = read_mapping(path)
     try:
         return HardwarePreset.model_validate(data)

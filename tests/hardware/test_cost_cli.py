@@ -14,6 +14,7 @@ import mdsnn_search.cli as cli
 
 REPO = Path(__file__).resolve().parents[2]
 VGG9 = REPO / "simulators" / "examples" / "vgg9_ncaltech101.yaml"
+PRESETS = REPO / "mdsnn_search" / "hardware" / "presets"
 TOTALS = ("energy_pj", "latency_ns", "area_um2", "edap", "edp", "ops", "synops", "tops_per_w", "tops_per_mm2")
 
 
@@ -79,9 +80,7 @@ def test_spikesim_preset_and_overrides(capsys: pytest.CaptureFixture[str]) -> No
     )
     assert conv["conventions"]["output_side"] == "conv" and pooled["conventions"]["output_side"] == "pooled"  # type: ignore[index]
     assert pooled["energy_pj"] < conv["energy_pj"]  # type: ignore[operator]
-    by_path = run_json(
-        capsys, "--layers", str(VGG9), "-T", "2", "--hardware", str(REPO / "simulators" / "spikesim_rram_64.yaml")
-    )
+    by_path = run_json(capsys, "--layers", str(VGG9), "-T", "2", "--hardware", str(PRESETS / "spikesim_rram_64.yaml"))
     assert by_path["energy_pj"] == conv["energy_pj"]
 
 
@@ -191,9 +190,7 @@ def test_bad_files_exit_2_naming_file_and_field(tmp_path: Path, capsys: pytest.C
     keep = write(tmp_path / "k.yaml", "conv2: 0\n")
     assert "keep fraction must lie in (0, 1]" in fail(capsys, "--layers", str(VGG9), "-T", "1", "--keep", str(keep))
 
-    preset = write(
-        tmp_path / "preset.yaml", (REPO / "simulators" / "rram_64.yaml").read_text().replace("size: 64", "size: 60")
-    )
+    preset = write(tmp_path / "preset.yaml", (PRESETS / "rram_64.yaml").read_text().replace("size: 64", "size: 60"))
     err = fail(capsys, "--layers", str(VGG9), "-T", "1", "--hardware", str(preset))
     assert str(preset) in err and "mux_ratio must divide size" in err
 

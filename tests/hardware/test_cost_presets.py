@@ -85,6 +85,8 @@ def test_load_by_path(tmp_path: Path) -> None:
         (("  adc: 2.03084", "  adc: -1"), "energy_pj.adc: Input should be greater than or equal to 0"),
         (("  bits: 4 ", "  bits: 4\n  colour: red "), "adc.colour: Extra inputs are not permitted"),
         (("  size: 64", "  size: 60"), "mux_ratio must divide size"),
+        (("  min_bits: 1 ", "  min_bits: 5 "), "min_bits <= bits must hold, but got (min_bits=5, bits=4)"),
+        (("  pe_cycle_clocks: 26", "  pe_cycle_clocks: 12"), "the conversions of one PE cycle must fit in it"),
     ],
 )
 def test_bad_preset_names_file_and_field(tmp_path: Path, edit: tuple[str, str], needle: str) -> None:
@@ -100,6 +102,7 @@ def test_bad_preset_names_file_and_field(tmp_path: Path, edit: tuple[str, str], 
 def test_derived_quantities() -> None:
     spikesim = load_preset("spikesim_rram_64")
     assert spikesim.crossbar.pe_cycle_ns == 104.0
+    assert spikesim.crossbar.clock_ns == 4.0
     assert spikesim.crossbar.adcs_per_pe == 8
     assert load_preset("rram_128").crossbar.adcs_per_pe == 16
 
@@ -112,6 +115,17 @@ def test_with_overrides_validates() -> None:
         preset.with_overrides(conventions={"output_side": "sideways"})
     with pytest.raises(ConfigError, match="no field 'colour'"):
         preset.with_overrides(colour="red")
+
+
+def test_spikesim_preset_states_spikesims_conventions() -> None:
+    spikesim = load_preset("spikesim_rram_64")
+    assert spikesim.conventions.output_side == "pooled" and not spikesim.conventions.include_linear
+    assert spikesim.crossbar.tile_packing == "packed" and not spikesim.adc.follow_slice_bits
+    assert all(spikesim.quirks.model_dump().values())
+    for name in ("rram_64", "rram_128", "sram_64"):
+        preset = load_preset(name)
+        assert preset.adc.follow_slice_bits and preset.crossbar.tile_packing == "packed"
+        assert not any(preset.quirks.model_dump().values())
 
 
 @pytest.mark.slow

@@ -68,6 +68,7 @@ rates are reported, not costed: they are the next layer's input rates.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -105,11 +106,13 @@ class AwareScores:
     halt_clocks: Floats
     clock_ns: float
 
+    @cached_property
     def energy_breakdown(self) -> dict[str, Floats]:
+        """Per component, summed over layers ([N])."""
         return {name: terms.sum(axis=1) for name, terms in self.energy_pj.items()}
 
     def energy_total(self) -> Floats:
-        return sum(self.energy_breakdown().values(), np.zeros(len(self.tiles)))
+        return sum(self.energy_breakdown.values(), np.zeros(len(self.tiles)))
 
     def area_total(self) -> Floats:
         return sum(self.area_um2.values(), np.zeros(len(self.tiles)))
@@ -345,7 +348,7 @@ def estimate_aware(
         tiles=int(scores.tiles[0]),
         energy_pj=float(scores.energy_total()[0]),
         area_um2=float(scores.area_total()[0]),
-        energy_breakdown_pj={name: float(value[0]) for name, value in scores.energy_breakdown().items()},
+        energy_breakdown_pj={name: float(value[0]) for name, value in scores.energy_breakdown.items()},
         area_breakdown_um2={name: float(value[0]) for name, value in scores.area_um2.items()},
         conventions={
             **conventions,

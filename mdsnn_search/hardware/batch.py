@@ -95,7 +95,7 @@ def estimate_batch(layers: Sequence[LayerSpec], preset: HardwarePreset, batch: C
             area_um2=scores.area_total(),
             tiles=scores.tiles,
             pes=scores.pes.sum(axis=1),
-            energy_breakdown_pj=scores.energy_breakdown(),
+            energy_breakdown_pj=scores.energy_breakdown,
             area_breakdown_um2=scores.area_um2,
         )
     ops, synops = _operations(geometry, batch)

@@ -114,14 +114,16 @@ class ConfigBatch:
         full = LayerPrecision()
         chosen = [(precision or {}).get(spec.name, full) for spec in layers]
         measured = activity or {}
-        return cls.from_arrays(
-            len(layers),
-            timesteps=timesteps,
-            w_bits=[[p.w_bits for p in chosen]],
-            u_bits=[[p.u_bits for p in chosen]],
-            bn_bits=[[p.bn_bits for p in chosen]],
-            keep_fraction=[[(keep_fraction or {}).get(spec.name, 1.0) for spec in layers]],
-            input_rate=[[measured[spec.name].input_rate if spec.name in measured else 1.0 for spec in layers]],
+        return cls(
+            w_bits=np.array([[p.w_bits for p in chosen]], dtype=np.int64),
+            u_bits=np.array([[p.u_bits for p in chosen]], dtype=np.int64),
+            bn_bits=np.array([[p.bn_bits for p in chosen]], dtype=np.int64),
+            keep_fraction=np.array([[(keep_fraction or {}).get(spec.name, 1.0) for spec in layers]], dtype=np.float64),
+            input_rate=np.array(
+                [[measured[spec.name].input_rate if spec.name in measured else 1.0 for spec in layers]],
+                dtype=np.float64,
+            ),
+            timesteps=np.array([timesteps]),
         )
 
     @classmethod

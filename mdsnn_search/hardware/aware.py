@@ -31,7 +31,8 @@ PE folds over several PEs), "neuron groups" = ceil(C_out/B).
 4. Data movement is counted per datum moved, not per PE cycle. Input fetch and H-tree carry input
    spikes to the PEs of a row group: per (row group x neuron group x site x timestep), not x c,
    per mapped row, and x r in event mode (address-event traffic: silent inputs are not sent;
-   spikingjelly's event-mode SpikeSim port scales the same terms). The tile buffer carries partial
+   spikingjelly 2.0's event-mode SpikeSim port is more conservative: it charges every PE-cycle
+   term but crossbar and neuron per active patch). The tile buffer carries partial
    sums: per (row group x neuron group x site x timestep) x P(patch active), per mapped neuron,
    x b_ps / reference_bits with b_ps = b_ADC,top + (c-1) b_c the merged partial-sum width
    (:func:`.laws.partial_sum_bits`). At c = 1 and dense activity the counts are SpikeSim's PE cycles.

@@ -1,14 +1,19 @@
 """``mdsnn-search cost``: score one configuration on a crossbar preset.
 
-The layer table comes from the model builder (``--arch vgg9 --input 2x48x48 --classes 101``, which
-needs torch and is imported only then) or from a file (``--layers FILE``). Precision is uniform
-(``--weight-bits/--membrane-bits/--bn-bits``) or per layer (``--precision FILE``).
+The layer table comes from the model builder (``--arch vgg9 --input 2x48x48 --classes 101
+[--width 0.5]``, which needs torch and is imported only then) or from a file (``--layers FILE``).
+Precision is uniform (``--weight-bits/--membrane-bits/--bn-bits``) or per layer (``--precision
+FILE``); pruning uniform over the spiking layers (``--keep-ratio R``) or per layer (``--keep
+FILE``). ``--sensitivity`` prints how much each knob, stepped down on its own, moves energy,
+latency, area and EDAP.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import re
+from dataclasses import asdict
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -17,6 +22,7 @@ from mdsnn_search.cli.render import print_json
 from mdsnn_search.errors import ConfigError
 from mdsnn_search.hardware import (
     DEFAULT_PRESET,
+    ConfigBatch,
     LayerSpec,
     estimate_cost,
     load_preset,
@@ -25,6 +31,7 @@ from mdsnn_search.hardware import (
     read_keep_fraction,
     read_layer_table,
     read_precision,
+    sensitivity,
 )
 from mdsnn_search.hardware.messages import validation_message
 from mdsnn_search.precision import FULL_PRECISION_BITS, LayerPrecision
@@ -42,6 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     source.add_argument("--layers", type=Path, metavar="FILE", help="layer table (YAML or JSON)")
     parser.add_argument("--input", metavar="CxHxW", help="input shape for --arch, e.g. 2x48x48")
     parser.add_argument("--classes", type=int, metavar="N", help="number of classes for --arch")
+    parser.add_argument("--width", type=float, metavar="W", help="channel-width multiplier for --arch (default 1)")
     parser.add_argument(
         "--hardware",
         default=DEFAULT_PRESET,
@@ -55,9 +63,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     bits.add_argument("--bn-bits", type=int, metavar="B", help="batch-norm bits of every layer (default 32)")
     bits.add_argument("--precision", type=Path, metavar="FILE", help="per-layer precision (PrecisionConfig YAML)")
     parser.add_argument("--activity", type=Path, metavar="FILE", help="measured spike rates per layer")
-    parser.add_argument("--keep", type=Path, metavar="FILE", help="kept output-channel fraction per layer")
+    pruning = parser.add_mutually_exclusive_group()
+    pruning.add_argument("--keep", type=Path, metavar="FILE", help="kept output-channel fraction per layer")
+    pruning.add_argument(
+        "--keep-ratio", type=float, metavar="R", help="fraction of output channels every spiking layer keeps"
+    )
     parser.add_argument(
         "--output-side", choices=("conv", "pooled"), help="override the preset's output-side convention"
+    )
+    parser.add_argument(
+        "--sensitivity", action="store_true", help="print each knob's effect on energy, latency, area and EDAP"
     )
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
     parser.add_argument(
@@ -72,14 +87,22 @@ def run(args: argparse.Namespace) -> int:
     preset = load_preset(args.hardware)
     if args.output_side is not None:
         preset = preset.with_overrides(conventions={"output_side": args.output_side})
-    report = estimate_cost(
-        layers,
-        preset,
-        timesteps=args.timesteps,
-        precision=_precision(args, names),
-        keep_fraction=read_keep_fraction(args.keep, names) if args.keep else None,
-        activity=read_activity(args.activity, names) if args.activity else None,
-    )
+    config = {
+        "timesteps": args.timesteps,
+        "precision": _precision(args, names),
+        "keep_fraction": _keep_fraction(args, layers),
+        "activity": read_activity(args.activity, names) if args.activity else None,
+    }
+    report = estimate_cost(layers, preset, **config)  # checks every input before the sensitivity uses it
+    if args.sensitivity:
+        rows = sensitivity(layers, preset, ConfigBatch.of(layers, **config))
+        if args.json:
+            print_json({"totals": report.totals(), "sensitivity": [asdict(row) for row in rows]})
+        else:
+            from mdsnn_search.hardware.render import render_sensitivity
+
+            render_sensitivity(report, rows)
+        return 0
     if args.plot is not None:
         from mdsnn_search.hardware.plot import plot_breakdown
 
@@ -95,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _layer_table(args: argparse.Namespace) -> list[LayerSpec]:
     if args.layers is not None:
-        for flag in ("input", "classes"):
+        for flag in ("input", "classes", "width"):
             if getattr(args, flag) is not None:
                 raise ConfigError(f"--{flag} goes with --arch, not with --layers")
         return read_layer_table(args.layers)
@@ -103,6 +126,9 @@ def _layer_table(args: argparse.Namespace) -> list[LayerSpec]:
         raise ConfigError("--arch needs --input CxHxW and --classes N")
     if args.classes < 1:
         raise ConfigError(f"--classes must be >= 1, but got {args.classes}")
+    width = 1.0 if args.width is None else args.width
+    if not (math.isfinite(width) and width > 0):
+        raise ConfigError(f"--width must be a positive number, but got {args.width}")
     match = re.fullmatch(r"(\d+)x(\d+)x(\d+)", args.input.strip().lower())
     if match is None or min(int(g) for g in match.groups()) < 1:
         raise ConfigError(f"--input must look like CxHxW with positive sides (e.g. 2x48x48), but got {args.input!r}")
@@ -111,7 +137,18 @@ def _layer_table(args: argparse.Namespace) -> list[LayerSpec]:
         from mdsnn_search.snn.models import arch_layer_table  # torch: imported only on this path
     except ImportError as exc:
         raise ConfigError(f"--arch needs the SNN model builders ({exc}); use --layers FILE instead") from None
-    return arch_layer_table(args.arch, shape, args.classes)
+    return arch_layer_table(args.arch, shape, args.classes, width=width)
+
+
+def _keep_fraction(args: argparse.Namespace, layers: list[LayerSpec]) -> dict[str, float] | None:
+    if args.keep is not None:
+        return read_keep_fraction(args.keep, [layer.name for layer in layers])
+    if args.keep_ratio is None:
+        return None
+    if not 0.0 < args.keep_ratio <= 1.0:
+        raise ConfigError(f"--keep-ratio must lie in (0, 1], but got {args.keep_ratio}")
+    # The classifier (a layer that feeds no neuron) keeps its outputs: they are the classes.
+    return {layer.name: args.keep_ratio for layer in layers if layer.spiking}
 
 
 def _precision(args: argparse.Namespace, names: list[str]) -> dict[str, LayerPrecision] | None:

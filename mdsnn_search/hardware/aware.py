@@ -1,289 +1,369 @@
-"""The precision- and activity-aware crossbar model (our default engine).
+"""The precision- and activity-aware crossbar model (our default engine), over many configurations.
 
-SpikeSim's ELA, restated per physical event so that every searched knob moves the costs it really
-moves. Notation per layer: B crossbar size, b_c bits per cell, taps = k x k, C_in/C_out kept
-channels, S output sites per channel (output-side convention), T timesteps, r measured input
-spike rate (1 in dense mode).
+SpikeSim's ELA (Moitra et al., TCAD 2023; code c2627bc) restated per physical event, so that every
+searched knob moves the costs it physically moves. The rules below are docs/cost-model.md
+section 3b; each factor is 1 at SpikeSim's design point (b_w = b_c, ADC at its reference bits,
+dense activity, every quirk on), where this engine gives SpikeSim's numbers (a property test checks
+it). Everything is numpy over [N configurations, L costed layers]: scoring one configuration is a
+batch of one, so the scalar and the batch paths cannot disagree on a rule.
 
-Mapping and counts
-- Weight bits: c = ceil(b_w / b_c) cells per weight (bit slicing), so the layer needs c x C_out
-  columns: PEs = ceil(C_in/B) x ceil(c C_out / B) x ceil(taps / pe_kernel^2) (kernels larger than
-  a PE fold onto several PEs), and PE cycles = PEs x S per timestep. Signed weights: offset
-  convention (see :func:`.laws.cells_per_weight`).
-- Each PE cycle sums the column currents of its crossbars and converts B columns: B/mux_ratio ADCs
-  each converting mux_ratio times (SpikeSim's (B/8)^2 = B at B = 64). Every conversion costs one
-  mux selection and two subtracts (offset removal; SpikeSim's 16 x B/8 per cycle); with c > 1
-  one shift-add into an accumulator of adc_bits + (c-1) b_c bits (adder law of :mod:`.laws`).
-- Unmapped cells (a partly filled crossbar) draw nothing: crossbar energy scales with the mapped
-  rows x columns, conversions with the mapped columns, neuron updates with the mapped neurons.
-  The quirk ``charge_unmapped_cells`` charges full crossbars, as SpikeSim does.
+Notation per layer: B crossbar size, b_c bits per cell, taps = k x k, C_in/C_out kept channels,
+S output sites per channel (output-side convention), T timesteps, r measured input spike rate
+(1 in dense mode), "row groups" = ceil(C_in/B) x ceil(taps/pe_kernel^2) (a kernel larger than a
+PE folds over several PEs), "neuron groups" = ceil(C_out/B).
 
-Energy (pJ; each term x T)
-- crossbar: one full read of a crossbar (all B rows) costs (B/8) x E_xbar (SpikeSim's unit: 8 rows);
-  S x (row tiles x column tiles x taps) reads per timestep, x fill x r (a silent row draws
-  nothing).
-- ADC, mux, subtractor, shift-add: per conversion. ADC energy scales from the preset's reference
-  bits by ZigZag's law (:func:`.laws.adc_energy_scale`). Event mode: a conversion happens only if
-  some row of its patch spiked: x P(any of taps x C_in/row-tiles rows active).
-- temp buffer (one access per ADC per PE cycle), tile buffer, H-tree, input fetch: per PE cycle,
-  dense in both modes (buffers and the H-tree move data whether or not it holds spikes).
-- neuron: one read-modify-write of the membrane word per (row tile, column group of B neurons,
-  site), as SpikeSim counts it, not per weight slice: x b_u / neuron_word_bits (SpikeSim's
-  constant is for a 22-bit word). Event mode: x P(any input of the receptive field active), since a
-  neuron with no input current only leaks and its update can be deferred.
-- bn: spiking layers only; one folded-BN multiply-add per neuron per timestep, at b_bn bits
-  (:func:`.laws.bn_cost`: multiplier ~ bits^2, adder ~ bits, FP32 at >= 16 bits); event mode as
-  the neuron.
+1. Slices. A b_w-bit weight takes c = ceil(b_w/b_c) cells side by side; slice j holds
+   min(b_c, b_w - (j-1) b_c) bits (NeuroSim's bit slicing). PEs = row groups x ceil(c C_out/B).
+   Signed weights: offset convention, see :func:`.laws.cells_per_weight`.
+2. ADC resolution follows the bits a column holds (preset ``adc.follow_slice_bits``):
+   b_ADC,j = max(b_min, b_ADC - (b_c - b_j)), since such a column's partial sum spans (b_c - b_j)
+   fewer bits (ISAAC, Shafiee et al. ISCA 2016: ADC bits = log2(rows) + cell bits + input bits - 1;
+   NeuroSim and CiMLoop size the ADC by cell bits). Energy per conversion scales by ZigZag's
+   f(b) = 100 b + 0.001 4^b (Houshmand et al., ZigZag analog-IMC model), area by ZigZag's
+   10^(-0.0369 b) 2^b, sized per layer for the widest slice it converts.
+3. Conversions per timestep = S x row groups x (sum over slices of C_out) x P(patch active) in
+   event mode (a conversion is skipped only if every row of its patch is silent,
+   :func:`.laws.any_active`). Per conversion: one mux selection, two subtracts (SpikeSim's
+   16 x B/8 per PE cycle), a shift-add into a b_ps-bit accumulator when c > 1, and a temp-buffer
+   access per mux_ratio conversions (one per ADC per PE cycle, as SpikeSim). Crossbar energy: a
+   full read of a crossbar is (B/8) x E_xbar (SpikeSim's unit drives 8 rows), per mapped row and
+   column, x r (a silent row draws nothing).
+4. Data movement is counted per datum moved, not per PE cycle. Input fetch and H-tree carry input
+   spikes to the PEs of a row group: per (row group x neuron group x site x timestep), not x c,
+   per mapped row, and x r in event mode (address-event traffic: silent inputs are not sent;
+   spikingjelly 2.0's event-mode SpikeSim port is more conservative: it charges every PE-cycle
+   term but crossbar and neuron per active patch). The tile buffer carries partial
+   sums: per (row group x neuron group x site x timestep) x P(patch active), per mapped neuron,
+   x b_ps / reference_bits with b_ps = b_ADC,top + (c-1) b_c the merged partial-sum width
+   (:func:`.laws.partial_sum_bits`). At c = 1 and dense activity the counts are SpikeSim's PE cycles.
+5. Latency of a layer = T x S x t_cycle: all PEs of a layer work in parallel (weight-stationary,
+   every layer mapped at once), and t_cycle = mux_ratio x t_conv(b_ADC) + the rest of SpikeSim's
+   26-clock cycle, t_conv linear in bits (SAR: one comparison per bit; preset
+   ``adc.conversion_clocks_per_bit``), b_ADC the layer's widest. A layer starts when the previous
+   one has produced 75 % of its outputs (SpikeSim). SpikeSim's one PE cycle per output neuron is
+   the quirk ``cycle_per_output_neuron``.
+6. Area = sum over layers of PEs x PE area (k^2 crossbars, B/mux_ratio ADCs at the layer's
+   resolution with their muxes, shift-adders when c > 1) + per tile: B/mux_ratio subtractors,
+   temp buffer, tile buffer, H-tree, for ceil(total PEs / PEs per tile) tiles packed as SpikeSim's
+   code packs them (``crossbar.tile_packing: per_layer`` gives each layer whole tiles). Quirk
+   ``charge_empty_pe_slots``: the empty PE slots of the tiles cost area too (SpikeSim). Input
+   buffer: C_in x H_in x W_in words of memory.input_word_bits.
+7. Membrane. Each neuron's membrane is read, updated and written once per timestep, a b_u-bit
+   word per neuron (not one update per group of B neurons per PE cycle, as SpikeSim charges it):
+   E = C_out x S x T x E_neuron x b_u / word bits, x P(any input of the receptive field active) in
+   event mode (a neuron without input only leaks; its update can be deferred). E_neuron is
+   SpikeSim's LIF-module energy (1.274 x 4 pJ for a 22-bit membrane word); the quirk
+   ``neuron_update_per_pe_cycle`` charges it per PE cycle instead, as SpikeSim does. Neuron
+   memory: C_out x S x b_u bits over every spiking layer (quirk: SpikeSim's first five layers).
+   Integer-level membranes cost the bits their levels need (``LayerPrecision.u_bits``).
+8. BN. One folded-BN multiply-add per neuron per timestep on spiking layers, x P(any input of the
+   receptive field active) in event mode; integer law (multiplier ~ bits^2, adder ~ bits,
+   Horowitz ISSCC 2014 constants) below 32 bits, floating point at 32 (:func:`.laws.bn_cost`);
+   memory.bn_words_per_channel words of b_bn bits per kept channel.
 
-Area (um2)
-- PE = pe_kernel^2 crossbars + B/mux_ratio x (ADC + mux) [+ a shift-adder per ADC when any layer
-  is bit-sliced, sized for the widest slice sum]; ADC area scales by ZigZag's law.
-- Tile = B/mux_ratio subtractors + temp buffer + tile buffer + H-tree + pes_per_tile PEs.
-  Tiles = sum_i ceil(PEs_i / pes_per_tile) (a tile serves one layer, as SpikeSim's paper says);
-  the quirk ``pack_layers_in_tiles`` packs all PEs together as SpikeSim's code does.
-- Input buffer: C_in x H_in x W_in words of memory.input_word_bits.
-- Neuron memory: C_out x S neurons x b_u bits, for every spiking layer (quirk: first five layers).
-- BN: per spiking layer, one multiply-add unit (it keeps up: the pipeline updates one neuron per
-  PE cycle) and memory.bn_words_per_channel words of b_bn bits per kept channel.
-
-Measured output spike rates are reported, not costed: they are the next layer's input rates, and
-spike traffic through buffers and the H-tree is charged dense.
-
-Latency: SpikeSim's pipeline (one PE cycle per output neuron per timestep, next layer starts at
-75 %) with kept channels; bits and activity do not change it: slices of a weight are read in
-parallel on their own columns, and a synchronous pipeline does not skip silent cycles.
-
-Reduction: with b_w = b_c, b_u = neuron_word_bits, ADC at reference bits, dense activity, all
-quirks on, mux_ratio = 8, BN and shift-add costs zero (SpikeSim models neither), B = 64 and
-kernels up to the PE's 3x3 this gives SpikeSim's numbers (a property test checks it).
+Unmapped cells (a partly filled crossbar) draw nothing: the quirk ``charge_unmapped_cells``
+charges full rows, columns, conversions and transfers as SpikeSim does. Measured output spike
+rates are reported, not costed: they are the next layer's input rates.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
 from mdsnn_search.hardware import laws
-from mdsnn_search.hardware.mapping import MappedLayer, layer_order_warning
+from mdsnn_search.hardware.configs import ConfigBatch
+from mdsnn_search.hardware.mapping import MappedLayer, TableGeometry, kept_channel_arrays, layer_order_warning
 from mdsnn_search.hardware.preset import HardwarePreset, QuirksConfig
 from mdsnn_search.hardware.report import AREA_COMPONENTS, ENERGY_COMPONENTS, CostReport, LayerRows, build_report
+
+Ints = NDArray[np.int64]
+Floats = NDArray[np.float64]
 
 _PIPELINE_CHECKPOINT = 0.75
 _NEURON_MEMORY_QUIRK_LAYERS = 5
 _QUIRKS = tuple(QuirksConfig.model_fields)
 
 
-@dataclass(frozen=True, slots=True)
-class _LayerEnergy:
-    cells: int
-    pes: int
-    pe_cycles: int
-    terms: tuple[float, ...]
-    """Energy per component, in :data:`ENERGY_COMPONENTS` order."""
+@dataclass(frozen=True)
+class AwareScores:
+    """What the rules give for N configurations of one table; per-layer arrays are [N, L]."""
+
+    cells: Ints
+    pes: Ints
+    pe_cycles: Ints
+    energy_pj: dict[str, Floats]
+    """Per component (:data:`ENERGY_COMPONENTS`), [N, L]."""
+    area_um2: dict[str, Floats]
+    """Per component (:data:`AREA_COMPONENTS`), [N]."""
+    layer_area_um2: Floats
+    """Each layer's own area: its PEs, input buffer, neuron memory and BN ([N, L])."""
+    tiles: Ints
+    start_clocks: Floats
+    halt_clocks: Floats
+    clock_ns: float
+
+    @cached_property
+    def energy_breakdown(self) -> dict[str, Floats]:
+        """Per component, summed over layers ([N])."""
+        return {name: terms.sum(axis=1) for name, terms in self.energy_pj.items()}
+
+    def energy_total(self) -> Floats:
+        return sum(self.energy_breakdown.values(), np.zeros(len(self.tiles)))
+
+    def area_total(self) -> Floats:
+        return sum(self.area_um2.values(), np.zeros(len(self.tiles)))
+
+    def latency_ns(self) -> Floats:
+        return self.halt_clocks[:, -1] * self.clock_ns
 
 
-@dataclass(frozen=True, slots=True)
-class _Constants:
-    """A preset's constants in the form the per-layer rules use them, derived once per preset."""
+@dataclass(frozen=True)
+class _Slices:
+    """Rules 1-2 applied to weight bits."""
 
-    b: int
-    bits_per_cell: int
-    adc_bits: int
-    pe_taps: int
-    full_cells: bool
-    crossbar_read: float
-    adc: float
-    mux: float
-    subtract_pair: float
-    temp_buffer_per_cycle: float
-    tile_buffer: float
-    htree: float
-    memory_fetch: float
-    neuron_per_bit: float
-    int8_add: float
-    int8_multiply: float
-    fp32_multiply_add: float
-
-    @classmethod
-    def of(cls, preset: HardwarePreset) -> _Constants:
-        cached = _CONSTANTS.get(id(preset))
-        if cached is not None and cached[0] is preset:
-            return cached[1]
-        xb, e = preset.crossbar, preset.energy_pj
-        constants = cls(
-            b=xb.size,
-            bits_per_cell=xb.bits_per_cell,
-            adc_bits=preset.adc.bits,
-            pe_taps=xb.pe_kernel * xb.pe_kernel,
-            full_cells=preset.quirks.charge_unmapped_cells,
-            crossbar_read=(xb.size / 8.0) * e.crossbar,
-            adc=e.adc * laws.adc_energy_scale(preset.adc.bits, preset.adc.reference_bits),
-            mux=e.mux,
-            subtract_pair=2.0 * e.subtractor,
-            temp_buffer_per_cycle=xb.adcs_per_pe * e.temp_buffer,
-            tile_buffer=e.tile_buffer,
-            htree=e.htree,
-            memory_fetch=e.memory_fetch,
-            neuron_per_bit=e.neuron / preset.memory.neuron_word_bits,
-            int8_add=e.int8_add,
-            int8_multiply=e.int8_multiply,
-            fp32_multiply_add=e.fp32_multiply_add,
-        )
-        if len(_CONSTANTS) >= 64:
-            _CONSTANTS.clear()
-        _CONSTANTS[id(preset)] = (preset, constants)
-        return constants
+    cells: Ints
+    adc_widest: Ints
+    """The layer's highest ADC resolution (sizes its ADCs and its conversion time)."""
+    adc_energy: Floats
+    """Mean energy of one conversion over the slices, relative to the reference bits."""
+    partial_sum_bits: Ints
 
 
-_CONSTANTS: dict[int, tuple[HardwarePreset, _Constants]] = {}
-"""Derived constants by preset identity (the preset is kept, so an id is never reused while cached)."""
+@dataclass(frozen=True)
+class _Mapping:
+    """Crossbar mapping of the kept channels (rule 1) and how full the crossbars are."""
+
+    row_tiles: Ints
+    fold: Ints
+    """PEs a kernel spans: ceil(taps / pe_kernel^2)."""
+    row_groups: Ints
+    col_tiles: Ints
+    neuron_groups: Ints
+    pes: Ints
+    columns: Ints
+    """Columns converted per row group and site (mapped ones, or all with charge_unmapped_cells)."""
+    row_fill: Floats | float
+    col_fill: Floats | float
+    neuron_fill: Floats | float
 
 
-def _layer_energy(layer: MappedLayer, k: _Constants, timesteps: int, event: bool) -> _LayerEnergy:
-    """Energy terms of one layer over all timesteps (rules in the module docstring)."""
-    p, b = layer.precision, k.b
-    c = laws.cells_per_weight(p.w_bits, k.bits_per_cell)
-    row_tiles, col_tiles = -(-layer.c_in // b), -(-(c * layer.c_out) // b)
-    neuron_groups = -(-layer.c_out // b)
-    n_pe = row_tiles * col_tiles * -(-layer.taps // k.pe_taps)
-    sites_t = layer.sites * timesteps
-    cycles = n_pe * sites_t
-    if k.full_cells:
-        row_fill = col_fill = neuron_fill = 1.0
-    else:
-        row_fill = layer.c_in / (row_tiles * b)
-        col_fill = c * layer.c_out / (col_tiles * b)
-        neuron_fill = layer.c_out / (neuron_groups * b)
-
-    rate = patch_active = site_active = 1.0
-    if event and layer.activity is not None:
-        rate = layer.activity.input_rate
-        patch_active = laws.any_active(rate, layer.taps * layer.c_in / row_tiles)
-        site_active = laws.any_active(rate, layer.taps * layer.c_in)
-    conversions = cycles * b * col_fill * patch_active
-    shift_add = 0.0
-    if c > 1:
-        shift_add = conversions * k.int8_add * laws.adder_scale(laws.shift_add_bits(k.adc_bits, c, k.bits_per_cell))
-    bn = 0.0
-    if layer.spec.spiking:
-        bn = (
-            layer.c_out
-            * sites_t
-            * site_active
-            * laws.bn_cost(p.bn_bits, k.int8_multiply, k.int8_add, k.fp32_multiply_add)
-        )
-    neuron_updates = row_tiles * neuron_groups * sites_t * neuron_fill * site_active
-    crossbar_reads = row_tiles * col_tiles * layer.taps * sites_t * row_fill * col_fill
-    terms = (  # ENERGY_COMPONENTS order
-        crossbar_reads * k.crossbar_read * rate,
-        conversions * k.adc,
-        conversions * k.mux,
-        conversions * k.subtract_pair,
-        shift_add,
-        cycles * k.temp_buffer_per_cycle,
-        cycles * k.tile_buffer,
-        cycles * k.htree,
-        cycles * k.memory_fetch,
-        neuron_updates * k.neuron_per_bit * p.u_bits,
-        bn,
+def score(geometry: TableGeometry, batch: ConfigBatch, preset: HardwarePreset, event: bool) -> AwareScores:
+    """Apply rules 1-8 to every configuration of ``batch``; ``event`` turns measured rates on."""
+    cols = geometry.costed
+    c_in_all, c_out_all = kept_channel_arrays(geometry.layers, batch.keep_fraction)
+    c_in, c_out = c_in_all[:, cols], c_out_all[:, cols]
+    slices = _slices(batch.w_bits[:, cols], preset)
+    mapped = _mapping(c_in, c_out, slices.cells, geometry, preset)
+    timesteps = batch.timesteps[:, None]
+    per_site = geometry.sites * timesteps
+    rate = batch.input_rate[:, cols] if event else np.ones(c_in.shape)
+    energy = _energy(geometry, preset, slices, mapped, c_in, c_out, batch, rate, event, per_site)
+    area, layer_area, tiles = _area(geometry, preset, slices, mapped, c_in, c_out, batch)
+    start, halt = _pipeline(geometry, preset, slices, c_out, timesteps)
+    return AwareScores(
+        cells=slices.cells,
+        pes=mapped.pes,
+        pe_cycles=mapped.pes * per_site,
+        energy_pj=energy,
+        area_um2=area,
+        layer_area_um2=layer_area,
+        tiles=tiles,
+        start_clocks=start,
+        halt_clocks=halt,
+        clock_ns=preset.crossbar.clock_ns,
     )
-    return _LayerEnergy(cells=c, pes=n_pe, pe_cycles=cycles, terms=terms)
+
+
+def _slices(w_bits: Ints, preset: HardwarePreset) -> _Slices:
+    b_c, adc = preset.crossbar.bits_per_cell, preset.adc
+    cells = laws.cells_per_weight(w_bits, b_c)
+    full = np.full(w_bits.shape, adc.bits, dtype=np.int64)
+    top = full  # the top slice's ADC bits: all full-cell columns at adc.bits, unless rule 2 applies
+    if adc.follow_slice_bits:
+        top = laws.slice_adc_bits(laws.top_slice_bits(w_bits, b_c), b_c, adc.bits, adc.min_bits)
+    full_energy = laws.adc_energy_scale(adc.bits, adc.reference_bits)
+    return _Slices(
+        cells=cells,
+        adc_widest=np.where(cells > 1, full, top),
+        adc_energy=((cells - 1) * full_energy + laws.adc_energy_scale(top, adc.reference_bits)) / cells,
+        partial_sum_bits=laws.partial_sum_bits(top, cells, b_c),
+    )
+
+
+def _mapping(c_in: Ints, c_out: Ints, cells: Ints, geometry: TableGeometry, preset: HardwarePreset) -> _Mapping:
+    b = preset.crossbar.size
+    row_tiles = -(-c_in // b)
+    fold = -(-geometry.taps // preset.crossbar.pe_kernel**2)
+    col_tiles = -(-(cells * c_out) // b)
+    neuron_groups = -(-c_out // b)
+    full = preset.quirks.charge_unmapped_cells
+    return _Mapping(
+        row_tiles=row_tiles,
+        fold=fold,
+        row_groups=row_tiles * fold,
+        col_tiles=col_tiles,
+        neuron_groups=neuron_groups,
+        pes=row_tiles * fold * col_tiles,
+        columns=col_tiles * b if full else cells * c_out,
+        row_fill=1.0 if full else c_in / (row_tiles * b),
+        col_fill=1.0 if full else cells * c_out / (col_tiles * b),
+        neuron_fill=1.0 if full else c_out / (neuron_groups * b),
+    )
+
+
+def _energy(
+    geometry: TableGeometry,
+    preset: HardwarePreset,
+    slices: _Slices,
+    m: _Mapping,
+    c_in: Ints,
+    c_out: Ints,
+    batch: ConfigBatch,
+    rate: Floats,
+    event: bool,
+    per_site: Ints,
+) -> dict[str, Floats]:
+    """Energy per component and layer over all timesteps (rules 3, 4, 7, 8)."""
+    e, cols, b = preset.energy_pj, geometry.costed, preset.crossbar.size
+    taps = geometry.taps
+    patch = laws.any_active(rate, taps / m.fold * c_in / m.row_tiles) if event else rate
+    site = laws.any_active(rate, taps * c_in) if event else rate
+    conversions = m.row_groups * m.columns * patch * per_site
+    inputs_moved = m.row_groups * m.neuron_groups * m.row_fill * rate * per_site
+    partial_sums = m.row_groups * m.neuron_groups * m.neuron_fill * patch * per_site
+    per_pe_cycle = preset.quirks.neuron_update_per_pe_cycle
+    membrane_word = batch.u_bits[:, cols].astype(np.float64) * (e.neuron / preset.memory.neuron_word_bits)
+    neuron_updates = (m.row_groups * m.neuron_groups if per_pe_cycle else c_out * site) * per_site
+    crossbar_reads = m.row_tiles * m.col_tiles * taps * m.row_fill * m.col_fill * rate * per_site
+    shift_add = e.int8_add * laws.adder_scale(slices.partial_sum_bits)
+    bn = laws.bn_cost(batch.bn_bits[:, cols], e.int8_multiply, e.int8_add, e.fp32_multiply_add)
+    terms: dict[str, Floats] = {
+        "crossbar": crossbar_reads * (b / 8.0) * e.crossbar,
+        "adc": conversions * slices.adc_energy * e.adc,
+        "mux": conversions * e.mux,
+        "subtractor": conversions * 2.0 * e.subtractor,
+        "shift_add": np.where(slices.cells > 1, conversions * shift_add, 0.0),
+        "temp_buffer": conversions * (e.temp_buffer / preset.crossbar.mux_ratio),
+        "tile_buffer": partial_sums * (slices.partial_sum_bits / preset.adc.reference_bits) * e.tile_buffer,
+        "htree": inputs_moved * e.htree,
+        "memory_fetch": inputs_moved * e.memory_fetch,
+        "neuron": neuron_updates * membrane_word,
+        "bn": np.where(geometry.spiking, c_out * site * per_site * bn, 0.0),
+    }
+    return {name: terms[name] for name in ENERGY_COMPONENTS}
 
 
 def _area(
-    layers: list[MappedLayer], preset: HardwarePreset, energies: list[_LayerEnergy]
-) -> tuple[dict[str, float], list[float], int]:
-    """Area breakdown, each layer's own area, and the tile count."""
-    xb, a, memory, quirks = preset.crossbar, preset.area_um2, preset.memory, preset.quirks
-    n_adc, ppt = xb.adcs_per_pe, xb.pes_per_tile
-    adc = a.adc * laws.adc_area_scale(preset.adc.bits, preset.adc.reference_bits)
-    widest = max(energy.cells for energy in energies)
-    shift_adder = 0.0
-    if widest > 1:
-        bits = laws.shift_add_bits(preset.adc.bits, widest, xb.bits_per_cell)
-        shift_adder = a.int8_add * laws.adder_scale(bits)
-    pe_parts = {
-        "crossbar": xb.pe_kernel * xb.pe_kernel * a.crossbar,
-        "adc": n_adc * adc,
-        "mux": n_adc * a.mux,
-        "shift_add": n_adc * shift_adder,
+    geometry: TableGeometry,
+    preset: HardwarePreset,
+    slices: _Slices,
+    m: _Mapping,
+    c_in: Ints,
+    c_out: Ints,
+    batch: ConfigBatch,
+) -> tuple[dict[str, Floats], Floats, Ints]:
+    """Area per component ([N]), each layer's own area ([N, L]) and the tile count (rule 6)."""
+    xb, a, memory, quirks, adc = preset.crossbar, preset.area_um2, preset.memory, preset.quirks, preset.adc
+    n_adc, ppt, cols = xb.adcs_per_pe, xb.pes_per_tile, geometry.costed
+    crossbars = xb.pe_kernel**2 * a.crossbar
+    adcs = n_adc * a.adc * laws.adc_area_scale(slices.adc_widest, adc.reference_bits)
+    shift_adders = np.where(slices.cells > 1, n_adc * a.int8_add * laws.adder_scale(slices.partial_sum_bits), 0.0)
+    used = m.pes.sum(axis=1)
+    tiles = -(-used // ppt) if xb.tile_packing == "packed" else (-(-m.pes // ppt)).sum(axis=1)
+    empty = tiles * ppt - used if quirks.charge_empty_pe_slots else np.zeros_like(used)
+    first_five = np.arange(len(cols)) < _NEURON_MEMORY_QUIRK_LAYERS
+    has_neurons = first_five if quirks.neuron_memory_first_five_layers else geometry.spiking
+    u_bits, bn_bits = batch.u_bits[:, cols], batch.bn_bits[:, cols]
+    in_buffer = c_in * geometry.input_area * (a.memory_bit * memory.input_word_bits)
+    neurons = np.where(has_neurons, c_out * geometry.sites * u_bits * a.memory_bit, 0.0)
+    bn_unit = laws.bn_cost(bn_bits, a.int8_multiply, a.int8_add, a.fp32_multiply_add)
+    bn = np.where(geometry.spiking, bn_unit + memory.bn_words_per_channel * bn_bits * c_out * a.memory_bit, 0.0)
+    empty_adcs = empty * (n_adc * a.adc * laws.adc_area_scale(adc.bits, adc.reference_bits))
+    breakdown: dict[str, Floats] = {
+        "crossbar": (used + empty) * crossbars,
+        "adc": (m.pes * adcs).sum(axis=1) + empty_adcs,
+        "mux": (used + empty) * (n_adc * a.mux),
+        "shift_add": (m.pes * shift_adders).sum(axis=1),
+        "subtractor": tiles * (n_adc * a.subtractor),
+        "temp_buffer": tiles * a.temp_buffer,
+        "tile_buffer": tiles * a.tile_buffer,
+        "htree": tiles * a.htree,
+        "input_buffer": in_buffer.sum(axis=1),
+        "neuron_memory": neurons.sum(axis=1),
+        "bn": bn.sum(axis=1),
     }
-    pe_area = sum(pe_parts.values())
-    pes = [energy.pes for energy in energies]
-    tiles = -(-sum(pes) // ppt) if quirks.pack_layers_in_tiles else sum(-(-n // ppt) for n in pes)
+    own = m.pes * (crossbars + adcs + n_adc * a.mux + shift_adders) + in_buffer + neurons + bn
+    return {name: breakdown[name] for name in AREA_COMPONENTS}, own, tiles
 
-    breakdown = dict.fromkeys(AREA_COMPONENTS, 0.0)
-    for key, value in pe_parts.items():
-        breakdown[key] = tiles * ppt * value
-    breakdown.update(
-        subtractor=tiles * n_adc * a.subtractor,
-        temp_buffer=tiles * a.temp_buffer,
-        tile_buffer=tiles * a.tile_buffer,
-        htree=tiles * a.htree,
+
+def _pipeline(
+    geometry: TableGeometry, preset: HardwarePreset, slices: _Slices, c_out: Ints, timesteps: Ints
+) -> tuple[Floats, Floats]:
+    """(start, halt) of each layer in clocks (rule 5)."""
+    xb, adc = preset.crossbar, preset.adc
+    cycle = xb.pe_cycle_clocks + xb.mux_ratio * (slices.adc_widest - adc.bits) * adc.conversion_clocks_per_bit
+    steps = (
+        c_out * geometry.sites
+        if preset.quirks.cycle_per_output_neuron
+        else np.broadcast_to(geometry.sites, c_out.shape)
     )
-    own = []
-    for layer, n_pe in zip(layers, pes, strict=True):
-        p = layer.precision
-        in_buffer = layer.input_elements * a.memory_bit * memory.input_word_bits
-        has_neurons = (
-            layer.index < _NEURON_MEMORY_QUIRK_LAYERS if quirks.neuron_memory_first_five_layers else layer.spec.spiking
-        )
-        neurons = layer.c_out * layer.sites * a.memory_bit * p.u_bits if has_neurons else 0.0
-        bn = 0.0
-        if layer.spec.spiking:
-            unit = laws.bn_cost(p.bn_bits, a.int8_multiply, a.int8_add, a.fp32_multiply_add)
-            bn = unit + memory.bn_words_per_channel * p.bn_bits * layer.c_out * a.memory_bit
-        breakdown["input_buffer"] += in_buffer
-        breakdown["neuron_memory"] += neurons
-        breakdown["bn"] += bn
-        own.append(n_pe * pe_area + in_buffer + neurons + bn)
-    return breakdown, own, tiles
-
-
-def _pipeline(layers: list[MappedLayer], timesteps: int) -> list[tuple[int, int]]:
-    """(start, halt) of each layer in PE cycles: SpikeSim's 75 % pipeline."""
-    started = 0
-    spans = []
-    for layer in layers:
-        outputs = layer.c_out * layer.sites
-        spans.append((started, started + outputs * timesteps))
-        started += int(_PIPELINE_CHECKPOINT * outputs) * timesteps
-    return spans
+    lead = np.floor(_PIPELINE_CHECKPOINT * steps) * timesteps * cycle
+    start = np.zeros(lead.shape)
+    np.cumsum(lead[:, :-1], axis=1, out=start[:, 1:])
+    return start, start + steps * timesteps * cycle
 
 
 def estimate_aware(
-    layers: list[MappedLayer], preset: HardwarePreset, timesteps: int, event: bool, conventions: dict[str, Any]
+    layers: list[MappedLayer],
+    geometry: TableGeometry,
+    batch: ConfigBatch,
+    preset: HardwarePreset,
+    event: bool,
+    conventions: dict[str, Any],
 ) -> CostReport:
-    """Score mapped layers with the aware model; ``event`` turns measured spike rates on."""
-    constants = _Constants.of(preset)
-    energies = [_layer_energy(layer, constants, timesteps, event) for layer in layers]
-    area_breakdown, own_area, tiles = _area(layers, preset, energies)
-    terms = [energy.terms for energy in energies]
-    energy_breakdown = dict(zip(ENERGY_COMPONENTS, map(sum, zip(*terms, strict=True)), strict=True))
-    pes = [energy.pes for energy in energies]
+    """The report of one configuration (``batch`` of one); ``layers`` are its mapped rows."""
+    scores = score(geometry, batch, preset, event)
+    terms = np.stack([scores.energy_pj[name][0] for name in ENERGY_COMPONENTS], axis=1)
+    pes = scores.pes[0].tolist()
     warning = layer_order_warning([layer.spec.name for layer in layers], pes)
     rows = LayerRows(
         layers=layers,
-        cells_per_weight=[energy.cells for energy in energies],
+        cells_per_weight=scores.cells[0].tolist(),
         pes=pes,
-        pe_cycles=[energy.pe_cycles for energy in energies],
-        energy_terms_pj=terms,
+        pe_cycles=scores.pe_cycles[0].tolist(),
+        energy_terms_pj=terms.tolist(),
         energy_pj=None,
-        area_um2=own_area,
-        spans_cycles=_pipeline(layers, timesteps),
-        cycle_ns=preset.crossbar.pe_cycle_ns,
+        area_um2=scores.layer_area_um2[0].tolist(),
+        spans_cycles=list(zip(scores.start_clocks[0].tolist(), scores.halt_clocks[0].tolist(), strict=True)),
+        cycle_ns=scores.clock_ns,
         report_bits=True,
     )
     return build_report(
         rows=rows,
-        timesteps=timesteps,
-        tiles=tiles,
-        energy_breakdown_pj=energy_breakdown,
-        area_breakdown_um2=area_breakdown,
+        timesteps=int(batch.timesteps[0]),
+        tiles=int(scores.tiles[0]),
+        energy_pj=float(scores.energy_total()[0]),
+        area_um2=float(scores.area_total()[0]),
+        energy_breakdown_pj={name: float(value[0]) for name, value in scores.energy_breakdown.items()},
+        area_breakdown_um2={name: float(value[0]) for name, value in scores.area_um2.items()},
         conventions={
             **conventions,
             "precision": "per layer; missing layers at full precision (W32/U32/BN32)",
+            "adc": _adc_convention(preset),
+            "tiles": preset.crossbar.tile_packing,
             "quirks": {name: getattr(preset.quirks, name) for name in _QUIRKS},
         },
         warnings=(warning,) if warning else (),
     )
+
+
+def _adc_convention(preset: HardwarePreset) -> str:
+    adc = preset.adc
+    if adc.follow_slice_bits:
+        return f"{adc.bits} bits for full cells, fewer for partly used cells (at least {adc.min_bits})"
+    return f"{adc.bits} bits for every column"

@@ -1,4 +1,8 @@
-"""``estimate_cost``: validate one configuration, map it, and score it with the preset's engine."""
+"""``estimate_cost``: validate one configuration, map it, and score it with the preset's engine.
+
+The aware engine scores it as a batch of one (:mod:`.aware` is numpy over configurations), so this
+report and :func:`~.batch.estimate_batch` apply the same rules.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,9 @@ from typing import Any
 from mdsnn_search.errors import ConfigError
 from mdsnn_search.hardware.aware import estimate_aware
 from mdsnn_search.hardware.compat import estimate_spikesim
+from mdsnn_search.hardware.configs import ConfigBatch
 from mdsnn_search.hardware.layers import LayerActivity, LayerSpec
-from mdsnn_search.hardware.mapping import map_layers
+from mdsnn_search.hardware.mapping import map_layers, table_geometry
 from mdsnn_search.hardware.messages import unknown_layer_message
 from mdsnn_search.hardware.preset import HardwarePreset
 from mdsnn_search.hardware.report import CostReport
@@ -38,7 +43,7 @@ def estimate_cost(
     precision = _EMPTY if precision is None else precision
     keep_fraction = _EMPTY if keep_fraction is None else keep_fraction
     activity = _EMPTY if activity is None else activity
-    names = _check_layers(layers)
+    names = check_layers(layers)
     _check_timesteps(timesteps)
     _check_keys("precision", precision, names)
     _check_keys("keep_fraction", keep_fraction, names)
@@ -55,18 +60,31 @@ def estimate_cost(
         activity=activity,
     )
     if not mapped:
-        raise ConfigError(
-            f"layers: nothing to cost: every layer is linear and preset {preset.name!r} has include_linear: false"
-        )
-    event = preset.engine == "aware" and conventions.activity_mode == "event"
-    stated = _conventions(preset, event, bool(activity), len(mapped) != len(layers))
+        raise nothing_to_cost(preset)
+    stated = stated_conventions(preset, bool(activity), len(mapped) != len(layers))
     if preset.engine == "spikesim":
         return estimate_spikesim(mapped, preset, timesteps, stated)
-    return estimate_aware(mapped, preset, timesteps, event, stated)
+    geometry = table_geometry(tuple(layers), conventions.output_side, conventions.include_linear)
+    batch = ConfigBatch.of(
+        layers, timesteps=timesteps, precision=precision, keep_fraction=keep_fraction, activity=activity
+    )
+    return estimate_aware(mapped, geometry, batch, preset, is_event_mode(preset), stated)
 
 
-def _conventions(preset: HardwarePreset, event: bool, measured: bool, skipped_linear: bool) -> dict[str, Any]:
+def is_event_mode(preset: HardwarePreset) -> bool:
+    """Whether measured spike rates are costed: the aware engine on an ``event`` preset."""
+    return preset.engine == "aware" and preset.conventions.activity_mode == "event"
+
+
+def nothing_to_cost(preset: HardwarePreset) -> ConfigError:
+    return ConfigError(
+        f"layers: nothing to cost: every layer is linear and preset {preset.name!r} has include_linear: false"
+    )
+
+
+def stated_conventions(preset: HardwarePreset, measured: bool, skipped_linear: bool) -> dict[str, Any]:
     """What a report states about how it was computed (engines add their own entries)."""
+    event = is_event_mode(preset)
     conventions = preset.conventions
     if preset.engine == "spikesim":
         activity = "dense (SpikeSim's ELA has no activity input)"
@@ -95,7 +113,7 @@ def _check_timesteps(timesteps: int) -> None:
         raise ConfigError(f"timesteps must be an integer >= 1, but got {timesteps!r}")
 
 
-def _check_layers(layers: Sequence[LayerSpec]) -> list[str]:
+def check_layers(layers: Sequence[LayerSpec]) -> list[str]:
     """Layer names, after checking the table is non-empty with unique names (LayerSpec checks its
     own fields when it is built)."""
     if not layers:

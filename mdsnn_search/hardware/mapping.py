@@ -2,18 +2,27 @@
 
 This module applies the inputs that are not hardware rules: channel pruning, the output-side
 convention, which layers are costed, and each layer's precision and measured activity. The engines
-(:mod:`.compat`, :mod:`.aware`) then only apply hardware rules to :class:`MappedLayer` rows.
+(:mod:`.compat`, :mod:`.aware`) then only apply hardware rules: the compatibility engine to
+:class:`MappedLayer` rows, the aware engine to a :class:`TableGeometry` and arrays of kept
+channels over many configurations at once.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+from numpy.typing import NDArray
+
 from mdsnn_search.hardware.layers import LayerActivity, LayerSpec
 from mdsnn_search.hardware.preset import OutputSide
 from mdsnn_search.precision import LayerPrecision
+
+Ints = NDArray[np.int64]
+Floats = NDArray[np.float64]
 
 FULL_PRECISION = LayerPrecision()
 """What a layer missing from the precision mapping gets: W32/U32/BN32."""
@@ -43,26 +52,40 @@ class MappedLayer:
 
 
 def kept_channels(layers: Sequence[LayerSpec], keep_fraction: Mapping[str, float]) -> list[tuple[int, int]]:
-    """(C_in, C_out) of every layer after pruning.
+    """(C_in, C_out) of every layer after pruning (the rule is :func:`kept_channel_arrays`'s)."""
+    keep = np.array([[keep_fraction.get(spec.name, 1.0) for spec in layers]], dtype=np.float64)
+    c_in, c_out = kept_channel_arrays(layers, keep)
+    return [(int(a), int(b)) for a, b in zip(c_in[0], c_out[0], strict=True)]
 
-    A layer keeps max(1, round(fraction x C_out)) output channels (halves round up). Pruning also
-    shrinks the next layer's input: when the next layer's C_in is a whole multiple s of this
-    layer's C_out (s = 1 for conv -> conv, s = H x W for a flatten into a linear layer), its C_in
-    becomes kept x s. Tables that are not a plain chain (shortcuts, concatenation) keep C_in.
+
+def kept_channel_arrays(layers: Sequence[LayerSpec], keep_fraction: Floats) -> tuple[Ints, Ints]:
+    """Kept (C_in, C_out) of every layer for N configurations: ``keep_fraction`` is [N, layers].
+
+    A layer keeps max(1, round(fraction x C_out)) output channels (halves round up; a fraction of
+    1 keeps them all). Pruning also shrinks the next layer's input: when the next layer's C_in is a
+    whole multiple s of this layer's C_out (s = 1 for conv -> conv, s = H x W for a flatten into a
+    linear layer), its C_in becomes kept x s. Tables that are not a plain chain (shortcuts,
+    concatenation) keep C_in.
     """
-    kept_out = [
-        max(1, math.floor(keep_fraction[spec.name] * spec.c_out + 0.5)) if spec.name in keep_fraction else spec.c_out
-        for spec in layers
-    ]
-    result = []
-    for i, spec in enumerate(layers):
-        c_in = spec.c_in
-        if i > 0:
-            previous = layers[i - 1]
-            if kept_out[i - 1] != previous.c_out and spec.c_in % previous.c_out == 0:
-                c_in = kept_out[i - 1] * (spec.c_in // previous.c_out)
-        result.append((c_in, kept_out[i]))
-    return result
+    c_in_full, c_out_full, scale = _chain(tuple(layers))
+    kept_out = np.maximum(1, np.floor(keep_fraction * c_out_full + 0.5)).astype(np.int64)
+    c_in = np.broadcast_to(c_in_full, kept_out.shape).copy()
+    previous = kept_out[:, :-1]
+    shrunk = (scale[1:] > 0) & (previous != c_out_full[:-1])
+    c_in[:, 1:] = np.where(shrunk, previous * scale[1:], c_in_full[1:])
+    return c_in, kept_out
+
+
+@functools.lru_cache(maxsize=64)
+def _chain(layers: tuple[LayerSpec, ...]) -> tuple[Ints, Ints, Ints]:
+    """Full C_in and C_out per layer, and s: how many inputs of layer i each output channel of
+    layer i-1 feeds (0 where C_in is not a whole multiple, or for the first layer)."""
+    c_in = np.array([spec.c_in for spec in layers], dtype=np.int64)
+    c_out = np.array([spec.c_out for spec in layers], dtype=np.int64)
+    scale = np.zeros(len(layers), dtype=np.int64)
+    divisible = c_in[1:] % c_out[:-1] == 0
+    scale[1:] = np.where(divisible, c_in[1:] // c_out[:-1], 0)
+    return c_in, c_out, scale
 
 
 def pooled_side(layers: Sequence[LayerSpec], i: int) -> tuple[int, int]:
@@ -126,6 +149,49 @@ def map_layers(
             )
         )
     return mapped
+
+
+@dataclass(frozen=True, eq=False)
+class TableGeometry:
+    """What the aware engine needs of a layer table, fixed for every configuration of it.
+
+    ``costed`` indexes the layers that are costed (linear layers drop out when the preset leaves
+    them out); the other arrays run over the costed layers, in order.
+    """
+
+    layers: tuple[LayerSpec, ...]
+    costed: Ints
+    taps: Ints
+    """Kernel taps k x k."""
+    sites: Ints
+    """Output positions per channel per timestep, in the preset's output-side convention."""
+    input_area: Ints
+    """H_in x W_in: input-buffer words per input channel."""
+    conv_area: Ints
+    """H_out x W_out at the real conv output side (for MACs)."""
+    spiking: NDArray[np.bool_]
+
+    @property
+    def names(self) -> list[str]:
+        return [self.layers[i].name for i in self.costed]
+
+
+@functools.lru_cache(maxsize=64)
+def table_geometry(layers: tuple[LayerSpec, ...], output_side: OutputSide, include_linear: bool) -> TableGeometry:
+    """The geometry of ``layers`` under a preset's conventions (cached: a search costs one table
+    many times)."""
+    costed = [i for i, spec in enumerate(layers) if include_linear or spec.kind != "linear"]
+    sides = [pooled_side(layers, i) if output_side == "pooled" else (layers[i].h_out, layers[i].w_out) for i in costed]
+    specs = [layers[i] for i in costed]
+    return TableGeometry(
+        layers=layers,
+        costed=np.array(costed, dtype=np.int64),
+        taps=np.array([spec.kernel * spec.kernel for spec in specs], dtype=np.int64),
+        sites=np.array([h * w for h, w in sides], dtype=np.int64),
+        input_area=np.array([spec.h_in * spec.w_in for spec in specs], dtype=np.int64),
+        conv_area=np.array([spec.h_out * spec.w_out for spec in specs], dtype=np.int64),
+        spiking=np.array([spec.spiking for spec in specs], dtype=np.bool_),
+    )
 
 
 def layer_order_warning(names: Sequence[str], pes: Sequence[int]) -> str | None:

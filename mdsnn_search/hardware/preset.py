@@ -1,15 +1,19 @@
 """Hardware presets: one crossbar design point as a validated, frozen config.
 
-A preset is a YAML file under ``simulators/`` (or any path). It fixes the crossbar geometry, the
-per-component energy and area constants, which engine scores it (``spikesim``: SpikeSim's ELA
-exactly; ``aware``: our precision- and activity-aware model), the conventions a report states
-(output side, classifier included, dense or event activity) and the SpikeSim quirk switches the
-aware model can reproduce. Every field is documented here and commented in the shipped files.
+A preset is a YAML file: shipped ones are package data (``mdsnn_search/hardware/presets/``, read
+with :mod:`importlib.resources`, so an installed wheel finds them), a user's own is given by path.
+It fixes the crossbar geometry, the per-component energy and area constants, which engine scores
+it (``spikesim``: SpikeSim's ELA exactly; ``aware``: our precision- and activity-aware model), the
+conventions a report states (output side, classifier included, dense or event activity) and the
+SpikeSim quirk switches the aware model can reproduce. Every field is documented here and
+commented in the shipped files.
 """
 
 from __future__ import annotations
 
 import functools
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Literal
 
@@ -24,9 +28,10 @@ Engine = Literal["spikesim", "aware"]
 Device = Literal["rram", "sram"]
 OutputSide = Literal["conv", "pooled"]
 ActivityMode = Literal["dense", "event"]
+TilePacking = Literal["packed", "per_layer"]
 
-SIMULATORS_DIR = Path(__file__).resolve().parents[2] / "simulators"
-"""Where shipped presets live: ``<repo>/simulators`` (the package is used from a checkout)."""
+SHIPPED_PRESETS: Traversable = resources.files("mdsnn_search.hardware") / "presets"
+"""Where shipped presets live: package data, found the same way in a checkout and in a wheel."""
 
 DEFAULT_PRESET = "rram_64"
 
@@ -44,7 +49,10 @@ class CrossbarConfig(_Config):
     pes_per_tile: int = Field(8, ge=1, description="PEs sharing one tile's buffers, H-tree and subtractors")
     mux_ratio: int = Field(8, ge=1, description="columns sharing one ADC through a mux")
     clock_mhz: float = Field(250.0, gt=0, description="clock frequency")
-    pe_cycle_clocks: int = Field(26, ge=1, description="clock cycles of one PE cycle")
+    pe_cycle_clocks: int = Field(26, ge=1, description="clock cycles of one PE cycle with the ADC at adc.bits")
+    tile_packing: TilePacking = Field(
+        "packed", description="packed: PEs of all layers fill tiles in turn (SpikeSim's code); per_layer: whole tiles"
+    )
 
     @model_validator(mode="after")
     def _mux_divides_size(self) -> CrossbarConfig:
@@ -58,15 +66,34 @@ class CrossbarConfig(_Config):
         return self.size // self.mux_ratio
 
     @property
+    def clock_ns(self) -> float:
+        return 1000.0 / self.clock_mhz
+
+    @property
     def pe_cycle_ns(self) -> float:
-        return self.pe_cycle_clocks * (1000.0 / self.clock_mhz)
+        return self.pe_cycle_clocks * self.clock_ns
 
 
 class AdcConfig(_Config):
     """ADC resolution. Energy and area constants are given at ``reference_bits`` and scaled."""
 
-    bits: int = Field(ge=1, le=16, description="resolution the design uses")
-    reference_bits: int = Field(ge=1, le=16, description="resolution the energy/area constants were taken at")
+    bits: int = Field(ge=1, le=16, description="resolution for a column of full b_c-bit cells")
+    reference_bits: int = Field(
+        ge=1, le=16, description="resolution (and partial-sum width) the ADC and tile-buffer constants were taken at"
+    )
+    follow_slice_bits: bool = Field(
+        False, description="a column of cells holding fewer than b_c weight bits is converted at fewer ADC bits"
+    )
+    min_bits: int = Field(1, ge=1, le=16, description="lowest resolution follow_slice_bits may reach")
+    conversion_clocks_per_bit: float = Field(
+        0.5, gt=0, description="SAR conversion time per resolved bit, in clocks (conversion time is linear in bits)"
+    )
+
+    @model_validator(mode="after")
+    def _min_below_bits(self) -> AdcConfig:
+        if self.min_bits > self.bits:
+            raise ValueError(f"min_bits <= bits must hold, but got (min_bits={self.min_bits}, bits={self.bits})")
+        return self
 
 
 class EnergyConfig(_Config):
@@ -76,11 +103,13 @@ class EnergyConfig(_Config):
     adc: float = Field(ge=0, description="one ADC conversion at reference_bits")
     mux: float = Field(ge=0, description="one mux selection (one per conversion)")
     subtractor: float = Field(ge=0, description="one subtract (offset removal); 2 per conversion")
-    temp_buffer: float = Field(ge=0, description="one temp-buffer access; one per ADC per PE cycle")
-    tile_buffer: float = Field(ge=0, description="tile-buffer traffic of one PE cycle")
-    htree: float = Field(ge=0, description="H-tree traffic of one PE cycle")
-    memory_fetch: float = Field(ge=0, description="input fetch of one PE cycle")
-    neuron: float = Field(ge=0, description="one neuron-module update (memory.neuron_word_bits word)")
+    temp_buffer: float = Field(ge=0, description="one temp-buffer access; one per mux_ratio conversions")
+    tile_buffer: float = Field(
+        ge=0, description="moving the partial sums of one B-neuron group (reference_bits wide) through the tile buffer"
+    )
+    htree: float = Field(ge=0, description="carrying one B-row input vector to a PE over the H-tree")
+    memory_fetch: float = Field(ge=0, description="fetching one B-row input vector from the input buffer")
+    neuron: float = Field(ge=0, description="one neuron's membrane read-modify-write (memory.neuron_word_bits word)")
     int8_add: float = Field(ge=0, description="8-bit integer add (shift-add, BN add); scales linearly in bits")
     int8_multiply: float = Field(ge=0, description="8-bit integer multiply (BN scale); scales with bits^2")
     fp32_multiply_add: float = Field(ge=0, description="FP32 multiply + add (BN at >= 16 bits)")
@@ -127,12 +156,17 @@ class ConventionsConfig(_Config):
 class QuirksConfig(_Config):
     """SpikeSim behaviours the aware engine can reproduce (the spikesim engine always has them)."""
 
-    pack_layers_in_tiles: bool = Field(
-        False, description="PEs of different layers share tiles: tiles = ceil(sum PEs / pes_per_tile)"
-    )
     neuron_memory_first_five_layers: bool = Field(False, description="neuron memory counts only the first five layers")
     charge_unmapped_cells: bool = Field(
-        False, description="rows, columns and conversions of a PE cost energy even where no weight is mapped"
+        False,
+        description="rows, columns, conversions and transfers of a PE cost energy even where no weight is mapped",
+    )
+    charge_empty_pe_slots: bool = Field(False, description="every PE slot of every tile costs area, used or not")
+    cycle_per_output_neuron: bool = Field(
+        False, description="latency: one PE cycle per output neuron per timestep (not per output site)"
+    )
+    neuron_update_per_pe_cycle: bool = Field(
+        False, description="neuron energy: one update per PE cycle (not one per neuron per timestep)"
     )
 
 
@@ -152,6 +186,16 @@ class HardwarePreset(_Config):
     conventions: ConventionsConfig = ConventionsConfig()
     quirks: QuirksConfig = QuirksConfig()
 
+    @model_validator(mode="after")
+    def _conversions_fit_the_cycle(self) -> HardwarePreset:
+        converting = self.crossbar.mux_ratio * self.adc.bits * self.adc.conversion_clocks_per_bit
+        if converting > self.crossbar.pe_cycle_clocks:
+            raise ValueError(
+                "the conversions of one PE cycle must fit in it: mux_ratio x adc.bits x adc.conversion_clocks_per_bit "
+                f"<= crossbar.pe_cycle_clocks must hold, but got {converting:g} > {self.crossbar.pe_cycle_clocks}"
+            )
+        return self
+
     def with_overrides(self, **changes: object) -> HardwarePreset:
         """A validated copy with some fields replaced; a section takes a dict of its fields, e.g.
         ``with_overrides(engine="aware", conventions={"output_side": "pooled"})``."""
@@ -166,32 +210,44 @@ class HardwarePreset(_Config):
             raise ConfigError(f"preset {self.name} with overrides: {validation_message(exc)}") from None
 
 
-def _preset_files() -> Registry[Path]:
-    registry: Registry[Path] = Registry("hardware preset")
-    if SIMULATORS_DIR.is_dir():
-        for path in sorted(SIMULATORS_DIR.glob("*.yaml")):
-            registry.register(path.stem)(path)
+@functools.cache
+def _shipped() -> Registry[Traversable]:
+    registry: Registry[Traversable] = Registry("hardware preset")
+    for entry in sorted(SHIPPED_PRESETS.iterdir(), key=lambda item: item.name):
+        if entry.name.endswith(".yaml"):
+            registry.register(entry.name.removesuffix(".yaml"))(entry)
     return registry
 
 
 def preset_names() -> list[str]:
-    """Names of the presets shipped in ``simulators/``."""
-    return _preset_files().names()
+    """Names of the shipped presets."""
+    return _shipped().names()
 
 
 def load_preset(name_or_path: str | Path) -> HardwarePreset:
     """Load a preset by shipped name (``rram_64``) or by file path; errors name the file and field."""
     text = str(name_or_path)
     looks_like_path = isinstance(name_or_path, Path) or text.endswith((".yaml", ".yml", ".json")) or "/" in text
-    path = Path(text) if looks_like_path else _preset_files().get(text)
-    resolved = path.resolve()
-    if not resolved.is_file():
-        raise ConfigError(f"{path}: no such preset file (shipped presets: {', '.join(preset_names())})")
-    return _load_cached(resolved, resolved.stat().st_mtime_ns)
+    if not looks_like_path:
+        return _load_shipped(text)
+    path = Path(text).resolve()
+    if not path.is_file():
+        raise ConfigError(f"{text}: no such preset file (shipped presets: {', '.join(preset_names())})")
+    return _load_file(path, path.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _load_shipped(name: str) -> HardwarePreset:
+    with resources.as_file(_shipped().get(name)) as path:
+        return _validated(path)
 
 
 @functools.lru_cache(maxsize=32)
-def _load_cached(path: Path, mtime_ns: int) -> HardwarePreset:
+def _load_file(path: Path, mtime_ns: int) -> HardwarePreset:
+    return _validated(path)
+
+
+def _validated(path: Path) -> HardwarePreset:
     data = read_mapping(path)
     try:
         return HardwarePreset.model_validate(data)

@@ -18,6 +18,11 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+from numpy.typing import NDArray
+
+Floats = NDArray[np.float64]
+
 if TYPE_CHECKING:
     from mdsnn_search.hardware.mapping import MappedLayer
 
@@ -100,7 +105,8 @@ class LayerRows:
     energy_pj: Sequence[float] | None
     """Per-layer energy when the engine sums it its own way; else the sum of its terms."""
     area_um2: Sequence[float]
-    spans_cycles: Sequence[tuple[int, int]]
+    spans_cycles: Sequence[tuple[float, float]]
+    """(start, halt) of each layer, in cycles of ``cycle_ns`` (PE cycles or clocks, by engine)."""
     cycle_ns: float
     report_bits: bool
 
@@ -212,18 +218,17 @@ def build_report(
         synops += layer.macs * (layer.activity.input_rate if layer.activity is not None else 1.0)
     ops *= 2.0 * timesteps
     synops *= timesteps
-    edp = (energy * 1e-12) * (latency_ns * 1e-9)
-    area_mm2 = area * 1e-6
+    merit = figures_of_merit(*(np.asarray(value, dtype=np.float64) for value in (energy, latency_ns, area, ops)))
     return CostReport(
         energy_pj=energy,
         latency_ns=latency_ns,
         area_um2=area,
-        edp=edp,
-        edap=edp * area_mm2,
+        edp=float(merit[EDP]),
+        edap=float(merit[EDAP]),
         ops=ops,
         synops=synops,
-        tops_per_w=ops / energy if energy > 0 else 0.0,
-        tops_per_mm2=ops / (latency_ns * 1e3) / area_mm2 if latency_ns > 0 and area > 0 else 0.0,
+        tops_per_w=float(merit[TOPS_PER_W]),
+        tops_per_mm2=float(merit[TOPS_PER_MM2]),
         tiles=tiles,
         pes=sum(rows.pes),
         timesteps=timesteps,
@@ -233,3 +238,14 @@ def build_report(
         warnings=warnings,
         rows=rows,
     )
+
+
+def figures_of_merit(energy_pj: Floats, latency_ns: Floats, area_um2: Floats, ops: Floats) -> dict[str, Floats]:
+    """EDP, EDAP, TOPS/W and TOPS/mm2 (module docstring), elementwise: one definition for a report
+    and for a batch of configurations. A zero energy, latency or area gives a zero figure."""
+    edp = (energy_pj * 1e-12) * (latency_ns * 1e-9)
+    area_mm2 = area_um2 * 1e-6
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_w = np.where(energy_pj > 0, ops / energy_pj, 0.0)
+        per_mm2 = np.where((latency_ns > 0) & (area_um2 > 0), ops / (latency_ns * 1e3) / area_mm2, 0.0)
+    return {EDP: edp, EDAP: edp * area_mm2, TOPS_PER_W: per_w, TOPS_PER_MM2: per_mm2}

@@ -14,6 +14,7 @@ import mdsnn_search.cli as cli
 
 REPO = Path(__file__).resolve().parents[2]
 VGG9 = REPO / "simulators" / "examples" / "vgg9_ncaltech101.yaml"
+PRESETS = REPO / "mdsnn_search" / "hardware" / "presets"
 TOTALS = ("energy_pj", "latency_ns", "area_um2", "edap", "edp", "ops", "synops", "tops_per_w", "tops_per_mm2")
 
 
@@ -73,16 +74,60 @@ def test_uniform_bits_default_to_full_precision(capsys: pytest.CaptureFixture[st
 
 
 def test_spikesim_preset_and_overrides(capsys: pytest.CaptureFixture[str]) -> None:
-    conv = run_json(capsys, "--layers", str(VGG9), "-T", "2", "--hardware", "spikesim_rram_64")
-    pooled = run_json(
-        capsys, "--layers", str(VGG9), "-T", "2", "--hardware", "spikesim_rram_64", "--output-side", "pooled"
-    )
-    assert conv["conventions"]["output_side"] == "conv" and pooled["conventions"]["output_side"] == "pooled"  # type: ignore[index]
+    pooled = run_json(capsys, "--layers", str(VGG9), "-T", "2", "--hardware", "spikesim_rram_64")
+    conv = run_json(capsys, "--layers", str(VGG9), "-T", "2", "--hardware", "spikesim_rram_64", "--output-side", "conv")
+    assert pooled["conventions"]["output_side"] == "pooled" and conv["conventions"]["output_side"] == "conv"  # type: ignore[index]
     assert pooled["energy_pj"] < conv["energy_pj"]  # type: ignore[operator]
-    by_path = run_json(
-        capsys, "--layers", str(VGG9), "-T", "2", "--hardware", str(REPO / "simulators" / "spikesim_rram_64.yaml")
+    by_path = run_json(capsys, "--layers", str(VGG9), "-T", "2", "--hardware", str(PRESETS / "spikesim_rram_64.yaml"))
+    assert by_path["energy_pj"] == pooled["energy_pj"]
+
+
+def test_spikesims_own_example_from_the_table_and_from_the_builder(capsys: pytest.CaptureFixture[str]) -> None:
+    # ela_spikesim.py (c2627bc) prints these for its VGG9 at T = 5.
+    golden = {"energy_pj": 15906934.026240002, "area_um2": 8425528.755833998, "latency_ns": 62832640.0}
+    flags = ["-T", "5", "--hardware", "spikesim_rram_64"]
+    from_file = run_json(
+        capsys, "--layers", str(REPO / "simulators" / "examples" / "spikesim_vgg9_cifar10.yaml"), *flags
     )
-    assert by_path["energy_pj"] == conv["energy_pj"]
+    assert {key: from_file[key] for key in golden} == golden
+    pytest.importorskip("torch")
+    from_arch = run_json(capsys, "--arch", "vgg9_spikesim", "--input", "3x32x32", "--classes", "10", *flags)
+    assert {key: from_arch[key] for key in golden} == golden
+    assert [row["h_out"] for row in from_arch["layers"]] == [32, 16, 16, 8, 8, 8, 4]  # type: ignore[attr-defined]
+
+
+def test_keep_ratio_prunes_every_spiking_layer(capsys: pytest.CaptureFixture[str]) -> None:
+    half = run_json(capsys, "--layers", str(VGG9), "-T", "2", "--weight-bits", "4", "--keep-ratio", "0.5")
+    rows = {row["name"]: row for row in half["layers"]}  # type: ignore[attr-defined]
+    assert (rows["conv1"]["c_out"], rows["conv2"]["c_in"], rows["conv8"]["c_out"]) == (32, 32, 256)
+    assert (rows["fc"]["c_in"], rows["fc"]["c_out"]) == (256 * 9, 101)  # the classes stay
+    full = run_json(capsys, "--layers", str(VGG9), "-T", "2", "--weight-bits", "4")
+    assert half["edap"] < full["edap"]  # type: ignore[operator]
+
+
+def test_width_scales_the_builders_channels(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("torch")
+    base = ["--arch", "vgg9", "--input", "2x48x48", "--classes", "101", "-T", "2"]
+    narrow = run_json(capsys, *base, "--width", "0.5")
+    full = run_json(capsys, *base)
+    assert [row["c_out"] for row in narrow["layers"]][:3] == [32, 64, 128]  # type: ignore[attr-defined]
+    assert narrow["edap"] < full["edap"]  # type: ignore[operator]
+
+
+def test_sensitivity_table(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    flags = ["--layers", str(VGG9), "-T", "10", "--weight-bits", "4", "--membrane-bits", "4", "--bn-bits", "8"]
+    data = run_json(capsys, *flags, "--sensitivity")
+    rows = {row["knob"]: row for row in data["sensitivity"]}  # type: ignore[attr-defined]
+    assert list(rows) == ["weight bits", "membrane bits", "BN bits", "kept channels", "timesteps", "input spikes"]
+    assert rows["weight bits"]["change"] == "W4 -> W2" and rows["timesteps"]["change"] == "T10 -> T5"
+    assert all(row["edap"] < 0 for row in rows.values())
+    assert rows["timesteps"]["edap"] == pytest.approx(-0.75)  # energy and latency both halve
+    assert data["totals"]["edap"] > 0  # type: ignore[index]
+    monkeypatch.setenv("COLUMNS", "200")
+    assert cli.main(["cost", *flags, "--sensitivity"]) == 0
+    out = capsys.readouterr().out
+    for word in ("Sensitivity", "W4 -> W2", "EDAP", "rule", "Conventions"):
+        assert word in out
 
 
 def test_precision_activity_and_keep_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -158,6 +203,9 @@ def test_arch_path(capsys: pytest.CaptureFixture[str]) -> None:
         (["--bn-bits", "40"], "--bn-bits: Input should be less than or equal to 32"),
         (["--weight-bits", "4", "--precision", "p.yaml"], "either --precision FILE or the uniform"),
         (["--input", "2x48x48"], "--input goes with --arch"),
+        (["--width", "0.5"], "--width goes with --arch"),
+        (["--keep-ratio", "0"], "--keep-ratio must lie in (0, 1], but got 0.0"),
+        (["--keep-ratio", "nan"], "--keep-ratio must lie in (0, 1]"),
     ],
 )
 def test_bad_values_exit_2(capsys: pytest.CaptureFixture[str], args: list[str], needle: str) -> None:
@@ -191,9 +239,7 @@ def test_bad_files_exit_2_naming_file_and_field(tmp_path: Path, capsys: pytest.C
     keep = write(tmp_path / "k.yaml", "conv2: 0\n")
     assert "keep fraction must lie in (0, 1]" in fail(capsys, "--layers", str(VGG9), "-T", "1", "--keep", str(keep))
 
-    preset = write(
-        tmp_path / "preset.yaml", (REPO / "simulators" / "rram_64.yaml").read_text().replace("size: 64", "size: 60")
-    )
+    preset = write(tmp_path / "preset.yaml", (PRESETS / "rram_64.yaml").read_text().replace("size: 64", "size: 60"))
     err = fail(capsys, "--layers", str(VGG9), "-T", "1", "--hardware", str(preset))
     assert str(preset) in err and "mux_ratio must divide size" in err
 
@@ -202,6 +248,9 @@ def test_arch_needs_input_and_classes(capsys: pytest.CaptureFixture[str]) -> Non
     assert "--arch needs --input" in fail(capsys, "--arch", "vgg9", "-T", "1")
     assert "--input must look like CxHxW" in fail(
         capsys, "--arch", "vgg9", "--input", "48x48", "--classes", "10", "-T", "1"
+    )
+    assert "--width must be a positive number" in fail(
+        capsys, "--arch", "vgg9", "--input", "2x48x48", "--classes", "10", "-T", "1", "--width", "-1"
     )
 
 

@@ -65,8 +65,8 @@ def spikesim_example(explicit_pool: bool) -> list[LayerSpec]:
 
 
 def test_spikesims_own_example_reproduced_exactly() -> None:
-    preset = load_preset(SPIKESIM).with_overrides(conventions={"output_side": "pooled"})
-    report = estimate_cost(spikesim_example(explicit_pool=True), preset, timesteps=5)
+    # The preset states SpikeSim's convention (sides after pooling), so no override is needed.
+    report = estimate_cost(spikesim_example(explicit_pool=True), load_preset(SPIKESIM), timesteps=5)
     assert report.pes == 48
     assert report.tiles == 6
     assert report.energy_pj == SPIKESIM_ENERGY_PJ
@@ -81,15 +81,14 @@ def test_pooled_side_inferred_from_next_layer() -> None:
     # last layer of SpikeSim's example pools into nothing we can see, so state it there.
     layers = spikesim_example(explicit_pool=False)
     layers[-1] = conv("l6", 256, 256, 8, pool=2)
-    preset = load_preset(SPIKESIM).with_overrides(conventions={"output_side": "pooled"})
-    report = estimate_cost(layers, preset, timesteps=5)
+    report = estimate_cost(layers, load_preset(SPIKESIM), timesteps=5)
     assert [row.h_out for row in report.layers] == SPIKESIM_EXAMPLE["h_out"]
     assert report.energy_pj == SPIKESIM_ENERGY_PJ
 
 
 def test_pooled_side_inferred_through_flatten() -> None:
     layers = [conv("c1", 2, 64, 8), conv("c2", 64, 32, 8), LayerSpec("fc", 32 * 16, 10, 1, 1, 1, 1, 1, False, "linear")]
-    preset = load_preset(SPIKESIM).with_overrides(conventions={"output_side": "pooled", "include_linear": True})
+    preset = load_preset(SPIKESIM).with_overrides(conventions={"include_linear": True})
     sides = [(row.h_out, row.w_out) for row in estimate_cost(layers, preset, timesteps=1).layers]
     assert sides == [(8, 8), (4, 4), (1, 1)]
 

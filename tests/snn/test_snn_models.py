@@ -46,6 +46,18 @@ def test_vgg9_layer_table_matches_spquant_geometry() -> None:
     assert not table[-1].spiking
 
 
+def test_layer_table_records_pooling_modules() -> None:
+    assert [r.pool for r in arch_layer_table("vgg9", (2, 48, 48), 101)] == [None, 2, None, 2, None, 2, None, 2, None]
+    # SpikeSim's own example network (ela_spikesim.py, c2627bc): its seven convs and where they pool.
+    table = arch_layer_table("vgg9_spikesim", (3, 32, 32), 10)
+    assert [(r.c_in, r.c_out, r.h_out, r.pool) for r in table[:-1]] == [
+        (3, 64, 32, None), (64, 64, 32, 2), (64, 128, 16, None), (128, 128, 16, 2),
+        (128, 256, 8, None), (256, 256, 8, None), (256, 256, 8, 2),
+    ]  # fmt: skip
+    # A ResNet's global average is not a module: left unstated, the cost model infers it.
+    assert all(r.pool is None for r in arch_layer_table("resnet18", (3, 32, 32), 10, width=0.25))
+
+
 def test_resnet_shortcut_owns_no_neuron() -> None:
     table = {r.name: r for r in arch_layer_table("resnet18", (3, 32, 32), 10, width=0.25)}
     assert not table["layer2.0.shortcut"].spiking and table["layer2.0.conv2"].spiking

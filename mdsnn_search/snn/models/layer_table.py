@@ -1,12 +1,16 @@
 """The layer table of a built network, for the crossbar cost model.
 
 Geometry is read off one dry forward pass (T=1, B=1) with hooks, so every architecture, present or
-future, gets a correct table without describing its shapes twice.
+future, gets a correct table without describing its shapes twice. Pooling modules are hooked too:
+a pooling module's factor is recorded on the weight layer that ran last before it (the layer whose
+spikes it pools), which SpikeSim's "side after pooling" convention needs. Pooling that is not a
+module (a ResNet's global mean) is left unstated, and the cost model infers it from the next layer.
 """
 
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from mdsnn_search.hardware.layers import LayerSpec
 from mdsnn_search.snn.config import ModelConfig
@@ -14,15 +18,33 @@ from mdsnn_search.snn.layers import QuantConvBN2d
 from mdsnn_search.snn.models.network import SpikingNetwork
 from mdsnn_search.snn.models.registry import build_model
 
+_POOLING = (nn.MaxPool2d, nn.AvgPool2d)
+
 
 def layer_table(model: SpikingNetwork) -> list[LayerSpec]:
-    """One :class:`LayerSpec` per weight layer, in forward order, with real conv output sides."""
+    """One :class:`LayerSpec` per weight layer, in forward order, with real conv output sides and
+    the factor of the pooling module that follows it, if any."""
     shapes: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+    pools: dict[str, int] = {}
+    last_layer: str | None = None
+
+    def record_layer(name: str, args: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+        nonlocal last_layer
+        shapes[name] = (tuple(args[0].shape), tuple(output.shape))
+        last_layer = name
+
+    def record_pool(args: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+        if last_layer is not None:  # [T, B, C, H, W] in and out: the factor is the ratio of the sides
+            pools[last_layer] = args[0].shape[-2] // output.shape[-2]
+
     hooks = [
-        layer.register_forward_hook(
-            lambda module, args, output, name=name: shapes.__setitem__(name, (tuple(args[0].shape), tuple(output.shape)))
-        )
+        layer.register_forward_hook(lambda module, args, output, name=name: record_layer(name, args, output))
         for name, layer in model.weight_layers().items()
+    ]
+    hooks += [
+        module.register_forward_hook(lambda module, args, output: record_pool(args, output))
+        for module in model.modules()
+        if isinstance(module, _POOLING)
     ]
     was_training = model.training
     try:
@@ -50,6 +72,7 @@ def layer_table(model: SpikingNetwork) -> list[LayerSpec]:
                 w_out=out_shape[4] if is_conv else 1,
                 spiking=name in spiking,
                 kind="conv" if is_conv else "linear",
+                pool=pools.get(name),
             )
         )
     return table

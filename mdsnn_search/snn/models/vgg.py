@@ -26,6 +26,9 @@ VGG_CONFIGS: dict[str, list[int | str]] = {
     "vgg5": [32, 64, POOL, 128, 128, POOL],
     # SpQuant-SNN's VGG9 (N-Caltech101, DVS-CIFAR10).
     "vgg9": [64, 128, POOL, 256, 256, POOL, 512, 512, POOL, 512, 512, POOL],
+    # SpikeSim's VGG9 (its ELA example, ela_spikesim.py at c2627bc): the same seven convs; SpikeSim's
+    # two-layer head is our one classifier (its example costs the convs only).
+    "vgg9_spikesim": [64, 64, POOL, 128, 128, POOL, 256, 256, 256, POOL],
     "vgg11": [64, POOL, 128, POOL, 256, 256, POOL, 512, 512, POOL, 512, 512, POOL],
     "vgg16": [64, 64, POOL, 128, 128, POOL, 256, 256, 256, POOL, 512, 512, 512, POOL, 512, 512, 512, POOL],
 }
@@ -75,6 +78,11 @@ def vgg5(factory: LayerFactory, input_shape: tuple[int, int, int], num_classes: 
 @register_model("vgg9")
 def vgg9(factory: LayerFactory, input_shape: tuple[int, int, int], num_classes: int) -> SpikingVGG:
     return _spiking_vgg("vgg9", factory, input_shape, num_classes)
+
+
+@register_model("vgg9_spikesim")
+def vgg9_spikesim(factory: LayerFactory, input_shape: tuple[int, int, int], num_classes: int) -> SpikingVGG:
+    return _spiking_vgg("vgg9_spikesim", factory, input_shape, num_classes)
 
 
 @register_model("vgg11")

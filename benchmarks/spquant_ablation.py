@@ -125,7 +125,7 @@ def fmt(values: Sequence[float], scale: float = 1.0, digits: int = 1) -> str:
 def summarise(runs: dict[str, list[dict[str, object]]], s: Setup, seeds: int) -> Table:
     table = Table(title=f"digits, vgg5 width {s.width}, T={s.timesteps}, W2/BN8 students distilled {s.epochs} epochs, "
                         f"{seeds} seed(s), preset {s.preset}")
-    columns = ("variant", "accuracy %", "spikes / sample", "EDAP (nJ s mm²)", "ops (M)", "SynOps (M)", "EDAP / dense U2")
+    columns = ("variant", "accuracy %", "spikes / sample", "EDAP (pJ s mm²)", "ops (M)", "SynOps (M)", "EDAP / dense U2")
     for column in columns:
         table.add_column(column, justify="left" if column == "variant" else "right")
     reference = [float(r["edap"]) for r in runs["U2@1.0"]]
@@ -137,7 +137,7 @@ def summarise(runs: dict[str, list[dict[str, object]]], s: Setup, seeds: int) ->
             title,
             fmt([float(r["accuracy"]) for r in rows], 100.0),
             fmt([float(r["spikes_per_sample"]) for r in rows], digits=0),
-            fmt(edap, 1e9, digits=3),
+            fmt(edap, 1e12, digits=3),
             fmt([float(r["ops"]) for r in rows], 1e-6, digits=2),
             fmt([float(r["synops"]) for r in rows], 1e-6, digits=3),
             fmt([e / ref for e, ref in zip(edap, reference, strict=True)], digits=3),

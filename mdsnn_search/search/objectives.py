@@ -23,8 +23,14 @@ class Objective:
     """Axis label for tables and plots, with the unit."""
 
 
+VAL_ACCURACY = "val_accuracy"
+TEST_ACCURACY = "test_accuracy"
+"""Keys of a trial's metrics (as :func:`mdsnn_search.job.evaluate_splits` writes them, which
+torch-free readers cannot import): the split trials are chosen by, and the one results report."""
+
 OBJECTIVES: dict[str, Objective] = {
-    "accuracy": Objective("accuracy", "accuracy", "maximize", "accuracy"),
+    # Chosen on the validation split; the test split's accuracy is stored beside it and reported.
+    "accuracy": Objective("accuracy", VAL_ACCURACY, "maximize", "validation accuracy"),
     "edap": Objective("edap", "edap", "minimize", "EDAP (J s mm2)"),
     "energy": Objective("energy", "energy_pj", "minimize", "energy (pJ)"),
     "latency": Objective("latency", "latency_ns", "minimize", "latency (ns)"),

@@ -2,7 +2,9 @@
 
 The cache key hashes everything that determines the teacher (data, architecture, neuron and
 training settings), so two studies that would train the same teacher share one file under
-``studies/teachers/`` and a changed setting can never pick up a stale one.
+``studies/teachers/`` and a changed setting can never pick up a stale one. Like every trial, the
+teacher trains on the training split less the validation split, and its accuracy, against which
+students are judged, is the validation split's (methods.md section 7).
 """
 
 from __future__ import annotations
@@ -13,24 +15,26 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mdsnn_search.checkpoint import load_checkpoint
-from mdsnn_search.data import DatasetBundle, make_loader
-from mdsnn_search.job import TrainSpec, run_job
+from mdsnn_search.data import DatasetBundle
+from mdsnn_search.job import TEST_ACCURACY, TrainSpec, evaluate_splits, run_job
 from mdsnn_search.precision import PrecisionConfig
 from mdsnn_search.search.spec import StudySpec
-from mdsnn_search.train import evaluate
 
 CACHE_DIR = Path("studies") / "teachers"
-_KEY_VERSION = 1
+_KEY_VERSION = 2
+"""2: trained on the training split less the validation split, with precise BN."""
 
 
 @dataclass(frozen=True)
 class TeacherInfo:
     checkpoint: Path
     accuracy: float
+    """On the validation split: what students are judged against."""
+    test_accuracy: float
     trained_now: bool
 
     def to_json(self) -> dict[str, object]:
-        return {"checkpoint": str(self.checkpoint), "accuracy": self.accuracy}
+        return {"checkpoint": str(self.checkpoint), "accuracy": self.accuracy, TEST_ACCURACY: self.test_accuracy}
 
 
 def teacher_key(spec: StudySpec) -> str:
@@ -47,16 +51,18 @@ def teacher_key(spec: StudySpec) -> str:
 
 def ensure_teacher(spec: StudySpec, bundle: DatasetBundle, *, progress: bool = True) -> TeacherInfo:
     """The given teacher, the cached one, or a newly trained one (then cached)."""
+    bundle = bundle.with_validation(spec.data.val_fraction, spec.data.split_seed)
     if spec.teacher.checkpoint is not None:
-        model = load_checkpoint(spec.teacher.checkpoint).model
-        accuracy = evaluate(model, make_loader(bundle.test, 256)).accuracy
-        return TeacherInfo(spec.teacher.checkpoint, accuracy, trained_now=False)
+        metrics = evaluate_splits(load_checkpoint(spec.teacher.checkpoint).model, None, bundle)
+        return _info(spec.teacher.checkpoint, metrics, trained_now=False)
     path = CACHE_DIR / f"{spec.model.arch}-{teacher_key(spec)}.pt"
     if path.is_file():
-        cached = load_checkpoint(path)
-        return TeacherInfo(path, float(cached.metadata["metrics"]["accuracy"]), trained_now=False)
+        return _info(path, load_checkpoint(path).metadata["metrics"], trained_now=False)
     job = TrainSpec(
         name=f"teacher-{spec.model.arch}", data=spec.data, model=spec.model, training=spec.teacher.training, output=path
     )
-    result = run_job(job, bundle=bundle, progress=progress)
-    return TeacherInfo(path, float(result.metrics["accuracy"]), trained_now=True)
+    return _info(path, run_job(job, bundle=bundle, progress=progress).metrics, trained_now=True)
+
+
+def _info(path: Path, metrics: dict[str, object], *, trained_now: bool) -> TeacherInfo:
+    return TeacherInfo(path, float(metrics["accuracy"]), float(metrics[TEST_ACCURACY]), trained_now)  # type: ignore[arg-type]

@@ -18,10 +18,9 @@ from typing import Any
 import torch
 
 from mdsnn_search.checkpoint import load_checkpoint
-from mdsnn_search.data import DataConfig, DatasetBundle, load_dataset, make_loader
-from mdsnn_search.distill import evaluate_student
+from mdsnn_search.data import DataConfig, DatasetBundle, load_dataset
 from mdsnn_search.hardware import estimate_cost, load_preset
-from mdsnn_search.job import TrainSpec, run_job
+from mdsnn_search.job import TrainSpec, evaluate_splits, run_job
 from mdsnn_search.search.space import StudentConfig, is_full_precision_student
 from mdsnn_search.search.spec import StudySpec
 from mdsnn_search.snn.models import SpikingNetwork, layer_table
@@ -64,7 +63,7 @@ def _train_and_cost(
     if is_full_precision_student(student, layer_names):
         # Nothing to quantize: the student is the teacher itself (a copy, as students are).
         model: SpikingNetwork = copy.deepcopy(teacher)
-        metrics = evaluate_student(model, teacher, make_loader(bundle.test, 256))
+        metrics = evaluate_splits(model, teacher, bundle)
     else:
         job = TrainSpec(
             name=f"trial-{request.get('number', 'x')}",
@@ -83,7 +82,8 @@ def _train_and_cost(
 def cost_metrics(
     spec: StudySpec, model: SpikingNetwork, student: StudentConfig, metrics: dict[str, Any]
 ) -> dict[str, Any]:
-    """Crossbar cost of ``model`` at the student's precision, with its measured activity.
+    """Crossbar cost of ``model`` at the student's precision, with its activity measured on the
+    validation split (the test split is only reported).
 
     Membrane bits are each layer's stored word (``u_bits``, derived for integer membranes), the
     kept channels those of the model's masks, the timesteps those the student runs (T_s).
@@ -109,8 +109,10 @@ def cost_metrics(
 
 @functools.lru_cache(maxsize=2)
 def _dataset(data_json: str) -> DatasetBundle:
-    """Loaded once per worker process (Ray may run several trials in one)."""
-    return load_dataset(DataConfig.model_validate_json(data_json))
+    """Loaded once per worker process (Ray may run several trials in one), with the validation
+    split every trial is chosen by (the rest trains)."""
+    data = DataConfig.model_validate_json(data_json)
+    return load_dataset(data).with_validation(data.val_fraction, data.split_seed)
 
 
 @functools.lru_cache(maxsize=2)

@@ -111,7 +111,7 @@ def test_non_finite_result_is_a_failure(write_spec: Callable[..., Path]) -> None
     def nan_accuracy(context: TrialContext, request: dict[str, Any]) -> dict[str, Any]:
         outcome = run_trial(context, request)
         if request["number"] == 1:
-            outcome["metrics"]["accuracy"] = float("nan")
+            outcome["metrics"]["val_accuracy"] = float("nan")
         return outcome
 
     run_study(spec, trial_fn=nan_accuracy, progress=False)

@@ -2,7 +2,8 @@
 
 Axes: the first two objectives. When exactly one of them is maximised (accuracy), it goes on the
 y axis, so the front rises to the upper left; cost axes are logarithmic when all their values are
-positive. Accuracy is drawn in percent. Studies with more than two objectives get a note that
+positive. Accuracy is drawn in percent and on the test split: the front is chosen on the
+validation split and reported on test (methods.md section 7), so the axis says so. Studies with more than two objectives get a note that
 only the first two are drawn; their front is still the front over all objectives.
 """
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mdsnn_search.search.objectives import TEST_ACCURACY
 from mdsnn_search.search.results.front import FrontSummary, as_losses, non_dominated_mask
 from mdsnn_search.search.results.records import TrialRecord
 from mdsnn_search.search.results.storage import StoredStudy
@@ -72,8 +74,8 @@ def plot_data(stored: StoredStudy, records: Sequence[TrialRecord], summary: Fron
     points = [
         Point(
             number=r.number,
-            x=r.values[x.objective] * x.scale,
-            y=r.values[y.objective] * y.scale,
+            x=_reported(r, x.objective) * x.scale,
+            y=_reported(r, y.objective) * y.scale,
             kind="front" if r.number in front_numbers else ("infeasible" if r.feasible is False else "trial"),
             baseline=r.baseline,
             text=_hover(r),
@@ -96,9 +98,16 @@ def plot_data(stored: StoredStudy, records: Sequence[TrialRecord], summary: Fron
     return data
 
 
+def _reported(record: TrialRecord, name: str) -> float:
+    """The value a plot reports: accuracy on the test split (where the trial stored it), any other
+    objective as stored."""
+    test = record.metrics.get(TEST_ACCURACY) if name == "accuracy" else None
+    return float(test) if isinstance(test, (int, float)) else record.values[name]
+
+
 def _axis(stored: StoredStudy, name: str, index: int, values: list[float], direction: str) -> Axis:
     if name == "accuracy":
-        return Axis(name, index, "accuracy (%)", log=False, scale=100.0)
+        return Axis(name, index, "test accuracy (%); front chosen on validation", log=False, scale=100.0)
     log = direction == "minimize" and bool(values) and min(values) > 0
     return Axis(name, index, stored.label(name), log=log, scale=1.0)
 
@@ -119,7 +128,7 @@ def _step_line(points: list[Point], directions: tuple[str, str]) -> list[tuple[f
 
 
 def _add_reference_lines(data: PlotData, stored: StoredStudy) -> None:
-    teacher_accuracy = stored.teacher.get("accuracy")
+    teacher_accuracy = stored.teacher.get(TEST_ACCURACY, stored.teacher.get("accuracy"))
     limits = stored.constraints
     for axis, lines in ((data.y, data.hlines), (data.x, data.vlines)):
         if axis.objective == "accuracy" and isinstance(teacher_accuracy, (int, float)):

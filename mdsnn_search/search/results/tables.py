@@ -1,7 +1,9 @@
 """Columns and rows of the results tables, as plain values.
 
 The terminal (rich) and the HTML page render the same rows, so they cannot disagree. Accuracy is
-shown in percent; the other objectives and metrics in their stored units.
+shown in percent; the other objectives and metrics in their stored units. The accuracy objective
+is the validation split's, which trials are chosen by; the test split's, which is what a front
+reports, stands beside it.
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mdsnn_search.search.objectives import OBJECTIVES
+from mdsnn_search.search.objectives import OBJECTIVES, TEST_ACCURACY
 from mdsnn_search.search.results.records import TrialRecord
 from mdsnn_search.search.results.storage import StoredStudy
+
+TEST_ACCURACY_COLUMN = "test accuracy (%)"
 
 EXTRA_METRICS: dict[str, str] = {
     "energy_pj": "energy (pJ)",
@@ -24,7 +28,8 @@ Rows = tuple[list[str], list[list[Any]]]
 
 
 def objective_columns(stored: StoredStudy) -> list[str]:
-    return ["accuracy (%)" if name == "accuracy" else stored.label(name) for name in stored.objectives]
+    columns = ["val accuracy (%)" if name == "accuracy" else stored.label(name) for name in stored.objectives]
+    return columns + ([TEST_ACCURACY_COLUMN] if "accuracy" in stored.objectives else [])
 
 
 def objective_cells(stored: StoredStudy, record: TrialRecord) -> list[Any]:
@@ -32,6 +37,9 @@ def objective_cells(stored: StoredStudy, record: TrialRecord) -> list[Any]:
     for name in stored.objectives:
         value = record.values.get(name)
         cells.append(value * 100.0 if name == "accuracy" and value is not None else value)
+    if "accuracy" in stored.objectives:
+        test = record.metrics.get(TEST_ACCURACY)
+        cells.append(test * 100.0 if isinstance(test, (int, float)) else None)
     return cells
 
 

@@ -1,13 +1,23 @@
-"""Search quality and throughput on digits.
+"""Does the search beat random search and a researcher's uniform bits? Measured over seeds.
 
-1. Quality: one study per sampler (nsga2, tpe, random) at the same trial budget and seeds, all
-   against one shared teacher and one fixed hypervolume reference (accuracy 0, the FP32
-   baseline's EDAP). Reports each sampler's normalised hypervolume, its ratio to random's, and
-   whether each quantized uniform baseline is dominated by a searched (non-baseline) trial.
-2. Throughput: trials per hour on Ray Tune with 1 and 2 concurrent trials (1 CPU each).
+On mnist5k (real MNIST, offline) at reduced cost (14x14 frames, vgg5 at width 0.25, T=2, two
+epochs per trial), with one shared teacher:
 
-    python benchmarks/bench_search.py                  # 16 trials per sampler, 1 seed
-    python benchmarks/bench_search.py --smoke          # tiny, to check that it runs
+1. Noise floor: one configuration (the uniform W4/U4/BN8 baseline) trained with several
+   training seeds, against the spread of the same metrics over the random sampler's searched
+   trials. The comparison below means something only when the space spreads at least 3x the
+   noise; both are printed.
+2. Samplers (nsga2, tpe, random) at an equal trial budget and the same seeds: validation
+   hypervolume (accuracy on the validation split against EDAP, reference accuracy 0 and the FP32
+   baseline's EDAP, normalised by that box), its mean and spread over seeds, hypervolume against
+   trials (PNG), and per seed whether a searched trial dominates each uniform baseline on
+   validation and, for the same trial, on test. Training compute is counted in training
+   samples processed.
+
+    python benchmarks/bench_search.py                       # 3 seeds x 36 trials per sampler
+    python benchmarks/bench_search.py --smoke               # tiny, to check that it runs
+
+The last line is the best sampler's mean hypervolume over random's.
 """
 
 from __future__ import annotations
@@ -15,99 +25,196 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
-import time
 from pathlib import Path
+from typing import Any
 
-import optuna
-import yaml
-from rich.console import Console
-from rich.table import Table
+import matplotlib
 
-from mdsnn_search.data import load_dataset
-from mdsnn_search.search.objectives import ATTR_BASELINE
-from mdsnn_search.search.results import hypervolume, pareto_front
-from mdsnn_search.search.run import run_study
-from mdsnn_search.search.spec import StudySpec
-from mdsnn_search.search.teacher import ensure_teacher
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import optuna  # noqa: E402
+import yaml  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
 
-SPEC = Path(__file__).parents[1] / "search_spaces" / "digits.yaml"
+from mdsnn_search.data import load_dataset  # noqa: E402
+from mdsnn_search.job import TEST_ACCURACY  # noqa: E402
+from mdsnn_search.search.objectives import ATTR_BASELINE, ATTR_METRICS  # noqa: E402
+from mdsnn_search.search.results import hypervolume  # noqa: E402
+from mdsnn_search.search.run import run_study  # noqa: E402
+from mdsnn_search.search.spec import StudySpec  # noqa: E402
+from mdsnn_search.search.teacher import ensure_teacher  # noqa: E402
+
+SPEC = Path(__file__).parents[1] / "search_spaces" / "mnist5k.yaml"
+DIRECTIONS = ["maximize", "minimize"]
+UNIFORM = ("w8u8", "w4u4", "w2u2")
+Trial = optuna.trial.FrozenTrial
 
 
-def _spec(base: dict, workdir: Path, name: str, **study: object) -> StudySpec:
-    document = {**base, "study": {**base["study"], "name": name, "storage": f"sqlite:///{workdir / 'bench.db'}", **study}}
+def bench_document(smoke: bool) -> dict[str, Any]:
+    """The mnist5k spec at the benchmark's reduced cost (every change written here)."""
+    doc = yaml.safe_load(SPEC.read_text())
+    doc["data"].update(frame_size=14, timesteps=2)
+    doc["model"]["width"] = 0.25
+    doc["teacher"]["training"].update(epochs=6)
+    doc["training"].update(epochs=2)
+    doc["execution"] = {"backend": "inline"}
+    if smoke:
+        doc["data"]["max_per_class"] = 30
+        doc["teacher"]["training"]["epochs"] = 1
+        doc["training"]["epochs"] = 1
+    return doc
+
+
+def study_spec(doc: dict[str, Any], workdir: Path, name: str, **changes: Any) -> StudySpec:
+    study = {**doc["study"], "name": name, "storage": f"sqlite:///{workdir / 'bench.db'}"}
+    for section, values in changes.items():
+        if section == "study":
+            study.update(values)
+    document = {**doc, "study": study}
+    for section, values in changes.items():
+        if section != "study":
+            document[section] = {**doc[section], **values}
     return StudySpec.model_validate(document)
 
 
-def _study(spec: StudySpec) -> optuna.Study:
-    return optuna.load_study(study_name=spec.study.name, storage=spec.study.storage_url())
+def completed(spec: StudySpec) -> list[Trial]:
+    study = optuna.load_study(study_name=spec.study.name, storage=spec.study.storage_url())
+    return sorted(
+        (t for t in study.get_trials() if t.state == optuna.trial.TrialState.COMPLETE), key=lambda t: t.number
+    )
 
 
-def quality(base: dict, workdir: Path, samplers: list[str], seeds: list[int], n_trials: int) -> dict[str, list[float]]:
-    directions = ["maximize", "minimize"]
-    hv: dict[str, list[float]] = {name: [] for name in samplers}
-    dominated: dict[str, list[str]] = {name: [] for name in samplers}
-    reference: list[float] | None = None
-    for seed in seeds:
-        for sampler in samplers:
-            spec = _spec(base, workdir, f"{sampler}-{seed}", sampler=sampler, seed=seed, n_trials=n_trials)
-            run_study(spec, progress=False)
-            trials = [t for t in _study(spec).get_trials() if t.state == optuna.trial.TrialState.COMPLETE]
-            if reference is None:
-                fp32 = next(t for t in trials if t.user_attrs.get(ATTR_BASELINE) == "fp32")
-                reference = [0.0, fp32.values[1]]
-            box = 1.0 * reference[1]  # ideal (accuracy 1, EDAP 0) to reference
-            hv[sampler].append(hypervolume([t.values for t in trials], directions, reference) / box)
-            searched = [t for t in trials if ATTR_BASELINE not in t.user_attrs]
-            for baseline in (t for t in trials if t.user_attrs.get(ATTR_BASELINE) not in (None, "fp32")):
-                if any(pareto_front([s, baseline], directions) == [s] for s in searched):
-                    dominated[sampler].append(baseline.user_attrs[ATTR_BASELINE])
-            print(f"seed {seed} {sampler}: normalised hypervolume {hv[sampler][-1]:.4f}", flush=True)
-    table = Table(title=f"sampler quality on digits, {n_trials} trials per study, seeds {seeds}")
-    for column in ("sampler", "norm. hypervolume", "ratio vs random", "baselines dominated by a searched trial"):
-        table.add_column(column, justify="right")
-    random_hv = statistics.mean(hv["random"])
-    for sampler in samplers:
-        mean = statistics.mean(hv[sampler])
-        table.add_row(sampler, f"{mean:.4f}", f"{mean / random_hv:.3f}", ", ".join(sorted(set(dominated[sampler]))) or "none")
-    Console().print(table)
-    return hv
+def dominates(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    """(accuracy, EDAP): ``a`` is no worse in both and better in one."""
+    return a[0] >= b[0] and a[1] <= b[1] and (a[0] > b[0] or a[1] < b[1])
 
 
-def throughput(base: dict, workdir: Path, n_trials: int) -> dict[int, float]:
-    rates = {}
-    for concurrent in (1, 2):
-        document = {**base, "execution": {**base["execution"], "backend": "ray", "cpus_per_trial": 1, "max_concurrent": concurrent}}
-        spec = _spec(document, workdir, f"throughput-{concurrent}", baselines=[], sampler="random", n_trials=n_trials)
-        start = time.perf_counter()
+def test_point(trial: Trial) -> tuple[float, float]:
+    return float(trial.user_attrs[ATTR_METRICS][TEST_ACCURACY]), float(trial.values[1])
+
+
+def noise_floor(doc: dict[str, Any], workdir: Path, seeds: int) -> list[Trial]:
+    """The W4/U4/BN8 baseline trained with ``seeds`` training seeds, one study each."""
+    runs = []
+    for seed in range(seeds):
+        spec = study_spec(
+            doc, workdir, f"noise-{seed}", study={"baselines": ["w4u4"], "n_trials": 1}, training={"seed": seed}
+        )
         run_study(spec, progress=False)
-        rates[concurrent] = n_trials / (time.perf_counter() - start) * 3600
-    print(f"trials per hour on Ray (after the teacher is cached): 1 concurrent {rates[1]:.0f}, 2 concurrent {rates[2]:.0f}")
-    return rates
+        runs.extend(completed(spec))
+    return runs
+
+
+def spread_row(label: str, trials: list[Trial]) -> tuple[str, float, float]:
+    accuracy = [100 * t.values[0] for t in trials]
+    log_edap = [float(np.log10(t.values[1])) for t in trials]
+    return label, statistics.stdev(accuracy), statistics.stdev(log_edap)
+
+
+def hypervolume_curve(trials: list[Trial], reference: list[float], box: float) -> list[float]:
+    """Normalised validation hypervolume of the first k trials, k = 1..n."""
+    return [hypervolume([t.values for t in trials[:k]], DIRECTIONS, reference) / box for k in range(1, len(trials) + 1)]
+
+
+def domination(trials: list[Trial]) -> dict[str, str]:
+    """Per uniform baseline: 'val+test' when one searched trial dominates it on both splits,
+    'val' when only on validation, '-' otherwise."""
+    searched = [t for t in trials if ATTR_BASELINE not in t.user_attrs]
+    result = {}
+    for baseline in (t for t in trials if t.user_attrs.get(ATTR_BASELINE) in UNIFORM):
+        on_val = [s for s in searched if dominates(tuple(s.values), tuple(baseline.values))]  # type: ignore[arg-type]
+        on_both = [s for s in on_val if dominates(test_point(s), test_point(baseline))]
+        result[baseline.user_attrs[ATTR_BASELINE]] = "val+test" if on_both else "val" if on_val else "-"
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--trials", type=int, default=16)
-    parser.add_argument("--seeds", type=int, default=1)
-    parser.add_argument("--throughput-trials", type=int, default=6)
+    parser.add_argument("--trials", type=int, default=36, help="trials per study, baselines included")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--noise-seeds", type=int, default=4)
+    parser.add_argument("--samplers", nargs="+", default=["nsga2", "tpe", "random"])
+    parser.add_argument("--plot", type=Path, default=Path("docs/bench_search_hv.png"))
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    base = yaml.safe_load(SPEC.read_text())
-    base["execution"]["backend"] = "inline"
     if args.smoke:
-        base["teacher"]["training"]["epochs"] = 1
-        base["training"]["epochs"] = 1
-        args.trials, args.seeds, args.throughput_trials = 5, 1, 2
+        args.trials, args.seeds, args.noise_seeds = 6, 1, 2
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    console = Console(width=160)
+    doc = bench_document(args.smoke)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        seed_spec = _spec(base, workdir, "teacher")
-        teacher = ensure_teacher(seed_spec, load_dataset(seed_spec.data), progress=False)
-        base["teacher"] = {"checkpoint": str(teacher.checkpoint.resolve())}
-        hv = quality(base, workdir, ["nsga2", "tpe", "random"], list(range(args.seeds)), args.trials)
-        throughput(base, workdir, args.throughput_trials)
-    best = max(statistics.mean(hv["nsga2"]), statistics.mean(hv["tpe"]))
-    print(f"hv_ratio_vs_random={best / statistics.mean(hv['random']):.3f}")
+        first = study_spec(doc, workdir, "teacher")
+        bundle = load_dataset(first.data).with_validation(first.data.val_fraction, first.data.split_seed)
+        teacher = ensure_teacher(first, bundle, progress=False)
+        doc["teacher"] = {"checkpoint": str(teacher.checkpoint.resolve())}
+        samples_per_epoch = len(bundle.train)
+        console.print(f"teacher: {teacher.checkpoint.name}; {samples_per_epoch} training samples per epoch")
+
+        studies: dict[str, list[list[Trial]]] = {name: [] for name in args.samplers}
+        for seed in range(args.seeds):
+            for sampler in args.samplers:
+                spec = study_spec(doc, workdir, f"{sampler}-{seed}", study={"sampler": sampler, "seed": seed, "n_trials": args.trials})
+                run_study(spec, progress=False)
+                studies[sampler].append(completed(spec))
+                console.print(f"seed {seed} {sampler}: {len(studies[sampler][-1])} trials complete")
+        noise = noise_floor(doc, workdir, args.noise_seeds)
+
+    fp32 = next(t for t in studies[args.samplers[0]][0] if t.user_attrs.get(ATTR_BASELINE) == "fp32")
+    reference = [0.0, float(fp32.values[1])]
+    box = 1.0 * reference[1]
+
+    floor = Table(title="noise floor against the search space's spread (std; accuracy on validation)")
+    for column in ("", "accuracy (points)", "log10 EDAP"):
+        floor.add_column(column, justify="right")
+    rows = [spread_row(f"W4/U4/BN8 over {len(noise)} training seeds", noise)]
+    if "random" in studies:
+        searched = [t for run in studies["random"] for t in run if ATTR_BASELINE not in t.user_attrs]
+        rows.append(spread_row(f"random sampler's {len(searched)} searched trials", searched))
+        rows.append(("space / noise", rows[1][1] / max(rows[0][1], 1e-9), rows[1][2] / max(rows[0][2], 1e-9)))
+    for label, accuracy, edap in rows:
+        floor.add_row(label, f"{accuracy:.2f}", f"{edap:.4f}")
+    console.print(floor)
+
+    per_trial = doc["training"]["epochs"] * samples_per_epoch
+    table = Table(title=f"samplers: {args.trials} trials per study, seeds 0..{args.seeds - 1}; validation hypervolume")
+    for column in ("sampler", "HV mean", "HV std", "per seed", "vs random", "uniform baselines dominated per seed", "training samples"):
+        table.add_column(column, justify="right")
+    curves = {
+        sampler: np.array([hypervolume_curve(run, reference, box) for run in runs], dtype=float)
+        for sampler, runs in studies.items()
+    }
+    finals = {sampler: curve[:, -1].tolist() for sampler, curve in curves.items()}
+    means = {sampler: statistics.mean(values) for sampler, values in finals.items()}
+    for sampler, runs in studies.items():
+        trained = sum(1 for run in runs for t in run if t.user_attrs.get(ATTR_BASELINE) != "fp32") / len(runs)
+        dominated = "; ".join(
+            ", ".join(f"{name} {how}" for name, how in sorted(domination(run).items())) for run in runs
+        )
+        spread = statistics.stdev(finals[sampler]) if len(finals[sampler]) > 1 else 0.0
+        table.add_row(
+            sampler, f"{means[sampler]:.4f}", f"{spread:.4f}", " ".join(f"{hv:.4f}" for hv in finals[sampler]),
+            f"{means[sampler] / means['random']:.3f}" if "random" in means else "-",
+            dominated, f"{trained * per_trial:,.0f}",
+        )
+    console.print(table)
+
+    figure, axis = plt.subplots(figsize=(6, 4))
+    for sampler, curve in curves.items():
+        x = np.arange(1, curve.shape[1] + 1)
+        axis.plot(x, curve.mean(0), label=sampler)
+        axis.fill_between(x, curve.min(0), curve.max(0), alpha=0.2)
+    axis.set(xlabel="trials (first 4: baselines)", ylabel="validation hypervolume (normalised)",
+             title=f"mnist5k, {args.seeds} seeds: mean, band = min..max")
+    axis.legend()
+    figure.tight_layout()
+    args.plot.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(args.plot, dpi=120)
+    console.print(f"plot: {args.plot}")
+    best = max(means[s] for s in means if s != "random") if len(means) > 1 else means[args.samplers[0]]
+    print(f"hv_ratio_vs_random={best / means.get('random', best):.3f}")
 
 
 if __name__ == "__main__":

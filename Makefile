@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,postgres]"
 	touch $@
 
 # The main job on the embedded default: a digits study, its Pareto front and plot.
@@ -18,13 +18,14 @@ run: $(VENV)/.installed
 	$(BIN)/mdsnn-search run search_spaces/digits.yaml
 	$(BIN)/mdsnn-search pareto search_spaces/digits.yaml
 
-# The whole test suite, including the few tests that start a real Ray.
+# The whole test suite, including the few tests that start a real Ray or a real PostgreSQL
+# (its server comes from Debian's postgresql package; .ci/run installs it).
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q
 
-# Everything but the Ray end-to-end tests.
+# Everything but the Ray and PostgreSQL end-to-end tests.
 test-fast: $(VENV)/.installed
-	$(BIN)/python -m pytest -q -m "not ray"
+	$(BIN)/python -m pytest -q -m "not ray and not postgres"
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_step.py

@@ -1,8 +1,9 @@
 """The ``mdsnn-search`` command.
 
 Each subcommand lives in its own module of this package with ``register(subparsers)``; modules are
-listed in :data:`SUBCOMMANDS`. This module only builds the parser and turns user
-errors (:class:`MdsnnError`) into one line on stderr and exit status 2. Subcommand modules import
+listed in :data:`SUBCOMMANDS`. This module only builds the parser, turns user errors
+(:class:`MdsnnError`) into one line on stderr and exit status 2 and a stopping signal into one line
+and 128 + its number, and keeps storage passwords out of everything it prints or logs. Subcommand modules import
 their heavy dependencies (torch, ray) inside their handlers, so ``--help`` stays fast.
 """
 
@@ -11,11 +12,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 
 from mdsnn_search import __version__
 from mdsnn_search.errors import MdsnnError
+from mdsnn_search.search.storage_url import RedactingFilter, redact
 
 EXIT_USER_ERROR = 2
 
@@ -43,15 +46,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())
     _quiet_libraries(args.verbose)
     try:
         return int(args.handler(args) or 0)
     except MdsnnError as exc:
-        print(f"mdsnn-search {args.command}: error: {exc}", file=sys.stderr)
+        print(f"mdsnn-search {args.command}: error: {redact(str(exc))}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print(f"mdsnn-search {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        requeued = getattr(exc, "requeued", 0)
+        done = f"; {requeued} unfinished trial(s) marked FAIL (interrupted) and queued again; rerun to resume" if requeued else ""
+        print(f"mdsnn-search {args.command}: interrupted by {signal.Signals(signum).name}{done}", file=sys.stderr)
+        return 128 + signum
 
 
 def _quiet_libraries(verbose: bool) -> None:

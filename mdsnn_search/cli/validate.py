@@ -13,7 +13,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "validate",
         help="check a study spec",
         description="Check a study spec: schema, layer names against the architecture, hardware preset, "
-        "data folder and teacher checkpoint. Creates and touches no database.",
+        "data folder, teacher checkpoint, and the per-trial CPU/GPU request against this machine (or that "
+        "execution.address answers). Creates and touches no database.",
     )
     parser.add_argument("spec", type=Path)
     parser.add_argument("--json", action="store_true")
@@ -21,25 +22,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
+    from mdsnn_search.search.resources import local_node, probe_address, trial_resources
     from mdsnn_search.search.run import check_spec
     from mdsnn_search.search.spec import load_spec
+    from mdsnn_search.search.storage_url import masked
 
     spec = load_spec(args.spec)
     roles = check_spec(spec, args.spec)
+    execution = spec.execution
+    if execution.address is None:
+        resources = trial_resources(execution, [local_node()], "this machine")
+        per_trial = f"{resources.cpus:g} CPUs and {resources.gpus:g} GPUs per trial"
+    else:
+        probe_address(execution.address, field="execution.address")
+        per_trial = f"resources are checked against the cluster at {execution.address} when the run joins it"
     summary = {
         "spec": str(args.spec),
         "study": spec.study.name,
-        "storage": spec.study.storage_url(),
+        "storage": masked(spec.study.storage_url()),
         "objectives": dict(zip(spec.study.objectives, spec.study.directions, strict=True)),
         "sampler": spec.study.sampler,
         "n_trials": spec.study.n_trials,
         "layers": roles.layers,
         "spiking_layers": roles.spiking,
+        "trial_resources": per_trial,
     }
     if args.json:
         print_json(summary)
     else:
         console.print(f"{args.spec}: valid. Study {spec.study.name!r} in {summary['storage']}, "
                       f"{spec.study.n_trials} trials, sampler {spec.study.sampler}, objectives {summary['objectives']}; "
-                      f"{len(roles.layers)} weight layers, {len(roles.spiking)} spiking.")
+                      f"{len(roles.layers)} weight layers, {len(roles.spiking)} spiking; {per_trial}.")
     return 0

@@ -1,36 +1,55 @@
-"""Ask/tell between the Optuna study and whatever executes trials.
+"""Claim/tell between the Optuna study and whatever executes trials.
 
-The driver is the only writer of the study: it asks Optuna for a trial and decodes it into a
-student (:meth:`ask`), and records an outcome with its metrics, constraints and user attributes
-(:meth:`tell`). Executors (Ray Tune, or in-process) only move requests and outcomes around.
+The driver is this run's only writer of trials: it claims a queued trial (:mod:`budget`), lets a
+freshly seeded sampler decode it into a student (:meth:`StudyDriver.ask`), keeps its heartbeat
+going, and records the outcome with metrics, constraints and user attributes
+(:meth:`StudyDriver.tell`). Other drivers may share the study; the budget keeps their total at
+n_trials. Executors (Ray Tune, or in-process) only move requests and outcomes around.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import optuna
-from optuna.trial import TrialState
+from optuna.exceptions import ExperimentalWarning, UpdateFinishedTrialError
+from optuna.trial import FrozenTrial, TrialState
 from pydantic import ValidationError
 
 from mdsnn_search.errors import MdsnnError
+from mdsnn_search.search.budget import Budget, claim, interrupt, snapshot, top_up
+from mdsnn_search.search.heartbeat import Heartbeat
 from mdsnn_search.search.objectives import (
     ATTR_BASELINE,
     ATTR_CONSTRAINTS,
     ATTR_FAIL_REASON,
     ATTR_FEASIBLE,
     ATTR_METRICS,
+    ATTR_SPEC,
     ATTR_STUDENT,
+    ATTR_TEACHER,
+    ATTR_TRACEBACK,
     ATTR_TRIAL_DIR,
     OBJECTIVES,
 )
+from mdsnn_search.search.samplers import make_sampler, trial_seed
 from mdsnn_search.search.space import LayerRoles, baseline_student, suggest_student
 from mdsnn_search.search.spec import StudySpec
 from mdsnn_search.search.trial import STATUS_OK
 
+logger = logging.getLogger(__name__)
+
 Listener = Callable[["StudyDriver"], None]
+
+POLL_S = 1.0
+"""How long a driver with nothing to claim waits before it looks at the study again."""
+
+MAX_TRACEBACK_CHARS = 8000
 
 
 class StudyDriver:
@@ -39,55 +58,157 @@ class StudyDriver:
         study: optuna.Study,
         spec: StudySpec,
         roles: LayerRoles,
-        teacher_accuracy: float,
+        teacher: dict[str, Any],
+        heartbeat: Heartbeat,
         on_change: Listener | None = None,
     ) -> None:
         self.study = study
         self.spec = spec
         self.roles = roles
-        self.teacher_accuracy = teacher_accuracy
-        self._open: dict[int, optuna.Trial] = {}
+        self.teacher = teacher
+        self.teacher_accuracy = float(teacher["accuracy"])
+        self.trial_spec = spec.model_dump(mode="json")
+        self.heartbeat = heartbeat
         self._on_change = on_change
+        self._claimed: dict[int, int] = {}
+        """Trial number -> trial id of every trial this run claimed and has not told yet."""
+        self._open: dict[int, optuna.Trial] = {}
+        """The claimed trials decoded into requests."""
+        self.running: set[int] = set()
+        """Trials of this run that an executor has started; the other claimed ones are pending."""
         self.completed = 0
         self.failed = 0
+        self.budget: Budget = snapshot(study, spec.study.n_trials)
+        self._next_look = 0.0
 
     @property
-    def running(self) -> int:
-        return len(self._open)
+    def pending(self) -> int:
+        """Trials claimed by this run that have not started (Ray waits for resources)."""
+        return len(self._claimed) - len(self.running)
 
-    def ask(self) -> dict[str, Any]:
-        """The next trial's request: ``{"number", "student", "baseline"}`` (plain data)."""
+    @property
+    def elsewhere(self) -> int:
+        """Trials other runs of the study are running (at the last look)."""
+        return max(0, len(self.budget.running) - len(self._claimed))
+
+    @property
+    def done(self) -> bool:
+        """The study holds its n_trials finished trials (at the last look)."""
+        return self.budget.done
+
+    def ask(self) -> dict[str, Any] | None:
+        """The next trial's request ``{"number", "student", "baseline"}``, or None when there is
+        nothing to claim now (then :attr:`done` says whether there ever will be)."""
+        if time.monotonic() < self._next_look:
+            return None
         while True:
-            trial = self.study.ask()
-            baseline = trial.user_attrs.get(ATTR_BASELINE)
-            try:
-                if baseline is not None:
-                    student = baseline_student(baseline, self.spec.search_space)
-                else:
-                    student = suggest_student(trial, self.spec.search_space, self.roles)
-            except (ValidationError, MdsnnError, ValueError) as exc:
-                # An enqueued configuration the space cannot express: fail it and ask again.
-                self._fail(trial, f"invalid configuration: {exc}")
-                continue
-            trial.set_user_attr(ATTR_STUDENT, student.model_dump(mode="json"))
-            self._open[trial.number] = trial
-            self._changed()
-            return {"number": trial.number, "student": student.model_dump(mode="json"), "baseline": baseline}
+            budget = self._look()
+            if budget.done:
+                return None
+            frozen = claim(self.study, budget)
+            if frozen is None:
+                self._idle()
+                return None
+            # Known as ours at once: a signal from here on finds it in interrupt_open.
+            self._claimed[frozen.number] = frozen._trial_id
+            self.heartbeat.add(frozen._trial_id)
+            request = self._decode(frozen)
+            if request is not None:
+                return request
+
+    def wait(self) -> None:
+        """Sleep until the next look is due."""
+        time.sleep(max(0.0, self._next_look - time.monotonic()))
+
+    def started(self, number: int) -> None:
+        self.running.add(number)
+        self._changed()
 
     def tell(self, number: int, outcome: dict[str, Any], trial_dir: str | None = None) -> None:
-        """Record an outcome: COMPLETE with values and constraints, or FAIL with the reason."""
-        trial = self._open.pop(number)
+        """Record an outcome: COMPLETE with values and constraints, or FAIL with the reason.
+
+        The trial stays this run's until it is recorded, so a signal in between still finds it.
+        """
+        try:
+            self._record(self._open[number], outcome, trial_dir)
+        except UpdateFinishedTrialError:
+            logger.warning(
+                "trial %d was failed by another run while it ran here (its heartbeat lapsed) and its "
+                "configuration was queued again; this result is dropped",
+                number,
+            )
+        self._forget(number)
+        self._next_look = 0.0
+        self._changed()
+
+    def interrupt_open(self) -> int:
+        """Mark every trial this run claimed and did not finish FAIL "interrupted" and queue it
+        again; returns how many."""
+        requeued = 0
+        for number, trial_id in list(self._claimed.items()):
+            requeued += interrupt(self.study, trial_id)
+            self._forget(number)
+        return requeued
+
+    def _forget(self, number: int) -> None:
+        self.heartbeat.discard(self._claimed.pop(number))
+        self._open.pop(number, None)
+        self.running.discard(number)
+
+    def _look(self) -> Budget:
+        budget = snapshot(self.study, self.spec.study.n_trials)
+        if top_up(self.study, budget):
+            budget = snapshot(self.study, self.spec.study.n_trials)
+        self.budget = budget
+        self._changed()
+        return budget
+
+    def _idle(self) -> None:
+        """Nothing to claim: fail the trials of runs that stopped (they are queued again)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ExperimentalWarning)
+            optuna.storages.fail_stale_trials(self.study)
+        self._next_look = time.monotonic() + POLL_S
+
+    def _decode(self, frozen: FrozenTrial) -> dict[str, Any] | None:
+        """The claimed trial as a request, its sampler seeded by the study seed and its number (so
+        a resumed run proposes new configurations, deterministically for a given history)."""
+        sampler = make_sampler(self.spec.study.sampler, trial_seed(self.spec.study.seed, frozen.number))
+        # A fresh Study object per trial: samplers cache the trial list per Study and thread, and
+        # other runs add trials between two claims.
+        study = optuna.load_study(study_name=self.study.study_name, storage=self.study._storage, sampler=sampler)
+        trial = optuna.Trial(study, frozen._trial_id)
+        baseline = frozen.user_attrs.get(ATTR_BASELINE)
+        try:
+            if baseline is not None:
+                student = baseline_student(baseline, self.spec.search_space)
+            else:
+                student = suggest_student(trial, self.spec.search_space, self.roles)
+        except (ValidationError, MdsnnError, ValueError) as exc:
+            # An enqueued configuration the space cannot express: fail it and claim another.
+            self._fail(trial, f"invalid configuration: {exc}")
+            self._forget(frozen.number)
+            return None
+        trial.set_user_attr(ATTR_STUDENT, student.model_dump(mode="json"))
+        trial.set_user_attr(ATTR_SPEC, self.trial_spec)
+        trial.set_user_attr(ATTR_TEACHER, self.teacher)
+        self._open[frozen.number] = trial
+        self._changed()
+        return {"number": frozen.number, "student": student.model_dump(mode="json"), "baseline": baseline}
+
+    def _record(self, trial: optuna.Trial, outcome: dict[str, Any], trial_dir: str | None) -> None:
         if trial_dir is not None:
             trial.set_user_attr(ATTR_TRIAL_DIR, trial_dir)
         if outcome.get("status") != STATUS_OK:
-            self._fail(trial, str(outcome.get("error", "the trial reported no result")))
+            self._fail(trial, str(outcome.get("error", "the trial reported no result")), outcome.get("traceback"))
             return
         metrics: dict[str, Any] = outcome["metrics"]
-        values = [metrics.get(OBJECTIVES[name].metric) for name in self.spec.study.objectives]
-        bad = [n for n, v in zip(self.spec.study.objectives, values, strict=True) if not _finite(v)]
+        objectives = self.spec.study.objectives
+        values = [metrics.get(OBJECTIVES[name].metric) for name in objectives]
+        bad = [n for n, v in zip(objectives, values, strict=True) if not _finite(v)]
         if bad:
             trial.set_user_attr(ATTR_METRICS, _json_safe(metrics))
-            self._fail(trial, f"non-finite objective(s) {bad}: {dict(zip(self.spec.study.objectives, values))}")
+            self._fail(trial, f"non-finite objective(s) {bad}: {dict(zip(objectives, values, strict=True))}")
             return
         trial.set_user_attr(ATTR_METRICS, metrics)
         constraints = self._constraints(metrics)
@@ -95,9 +216,8 @@ class StudyDriver:
             trial.set_constraint(key, value)
         trial.set_user_attr(ATTR_CONSTRAINTS, constraints)
         trial.set_user_attr(ATTR_FEASIBLE, all(v <= 0 for v in constraints.values()))
-        self.study.tell(trial, [float(v) for v in values])  # type: ignore[arg-type]
+        trial.study.tell(trial, [float(v) for v in values])  # type: ignore[arg-type]
         self.completed += 1
-        self._changed()
 
     def _constraints(self, metrics: dict[str, Any]) -> dict[str, float]:
         limits = self.spec.study.constraints
@@ -109,11 +229,13 @@ class StudyDriver:
             constraints["edap"] = float(metrics["edap"]) - limits.max_edap
         return constraints
 
-    def _fail(self, trial: optuna.Trial, reason: str) -> None:
+    def _fail(self, trial: optuna.Trial, reason: str, traceback: str | None = None) -> None:
         trial.set_user_attr(ATTR_FAIL_REASON, reason)
-        self.study.tell(trial, state=TrialState.FAIL)
+        if traceback:
+            trial.set_user_attr(ATTR_TRACEBACK, traceback[-MAX_TRACEBACK_CHARS:])
+        trial.study.tell(trial, state=TrialState.FAIL)
         self.failed += 1
-        self._changed()
+        logger.warning("trial %d failed: %s%s", trial.number, reason, f"\n{traceback.rstrip()}" if traceback else "")
 
     def _changed(self) -> None:
         if self._on_change is not None:

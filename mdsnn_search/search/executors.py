@@ -1,39 +1,66 @@
 """Running trials: in this process, or as Ray Tune trials (:mod:`mdsnn_search.search.ray_tune`).
 
 Both take the same driver, context and trial function, so a test can run a real study in-process
-and the product runs it on Ray with nothing else changed.
+and the product runs it on Ray with nothing else changed. :func:`open_executor` also checks the
+per-trial request against what the machine or cluster has, before the study is touched.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from mdsnn_search.search.driver import StudyDriver
+from mdsnn_search.search.resources import TrialResources, local_node, trial_resources
+from mdsnn_search.search.spec import ExecutionConfig
 from mdsnn_search.search.trial import STATUS_FAILED, TrialContext
 
 TrialFn = Callable[[TrialContext, dict[str, Any]], dict[str, Any]]
 
 
-def run_inline(driver: StudyDriver, context: TrialContext, n_trials: int, trial_fn: TrialFn) -> None:
-    """Run ``n_trials`` trials one after another in this process.
+class Executor(Protocol):
+    resources: TrialResources
 
-    A trial function that raises is recorded FAIL with the exception, as Ray records a crashed
-    trial, and the study goes on.
+    def run(self, driver: StudyDriver, context: TrialContext, trial_fn: TrialFn) -> None:
+        """Run trials the driver hands out until the study holds its n_trials finished trials."""
+
+
+@contextmanager
+def open_executor(execution: ExecutionConfig, address: str | None, address_field: str) -> Iterator[Executor]:
+    """The spec's executor, its trial request checked (ConfigError naming the field otherwise)."""
+    if execution.backend == "inline":
+        yield InlineExecutor(trial_resources(execution, [local_node()], "this machine"))
+        return
+    from mdsnn_search.search.ray_tune import ray_executor  # imports ray only on this path
+
+    with ray_executor(execution, address, address_field) as executor:
+        yield executor
+
+
+@dataclass(frozen=True)
+class InlineExecutor:
+    """Trials one after another in this process.
+
+    A trial function that raises is recorded FAIL with the exception and its traceback, as Ray
+    records a crashed trial, and the study goes on.
     """
-    for _ in range(n_trials):
-        request = driver.ask()
-        try:
-            outcome = trial_fn(context, request)
-        except Exception as exc:
-            outcome = {"status": STATUS_FAILED, "error": f"{type(exc).__name__}: {exc}"}
-        driver.tell(request["number"], outcome)
 
+    resources: TrialResources
 
-def run_ray(
-    driver: StudyDriver, context: TrialContext, n_trials: int, trial_fn: TrialFn, *, address: str | None
-) -> None:
-    """Run ``n_trials`` Ray Tune trials (imports ray only when called)."""
-    from mdsnn_search.search.ray_tune import run_tuner
-
-    run_tuner(driver, context, n_trials, trial_fn, address=address)
+    def run(self, driver: StudyDriver, context: TrialContext, trial_fn: TrialFn) -> None:
+        while True:
+            request = driver.ask()
+            if request is None:
+                if driver.done:
+                    return
+                driver.wait()
+                continue
+            driver.started(request["number"])
+            try:
+                outcome = trial_fn(context, request)
+            except Exception as exc:
+                outcome = {"status": STATUS_FAILED, "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+            driver.tell(request["number"], outcome)

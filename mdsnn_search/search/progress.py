@@ -1,7 +1,9 @@
-"""Live progress of a running study: trials done / running / failed and the best front so far.
+"""Live progress of a running study: trials done, running, pending and failed, and the best front so far.
 
-On a terminal it is a rich live panel on stderr; otherwise (CI, a pipe) one line per finished
-trial, so logs stay readable.
+A trial this run claimed is pending until its executor starts it (Ray waits for free resources),
+then running. Trials other runs of the same study are running show apart. On a terminal it is a
+rich live panel on stderr; otherwise (CI, a pipe) one line whenever a count changes, so logs stay
+readable.
 """
 
 from __future__ import annotations
@@ -18,14 +20,12 @@ from mdsnn_search.search.results.terminal import front_table
 
 
 class LiveProgress:
-    def __init__(self, total: int, already_done: int, *, enabled: bool = True) -> None:
-        self.total = total
-        self.already_done = already_done
+    def __init__(self, *, enabled: bool = True) -> None:
         self.console = Console(stderr=True)
         self.enabled = enabled
         self._live: Live | None = None
         self._start = time.monotonic()
-        self._last_reported = -1
+        self._last_reported: tuple[int, ...] = ()
 
     def __enter__(self) -> LiveProgress:
         if self.enabled and self.console.is_terminal:
@@ -43,16 +43,16 @@ class LiveProgress:
         if self._live is not None:
             self._live.update(Group(Text(self._headline(driver)), front_table(driver.study)))
             return
-        finished = driver.completed + driver.failed
-        if finished != self._last_reported:
-            self._last_reported = finished
+        counts = (driver.budget.finished, driver.completed, driver.failed, len(driver.running), driver.pending, driver.elsewhere)
+        if counts != self._last_reported:
+            self._last_reported = counts
             self.console.print(self._headline(driver))
 
     def _headline(self, driver: StudyDriver) -> str:
-        done = self.already_done + driver.completed + driver.failed
         elapsed = time.monotonic() - self._start
+        elsewhere = f", {driver.elsewhere} running in other runs" if driver.elsewhere else ""
         return (
-            f"{driver.study.study_name}: {done}/{self.total} trials done "
-            f"({driver.completed} complete, {driver.failed} failed this run), {driver.running} running, "
-            f"{elapsed:.0f} s"
+            f"{driver.study.study_name}: {driver.budget.finished}/{driver.budget.n_trials} trials done "
+            f"({driver.completed} complete, {driver.failed} failed this run), {len(driver.running)} running, "
+            f"{driver.pending} pending{elsewhere}, {elapsed:.0f} s"
         )

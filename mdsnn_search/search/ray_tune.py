@@ -1,9 +1,11 @@
 """The Ray Tune adapter: the only module that imports ray.
 
-Each study trial is one Ray Tune trial with the spec's resources. Ray's searcher interface is fed
-by the :class:`StudyDriver` (ask), and a Tune callback hands outcomes back to it (tell), so the
-study in the storage is written by this driver process alone. Ray's own OptunaSearch is not used:
-it leaves NaN trials RUNNING, cannot seed baselines for several objectives and cannot store a
+:func:`ray_executor` starts a local Ray (in a temp dir this run owns, :mod:`local_ray`) or joins
+``--address``, and refuses a per-trial request no node can hold before anything is stored. Each
+study trial is then one Ray Tune trial with those resources. Ray's searcher interface is fed by
+the :class:`StudyDriver` (ask), and a Tune callback hands starts and outcomes back to it (tell),
+so the storage is written by this driver process alone. Ray's own OptunaSearch is not used: it
+leaves NaN trials RUNNING, cannot seed baselines for several objectives and cannot store a
 failure's reason (design.md).
 """
 
@@ -15,6 +17,8 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +27,103 @@ from ray import tune
 from ray.tune.experiment import Trial
 from ray.tune.search import ConcurrencyLimiter, Searcher
 
+from mdsnn_search.errors import ConfigError
+from mdsnn_search.search import local_ray
 from mdsnn_search.search.driver import StudyDriver
 from mdsnn_search.search.executors import TrialFn
+from mdsnn_search.search.resources import NodeResources, TrialResources, probe_address, trial_resources
+from mdsnn_search.search.spec import ExecutionConfig
 from mdsnn_search.search.trial import STATUS_FAILED, TrialContext
 
 logger = logging.getLogger(__name__)
 
 _OUTCOME = "outcome_json"
+
+
+@contextmanager
+def ray_executor(execution: ExecutionConfig, address: str | None, address_field: str) -> Iterator[RayExecutor]:
+    """Ray for this run, its trial request checked against the cluster; shut down on the way out.
+
+    A Ray already initialised in this process (a test's, a notebook's) is used as it is and left
+    running.
+    """
+    # The legacy reporter honours verbose=0; the new one prints a banner regardless, and our own
+    # progress display already shows what matters. Ctrl-C is ours (signals.py), not Tune's.
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
+    started_here = not ray.is_initialized()
+    temp_dir: Path | None = None
+    try:
+        if started_here:
+            if address is not None:
+                probe_address(address, field=address_field)
+            else:
+                temp_dir = local_ray.claim_temp_dir()
+            _init(address, temp_dir, address_field)
+        where = f"the Ray cluster at {address}" if address else "the local Ray"
+        yield RayExecutor(execution, trial_resources(execution, _nodes(), where))
+    finally:
+        if started_here:
+            ray.shutdown()  # stops a local Ray; leaves a joined cluster running
+        if temp_dir is not None:
+            local_ray.release(temp_dir)
+
+
+@dataclasses.dataclass(frozen=True)
+class RayExecutor:
+    execution: ExecutionConfig
+    resources: TrialResources
+
+    def run(self, driver: StudyDriver, context: TrialContext, trial_fn: TrialFn) -> None:
+        """Run Ray Tune trials until the study holds its n_trials finished trials."""
+        # with_parameters puts these in Ray's object store once; every node can read them.
+        teacher_bytes = Path(context.teacher_checkpoint).read_bytes()
+        trainable = tune.with_resources(
+            tune.with_parameters(_trainable, context=context, trial_fn=trial_fn, teacher_bytes=teacher_bytes),
+            {"cpu": self.resources.cpus, "gpu": self.resources.gpus},
+        )
+        tuner = tune.Tuner(
+            trainable,
+            tune_config=tune.TuneConfig(
+                search_alg=ConcurrencyLimiter(_DriverSearcher(driver), max_concurrent=self.execution.max_concurrent),
+                num_samples=-1,  # until the searcher says FINISHED: other runs may take some trials
+            ),
+            run_config=tune.RunConfig(
+                name=driver.study.study_name,
+                storage_path=str(Path(self.execution.ray_dir).resolve()),
+                callbacks=[_TellDriver(driver)],
+                verbose=0,
+                failure_config=tune.FailureConfig(max_failures=0),
+            ),
+        )
+        tuner.fit()
+
+
+def _init(address: str | None, temp_dir: Path | None, address_field: str) -> None:
+    # Ray 2.60 turns token authentication on for every new local Ray and warns about it each time
+    # (a line among a refusal's one-line message); it stays on, without the warning.
+    logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
+    try:
+        ray.init(
+            address=address,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.WARNING,
+            _temp_dir=str(temp_dir) if temp_dir is not None else None,
+        )
+    except (ConnectionError, TimeoutError, RuntimeError, ValueError) as exc:
+        if address is None:
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"{address_field} {address}: cannot join the Ray cluster ({first})") from None
+
+
+def _nodes() -> list[NodeResources]:
+    return [
+        NodeResources(float(n["Resources"].get("CPU", 0.0)), float(n["Resources"].get("GPU", 0.0)))
+        for n in ray.nodes()
+        if n.get("Alive")
+    ]
 
 
 class _DriverBound:
@@ -44,18 +138,17 @@ class _DriverBound:
 
 
 class _DriverSearcher(_DriverBound, Searcher):
-    """Suggests the driver's next request until ``n_trials`` have been asked."""
+    """Suggests the driver's next claimed trial; FINISHED once the study holds n_trials."""
 
-    def __init__(self, driver: StudyDriver, n_trials: int) -> None:
+    def __init__(self, driver: StudyDriver) -> None:
         super().__init__()
         self._driver = driver
-        self._left = n_trials
 
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
-        if self._left <= 0:
-            return Searcher.FINISHED
-        self._left -= 1
-        return {"request": self._driver.ask()}
+        request = self._driver.ask()
+        if request is None:
+            return Searcher.FINISHED if self._driver.done else None
+        return {"request": request}
 
     def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False) -> None:
         """Outcomes are told by :class:`_TellDriver`, which also sees errors and trial paths."""
@@ -71,6 +164,9 @@ class _TellDriver(_DriverBound, tune.Callback):
     def __init__(self, driver: StudyDriver) -> None:
         self._driver = driver
 
+    def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        self._driver.started(trial.config["request"]["number"])
+
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         result = trial.last_result or {}
         outcome = json.loads(result[_OUTCOME]) if _OUTCOME in result else {
@@ -79,16 +175,17 @@ class _TellDriver(_DriverBound, tune.Callback):
         self._driver.tell(trial.config["request"]["number"], outcome, trial_dir=trial.path)
 
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
-        reason = _last_error_line(trial.error_file) or "the Ray trial raised"
-        outcome = {"status": STATUS_FAILED, "error": f"Ray trial error: {reason}"}
+        text = _error_text(trial.error_file)
+        reason = text.strip().splitlines()[-1] if text.strip() else "the Ray trial raised"
+        outcome = {"status": STATUS_FAILED, "error": f"Ray trial error: {reason}", "traceback": text or None}
         self._driver.tell(trial.config["request"]["number"], outcome, trial_dir=trial.path)
 
 
-def _last_error_line(error_file: str | None) -> str | None:
+def _error_text(error_file: str | None) -> str:
+    """What Ray wrote about a crashed trial: the worker's traceback."""
     if not error_file or not os.path.isfile(error_file):
-        return None
-    lines = [line.strip() for line in Path(error_file).read_text().splitlines() if line.strip()]
-    return lines[-1] if lines else None
+        return ""
+    return Path(error_file).read_text(errors="replace")
 
 
 def _trainable(config: dict[str, Any], context: TrialContext, trial_fn: TrialFn, teacher_bytes: bytes) -> None:
@@ -110,36 +207,3 @@ def _local_teacher(path: str, payload: bytes) -> str:
         partial.write_bytes(payload)
         partial.replace(local)
     return str(local)
-
-
-def run_tuner(
-    driver: StudyDriver, context: TrialContext, n_trials: int, trial_fn: TrialFn, *, address: str | None
-) -> None:
-    """Run ``n_trials`` trials on Ray (joining ``address`` if given, else a local Ray)."""
-    execution = driver.spec.execution
-    # The legacy reporter honours verbose=0; the new one prints a banner regardless, and our own
-    # progress display already shows what matters.
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
-    # with_parameters puts these in Ray's object store once; every node can read them.
-    teacher_bytes = Path(context.teacher_checkpoint).read_bytes()
-    trainable = tune.with_resources(
-        tune.with_parameters(_trainable, context=context, trial_fn=trial_fn, teacher_bytes=teacher_bytes),
-        {"cpu": execution.cpus_per_trial, "gpu": execution.gpus_per_trial},
-    )
-    tuner = tune.Tuner(
-        trainable,
-        tune_config=tune.TuneConfig(
-            search_alg=ConcurrencyLimiter(_DriverSearcher(driver, n_trials), max_concurrent=execution.max_concurrent),
-            num_samples=n_trials,
-        ),
-        run_config=tune.RunConfig(
-            name=driver.study.study_name,
-            storage_path=str(Path(execution.ray_dir).resolve()),
-            callbacks=[_TellDriver(driver)],
-            verbose=0,
-            failure_config=tune.FailureConfig(max_failures=0),
-        ),
-    )
-    tuner.fit()

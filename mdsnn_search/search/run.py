@@ -1,28 +1,38 @@
-"""``mdsnn-search run``: validate, get the teacher, open the study, run the missing trials.
+"""``mdsnn-search run``: validate, check the study and the cluster, get the teacher, run the missing trials.
 
-Order matters for safety: everything that can fail on user input (spec, data, layer names,
-preset, storage URL, a mismatched existing study) is checked before a trial starts, and the stored
-study is never modified by a run that fails those checks.
+Order matters for safety: everything that can fail on user input (spec, data, layer names, preset,
+storage URL and driver, a mismatched or changed existing study, a per-trial request the cluster
+cannot hold) is checked before anything is written, and a run that fails those checks leaves the
+storage as it found it. Several runs may share the study; each stops when the study holds
+n_trials finished trials between them.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from mdsnn_search.data import load_dataset
+import optuna
+
+from mdsnn_search.data import DatasetBundle, load_dataset
 from mdsnn_search.data.config import DOWNLOAD_PAGES
 from mdsnn_search.errors import ConfigError
 from mdsnn_search.hardware import load_preset
 from mdsnn_search.precision import matches_layer
+from mdsnn_search.search import local_ray
+from mdsnn_search.search.budget import snapshot
 from mdsnn_search.search.driver import StudyDriver
-from mdsnn_search.search.executors import TrialFn, run_inline, run_ray
+from mdsnn_search.search.executors import Executor, TrialFn, open_executor
+from mdsnn_search.search.heartbeat import Heartbeat
 from mdsnn_search.search.objectives import STUDY_TEACHER
 from mdsnn_search.search.progress import LiveProgress
+from mdsnn_search.search.signals import RunInterrupted, StopOnSignals
 from mdsnn_search.search.space import LayerRoles
-from mdsnn_search.search.spec import StudySpec
-from mdsnn_search.search.store import finished_trials, open_study, recover_interrupted
+from mdsnn_search.search.spec import StudySpec, absolute_paths
+from mdsnn_search.search.storage_url import masked
+from mdsnn_search.search.store import OpenedStudy, check_existing, connect, open_study
 from mdsnn_search.search.teacher import ensure_teacher
 from mdsnn_search.search.trial import TrialContext, run_trial
 from mdsnn_search.snn.models import arch_layer_table
@@ -34,11 +44,23 @@ logger = logging.getLogger(__name__)
 class RunSummary:
     study_name: str
     storage_url: str
+    """Masked: no password."""
     finished: int
     total: int
     ran_now: int
     failed_now: int
     teacher_accuracy: float
+    cpus_per_trial: float
+    gpus_per_trial: float
+    study: optuna.Study = field(repr=False, compare=False)
+
+    @property
+    def all_failed(self) -> bool:
+        """This run ran trials and every one of them failed."""
+        return self.ran_now > 0 and self.failed_now == self.ran_now
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "study"}
 
 
 def check_spec(spec: StudySpec, source: str | Path = "spec") -> LayerRoles:
@@ -76,17 +98,6 @@ def _input_shape_hint(spec: StudySpec) -> tuple[int, int, int]:
     return (2, side, side)
 
 
-def absolute_paths(spec: StudySpec) -> StudySpec:
-    """Ray runs trials in their own folders: every path a trial reads must be absolute."""
-    data = spec.data.model_copy(
-        update={k: Path(v).resolve() for k, v in (("root", spec.data.root), ("cache_dir", spec.data.cache_dir)) if v is not None}
-    )
-    preset = spec.hardware.preset
-    if Path(preset).suffix in (".yaml", ".yml", ".json"):
-        preset = str(Path(preset).resolve())
-    return spec.model_copy(update={"data": data, "hardware": spec.hardware.model_copy(update={"preset": preset})})
-
-
 def run_study(
     spec: StudySpec,
     *,
@@ -94,31 +105,85 @@ def run_study(
     storage_url: str | None = None,
     n_trials: int | None = None,
     address: str | None = None,
+    accept_spec_change: bool = False,
     trial_fn: TrialFn = run_trial,
     progress: bool = True,
 ) -> RunSummary:
-    """Run the study until it holds ``n_trials`` finished trials; resumes a stopped run."""
+    """Run the study until it holds ``n_trials`` finished trials; resumes a stopped run and
+    shares the study with any other run of it.
+
+    SIGINT/SIGTERM raise :class:`RunInterrupted` after this run's open trials were marked FAIL
+    "interrupted" and queued again, and Ray was shut down.
+    """
     if n_trials is not None:
         spec = spec.model_copy(update={"study": spec.study.model_copy(update={"n_trials": n_trials})})
-    spec = absolute_paths(spec)
+    source = str(source)
     url = storage_url or spec.study.storage_url()
     roles = check_spec(spec, source)
     bundle = load_dataset(spec.data)
-    study = open_study(spec, url)
-    recover_interrupted(study)
-    done = finished_trials(study)
-    total = spec.study.n_trials
-    if done >= total:
-        return RunSummary(study.study_name, url, done, total, 0, 0, float(study.user_attrs.get(STUDY_TEACHER, {}).get("accuracy", float("nan"))))
-    teacher = ensure_teacher(spec, bundle, progress=progress)
-    study.set_user_attr(STUDY_TEACHER, teacher.to_json())
-    context = TrialContext(spec=spec.model_dump(mode="json"), teacher_checkpoint=str(teacher.checkpoint.resolve()))
-    with LiveProgress(total, done, enabled=progress) as live:
-        driver = StudyDriver(study, spec, roles, teacher.accuracy, on_change=live)
-        if spec.execution.backend == "inline":
-            run_inline(driver, context, total - done, trial_fn)
-        else:
-            run_ray(driver, context, total - done, trial_fn, address=address or spec.execution.address)
+    check_existing(spec, source, url, accept_change=accept_spec_change)
+    local_ray.stop_orphans()  # a run killed earlier could not stop its Ray
+    address_field = "--address" if address else "execution.address"
+    stop = StopOnSignals()
+    with open_executor(spec.execution, address or spec.execution.address, address_field) as executor, stop:
+        storage = connect(url, spec.study)
+        opened = open_study(spec, source, url, storage, accept_change=accept_spec_change)
+        run = _run_missing(opened, _runnable(spec, url), roles, bundle, storage, executor, trial_fn, progress, stop)
+        finished = snapshot(opened.study, spec.study.n_trials).finished
     return RunSummary(
-        study.study_name, url, finished_trials(study), total, driver.completed + driver.failed, driver.failed, teacher.accuracy
+        study_name=spec.study.name,
+        storage_url=masked(url),
+        finished=finished,
+        total=spec.study.n_trials,
+        ran_now=run.completed + run.failed,
+        failed_now=run.failed,
+        teacher_accuracy=run.teacher_accuracy,
+        cpus_per_trial=executor.resources.cpus,
+        gpus_per_trial=executor.resources.gpus,
+        study=opened.study,
     )
+
+
+@dataclass(frozen=True)
+class _Ran:
+    completed: int
+    failed: int
+    teacher_accuracy: float
+
+
+def _run_missing(
+    opened: OpenedStudy,
+    runnable: StudySpec,
+    roles: LayerRoles,
+    bundle: DatasetBundle,
+    storage: optuna.storages.RDBStorage,
+    executor: Executor,
+    trial_fn: TrialFn,
+    progress: bool,
+    stop: StopOnSignals,
+) -> _Ran:
+    """The teacher, then trials until the study is complete; nothing when it already is."""
+    study = opened.study
+    if snapshot(study, runnable.study.n_trials).done:
+        return _Ran(0, 0, float(study.user_attrs.get(STUDY_TEACHER, {}).get("accuracy", float("nan"))))
+    teacher = ensure_teacher(runnable, bundle, progress=progress)
+    teacher_json = {**teacher.to_json(), "checkpoint": str(teacher.checkpoint.resolve())}
+    if opened.created or opened.changes or STUDY_TEACHER not in study.user_attrs:
+        study.set_user_attr(STUDY_TEACHER, teacher_json)
+    context = TrialContext(spec=runnable.model_dump(mode="json"), teacher_checkpoint=teacher_json["checkpoint"])
+    with Heartbeat(storage, runnable.study.heartbeat_interval_s) as heartbeat, LiveProgress(enabled=progress) as live:
+        driver = StudyDriver(study, runnable, roles, teacher_json, heartbeat, on_change=live)
+        try:
+            executor.run(driver, context, trial_fn)
+        except BaseException:
+            requeued = driver.interrupt_open()
+            if stop.received is not None:
+                raise RunInterrupted(stop.received, requeued) from None
+            raise
+    return _Ran(driver.completed, driver.failed, teacher.accuracy)
+
+
+def _runnable(spec: StudySpec, url: str) -> StudySpec:
+    """The spec trials run with and record: absolute paths, the storage password masked."""
+    runnable = absolute_paths(spec)
+    return runnable.model_copy(update={"study": runnable.study.model_copy(update={"storage": masked(url)})})

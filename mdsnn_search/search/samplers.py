@@ -1,7 +1,9 @@
-"""Optuna samplers by name, seeded. Constraints reach them through ``Trial.set_constraint``."""
+"""Optuna samplers by name, seeded per trial. Constraints reach them through ``Trial.set_constraint``."""
 
 from __future__ import annotations
 
+import hashlib
+import warnings
 from collections.abc import Callable
 
 import optuna
@@ -19,7 +21,9 @@ def _nsga2(seed: int) -> optuna.samplers.BaseSampler:
 
 @SAMPLERS.register("nsga3")
 def _nsga3(seed: int) -> optuna.samplers.BaseSampler:
-    return optuna.samplers.NSGAIIISampler(population_size=8, seed=seed)
+    with warnings.catch_warnings():  # experimental in Optuna 5.0; built once per trial
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.NSGAIIISampler(population_size=8, seed=seed)
 
 
 @SAMPLERS.register("tpe")
@@ -39,3 +43,11 @@ def _random(seed: int) -> optuna.samplers.BaseSampler:
 
 def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
     return SAMPLERS.get(name)(seed)
+
+
+def trial_seed(study_seed: int, number: int) -> int:
+    """The seed of the sampler that fills trial ``number``: a function of the study's seed and the
+    trials stored before it, so a resumed run (or a second run on the same study) never replays
+    the first one's draws, and the same history always gives the same proposals."""
+    digest = hashlib.sha256(f"{study_seed}:{number}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")

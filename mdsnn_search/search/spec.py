@@ -50,6 +50,12 @@ class StudyConfig(BaseModel):
     sampler: SamplerName = "nsga2"
     n_trials: int = Field(ge=1, description="finished trials wanted, baselines included")
     seed: int = Field(0, ge=0)
+    heartbeat_interval_s: int = Field(
+        10, ge=1, le=3600, description="how often a run records that its trials are alive (Optuna heartbeat)"
+    )
+    grace_period_s: int = Field(
+        60, ge=2, le=86400, description="a trial whose run sent no heartbeat for this long is failed and queued again"
+    )
     constraints: ConstraintsConfig = ConstraintsConfig()
     baselines: list[BaselineName] = Field(
         default_factory=lambda: ["fp32", "w8u8", "w4u4", "w2u2"],
@@ -60,6 +66,15 @@ class StudyConfig(BaseModel):
     def _distinct_objectives(self) -> StudyConfig:
         if len(set(self.objectives)) != len(self.objectives):
             raise ValueError(f"objectives must be distinct, but got {self.objectives}")
+        return self
+
+    @model_validator(mode="after")
+    def _grace_outlasts_heartbeat(self) -> StudyConfig:
+        if self.grace_period_s <= self.heartbeat_interval_s:
+            raise ValueError(
+                "grace_period_s > heartbeat_interval_s must hold, but got "
+                f"(grace_period_s={self.grace_period_s}, heartbeat_interval_s={self.heartbeat_interval_s})"
+            )
         return self
 
     @property
@@ -164,10 +179,19 @@ class ExecutionConfig(BaseModel):
 
     backend: Literal["ray", "inline"] = Field("ray", description="ray: Ray Tune trials; inline: in this process")
     cpus_per_trial: float = Field(1.0, gt=0.0)
-    gpus_per_trial: float = Field(0.0, ge=0.0)
+    gpus_per_trial: Annotated[float, Field(ge=0.0)] | Literal["auto"] = Field(
+        0.0, description="GPUs per trial (a fraction shares one); auto: a share of a GPU where the cluster has one, else 0"
+    )
     max_concurrent: int = Field(2, ge=1)
     address: str | None = Field(None, description="Ray cluster to join (None: start a local Ray)")
     ray_dir: Path = Field(Path("studies/ray"), description="where Ray Tune keeps trial directories")
+
+    @model_validator(mode="after")
+    def _whole_gpus_above_one(self) -> ExecutionConfig:
+        gpus = self.gpus_per_trial
+        if gpus != "auto" and gpus > 1 and not float(gpus).is_integer():
+            raise ValueError(f"gpus_per_trial: above 1 a trial takes whole GPUs, but got {gpus}")
+        return self
 
 
 class StudySpec(BaseModel):
@@ -217,6 +241,17 @@ class StudySpec(BaseModel):
                     f"divide data.timesteps={self.data.timesteps}, but got {uneven}"
                 )
         return self
+
+
+def absolute_paths(spec: StudySpec) -> StudySpec:
+    """Ray runs trials in their own folders: every path a trial reads must be absolute."""
+    data = spec.data.model_copy(
+        update={k: Path(v).resolve() for k, v in (("root", spec.data.root), ("cache_dir", spec.data.cache_dir)) if v is not None}
+    )
+    preset = spec.hardware.preset
+    if Path(preset).suffix in (".yaml", ".yml", ".json"):
+        preset = str(Path(preset).resolve())
+    return spec.model_copy(update={"data": data, "hardware": spec.hardware.model_copy(update={"preset": preset})})
 
 
 def load_spec(path: str | Path) -> StudySpec:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import functools
 import json
-import logging
 import traceback
 from dataclasses import dataclass
 from typing import Any
@@ -26,8 +25,6 @@ from mdsnn_search.search.spec import StudySpec
 from mdsnn_search.snn.models import SpikingNetwork, layer_table
 from mdsnn_search.snn.monitor import layer_activity
 from mdsnn_search.snn.pruning import kept_channel_activity, kept_fractions
-
-logger = logging.getLogger(__name__)
 
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"
@@ -49,9 +46,8 @@ def run_trial(context: TrialContext, request: dict[str, Any]) -> dict[str, Any]:
         student = StudentConfig.model_validate(request["student"])
         metrics = _train_and_cost(spec, context.teacher_checkpoint, student, request)
         return {"status": STATUS_OK, "metrics": metrics}
-    except Exception as exc:  # a trial's failure is a result: recorded FAIL, and the study goes on
-        logger.debug("trial %s failed:\n%s", request.get("number"), traceback.format_exc())
-        return {"status": STATUS_FAILED, "error": f"{type(exc).__name__}: {exc}"}
+    except Exception as exc:  # a trial's failure is a result: recorded FAIL (the driver logs it), and the study goes on
+        return {"status": STATUS_FAILED, "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
 
 
 def _train_and_cost(

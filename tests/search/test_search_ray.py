@@ -19,7 +19,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from mdsnn_search.search.objectives import ATTR_FAIL_REASON, ATTR_METRICS, ATTR_TRIAL_DIR
+from mdsnn_search.search.objectives import ATTR_FAIL_REASON, ATTR_METRICS, ATTR_TRACEBACK, ATTR_TRIAL_DIR
 from mdsnn_search.search.run import run_study
 from mdsnn_search.search.spec import load_spec
 from mdsnn_search.search.trial import TrialContext, run_trial
@@ -50,6 +50,7 @@ def test_study_on_ray_records_results_and_a_crashed_trial(write_spec: Callable[.
     trials = optuna.load_study(study_name="tiny", storage=spec.study.storage_url()).get_trials()
     assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.COMPLETE, TrialState.FAIL, TrialState.COMPLETE]
     assert "forced crash inside the Ray worker" in trials[2].user_attrs[ATTR_FAIL_REASON]
+    assert "in crash_on_trial_2" in trials[2].user_attrs[ATTR_TRACEBACK]  # the worker's traceback reached the driver
     for trial in trials:
         assert Path(trial.user_attrs[ATTR_TRIAL_DIR]).is_dir()  # the Ray trial directory
     assert all(ATTR_METRICS in t.user_attrs for t in trials if t.state == TrialState.COMPLETE)

@@ -25,7 +25,8 @@ from mdsnn_search.search.objectives import (
 from mdsnn_search.search.run import run_study
 from mdsnn_search.search.space import StudentConfig
 from mdsnn_search.search.spec import load_spec
-from mdsnn_search.search.store import INTERRUPTED, open_study
+from mdsnn_search.search.budget import claim, interrupted_numbers, snapshot, top_up
+from mdsnn_search.search.store import check_existing, connect
 from mdsnn_search.search.trial import TrialContext, run_trial
 
 
@@ -66,22 +67,26 @@ def test_study_stores_objectives_metrics_and_configs(write_spec: Callable[..., P
     assert fp32.values[1] > max(t.values[1] for t in trials[1:])
 
 
-def test_interrupted_run_resumes_without_duplicates(write_spec: Callable[..., Path]) -> None:
-    spec_path = write_spec()
+def test_trial_of_a_stopped_run_goes_stale_and_runs_again(write_spec: Callable[..., Path]) -> None:
+    spec_path = write_spec(study={"heartbeat_interval_s": 1, "grace_period_s": 2})
     spec = load_spec(spec_path)
     run_study(spec, n_trials=2, progress=False)
-    study = _load(spec_path)
-    crashed = study.ask()  # what a killed run leaves behind: a RUNNING trial
-    crashed_params = {"w_bits:conv2": 2}
-    study._storage.set_trial_param(crashed._trial_id, "w_bits:conv2", 0.0, optuna.distributions.CategoricalDistribution([2, 4]))
+    storage = connect(spec.study.storage_url(), spec.study)
+    study = optuna.load_study(study_name="tiny", storage=storage)
+    # What a killed run leaves behind: a claimed trial, RUNNING, whose heartbeat stops.
+    top_up(study, snapshot(study, 4))
+    crashed = claim(study, snapshot(study, 4))
+    assert crashed is not None
+    storage.set_trial_param(crashed._trial_id, "w_bits:conv2", 0.0, optuna.distributions.CategoricalDistribution([2, 4]))
     summary = run_study(spec, progress=False)
-    assert summary.finished == 4 and summary.ran_now == 2
+    assert summary.finished == 4 and summary.ran_now == 2  # trial 3, then the crashed one queued again
     trials = _load(spec_path).get_trials()
-    assert not [t for t in trials if t.state == TrialState.RUNNING]
-    interrupted = [t for t in trials if t.user_attrs.get(ATTR_FAIL_REASON) == INTERRUPTED]
-    assert [t.number for t in interrupted] == [crashed.number]
-    rerun = [t for t in trials if t.number > crashed.number and t.params.get("w_bits:conv2") == crashed_params["w_bits:conv2"]]
-    assert rerun and rerun[0].state == TrialState.COMPLETE  # the crashed configuration ran again
+    assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+    assert interrupted_numbers(trials) == {crashed.number}
+    assert trials[crashed.number].state == TrialState.FAIL
+    rerun = [t for t in trials if t.number > crashed.number and t.params.get("w_bits:conv2") == 2]
+    assert [t.state for t in rerun] == [TrialState.COMPLETE]  # the crashed configuration ran again, once
+    assert len([t for t in trials if t.state == TrialState.COMPLETE]) == 4
     # Running the same command again adds nothing.
     assert run_study(spec, progress=False).ran_now == 0
     assert len(_load(spec_path).get_trials()) == len(trials)
@@ -128,7 +133,7 @@ def test_mismatched_existing_study_is_refused_untouched(write_spec: Callable[...
     assert "optimises ['accuracy', 'edap']" in capsys.readouterr().err
     assert len(_load(spec_path).trials) == before
     with pytest.raises(StudyError):
-        open_study(load_spec(other), load_spec(other).study.storage_url())
+        check_existing(load_spec(other), "other.yaml", load_spec(other).study.storage_url(), accept_change=False)
 
 
 def test_export_then_train_round_trips(write_spec: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

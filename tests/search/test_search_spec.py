@@ -38,6 +38,9 @@ def test_digits_spec_validates_offline(capsys: pytest.CaptureFixture[str]) -> No
         ({"hardware": {"preset": "rram_46"}}, "rram_46"),
         ({"model": {"arch": "vgg99"}}, "did you mean"),
         ({"data": {"name": "cifar10", "root": "no/such/folder"}}, "no/such/folder"),
+        ({"study": {"heartbeat_interval_s": 30, "grace_period_s": 20}}, "grace_period_s > heartbeat_interval_s must hold"),
+        ({"execution": {"gpus_per_trial": 1.5}}, "gpus_per_trial: above 1 a trial takes whole GPUs"),
+        ({"execution": {"gpus_per_trial": "some"}}, "execution.gpus_per_trial"),
     ],
 )
 def test_bad_spec_is_one_clear_error_and_creates_no_database(

@@ -1,8 +1,9 @@
 """A stored trial written back out as a :class:`~mdsnn_search.job.TrainSpec` YAML.
 
 The exported file is self-contained (every setting written out, no reference to the study) and is
-exactly what ``mdsnn-search train FILE`` reads: the study's data, model and training sections, the
-trial's precision and distillation, and the study's teacher checkpoint. ``epochs`` overrides the
+exactly what ``mdsnn-search train FILE`` reads: the data, model and training sections of the spec
+the trial ran with (stored per trial, so a study resumed with an accepted spec change exports each
+trial as it ran), the trial's precision and distillation, and its teacher checkpoint. ``epochs`` overrides the
 training budget for a full-length retraining; everything else reproduces the trial.
 """
 
@@ -16,7 +17,7 @@ import yaml
 from optuna.trial import FrozenTrial, TrialState
 
 from mdsnn_search.errors import StudyError
-from mdsnn_search.search.objectives import ATTR_STUDENT, STUDY_TEACHER
+from mdsnn_search.search.objectives import ATTR_SPEC, ATTR_STUDENT, ATTR_TEACHER, STUDY_TEACHER
 from mdsnn_search.search.results.records import STATE_NAMES
 from mdsnn_search.search.results.storage import StoredStudy
 
@@ -55,9 +56,9 @@ def trial_train_spec(stored: StoredStudy, trial: FrozenTrial, *, out_dir: Path, 
     from mdsnn_search.files import validate_mapping
     from mdsnn_search.job import TrainSpec
 
-    spec = stored.spec()
-    student = trial.user_attrs.get(ATTR_STUDENT)
     where = f"trial {trial.number} of study {stored.name!r}"
+    spec = _trial_spec(stored, trial, where)
+    student = trial.user_attrs.get(ATTR_STUDENT)
     if not isinstance(student, dict) or "precision" not in student:
         raise StudyError(f"{where} stores no student config (user attribute {ATTR_STUDENT!r} with 'precision')")
     unknown = sorted(set(student) - STUDENT_KEYS)
@@ -72,11 +73,22 @@ def trial_train_spec(stored: StoredStudy, trial: FrozenTrial, *, out_dir: Path, 
         "data": spec.data.model_dump(mode="json"),
         "model": _student_model(spec, student, where),
         "training": training,
-        "teacher": _teacher_checkpoint(stored),
+        "teacher": _teacher_checkpoint(stored, trial),
         "distill": student.get("distill"),
         "output": str(out_dir / f"{name}.pt"),
     }
     return validate_mapping(TrainSpec, document, where)
+
+
+def _trial_spec(stored: StoredStudy, trial: FrozenTrial, where: str) -> StudySpec:
+    """The spec the trial ran with (stored per trial), else the study's (older studies)."""
+    document = trial.user_attrs.get(ATTR_SPEC)
+    if not isinstance(document, dict):
+        return stored.spec()
+    from mdsnn_search.files import validate_mapping
+    from mdsnn_search.search.spec import StudySpec
+
+    return validate_mapping(StudySpec, document, f"{where} (stored spec)")
 
 
 def _student_model(spec: StudySpec, student: dict[str, Any], where: str) -> dict[str, Any]:
@@ -108,8 +120,10 @@ def export_header(stored: StoredStudy, trial: FrozenTrial, epochs: int | None) -
     )
 
 
-def _teacher_checkpoint(stored: StoredStudy) -> str:
-    checkpoint = stored.teacher.get("checkpoint")
+def _teacher_checkpoint(stored: StoredStudy, trial: FrozenTrial) -> str:
+    """The teacher the trial was distilled from (stored per trial), else the study's."""
+    own = trial.user_attrs.get(ATTR_TEACHER)
+    checkpoint = own.get("checkpoint") if isinstance(own, dict) else stored.teacher.get("checkpoint")
     if checkpoint is None and stored.spec().teacher.checkpoint is not None:
         checkpoint = stored.spec().teacher.checkpoint
     if checkpoint is None:

@@ -16,6 +16,7 @@ from typing import Any
 from optuna.trial import FrozenTrial, TrialState
 
 from mdsnn_search.precision import FULL_PRECISION_BITS, is_full_precision
+from mdsnn_search.search.budget import STALE
 from mdsnn_search.search.objectives import (
     ATTR_BASELINE,
     ATTR_CONSTRAINTS,
@@ -59,7 +60,7 @@ class TrialRecord:
     def from_trial(cls, trial: FrozenTrial, objectives: Sequence[str]) -> TrialRecord:
         attrs = trial.user_attrs
         values = dict(zip(objectives, trial.values, strict=False)) if trial.values is not None else {}
-        reason = attrs.get(ATTR_FAIL_REASON)
+        reason = attrs.get(ATTR_FAIL_REASON, STALE if trial.state == TrialState.FAIL else None)
         return cls(
             number=trial.number,
             state=STATE_NAMES.get(trial.state, trial.state.name.lower()),

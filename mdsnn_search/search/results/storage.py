@@ -22,6 +22,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from mdsnn_search.errors import ConfigError, StudyError
 from mdsnn_search.search.objectives import OBJECTIVES, STUDY_SPEC, STUDY_TEACHER, Direction
+from mdsnn_search.search.storage_url import masked, missing_driver_message, parse, redact
 
 if TYPE_CHECKING:
     from mdsnn_search.search.spec import StudySpec
@@ -124,27 +125,30 @@ def open_stored_study(
     if study_name is None:
         if len(names) != 1:
             found = ", ".join(names) if names else "none"
-            raise ConfigError(f"--study NAME is needed: storage {storage} holds {len(names)} studies ({found})")
+            raise ConfigError(f"--study NAME is needed: storage {masked(storage)} holds {len(names)} studies ({found})")
         study_name = names[0]
     if study_name not in names:
         raise StudyError(_unknown_study_message(study_name, storage, names))
     study = optuna.load_study(study_name=study_name, storage=rdb)
-    return StoredStudy(study=study, storage_url=storage, spec_path=Path(spec_path) if spec_path else None, storage=rdb)
+    return StoredStudy(
+        study=study, storage_url=masked(storage), spec_path=Path(spec_path) if spec_path else None, storage=rdb
+    )
 
 
 def read_only_storage(url: str) -> optuna.storages.RDBStorage:
     """An Optuna RDB storage for ``url`` that creates nothing: no file, no table, no schema row."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        raise ConfigError(f"storage {url!r} is not a SQLAlchemy URL (e.g. sqlite:///studies/NAME.db)") from None
+    parsed = parse(url)
     if parsed.get_backend_name() == "sqlite":
         _check_sqlite_file(url, parsed.database)
     try:
         return optuna.storages.RDBStorage(url, skip_table_creation=True)
-    except (SQLAlchemyError, RuntimeError, ImportError) as exc:
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise StudyError(f"storage {url}: cannot open ({detail})") from None
+    except ImportError as exc:
+        cause = exc.__cause__ if isinstance(exc.__cause__, ImportError) else exc
+        raise StudyError(missing_driver_message(url, cause)) from None
+    except (SQLAlchemyError, RuntimeError, optuna.exceptions.StorageInternalError) as exc:
+        cause = exc.__cause__ or exc  # Optuna wraps the driver's error
+        detail = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
+        raise StudyError(f"storage {masked(url)}: cannot open ({redact(detail)})") from None
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -177,12 +181,12 @@ def _study_names(rdb: optuna.storages.RDBStorage, url: str) -> list[str]:
     try:
         return sorted(s.study_name for s in rdb.get_all_studies())
     except sqlalchemy.exc.SQLAlchemyError as exc:
-        raise StudyError(f"storage {url}: cannot list studies ({str(exc).splitlines()[0]})") from None
+        raise StudyError(f"storage {masked(url)}: cannot list studies ({redact(str(exc).splitlines()[0])})") from None
 
 
 def _unknown_study_message(name: str, url: str, names: list[str]) -> str:
     if not names:
-        return f"no study {name!r} in storage {url}: it holds no studies"
+        return f"no study {name!r} in storage {masked(url)}: it holds no studies"
     close = difflib.get_close_matches(name, names, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"no study {name!r} in storage {url}{hint} (studies there: {', '.join(names)})"
+    return f"no study {name!r} in storage {masked(url)}{hint} (studies there: {', '.join(names)})"

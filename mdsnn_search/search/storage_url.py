@@ -1,0 +1,74 @@
+"""Storage URLs as users see them: the password masked everywhere, a missing driver named.
+
+A storage URL may carry a database password (``postgresql://user:secret@host/db``). Every URL that
+reaches a message, a log line, a stored document or a written file goes through :func:`masked`.
+Every password of a URL parsed here is also remembered, so :func:`redact` can take it out of free
+text a database driver wrote (an error message), and the CLI's log handler applies
+:class:`RedactingFilter` to every record.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from mdsnn_search.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+
+MASK = "***"
+
+DRIVER_EXTRAS: dict[str, str] = {"psycopg": "postgres"}
+"""Driver module -> the extra of this package that installs it."""
+
+_passwords: set[str] = set()
+
+
+def parse(url: str) -> URL:
+    """The SQLAlchemy URL of ``url`` (its password remembered for :func:`redact`)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"storage {redact(url)!r} is not a SQLAlchemy URL (e.g. sqlite:///studies/NAME.db)") from None
+    if parsed.password:
+        _passwords.add(str(parsed.password))
+    return parsed
+
+
+def masked(url: str) -> str:
+    """``url`` with its password replaced by ``***``; a URL that does not parse is redacted instead."""
+    try:
+        return parse(url).render_as_string(hide_password=True)
+    except ConfigError:
+        return redact(url)
+
+
+def redact(text: str) -> str:
+    """``text`` without any password of a URL parsed in this process."""
+    for password in sorted(_passwords, key=len, reverse=True):
+        text = text.replace(password, MASK)
+    return text
+
+
+def missing_driver_message(url: str, exc: ImportError) -> str:
+    """One line naming the database driver module ``url`` needs and how to install it."""
+    module = (exc.name or str(exc)).split(".")[0]
+    extra = DRIVER_EXTRAS.get(module)
+    install = f"pip install 'mdsnn-search[{extra}]'" if extra else f"pip install {module}"
+    return f"storage {masked(url)}: needs the database driver module {module!r}, which is not installed; {install}"
+
+
+class RedactingFilter(logging.Filter):
+    """Takes remembered passwords out of every log record that passes a handler."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _passwords:
+            record.msg = redact(record.getMessage())
+            record.args = None
+            if record.exc_info and not record.exc_text:
+                record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        return True

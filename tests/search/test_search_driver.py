@@ -1,0 +1,47 @@
+"""The driver's claims: pending until an executor starts a trial, then running; heartbeats while open."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from mdsnn_search.search.budget import snapshot
+from mdsnn_search.search.driver import StudyDriver
+from mdsnn_search.search.heartbeat import Heartbeat
+from mdsnn_search.search.progress import LiveProgress
+from mdsnn_search.search.run import check_spec
+from mdsnn_search.search.spec import load_spec
+from mdsnn_search.search.store import connect, open_study
+
+
+def test_a_claimed_trial_is_pending_until_started_and_beats_while_open(
+    write_spec: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = load_spec(write_spec(study={"heartbeat_interval_s": 1, "grace_period_s": 2}))
+    url = spec.study.storage_url()
+    storage = connect(url, spec.study)
+    study = open_study(spec, "spec.yaml", url, storage, accept_change=False).study
+    progress = LiveProgress()  # stderr is no terminal here: one line per change
+    with Heartbeat(storage, 1) as heartbeat:
+        driver = StudyDriver(study, spec, check_spec(spec), {"checkpoint": "t.pt", "accuracy": 0.9}, heartbeat, progress)
+        request = driver.ask()
+        assert request is not None and (driver.pending, len(driver.running)) == (1, 0)
+        assert capsys.readouterr().err.splitlines()[-1].startswith("tiny: 0/4 trials done (0 complete, 0 failed this run), 0 running, 1 pending")
+        driver.started(request["number"])
+        assert "1 running, 0 pending" in capsys.readouterr().err
+        # Longer than the grace period: its heartbeat keeps another run from failing it.
+        time.sleep(3)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
+        assert study.trials[request["number"]].state == TrialState.RUNNING
+        assert driver.interrupt_open() == 1
+    trials = snapshot(study, 4).trials
+    assert trials[request["number"]].state == TrialState.FAIL
+    assert snapshot(study, 4).missing == 0  # its configuration was queued again

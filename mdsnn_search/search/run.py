@@ -16,6 +16,7 @@ from mdsnn_search.data.config import DOWNLOAD_PAGES
 from mdsnn_search.errors import ConfigError
 from mdsnn_search.hardware import load_preset
 from mdsnn_search.precision import matches_layer
+from mdsnn_search.search.checks import check_inputs
 from mdsnn_search.search.driver import StudyDriver
 from mdsnn_search.search.executors import TrialFn, run_inline, run_ray
 from mdsnn_search.search.objectives import STUDY_TEACHER
@@ -41,9 +42,10 @@ class RunSummary:
     teacher_accuracy: float
 
 
-def check_spec(spec: StudySpec, source: str | Path = "spec") -> LayerRoles:
+def check_spec(spec: StudySpec, source: str | Path = "spec", storage_url: str | None = None) -> LayerRoles:
     """Checks beyond the schema, each error naming ``source`` and the field: layer names against
-    the architecture, the hardware preset, the data folder."""
+    the architecture, the hardware preset, the data folder, then :func:`check_inputs` (data,
+    teacher, storage URL: everything that needs no training)."""
 
     def fail(field: str, message: str) -> ConfigError:
         return ConfigError(f"{source}: {field}: {message}")
@@ -67,6 +69,7 @@ def check_spec(spec: StudySpec, source: str | Path = "spec") -> LayerRoles:
         raise fail("hardware.preset", str(exc)) from None
     if spec.data.root is not None and not spec.data.root.exists():
         raise fail("data.root", f"{spec.data.root} does not exist; {spec.data.name} comes from {DOWNLOAD_PAGES[spec.data.name]}")
+    check_inputs(spec, source, storage_url)
     return roles
 
 
@@ -102,7 +105,7 @@ def run_study(
         spec = spec.model_copy(update={"study": spec.study.model_copy(update={"n_trials": n_trials})})
     spec = absolute_paths(spec)
     url = storage_url or spec.study.storage_url()
-    roles = check_spec(spec, source)
+    roles = check_spec(spec, source, storage_url=url)
     bundle = load_dataset(spec.data)
     study = open_study(spec, url)
     recover_interrupted(study)

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from mdsnn_search.checkpoint import load_checkpoint
 from mdsnn_search.data import DatasetBundle, make_loader
-from mdsnn_search.job import TrainSpec, run_job
+from mdsnn_search.errors import ConfigError
+from mdsnn_search.job import TrainSpec, check_teacher_fits, load_teacher, run_job
 from mdsnn_search.precision import PrecisionConfig
 from mdsnn_search.search.spec import StudySpec
 from mdsnn_search.train import evaluate
@@ -30,7 +31,8 @@ class TeacherInfo:
     trained_now: bool
 
     def to_json(self) -> dict[str, object]:
-        return {"checkpoint": str(self.checkpoint), "accuracy": self.accuracy}
+        """Stored with the study: the absolute path, so exports work from any folder."""
+        return {"checkpoint": str(self.checkpoint.resolve()), "accuracy": self.accuracy}
 
 
 def teacher_key(spec: StudySpec) -> str:
@@ -45,16 +47,35 @@ def teacher_key(spec: StudySpec) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
+def cached_teacher_path(spec: StudySpec) -> Path:
+    """Where the teacher ``spec`` determines is cached (whether or not it was trained yet)."""
+    return CACHE_DIR / f"{spec.model.arch}-{teacher_key(spec)}.pt"
+
+
+def cached_teacher_accuracy(path: Path, spec: StudySpec, bundle: DatasetBundle) -> float:
+    """The stored accuracy of the cached teacher, once it loads and fits; ConfigError saying to
+    delete a damaged or foreign cache file."""
+    try:
+        cached = load_checkpoint(path)
+        check_teacher_fits(cached.model, path, spec.model, spec.data, bundle)
+        accuracy = float(cached.metadata["metrics"]["accuracy"])
+    except (ConfigError, KeyError, TypeError, ValueError) as exc:
+        detail = str(exc) if isinstance(exc, ConfigError) else f"no stored accuracy ({type(exc).__name__}: {exc})"
+        raise ConfigError(
+            f"cached teacher {path} is unusable ({detail}); delete it and the next run trains the teacher again"
+        ) from None
+    return accuracy
+
+
 def ensure_teacher(spec: StudySpec, bundle: DatasetBundle, *, progress: bool = True) -> TeacherInfo:
     """The given teacher, the cached one, or a newly trained one (then cached)."""
     if spec.teacher.checkpoint is not None:
-        model = load_checkpoint(spec.teacher.checkpoint).model
+        model = load_teacher(spec.teacher.checkpoint, spec.model, spec.data, bundle)
         accuracy = evaluate(model, make_loader(bundle.test, 256)).accuracy
         return TeacherInfo(spec.teacher.checkpoint, accuracy, trained_now=False)
-    path = CACHE_DIR / f"{spec.model.arch}-{teacher_key(spec)}.pt"
+    path = cached_teacher_path(spec)
     if path.is_file():
-        cached = load_checkpoint(path)
-        return TeacherInfo(path, float(cached.metadata["metrics"]["accuracy"]), trained_now=False)
+        return TeacherInfo(path, cached_teacher_accuracy(path, spec, bundle), trained_now=False)
     job = TrainSpec(
         name=f"teacher-{spec.model.arch}", data=spec.data, model=spec.model, training=spec.teacher.training, output=path
     )

@@ -1,4 +1,9 @@
-"""Reading YAML/JSON files a user hands us, with errors that name the file."""
+"""Reading YAML/JSON files a user hands us, with errors that name the file.
+
+Stricter than the parsers' defaults in two ways a careless edit can trip over: a key given twice
+is an error (both parsers would silently keep the last value), and so is a document nested too
+deeply to parse (both parsers recurse, and would raise RecursionError).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,34 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from mdsnn_search.errors import ConfigError
+from mdsnn_search.finite import non_finite_fields
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a mapping key given twice (merge keys ``<<`` excepted)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int, float)):
+                continue  # an unhashable key is the base loader's error to report
+            if key in seen:
+                line = key_node.start_mark.line + 1
+                raise yaml.constructor.ConstructorError(problem=f"duplicate key {key!r} at line {line}")
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def _unique_json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in document:
+            raise ValueError(f"duplicate key {key!r}")
+        document[key] = value
+    return document
 
 
 def read_document(path: str | Path) -> Any:
@@ -21,13 +54,16 @@ def read_document(path: str | Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read ({exc})") from None
+    kind = "JSON" if path.suffix.lower() == ".json" else "YAML"
     try:
-        if path.suffix.lower() == ".json":
-            return json.loads(text)
-        return yaml.safe_load(text)
-    except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        detail = str(exc).replace("\n", " ")
-        raise ConfigError(f"{path}: not valid {path.suffix.lstrip('.').upper() or 'YAML'}: {detail}") from None
+        if kind == "JSON":
+            return json.loads(text, object_pairs_hook=_unique_json_object)
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: builds plain data only
+    except (yaml.YAMLError, ValueError) as exc:  # JSONDecodeError is a ValueError
+        detail = " ".join(str(exc).split())
+        raise ConfigError(f"{path}: not valid {kind}: {detail}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid {kind}: nested too deeply to read") from None
 
 
 def read_mapping(path: str | Path) -> dict[str, Any]:
@@ -54,11 +90,20 @@ def format_validation_error(exc: ValidationError, source: str | Path) -> str:
 
 
 def validate_mapping(model: type[ModelT], data: Any, source: str | Path) -> ModelT:
-    """Validate ``data`` as ``model``; ConfigError names the file and every offending field."""
+    """Validate ``data`` as ``model``; ConfigError names the file and every offending field.
+
+    Every number must be finite as well (:mod:`mdsnn_search.finite`).
+    """
     try:
-        return model.model_validate(data)
+        validated = model.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, source)) from None
+    except RecursionError:
+        raise ConfigError(f"{source}: nested too deeply to validate") from None
+    bad = [f"{source}: {where}: must be a finite number, but got {value}" for where, value in non_finite_fields(validated)]
+    if bad:
+        raise ConfigError("; ".join(bad))
+    return validated
 
 
 def load_config(model: type[ModelT], path: str | Path) -> ModelT:

@@ -23,6 +23,7 @@ from mdsnn_search.checkpoint import load_checkpoint, save_checkpoint
 from mdsnn_search.data import DataConfig, DatasetBundle, load_dataset, make_loader
 from mdsnn_search.distill import DistillConfig, evaluate_student, init_student_from_teacher, make_distill_step
 from mdsnn_search.errors import ConfigError
+from mdsnn_search.outputs import PlainName
 from mdsnn_search.snn.bn_recalibration import recalibrate_bn_
 from mdsnn_search.snn.config import ModelConfig
 from mdsnn_search.snn.models import SpikingNetwork, build_model
@@ -44,7 +45,7 @@ class TrainSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field("model", pattern=r"^[A-Za-z0-9_.-]+$", description="names the output checkpoint")
+    name: PlainName = Field("model", description="names the output checkpoint")
     data: DataConfig
     model: ModelConfig
     training: TrainConfig = TrainConfig()
@@ -78,15 +79,32 @@ class JobResult:
     checkpoint: Path | None
 
 
-def load_teacher(path: Path, data: DataConfig, bundle: DatasetBundle) -> SpikingNetwork:
-    """Load a teacher checkpoint and check it fits the dataset."""
+def load_teacher(path: Path, model: ModelConfig, data: DataConfig, bundle: DatasetBundle) -> SpikingNetwork:
+    """Load a teacher checkpoint and check it fits the student's network and the dataset."""
     teacher = load_checkpoint(path).model
+    check_teacher_fits(teacher, path, model, data, bundle)
+    return teacher
+
+
+def check_teacher_fits(
+    teacher: SpikingNetwork, path: Path, model: ModelConfig, data: DataConfig, bundle: DatasetBundle
+) -> None:
+    """ConfigError unless ``teacher`` is ``model``'s network for ``data``'s input and classes.
+
+    The student starts from the teacher's weights and distils its layers by name, so both must be
+    the same architecture at the same width; a teacher of another network would fail every trial.
+    """
+    built = (teacher.config.arch, teacher.config.width)
+    if built != (model.arch, model.width):
+        raise ConfigError(
+            f"teacher {path}: is {built[0]} at width {built[1]:g}, but the model is {model.arch} at width "
+            f"{model.width:g}; a teacher must be the student's architecture and width"
+        )
     if teacher.input_shape != bundle.input_shape or teacher.num_classes != bundle.num_classes:
         raise ConfigError(
             f"teacher {path}: built for input {teacher.input_shape} and {teacher.num_classes} classes, "
             f"but {data.name} gives {bundle.input_shape} and {bundle.num_classes}"
         )
-    return teacher
 
 
 def run_job(
@@ -104,10 +122,11 @@ def run_job(
     a caller chooses by: the test split's, or, for a bundle with a validation split (a search's),
     the validation split's, with the test split's under :data:`TEST` (methods.md section 7).
     """
+    resolve_device(spec.training.device)  # a missing CUDA device is an error before any work
     seed_everything(spec.training.seed)
     bundle = bundle or load_dataset(spec.data)
     if teacher is None and spec.teacher is not None:
-        teacher = load_teacher(spec.teacher, spec.data, bundle)
+        teacher = load_teacher(spec.teacher, spec.model, spec.data, bundle)
     model = build_model(spec.model, bundle.input_shape, bundle.num_classes)
     step_loss = None
     copied = False

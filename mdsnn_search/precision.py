@@ -17,9 +17,9 @@ from __future__ import annotations
 import fnmatch
 import math
 from collections.abc import Iterable
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 
 FULL_PRECISION_BITS = 32
 """Bits meaning "not quantized". Any width >= :data:`MIN_FP_BITS` is treated as full precision."""
@@ -29,6 +29,10 @@ MIN_FP_BITS = 16
 
 MAX_INTEGER_LEVELS = 256
 """Most levels an integer membrane may have (an 8-bit word)."""
+
+BitWidth = Annotated[int, Strict(), Field(ge=1, le=FULL_PRECISION_BITS)]
+"""A bit-width, 1..32, written as an integer: strict, because YAML ``true`` would otherwise read
+as a 1-bit layer and ``4.0`` as 4."""
 
 
 def is_full_precision(bits: int) -> bool:
@@ -80,11 +84,11 @@ class LayerPrecision(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    w_bits: int = Field(FULL_PRECISION_BITS, ge=1, le=32, description="weight bits")
-    u_bits: int = Field(
-        FULL_PRECISION_BITS, ge=1, le=32, description="stored membrane-potential bits (derived when u_levels is set)"
+    w_bits: BitWidth = Field(FULL_PRECISION_BITS, description="weight bits")
+    u_bits: BitWidth = Field(
+        FULL_PRECISION_BITS, description="stored membrane-potential bits (derived when u_levels is set)"
     )
-    bn_bits: int = Field(FULL_PRECISION_BITS, ge=1, le=32, description="folded batch-norm bits")
+    bn_bits: BitWidth = Field(FULL_PRECISION_BITS, description="folded batch-norm bits")
     u_levels: int | None = Field(
         None,
         ge=2,
@@ -127,9 +131,9 @@ class LayerPrecisionOverride(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    w_bits: int | None = Field(None, ge=1, le=32)
-    u_bits: int | None = Field(None, ge=1, le=32)
-    bn_bits: int | None = Field(None, ge=1, le=32)
+    w_bits: BitWidth | None = None
+    u_bits: BitWidth | None = None
+    bn_bits: BitWidth | None = None
     u_levels: int | None = Field(None, ge=2, le=MAX_INTEGER_LEVELS)
 
     @model_validator(mode="before")

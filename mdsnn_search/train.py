@@ -22,6 +22,7 @@ from rich.console import Console
 from spikingjelly.activation_based import functional
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from mdsnn_search.errors import ConfigError
 from mdsnn_search.snn.bn_recalibration import recalibrate_bn_
 from mdsnn_search.snn.models.network import SpikingNetwork
 from mdsnn_search.snn.monitor import SpikeMonitor
@@ -33,13 +34,21 @@ StepLoss = Callable[[SpikingNetwork, torch.Tensor, torch.Tensor], tuple[torch.Te
 """``(model, x_seq, y) -> (loss, logits_seq)``: what one training step minimises."""
 
 
+MAX_SEED = 2**32 - 1
+"""Largest seed numpy's generators accept; every seed in a config lies in 0..MAX_SEED."""
+
+MAX_EPOCHS = 100_000
+MAX_BATCH_SIZE = 1 << 20
+"""Typo guards: past these a run never ends or never fits in memory (1e26 epochs validates as an int)."""
+
+
 class TrainConfig(BaseModel):
     """Optimiser, schedule and loop settings."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    epochs: int = Field(10, ge=1)
-    batch_size: int = Field(64, ge=1)
+    epochs: int = Field(10, ge=1, le=MAX_EPOCHS)
+    batch_size: int = Field(64, ge=1, le=MAX_BATCH_SIZE)
     optimizer: Literal["adam", "sgd"] = "adam"
     lr: float = Field(1e-3, gt=0.0)
     weight_decay: float = Field(0.0, ge=0.0)
@@ -53,7 +62,7 @@ class TrainConfig(BaseModel):
     precise_bn_batches: int | None = Field(
         None, ge=1, description="training batches precise BN averages over (None: the whole training set)"
     )
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="seeds torch, numpy and random (numpy takes 32 bits)")
     device: Literal["auto", "cpu", "cuda"] = "auto"
 
 
@@ -94,9 +103,15 @@ def seed_everything(seed: int) -> None:
     torch.backends.cudnn.benchmark = False
 
 
+NO_CUDA = "cuda, but torch finds no CUDA device here; use auto or cpu"
+
+
 def resolve_device(name: Literal["auto", "cpu", "cuda"]) -> torch.device:
+    """The torch device for ``training.device``; ConfigError for ``cuda`` where torch sees none."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"training.device: {NO_CUDA}")
     return torch.device(name)
 
 

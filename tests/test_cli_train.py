@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 import yaml
 
+from mdsnn_search.checkpoint import is_checkpoint
 from mdsnn_search.cli import main
 
 
@@ -67,3 +69,56 @@ def test_bad_train_config_is_one_line_exit_2(
 def test_missing_config_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train", str(tmp_path / "none.yaml")]) == 2
     assert "none.yaml: no such file" in capsys.readouterr().err
+
+
+def refused(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    assert main(["train", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_output_onto_the_config_a_folder_or_a_missing_folder_is_refused_before_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _config(tmp_path)
+    before = config.read_bytes()
+    for force in ([], ["--force"]):
+        assert "is the config file being read" in refused(capsys, str(config), "--output", str(config), *force)
+    assert config.read_bytes() == before
+    assert f"--output {tmp_path}: is a folder" in refused(capsys, str(config), "--output", str(tmp_path))
+    missing = tmp_path / "typo" / "deeper" / "m.pt"
+    assert f"no such folder {missing.parent}" in refused(capsys, str(config), "--output", str(missing))
+    assert not (tmp_path / "typo").exists()
+    folder_config = _config(tmp_path, output=str(tmp_path))
+    assert f"{folder_config}: output {tmp_path}: is a folder" in refused(capsys, str(folder_config))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["train.yaml"]  # no checkpoint, no .tmp
+
+
+def test_a_foreign_file_is_overwritten_only_with_force_a_checkpoint_of_ours_always(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    config = _config(tmp_path, output=str(notes))
+    err = refused(capsys, str(config))
+    assert f"{config}: output {notes}: exists and is not a checkpoint written by mdsnn-search" in err
+    assert "--force" in err and notes.read_text() == "my notes\n"
+    assert main(["train", str(config), "--force", "--json"]) == 0
+    assert is_checkpoint(notes)
+    first = notes.read_bytes()
+    assert main(["train", str(config), "--json", "--epochs", "2"]) == 0  # a checkpoint of ours: replaced
+    assert is_checkpoint(notes) and notes.read_bytes() != first
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_without_cuda_is_refused_before_training(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = _config(tmp_path, training={"epochs": 1, "device": "cuda"})
+    err = refused(capsys, str(config))
+    assert f"{config}: training.device: cuda, but torch finds no CUDA device" in err
+    assert not (tmp_path / "tiny.pt").exists()
+
+
+@pytest.mark.parametrize("name", ["..", ".hidden", "a/b"])
+def test_run_name_must_be_a_plain_name(tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str) -> None:
+    assert "name: the name must be a plain name" in refused(capsys, str(_config(tmp_path, name=name, output=None)))

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from mdsnn_search import __version__
 from mdsnn_search.errors import MdsnnError
+from mdsnn_search.search.storage_errors import storage_errors_as_user_errors
 from mdsnn_search.search.storage_url import RedactingFilter, redact
 
 EXIT_USER_ERROR = 2
@@ -50,7 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler.addFilter(RedactingFilter())
     _quiet_libraries(args.verbose)
     try:
-        return int(args.handler(args) or 0)
+        with storage_errors_as_user_errors():
+            return int(args.handler(args) or 0)
     except MdsnnError as exc:
         print(f"mdsnn-search {args.command}: error: {redact(str(exc))}", file=sys.stderr)
         return EXIT_USER_ERROR

@@ -34,6 +34,7 @@ from mdsnn_search.hardware import (
     sensitivity,
 )
 from mdsnn_search.hardware.messages import validation_message
+from mdsnn_search.outputs import check_figure_file
 from mdsnn_search.precision import FULL_PRECISION_BITS, LayerPrecision
 
 
@@ -78,10 +79,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument(
         "--plot", type=Path, metavar="FILE", help="also save the breakdown as a figure (.png/.svg/.pdf)"
     )
+    parser.add_argument("--force", action="store_true", help="let --plot overwrite a file mdsnn-search did not write")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.plot is not None:
+        check_figure_file(args.plot, where="--plot", force=args.force)
     layers = _layer_table(args)
     names = [layer.name for layer in layers]
     preset = load_preset(args.hardware)

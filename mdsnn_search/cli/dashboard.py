@@ -1,5 +1,11 @@
 """``mdsnn-search dashboard SPEC``: optuna-dashboard for a study's storage, on 127.0.0.1 only.
 
+Read-only by default: optuna-dashboard 0.21 has no such mode, and its web API deletes or renames a
+study, or tells a trial, on one unauthenticated request from anything that can reach the port; the
+app is served behind :class:`~mdsnn_search.search.results.read_only.ReadOnlyApp`, which refuses
+every request but GET/HEAD/OPTIONS. ``--allow-writes`` serves it as optuna-dashboard ships it
+(notes, deleting studies, telling trials from the page).
+
 optuna-dashboard 0.21 ignores ``Trial.set_constraint`` in its Pareto view, so infeasible trials
 show there as if feasible; each trial's ``feasible`` user attribute (and ``mdsnn-search pareto``)
 tells them apart.
@@ -14,6 +20,7 @@ from mdsnn_search.cli.render import console
 from mdsnn_search.cli.study_args import add_study_arguments, open_from_args
 from mdsnn_search.errors import ConfigError
 from mdsnn_search.search.objectives import ATTR_FEASIBLE
+from mdsnn_search.search.results.read_only import ReadOnlyApp
 
 HOST = "127.0.0.1"
 
@@ -27,6 +34,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     add_study_arguments(parser)
     parser.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (default 8080)")
+    parser.add_argument(
+        "--allow-writes",
+        action="store_true",
+        help="let the dashboard change the study (notes, delete, tell); read-only by default",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -44,10 +56,14 @@ def run(args: argparse.Namespace) -> int:
         "note: the dashboard's Pareto view ignores constraints; infeasible trials carry "
         f"user attribute {ATTR_FEASIBLE}=false (mdsnn-search pareto shows the feasible front)"
     )
-    from optuna_dashboard import run_server  # slow (imports scikit-learn), so after the checks
+    if not args.allow_writes:
+        console.print("read-only: requests that would change the study are refused (--allow-writes permits them)")
+    import bottle
+    from optuna_dashboard import wsgi  # slow (imports scikit-learn), so after the checks
 
+    app = wsgi(storage)
     try:
-        run_server(storage, host=HOST, port=args.port)
+        bottle.run(app if args.allow_writes else ReadOnlyApp(app), host=HOST, port=args.port)
     except OSError as exc:
         raise _port_error(args.port, exc) from None
     return 0

@@ -1,19 +1,22 @@
 """``mdsnn-search export SPEC --trials 12 15`` (or ``--front``): trials as train configs.
 
-Each chosen trial becomes one self-contained YAML that ``mdsnn-search train FILE`` accepts, in
-``studies/NAME/exports/`` unless ``--out`` says otherwise. ``--epochs`` sets the retraining budget.
+Each chosen trial becomes one self-contained YAML that ``mdsnn-search train FILE`` accepts from any
+folder (teacher and output are absolute paths), in ``studies/NAME/exports/`` unless ``--out`` says
+otherwise. ``--epochs`` sets the retraining budget. Files of the same name are replaced only if they
+were exported before; ``--force`` replaces any file.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mdsnn_search.cli.render import console, print_json
 from mdsnn_search.tables import rich_table
 from mdsnn_search.cli.study_args import add_study_arguments, open_from_args, study_folder
 from mdsnn_search.errors import ConfigError
+from mdsnn_search.outputs import OutputKind, check_output_file, check_output_folder, check_plain_name
 from mdsnn_search.search.results import (
     export_name,
     find_trials,
@@ -22,6 +25,12 @@ from mdsnn_search.search.results import (
     trial_train_spec,
 )
 from mdsnn_search.search.results.export import export_header
+
+if TYPE_CHECKING:
+    from mdsnn_search.job import TrainSpec
+
+EXPORT_HEADER_START = "Exported from study "
+"""How :func:`export_header` starts every exported config: an existing file that starts so is ours."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -39,28 +48,58 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument(
         "--epochs", type=int, metavar="N", help="training epochs of the exported configs (default: the search's)"
     )
+    parser.add_argument(
+        "--force", action="store_true", help="overwrite existing files that are not configs exported by mdsnn-search"
+    )
     parser.add_argument("--json", action="store_true", help="print the written files as JSON")
     parser.set_defaults(handler=run)
+
+
+def _is_export(path: Path) -> bool:
+    try:
+        with path.open(encoding="utf-8") as stream:
+            return stream.readline().startswith(f"# {EXPORT_HEADER_START}")
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+EXPORTED = OutputKind("config exported by mdsnn-search export", _is_export)
+
+
+def _runnable_anywhere(spec: TrainSpec) -> TrainSpec:
+    """The teacher as an absolute path: a study may store it relative to the folder it ran in."""
+    if spec.teacher is None:
+        return spec
+    return spec.model_copy(update={"teacher": spec.teacher.expanduser().resolve()})
 
 
 def run(args: argparse.Namespace) -> int:
     if args.epochs is not None and args.epochs < 1:
         raise ConfigError(f"--epochs must be >= 1, but got {args.epochs}")
     stored = open_from_args(args)
+    check_plain_name(stored.name, "the study name (it names the exported files)")
     if args.front:
         trials = summarize_front(stored.study.get_trials(deepcopy=False), stored.objectives, stored.directions).front
         numbers = [t.number for t in trials]
     else:
         numbers = list(dict.fromkeys(args.trials))
     chosen = find_trials(stored, numbers)
-    out_dir = args.out if args.out is not None else study_folder(stored) / "exports"
-    # Build every spec before writing any file, so a bad trial leaves nothing half-exported.
-    specs = [(t, trial_train_spec(stored, t, out_dir=out_dir, epochs=args.epochs)) for t in chosen]
+    default = args.out is None
+    out_dir = study_folder(stored) / "exports" if default else args.out
+    where = "export folder" if default else "--out"
+    check_output_folder(out_dir, where=where, create_parents=default)
+    # Build and check every file before writing any, so a bad trial or path leaves nothing half-exported.
+    specs = [
+        (t, _runnable_anywhere(trial_train_spec(stored, t, out_dir=out_dir.resolve(), epochs=args.epochs)))
+        for t in chosen
+    ]
+    paths = [out_dir / f"{export_name(stored.name, trial.number)}.yaml" for trial, _ in specs]
+    for path in paths:
+        check_output_file(path, EXPORTED, where=where, force=args.force, create_folder=True)
     if specs:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        out_dir.mkdir(parents=default, exist_ok=True)
     written: list[dict[str, Any]] = []
-    for trial, spec in specs:
-        path = out_dir / f"{export_name(stored.name, trial.number)}.yaml"
+    for (trial, spec), path in zip(specs, paths, strict=True):
         path.write_text(train_spec_yaml(spec, export_header(stored, trial, args.epochs)), encoding="utf-8")
         written.append(
             {"trial": trial.number, "file": str(path), "teacher": str(spec.teacher), "epochs": spec.training.epochs}
@@ -75,6 +114,6 @@ def run(args: argparse.Namespace) -> int:
     console.print(rich_table(f"study {stored.name}: exported", ["trial", "file", "epochs"], rows))
     teacher = specs[0][1].teacher
     if teacher is not None and not teacher.is_file():
-        console.print(f"note: teacher checkpoint {teacher} is not there from this directory; train needs it")
+        console.print(f"note: teacher checkpoint {teacher} is not there; train needs it")
     console.print(f"retrain with: mdsnn-search train {written[0]['file']}")
     return 0

@@ -1,19 +1,21 @@
 """``mdsnn-search pareto SPEC``: the Pareto front of a stored study, its hypervolume and plots.
 
 Writes ``studies/NAME/pareto.png`` and ``pareto.html`` unless told otherwise (``--plot``,
-``--html``, ``--no-files``). The hypervolume's reference point is documented in
-:mod:`mdsnn_search.search.results.front`.
+``--html``, ``--no-files``); files it did not write are replaced only with ``--force``. The
+hypervolume's reference point is documented in :mod:`mdsnn_search.search.results.front`.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 from typing import Any
 
 from mdsnn_search.cli.render import console, print_json
 from mdsnn_search.cli.study_args import add_study_arguments, open_from_args, study_folder
 from mdsnn_search.errors import ConfigError
+from mdsnn_search.outputs import PAGE, check_figure_file, check_output_file
 from mdsnn_search.search.results import FrontSummary, StoredStudy, TrialRecord, summarize_front
 from mdsnn_search.search.results.terminal import front_table, records_of
 
@@ -36,6 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         metavar="V",
         help="hypervolume reference point, one value per objective (default: accuracy 0, costs of the FP32 baseline)",
     )
+    parser.add_argument(
+        "--force", action="store_true", help="overwrite existing plot/page files that mdsnn-search did not write"
+    )
     parser.add_argument("--json", action="store_true", help="print the front (values, metrics, students) as JSON")
     parser.set_defaults(handler=run)
 
@@ -48,10 +53,13 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"--reference needs one value per objective ({', '.join(stored.objectives)}), but got {len(args.reference)}"
         )
+    if args.reference is not None and not all(math.isfinite(v) for v in args.reference):
+        raise ConfigError(f"--reference values must be finite numbers, but got {args.reference}")
+    targets = None if args.no_files else _file_targets(args, stored)
     trials = stored.study.get_trials(deepcopy=False)
     summary = summarize_front(trials, stored.objectives, stored.directions, args.reference)
     records = records_of(stored, trials)
-    files, skipped = _write_files(args, stored, records, summary)
+    files, skipped = _write_files(targets, stored, records, summary)
     if args.json:
         print_json(_document(stored, records, summary, files))
         return 0
@@ -73,10 +81,19 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _file_targets(args: argparse.Namespace, stored: StoredStudy) -> tuple[Path, Path]:
+    """Plot and page paths, checked before anything is computed (see :mod:`mdsnn_search.outputs`)."""
+    png = args.plot or study_folder(stored) / "pareto.png"
+    html = args.html or study_folder(stored) / "pareto.html"
+    check_figure_file(png, where="--plot" if args.plot else "plot", force=args.force, create_folder=args.plot is None)
+    check_output_file(html, PAGE, where="--html" if args.html else "page", force=args.force, create_folder=args.html is None)
+    return png, html
+
+
 def _write_files(
-    args: argparse.Namespace, stored: StoredStudy, records: list[TrialRecord], summary: FrontSummary
+    targets: tuple[Path, Path] | None, stored: StoredStudy, records: list[TrialRecord], summary: FrontSummary
 ) -> tuple[dict[str, str], list[str]]:
-    if args.no_files:
+    if targets is None:
         return {}, []
     if len(stored.objectives) < 2:
         return {}, ["one objective: no front to plot"]
@@ -89,8 +106,7 @@ def _write_files(
 
     notes = [f"{len(stored.objectives)} objectives: the plots show the first two"] if len(stored.objectives) > 2 else []
     data = plot_data(stored, records, summary)
-    folder = study_folder(stored)
-    png = save_pareto_png(data, args.plot or folder / "pareto.png")
+    png = save_pareto_png(data, targets[0])
     on_front = {t.number for t in summary.front}
     complete = [r for r in records if r.state == "complete"]
     page = pareto_html(
@@ -98,7 +114,7 @@ def _write_files(
         front_rows(stored, [r for r in complete if r.number in on_front]),
         front_rows(stored, [r for r in complete if r.number not in on_front]),
     )
-    html = save_pareto_html(page, args.html or folder / "pareto.html")
+    html = save_pareto_html(page, targets[1])
     return {"plot": str(png), "html": str(html)}, notes
 
 

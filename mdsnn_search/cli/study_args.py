@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mdsnn_search.outputs import check_plain_name
 from mdsnn_search.search.results import StoredStudy, open_stored_study
 
 
@@ -27,5 +28,6 @@ def open_from_args(args: argparse.Namespace) -> StoredStudy:
 
 
 def study_folder(stored: StoredStudy) -> Path:
-    """Where results of a study go by default: ``studies/NAME/``."""
+    """Where results of a study go by default: ``studies/NAME/`` (so NAME must be a plain name)."""
+    check_plain_name(stored.name, "the study name (it names the folder studies/NAME)")
     return Path("studies") / stored.name

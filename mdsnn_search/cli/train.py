@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mdsnn_search.cli.render import console, print_json
 from mdsnn_search.tables import rich_table
+
+if TYPE_CHECKING:
+    from mdsnn_search.job import TrainSpec
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -19,6 +22,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument("config", type=Path, help="train config (YAML): data, model, training, [teacher, distill]")
     parser.add_argument("--output", type=Path, help="checkpoint path (overrides the config's output)")
+    parser.add_argument(
+        "--force", action="store_true", help="overwrite an existing output file that is not a checkpoint of ours"
+    )
     parser.add_argument("--epochs", type=int, help="override training.epochs")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     parser.set_defaults(handler=run)
@@ -36,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
         updates["training"] = {**spec.training.model_dump(), "epochs": args.epochs}
     if updates:
         spec = validate_mapping(TrainSpec, {**spec.model_dump(mode="json"), **updates}, "command line")
+    _check_before_training(spec, args)
     result = run_job(spec, progress=not args.json)
     metrics = dict(result.metrics)
     metrics["checkpoint"] = str(result.checkpoint) if result.checkpoint else None
@@ -47,6 +54,25 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_tables(spec.name, metrics)
     return 0
+
+
+def _check_before_training(spec: TrainSpec, args: argparse.Namespace) -> None:
+    """Refuse, before any training, an output that would destroy a file or cannot be written, and a
+    device this machine lacks."""
+    from mdsnn_search.checkpoint import CHECKPOINT
+    from mdsnn_search.errors import ConfigError
+    from mdsnn_search.outputs import check_output_file
+    from mdsnn_search.train import resolve_device
+
+    where = "--output" if args.output is not None else f"{args.config}: output"
+    output = spec.output_path()
+    if output.resolve() == args.config.resolve():
+        raise ConfigError(f"{where} {output}: is the config file being read; choose another path")
+    check_output_file(output, CHECKPOINT, where=where, force=args.force, create_folder=spec.output is None)
+    try:
+        resolve_device(spec.training.device)
+    except ConfigError as exc:
+        raise ConfigError(f"{args.config}: {exc}") from None
 
 
 def _print_tables(name: str, metrics: dict[str, Any]) -> None:

@@ -27,9 +27,13 @@ EVENT_DTYPE = np.dtype([("x", np.int64), ("y", np.int64), ("t", np.int64), ("p",
 BYTES_PER_EVENT = 5
 POLARITIES = 2
 
+MAX_BACKWARD_FRACTION = 0.01
+"""Share of consecutive events allowed to step back in time. A recording is written in time order;
+a stray late event is sorted in, but other bytes decoded as events step back about half the time."""
 
-def read_events(path: Path) -> NDArray[np.void]:
-    """The events of one ``.bin`` file in time order; DataError if it cannot be one."""
+
+def check_event_file_size(path: Path) -> None:
+    """DataError unless ``path`` holds a whole number of events (a truncated copy does not)."""
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -39,9 +43,20 @@ def read_events(path: Path) -> NDArray[np.void]:
             f"{path}: {size} bytes is not a whole number of {BYTES_PER_EVENT}-byte events, so it "
             f"is not an N-MNIST/N-Caltech101 .bin file (see {DOWNLOAD_PAGES['events']})"
         )
+
+
+def read_events(path: Path) -> NDArray[np.void]:
+    """The events of one ``.bin`` file in time order; DataError if it cannot be one."""
+    check_event_file_size(path)
     events: NDArray[np.void] = read_mnist_file(str(path), dtype=EVENT_DTYPE)
     times = events["t"]
-    if np.any(times[1:] < times[:-1]):  # ToFrame slices by searchsorted on t
+    backward = int(np.count_nonzero(times[1:] < times[:-1]))
+    if backward > MAX_BACKWARD_FRACTION * max(len(times) - 1, 1):
+        raise DataError(
+            f"{path}: {backward} of {len(times) - 1} decoded events step back in time, so it is not an "
+            f"N-MNIST/N-Caltech101 recording (those are written in time order; see {DOWNLOAD_PAGES['events']})"
+        )
+    if backward:  # ToFrame slices by searchsorted on t
         events = events[np.argsort(times, kind="stable")]
     return events
 

@@ -29,6 +29,7 @@ from mdsnn_search.data.config import (
 from mdsnn_search.data.event_frames import (
     POLARITIES,
     bin_events,
+    check_event_file_size,
     normalise_frames,
     read_events,
     resize_frames,
@@ -56,7 +57,8 @@ def _layout_hint(root: Path) -> str:
 
 
 def scan_event_folder(root: Path) -> tuple[list[str], list[Path], list[int]]:
-    """Class names, recordings and their labels under ``root``; DataError if not that layout."""
+    """Class names, recordings and their labels under ``root``; DataError if not that layout or
+    if a recording is not a whole number of events."""
     if not root.is_dir():
         raise DataError(f"events: {root} not found; {_layout_hint(root)}")
     class_dirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
@@ -70,6 +72,8 @@ def scan_event_folder(root: Path) -> tuple[list[str], list[Path], list[int]]:
             raise DataError(
                 f"events: class folder {class_dir} holds no .bin files; {_layout_hint(root)}"
             )
+        for recording in recordings:  # one stat each: a truncated copy is refused before training
+            check_event_file_size(recording)
         files += recordings
         labels += [label] * len(recordings)
     return [d.name for d in class_dirs], files, labels

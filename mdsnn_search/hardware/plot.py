@@ -9,15 +9,14 @@ from pathlib import Path
 
 from mdsnn_search.errors import ConfigError
 from mdsnn_search.hardware.report import CostReport
-
-_FORMATS = (".png", ".svg", ".pdf")
+from mdsnn_search.outputs import FIGURE_METADATA, FIGURE_SUFFIXES
 
 
 def plot_breakdown(report: CostReport, path: str | Path) -> Path:
     """Save two bar charts (share of energy, share of area per component) to ``path``."""
     path = Path(path)
-    if path.suffix.lower() not in _FORMATS:
-        raise ConfigError(f"--plot {path}: the file must end in one of {', '.join(_FORMATS)}")
+    if path.suffix.lower() not in FIGURE_SUFFIXES:
+        raise ConfigError(f"--plot {path}: the file must end in one of {', '.join(FIGURE_SUFFIXES)}")
     if not path.parent.is_dir():
         raise ConfigError(f"--plot {path}: no such folder {path.parent}")
     import matplotlib
@@ -43,6 +42,6 @@ def plot_breakdown(report: CostReport, path: str | Path) -> Path:
         f"{conventions.get('preset')} ({conventions.get('engine')}), T={report.timesteps}: "
         f"EDAP {report.edap:.3g} J s mm2, {report.tops_per_w:.3g} TOPS/W"
     )
-    figure.savefig(path)
+    figure.savefig(path, metadata=FIGURE_METADATA)
     plt.close(figure)
     return path

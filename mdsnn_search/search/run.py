@@ -23,6 +23,7 @@ from mdsnn_search.hardware import load_preset
 from mdsnn_search.precision import matches_layer
 from mdsnn_search.search import local_ray
 from mdsnn_search.search.budget import snapshot
+from mdsnn_search.search.checks import check_inputs
 from mdsnn_search.search.driver import StudyDriver
 from mdsnn_search.search.executors import Executor, TrialFn, open_executor
 from mdsnn_search.search.heartbeat import Heartbeat
@@ -63,9 +64,10 @@ class RunSummary:
         return {k: v for k, v in self.__dict__.items() if k != "study"}
 
 
-def check_spec(spec: StudySpec, source: str | Path = "spec") -> LayerRoles:
+def check_spec(spec: StudySpec, source: str | Path = "spec", storage_url: str | None = None) -> LayerRoles:
     """Checks beyond the schema, each error naming ``source`` and the field: layer names against
-    the architecture, the hardware preset, the data folder."""
+    the architecture, the hardware preset, the data folder, then :func:`check_inputs` (data,
+    teacher, storage URL: everything that needs no training)."""
 
     def fail(field: str, message: str) -> ConfigError:
         return ConfigError(f"{source}: {field}: {message}")
@@ -89,6 +91,7 @@ def check_spec(spec: StudySpec, source: str | Path = "spec") -> LayerRoles:
         raise fail("hardware.preset", str(exc)) from None
     if spec.data.root is not None and not spec.data.root.exists():
         raise fail("data.root", f"{spec.data.root} does not exist; {spec.data.name} comes from {DOWNLOAD_PAGES[spec.data.name]}")
+    check_inputs(spec, source, storage_url)
     return roles
 
 
@@ -119,7 +122,7 @@ def run_study(
         spec = spec.model_copy(update={"study": spec.study.model_copy(update={"n_trials": n_trials})})
     source = str(source)
     url = storage_url or spec.study.storage_url()
-    roles = check_spec(spec, source)
+    roles = check_spec(spec, source, storage_url=url)
     bundle = load_dataset(spec.data)
     check_existing(spec, source, url, accept_change=accept_spec_change)
     local_ray.stop_orphans()  # a run killed earlier could not stop its Ray

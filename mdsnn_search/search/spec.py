@@ -17,7 +17,8 @@ from mdsnn_search.data import DataConfig
 from mdsnn_search.data.config import STATIC_DATASETS
 from mdsnn_search.distill import MembraneNorm
 from mdsnn_search.files import load_config
-from mdsnn_search.precision import MAX_INTEGER_LEVELS, LayerPrecisionOverride, PrecisionConfig
+from mdsnn_search.outputs import PlainName
+from mdsnn_search.precision import MAX_INTEGER_LEVELS, BitWidth, LayerPrecisionOverride, PrecisionConfig
 from mdsnn_search.search.objectives import OBJECTIVES, Direction, ObjectiveName
 from mdsnn_search.snn.config import ModelConfig
 from mdsnn_search.snn.pruning import PruningConfig
@@ -27,7 +28,7 @@ SamplerName = Literal["nsga2", "nsga3", "tpe", "gp", "random"]
 BaselineName = Literal["fp32", "w8u8", "w4u4", "w2u2"]
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
-Bits = Annotated[int, Field(ge=1, le=32)]
+Bits = BitWidth
 
 
 class ConstraintsConfig(BaseModel):
@@ -44,7 +45,7 @@ class ConstraintsConfig(BaseModel):
 class StudyConfig(BaseModel):
     model_config = _STRICT
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="study name in the storage")
+    name: PlainName = Field(description="study name in the storage; names studies/NAME/ too")
     storage: str | None = Field(None, description="SQLAlchemy URL; default sqlite:///studies/NAME.db")
     objectives: list[ObjectiveName] = Field(default_factory=lambda: ["accuracy", "edap"], min_length=1)
     sampler: SamplerName = "nsga2"

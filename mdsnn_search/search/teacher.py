@@ -16,7 +16,8 @@ from pathlib import Path
 
 from mdsnn_search.checkpoint import load_checkpoint
 from mdsnn_search.data import DatasetBundle
-from mdsnn_search.job import TEST_ACCURACY, TrainSpec, evaluate_splits, run_job
+from mdsnn_search.errors import ConfigError
+from mdsnn_search.job import TEST_ACCURACY, TrainSpec, check_teacher_fits, evaluate_splits, load_teacher, run_job
 from mdsnn_search.precision import PrecisionConfig
 from mdsnn_search.search.spec import StudySpec
 
@@ -34,7 +35,8 @@ class TeacherInfo:
     trained_now: bool
 
     def to_json(self) -> dict[str, object]:
-        return {"checkpoint": str(self.checkpoint), "accuracy": self.accuracy, TEST_ACCURACY: self.test_accuracy}
+        """Stored with the study: the absolute path, so exports work from any folder."""
+        return {"checkpoint": str(self.checkpoint.resolve()), "accuracy": self.accuracy, TEST_ACCURACY: self.test_accuracy}
 
 
 def teacher_key(spec: StudySpec) -> str:
@@ -49,20 +51,39 @@ def teacher_key(spec: StudySpec) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
+def cached_teacher_path(spec: StudySpec) -> Path:
+    """Where the teacher ``spec`` determines is cached (whether or not it was trained yet)."""
+    return CACHE_DIR / f"{spec.model.arch}-{teacher_key(spec)}.pt"
+
+
+def cached_teacher_accuracy(path: Path, spec: StudySpec, bundle: DatasetBundle) -> tuple[float, float]:
+    """The stored validation and test accuracy of the cached teacher, once it loads and fits;
+    ConfigError saying to delete a damaged or foreign cache file."""
+    try:
+        cached = load_checkpoint(path)
+        check_teacher_fits(cached.model, path, spec.model, spec.data, bundle)
+        metrics = cached.metadata["metrics"]
+        accuracy = (float(metrics["accuracy"]), float(metrics[TEST_ACCURACY]))
+    except (ConfigError, KeyError, TypeError, ValueError) as exc:
+        detail = str(exc) if isinstance(exc, ConfigError) else f"no stored accuracy ({type(exc).__name__}: {exc})"
+        raise ConfigError(
+            f"cached teacher {path} is unusable ({detail}); delete it and the next run trains the teacher again"
+        ) from None
+    return accuracy
+
+
 def ensure_teacher(spec: StudySpec, bundle: DatasetBundle, *, progress: bool = True) -> TeacherInfo:
     """The given teacher, the cached one, or a newly trained one (then cached)."""
     bundle = bundle.with_validation(spec.data.val_fraction, spec.data.split_seed)
     if spec.teacher.checkpoint is not None:
-        metrics = evaluate_splits(load_checkpoint(spec.teacher.checkpoint).model, None, bundle)
-        return _info(spec.teacher.checkpoint, metrics, trained_now=False)
-    path = CACHE_DIR / f"{spec.model.arch}-{teacher_key(spec)}.pt"
+        model = load_teacher(spec.teacher.checkpoint, spec.model, spec.data, bundle)
+        metrics = evaluate_splits(model, None, bundle)
+        return TeacherInfo(spec.teacher.checkpoint, metrics["accuracy"], metrics[TEST_ACCURACY], trained_now=False)
+    path = cached_teacher_path(spec)
     if path.is_file():
-        return _info(path, load_checkpoint(path).metadata["metrics"], trained_now=False)
+        return TeacherInfo(path, *cached_teacher_accuracy(path, spec, bundle), trained_now=False)
     job = TrainSpec(
         name=f"teacher-{spec.model.arch}", data=spec.data, model=spec.model, training=spec.teacher.training, output=path
     )
-    return _info(path, run_job(job, bundle=bundle, progress=progress).metrics, trained_now=True)
-
-
-def _info(path: Path, metrics: dict[str, object], *, trained_now: bool) -> TeacherInfo:
-    return TeacherInfo(path, float(metrics["accuracy"]), float(metrics[TEST_ACCURACY]), trained_now)  # type: ignore[arg-type]
+    metrics = run_job(job, bundle=bundle, progress=progress).metrics
+    return TeacherInfo(path, float(metrics["accuracy"]), float(metrics[TEST_ACCURACY]), trained_now=True)

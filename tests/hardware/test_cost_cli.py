@@ -177,6 +177,21 @@ def test_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run_json(capsys, "--layers", str(VGG9), "-T", "2", "--weight-bits", "4", "--plot", str(figure))
     assert figure.read_bytes()[:4] == b"\x89PNG"
     assert "must end in one of" in fail(capsys, "--layers", str(VGG9), "-T", "2", "--plot", str(tmp_path / "x.gif"))
+    run_json(capsys, "--layers", str(VGG9), "-T", "2", "--plot", str(figure))  # our own figure: replaced
+
+
+def test_plot_never_replaces_a_file_it_did_not_write(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("matplotlib")
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n a photo")
+    err = fail(capsys, "--layers", str(VGG9), "-T", "2", "--plot", str(photo))
+    assert f"--plot {photo}: exists and is not a figure written by mdsnn-search" in err and "--force" in err
+    assert photo.read_bytes() == b"\x89PNG\r\n\x1a\n a photo"
+    folder = tmp_path / "plots.png"
+    folder.mkdir()
+    assert "is a folder" in fail(capsys, "--layers", str(VGG9), "-T", "2", "--plot", str(folder))
+    run_json(capsys, "--layers", str(VGG9), "-T", "2", "--plot", str(photo), "--force")
+    assert b"mdsnn-search" in photo.read_bytes()
 
 
 def test_arch_path(capsys: pytest.CaptureFixture[str]) -> None:

@@ -13,13 +13,16 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import optuna
 import pytest
 from results_studies import Built
 
 from mdsnn_search import cli
+from mdsnn_search.search.results.read_only import ReadOnlyApp
 
 
 def free_port() -> int:
@@ -40,9 +43,10 @@ def get(url: str, deadline: float) -> bytes:
             time.sleep(0.1)
 
 
-def test_dashboard_serves_the_study_on_loopback(
-    make_study: Callable[..., Built], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+@contextmanager
+def serving(built: Built, monkeypatch: pytest.MonkeyPatch, *extra: str) -> Iterator[tuple[int, list[Any], list[int]]]:
+    """Run ``mdsnn-search dashboard`` in a thread; yields its port, bottle servers and exit codes,
+    and shuts the server down afterwards."""
     import bottle
 
     servers: list[Any] = []
@@ -53,20 +57,14 @@ def test_dashboard_serves_the_study_on_loopback(
         original(self, handler)
 
     monkeypatch.setattr(bottle.WSGIRefServer, "run", run_and_keep)
-    built = make_study()
     port = free_port()
     codes: list[int] = []
     thread = threading.Thread(
-        target=lambda: codes.append(cli.main(["dashboard", *built.args(), "--port", str(port)])), daemon=True
+        target=lambda: codes.append(cli.main(["dashboard", *built.args(), "--port", str(port), *extra])), daemon=True
     )
     thread.start()
     try:
-        deadline = time.monotonic() + 60
-        page = get(f"http://127.0.0.1:{port}/dashboard/", deadline)
-        assert b"<html" in page.lower()
-        studies = json.loads(get(f"http://127.0.0.1:{port}/api/studies", deadline))
-        assert [s["study_name"] for s in studies["study_summaries"]] == ["t"]
-        assert servers and servers[0].host == "127.0.0.1"
+        yield port, servers, codes
     finally:
         while servers and not hasattr(servers[0], "srv") and thread.is_alive():
             time.sleep(0.05)
@@ -74,9 +72,62 @@ def test_dashboard_serves_the_study_on_loopback(
             servers[0].srv.shutdown()
         thread.join(timeout=10)
     assert not thread.is_alive() and codes == [0]
+
+
+def test_dashboard_serves_the_study_on_loopback(
+    make_study: Callable[..., Built], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built = make_study()
+    with serving(built, monkeypatch) as (port, servers, _):
+        deadline = time.monotonic() + 60
+        page = get(f"http://127.0.0.1:{port}/dashboard/", deadline)
+        assert b"<html" in page.lower()
+        studies = json.loads(get(f"http://127.0.0.1:{port}/api/studies", deadline))
+        assert [s["study_name"] for s in studies["study_summaries"]] == ["t"]
+        assert servers and servers[0].host == "127.0.0.1"
     out = capsys.readouterr().out
     assert f"http://127.0.0.1:{port}/dashboard/studies/" in out
-    assert "ignores constraints" in out
+    assert "ignores constraints" in out and "read-only" in out
+
+
+def test_dashboard_refuses_to_delete_the_study(
+    make_study: Callable[..., Built], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """optuna-dashboard deletes a study on one unauthenticated request; ours is read-only."""
+    built = make_study()
+    before = built.db_digest()
+    with serving(built, monkeypatch) as (port, _, _):
+        get(f"http://127.0.0.1:{port}/api/studies", time.monotonic() + 60)
+        study_id = built.study._study_id
+        for method, path in (("DELETE", f"/api/studies/{study_id}"), ("POST", f"/api/studies/{study_id}/rename")):
+            request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=b"{}", method=method)
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(request, timeout=5)
+            assert refused.value.code == 405 and b"--allow-writes" in refused.value.read()
+    assert built.db_digest() == before
+    with serving(built, monkeypatch, "--allow-writes") as (port, _, _):  # the opt-in really writes
+        get(f"http://127.0.0.1:{port}/api/studies", time.monotonic() + 60)
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/studies/{study_id}", method="DELETE")
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status in (200, 204)
+    assert optuna.get_all_study_names(built.url) == []
+    capsys.readouterr()
+
+
+def test_read_only_app_passes_reads_and_refuses_writes() -> None:
+    calls: list[str] = []
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        calls.append(environ["REQUEST_METHOD"])
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    statuses: list[str] = []
+    wrapped = ReadOnlyApp(app)
+    for method in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"):
+        body = wrapped({"REQUEST_METHOD": method}, lambda status, headers: statuses.append(status))
+        assert (body == [b"ok"]) == (method in ("GET", "HEAD"))
+    assert calls == ["GET", "HEAD"] and statuses.count("405 Method Not Allowed") == 4
 
 
 def test_port_in_use_is_a_user_error(make_study: Callable[..., Built], capsys: pytest.CaptureFixture[str]) -> None:

@@ -52,6 +52,7 @@ def test_writes_png_and_html(
     monkeypatch.chdir(work)
     before = built.db_digest()
     png = tmp_path / "out" / "front.png"
+    png.parent.mkdir()  # an explicit path's folder must exist (a default one is created)
     assert cli.main(["pareto", *built.args(), "--plot", str(png)]) == 0
     out = capsys.readouterr().out
     assert "hypervolume 0.8842 normalised" in out and "the FP32 baseline, trial 0" in out

@@ -10,6 +10,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from mdsnn_search.outputs import PAGE_META
 from mdsnn_search.search.results.plotdata import PlotData
 from mdsnn_search.search.results.svg import legend_items, pareto_svg
 from mdsnn_search.search.results.tables import Rows
@@ -51,7 +52,7 @@ def pareto_html(data: PlotData, front: Rows, others: Rows | None = None) -> str:
         sections += ["<h2>Other complete trials</h2>", _table(*others)]
     body = "\n".join(sections)
     return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">{PAGE_META}'
         f"<title>{escape(data.title)}</title><style>{_CSS}</style></head>\n<body>\n{body}\n</body></html>\n"
     )
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mdsnn_search.outputs import FIGURE_METADATA
 from mdsnn_search.search.results.plotdata import BASELINE_COLORS, BASELINE_MARKERS, PlotData
 
 FRONT_COLOR = "#1f77b4"
 
 
 def save_pareto_png(data: PlotData, path: str | Path) -> Path:
-    """Draw ``data`` into ``path`` (parent folders are created); returns the path."""
+    """Draw ``data`` into ``path`` (parent folders are created), signed as ours; returns the path."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -21,7 +22,7 @@ def save_pareto_png(data: PlotData, path: str | Path) -> Path:
     fig, ax = plt.subplots(figsize=(8.5, 5.8), dpi=150, layout="constrained")
     try:
         _draw(ax, data)
-        fig.savefig(path)
+        fig.savefig(path, metadata=FIGURE_METADATA)
     finally:
         plt.close(fig)
     return path

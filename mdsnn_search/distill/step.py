@@ -1,15 +1,18 @@
 """One distillation training step, as the ``step_loss`` that :func:`mdsnn_search.train.fit` calls.
 
-Per batch the frozen teacher runs once under ``no_grad`` and keeps membranes only at the
-distilled layers; the student runs with the same layers recording, and the loss is
+Per batch the student runs with membranes recording at the distilled layers, and the loss is
 
     L = CE + lambda_mem * sum_l w_l * L_mem(l) + lambda_kd * L_kd + lambda_spk * L_spk.
 
+The teacher's side comes from a pass of a frozen inference copy of the teacher over the batch
+(BN folded into its convolutions, membranes kept at the distilled layers only; see
+:mod:`mdsnn_search.distill.teacher`). With neither membrane nor logit distillation the teacher is
+not run at all, so quantization-aware training alone goes through the same step.
+
 The student's membrane step t is compared with the teacher steps it corresponds to
 (:func:`~mdsnn_search.distill.alignment.alignment_for`: the same step, or the student's frame
-merge when it runs fewer timesteps). Terms whose weight is zero are not computed, and with neither membrane nor logit distillation the
-teacher is not run at all, so quantization-aware training alone goes through the same step.
-Nothing reads a tensor back to the host: the loss parts stay on the device in ``step.parts``.
+merge when it runs fewer timesteps). Terms whose weight is zero are not computed. Nothing reads a
+tensor back to the host: the loss parts stay on the device in ``step.parts``.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from mdsnn_search.distill.alignment import alignment_for
 from mdsnn_search.distill.config import DistillConfig
 from mdsnn_search.distill.losses import TimeAlignment, heterogeneous_kd, membrane_loss, spike_rate_loss
 from mdsnn_search.distill.pair import check_pair, freeze_teacher
-from mdsnn_search.distill.recording import SpikeCollector, batch_statistics, recording_membranes, take_membranes
+from mdsnn_search.distill.recording import SpikeCollector, recording_membranes, take_membranes
+from mdsnn_search.distill.teacher import TeacherOutputs, inference_teacher, run_teacher
 from mdsnn_search.snn.models.network import SpikingNetwork
 from mdsnn_search.snn.neuron import QuantLIFNode
 from mdsnn_search.train import classification_loss
@@ -50,7 +54,13 @@ class DistillStep:
     tensors on the device, for logging without a host sync in the step itself.
     """
 
-    def __init__(self, teacher: SpikingNetwork, config: DistillConfig, *, per_timestep_ce: bool = False) -> None:
+    def __init__(
+        self,
+        teacher: SpikingNetwork,
+        config: DistillConfig,
+        *,
+        per_timestep_ce: bool = False,
+    ) -> None:
         self.teacher = teacher
         self.config = config
         self.per_timestep_ce = per_timestep_ce
@@ -58,15 +68,18 @@ class DistillStep:
         teacher_neurons = teacher.neurons()
         self.layer_weights = config.resolve_layers(list(teacher_neurons), where=f"the teacher ({teacher.config.arch})")
         self.thresholds = {name: firing_threshold(teacher_neurons[name]) for name in self.layer_weights}
+        self.inference = None
+        if self.layer_weights or config.uses_kd:
+            self.inference = inference_teacher(teacher, fold_bn=config.teacher_bn == "running")
         self.parts: dict[str, torch.Tensor] = {}
 
     @property
     def uses_teacher(self) -> bool:
-        return bool(self.layer_weights) or self.config.uses_kd
+        return self.inference is not None
 
     def __call__(self, student: SpikingNetwork, x_seq: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         check_pair(student, self.teacher, self.layer_weights)
-        teacher_logits_seq, teacher_h = self._teacher_pass(x_seq) if self.uses_teacher else (None, {})
+        teacher = self._teacher_outputs(x_seq)
         with ExitStack() as stack:
             nodes = stack.enter_context(recording_membranes(student, self.layer_weights))
             spikes = stack.enter_context(SpikeCollector(student)) if self.config.spike_weight > 0 else None
@@ -76,13 +89,14 @@ class DistillStep:
         parts = {PART_CE: ce}
         loss = ce
         if self.layer_weights:
-            membrane = self._membrane_term(student_h, teacher_h, parts, alignment_for(student))
+            assert teacher is not None
+            membrane = self._membrane_term(student_h, teacher.membranes, parts, alignment_for(student))
             loss = loss + self.config.membrane_weight * membrane
         if self.config.uses_kd:
-            assert teacher_logits_seq is not None
+            assert teacher is not None
             kd = heterogeneous_kd(
                 logits_seq.mean(0),
-                teacher_logits_seq.mean(0),
+                teacher.logits_seq.mean(0),
                 teacher_temperature=self.config.teacher_temperature,
                 student_temperature=self.config.student_temperature,
             )
@@ -96,19 +110,12 @@ class DistillStep:
         self.parts = {key: value.detach() for key, value in parts.items()}
         return loss, logits_seq
 
-    @torch.no_grad()
-    def _teacher_pass(self, x_seq: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        teacher = self.teacher
-        if teacher.training:  # someone called .train() on it since; teacher_bn alone decides its BN
-            teacher.eval()
-        if next(teacher.parameters()).device != x_seq.device:
-            teacher.to(x_seq.device)
-        with ExitStack() as stack:
-            nodes = stack.enter_context(recording_membranes(teacher, self.layer_weights))
-            if self.config.teacher_bn == "batch":
-                stack.enter_context(batch_statistics(teacher))
-            logits_seq = teacher(x_seq)
-            return logits_seq, take_membranes(nodes)
+    def _teacher_outputs(self, x_seq: torch.Tensor) -> TeacherOutputs | None:
+        if self.inference is None:
+            return None
+        if next(self.inference.parameters()).device != x_seq.device:
+            self.inference.to(x_seq.device)
+        return run_teacher(self.inference, x_seq, self.layer_weights, batch_bn=self.config.teacher_bn == "batch")
 
     def _membrane_term(
         self,

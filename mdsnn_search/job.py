@@ -20,7 +20,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mdsnn_search.checkpoint import load_checkpoint, save_checkpoint
 from mdsnn_search.data import DataConfig, DatasetBundle, load_dataset, make_loader
-from mdsnn_search.distill import DistillConfig, evaluate_student, init_student_from_teacher, make_distill_step
+from mdsnn_search.distill import (
+    DistillConfig,
+    TeacherOutputCache,
+    evaluate_student,
+    init_student_from_teacher,
+    make_distill_step,
+)
 from mdsnn_search.errors import ConfigError
 from mdsnn_search.snn.bn_recalibration import recalibrate_bn_
 from mdsnn_search.snn.config import ModelConfig
@@ -31,6 +37,9 @@ from mdsnn_search.train import TrainConfig, evaluate, fit, resolve_device, seed_
 
 KEPT_CHANNELS = "kept_channels"
 """Metrics key of a pruned model: kept output channels per pruned layer."""
+TEACHER_OUTPUTS = "teacher_outputs"
+"""Metrics key of a distilled model: where its steps' teacher outputs came from
+(:data:`~mdsnn_search.distill.TeacherPath`: cached, per_batch or none)."""
 
 
 class TrainSpec(BaseModel):
@@ -88,13 +97,16 @@ def run_job(
     *,
     teacher: SpikingNetwork | None = None,
     bundle: DatasetBundle | None = None,
+    teacher_outputs: TeacherOutputCache | None = None,
     progress: bool = True,
     save: bool = True,
 ) -> JobResult:
     """Train ``spec.model`` on ``spec.data``; distil from the teacher when the spec says so.
 
     ``teacher`` and ``bundle`` may be passed in by a caller that already holds them (a search
-    runs many jobs against one cached teacher and dataset).
+    runs many jobs against one cached teacher and dataset), and so may ``teacher_outputs``, the
+    teacher's outputs on ``bundle.train`` (a study computes them once); the step reads them
+    instead of running the teacher when they hold what it distils.
     """
     seed_everything(spec.training.seed)
     bundle = bundle or load_dataset(spec.data)
@@ -105,9 +117,16 @@ def run_job(
     if teacher is not None and spec.distill is not None:
         if spec.distill.init_from_teacher:
             init_student_from_teacher(model, teacher)
-        step_loss = make_distill_step(teacher, spec.distill, per_timestep_ce=spec.training.per_timestep_ce)
+        step_loss = make_distill_step(
+            teacher, spec.distill, per_timestep_ce=spec.training.per_timestep_ce, cache=teacher_outputs
+        )
+    cache = step_loss.cache if step_loss is not None else None
+    if cache is not None:
+        cache.require_samples(len(bundle.train))  # type: ignore[arg-type]
     kept = prune(model, bundle, spec) if spec.model.pruning.active else None
-    train_loader = make_loader(bundle.train, spec.training.batch_size, shuffle=True, seed=spec.training.seed)
+    train_loader = make_loader(
+        bundle.train, spec.training.batch_size, shuffle=True, seed=spec.training.seed, with_index=cache is not None
+    )
     test_loader = make_loader(bundle.test, max(spec.training.batch_size, 256), shuffle=False)
     history = fit(model, train_loader, spec.training, step_loss=step_loss, progress=progress, description=spec.name)
     if teacher is not None:
@@ -115,6 +134,8 @@ def run_job(
     else:
         metrics = evaluate(model, test_loader).to_dict()
     metrics["train_loss"] = history.history[-1].train_loss
+    if step_loss is not None:
+        metrics[TEACHER_OUTPUTS] = step_loss.teacher_path
     if kept is not None:
         metrics[KEPT_CHANNELS] = kept
     checkpoint = None

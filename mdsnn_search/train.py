@@ -29,8 +29,12 @@ from mdsnn_search.snn.monitor import SpikeMonitor
 logger = logging.getLogger(__name__)
 
 Batch = tuple[torch.Tensor, torch.Tensor]
-StepLoss = Callable[[SpikingNetwork, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
-"""``(model, x_seq, y) -> (loss, logits_seq)``: what one training step minimises."""
+StepLoss = Callable[..., tuple[torch.Tensor, torch.Tensor]]
+"""``(model, x_seq, y, *extra) -> (loss, logits_seq)``: what one training step minimises.
+
+``extra`` are the batch's fields after ``(x_seq, y)``, as the training loader yields them (the
+samples' indices, for a step that reads cached teacher outputs); they stay on the host.
+"""
 
 
 class TrainConfig(BaseModel):
@@ -166,9 +170,9 @@ def fit(
             model.train()
             loss_sum = torch.zeros((), device=device)
             count = 0
-            for x, y in _batches(train_loader, config.max_batches_per_epoch):
+            for x, y, *extra in _batches(train_loader, config.max_batches_per_epoch):
                 x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-                loss, _ = step(model, x, y)
+                loss, _ = step(model, x, y, *extra)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

@@ -4,10 +4,13 @@ Per batch the student runs with membranes recording at the distilled layers, and
 
     L = CE + lambda_mem * sum_l w_l * L_mem(l) + lambda_kd * L_kd + lambda_spk * L_spk.
 
-The teacher's side comes from a pass of a frozen inference copy of the teacher over the batch
-(BN folded into its convolutions, membranes kept at the distilled layers only; see
-:mod:`mdsnn_search.distill.teacher`). With neither membrane nor logit distillation the teacher is
-not run at all, so quantization-aware training alone goes through the same step.
+The teacher's side comes from one of two places, and ``teacher_path`` says which: a study's cache
+of the teacher's outputs on the training set (``cached``: the batch's rows, by the samples'
+indices, which the loader then yields as a third batch field), or a pass of a frozen inference
+copy of the teacher over the batch (``per_batch``: BN folded into its convolutions, membranes
+kept at the distilled layers only; see :mod:`mdsnn_search.distill.teacher`). With neither
+membrane nor logit distillation the teacher is not used at all (``none``), so quantization-aware
+training alone goes through the same step.
 
 The student's membrane step t is compared with the teacher steps it corresponds to
 (:func:`~mdsnn_search.distill.alignment.alignment_for`: the same step, or the student's frame
@@ -18,10 +21,12 @@ tensor back to the host: the loss parts stay on the device in ``step.parts``.
 from __future__ import annotations
 
 from contextlib import ExitStack
+from typing import Literal
 
 import torch
 
 from mdsnn_search.distill.alignment import alignment_for
+from mdsnn_search.distill.cache import TeacherOutputCache
 from mdsnn_search.distill.config import DistillConfig
 from mdsnn_search.distill.losses import TimeAlignment, heterogeneous_kd, membrane_loss, spike_rate_loss
 from mdsnn_search.distill.pair import check_pair, freeze_teacher
@@ -47,11 +52,18 @@ def firing_threshold(node: QuantLIFNode) -> float:
     return float(learnt().detach()) if callable(learnt) else float(node.v_threshold)
 
 
-class DistillStep:
-    """Callable ``(student, x_seq, y) -> (loss, logits_seq)`` distilling from a frozen teacher.
+TeacherPath = Literal["cached", "per_batch", "none"]
+"""Where a step's teacher outputs come from (see the module docstring); a trial records it."""
 
-    After each call ``parts`` maps the loss terms (see the ``PART_*`` keys) to detached scalar
-    tensors on the device, for logging without a host sync in the step itself.
+
+class DistillStep:
+    """Callable ``(student, x_seq, y[, index]) -> (loss, logits_seq)`` distilling from a frozen teacher.
+
+    ``cache`` (a study's :class:`~mdsnn_search.distill.cache.TeacherOutputCache`) is used when it
+    holds every distilled layer and the teacher's BN uses running statistics; the step then needs
+    each batch's sample ``index``. After each call ``parts`` maps the loss terms (see the
+    ``PART_*`` keys) to detached scalar tensors on the device, for logging without a host sync in
+    the step itself.
     """
 
     def __init__(
@@ -60,6 +72,7 @@ class DistillStep:
         config: DistillConfig,
         *,
         per_timestep_ce: bool = False,
+        cache: TeacherOutputCache | None = None,
     ) -> None:
         self.teacher = teacher
         self.config = config
@@ -68,18 +81,29 @@ class DistillStep:
         teacher_neurons = teacher.neurons()
         self.layer_weights = config.resolve_layers(list(teacher_neurons), where=f"the teacher ({teacher.config.arch})")
         self.thresholds = {name: firing_threshold(teacher_neurons[name]) for name in self.layer_weights}
+        uses_teacher = bool(self.layer_weights) or config.uses_kd
+        batch_bn = config.teacher_bn == "batch"
+        self.cache = cache if uses_teacher and cache is not None and not batch_bn and cache.serves(self.layer_weights) else None
         self.inference = None
-        if self.layer_weights or config.uses_kd:
-            self.inference = inference_teacher(teacher, fold_bn=config.teacher_bn == "running")
+        if uses_teacher and self.cache is None:
+            self.inference = inference_teacher(teacher, fold_bn=not batch_bn)
         self.parts: dict[str, torch.Tensor] = {}
 
     @property
     def uses_teacher(self) -> bool:
-        return self.inference is not None
+        return self.inference is not None or self.cache is not None
 
-    def __call__(self, student: SpikingNetwork, x_seq: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    @property
+    def teacher_path(self) -> TeacherPath:
+        if self.cache is not None:
+            return "cached"
+        return "per_batch" if self.inference is not None else "none"
+
+    def __call__(
+        self, student: SpikingNetwork, x_seq: torch.Tensor, y: torch.Tensor, index: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         check_pair(student, self.teacher, self.layer_weights)
-        teacher = self._teacher_outputs(x_seq)
+        teacher = self._teacher_outputs(x_seq, index)
         with ExitStack() as stack:
             nodes = stack.enter_context(recording_membranes(student, self.layer_weights))
             spikes = stack.enter_context(SpikeCollector(student)) if self.config.spike_weight > 0 else None
@@ -110,7 +134,11 @@ class DistillStep:
         self.parts = {key: value.detach() for key, value in parts.items()}
         return loss, logits_seq
 
-    def _teacher_outputs(self, x_seq: torch.Tensor) -> TeacherOutputs | None:
+    def _teacher_outputs(self, x_seq: torch.Tensor, index: torch.Tensor | None) -> TeacherOutputs | None:
+        if self.cache is not None:
+            if index is None:
+                raise ValueError("a step reading cached teacher outputs needs the batch's sample indices")
+            return self.cache.lookup(index, self.layer_weights, x_seq.device)
         if self.inference is None:
             return None
         if next(self.inference.parameters()).device != x_seq.device:
@@ -147,16 +175,18 @@ def make_distill_step(
     *,
     per_timestep_ce: bool = False,
     student: SpikingNetwork | None = None,
+    cache: TeacherOutputCache | None = None,
 ) -> DistillStep:
     """Freeze ``teacher`` and return the step that distils it into the model ``fit`` trains.
 
     The result is a :data:`~mdsnn_search.train.StepLoss` (a :class:`DistillStep`, whose ``parts``
-    hold the last batch's loss terms).
+    hold the last batch's loss terms); with a usable ``cache`` it reads the teacher's outputs from
+    it (see :class:`DistillStep`).
 
     Raises ConfigError if a distilled layer is not a spiking layer of the teacher (listing those
     there are) or, when ``student`` is given now or the step first meets one, of the student.
     """
-    step = DistillStep(teacher, config, per_timestep_ce=per_timestep_ce)
+    step = DistillStep(teacher, config, per_timestep_ce=per_timestep_ce, cache=cache)
     if student is not None:
         check_pair(student, teacher, step.layer_weights)
     return step

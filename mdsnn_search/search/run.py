@@ -23,7 +23,7 @@ from mdsnn_search.search.progress import LiveProgress
 from mdsnn_search.search.space import LayerRoles
 from mdsnn_search.search.spec import StudySpec
 from mdsnn_search.search.store import finished_trials, open_study, recover_interrupted
-from mdsnn_search.search.teacher import ensure_teacher
+from mdsnn_search.search.teacher import ensure_teacher, ensure_teacher_outputs
 from mdsnn_search.search.trial import TrialContext, run_trial
 from mdsnn_search.snn.models import arch_layer_table
 
@@ -112,7 +112,12 @@ def run_study(
         return RunSummary(study.study_name, url, done, total, 0, 0, float(study.user_attrs.get(STUDY_TEACHER, {}).get("accuracy", float("nan"))))
     teacher = ensure_teacher(spec, bundle, progress=progress)
     study.set_user_attr(STUDY_TEACHER, teacher.to_json())
-    context = TrialContext(spec=spec.model_dump(mode="json"), teacher_checkpoint=str(teacher.checkpoint.resolve()))
+    outputs = ensure_teacher_outputs(spec, bundle, teacher)
+    context = TrialContext(
+        spec=spec.model_dump(mode="json"),
+        teacher_checkpoint=str(teacher.checkpoint.resolve()),
+        teacher_outputs=None if outputs is None else str(outputs.resolve()),
+    )
     with LiveProgress(total, done, enabled=progress) as live:
         driver = StudyDriver(study, spec, roles, teacher.accuracy, on_change=live)
         if spec.execution.backend == "inline":

@@ -31,6 +31,7 @@ from mdsnn_search.errors import ConfigError
 from mdsnn_search.snn.bn_recalibration import recalibrate_bn_
 from mdsnn_search.snn.config import ModelConfig
 from mdsnn_search.snn.models import SpikingNetwork, build_model
+from mdsnn_search.snn.neuron import compile_neurons_
 from mdsnn_search.snn.pruning import prune_channels_
 from mdsnn_search.snn.timesteps import check_student_timesteps
 from mdsnn_search.train import TrainConfig, evaluate, fit, resolve_device, seed_everything
@@ -120,6 +121,8 @@ def run_job(
         step_loss = make_distill_step(
             teacher, spec.distill, per_timestep_ce=spec.training.per_timestep_ce, cache=teacher_outputs
         )
+        if spec.training.compile and step_loss.inference is not None:
+            compile_neurons_(step_loss.inference)
     cache = step_loss.cache if step_loss is not None else None
     if cache is not None:
         cache.require_samples(len(bundle.train))  # type: ignore[arg-type]

@@ -46,7 +46,8 @@ def teacher_key(spec: StudySpec) -> str:
         "version": _KEY_VERSION,
         "data": spec.data.model_dump(mode="json"),
         "model": spec.model.model_copy(update={"precision": PrecisionConfig()}).model_dump(mode="json"),
-        "training": spec.teacher.training.model_dump(mode="json"),
+        # compile gives the same teacher, so it does not key it (and older keys stay valid)
+        "training": spec.teacher.training.model_dump(mode="json", exclude={"compile"}),
     }
     blob = json.dumps(determining, sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:16]

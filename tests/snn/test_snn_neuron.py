@@ -7,7 +7,7 @@ import torch
 from spikingjelly.activation_based import neuron
 from spikingjelly.activation_based.neuron import BaseNode
 
-from mdsnn_search.snn.neuron import NeuronConfig, QuantLIFNode
+from mdsnn_search.snn.neuron import NeuronConfig, QuantLIFNode, compile_neurons_
 from mdsnn_search.snn.quantizers import IntegerMembraneQuantizer, MembraneQuantizer
 
 
@@ -78,3 +78,28 @@ def test_integer_membrane_mode_keeps_integer_levels() -> None:
     node = QuantLIFNode(NeuronConfig(reset="hard"), IntegerMembraneQuantizer(-1))
     node(torch.randn(4, 8, 16) * 3)
     assert set(node.v.unique().tolist()) <= {-1.0, 0.0, 1.0}
+
+
+@pytest.mark.slow
+def test_the_compiled_time_loop_agrees_with_the_eager_one() -> None:
+    """torch.compile of the time loop (TrainConfig.compile): the same spikes, membranes and stored
+    state, and gradients equal to float rounding (the fused backward sums in another order)."""
+    torch.manual_seed(0)
+    x_seq = torch.randn(4, 8, 6, 5, 5) * 2
+    eager = QuantLIFNode(membrane_quantizer=MembraneQuantizer(4))
+    compiled = QuantLIFNode(membrane_quantizer=MembraneQuantizer(4))
+    compile_neurons_(compiled)
+    results = []
+    for node in (eager, compiled):
+        node.record_membrane = True
+        x = x_seq.clone().requires_grad_()
+        spikes = node(x)
+        (spikes * torch.arange(5.0)).sum().backward()
+        results.append((spikes, node.h_seq, node.v, x.grad, node.membrane_quantizer.alpha.grad))
+    (s_e, h_e, v_e, gx_e, ga_e), (s_c, h_c, v_c, gx_c, ga_c) = results
+    assert torch.equal(s_e, s_c) and torch.equal(h_e, h_c) and torch.equal(v_e, v_c)
+    assert s_e.sum() > 0  # it fired: the comparison covers the reset and the quantizer
+    torch.testing.assert_close(gx_c, gx_e, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(ga_c, ga_e, rtol=1e-5, atol=1e-6)
+    compile_neurons_(compiled, False)
+    assert not compiled.compiled

@@ -140,9 +140,11 @@ class QuantLIFNode(BaseNode):
 
     def _reset(self, h: torch.Tensor, spike: torch.Tensor, theta: torch.Tensor | float) -> torch.Tensor:
         spike_for_reset = spike.detach() if self.detach_reset else spike
-        if self.v_reset is None:
-            return self.apply_soft_reset(h, spike_for_reset, theta)
-        return self.apply_hard_reset(h, spike_for_reset, self.v_reset)
+        if self.v_reset is not None:
+            return self.apply_hard_reset(h, spike_for_reset, self.v_reset)
+        if isinstance(theta, float):  # h - spike*theta in one op, exactly (spikes are 0 or 1)
+            return torch.sub(h, spike_for_reset, alpha=theta)
+        return self.apply_soft_reset(h, spike_for_reset, theta)
 
     def _membrane_store(self, theta: torch.Tensor | float, per_sample: int) -> Callable[[torch.Tensor], torch.Tensor] | None:
         """Q_u for one forward pass (``None`` at full precision); an integer membrane counts in units of theta."""
@@ -151,7 +153,7 @@ class QuantLIFNode(BaseNode):
             return None
         if isinstance(quantizer, MembraneQuantizer):
             alpha = quantizer.clipping_range(per_sample)
-            return lambda v: quantizer.quantize(v, alpha)
+            return lambda v: quantizer(v, alpha)
         if isinstance(quantizer, IntegerMembraneQuantizer) and not (isinstance(theta, float) and theta == 1.0):
             return lambda v: quantizer(v / theta) * theta
         return quantizer

@@ -257,12 +257,11 @@ class MembraneQuantizer(nn.Module):
         alpha = scale_grad(self.alpha, 1.0 / math.sqrt(per_sample * positive_levels(self.bits)))
         return alpha.abs() + 1e-8
 
-    def quantize(self, u: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-        """Q_u(u) with the range ``alpha`` from :meth:`clipping_range`."""
+    def forward(self, u: torch.Tensor, alpha: torch.Tensor | None = None) -> torch.Tensor:
+        """Q_u(u), with ``alpha`` from :meth:`clipping_range` if the caller took it already."""
+        if alpha is None:
+            alpha = self.clipping_range(u[0].numel() if u.dim() > 0 else 1)
         return quantize_symmetric(u, alpha, self.bits)
-
-    def forward(self, u: torch.Tensor) -> torch.Tensor:
-        return self.quantize(u, self.clipping_range(u[0].numel() if u.dim() > 0 else 1))
 
     def extra_repr(self) -> str:
         return f"bits={self.bits}, shared_scale={self.__dict__['shared_with'] is not None}"

@@ -116,8 +116,9 @@ def compute_teacher_outputs(teacher: SpikingNetwork, dataset: Dataset, layers: C
             logits_seq = _empty_like_rows(outputs.logits_seq, len(dataset))
             membranes = {name: _empty_like_rows(m, len(dataset)) for name, m in outputs.membranes.items()}
         stop = start + x.shape[1]
-        for target, value in ((logits_seq, outputs.logits_seq), *((membranes[n], m) for n, m in outputs.membranes.items())):
-            target[:, start:stop] = value
+        logits_seq[:, start:stop] = outputs.logits_seq
+        for name, h_seq in outputs.membranes.items():
+            membranes[name][:, start:stop] = h_seq
         start = stop
     assert logits_seq is not None, "an empty training set has no teacher outputs"
     if not all(torch.isfinite(t).all() for t in (logits_seq, *membranes.values())):

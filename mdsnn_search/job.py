@@ -21,18 +21,28 @@ from torch.utils.data import Dataset
 
 from mdsnn_search.checkpoint import load_checkpoint, save_checkpoint
 from mdsnn_search.data import DataConfig, DatasetBundle, load_dataset, make_loader
-from mdsnn_search.distill import DistillConfig, evaluate_student, init_student_from_teacher, make_distill_step
+from mdsnn_search.distill import (
+    DistillConfig,
+    TeacherOutputCache,
+    evaluate_student,
+    init_student_from_teacher,
+    make_distill_step,
+)
 from mdsnn_search.errors import ConfigError
 from mdsnn_search.outputs import PlainName
 from mdsnn_search.snn.bn_recalibration import recalibrate_bn_
 from mdsnn_search.snn.config import ModelConfig
 from mdsnn_search.snn.models import SpikingNetwork, build_model
+from mdsnn_search.snn.neuron import compile_neurons_
 from mdsnn_search.snn.pruning import prune_channels_
 from mdsnn_search.snn.timesteps import check_student_timesteps
 from mdsnn_search.train import TrainConfig, evaluate, fit, resolve_device, seed_everything
 
 KEPT_CHANNELS = "kept_channels"
 """Metrics key of a pruned model: kept output channels per pruned layer."""
+TEACHER_OUTPUTS = "teacher_outputs"
+"""Metrics key of a distilled model: where its steps' teacher outputs came from
+(:data:`~mdsnn_search.distill.TeacherPath`: cached, per_batch or none)."""
 
 TEST_ACCURACY = "test_accuracy"
 VAL_ACCURACY = "val_accuracy"
@@ -112,15 +122,19 @@ def run_job(
     *,
     teacher: SpikingNetwork | None = None,
     bundle: DatasetBundle | None = None,
+    teacher_outputs: TeacherOutputCache | None = None,
     progress: bool = True,
     save: bool = True,
 ) -> JobResult:
     """Train ``spec.model`` on ``spec.data``; distil from the teacher when the spec says so.
 
     ``teacher`` and ``bundle`` may be passed in by a caller that already holds them (a search
-    runs many jobs against one cached teacher and dataset). The metrics are those of the split
-    a caller chooses by: the test split's, or, for a bundle with a validation split (a search's),
-    the validation split's, with the test split's under :data:`TEST` (methods.md section 7).
+    runs many jobs against one cached teacher and dataset), and so may ``teacher_outputs``, the
+    teacher's outputs on ``bundle.train`` (a study computes them once); the step reads them
+    instead of running the teacher when they hold what it distils. The metrics are those of the
+    split a caller chooses by: the test split's, or, for a bundle with a validation split (a
+    search's), the validation split's, with the test split's under :data:`TEST` (methods.md
+    section 7).
     """
     resolve_device(spec.training.device)  # a missing CUDA device is an error before any work
     seed_everything(spec.training.seed)
@@ -134,7 +148,14 @@ def run_job(
         if spec.distill.init_from_teacher:
             init_student_from_teacher(model, teacher)
             copied = True
-        step_loss = make_distill_step(teacher, spec.distill, per_timestep_ce=spec.training.per_timestep_ce)
+        step_loss = make_distill_step(
+            teacher, spec.distill, per_timestep_ce=spec.training.per_timestep_ce, cache=teacher_outputs
+        )
+        if spec.training.compile and step_loss.inference is not None:
+            compile_neurons_(step_loss.inference)
+    cache = step_loss.cache if step_loss is not None else None
+    if cache is not None:
+        cache.require_samples(len(bundle.train))  # type: ignore[arg-type]
     kept = prune(model, bundle, spec) if spec.model.pruning.active else None
     if spec.training.precise_bn and (copied or kept is not None):
         # The copied or pruned student's BN statistics are the teacher's or the unpruned
@@ -142,10 +163,14 @@ def run_job(
         # (docs/ptq.md: W2/U2 students copied from a digits teacher, 89 % -> 97 %).
         recalibration = make_loader(bundle.train, spec.training.batch_size, shuffle=True, seed=spec.training.seed)
         recalibrate_bn_(model, recalibration, max_batches=spec.training.precise_bn_batches)
-    train_loader = make_loader(bundle.train, spec.training.batch_size, shuffle=True, seed=spec.training.seed)
+    train_loader = make_loader(
+        bundle.train, spec.training.batch_size, shuffle=True, seed=spec.training.seed, with_index=cache is not None
+    )
     history = fit(model, train_loader, spec.training, step_loss=step_loss, progress=progress, description=spec.name)
     metrics = evaluate_splits(model, teacher, bundle, max(spec.training.batch_size, 256))
     metrics["train_loss"] = history.history[-1].train_loss
+    if step_loss is not None:
+        metrics[TEACHER_OUTPUTS] = step_loss.teacher_path
     if kept is not None:
         metrics[KEPT_CHANNELS] = kept
     checkpoint = None

@@ -26,12 +26,17 @@ from mdsnn_search.errors import ConfigError
 from mdsnn_search.snn.bn_recalibration import recalibrate_bn_
 from mdsnn_search.snn.models.network import SpikingNetwork
 from mdsnn_search.snn.monitor import SpikeMonitor
+from mdsnn_search.snn.neuron import compile_neurons_
 
 logger = logging.getLogger(__name__)
 
 Batch = tuple[torch.Tensor, torch.Tensor]
-StepLoss = Callable[[SpikingNetwork, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
-"""``(model, x_seq, y) -> (loss, logits_seq)``: what one training step minimises."""
+StepLoss = Callable[..., tuple[torch.Tensor, torch.Tensor]]
+"""``(model, x_seq, y, *extra) -> (loss, logits_seq)``: what one training step minimises.
+
+``extra`` are the batch's fields after ``(x_seq, y)``, as the training loader yields them (the
+samples' indices, for a step that reads cached teacher outputs); they stay on the host.
+"""
 
 
 MAX_SEED = 2**32 - 1
@@ -64,6 +69,11 @@ class TrainConfig(BaseModel):
     )
     seed: int = Field(0, ge=0, le=MAX_SEED, description="seeds torch, numpy and random (numpy takes 32 bits)")
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    compile: bool = Field(
+        False,
+        description="run the neurons' time loop through torch.compile while training: same results, each step "
+        "faster, after a compile of tens of seconds per process (docs/benchmarks.md); for long training",
+    )
 
 
 @dataclass
@@ -164,6 +174,7 @@ def fit(
     """
     device = resolve_device(config.device)
     model.to(device)
+    compile_neurons_(model, config.compile)
     step = step_loss or cross_entropy_step(config.per_timestep_ce)
     optimizer = make_optimizer(model, config)
     steps_per_epoch = len(train_loader) if hasattr(train_loader, "__len__") else None  # type: ignore[arg-type]
@@ -181,9 +192,9 @@ def fit(
             model.train()
             loss_sum = torch.zeros((), device=device)
             count = 0
-            for x, y in _batches(train_loader, config.max_batches_per_epoch):
+            for x, y, *extra in _batches(train_loader, config.max_batches_per_epoch):
                 x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-                loss, _ = step(model, x, y)
+                loss, _ = step(model, x, y, *extra)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -204,6 +215,7 @@ def fit(
                 status += f" acc {log.test_accuracy:.2%}"
             bar.update(task, status=status)
             logger.info("%s: %s", description, status)
+    compile_neurons_(model, False)  # evaluation and BN re-estimation would each compile anew
     if config.precise_bn:
         recalibrate_bn_(model, train_loader, max_batches=config.precise_bn_batches)
     # The neurons still hold the last batch's state with its autograd graph: drop it, so the

@@ -138,6 +138,12 @@ class DataConfig(BaseModel):
     def _differs_from_default(self, field: str) -> bool:
         return bool(getattr(self, field) != type(self).model_fields[field].default)
 
+    @property
+    def deterministic(self) -> bool:
+        """Whether a training sample is the same frames in every epoch (no Poisson draws, no
+        augmentation), so that anything computed from it once holds for the whole study."""
+        return self.encoding == "direct" and not self.augment
+
     def data_root(self) -> Path:
         """``root`` with ``~`` expanded; only for datasets read from files (validated to be set)."""
         if self.root is None:

@@ -1,5 +1,6 @@
 """Batches in the SNN layout: ``x`` ``[T, B, C, H, W]`` (time-major, as spikingjelly's multi-step
-mode expects) and ``y`` ``[B]`` int64.
+mode expects) and ``y`` ``[B]`` int64; with ``with_index`` also the samples' positions ``[B]`` in
+the dataset, for a step that reads precomputed per-sample values (cached teacher outputs).
 
 Reproducibility: one ``seed`` fixes the shuffling and every random draw of the items (Poisson
 spikes, augmentation). Datasets with a ``draw(index, generator)`` method get a generator owned by
@@ -45,11 +46,28 @@ class _SeededView(Dataset[Item]):
         return self.dataset.draw(index, self.generator)
 
 
+class _WithIndex(Dataset[tuple[Tensor, int, int]]):
+    """Items ``(x, y, index)``: the item's position in ``dataset`` added."""
+
+    def __init__(self, dataset: Dataset[Item]) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int) -> tuple[Tensor, int, int]:
+        x, y = self.dataset[index]
+        return x, y, index
+
+
 def _seed_worker(worker_id: int) -> None:
     """Reseed the worker's copy of the view from the per-epoch seed PyTorch gave this worker."""
     info = get_worker_info()
-    if info is not None and isinstance(info.dataset, _SeededView):
-        info.dataset.generator.manual_seed(info.seed)
+    if info is None:
+        return
+    view = info.dataset.dataset if isinstance(info.dataset, _WithIndex) else info.dataset
+    if isinstance(view, _SeededView):
+        view.generator.manual_seed(info.seed)
 
 
 def _item_seed(seed: int) -> int:
@@ -64,6 +82,11 @@ def time_major_collate(batch: Sequence[Item]) -> tuple[Tensor, Tensor]:
     return x_seq, y
 
 
+def _indexed_collate(batch: Sequence[tuple[Tensor, int, int]]) -> tuple[Tensor, Tensor, Tensor]:
+    x_seq, y = time_major_collate([(x, y) for x, y, _ in batch])
+    return x_seq, y, torch.tensor([index for _, _, index in batch], dtype=torch.int64)
+
+
 def make_loader(
     dataset: Dataset[Item],
     batch_size: int,
@@ -73,23 +96,27 @@ def make_loader(
     num_workers: int = 0,
     drop_last: bool = False,
     pin_memory: bool = False,
+    with_index: bool = False,
 ) -> DataLoader[Item]:
     """A DataLoader of time-major batches, reproducible given ``seed``.
 
     Each pass over the loader shuffles anew and draws fresh spikes/augmentations; two loaders
     made with the same arguments yield the same batches, epoch after epoch. Workers persist
     across epochs (starting them costs more than a digits epoch). For a dataset with ``draw``,
-    ``loader.dataset`` is a thin view holding the loader's generator.
+    ``loader.dataset`` is a thin view holding the loader's generator. ``with_index`` adds each
+    batch's sample positions as a third field.
     """
     if isinstance(dataset, SeededDataset):
         dataset = _SeededView(dataset, _item_seed(seed))
+    if with_index:
+        dataset = _WithIndex(dataset)
     return DataLoader(
         dataset,
         batch_size=batch_size,
         shuffle=shuffle,
         generator=torch.Generator().manual_seed(seed),
         num_workers=num_workers,
-        collate_fn=time_major_collate,
+        collate_fn=_indexed_collate if with_index else time_major_collate,
         worker_init_fn=_seed_worker if num_workers > 0 else None,
         persistent_workers=num_workers > 0,
         drop_last=drop_last,

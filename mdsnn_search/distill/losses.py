@@ -45,7 +45,9 @@ def membrane_scale(teacher_h_seq: torch.Tensor, norm: MembraneNorm, threshold: f
     squared error; ``threshold`` is theta^2; ``none`` is 1.
     """
     if norm == "teacher_power":
-        return teacher_h_seq.detach().square().mean().clamp_min(TEACHER_POWER_FLOOR)
+        flat = teacher_h_seq.detach().reshape(-1)
+        # A dot product reads the membranes once (square().mean() writes a squared copy first).
+        return (torch.dot(flat, flat) / flat.numel()).clamp_min(TEACHER_POWER_FLOOR)
     if norm == "threshold":
         return float(threshold) ** 2
     return 1.0

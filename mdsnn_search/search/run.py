@@ -34,7 +34,7 @@ from mdsnn_search.search.space import LayerRoles
 from mdsnn_search.search.spec import StudySpec, absolute_paths
 from mdsnn_search.search.storage_url import masked
 from mdsnn_search.search.store import OpenedStudy, check_existing, connect, open_study
-from mdsnn_search.search.teacher import ensure_teacher
+from mdsnn_search.search.teacher import ensure_teacher, ensure_teacher_outputs
 from mdsnn_search.search.trial import TrialContext, run_trial
 from mdsnn_search.snn.models import arch_layer_table
 
@@ -173,7 +173,12 @@ def _run_missing(
     teacher_json = {**teacher.to_json(), "checkpoint": str(teacher.checkpoint.resolve())}
     if opened.created or opened.changes or STUDY_TEACHER not in study.user_attrs:
         study.set_user_attr(STUDY_TEACHER, teacher_json)
-    context = TrialContext(spec=runnable.model_dump(mode="json"), teacher_checkpoint=teacher_json["checkpoint"])
+    outputs = ensure_teacher_outputs(runnable, bundle, teacher)
+    context = TrialContext(
+        spec=runnable.model_dump(mode="json"),
+        teacher_checkpoint=teacher_json["checkpoint"],
+        teacher_outputs=None if outputs is None else str(outputs.resolve()),
+    )
     with Heartbeat(storage, runnable.study.heartbeat_interval_s) as heartbeat, LiveProgress(enabled=progress) as live:
         driver = StudyDriver(study, runnable, roles, teacher_json, heartbeat, on_change=live)
         try:

@@ -93,6 +93,12 @@ class TeacherConfig(BaseModel):
 
     checkpoint: Path | None = Field(None, description="use this teacher instead of training one")
     training: TrainConfig = Field(TrainConfig(), description="how to train the teacher when no checkpoint is given")
+    output_cache_mb: float = Field(
+        1024.0,
+        ge=0.0,
+        description="memory budget for the teacher's logits and membranes on the training set, computed once "
+        "and shared by every trial when the inputs are deterministic; above it (or 0) each step runs the teacher",
+    )
 
     @model_validator(mode="after")
     def _checkpoint_exists(self) -> TeacherConfig:

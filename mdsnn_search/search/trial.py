@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import os
 import traceback
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ import torch
 
 from mdsnn_search.checkpoint import load_checkpoint
 from mdsnn_search.data import DataConfig, DatasetBundle, load_dataset
+from mdsnn_search.distill import TeacherOutputCache
 from mdsnn_search.hardware import estimate_cost, load_preset
 from mdsnn_search.job import TrainSpec, evaluate_splits, run_job
 from mdsnn_search.search.space import StudentConfig, is_full_precision_student
@@ -32,10 +34,12 @@ STATUS_FAILED = "failed"
 
 @dataclass(frozen=True)
 class TrialContext:
-    """What every trial of a study shares: the spec (as JSON) and the teacher's checkpoint."""
+    """What every trial of a study shares: the spec (as JSON), the teacher's checkpoint and, when
+    the study cached them, the teacher's outputs on the training set."""
 
     spec: dict[str, Any]
     teacher_checkpoint: str
+    teacher_outputs: str | None = None
 
 
 def run_trial(context: TrialContext, request: dict[str, Any]) -> dict[str, Any]:
@@ -44,17 +48,17 @@ def run_trial(context: TrialContext, request: dict[str, Any]) -> dict[str, Any]:
         spec = StudySpec.model_validate(context.spec)
         torch.set_num_threads(max(1, int(spec.execution.cpus_per_trial)))
         student = StudentConfig.model_validate(request["student"])
-        metrics = _train_and_cost(spec, context.teacher_checkpoint, student, request)
+        metrics = _train_and_cost(spec, context, student, request)
         return {"status": STATUS_OK, "metrics": metrics}
     except Exception as exc:  # a trial's failure is a result: recorded FAIL (the driver logs it), and the study goes on
         return {"status": STATUS_FAILED, "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
 
 
 def _train_and_cost(
-    spec: StudySpec, teacher_path: str, student: StudentConfig, request: dict[str, Any]
+    spec: StudySpec, context: TrialContext, student: StudentConfig, request: dict[str, Any]
 ) -> dict[str, Any]:
     bundle = _dataset(spec.data.model_dump_json())
-    teacher = _teacher(teacher_path)
+    teacher = _teacher(context.teacher_checkpoint)
     layer_names = list(teacher.weight_layers())
     if is_full_precision_student(student, layer_names):
         # Nothing to quantize: the student is the teacher itself (a copy, as students are).
@@ -67,9 +71,12 @@ def _train_and_cost(
             model=student.model_for(spec.model, spec.data),
             training=spec.training,
             distill=student.distill,
-            teacher=teacher_path,
+            teacher=context.teacher_checkpoint,
         )
-        result = run_job(job, teacher=teacher, bundle=bundle, progress=False, save=False)
+        outputs = context.teacher_outputs
+        # A node that cannot see the driver's file runs the teacher per batch (the trial records which).
+        cache = _teacher_outputs(outputs) if outputs is not None and os.path.isfile(outputs) else None
+        result = run_job(job, teacher=teacher, bundle=bundle, teacher_outputs=cache, progress=False, save=False)
         model, metrics = result.model, result.metrics
     metrics.update(cost_metrics(spec, model, student, metrics))
     return json.loads(json.dumps(metrics))  # plain JSON types for the storage
@@ -109,6 +116,12 @@ def _dataset(data_json: str) -> DatasetBundle:
     split every trial is chosen by (the rest trains)."""
     data = DataConfig.model_validate_json(data_json)
     return load_dataset(data).with_validation(data.val_fraction, data.split_seed)
+
+
+@functools.lru_cache(maxsize=2)
+def _teacher_outputs(path: str) -> TeacherOutputCache:
+    """Memory-mapped once per worker process; the machine's trials share its pages."""
+    return TeacherOutputCache.load(path)
 
 
 @functools.lru_cache(maxsize=2)

@@ -136,9 +136,10 @@ def recalibrate_bn_(
     """Set every BN layer's running statistics of ``model`` to their average over ``batches``
     (only the mean of a BN folded into quantized weights: see the module docstring).
 
-    ``batches`` yields ``(x_seq, y)`` as a loader does (labels unused); ``max_batches`` caps how
-    many are used (None: all). The model's training mode is restored afterwards. Returns the
-    number of batches used; with none, or when a forward raises, nothing changes.
+    ``batches`` yields ``(x_seq, y, ...)`` as a loader does (only ``x_seq`` is used);
+    ``max_batches`` caps how many are used (None: all). The model's training mode is restored
+    afterwards. Returns the number of batches used; with none, or when a forward raises, nothing
+    changes.
     """
     was_training = {m: m.training for m in model.modules()}
     device = next(model.parameters()).device
@@ -146,7 +147,7 @@ def recalibrate_bn_(
     estimators = _estimators(model)
     used, completed = 0, False
     try:
-        for x, _ in batches:
+        for x, *_ in batches:
             if not estimators or (max_batches is not None and used >= max_batches):
                 break
             model(x.to(device, non_blocking=True))

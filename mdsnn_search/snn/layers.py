@@ -64,7 +64,8 @@ class QuantConvBN2d(nn.Module):
         return int(self.conv.kernel_size[0])
 
     def _conv(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(x, weight, None, self.conv.stride, self.conv.padding)
+        # The conv has a bias only once BN is folded into it (an inference teacher).
+        return F.conv2d(x, weight, self.conv.bias, self.conv.stride, self.conv.padding)
 
     def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
         x = x_seq.flatten(0, 1)

@@ -58,6 +58,8 @@ def test_study_stores_objectives_metrics_and_configs(write_spec: Callable[..., P
         if trial.number > 0:
             assert conv1.u_bits in (2, 4)  # not pinned: quantized like any other layer
         assert trial.constraints.keys() == {"accuracy_drop"}
+        if trial.number > 0:  # digits are direct-coded: the study's cached teacher outputs serve every step
+            assert metrics["teacher_outputs"] == "cached"
         assert trial.user_attrs[ATTR_FEASIBLE] == (trial.constraints["accuracy_drop"] <= 0)
     fp32, searched = trials[0], trials[2]
     assert fp32.user_attrs[ATTR_METRICS]["accuracy"] == study.user_attrs[STUDY_TEACHER]["accuracy"]
@@ -90,6 +92,14 @@ def test_trial_of_a_stopped_run_goes_stale_and_runs_again(write_spec: Callable[.
     # Running the same command again adds nothing.
     assert run_study(spec, progress=False).ran_now == 0
     assert len(_load(spec_path).get_trials()) == len(trials)
+
+
+def test_without_room_for_the_teacher_outputs_each_step_runs_the_teacher(write_spec: Callable[..., Path]) -> None:
+    spec_path = write_spec(study={"n_trials": 2}, teacher={"output_cache_mb": 0})
+    run_study(load_spec(spec_path), progress=False)
+    quantized = _load(spec_path).get_trials()[1]
+    assert quantized.user_attrs[ATTR_METRICS]["teacher_outputs"] == "per_batch"
+    assert not list(Path("studies/teachers").glob("*-outputs-*.pt"))
 
 
 def test_failing_trial_is_recorded_and_the_study_goes_on(write_spec: Callable[..., Path]) -> None:

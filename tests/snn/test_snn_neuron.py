@@ -4,23 +4,26 @@ from __future__ import annotations
 
 import pytest
 import torch
-from spikingjelly.activation_based import neuron, surrogate
+from spikingjelly.activation_based import neuron
 from spikingjelly.activation_based.neuron import BaseNode
 
-from mdsnn_search.snn.neuron import NeuronConfig, QuantLIFNode
+from mdsnn_search.snn.neuron import NeuronConfig, QuantLIFNode, compile_neurons_
 from mdsnn_search.snn.quantizers import IntegerMembraneQuantizer, MembraneQuantizer
 
 
 @pytest.mark.parametrize("reset", ["soft", "hard"])
 @pytest.mark.parametrize("decay_input", [True, False])
-def test_full_precision_matches_spikingjelly_lif(reset: str, decay_input: bool) -> None:
+@pytest.mark.parametrize("surrogate_name", ["sigmoid", "atan", "rect", "piecewise_quadratic"])
+def test_full_precision_matches_spikingjelly_lif(reset: str, decay_input: bool, surrogate_name: str) -> None:
+    """Same spikes, membrane and surrogate gradient (our neuron fires through its own spike
+    function, with each surrogate's backward)."""
     torch.manual_seed(0)
     x = torch.randn(6, 4, 10, requires_grad=True)
-    config = NeuronConfig(tau=2.0, v_threshold=1.0, reset=reset, decay_input=decay_input)
+    config = NeuronConfig(tau=2.0, v_threshold=1.0, reset=reset, decay_input=decay_input, surrogate=surrogate_name)
     ours = QuantLIFNode(config)
     reference = neuron.LIFNode(
         tau=2.0, decay_input=decay_input, v_threshold=1.0, v_reset=None if reset == "soft" else 0.0,
-        surrogate_function=surrogate.Sigmoid(alpha=4.0), step_mode="m",
+        surrogate_function=config.make_surrogate(), step_mode="m",
     )
     x_ref = x.detach().clone().requires_grad_()
     out, out_ref = ours(x), reference(x_ref)
@@ -75,3 +78,28 @@ def test_integer_membrane_mode_keeps_integer_levels() -> None:
     node = QuantLIFNode(NeuronConfig(reset="hard"), IntegerMembraneQuantizer(-1))
     node(torch.randn(4, 8, 16) * 3)
     assert set(node.v.unique().tolist()) <= {-1.0, 0.0, 1.0}
+
+
+@pytest.mark.slow
+def test_the_compiled_time_loop_agrees_with_the_eager_one() -> None:
+    """torch.compile of the time loop (TrainConfig.compile): the same spikes, membranes and stored
+    state, and gradients equal to float rounding (the fused backward sums in another order)."""
+    torch.manual_seed(0)
+    x_seq = torch.randn(4, 8, 6, 5, 5) * 2
+    eager = QuantLIFNode(membrane_quantizer=MembraneQuantizer(4))
+    compiled = QuantLIFNode(membrane_quantizer=MembraneQuantizer(4))
+    compile_neurons_(compiled)
+    results = []
+    for node in (eager, compiled):
+        node.record_membrane = True
+        x = x_seq.clone().requires_grad_()
+        spikes = node(x)
+        (spikes * torch.arange(5.0)).sum().backward()
+        results.append((spikes, node.h_seq, node.v, x.grad, node.membrane_quantizer.alpha.grad))
+    (s_e, h_e, v_e, gx_e, ga_e), (s_c, h_c, v_c, gx_c, ga_c) = results
+    assert torch.equal(s_e, s_c) and torch.equal(h_e, h_c) and torch.equal(v_e, v_c)
+    assert s_e.sum() > 0  # it fired: the comparison covers the reset and the quantizer
+    torch.testing.assert_close(gx_c, gx_e, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(ga_c, ga_e, rtol=1e-5, atol=1e-6)
+    compile_neurons_(compiled, False)
+    assert not compiled.compiled

@@ -38,6 +38,7 @@ from mdsnn_search.search.objectives import (
     OBJECTIVES,
 )
 from mdsnn_search.search.samplers import make_sampler, trial_seed
+from mdsnn_search.search.signals import StopOnSignals
 from mdsnn_search.search.space import LayerRoles, baseline_student, suggest_student
 from mdsnn_search.search.spec import StudySpec
 from mdsnn_search.search.trial import STATUS_OK
@@ -61,6 +62,7 @@ class StudyDriver:
         teacher: dict[str, Any],
         heartbeat: Heartbeat,
         on_change: Listener | None = None,
+        stop: StopOnSignals | None = None,
     ) -> None:
         self.study = study
         self.spec = spec
@@ -70,6 +72,7 @@ class StudyDriver:
         self.trial_spec = spec.model_dump(mode="json")
         self.heartbeat = heartbeat
         self._on_change = on_change
+        self._stop = stop
         self._claimed: dict[int, int] = {}
         """Trial number -> trial id of every trial this run claimed and has not told yet."""
         self._open: dict[int, optuna.Trial] = {}
@@ -98,7 +101,12 @@ class StudyDriver:
 
     def ask(self) -> dict[str, Any] | None:
         """The next trial's request ``{"number", "student", "baseline"}``, or None when there is
-        nothing to claim now (then :attr:`done` says whether there ever will be)."""
+        nothing to claim now (then :attr:`done` says whether there ever will be).
+
+        Raises :class:`RunInterrupted` once a stop signal arrived (executors ask between trials).
+        """
+        if self._stop is not None:
+            self._stop.check()
         if time.monotonic() < self._next_look:
             return None
         while True:

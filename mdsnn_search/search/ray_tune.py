@@ -35,8 +35,6 @@ from mdsnn_search.search.resources import NodeResources, TrialResources, probe_a
 from mdsnn_search.search.spec import ExecutionConfig
 from mdsnn_search.search.trial import STATUS_FAILED, TrialContext
 
-logger = logging.getLogger(__name__)
-
 _OUTCOME = "outcome_json"
 
 

@@ -9,7 +9,6 @@ n_trials finished trials between them.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,8 +36,6 @@ from mdsnn_search.search.store import OpenedStudy, check_existing, connect, open
 from mdsnn_search.search.teacher import ensure_teacher, ensure_teacher_outputs
 from mdsnn_search.search.trial import TrialContext, run_trial
 from mdsnn_search.snn.models import arch_layer_table
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -180,9 +177,10 @@ def _run_missing(
         teacher_outputs=None if outputs is None else str(outputs.resolve()),
     )
     with Heartbeat(storage, runnable.study.heartbeat_interval_s) as heartbeat, LiveProgress(enabled=progress) as live:
-        driver = StudyDriver(study, runnable, roles, teacher_json, heartbeat, on_change=live)
+        driver = StudyDriver(study, runnable, roles, teacher_json, heartbeat, on_change=live, stop=stop)
         try:
             executor.run(driver, context, trial_fn)
+            stop.check()  # a signal whose exception got lost during the last trial
         except BaseException:
             requeued = driver.interrupt_open()
             if stop.received is not None:

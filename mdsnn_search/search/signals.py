@@ -10,6 +10,7 @@ signal during that cleanup gets the handler that was there before.
 from __future__ import annotations
 
 import signal
+import sys
 from types import FrameType, TracebackType
 from typing import Any
 
@@ -31,26 +32,41 @@ class RunInterrupted(KeyboardInterrupt):
 
 class StopOnSignals:
     """Within it, SIGINT or SIGTERM raise :class:`RunInterrupted` (main thread only, as signals
-    require). :attr:`received` keeps the signal: code between the handler and the runner (Ray's
-    blocking calls) may turn the exception into a plain KeyboardInterrupt on its way up."""
+    require), and :attr:`received` keeps the signal. The exception alone is not enough: Python
+    runs the handler wherever the main thread is, and one raised inside a garbage-collection
+    callback is dropped (here silently: :attr:`received` has it), while Ray's blocking calls turn
+    it into a plain KeyboardInterrupt. So the driver also calls :meth:`check` between trials."""
 
     def __init__(self) -> None:
         self.received: int | None = None
         self._previous: dict[signal.Signals, Any] = {}
+        self._unraisable = sys.unraisablehook
 
     def __enter__(self) -> StopOnSignals:
         self._previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
         for sig in STOP_SIGNALS:
             signal.signal(sig, self._handle)
+        self._unraisable = sys.unraisablehook
+        sys.unraisablehook = self._drop_own
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self._restore()
+        sys.unraisablehook = self._unraisable
+
+    def check(self) -> None:
+        """Raise :class:`RunInterrupted` if a stop signal arrived."""
+        if self.received is not None:
+            raise RunInterrupted(self.received)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self._restore()
         self.received = signum
         raise RunInterrupted(signum)
+
+    def _drop_own(self, unraisable: Any) -> None:
+        if not isinstance(unraisable.exc_value, RunInterrupted):
+            self._unraisable(unraisable)
 
     def _restore(self) -> None:
         for sig, handler in self._previous.items():

@@ -23,8 +23,9 @@ from study_runs import distinct_students, mdsnn_search, stored_trials, trial_sta
 
 from mdsnn_search.search import local_ray
 from mdsnn_search.search.budget import INTERRUPTED
+from mdsnn_search.search.signals import RunInterrupted, StopOnSignals
 
-N_TRIALS = 5
+N_TRIALS = 4
 FAST_HEARTBEAT = {"heartbeat_interval_s": 1, "grace_period_s": 2}
 
 
@@ -34,7 +35,7 @@ def alive(pids: list[int]) -> list[int]:
 
 def write_pair(write_spec: Callable[..., Path], teacher: Path) -> tuple[Path, Path]:
     """The same study (trials long enough to be caught running) on Ray, and inline."""
-    common = {"study": {**FAST_HEARTBEAT, "n_trials": N_TRIALS}, "teacher": {"checkpoint": str(teacher)}, "training": {"epochs": 15}}
+    common = {"study": {**FAST_HEARTBEAT, "n_trials": N_TRIALS}, "teacher": {"checkpoint": str(teacher)}, "training": {"epochs": 10}}
     return (
         write_spec("ray.yaml", **common, execution={"backend": "ray", "cpus_per_trial": 1, "max_concurrent": 2}),
         write_spec("inline.yaml", **common),
@@ -124,3 +125,22 @@ def test_the_next_run_stops_processes_recorded_by_a_dead_one(tmp_path: Path) -> 
     finally:
         local_ray.release(live)
         in_use.wait(timeout=30)
+
+
+def test_a_signal_lost_in_a_finaliser_still_stops_the_run(capsys: pytest.CaptureFixture[str]) -> None:
+    """Python runs a signal handler wherever the main thread is; raised inside a finaliser, its
+    exception is dropped. The signal must still stop the run at the driver's next check."""
+
+    class SignalsWhileCollected:
+        def __del__(self) -> None:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.5)  # the handler runs here, inside the finaliser
+
+    with StopOnSignals() as stop:
+        SignalsWhileCollected()  # collected at once: the handler's exception is dropped
+        assert stop.received == signal.SIGTERM
+        with pytest.raises(RunInterrupted) as interrupted:
+            stop.check()
+    assert interrupted.value.exit_status == 143
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the previous handler is back
+    assert capsys.readouterr().err == ""  # dropped silently: no "Exception ignored" traceback

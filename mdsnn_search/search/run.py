@@ -120,7 +120,8 @@ def run_study(
     source = str(source)
     url = storage_url or spec.study.storage_url()
     roles = check_spec(spec, source, storage_url=url)
-    bundle = load_dataset(spec.data)
+    # Split once here: the teacher, its output cache and every trial use this validation split.
+    bundle = load_dataset(spec.data).with_validation(spec.data.val_fraction, spec.data.split_seed)
     check_existing(spec, source, url, accept_change=accept_spec_change)
     local_ray.stop_orphans()  # a run killed earlier could not stop its Ray
     address_field = "--address" if address else "execution.address"

@@ -60,7 +60,9 @@ def draw_configs(layers: list[LayerSpec], count: int, seed: int) -> ConfigBatch:
     )
 
 
-def scalar_rate(layers: list[LayerSpec], preset_name: str, batch: ConfigBatch, rows: bool, repeats: int) -> float:
+def scalar_rate(
+    layers: list[LayerSpec], preset_name: str, batch: ConfigBatch, rows: bool, repeats: int
+) -> float:
     """Configurations per second through ``estimate_cost``, best of ``repeats`` (the machine is shared)."""
     preset = load_preset(preset_name)
     names = [layer.name for layer in layers]
@@ -68,10 +70,17 @@ def scalar_rate(layers: list[LayerSpec], preset_name: str, batch: ConfigBatch, r
         {
             "precision": {
                 name: LayerPrecision(w_bits=int(w), u_bits=int(u), bn_bits=int(bn))
-                for name, w, u, bn in zip(names, batch.w_bits[i], batch.u_bits[i], batch.bn_bits[i], strict=True)
+                for name, w, u, bn in zip(
+                    names, batch.w_bits[i], batch.u_bits[i], batch.bn_bits[i], strict=True
+                )
             },
-            "keep_fraction": {n: float(f) for n, f in zip(names, batch.keep_fraction[i], strict=True) if f < 1.0},
-            "activity": {n: LayerActivity(float(r), float(r)) for n, r in zip(names, batch.input_rate[i], strict=True)},
+            "keep_fraction": {
+                n: float(f) for n, f in zip(names, batch.keep_fraction[i], strict=True) if f < 1.0
+            },
+            "activity": {
+                n: LayerActivity(float(r), float(r))
+                for n, r in zip(names, batch.input_rate[i], strict=True)
+            },
         }
         for i in range(len(batch))
     ]
@@ -86,7 +95,9 @@ def scalar_rate(layers: list[LayerSpec], preset_name: str, batch: ConfigBatch, r
     return len(configs) / best_seconds(score, repeats)
 
 
-def batch_rate(layers: list[LayerSpec], preset_name: str, batch: ConfigBatch, repeats: int) -> float:
+def batch_rate(
+    layers: list[LayerSpec], preset_name: str, batch: ConfigBatch, repeats: int
+) -> float:
     """Configurations per second through one ``estimate_batch`` call, best of ``repeats``."""
     preset = load_preset(preset_name)
 
@@ -108,11 +119,19 @@ def best_seconds(work: Callable[[], None], repeats: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--smoke", action="store_true", help="few configurations, a few seconds")
-    parser.add_argument("--scalar-configs", type=int, default=2000, help="configurations scored one by one")
-    parser.add_argument("--batch-configs", type=int, default=100_000, help="configurations in the batch")
-    parser.add_argument("--repeats", type=int, default=3, help="measurements per row (best is kept)")
+    parser.add_argument(
+        "--scalar-configs", type=int, default=2000, help="configurations scored one by one"
+    )
+    parser.add_argument(
+        "--batch-configs", type=int, default=100_000, help="configurations in the batch"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="measurements per row (best is kept)"
+    )
     args = parser.parse_args(argv)
     n_scalar, n_batch, repeats = (
         (200, 5000, 1) if args.smoke else (args.scalar_configs, args.batch_configs, args.repeats)
@@ -135,9 +154,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  {'preset':<34} {'scalar configs/s':>17} {'batch configs/s':>16} {'batch/scalar':>13}")
     default_batch = 0.0
     for name in (DEFAULT_PRESET, "sram_64", "rram_128"):
-        scalar, batched = scalar_rate(layers, name, head, False, repeats), batch_rate(layers, name, batch, repeats)
+        scalar, batched = (
+            scalar_rate(layers, name, head, False, repeats),
+            batch_rate(layers, name, batch, repeats),
+        )
         default_batch = batched if name == DEFAULT_PRESET else default_batch
-        print(f"  {name + ' (aware, event)':<34} {scalar:>17,.0f} {batched:>16,.0f} {batched / scalar:>12.1f}x")
+        print(
+            f"  {name + ' (aware, event)':<34} {scalar:>17,.0f} {batched:>16,.0f} {batched / scalar:>12.1f}x"
+        )
     with_rows = scalar_rate(layers, DEFAULT_PRESET, head, True, repeats)
     print(f"  {DEFAULT_PRESET + ', per-layer table read':<34} {with_rows:>17,.0f} {'-':>16}")
     # SpikeSim's ELA cannot see bits or rates: the batch scores each distinct pruning once, and

@@ -82,7 +82,8 @@ def study_spec(doc: dict[str, Any], workdir: Path, name: str, **changes: Any) ->
 def completed(spec: StudySpec) -> list[Trial]:
     study = optuna.load_study(study_name=spec.study.name, storage=spec.study.storage_url())
     return sorted(
-        (t for t in study.get_trials() if t.state == optuna.trial.TrialState.COMPLETE), key=lambda t: t.number
+        (t for t in study.get_trials() if t.state == optuna.trial.TrialState.COMPLETE),
+        key=lambda t: t.number,
     )
 
 
@@ -100,7 +101,11 @@ def noise_floor(doc: dict[str, Any], workdir: Path, seeds: int) -> list[Trial]:
     runs = []
     for seed in range(seeds):
         spec = study_spec(
-            doc, workdir, f"noise-{seed}", study={"baselines": ["w4u4"], "n_trials": 1}, training={"seed": seed}
+            doc,
+            workdir,
+            f"noise-{seed}",
+            study={"baselines": ["w4u4"], "n_trials": 1},
+            training={"seed": seed},
         )
         run_study(spec, progress=False)
         runs.extend(completed(spec))
@@ -115,7 +120,10 @@ def spread_row(label: str, trials: list[Trial]) -> tuple[str, float, float]:
 
 def hypervolume_curve(trials: list[Trial], reference: list[float], box: float) -> list[float]:
     """Normalised validation hypervolume of the first k trials, k = 1..n."""
-    return [hypervolume([t.values for t in trials[:k]], DIRECTIONS, reference) / box for k in range(1, len(trials) + 1)]
+    return [
+        hypervolume([t.values for t in trials[:k]], DIRECTIONS, reference) / box
+        for k in range(1, len(trials) + 1)
+    ]
 
 
 def domination(trials: list[Trial]) -> dict[str, str]:
@@ -126,13 +134,19 @@ def domination(trials: list[Trial]) -> dict[str, str]:
     for baseline in (t for t in trials if t.user_attrs.get(ATTR_BASELINE) in UNIFORM):
         on_val = [s for s in searched if dominates(tuple(s.values), tuple(baseline.values))]  # type: ignore[arg-type]
         on_both = [s for s in on_val if dominates(test_point(s), test_point(baseline))]
-        result[baseline.user_attrs[ATTR_BASELINE]] = "val+test" if on_both else "val" if on_val else "-"
+        result[baseline.user_attrs[ATTR_BASELINE]] = (
+            "val+test" if on_both else "val" if on_val else "-"
+        )
     return result
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--trials", type=int, default=36, help="trials per study, baselines included")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--trials", type=int, default=36, help="trials per study, baselines included"
+    )
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--noise-seeds", type=int, default=4)
     parser.add_argument("--samplers", nargs="+", default=["nsga2", "tpe", "random"])
@@ -147,40 +161,71 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         first = study_spec(doc, workdir, "teacher")
-        bundle = load_dataset(first.data).with_validation(first.data.val_fraction, first.data.split_seed)
+        bundle = load_dataset(first.data).with_validation(
+            first.data.val_fraction, first.data.split_seed
+        )
         teacher = ensure_teacher(first, bundle, progress=False)
         doc["teacher"] = {"checkpoint": str(teacher.checkpoint.resolve())}
         samples_per_epoch = len(bundle.train)
-        console.print(f"teacher: {teacher.checkpoint.name}; {samples_per_epoch} training samples per epoch")
+        console.print(
+            f"teacher: {teacher.checkpoint.name}; {samples_per_epoch} training samples per epoch"
+        )
 
         studies: dict[str, list[list[Trial]]] = {name: [] for name in args.samplers}
         for seed in range(args.seeds):
             for sampler in args.samplers:
-                spec = study_spec(doc, workdir, f"{sampler}-{seed}", study={"sampler": sampler, "seed": seed, "n_trials": args.trials})
+                spec = study_spec(
+                    doc,
+                    workdir,
+                    f"{sampler}-{seed}",
+                    study={"sampler": sampler, "seed": seed, "n_trials": args.trials},
+                )
                 run_study(spec, progress=False)
                 studies[sampler].append(completed(spec))
                 console.print(f"seed {seed} {sampler}: {len(studies[sampler][-1])} trials complete")
         noise = noise_floor(doc, workdir, args.noise_seeds)
 
-    fp32 = next(t for t in studies[args.samplers[0]][0] if t.user_attrs.get(ATTR_BASELINE) == "fp32")
+    fp32 = next(
+        t for t in studies[args.samplers[0]][0] if t.user_attrs.get(ATTR_BASELINE) == "fp32"
+    )
     reference = [0.0, float(fp32.values[1])]
     box = 1.0 * reference[1]
 
-    floor = Table(title="noise floor against the search space's spread (std; accuracy on validation)")
+    floor = Table(
+        title="noise floor against the search space's spread (std; accuracy on validation)"
+    )
     for column in ("", "accuracy (points)", "log10 EDAP"):
         floor.add_column(column, justify="right")
     rows = [spread_row(f"W4/U4/BN8 over {len(noise)} training seeds", noise)]
     if "random" in studies:
-        searched = [t for run in studies["random"] for t in run if ATTR_BASELINE not in t.user_attrs]
+        searched = [
+            t for run in studies["random"] for t in run if ATTR_BASELINE not in t.user_attrs
+        ]
         rows.append(spread_row(f"random sampler's {len(searched)} searched trials", searched))
-        rows.append(("space / noise", rows[1][1] / max(rows[0][1], 1e-9), rows[1][2] / max(rows[0][2], 1e-9)))
+        rows.append(
+            (
+                "space / noise",
+                rows[1][1] / max(rows[0][1], 1e-9),
+                rows[1][2] / max(rows[0][2], 1e-9),
+            )
+        )
     for label, accuracy, edap in rows:
         floor.add_row(label, f"{accuracy:.2f}", f"{edap:.4f}")
     console.print(floor)
 
     per_trial = doc["training"]["epochs"] * samples_per_epoch
-    table = Table(title=f"samplers: {args.trials} trials per study, seeds 0..{args.seeds - 1}; validation hypervolume")
-    for column in ("sampler", "HV mean", "HV std", "per seed", "vs random", "uniform baselines dominated per seed", "training samples"):
+    table = Table(
+        title=f"samplers: {args.trials} trials per study, seeds 0..{args.seeds - 1}; validation hypervolume"
+    )
+    for column in (
+        "sampler",
+        "HV mean",
+        "HV std",
+        "per seed",
+        "vs random",
+        "uniform baselines dominated per seed",
+        "training samples",
+    ):
         table.add_column(column, justify="right")
     curves = {
         sampler: np.array([hypervolume_curve(run, reference, box) for run in runs], dtype=float)
@@ -189,15 +234,22 @@ def main() -> None:
     finals = {sampler: curve[:, -1].tolist() for sampler, curve in curves.items()}
     means = {sampler: statistics.mean(values) for sampler, values in finals.items()}
     for sampler, runs in studies.items():
-        trained = sum(1 for run in runs for t in run if t.user_attrs.get(ATTR_BASELINE) != "fp32") / len(runs)
+        trained = sum(
+            1 for run in runs for t in run if t.user_attrs.get(ATTR_BASELINE) != "fp32"
+        ) / len(runs)
         dominated = "; ".join(
-            ", ".join(f"{name} {how}" for name, how in sorted(domination(run).items())) for run in runs
+            ", ".join(f"{name} {how}" for name, how in sorted(domination(run).items()))
+            for run in runs
         )
         spread = statistics.stdev(finals[sampler]) if len(finals[sampler]) > 1 else 0.0
         table.add_row(
-            sampler, f"{means[sampler]:.4f}", f"{spread:.4f}", " ".join(f"{hv:.4f}" for hv in finals[sampler]),
+            sampler,
+            f"{means[sampler]:.4f}",
+            f"{spread:.4f}",
+            " ".join(f"{hv:.4f}" for hv in finals[sampler]),
             f"{means[sampler] / means['random']:.3f}" if "random" in means else "-",
-            dominated, f"{trained * per_trial:,.0f}",
+            dominated,
+            f"{trained * per_trial:,.0f}",
         )
     console.print(table)
 
@@ -206,14 +258,19 @@ def main() -> None:
         x = np.arange(1, curve.shape[1] + 1)
         axis.plot(x, curve.mean(0), label=sampler)
         axis.fill_between(x, curve.min(0), curve.max(0), alpha=0.2)
-    axis.set(xlabel="trials (first 4: baselines)", ylabel="validation hypervolume (normalised)",
-             title=f"mnist5k, {args.seeds} seeds: mean, band = min..max")
+    axis.set(
+        xlabel="trials (first 4: baselines)",
+        ylabel="validation hypervolume (normalised)",
+        title=f"mnist5k, {args.seeds} seeds: mean, band = min..max",
+    )
     axis.legend()
     figure.tight_layout()
     args.plot.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(args.plot, dpi=120)
     console.print(f"plot: {args.plot}")
-    best = max(means[s] for s in means if s != "random") if len(means) > 1 else means[args.samplers[0]]
+    best = (
+        max(means[s] for s in means if s != "random") if len(means) > 1 else means[args.samplers[0]]
+    )
     print(f"hv_ratio_vs_random={best / means.get('random', best):.3f}")
 
 

@@ -54,7 +54,12 @@ from mdsnn_search.precision import PrecisionConfig
 from mdsnn_search.snn import ModelConfig, build_model
 from mdsnn_search.snn.models.vgg import POOL, VGG_CONFIGS
 from mdsnn_search.snn.neuron import compile_neurons_
-from mdsnn_search.snn.quantizers import BiasQuantizer, IntegerMembraneQuantizer, MembraneQuantizer, WeightQuantizer
+from mdsnn_search.snn.quantizers import (
+    BiasQuantizer,
+    IntegerMembraneQuantizer,
+    MembraneQuantizer,
+    WeightQuantizer,
+)
 from mdsnn_search.train import classification_loss
 
 INPUT = (1, 8, 8)
@@ -74,8 +79,12 @@ def plain_spikingjelly_vgg5() -> nn.Module:
             stages[f"pool{i}"] = layer.MaxPool2d(2, step_mode="m")
             side //= 2
             continue
-        stages[f"conv{i}"] = layer.SeqToANNContainer(nn.Conv2d(channels, int(item), 3, padding=1, bias=False), nn.BatchNorm2d(int(item)))
-        stages[f"lif{i}"] = neuron.LIFNode(tau=2.0, surrogate_function=surrogate.Sigmoid(alpha=4.0), v_reset=None, step_mode="m")
+        stages[f"conv{i}"] = layer.SeqToANNContainer(
+            nn.Conv2d(channels, int(item), 3, padding=1, bias=False), nn.BatchNorm2d(int(item))
+        )
+        stages[f"lif{i}"] = neuron.LIFNode(
+            tau=2.0, surrogate_function=surrogate.Sigmoid(alpha=4.0), v_reset=None, step_mode="m"
+        )
         channels = int(item)
     stages["flatten"] = nn.Flatten(2)
     stages["fc"] = nn.Linear(channels * side * side, CLASSES)
@@ -118,7 +127,14 @@ def now() -> float:
     return _clock()
 
 
-def build_rows(x: torch.Tensor, y: torch.Tensor, index: torch.Tensor, cache: TeacherOutputCache, teacher: nn.Module, compiled: bool) -> dict[str, Row]:
+def build_rows(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    index: torch.Tensor,
+    cache: TeacherOutputCache,
+    teacher: nn.Module,
+    compiled: bool,
+) -> dict[str, Row]:
     student_config = ModelConfig(arch="vgg5", precision=PrecisionConfig.uniform(4, 4, 8))
     distill_config = DistillConfig(layers="all", membrane_weight=1.0)
 
@@ -138,8 +154,12 @@ def build_rows(x: torch.Tensor, y: torch.Tensor, index: torch.Tensor, cache: Tea
     rows = {
         REFERENCE: ce_row(plain_spikingjelly_vgg5().to(_device)),
         "mdsnn student W4/U4/BN8": ce_row(student()),
-        "+ teacher per batch, membrane KD": distill_row(student(), make_distill_step(teacher, distill_config), False),
-        "+ teacher outputs cached": distill_row(student(), make_distill_step(teacher, distill_config, cache=cache), True),
+        "+ teacher per batch, membrane KD": distill_row(
+            student(), make_distill_step(teacher, distill_config), False
+        ),
+        "+ teacher outputs cached": distill_row(
+            student(), make_distill_step(teacher, distill_config, cache=cache), True
+        ),
     }
     if compiled:
         compiled_student = student()
@@ -205,11 +225,16 @@ class Breakdown:
         def after(m: nn.Module, args: object, output: torch.Tensor) -> None:
             self._stop(m, part)
             node = output.grad_fn if backward and isinstance(output, torch.Tensor) else None
-            if node is not None:  # the quantizer's own autograd node, timed when the backward runs it
+            if (
+                node is not None
+            ):  # the quantizer's own autograd node, timed when the backward runs it
                 node.register_prehook(lambda grads: self._start(node))
                 node.register_hook(lambda grads_in, grads_out: self._stop(node, part))
 
-        self._hooks += [module.register_forward_pre_hook(before), module.register_forward_hook(after)]
+        self._hooks += [
+            module.register_forward_pre_hook(before),
+            module.register_forward_hook(after),
+        ]
 
     def remove(self) -> None:
         for hook in self._hooks:
@@ -242,18 +267,24 @@ def breakdown(rows: dict[str, Row], steps: int) -> dict[str, dict[str, float]]:
 
 
 @contextmanager
-def cache_file(teacher: nn.Module, samples: torch.Tensor, layers: list[str]) -> Iterator[TeacherOutputCache]:
+def cache_file(
+    teacher: nn.Module, samples: torch.Tensor, layers: list[str]
+) -> Iterator[TeacherOutputCache]:
     """The teacher's outputs on ``samples``, saved and memory-mapped back as a study's trials read them."""
     dataset = [(sample, 0) for sample in samples]
     with tempfile.TemporaryDirectory() as folder:
-        path = compute_teacher_outputs(inference_teacher(teacher), dataset, layers).save(Path(folder) / "outputs.pt")  # type: ignore[arg-type]
+        path = compute_teacher_outputs(inference_teacher(teacher), dataset, layers).save(
+            Path(folder) / "outputs.pt"
+        )  # type: ignore[arg-type]
         yield TeacherOutputCache.load(path)
 
 
 def profile_student(row: Row, steps: int) -> None:
     from torch.profiler import ProfilerActivity, profile
 
-    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if _device.type == "cuda" else [])
+    activities = [ProfilerActivity.CPU] + (
+        [ProfilerActivity.CUDA] if _device.type == "cuda" else []
+    )
     with profile(activities=activities) as prof:
         for _ in range(steps):
             row.step()
@@ -262,18 +293,30 @@ def profile_student(row: Row, steps: int) -> None:
 
 def main() -> None:
     global _clock, _device
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--smoke", action="store_true", help="a few steps only")
     parser.add_argument("--repeats", type=int, default=30, help="timed steps per row")
-    parser.add_argument("--breakdown-steps", type=int, default=20, help="instrumented steps per row")
+    parser.add_argument(
+        "--breakdown-steps", type=int, default=20, help="instrumented steps per row"
+    )
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--timesteps", type=int, default=4)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--cpu-time", action="store_true", help="time the process's CPU time, not wall-clock "
-                        "(with --threads 1 on a busy machine: waiting for a core is not counted)")
-    parser.add_argument("--compile", action="store_true", help="add rows with the neurons' loop compiled")
-    parser.add_argument("--profile", action="store_true", help="print torch.profiler's table of the student step")
+    parser.add_argument(
+        "--cpu-time",
+        action="store_true",
+        help="time the process's CPU time, not wall-clock "
+        "(with --threads 1 on a busy machine: waiting for a core is not counted)",
+    )
+    parser.add_argument(
+        "--compile", action="store_true", help="add rows with the neurons' loop compiled"
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="print torch.profiler's table of the student step"
+    )
     args = parser.parse_args()
     repeats, warmup, detail = (3, 1, 2) if args.smoke else (args.repeats, 5, args.breakdown_steps)
     torch.set_num_threads(args.threads)
@@ -281,7 +324,9 @@ def main() -> None:
     if args.cpu_time:
         _clock = time.process_time
     torch.manual_seed(0)
-    samples = torch.rand(TRAIN_SAMPLES, *INPUT).unsqueeze(0).repeat(args.timesteps, 1, 1, 1, 1)  # [T, N, ...]
+    samples = (
+        torch.rand(TRAIN_SAMPLES, *INPUT).unsqueeze(0).repeat(args.timesteps, 1, 1, 1, 1)
+    )  # [T, N, ...]
     index = torch.randperm(TRAIN_SAMPLES)[: args.batch]
     x = samples[:, index].to(_device)
     y = torch.randint(0, CLASSES, (args.batch,), device=_device)
@@ -294,14 +339,23 @@ def main() -> None:
             profile_student(rows["mdsnn student W4/U4/BN8"], detail)
     base = medians[REFERENCE]
     clock = "CPU time" if args.cpu_time else "wall-clock"
-    print(f"vgg5, input {INPUT}, T={args.timesteps}, batch {args.batch}, {args.threads} threads, {_device}, "
-          f"{repeats} steps each, {clock}")
-    print(f"{'step (fwd+bwd+Adam)':36s} {'median ms':>9s} {'ratio':>6s} |" + "".join(f"{p:>12s}" for p in PARTS)
-          + f" | {'quantizers':>10s}")
+    print(
+        f"vgg5, input {INPUT}, T={args.timesteps}, batch {args.batch}, {args.threads} threads, {_device}, "
+        f"{repeats} steps each, {clock}"
+    )
+    print(
+        f"{'step (fwd+bwd+Adam)':36s} {'median ms':>9s} {'ratio':>6s} |"
+        + "".join(f"{p:>12s}" for p in PARTS)
+        + f" | {'quantizers':>10s}"
+    )
     for name, median in medians.items():
         parts = "".join(f"{shares[name][p]:12.0%}" for p in PARTS)
-        print(f"{name:36s} {median * 1e3:9.2f} {median / base:6.2f} |{parts} | {shares[name]['quantizers']:10.0%}")
-    print("shares: of each row's own step; quantizers (forward + backward) are part of student fwd and backward")
+        print(
+            f"{name:36s} {median * 1e3:9.2f} {median / base:6.2f} |{parts} | {shares[name]['quantizers']:10.0%}"
+        )
+    print(
+        "shares: of each row's own step; quantizers (forward + backward) are part of student fwd and backward"
+    )
     print(f"step_ratio={medians['mdsnn student W4/U4/BN8'] / base:.3f}")
     print(f"cached_distill_step_ratio={medians['+ teacher outputs cached'] / base:.3f}")
     print(f"distill_step_ratio={medians['+ teacher per batch, membrane KD'] / base:.3f}")

@@ -27,7 +27,9 @@ PRECISIONS = {"FP32 teacher": (32, 32, 32), "W4/U4/BN8": (4, 4, 8), "W2/U2/BN8":
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
@@ -48,7 +50,9 @@ def main() -> None:
             metrics = run_job(spec, progress=False, save=False).metrics
             results[name].append((metrics["accuracy"], metrics["spikes_per_sample"]))
             print(f"seed {seed} {name}: accuracy {metrics['accuracy']:.4f}", flush=True)
-    table = Table(title=f"digits, vgg5 (width 0.5), T=4, {epochs} epochs, {seeds} seeds, no distillation")
+    table = Table(
+        title=f"digits, vgg5 (width 0.5), T=4, {epochs} epochs, {seeds} seeds, no distillation"
+    )
     for column in ("precision", "accuracy mean", "std", "min", "spikes/sample"):
         table.add_column(column, justify="right")
     for name, runs in results.items():

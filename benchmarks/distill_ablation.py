@@ -98,11 +98,17 @@ def variant_configs(s: Setup) -> dict[str, DistillConfig]:
     }
 
 
-def train_teacher(bundle: DatasetBundle, s: Setup, seed: int) -> tuple[SpikingNetwork, dict[str, object]]:
+def train_teacher(
+    bundle: DatasetBundle, s: Setup, seed: int
+) -> tuple[SpikingNetwork, dict[str, object]]:
     seed_everything(seed)
-    teacher = build_model(ModelConfig(arch="vgg5", width=s.width), bundle.input_shape, bundle.num_classes)
+    teacher = build_model(
+        ModelConfig(arch="vgg5", width=s.width), bundle.input_shape, bundle.num_classes
+    )
     loader = make_loader(bundle.train, s.batch_size, shuffle=True, seed=seed)
-    config = TrainConfig(epochs=s.teacher_epochs, batch_size=s.batch_size, lr=s.lr, seed=seed, device="cpu")
+    config = TrainConfig(
+        epochs=s.teacher_epochs, batch_size=s.batch_size, lr=s.lr, seed=seed, device="cpu"
+    )
     fit(teacher, loader, config, progress=False)
     functional.reset_net(teacher)
     return teacher, evaluate(teacher, make_loader(bundle.test, 512)).to_dict()
@@ -118,7 +124,13 @@ def train_student(
         init_student_from_teacher(student, teacher)
     loader = make_loader(bundle.train, s.batch_size, shuffle=True, seed=seed)
     config = TrainConfig(epochs=s.epochs, batch_size=s.batch_size, lr=s.lr, seed=seed, device="cpu")
-    fit(student, loader, config, step_loss=make_distill_step(teacher, distill, student=student), progress=False)
+    fit(
+        student,
+        loader,
+        config,
+        step_loss=make_distill_step(teacher, distill, student=student),
+        progress=False,
+    )
     return evaluate_student(student, teacher, make_loader(bundle.test, 512))
 
 
@@ -132,9 +144,18 @@ def fmt(values: Sequence[float], scale: float = 1.0, digits: int = 1) -> str:
 
 
 def summarise(runs: dict[str, list[dict[str, object]]], s: Setup) -> Table:
-    table = Table(title=f"digits, vgg5 width {s.width}, T={s.timesteps}, students W{s.precision[0]}/U{s.precision[1]}"
-                  f"/BN{s.precision[2]}, teacher BN {s.teacher_bn}, {len(runs[TEACHER])} seed(s)")
-    for column in ("variant", "accuracy %", "Δ acc vs (a) pp", "spikes / sample", "Δ spikes vs (c) %", "membrane MSE"):
+    table = Table(
+        title=f"digits, vgg5 width {s.width}, T={s.timesteps}, students W{s.precision[0]}/U{s.precision[1]}"
+        f"/BN{s.precision[2]}, teacher BN {s.teacher_bn}, {len(runs[TEACHER])} seed(s)"
+    )
+    for column in (
+        "variant",
+        "accuracy %",
+        "Δ acc vs (a) pp",
+        "spikes / sample",
+        "Δ spikes vs (c) %",
+        "membrane MSE",
+    ):
         table.add_column(column, justify="left" if column == "variant" else "right")
     base_acc = [float(r[ACCURACY]) for r in runs["qat"]]
     kd_spikes = [float(r[SPIKES_PER_SAMPLE]) for r in runs["+kd"]]
@@ -145,16 +166,22 @@ def summarise(runs: dict[str, list[dict[str, object]]], s: Setup) -> Table:
         table.add_row(
             LABELS[name],
             fmt(acc, 100.0),
-            fmt([a - b for a, b in zip(acc, base_acc, strict=True)], 100.0) if name != TEACHER else "",
+            fmt([a - b for a, b in zip(acc, base_acc, strict=True)], 100.0)
+            if name != TEACHER
+            else "",
             fmt(spikes, digits=0),
-            fmt([100.0 * (x / k - 1.0) for x, k in zip(spikes, kd_spikes, strict=True)]) if name == "+hkd" else "",
+            fmt([100.0 * (x / k - 1.0) for x, k in zip(spikes, kd_spikes, strict=True)])
+            if name == "+hkd"
+            else "",
             fmt(mismatch, digits=3) if mismatch else "",
         )
     return table
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seeds", type=int, default=3, help="number of seeds (0, 1, ...)")
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=10, help="student epochs")
@@ -167,12 +194,21 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--tau-t", type=float, default=4.0, help="teacher temperature of (c)-(d)")
     parser.add_argument("--tau-s", type=float, default=1.0, help="student temperature of (d)")
     parser.add_argument(
-        "--teacher-bn", choices=["running", "batch"], default="running",
+        "--teacher-bn",
+        choices=["running", "batch"],
+        default="running",
         help="the teacher's batch norm during distillation (DistillConfig.teacher_bn) for (b)-(d)",
     )
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (2 oversubscribes a shared 2-core machine)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (2 oversubscribes a shared 2-core machine)",
+    )
     parser.add_argument("--json", type=Path, help="also write every run's metrics here")
-    parser.add_argument("--smoke", action="store_true", help="seconds: 1 seed, width 0.25, 20 digits per class")
+    parser.add_argument(
+        "--smoke", action="store_true", help="seconds: 1 seed, width 0.25, 20 digits per class"
+    )
     return parser.parse_args(argv)
 
 
@@ -194,14 +230,20 @@ def main(argv: list[str] | None = None) -> int:
         student_temperature=args.tau_s,
         teacher_bn=args.teacher_bn,
     )
-    seeds = [args.first_seed] if smoke else list(range(args.first_seed, args.first_seed + args.seeds))
-    bundle = load_dataset(DataConfig(name="digits", timesteps=setup.timesteps, max_per_class=setup.max_per_class))
+    seeds = (
+        [args.first_seed] if smoke else list(range(args.first_seed, args.first_seed + args.seeds))
+    )
+    bundle = load_dataset(
+        DataConfig(name="digits", timesteps=setup.timesteps, max_per_class=setup.max_per_class)
+    )
     runs: dict[str, list[dict[str, object]]] = {name: [] for name in (TEACHER, *VARIANTS)}
     start = time.perf_counter()
     for seed in seeds:
         teacher, metrics = train_teacher(bundle, setup, seed)
         runs[TEACHER].append(metrics)
-        console.log(f"seed {seed}: teacher acc {metrics[ACCURACY]:.2%} spikes {metrics[SPIKES_PER_SAMPLE]:.0f}")
+        console.log(
+            f"seed {seed}: teacher acc {metrics[ACCURACY]:.2%} spikes {metrics[SPIKES_PER_SAMPLE]:.0f}"
+        )
         for name, distill in variant_configs(setup).items():
             metrics = train_student(bundle, teacher, setup, seed, distill)
             runs[name].append(metrics)
@@ -220,7 +262,11 @@ def main(argv: list[str] | None = None) -> int:
     def spikes(name: str) -> float:
         return statistics.fmean(float(r[SPIKES_PER_SAMPLE]) for r in runs[name])
 
-    recovered = (acc("+md") - acc("qat")) / (acc(TEACHER) - acc("qat")) if acc(TEACHER) != acc("qat") else float("nan")
+    recovered = (
+        (acc("+md") - acc("qat")) / (acc(TEACHER) - acc("qat"))
+        if acc(TEACHER) != acc("qat")
+        else float("nan")
+    )
     print(f"quantization_loss_pp={100 * (acc(TEACHER) - acc('qat')):.2f}")
     print(f"membrane_recovered_fraction={recovered:.2f}")
     print(f"hetero_kd_acc_change_pp={100 * (acc('+hkd') - acc('+kd')):.2f}")

@@ -36,7 +36,17 @@ from mdsnn_search.train import TrainConfig, evaluate, fit, seed_everything
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "data"))
 from data_formats import make_learnable_event_folder  # noqa: E402  (the tests' own event writer)
 
-PRECISIONS: list[tuple[int, int]] = [(32, 32), (8, 8), (4, 4), (2, 2), (8, 32), (4, 32), (2, 32), (32, 4), (32, 2)]
+PRECISIONS: list[tuple[int, int]] = [
+    (32, 32),
+    (8, 8),
+    (4, 4),
+    (2, 2),
+    (8, 32),
+    (4, 32),
+    (2, 32),
+    (32, 4),
+    (32, 2),
+]
 """(weight bits, membrane bits); BN is 8 bits wherever the weights are quantized."""
 
 
@@ -59,14 +69,20 @@ def measure(
     seed_everything(seed)
     train = make_loader(bundle.train, training.batch_size, shuffle=True, seed=seed)
     test = make_loader(bundle.test, 512, shuffle=False)
-    teacher = build_model(ModelConfig(arch="vgg5", width=width), bundle.input_shape, bundle.num_classes)
+    teacher = build_model(
+        ModelConfig(arch="vgg5", width=width), bundle.input_shape, bundle.num_classes
+    )
     fit(teacher, train, training.model_copy(update={"seed": seed}), progress=False)
     rows = {}
     for w, u in PRECISIONS:
         student = _student(teacher, bundle, w, u)
         copied = evaluate(student, test)
         recalibrate_bn_(student, train)
-        rows[_label(w, u)] = (copied.accuracy, copied.spikes_per_sample, evaluate(student, test).accuracy)
+        rows[_label(w, u)] = (
+            copied.accuracy,
+            copied.spikes_per_sample,
+            evaluate(student, test).accuracy,
+        )
     return rows
 
 
@@ -75,7 +91,9 @@ def _mean_std(values: list[float]) -> str:
     return f"{100 * statistics.mean(values):.2f} ± {100 * spread:.2f}"
 
 
-def report(console: Console, title: str, runs: list[dict[str, tuple[float, float, float]]]) -> float:
+def report(
+    console: Console, title: str, runs: list[dict[str, tuple[float, float, float]]]
+) -> float:
     """Print one data set's table; return W8/U8's mean drop below the teacher in points."""
     table = Table(title=f"{title}: {len(runs)} seed(s), mean ± std over seeds")
     for column in ("precision", "accuracy as copied %", "spikes/sample", "with precise BN %"):
@@ -83,7 +101,9 @@ def report(console: Console, title: str, runs: list[dict[str, tuple[float, float
     for label in runs[0]:
         copied = [run[label][0] for run in runs]
         table.add_row(
-            label, _mean_std(copied), f"{statistics.mean(run[label][1] for run in runs):.0f}",
+            label,
+            _mean_std(copied),
+            f"{statistics.mean(run[label][1] for run in runs):.0f}",
             _mean_std([run[label][2] for run in runs]),
         )
     console.print(table)
@@ -92,7 +112,9 @@ def report(console: Console, title: str, runs: list[dict[str, tuple[float, float
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--smoke", action="store_true")
@@ -107,14 +129,23 @@ def main() -> None:
         datasets: dict[str, tuple[Callable[[], DatasetBundle], float, TrainConfig]] = {
             "digits (vgg5 x0.5, T=4)": (
                 lambda: load_dataset(DataConfig(name="digits", timesteps=4)),
-                0.5, TrainConfig(epochs=8, batch_size=32, lr=3e-3),
+                0.5,
+                TrainConfig(epochs=8, batch_size=32, lr=3e-3),
             ),
             "events, N-MNIST layout (vgg5 x0.25, T=4, 10 classes)": (
-                lambda: load_dataset(DataConfig(
-                    name="events", root=events_root, timesteps=4, frame_size=17, sensor_size=(34, 34),
-                    test_fraction=0.3, cache_dir=Path(scratch) / "cache",
-                )),
-                0.25, TrainConfig(epochs=10, batch_size=8, lr=3e-3),
+                lambda: load_dataset(
+                    DataConfig(
+                        name="events",
+                        root=events_root,
+                        timesteps=4,
+                        frame_size=17,
+                        sensor_size=(34, 34),
+                        test_fraction=0.3,
+                        cache_dir=Path(scratch) / "cache",
+                    )
+                ),
+                0.25,
+                TrainConfig(epochs=10, batch_size=8, lr=3e-3),
             ),
         }
         drops = []

@@ -52,7 +52,10 @@ from mdsnn_search.snn.pruning import PruningConfig  # noqa: E402
 from mdsnn_search.train import TrainConfig  # noqa: E402
 
 TEACHER = "teacher"
-MEMBRANES = {"U2": LayerPrecision(w_bits=2, u_bits=2, bn_bits=8), "U3lv": LayerPrecision(w_bits=2, u_levels=3, bn_bits=8)}
+MEMBRANES = {
+    "U2": LayerPrecision(w_bits=2, u_bits=2, bn_bits=8),
+    "U3lv": LayerPrecision(w_bits=2, u_levels=3, bn_bits=8),
+}
 KEEP_RATIOS = (1.0, 0.5)
 VARIANTS = tuple((membrane, keep) for keep in KEEP_RATIOS for membrane in MEMBRANES)
 console = Console(width=140)
@@ -79,19 +82,29 @@ def label(membrane: str, keep: float) -> str:
 
 def study_spec(s: Setup, data: DataConfig) -> StudySpec:
     """The minimal study whose hardware section the trial's cost function reads."""
-    return StudySpec.model_validate({
-        "study": {"name": "spquant-ablation", "n_trials": 1},
-        "data": data.model_dump(mode="json"),
-        "model": {"arch": "vgg5", "width": s.width},
-        "hardware": {"preset": s.preset, "use_measured_activity": True},
-    })
+    return StudySpec.model_validate(
+        {
+            "study": {"name": "spquant-ablation", "n_trials": 1},
+            "data": data.model_dump(mode="json"),
+            "model": {"arch": "vgg5", "width": s.width},
+            "hardware": {"preset": s.preset, "use_measured_activity": True},
+        }
+    )
 
 
-def run_seed(s: Setup, data: DataConfig, bundle: DatasetBundle, seed: int, folder: Path) -> dict[str, dict[str, object]]:
+def run_seed(
+    s: Setup, data: DataConfig, bundle: DatasetBundle, seed: int, folder: Path
+) -> dict[str, dict[str, object]]:
     model = ModelConfig(arch="vgg5", width=s.width)
-    training = TrainConfig(epochs=s.teacher_epochs, batch_size=s.batch_size, lr=s.lr, seed=seed, device="cpu")
-    teacher = run_job(TrainSpec(name=f"teacher{seed}", data=data, model=model, training=training),
-                      bundle=bundle, progress=False, save=False)
+    training = TrainConfig(
+        epochs=s.teacher_epochs, batch_size=s.batch_size, lr=s.lr, seed=seed, device="cpu"
+    )
+    teacher = run_job(
+        TrainSpec(name=f"teacher{seed}", data=data, model=model, training=training),
+        bundle=bundle,
+        progress=False,
+        save=False,
+    )
     teacher_path = save_checkpoint(folder / f"teacher{seed}.pt", teacher.model)
     spec = study_spec(s, data)
     fp = StudentConfig(precision=PrecisionConfig(), distill=DistillConfig())
@@ -99,17 +112,27 @@ def run_seed(s: Setup, data: DataConfig, bundle: DatasetBundle, seed: int, folde
     distill = DistillConfig(layers="all", membrane_weight=s.membrane_weight, kd_weight=s.kd_weight)
     for membrane, keep in VARIANTS:
         student = StudentConfig(
-            precision=PrecisionConfig(default=MEMBRANES[membrane]), distill=distill,
+            precision=PrecisionConfig(default=MEMBRANES[membrane]),
+            distill=distill,
             pruning=PruningConfig(keep_ratio=keep),
         )
         job = TrainSpec(
-            name=f"{membrane}-{keep}", data=data, model=student.model_for(model, data),
-            training=training.model_copy(update={"epochs": s.epochs}), teacher=teacher_path, distill=distill,
+            name=f"{membrane}-{keep}",
+            data=data,
+            model=student.model_for(model, data),
+            training=training.model_copy(update={"epochs": s.epochs}),
+            teacher=teacher_path,
+            distill=distill,
         )
         result = run_job(job, teacher=teacher.model, bundle=bundle, progress=False, save=False)
-        runs[f"{membrane}@{keep}"] = {**result.metrics, **cost_metrics(spec, result.model, student, result.metrics)}
-        console.log(f"seed {seed}: {label(membrane, keep):44s} acc {result.metrics['accuracy']:.2%} "
-                    f"spikes {result.metrics['spikes_per_sample']:.0f}")
+        runs[f"{membrane}@{keep}"] = {
+            **result.metrics,
+            **cost_metrics(spec, result.model, student, result.metrics),
+        }
+        console.log(
+            f"seed {seed}: {label(membrane, keep):44s} acc {result.metrics['accuracy']:.2%} "
+            f"spikes {result.metrics['spikes_per_sample']:.0f}"
+        )
     return runs
 
 
@@ -123,9 +146,19 @@ def fmt(values: Sequence[float], scale: float = 1.0, digits: int = 1) -> str:
 
 
 def summarise(runs: dict[str, list[dict[str, object]]], s: Setup, seeds: int) -> Table:
-    table = Table(title=f"digits, vgg5 width {s.width}, T={s.timesteps}, W2/BN8 students distilled {s.epochs} epochs, "
-                        f"{seeds} seed(s), preset {s.preset}")
-    columns = ("variant", "accuracy %", "spikes / sample", "EDAP (pJ s mm²)", "ops (M)", "SynOps (M)", "EDAP / dense U2")
+    table = Table(
+        title=f"digits, vgg5 width {s.width}, T={s.timesteps}, W2/BN8 students distilled {s.epochs} epochs, "
+        f"{seeds} seed(s), preset {s.preset}"
+    )
+    columns = (
+        "variant",
+        "accuracy %",
+        "spikes / sample",
+        "EDAP (pJ s mm²)",
+        "ops (M)",
+        "SynOps (M)",
+        "EDAP / dense U2",
+    )
     for column in columns:
         table.add_column(column, justify="left" if column == "variant" else "right")
     reference = [float(r["edap"]) for r in runs["U2@1.0"]]
@@ -146,7 +179,9 @@ def summarise(runs: dict[str, list[dict[str, object]]], s: Setup, seeds: int) ->
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seeds", type=int, default=3, help="number of seeds (0, 1, ...)")
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=6, help="student epochs")
@@ -156,11 +191,15 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--membrane-weight", type=float, default=0.3, help="lambda_mem")
-    parser.add_argument("--kd-weight", type=float, default=1.0, help="lambda_kd (tau_t = tau_s = 4)")
+    parser.add_argument(
+        "--kd-weight", type=float, default=1.0, help="lambda_kd (tau_t = tau_s = 4)"
+    )
     parser.add_argument("--preset", default="rram_64")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--json", type=Path, help="also write every run's metrics here")
-    parser.add_argument("--smoke", action="store_true", help="seconds: 1 seed, width 0.25, 20 digits per class")
+    parser.add_argument(
+        "--smoke", action="store_true", help="seconds: 1 seed, width 0.25, 20 digits per class"
+    )
     return parser.parse_args(argv)
 
 
@@ -180,7 +219,9 @@ def main(argv: list[str] | None = None) -> int:
         kd_weight=args.kd_weight,
         preset=args.preset,
     )
-    seeds = [args.first_seed] if smoke else list(range(args.first_seed, args.first_seed + args.seeds))
+    seeds = (
+        [args.first_seed] if smoke else list(range(args.first_seed, args.first_seed + args.seeds))
+    )
     data = DataConfig(name="digits", timesteps=setup.timesteps, max_per_class=setup.max_per_class)
     bundle = load_dataset(data)
     keys = [TEACHER] + [f"{m}@{k}" for m, k in VARIANTS]
@@ -191,7 +232,9 @@ def main(argv: list[str] | None = None) -> int:
             for key, metrics in run_seed(setup, data, bundle, seed, Path(folder)).items():
                 runs[key].append(metrics)
     console.print(summarise(runs, setup, len(seeds)))
-    console.print(f"{len(seeds)} seed(s) in {time.perf_counter() - start:.0f} s, {args.threads} thread(s)")
+    console.print(
+        f"{len(seeds)} seed(s) in {time.perf_counter() - start:.0f} s, {args.threads} thread(s)"
+    )
     if args.json is not None:
         args.json.write_text(json.dumps(runs, indent=1, default=str))
     uniform = [float(r["accuracy"]) for r in runs["U2@1.0"]]

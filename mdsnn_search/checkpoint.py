@@ -35,7 +35,9 @@ class Checkpoint:
         return self.model.config
 
 
-def save_checkpoint(path: str | Path, model: SpikingNetwork, metadata: dict[str, Any] | None = None) -> Path:
+def save_checkpoint(
+    path: str | Path, model: SpikingNetwork, metadata: dict[str, Any] | None = None
+) -> Path:
     """Write ``model`` and ``metadata`` to ``path`` (parent folders are created)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -86,7 +88,9 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
     except Exception as exc:  # torch raises several types for a foreign or damaged archive
         raise ConfigError(f"{path}: not a readable checkpoint ({_load_failure(exc)})") from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise ConfigError(f"{path}: not an mdsnn-search checkpoint (expected format {CHECKPOINT_FORMAT})")
+        raise ConfigError(
+            f"{path}: not an mdsnn-search checkpoint (expected format {CHECKPOINT_FORMAT})"
+        )
     try:
         config = ModelConfig.model_validate(payload["model"])
         channels, height, width = (int(side) for side in payload["input_shape"])

@@ -31,7 +31,9 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                 continue  # an unhashable key is the base loader's error to report
             if key in seen:
                 line = key_node.start_mark.line + 1
-                raise yaml.constructor.ConstructorError(problem=f"duplicate key {key!r} at line {line}")
+                raise yaml.constructor.ConstructorError(
+                    problem=f"duplicate key {key!r} at line {line}"
+                )
             seen.add(key)
         return super().construct_mapping(node, deep)
 
@@ -100,7 +102,10 @@ def validate_mapping(model: type[ModelT], data: Any, source: str | Path) -> Mode
         raise ConfigError(format_validation_error(exc, source)) from None
     except RecursionError:
         raise ConfigError(f"{source}: nested too deeply to validate") from None
-    bad = [f"{source}: {where}: must be a finite number, but got {value}" for where, value in non_finite_fields(validated)]
+    bad = [
+        f"{source}: {where}: must be a finite number, but got {value}"
+        for where, value in non_finite_fields(validated)
+    ]
     if bad:
         raise ConfigError("; ".join(bad))
     return validated

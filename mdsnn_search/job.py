@@ -60,8 +60,12 @@ class TrainSpec(BaseModel):
     model: ModelConfig
     training: TrainConfig = TrainConfig()
     teacher: Path | None = Field(None, description="checkpoint of the full-precision teacher")
-    distill: DistillConfig | None = Field(None, description="distillation from the teacher (needs teacher)")
-    output: Path | None = Field(None, description="where to save the checkpoint (default studies/runs/NAME.pt)")
+    distill: DistillConfig | None = Field(
+        None, description="distillation from the teacher (needs teacher)"
+    )
+    output: Path | None = Field(
+        None, description="where to save the checkpoint (default studies/runs/NAME.pt)"
+    )
 
     @model_validator(mode="after")
     def _distill_needs_teacher(self) -> TrainSpec:
@@ -73,13 +77,17 @@ class TrainSpec(BaseModel):
     def _student_timesteps_fit_data(self) -> TrainSpec:
         if self.model.timesteps is not None:
             try:
-                check_student_timesteps(self.model.timesteps, self.data.timesteps, self.model.frame_merge)
+                check_student_timesteps(
+                    self.model.timesteps, self.data.timesteps, self.model.frame_merge
+                )
             except ConfigError as exc:
                 raise ValueError(str(exc)) from None
         return self
 
     def output_path(self) -> Path:
-        return self.output if self.output is not None else Path("studies") / "runs" / f"{self.name}.pt"
+        return (
+            self.output if self.output is not None else Path("studies") / "runs" / f"{self.name}.pt"
+        )
 
 
 @dataclass
@@ -89,7 +97,9 @@ class JobResult:
     checkpoint: Path | None
 
 
-def load_teacher(path: Path, model: ModelConfig, data: DataConfig, bundle: DatasetBundle) -> SpikingNetwork:
+def load_teacher(
+    path: Path, model: ModelConfig, data: DataConfig, bundle: DatasetBundle
+) -> SpikingNetwork:
     """Load a teacher checkpoint and check it fits the student's network and the dataset."""
     teacher = load_checkpoint(path).model
     check_teacher_fits(teacher, path, model, data, bundle)
@@ -149,7 +159,10 @@ def run_job(
             init_student_from_teacher(model, teacher)
             copied = True
         step_loss = make_distill_step(
-            teacher, spec.distill, per_timestep_ce=spec.training.per_timestep_ce, cache=teacher_outputs
+            teacher,
+            spec.distill,
+            per_timestep_ce=spec.training.per_timestep_ce,
+            cache=teacher_outputs,
         )
         if spec.training.compile and step_loss.inference is not None:
             compile_neurons_(step_loss.inference)
@@ -161,12 +174,25 @@ def run_job(
         # The copied or pruned student's BN statistics are the teacher's or the unpruned
         # network's: re-estimate them on what this student computes before it trains
         # (docs/ptq.md: W2/U2 students copied from a digits teacher, 89 % -> 97 %).
-        recalibration = make_loader(bundle.train, spec.training.batch_size, shuffle=True, seed=spec.training.seed)
+        recalibration = make_loader(
+            bundle.train, spec.training.batch_size, shuffle=True, seed=spec.training.seed
+        )
         recalibrate_bn_(model, recalibration, max_batches=spec.training.precise_bn_batches)
     train_loader = make_loader(
-        bundle.train, spec.training.batch_size, shuffle=True, seed=spec.training.seed, with_index=cache is not None
+        bundle.train,
+        spec.training.batch_size,
+        shuffle=True,
+        seed=spec.training.seed,
+        with_index=cache is not None,
     )
-    history = fit(model, train_loader, spec.training, step_loss=step_loss, progress=progress, description=spec.name)
+    history = fit(
+        model,
+        train_loader,
+        spec.training,
+        step_loss=step_loss,
+        progress=progress,
+        description=spec.name,
+    )
     metrics = evaluate_splits(model, teacher, bundle, max(spec.training.batch_size, 256))
     metrics["train_loss"] = history.history[-1].train_loss
     if step_loss is not None:
@@ -182,7 +208,10 @@ def run_job(
 
 
 def evaluate_splits(
-    model: SpikingNetwork, teacher: SpikingNetwork | None, bundle: DatasetBundle, batch_size: int = 256
+    model: SpikingNetwork,
+    teacher: SpikingNetwork | None,
+    bundle: DatasetBundle,
+    batch_size: int = 256,
 ) -> dict[str, Any]:
     """Accuracy and activity (and the membrane mismatch, with a teacher) on the split results
     are chosen by, as :func:`run_job` reports them: the validation split when the bundle has one,
@@ -190,20 +219,31 @@ def evaluate_splits(
 
     def measure(split: Dataset[Any]) -> dict[str, Any]:
         loader = make_loader(split, batch_size, shuffle=False)
-        return evaluate_student(model, teacher, loader) if teacher is not None else evaluate(model, loader).to_dict()
+        return (
+            evaluate_student(model, teacher, loader)
+            if teacher is not None
+            else evaluate(model, loader).to_dict()
+        )
 
     test = measure(bundle.test)
     if bundle.validation is None:
         return {**test, TEST_ACCURACY: test["accuracy"]}
     validation = measure(bundle.validation)
-    return {**validation, VAL_ACCURACY: validation["accuracy"], TEST_ACCURACY: test["accuracy"], TEST: test}
+    return {
+        **validation,
+        VAL_ACCURACY: validation["accuracy"],
+        TEST_ACCURACY: test["accuracy"],
+        TEST: test,
+    }
 
 
 def prune(model: SpikingNetwork, bundle: DatasetBundle, spec: TrainSpec) -> dict[str, int]:
     """Mask ``model``'s weakest channels, scored on the first ``pruning.score_batches`` training batches."""
     device = resolve_device(spec.training.device)
     model.to(device)
-    loader = make_loader(bundle.train, spec.training.batch_size, shuffle=True, seed=spec.training.seed)
+    loader = make_loader(
+        bundle.train, spec.training.batch_size, shuffle=True, seed=spec.training.seed
+    )
     limit = spec.model.pruning.score_batches
     batches = (x.to(device) for x, _ in itertools.islice(loader, limit))
     return prune_channels_(model, batches)

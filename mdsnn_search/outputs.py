@@ -89,7 +89,9 @@ FIGURE = OutputKind("figure", has_signature)
 PAGE = OutputKind("page", lambda path: has_signature(path, PAGE_META))
 
 
-def check_output_file(path: Path, kind: OutputKind, *, where: str, force: bool, create_folder: bool = False) -> Path:
+def check_output_file(
+    path: Path, kind: OutputKind, *, where: str, force: bool, create_folder: bool = False
+) -> Path:
     """Refuse to write ``kind`` at ``path`` unless it is safe; nothing is created.
 
     ``where`` names the flag or field in messages (``--output``, ``train.yaml: output``).
@@ -113,7 +115,9 @@ def check_output_file(path: Path, kind: OutputKind, *, where: str, force: bool, 
 def check_figure_file(path: Path, *, where: str, force: bool, create_folder: bool = False) -> Path:
     """:func:`check_output_file` for a figure, whose suffix must also be one of FIGURE_SUFFIXES."""
     if path.suffix.lower() not in FIGURE_SUFFIXES:
-        raise ConfigError(f"{where} {path}: the file must end in one of {', '.join(FIGURE_SUFFIXES)}")
+        raise ConfigError(
+            f"{where} {path}: the file must end in one of {', '.join(FIGURE_SUFFIXES)}"
+        )
     return check_output_file(path, FIGURE, where=where, force=force, create_folder=create_folder)
 
 
@@ -137,7 +141,9 @@ def check_writable_folder(path: Path, *, where: str) -> None:
     if not existing.is_dir():
         raise ConfigError(f"{where} {path}: {existing} is a file, not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise ConfigError(f"{where} {path}: cannot write in {existing} (permission denied or read-only)")
+        raise ConfigError(
+            f"{where} {path}: cannot write in {existing} (permission denied or read-only)"
+        )
 
 
 def _check_existing_folder(folder: Path, *, where: str, of: Path) -> None:

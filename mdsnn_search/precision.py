@@ -57,7 +57,11 @@ def integer_membrane_lower(levels: int) -> int:
 
 def _check_integer_bits(data: Any, *, derive: bool) -> Any:
     """``u_bits`` of an integer membrane is ``ceil(log2(u_levels))``: fill it in or refuse another."""
-    if not isinstance(data, dict) or not isinstance(data.get("u_levels"), int) or isinstance(data["u_levels"], bool):
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("u_levels"), int)
+        or isinstance(data["u_levels"], bool)
+    ):
         return data
     levels = data["u_levels"]
     if not 2 <= levels <= MAX_INTEGER_LEVELS:
@@ -86,7 +90,8 @@ class LayerPrecision(BaseModel):
 
     w_bits: BitWidth = Field(FULL_PRECISION_BITS, description="weight bits")
     u_bits: BitWidth = Field(
-        FULL_PRECISION_BITS, description="stored membrane-potential bits (derived when u_levels is set)"
+        FULL_PRECISION_BITS,
+        description="stored membrane-potential bits (derived when u_levels is set)",
     )
     bn_bits: BitWidth = Field(FULL_PRECISION_BITS, description="folded batch-norm bits")
     u_levels: int | None = Field(
@@ -166,9 +171,7 @@ class PrecisionConfig(BaseModel):
         """Override keys that match none of ``layer_names`` (most likely typos)."""
         names = list(layer_names)
         return [
-            pattern
-            for pattern in self.layers
-            if not any(matches_layer(n, pattern) for n in names)
+            pattern for pattern in self.layers if not any(matches_layer(n, pattern) for n in names)
         ]
 
     def resolve(self, layer_names: Iterable[str]) -> dict[str, LayerPrecision]:

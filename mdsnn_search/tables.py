@@ -20,7 +20,11 @@ def format_value(value: Any) -> str:
 
 
 def rich_table(
-    title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, text_columns: Collection[str] = ()
+    title: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    text_columns: Collection[str] = (),
 ) -> Table:
     """The first column and ``text_columns`` left-aligned, the rest (numbers) right-aligned."""
     t = Table(title=title, title_justify="left")

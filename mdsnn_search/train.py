@@ -19,8 +19,15 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from spikingjelly.activation_based import functional
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from mdsnn_search.errors import ConfigError
 from mdsnn_search.snn.bn_recalibration import recalibrate_bn_
@@ -62,12 +69,17 @@ class TrainConfig(BaseModel):
     per_timestep_ce: bool = Field(False, description="TET-style: mean over t of CE(o_t, y)")
     max_batches_per_epoch: int | None = Field(None, ge=1, description="cap for quick searches")
     precise_bn: bool = Field(
-        True, description="after training, re-estimate every BN layer's running statistics over the training set"
+        True,
+        description="after training, re-estimate every BN layer's running statistics over the training set",
     )
     precise_bn_batches: int | None = Field(
-        None, ge=1, description="training batches precise BN averages over (None: the whole training set)"
+        None,
+        ge=1,
+        description="training batches precise BN averages over (None: the whole training set)",
     )
-    seed: int = Field(0, ge=0, le=MAX_SEED, description="seeds torch, numpy and random (numpy takes 32 bits)")
+    seed: int = Field(
+        0, ge=0, le=MAX_SEED, description="seeds torch, numpy and random (numpy takes 32 bits)"
+    )
     device: Literal["auto", "cpu", "cuda"] = "auto"
     compile: bool = Field(
         False,
@@ -125,7 +137,9 @@ def resolve_device(name: Literal["auto", "cpu", "cuda"]) -> torch.device:
     return torch.device(name)
 
 
-def classification_loss(logits_seq: torch.Tensor, y: torch.Tensor, per_timestep: bool = False) -> torch.Tensor:
+def classification_loss(
+    logits_seq: torch.Tensor, y: torch.Tensor, per_timestep: bool = False
+) -> torch.Tensor:
     """CE of the time-averaged logits, or (TET) the mean over t of CE(o_t, y)."""
     if per_timestep:
         steps = logits_seq.shape[0]
@@ -134,7 +148,9 @@ def classification_loss(logits_seq: torch.Tensor, y: torch.Tensor, per_timestep:
 
 
 def cross_entropy_step(per_timestep: bool) -> StepLoss:
-    def step(model: SpikingNetwork, x_seq: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def step(
+        model: SpikingNetwork, x_seq: torch.Tensor, y: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         logits_seq = model(x_seq)
         return classification_loss(logits_seq, y, per_timestep), logits_seq
 
@@ -144,7 +160,9 @@ def cross_entropy_step(per_timestep: bool) -> StepLoss:
 def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     params = [p for p in model.parameters() if p.requires_grad]
     if config.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+        return torch.optim.SGD(
+            params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+        )
     return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
 
 
@@ -187,7 +205,9 @@ def fit(
     )
     result = TrainResult()
     with _progress(progress) as bar:
-        task = bar.add_task(description, total=(steps_per_epoch or 0) * config.epochs or None, status="")
+        task = bar.add_task(
+            description, total=(steps_per_epoch or 0) * config.epochs or None, status=""
+        )
         for epoch in range(1, config.epochs + 1):
             model.train()
             loss_sum = torch.zeros((), device=device)

@@ -18,7 +18,11 @@ def _config(tmp_path: Path, **overrides: Any) -> Path:
     config: dict[str, Any] = {
         "name": "tiny",
         "data": {"name": "digits", "timesteps": 2, "max_per_class": 20},
-        "model": {"arch": "vgg5", "width": 0.5, "precision": {"default": {"w_bits": 4, "u_bits": 4, "bn_bits": 8}}},
+        "model": {
+            "arch": "vgg5",
+            "width": 0.5,
+            "precision": {"default": {"w_bits": 4, "u_bits": 4, "bn_bits": 8}},
+        },
         "training": {"epochs": 1, "batch_size": 16},
         "output": str(tmp_path / "tiny.pt"),
     }
@@ -36,12 +40,21 @@ def test_train_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert result["precision"]["conv2"] == "W4/U4/BN8" and Path(result["checkpoint"]).is_file()
 
 
-def test_train_tables_and_a_distilled_student(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    teacher_config = _config(tmp_path, name="teacher", model={"arch": "vgg5", "width": 0.5}, output=str(tmp_path / "t.pt"))
+def test_train_tables_and_a_distilled_student(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    teacher_config = _config(
+        tmp_path,
+        name="teacher",
+        model={"arch": "vgg5", "width": 0.5},
+        output=str(tmp_path / "t.pt"),
+    )
     assert main(["train", str(teacher_config)]) == 0
     out = capsys.readouterr().out
     assert "accuracy" in out and "firing rate" in out
-    student = _config(tmp_path, teacher=str(tmp_path / "t.pt"), distill={"layers": "all", "kd_weight": 0.5})
+    student = _config(
+        tmp_path, teacher=str(tmp_path / "t.pt"), distill={"layers": "all", "kd_weight": 0.5}
+    )
     assert main(["train", str(student), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert set(result["membrane_mismatch"]) == {"conv1", "conv2", "conv3", "conv4"}
@@ -50,7 +63,10 @@ def test_train_tables_and_a_distilled_student(tmp_path: Path, capsys: pytest.Cap
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"model": {"arch": "vgg5", "precision": {"default": {"w_bits": 0}}}}, "model.precision.default.w_bits"),
+        (
+            {"model": {"arch": "vgg5", "precision": {"default": {"w_bits": 0}}}},
+            "model.precision.default.w_bits",
+        ),
         ({"training": {"epochs": 0}}, "training.epochs"),
         ({"optimiser": "adam"}, "optimiser: unknown key"),
         ({"distill": {"layers": "all"}}, "distill: needs a teacher"),
@@ -84,11 +100,17 @@ def test_output_onto_the_config_a_folder_or_a_missing_folder_is_refused_before_t
     config = _config(tmp_path)
     before = config.read_bytes()
     for force in ([], ["--force"]):
-        assert "is the config file being read" in refused(capsys, str(config), "--output", str(config), *force)
+        assert "is the config file being read" in refused(
+            capsys, str(config), "--output", str(config), *force
+        )
     assert config.read_bytes() == before
-    assert f"--output {tmp_path}: is a folder" in refused(capsys, str(config), "--output", str(tmp_path))
+    assert f"--output {tmp_path}: is a folder" in refused(
+        capsys, str(config), "--output", str(tmp_path)
+    )
     missing = tmp_path / "typo" / "deeper" / "m.pt"
-    assert f"no such folder {missing.parent}" in refused(capsys, str(config), "--output", str(missing))
+    assert f"no such folder {missing.parent}" in refused(
+        capsys, str(config), "--output", str(missing)
+    )
     assert not (tmp_path / "typo").exists()
     folder_config = _config(tmp_path, output=str(tmp_path))
     assert f"{folder_config}: output {tmp_path}: is a folder" in refused(capsys, str(folder_config))
@@ -102,17 +124,23 @@ def test_a_foreign_file_is_overwritten_only_with_force_a_checkpoint_of_ours_alwa
     notes.write_text("my notes\n")
     config = _config(tmp_path, output=str(notes))
     err = refused(capsys, str(config))
-    assert f"{config}: output {notes}: exists and is not a checkpoint written by mdsnn-search" in err
+    assert (
+        f"{config}: output {notes}: exists and is not a checkpoint written by mdsnn-search" in err
+    )
     assert "--force" in err and notes.read_text() == "my notes\n"
     assert main(["train", str(config), "--force", "--json"]) == 0
     assert is_checkpoint(notes)
     first = notes.read_bytes()
-    assert main(["train", str(config), "--json", "--epochs", "2"]) == 0  # a checkpoint of ours: replaced
+    assert (
+        main(["train", str(config), "--json", "--epochs", "2"]) == 0
+    )  # a checkpoint of ours: replaced
     assert is_checkpoint(notes) and notes.read_bytes() != first
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
-def test_cuda_without_cuda_is_refused_before_training(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cuda_without_cuda_is_refused_before_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = _config(tmp_path, training={"epochs": 1, "device": "cuda"})
     err = refused(capsys, str(config))
     assert f"{config}: training.device: cuda, but torch finds no CUDA device" in err
@@ -120,5 +148,9 @@ def test_cuda_without_cuda_is_refused_before_training(tmp_path: Path, capsys: py
 
 
 @pytest.mark.parametrize("name", ["..", ".hidden", "a/b"])
-def test_run_name_must_be_a_plain_name(tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str) -> None:
-    assert "name: the name must be a plain name" in refused(capsys, str(_config(tmp_path, name=name, output=None)))
+def test_run_name_must_be_a_plain_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    assert "name: the name must be a plain name" in refused(
+        capsys, str(_config(tmp_path, name=name, output=None))
+    )

@@ -27,14 +27,27 @@ from data_formats import make_learnable_event_folder  # noqa: E402
 
 def _teacher(bundle: DatasetBundle, width: float, training: TrainConfig) -> SpikingNetwork:
     seed_everything(0)
-    teacher = build_model(ModelConfig(arch="vgg5", width=width), bundle.input_shape, bundle.num_classes)
-    fit(teacher, make_loader(bundle.train, training.batch_size, shuffle=True, seed=0), training, progress=False)
+    teacher = build_model(
+        ModelConfig(arch="vgg5", width=width), bundle.input_shape, bundle.num_classes
+    )
+    fit(
+        teacher,
+        make_loader(bundle.train, training.batch_size, shuffle=True, seed=0),
+        training,
+        progress=False,
+    )
     return teacher
 
 
-def _copied_student(teacher: SpikingNetwork, bundle: DatasetBundle, w: int, u: int) -> SpikingNetwork:
+def _copied_student(
+    teacher: SpikingNetwork, bundle: DatasetBundle, w: int, u: int
+) -> SpikingNetwork:
     precision = PrecisionConfig.uniform(w, u, 8 if w < 32 else 32)
-    student = build_model(teacher.config.model_copy(update={"precision": precision}), bundle.input_shape, bundle.num_classes)
+    student = build_model(
+        teacher.config.model_copy(update={"precision": precision}),
+        bundle.input_shape,
+        bundle.num_classes,
+    )
     init_student_from_teacher(student, teacher)
     return student
 
@@ -53,17 +66,30 @@ def digits_teacher(digits: DatasetBundle) -> SpikingNetwork:
     return _teacher(digits, 0.5, TrainConfig(epochs=4, batch_size=32, lr=3e-3, device="cpu"))
 
 
-def test_sqnr_of_a_trained_teachers_weights_grows_at_least_5_db_per_bit(digits_teacher: SpikingNetwork) -> None:
+def test_sqnr_of_a_trained_teachers_weights_grows_at_least_5_db_per_bit(
+    digits_teacher: SpikingNetwork,
+) -> None:
     """Every weight tensor of the trained teacher, plain and BN-folded, as a student's quantizer
     starts on it."""
     for name, layer in digits_teacher.weight_layers().items():
-        tensors = {"weight": layer.linear.weight.detach()} if isinstance(layer, QuantLinear) else {
-            "weight": layer.conv.weight.detach(),
-            "folded": (layer.conv.weight * layer.bn.weight.div(torch.sqrt(layer.bn.running_var + layer.bn.eps))
-                       .view(-1, 1, 1, 1)).detach(),
-        }
+        tensors = (
+            {"weight": layer.linear.weight.detach()}
+            if isinstance(layer, QuantLinear)
+            else {
+                "weight": layer.conv.weight.detach(),
+                "folded": (
+                    layer.conv.weight
+                    * layer.bn.weight.div(torch.sqrt(layer.bn.running_var + layer.bn.eps)).view(
+                        -1, 1, 1, 1
+                    )
+                ).detach(),
+            }
+        )
         for kind, w in tensors.items():
-            sqnr = [signal_to_quantization_noise_db(w, WeightQuantizer(bits).eval()(w)) for bits in range(2, 9)]
+            sqnr = [
+                signal_to_quantization_noise_db(w, WeightQuantizer(bits).eval()(w))
+                for bits in range(2, 9)
+            ]
             gains = [b - a for a, b in zip(sqnr, sqnr[1:])]
             assert min(gains) >= 5.0, f"{name} {kind}: SQNR {[round(s, 1) for s in sqnr]} dB"
 
@@ -75,11 +101,15 @@ def test_a_copied_student_is_within_its_budget_of_the_teacher_before_training(
     teacher = _score(digits_teacher, digits).accuracy
     assert teacher >= 0.95
     student = _score(_copied_student(digits_teacher, digits, w, u), digits).accuracy
-    assert student >= teacher - max_drop, f"W{w}/U{u}: {student:.2%} against the teacher's {teacher:.2%}"
+    assert student >= teacher - max_drop, (
+        f"W{w}/U{u}: {student:.2%} against the teacher's {teacher:.2%}"
+    )
 
 
 def test_more_bits_never_start_worse(digits: DatasetBundle, digits_teacher: SpikingNetwork) -> None:
-    accuracy = {w: _score(_copied_student(digits_teacher, digits, w, w), digits).accuracy for w in (2, 4, 8)}
+    accuracy = {
+        w: _score(_copied_student(digits_teacher, digits, w, w), digits).accuracy for w in (2, 4, 8)
+    }
     assert accuracy[8] >= accuracy[4] - 0.01 and accuracy[4] >= accuracy[2] - 0.01, accuracy
 
 
@@ -88,8 +118,15 @@ def test_event_students_copied_from_the_teacher_fire_and_score_above_chance(tmp_
     quantized student of a study stayed silent."""
     root = make_learnable_event_folder(tmp_path / "events", classes=3, per_class=20)
     bundle = load_dataset(
-        DataConfig(name="events", root=root, timesteps=4, frame_size=17, sensor_size=(34, 34),
-                   test_fraction=0.3, cache_dir=tmp_path / "cache")
+        DataConfig(
+            name="events",
+            root=root,
+            timesteps=4,
+            frame_size=17,
+            sensor_size=(34, 34),
+            test_fraction=0.3,
+            cache_dir=tmp_path / "cache",
+        )
     )
     teacher = _teacher(bundle, 0.25, TrainConfig(epochs=8, batch_size=8, lr=3e-3, device="cpu"))
     assert _score(teacher, bundle).accuracy >= 0.8
@@ -101,21 +138,35 @@ def test_event_students_copied_from_the_teacher_fire_and_score_above_chance(tmp_
 
 @pytest.mark.parametrize("precise_bn", [True, False])
 def test_a_job_re_estimates_bn_after_copying_the_teacher_and_after_training(
-    digits: DatasetBundle, digits_teacher: SpikingNetwork, monkeypatch, tmp_path: Path, precise_bn: bool
+    digits: DatasetBundle,
+    digits_teacher: SpikingNetwork,
+    monkeypatch,
+    tmp_path: Path,
+    precise_bn: bool,
 ) -> None:
     import mdsnn_search.job as job
     from mdsnn_search.distill import DistillConfig
 
     passes: list[str] = []
     real = job.recalibrate_bn_
-    monkeypatch.setattr(job, "recalibrate_bn_", lambda model, *a, **k: passes.append("job") or real(model, *a, **k))
+    monkeypatch.setattr(
+        job, "recalibrate_bn_", lambda model, *a, **k: passes.append("job") or real(model, *a, **k)
+    )
     import mdsnn_search.train as train
 
-    monkeypatch.setattr(train, "recalibrate_bn_", lambda model, *a, **k: passes.append("fit") or real(model, *a, **k))
+    monkeypatch.setattr(
+        train,
+        "recalibrate_bn_",
+        lambda model, *a, **k: passes.append("fit") or real(model, *a, **k),
+    )
     spec = job.TrainSpec(
         data=DataConfig(name="digits", timesteps=4),
-        model=digits_teacher.config.model_copy(update={"precision": PrecisionConfig.uniform(2, 2, 8)}),
-        training=TrainConfig(epochs=1, max_batches_per_epoch=2, device="cpu", precise_bn=precise_bn),
+        model=digits_teacher.config.model_copy(
+            update={"precision": PrecisionConfig.uniform(2, 2, 8)}
+        ),
+        training=TrainConfig(
+            epochs=1, max_batches_per_epoch=2, device="cpu", precise_bn=precise_bn
+        ),
         teacher=tmp_path / "unused.pt",
         distill=DistillConfig(),
     )

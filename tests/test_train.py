@@ -16,7 +16,9 @@ from mdsnn_search.snn.models import SpikingNetwork
 from mdsnn_search.train import TrainConfig, classification_loss, evaluate, fit, seed_everything
 
 
-def _train(bundle: DatasetBundle, seed: int, bits: tuple[int, int, int] = (4, 4, 8), epochs: int = 2) -> SpikingNetwork:
+def _train(
+    bundle: DatasetBundle, seed: int, bits: tuple[int, int, int] = (4, 4, 8), epochs: int = 2
+) -> SpikingNetwork:
     seed_everything(seed)
     config = ModelConfig(arch="vgg5", width=0.5, precision=PrecisionConfig.uniform(*bits))
     model = build_model(config, bundle.input_shape, bundle.num_classes)
@@ -35,7 +37,9 @@ def test_training_beats_chance_and_reports_activity(digits_small: DatasetBundle)
     assert set(result.layer_input_rates) == set(model.weight_layers())
     neurons = {row.name: row.c_out * row.h_out * row.w_out for row in layer_table(model)}
     timesteps = 2
-    expected = sum(rate * neurons[name] for name, rate in result.layer_firing_rates.items()) * timesteps
+    expected = (
+        sum(rate * neurons[name] for name, rate in result.layer_firing_rates.items()) * timesteps
+    )
     assert result.spikes_per_sample == pytest.approx(expected, rel=1e-4)
 
 
@@ -44,18 +48,28 @@ def test_same_seed_same_model(digits_small: DatasetBundle) -> None:
     for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
         torch.testing.assert_close(pa, pb, msg=name)
     c = _train(digits_small, seed=4, epochs=1)
-    assert not torch.equal(a.weight_layers()["conv2"].conv.weight, c.weight_layers()["conv2"].conv.weight)
+    assert not torch.equal(
+        a.weight_layers()["conv2"].conv.weight, c.weight_layers()["conv2"].conv.weight
+    )
 
 
 def test_non_finite_loss_stops_training(digits_small: DatasetBundle) -> None:
     model = build_model(ModelConfig(arch="vgg5", width=0.25), digits_small.input_shape, 10)
 
-    def nan_step(m: SpikingNetwork, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def nan_step(
+        m: SpikingNetwork, x: torch.Tensor, y: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         logits = m(x)
         return classification_loss(logits, y) * float("nan"), logits
 
     with pytest.raises(FloatingPointError, match="nan"):
-        fit(model, make_loader(digits_small.train, 64), TrainConfig(epochs=1), step_loss=nan_step, progress=False)
+        fit(
+            model,
+            make_loader(digits_small.train, 64),
+            TrainConfig(epochs=1),
+            step_loss=nan_step,
+            progress=False,
+        )
 
 
 def test_per_timestep_ce_is_mean_of_step_losses() -> None:
@@ -65,7 +79,9 @@ def test_per_timestep_ce_is_mean_of_step_losses() -> None:
     torch.testing.assert_close(classification_loss(logits, y, per_timestep=True), expected)
 
 
-def test_checkpoint_round_trip_with_weights_only(digits_small: DatasetBundle, tmp_path: Path) -> None:
+def test_checkpoint_round_trip_with_weights_only(
+    digits_small: DatasetBundle, tmp_path: Path
+) -> None:
     model = _train(digits_small, seed=1, epochs=1)
     path = save_checkpoint(tmp_path / "m.pt", model, {"metrics": {"accuracy": 0.5}})
     payload = torch.load(path, weights_only=True)  # no pickled code inside
@@ -114,7 +130,12 @@ def test_a_job_on_a_bundle_with_validation_reports_both_splits_and_trains_on_nei
     metrics = run_job(spec, bundle=split, progress=False, save=False).metrics
     assert seen == [len(split.train)] and len(split.train) < len(digits_small.train)
     # Everything a search chooses by is measured on validation; the test split is only reported.
-    assert metrics["samples"] == len(split.validation) and metrics[VAL_ACCURACY] == metrics["accuracy"]
-    assert metrics[TEST]["samples"] == len(split.test) and metrics[TEST_ACCURACY] == metrics[TEST]["accuracy"]
+    assert (
+        metrics["samples"] == len(split.validation) and metrics[VAL_ACCURACY] == metrics["accuracy"]
+    )
+    assert (
+        metrics[TEST]["samples"] == len(split.test)
+        and metrics[TEST_ACCURACY] == metrics[TEST]["accuracy"]
+    )
     plain = run_job(spec, bundle=digits_small, progress=False, save=False).metrics
     assert VAL_ACCURACY not in plain and plain[TEST_ACCURACY] == plain["accuracy"]

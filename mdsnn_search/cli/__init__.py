@@ -59,8 +59,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signum", signal.SIGINT)
         requeued = getattr(exc, "requeued", 0)
-        done = f"; {requeued} unfinished trial(s) marked FAIL (interrupted) and queued again; rerun to resume" if requeued else ""
-        print(f"mdsnn-search {args.command}: interrupted by {signal.Signals(signum).name}{done}", file=sys.stderr)
+        done = (
+            f"; {requeued} unfinished trial(s) marked FAIL (interrupted) and queued again; rerun to resume"
+            if requeued
+            else ""
+        )
+        print(
+            f"mdsnn-search {args.command}: interrupted by {signal.Signals(signum).name}{done}",
+            file=sys.stderr,
+        )
         return 128 + signum
 
 

@@ -50,7 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     source.add_argument("--layers", type=Path, metavar="FILE", help="layer table (YAML or JSON)")
     parser.add_argument("--input", metavar="CxHxW", help="input shape for --arch, e.g. 2x48x48")
     parser.add_argument("--classes", type=int, metavar="N", help="number of classes for --arch")
-    parser.add_argument("--width", type=float, metavar="W", help="channel-width multiplier for --arch (default 1)")
+    parser.add_argument(
+        "--width", type=float, metavar="W", help="channel-width multiplier for --arch (default 1)"
+    )
     parser.add_argument(
         "--hardware",
         default=DEFAULT_PRESET,
@@ -59,27 +61,53 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument("--timesteps", "-T", type=int, required=True, metavar="T", help="timesteps")
     bits = parser.add_argument_group("precision (uniform flags, or one file)")
-    bits.add_argument("--weight-bits", type=int, metavar="B", help="weight bits of every layer (default 32)")
-    bits.add_argument("--membrane-bits", type=int, metavar="B", help="membrane bits of every layer (default 32)")
-    bits.add_argument("--bn-bits", type=int, metavar="B", help="batch-norm bits of every layer (default 32)")
-    bits.add_argument("--precision", type=Path, metavar="FILE", help="per-layer precision (PrecisionConfig YAML)")
-    parser.add_argument("--activity", type=Path, metavar="FILE", help="measured spike rates per layer")
+    bits.add_argument(
+        "--weight-bits", type=int, metavar="B", help="weight bits of every layer (default 32)"
+    )
+    bits.add_argument(
+        "--membrane-bits", type=int, metavar="B", help="membrane bits of every layer (default 32)"
+    )
+    bits.add_argument(
+        "--bn-bits", type=int, metavar="B", help="batch-norm bits of every layer (default 32)"
+    )
+    bits.add_argument(
+        "--precision", type=Path, metavar="FILE", help="per-layer precision (PrecisionConfig YAML)"
+    )
+    parser.add_argument(
+        "--activity", type=Path, metavar="FILE", help="measured spike rates per layer"
+    )
     pruning = parser.add_mutually_exclusive_group()
-    pruning.add_argument("--keep", type=Path, metavar="FILE", help="kept output-channel fraction per layer")
     pruning.add_argument(
-        "--keep-ratio", type=float, metavar="R", help="fraction of output channels every spiking layer keeps"
+        "--keep", type=Path, metavar="FILE", help="kept output-channel fraction per layer"
+    )
+    pruning.add_argument(
+        "--keep-ratio",
+        type=float,
+        metavar="R",
+        help="fraction of output channels every spiking layer keeps",
     )
     parser.add_argument(
-        "--output-side", choices=("conv", "pooled"), help="override the preset's output-side convention"
+        "--output-side",
+        choices=("conv", "pooled"),
+        help="override the preset's output-side convention",
     )
     parser.add_argument(
-        "--sensitivity", action="store_true", help="print each knob's effect on energy, latency, area and EDAP"
+        "--sensitivity",
+        action="store_true",
+        help="print each knob's effect on energy, latency, area and EDAP",
     )
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
     parser.add_argument(
-        "--plot", type=Path, metavar="FILE", help="also save the breakdown as a figure (.png/.svg/.pdf)"
+        "--plot",
+        type=Path,
+        metavar="FILE",
+        help="also save the breakdown as a figure (.png/.svg/.pdf)",
     )
-    parser.add_argument("--force", action="store_true", help="let --plot overwrite a file mdsnn-search did not write")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="let --plot overwrite a file mdsnn-search did not write",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -97,7 +125,9 @@ def run(args: argparse.Namespace) -> int:
         "keep_fraction": _keep_fraction(args, layers),
         "activity": read_activity(args.activity, names) if args.activity else None,
     }
-    report = estimate_cost(layers, preset, **config)  # checks every input before the sensitivity uses it
+    report = estimate_cost(
+        layers, preset, **config
+    )  # checks every input before the sensitivity uses it
     if args.sensitivity:
         rows = sensitivity(layers, preset, ConfigBatch.of(layers, **config))
         if args.json:
@@ -135,12 +165,16 @@ def _layer_table(args: argparse.Namespace) -> list[LayerSpec]:
         raise ConfigError(f"--width must be a positive number, but got {args.width}")
     match = re.fullmatch(r"(\d+)x(\d+)x(\d+)", args.input.strip().lower())
     if match is None or min(int(g) for g in match.groups()) < 1:
-        raise ConfigError(f"--input must look like CxHxW with positive sides (e.g. 2x48x48), but got {args.input!r}")
+        raise ConfigError(
+            f"--input must look like CxHxW with positive sides (e.g. 2x48x48), but got {args.input!r}"
+        )
     shape = (int(match[1]), int(match[2]), int(match[3]))
     try:
         from mdsnn_search.snn.models import arch_layer_table  # torch: imported only on this path
     except ImportError as exc:
-        raise ConfigError(f"--arch needs the SNN model builders ({exc}); use --layers FILE instead") from None
+        raise ConfigError(
+            f"--arch needs the SNN model builders ({exc}); use --layers FILE instead"
+        ) from None
     return arch_layer_table(args.arch, shape, args.classes, width=width)
 
 
@@ -159,14 +193,19 @@ def _precision(args: argparse.Namespace, names: list[str]) -> dict[str, LayerPre
     uniform = {"w_bits": args.weight_bits, "u_bits": args.membrane_bits, "bn_bits": args.bn_bits}
     if args.precision is not None:
         if any(value is not None for value in uniform.values()):
-            raise ConfigError("give either --precision FILE or the uniform --*-bits flags, not both")
+            raise ConfigError(
+                "give either --precision FILE or the uniform --*-bits flags, not both"
+            )
         return read_precision(args.precision, names)
     if all(value is None for value in uniform.values()):
         return None
     flags = {"w_bits": "--weight-bits", "u_bits": "--membrane-bits", "bn_bits": "--bn-bits"}
     try:
         precision = LayerPrecision(
-            **{key: FULL_PRECISION_BITS if value is None else value for key, value in uniform.items()}
+            **{
+                key: FULL_PRECISION_BITS if value is None else value
+                for key, value in uniform.items()
+            }
         )
     except ValidationError as exc:
         message = validation_message(exc)

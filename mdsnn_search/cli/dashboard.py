@@ -57,7 +57,9 @@ def run(args: argparse.Namespace) -> int:
         f"user attribute {ATTR_FEASIBLE}=false (mdsnn-search pareto shows the feasible front)"
     )
     if not args.allow_writes:
-        console.print("read-only: requests that would change the study are refused (--allow-writes permits them)")
+        console.print(
+            "read-only: requests that would change the study are refused (--allow-writes permits them)"
+        )
     import bottle
     from optuna_dashboard import wsgi  # slow (imports scikit-learn), so after the checks
 
@@ -80,4 +82,6 @@ def _check_port_free(port: int) -> None:
 
 
 def _port_error(port: int, exc: OSError) -> ConfigError:
-    return ConfigError(f"cannot serve on {HOST}:{port} ({exc.strerror or exc}); pick another --port")
+    return ConfigError(
+        f"cannot serve on {HOST}:{port} ({exc.strerror or exc}); pick another --port"
+    )

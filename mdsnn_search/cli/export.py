@@ -13,10 +13,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mdsnn_search.cli.render import console, print_json
-from mdsnn_search.tables import rich_table
 from mdsnn_search.cli.study_args import add_study_arguments, open_from_args, study_folder
 from mdsnn_search.errors import ConfigError
-from mdsnn_search.outputs import OutputKind, check_output_file, check_output_folder, check_plain_name
+from mdsnn_search.outputs import (
+    OutputKind,
+    check_output_file,
+    check_output_folder,
+    check_plain_name,
+)
 from mdsnn_search.search.results import (
     export_name,
     find_trials,
@@ -25,6 +29,7 @@ from mdsnn_search.search.results import (
     trial_train_spec,
 )
 from mdsnn_search.search.results.export import export_header
+from mdsnn_search.tables import rich_table
 
 if TYPE_CHECKING:
     from mdsnn_search.job import TrainSpec
@@ -43,13 +48,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     add_study_arguments(parser)
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--trials", type=int, nargs="+", metavar="N", help="trial numbers to export")
-    which.add_argument("--front", action="store_true", help="export every trial on the Pareto front")
-    parser.add_argument("--out", type=Path, metavar="DIR", help="output folder (default studies/NAME/exports/)")
-    parser.add_argument(
-        "--epochs", type=int, metavar="N", help="training epochs of the exported configs (default: the search's)"
+    which.add_argument(
+        "--front", action="store_true", help="export every trial on the Pareto front"
     )
     parser.add_argument(
-        "--force", action="store_true", help="overwrite existing files that are not configs exported by mdsnn-search"
+        "--out", type=Path, metavar="DIR", help="output folder (default studies/NAME/exports/)"
+    )
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        metavar="N",
+        help="training epochs of the exported configs (default: the search's)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite existing files that are not configs exported by mdsnn-search",
     )
     parser.add_argument("--json", action="store_true", help="print the written files as JSON")
     parser.set_defaults(handler=run)
@@ -79,7 +93,9 @@ def run(args: argparse.Namespace) -> int:
     stored = open_from_args(args)
     check_plain_name(stored.name, "the study name (it names the exported files)")
     if args.front:
-        trials = summarize_front(stored.study.get_trials(deepcopy=False), stored.objectives, stored.directions).front
+        trials = summarize_front(
+            stored.study.get_trials(deepcopy=False), stored.objectives, stored.directions
+        ).front
         numbers = [t.number for t in trials]
     else:
         numbers = list(dict.fromkeys(args.trials))
@@ -90,7 +106,12 @@ def run(args: argparse.Namespace) -> int:
     check_output_folder(out_dir, where=where, create_parents=default)
     # Build and check every file before writing any, so a bad trial or path leaves nothing half-exported.
     specs = [
-        (t, _runnable_anywhere(trial_train_spec(stored, t, out_dir=out_dir.resolve(), epochs=args.epochs)))
+        (
+            t,
+            _runnable_anywhere(
+                trial_train_spec(stored, t, out_dir=out_dir.resolve(), epochs=args.epochs)
+            ),
+        )
         for t in chosen
     ]
     paths = [out_dir / f"{export_name(stored.name, trial.number)}.yaml" for trial, _ in specs]
@@ -100,9 +121,16 @@ def run(args: argparse.Namespace) -> int:
         out_dir.mkdir(parents=default, exist_ok=True)
     written: list[dict[str, Any]] = []
     for (trial, spec), path in zip(specs, paths, strict=True):
-        path.write_text(train_spec_yaml(spec, export_header(stored, trial, args.epochs)), encoding="utf-8")
+        path.write_text(
+            train_spec_yaml(spec, export_header(stored, trial, args.epochs)), encoding="utf-8"
+        )
         written.append(
-            {"trial": trial.number, "file": str(path), "teacher": str(spec.teacher), "epochs": spec.training.epochs}
+            {
+                "trial": trial.number,
+                "file": str(path),
+                "teacher": str(spec.teacher),
+                "epochs": spec.training.epochs,
+            }
         )
     if args.json:
         print_json({"study": stored.name, "exports": written})

@@ -28,8 +28,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_study_arguments(parser)
-    parser.add_argument("--plot", type=Path, metavar="PNG", help="plot file (default studies/NAME/pareto.png)")
-    parser.add_argument("--html", type=Path, metavar="HTML", help="page file (default studies/NAME/pareto.html)")
+    parser.add_argument(
+        "--plot", type=Path, metavar="PNG", help="plot file (default studies/NAME/pareto.png)"
+    )
+    parser.add_argument(
+        "--html", type=Path, metavar="HTML", help="page file (default studies/NAME/pareto.html)"
+    )
     parser.add_argument("--no-files", action="store_true", help="write neither plot nor page")
     parser.add_argument(
         "--reference",
@@ -39,9 +43,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="hypervolume reference point, one value per objective (default: accuracy 0, costs of the FP32 baseline)",
     )
     parser.add_argument(
-        "--force", action="store_true", help="overwrite existing plot/page files that mdsnn-search did not write"
+        "--force",
+        action="store_true",
+        help="overwrite existing plot/page files that mdsnn-search did not write",
     )
-    parser.add_argument("--json", action="store_true", help="print the front (values, metrics, students) as JSON")
+    parser.add_argument(
+        "--json", action="store_true", help="print the front (values, metrics, students) as JSON"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -67,13 +75,17 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"study {stored.name}: no complete trials yet, so no front")
         return 0
     console.print(front_table(stored, max_rows=None))
-    ref = ", ".join(f"{n}={v:.4g}" for n, v in zip(stored.objectives, summary.reference.values, strict=True))
+    ref = ", ".join(
+        f"{n}={v:.4g}" for n, v in zip(stored.objectives, summary.reference.values, strict=True)
+    )
     console.print(
         f"hypervolume {summary.normalized_hypervolume:.4f} normalised ({summary.hypervolume:.4g} raw); "
         f"reference {ref} from {summary.reference.source}"
     )
     if summary.constrained:
-        console.print(f"front of feasible trials only: {summary.n_infeasible} complete trial(s) violate a constraint")
+        console.print(
+            f"front of feasible trials only: {summary.n_infeasible} complete trial(s) violate a constraint"
+        )
     for note in skipped:
         console.print(note)
     for kind, path in files.items():
@@ -85,13 +97,27 @@ def _file_targets(args: argparse.Namespace, stored: StoredStudy) -> tuple[Path, 
     """Plot and page paths, checked before anything is computed (see :mod:`mdsnn_search.outputs`)."""
     png = args.plot or study_folder(stored) / "pareto.png"
     html = args.html or study_folder(stored) / "pareto.html"
-    check_figure_file(png, where="--plot" if args.plot else "plot", force=args.force, create_folder=args.plot is None)
-    check_output_file(html, PAGE, where="--html" if args.html else "page", force=args.force, create_folder=args.html is None)
+    check_figure_file(
+        png,
+        where="--plot" if args.plot else "plot",
+        force=args.force,
+        create_folder=args.plot is None,
+    )
+    check_output_file(
+        html,
+        PAGE,
+        where="--html" if args.html else "page",
+        force=args.force,
+        create_folder=args.html is None,
+    )
     return png, html
 
 
 def _write_files(
-    targets: tuple[Path, Path] | None, stored: StoredStudy, records: list[TrialRecord], summary: FrontSummary
+    targets: tuple[Path, Path] | None,
+    stored: StoredStudy,
+    records: list[TrialRecord],
+    summary: FrontSummary,
 ) -> tuple[dict[str, str], list[str]]:
     if targets is None:
         return {}, []
@@ -104,7 +130,11 @@ def _write_files(
     from mdsnn_search.search.results.plotdata import plot_data
     from mdsnn_search.search.results.tables import front_rows
 
-    notes = [f"{len(stored.objectives)} objectives: the plots show the first two"] if len(stored.objectives) > 2 else []
+    notes = (
+        [f"{len(stored.objectives)} objectives: the plots show the first two"]
+        if len(stored.objectives) > 2
+        else []
+    )
     data = plot_data(stored, records, summary)
     png = save_pareto_png(data, targets[0])
     on_front = {t.number for t in summary.front}

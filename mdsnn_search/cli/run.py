@@ -21,15 +21,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "trial this run ran failed.",
     )
     parser.add_argument("spec", type=Path, help="study spec (YAML), e.g. search_spaces/digits.yaml")
-    parser.add_argument("--storage", help="SQLAlchemy URL of the study storage (overrides study.storage)")
-    parser.add_argument("--n-trials", type=int, help="finished trials wanted (overrides study.n_trials)")
-    parser.add_argument("--address", help="address of a Ray cluster to join (overrides execution.address)")
+    parser.add_argument(
+        "--storage", help="SQLAlchemy URL of the study storage (overrides study.storage)"
+    )
+    parser.add_argument(
+        "--n-trials", type=int, help="finished trials wanted (overrides study.n_trials)"
+    )
+    parser.add_argument(
+        "--address", help="address of a Ray cluster to join (overrides execution.address)"
+    )
     parser.add_argument(
         "--accept-spec-change",
         action="store_true",
         help="resume even though the spec's trial-determining sections changed; new trials record their own spec",
     )
-    parser.add_argument("--json", action="store_true", help="print a JSON summary instead of the front table")
+    parser.add_argument(
+        "--json", action="store_true", help="print a JSON summary instead of the front table"
+    )
     parser.set_defaults(handler=run)
 
 

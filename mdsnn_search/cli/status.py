@@ -7,7 +7,12 @@ import argparse
 from mdsnn_search.cli.render import console, print_json
 from mdsnn_search.cli.study_args import add_study_arguments, open_from_args
 from mdsnn_search.search.results import trial_counts
-from mdsnn_search.search.results.terminal import counts_line, failures_table, records_of, trials_table
+from mdsnn_search.search.results.terminal import (
+    counts_line,
+    failures_table,
+    records_of,
+    trials_table,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -18,7 +23,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "values, key metrics, duration and a short student summary, then counts and failure reasons.",
     )
     add_study_arguments(parser)
-    parser.add_argument("--json", action="store_true", help="print one JSON object (all metrics and student configs)")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object (all metrics and student configs)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -36,7 +45,11 @@ def run(args: argparse.Namespace) -> int:
                 "directions": stored.directions,
                 "counts": counts,
                 "trials": [r.to_dict() for r in records],
-                "failures": [{"number": r.number, "reason": r.fail_reason} for r in records if r.state == "failed"],
+                "failures": [
+                    {"number": r.number, "reason": r.fail_reason}
+                    for r in records
+                    if r.state == "failed"
+                ],
             }
         )
         return 0

@@ -14,12 +14,18 @@ from mdsnn_search.search.results import StoredStudy, open_stored_study
 
 
 def add_study_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("spec", type=Path, nargs="?", help="study spec (YAML) naming the study and its storage")
     parser.add_argument(
-        "--storage", metavar="URL", help="storage URL (default: the spec's, e.g. sqlite:///studies/NAME.db)"
+        "spec", type=Path, nargs="?", help="study spec (YAML) naming the study and its storage"
     )
     parser.add_argument(
-        "--study", metavar="NAME", help="study name (default: the spec's; optional if the storage holds one)"
+        "--storage",
+        metavar="URL",
+        help="storage URL (default: the spec's, e.g. sqlite:///studies/NAME.db)",
+    )
+    parser.add_argument(
+        "--study",
+        metavar="NAME",
+        help="study name (default: the spec's; optional if the storage holds one)",
     )
 
 

@@ -20,13 +20,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description="Train one spiking network (a teacher, a quantized student, or a trial exported "
         "from a study) and print its accuracy and spiking activity.",
     )
-    parser.add_argument("config", type=Path, help="train config (YAML): data, model, training, [teacher, distill]")
-    parser.add_argument("--output", type=Path, help="checkpoint path (overrides the config's output)")
     parser.add_argument(
-        "--force", action="store_true", help="overwrite an existing output file that is not a checkpoint of ours"
+        "config", type=Path, help="train config (YAML): data, model, training, [teacher, distill]"
+    )
+    parser.add_argument(
+        "--output", type=Path, help="checkpoint path (overrides the config's output)"
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite an existing output file that is not a checkpoint of ours",
     )
     parser.add_argument("--epochs", type=int, help="override training.epochs")
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object instead of tables"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -41,7 +49,9 @@ def run(args: argparse.Namespace) -> int:
     if args.epochs is not None:
         updates["training"] = {**spec.training.model_dump(), "epochs": args.epochs}
     if updates:
-        spec = validate_mapping(TrainSpec, {**spec.model_dump(mode="json"), **updates}, "command line")
+        spec = validate_mapping(
+            TrainSpec, {**spec.model_dump(mode="json"), **updates}, "command line"
+        )
     _check_before_training(spec, args)
     result = run_job(spec, progress=not args.json)
     metrics = dict(result.metrics)
@@ -68,7 +78,9 @@ def _check_before_training(spec: TrainSpec, args: argparse.Namespace) -> None:
     output = spec.output_path()
     if output.resolve() == args.config.resolve():
         raise ConfigError(f"{where} {output}: is the config file being read; choose another path")
-    check_output_file(output, CHECKPOINT, where=where, force=args.force, create_folder=spec.output is None)
+    check_output_file(
+        output, CHECKPOINT, where=where, force=args.force, create_folder=spec.output is None
+    )
     try:
         resolve_device(spec.training.device)
     except ConfigError as exc:
@@ -92,5 +104,9 @@ def _print_tables(name: str, metrics: dict[str, Any]) -> None:
         for layer, label in metrics["precision"].items()
     ]
     console.print(
-        rich_table("per layer", ["layer", "precision", "input rate", "firing rate", "membrane MSE vs teacher"], rows)
+        rich_table(
+            "per layer",
+            ["layer", "precision", "input rate", "firing rate", "membrane MSE vs teacher"],
+            rows,
+        )
     )

@@ -50,7 +50,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(summary)
     else:
-        console.print(f"{args.spec}: valid. Study {spec.study.name!r} in {summary['storage']}, "
-                      f"{spec.study.n_trials} trials, sampler {spec.study.sampler}, objectives {summary['objectives']}; "
-                      f"{len(roles.layers)} weight layers, {len(roles.spiking)} spiking; {per_trial}.")
+        console.print(
+            f"{args.spec}: valid. Study {spec.study.name!r} in {summary['storage']}, "
+            f"{spec.study.n_trials} trials, sampler {spec.study.sampler}, objectives {summary['objectives']}; "
+            f"{len(roles.layers)} weight layers, {len(roles.spiking)} spiking; {per_trial}."
+        )
     return 0

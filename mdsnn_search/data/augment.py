@@ -12,7 +12,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-def random_crop_flip(image: Tensor, padding: int, generator: torch.Generator | None = None) -> Tensor:
+def random_crop_flip(
+    image: Tensor, padding: int, generator: torch.Generator | None = None
+) -> Tensor:
     """Crop ``image`` ``[C, H, W]`` back to its size out of a zero-padded copy; maybe flip it.
 
     Zero padding is black, because this runs before mean/std normalisation, as in the usual

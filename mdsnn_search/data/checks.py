@@ -29,7 +29,9 @@ def check_dataset(cfg: DataConfig, *, sample: int = SAMPLE_PER_SPLIT) -> Dataset
     for split, dataset in (("train", bundle.train), ("test", bundle.test)):
         size = len(dataset) if isinstance(dataset, Sized) else 0
         if size == 0:
-            raise DataError(f"{cfg.name}: the {split} split is empty (check test_fraction, limit, max_per_class)")
+            raise DataError(
+                f"{cfg.name}: the {split} split is empty (check test_fraction, limit, max_per_class)"
+            )
         for index in spread(size, sample):
             _check_item(dataset, index, expected, f"{cfg.name} {split} item {index}")
     return bundle
@@ -43,9 +45,13 @@ def spread(size: int, count: int) -> list[int]:
     return sorted({min(size - 1, math.floor(i * step + 0.5)) for i in range(count)})
 
 
-def _check_item(dataset: Dataset[tuple[torch.Tensor, int]], index: int, expected: tuple[int, ...], what: str) -> None:
+def _check_item(
+    dataset: Dataset[tuple[torch.Tensor, int]], index: int, expected: tuple[int, ...], what: str
+) -> None:
     x, _ = dataset[index]
     if tuple(x.shape) != expected:
-        raise DataError(f"{what}: has shape {list(x.shape)}, but the data settings give {list(expected)}")
+        raise DataError(
+            f"{what}: has shape {list(x.shape)}, but the data settings give {list(expected)}"
+        )
     if not bool(torch.isfinite(x).all()):
         raise DataError(f"{what}: holds non-finite values")

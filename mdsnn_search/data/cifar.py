@@ -82,7 +82,9 @@ def locate(root: Path, layout: CifarLayout) -> Path:
     nested = root / layout.folder
     folder = root if not nested.is_dir() and (root / layout.meta_file).is_file() else nested
     if not (folder / layout.meta_file).is_file():
-        raise DataError(f"{layout.title}: {folder / layout.meta_file} not found; {layout.hint(folder)}")
+        raise DataError(
+            f"{layout.title}: {folder / layout.meta_file} not found; {layout.hint(folder)}"
+        )
     return folder
 
 
@@ -98,7 +100,9 @@ def _unpickle(path: Path, layout: CifarLayout, keys: tuple[str, ...]) -> dict[st
         ) from None
     missing = [k for k in keys if not isinstance(entry, dict) or k not in entry]
     if missing:
-        raise DataError(f"{layout.title}: {path} lacks {', '.join(missing)}; {layout.hint(path.parent)}")
+        raise DataError(
+            f"{layout.title}: {path} lacks {', '.join(missing)}; {layout.hint(path.parent)}"
+        )
     return entry
 
 

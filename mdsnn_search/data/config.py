@@ -21,10 +21,14 @@ DatasetName = Literal["digits", "mnist5k", "mnist", "events", "cifar10", "cifar1
 Encoding = Literal["direct", "poisson"]
 EventNorm = Literal["count", "binary", "log1p", "max"]
 
-STATIC_DATASETS: frozenset[str] = frozenset({"digits", "mnist5k", "mnist", "cifar10", "cifar100", "tinyimagenet"})
+STATIC_DATASETS: frozenset[str] = frozenset(
+    {"digits", "mnist5k", "mnist", "cifar10", "cifar100", "tinyimagenet"}
+)
 """Datasets of still images, which an :data:`Encoding` turns into a sequence over time."""
 
-OFFICIAL_SPLIT_DATASETS: frozenset[str] = frozenset({"mnist", "cifar10", "cifar100", "tinyimagenet"})
+OFFICIAL_SPLIT_DATASETS: frozenset[str] = frozenset(
+    {"mnist", "cifar10", "cifar100", "tinyimagenet"}
+)
 """Datasets that ship their own test split; the others are split by ``test_fraction``."""
 
 PACKAGED_DATASETS: dict[str, str] = {
@@ -57,7 +61,9 @@ class DataConfig(BaseModel):
         None,
         description="dataset folder; required for all but digits and mnist5k (read from installed packages)",
     )
-    timesteps: int = Field(ge=1, description="T, the number of frames every sample is presented for")
+    timesteps: int = Field(
+        ge=1, description="T, the number of frames every sample is presented for"
+    )
     encoding: Encoding = Field(
         "direct",
         description="still images only: direct repeats the image over T; poisson draws a spike "
@@ -85,12 +91,15 @@ class DataConfig(BaseModel):
         "results are reported on the test split",
     )
     augment: bool = Field(
-        False, description="CIFAR/TinyImageNet training set: random crop (padding 4) + horizontal flip"
+        False,
+        description="CIFAR/TinyImageNet training set: random crop (padding 4) + horizontal flip",
     )
     max_per_class: int | None = Field(
         None, ge=1, description="keep at most this many samples of each class in each split"
     )
-    limit: int | None = Field(None, ge=1, description="keep at most this many samples in each split")
+    limit: int | None = Field(
+        None, ge=1, description="keep at most this many samples in each split"
+    )
     cache_dir: Path | None = Field(
         None,
         description="events: where binned frames are cached (default $XDG_CACHE_HOME/mdsnn-search)",
@@ -111,7 +120,9 @@ class DataConfig(BaseModel):
     def _settings_fit_dataset(self) -> DataConfig:
         """Refuse settings the chosen dataset would ignore, naming the field."""
         if self.download and self.name in PACKAGED_DATASETS:
-            raise ValueError(f"download: {self.name} {PACKAGED_DATASETS[self.name]}; there is nothing to download")
+            raise ValueError(
+                f"download: {self.name} {PACKAGED_DATASETS[self.name]}; there is nothing to download"
+            )
         if self.download:
             raise ValueError(
                 f"download: datasets are never downloaded; get {self.name} from "
@@ -122,7 +133,9 @@ class DataConfig(BaseModel):
         if self.name not in PACKAGED_DATASETS and self.root is None:
             raise ValueError(f"root is required for dataset {self.name!r}")
         if self.name not in STATIC_DATASETS and self.encoding != "direct":
-            raise ValueError(f"encoding: {self.name} samples are already spikes; only 'direct' applies")
+            raise ValueError(
+                f"encoding: {self.name} samples are already spikes; only 'direct' applies"
+            )
         if self.augment and self.name not in OFFICIAL_SPLIT_DATASETS:
             raise ValueError(f"augment: crop-and-flip augmentation does not apply to {self.name}")
         # Judged by value, not by "was set": a dumped-and-reloaded config sets every field.
@@ -177,7 +190,11 @@ class DatasetBundle:
         if self.validation is not None:
             return self
         labels = np.asarray(self.train.labels, dtype=np.int64)  # type: ignore[attr-defined]
-        train, validation = stratified_split(labels, fraction, seed, f"{self.source} (validation split)")
+        train, validation = stratified_split(
+            labels, fraction, seed, f"{self.source} (validation split)"
+        )
         return replace(
-            self, train=LabelledSubset(self.train, train), validation=LabelledSubset(self.train, validation)
+            self,
+            train=LabelledSubset(self.train, train),
+            validation=LabelledSubset(self.train, validation),
         )

@@ -20,7 +20,9 @@ def direct_encode(image: Tensor, timesteps: int) -> Tensor:
     return image.unsqueeze(0).expand(timesteps, *image.shape)
 
 
-def poisson_encode(image: Tensor, timesteps: int, generator: torch.Generator | None = None) -> Tensor:
+def poisson_encode(
+    image: Tensor, timesteps: int, generator: torch.Generator | None = None
+) -> Tensor:
     """Bernoulli spikes ``[T, C, H, W]`` (float32 0/1) with ``P(spike) = intensity``.
 
     ``image`` must hold intensities in [0, 1]. Draws come from ``generator`` (the global torch

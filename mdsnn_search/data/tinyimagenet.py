@@ -31,7 +31,9 @@ STD = (0.2770, 0.2691, 0.2821)
 
 
 def _hint(folder: Path) -> str:
-    return f"download {DOWNLOAD_PAGES['tinyimagenet']} and unpack it so that {folder}/wnids.txt exists"
+    return (
+        f"download {DOWNLOAD_PAGES['tinyimagenet']} and unpack it so that {folder}/wnids.txt exists"
+    )
 
 
 class JpegImages:

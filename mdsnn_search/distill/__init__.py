@@ -8,8 +8,17 @@ arXiv 2106.07172). ``make_distill_step`` gives the ``step_loss`` for :func:`mdsn
 Equations and choices: docs/distillation.md.
 """
 
-from mdsnn_search.distill.alignment import StudentTimeAlignment, alignment_for, student_time_alignment
-from mdsnn_search.distill.cache import CACHE_FORMAT, TeacherOutputCache, cache_nbytes, compute_teacher_outputs
+from mdsnn_search.distill.alignment import (
+    StudentTimeAlignment,
+    alignment_for,
+    student_time_alignment,
+)
+from mdsnn_search.distill.cache import (
+    CACHE_FORMAT,
+    TeacherOutputCache,
+    cache_nbytes,
+    compute_teacher_outputs,
+)
 from mdsnn_search.distill.config import ALL_LAYERS, DistillConfig, MembraneNorm, TeacherBatchNorm
 from mdsnn_search.distill.evaluate import (
     ACCURACY,

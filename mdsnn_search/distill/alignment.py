@@ -26,7 +26,9 @@ class StudentTimeAlignment:
 
     merge: str
 
-    def __call__(self, student_h_seq: torch.Tensor, teacher_h_seq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(
+        self, student_h_seq: torch.Tensor, teacher_h_seq: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         from mdsnn_search.snn.timesteps import to_student_time
 
         aligned = to_student_time(teacher_h_seq, student_h_seq.shape[0], self.merge)  # type: ignore[arg-type]

@@ -52,33 +52,46 @@ class TeacherOutputCache:
 
     @property
     def nbytes(self) -> int:
-        return sum(t.numel() * t.element_size() for t in (self.logits_seq, *self.membranes.values()))
+        return sum(
+            t.numel() * t.element_size() for t in (self.logits_seq, *self.membranes.values())
+        )
 
     def require_samples(self, samples: int) -> None:
         """Raise ConfigError unless it covers a training set of ``samples`` samples."""
         if samples != self.samples:
-            raise ConfigError(f"the teacher outputs cover {self.samples} samples, but the training set has {samples}")
+            raise ConfigError(
+                f"the teacher outputs cover {self.samples} samples, but the training set has {samples}"
+            )
 
     def serves(self, layers: Collection[str]) -> bool:
         """Whether it holds the membranes of every layer in ``layers``."""
         return set(layers) <= set(self.membranes)
 
-    def lookup(self, index: torch.Tensor, layers: Collection[str], device: torch.device) -> TeacherOutputs:
+    def lookup(
+        self, index: torch.Tensor, layers: Collection[str], device: torch.device
+    ) -> TeacherOutputs:
         """The outputs for the samples ``index`` ``[B]`` (positions in the training set), as float32
         on ``device``, with the membranes of ``layers``."""
         index = index.to("cpu", torch.int64)
 
         def rows(t: torch.Tensor) -> torch.Tensor:
-            return t.index_select(1, index).to(device=device, dtype=torch.float32, non_blocking=True)
+            return t.index_select(1, index).to(
+                device=device, dtype=torch.float32, non_blocking=True
+            )
 
-        return TeacherOutputs(rows(self.logits_seq), {name: rows(self.membranes[name]) for name in layers})
+        return TeacherOutputs(
+            rows(self.logits_seq), {name: rows(self.membranes[name]) for name in layers}
+        )
 
     def save(self, path: str | Path) -> Path:
         """Write to ``path`` (atomically: a reader never sees half a file)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
-        torch.save({"format": CACHE_FORMAT, "logits_seq": self.logits_seq, "membranes": self.membranes}, tmp)
+        torch.save(
+            {"format": CACHE_FORMAT, "logits_seq": self.logits_seq, "membranes": self.membranes},
+            tmp,
+        )
         tmp.replace(path)
         return path
 
@@ -87,7 +100,9 @@ class TeacherOutputCache:
         """Memory-map a saved cache (nothing is read until a lookup touches it)."""
         payload = torch.load(path, mmap=True, weights_only=True)
         if not isinstance(payload, dict) or payload.get("format") != CACHE_FORMAT:
-            raise ConfigError(f"{path}: not a teacher-output cache (expected format {CACHE_FORMAT})")
+            raise ConfigError(
+                f"{path}: not a teacher-output cache (expected format {CACHE_FORMAT})"
+            )
         return cls(payload["logits_seq"], dict(payload["membranes"]))
 
 
@@ -100,7 +115,9 @@ def cache_nbytes(teacher: SpikingNetwork, dataset: Dataset, layers: Collection[s
 
 
 @torch.inference_mode()
-def compute_teacher_outputs(teacher: SpikingNetwork, dataset: Dataset, layers: Collection[str]) -> TeacherOutputCache:
+def compute_teacher_outputs(
+    teacher: SpikingNetwork, dataset: Dataset, layers: Collection[str]
+) -> TeacherOutputCache:
     """Run the frozen inference ``teacher`` (:func:`~mdsnn_search.distill.teacher.inference_teacher`)
     over ``dataset`` in order and keep its logits and the membranes at ``layers``.
 
@@ -114,7 +131,9 @@ def compute_teacher_outputs(teacher: SpikingNetwork, dataset: Dataset, layers: C
         outputs = run_teacher(teacher, x.to(device), layers)
         if logits_seq is None:
             logits_seq = _empty_like_rows(outputs.logits_seq, len(dataset))
-            membranes = {name: _empty_like_rows(m, len(dataset)) for name, m in outputs.membranes.items()}
+            membranes = {
+                name: _empty_like_rows(m, len(dataset)) for name, m in outputs.membranes.items()
+            }
         stop = start + x.shape[1]
         logits_seq[:, start:stop] = outputs.logits_seq
         for name, h_seq in outputs.membranes.items():
@@ -122,7 +141,9 @@ def compute_teacher_outputs(teacher: SpikingNetwork, dataset: Dataset, layers: C
         start = stop
     assert logits_seq is not None, "an empty training set has no teacher outputs"
     if not all(torch.isfinite(t).all() for t in (logits_seq, *membranes.values())):
-        raise ConfigError(f"the teacher's outputs exceed the range of {CACHE_DTYPE} and cannot be cached")
+        raise ConfigError(
+            f"the teacher's outputs exceed the range of {CACHE_DTYPE} and cannot be cached"
+        )
     return TeacherOutputCache(logits_seq, membranes)
 
 

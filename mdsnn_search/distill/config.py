@@ -57,17 +57,30 @@ class DistillConfig(BaseModel):
         description="per-layer w_l by exact name or pattern (later keys win); unset layers get 1.0",
     )
     membrane_weight: float = Field(
-        0.3, ge=0.0, description="lambda_mem (0.3: the digits ablation's pick, docs/distillation.md)"
+        0.3,
+        ge=0.0,
+        description="lambda_mem (0.3: the digits ablation's pick, docs/distillation.md)",
     )
-    membrane_norm: MembraneNorm = Field("teacher_power", description="per-layer normalisation of L_mem")
+    membrane_norm: MembraneNorm = Field(
+        "teacher_power", description="per-layer normalisation of L_mem"
+    )
     kd_weight: float = Field(0.0, ge=0.0, description="lambda_kd; 0 switches logit KD off")
-    teacher_temperature: float = Field(4.0, gt=0.0, description="tau_t, softens the teacher's logits")
-    student_temperature: float = Field(4.0, gt=0.0, description="tau_s; equal to tau_t = conventional KD")
-    spike_weight: float = Field(0.0, ge=0.0, description="lambda_spk on the student's overall firing rate")
-    teacher_bn: TeacherBatchNorm = Field(
-        "running", description="the teacher's batch norm in training steps: running (eval) or batch statistics"
+    teacher_temperature: float = Field(
+        4.0, gt=0.0, description="tau_t, softens the teacher's logits"
     )
-    init_from_teacher: bool = Field(True, description="student starts from the teacher's weights (else scratch)")
+    student_temperature: float = Field(
+        4.0, gt=0.0, description="tau_s; equal to tau_t = conventional KD"
+    )
+    spike_weight: float = Field(
+        0.0, ge=0.0, description="lambda_spk on the student's overall firing rate"
+    )
+    teacher_bn: TeacherBatchNorm = Field(
+        "running",
+        description="the teacher's batch norm in training steps: running (eval) or batch statistics",
+    )
+    init_from_teacher: bool = Field(
+        True, description="student starts from the teacher's weights (else scratch)"
+    )
 
     @field_validator("layers")
     @classmethod
@@ -75,7 +88,9 @@ class DistillConfig(BaseModel):
         if isinstance(layers, list):
             repeated = sorted({name for name in layers if layers.count(name) > 1})
             if repeated:
-                raise ValueError(f"layers must not repeat a name, but got {repeated} more than once")
+                raise ValueError(
+                    f"layers must not repeat a name, but got {repeated} more than once"
+                )
         return layers
 
     @field_validator("layer_weights")
@@ -100,7 +115,9 @@ class DistillConfig(BaseModel):
         """Whether a step needs the teacher's forward pass at all."""
         return self.uses_membrane or self.uses_kd
 
-    def resolve_layers(self, spiking_layers: Sequence[str], *, where: str = "the network") -> dict[str, float]:
+    def resolve_layers(
+        self, spiking_layers: Sequence[str], *, where: str = "the network"
+    ) -> dict[str, float]:
         """The distilled set D with its weights w_l, in the order of ``spiking_layers``.
 
         Each entry of ``layers`` and each key of ``layer_weights`` must match at least one of

@@ -31,8 +31,14 @@ SAMPLES = "samples"
 MEMBRANE_MISMATCH = "membrane_mismatch"
 MEMBRANE_MISMATCH_MEAN = "membrane_mismatch_mean"
 STUDENT_METRICS: tuple[str, ...] = (
-    ACCURACY, LOSS, SPIKES_PER_SAMPLE, LAYER_FIRING_RATES, LAYER_INPUT_RATES, SAMPLES,
-    MEMBRANE_MISMATCH, MEMBRANE_MISMATCH_MEAN,
+    ACCURACY,
+    LOSS,
+    SPIKES_PER_SAMPLE,
+    LAYER_FIRING_RATES,
+    LAYER_INPUT_RATES,
+    SAMPLES,
+    MEMBRANE_MISMATCH,
+    MEMBRANE_MISMATCH_MEAN,
 )
 """Keys of :func:`evaluate_student`'s dict; the first six are :class:`~mdsnn_search.train.EvalResult`'s."""
 
@@ -66,15 +72,24 @@ class MembraneComparison:
         was_training = self.teacher.training
         self.teacher.eval()
         self._stack.callback(self.teacher.train, was_training)
-        self._student_nodes = self._stack.enter_context(recording_membranes(self.student, self.layers))
+        self._student_nodes = self._stack.enter_context(
+            recording_membranes(self.student, self.layers)
+        )
         self._stack.callback(self.student.register_forward_hook(self._compare).remove)
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self._stack.close()
 
     @torch.no_grad()
-    def _compare(self, module: torch.nn.Module, args: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+    def _compare(
+        self, module: torch.nn.Module, args: tuple[torch.Tensor, ...], output: torch.Tensor
+    ) -> None:
         student_h = take_membranes(self._student_nodes)
         with recording_membranes(self.teacher, self.layers) as teacher_nodes:
             self.teacher(args[0])
@@ -87,12 +102,16 @@ class MembraneComparison:
     def mse(self) -> dict[str, float]:
         """Per-layer mean squared membrane difference over every pass so far (NaN if none)."""
         return {
-            name: float(self._squared[name]) / self._count[name] if name in self._squared else float("nan")
+            name: float(self._squared[name]) / self._count[name]
+            if name in self._squared
+            else float("nan")
             for name in self.layers
         }
 
 
-def _resolve(student: SpikingNetwork, teacher: SpikingNetwork, layers: Sequence[str] | None) -> list[str]:
+def _resolve(
+    student: SpikingNetwork, teacher: SpikingNetwork, layers: Sequence[str] | None
+) -> list[str]:
     """``layers``, or every spiking layer of the teacher; ConfigError if one is missing in either."""
     names = list(teacher.neurons()) if layers is None else list(layers)
     check_pair(student, teacher, names)
@@ -101,7 +120,10 @@ def _resolve(student: SpikingNetwork, teacher: SpikingNetwork, layers: Sequence[
 
 @torch.no_grad()
 def membrane_mismatch(
-    student: SpikingNetwork, teacher: SpikingNetwork, loader: Iterable[Batch], layers: Sequence[str] | None = None
+    student: SpikingNetwork,
+    teacher: SpikingNetwork,
+    loader: Iterable[Batch],
+    layers: Sequence[str] | None = None,
 ) -> dict[str, float]:
     """Per-layer MSE of H between student and teacher over ``loader`` (``None``: every spiking layer)."""
     names = _resolve(student, teacher, layers)

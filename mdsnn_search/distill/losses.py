@@ -27,7 +27,9 @@ sequences onto each other; today both nets see the same input, so the default on
 """
 
 
-def same_timesteps(student_h_seq: torch.Tensor, teacher_h_seq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def same_timesteps(
+    student_h_seq: torch.Tensor, teacher_h_seq: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The identity alignment: both sequences must already have the same shape."""
     if student_h_seq.shape != teacher_h_seq.shape:
         raise ConfigError(
@@ -38,7 +40,9 @@ def same_timesteps(student_h_seq: torch.Tensor, teacher_h_seq: torch.Tensor) -> 
     return student_h_seq, teacher_h_seq
 
 
-def membrane_scale(teacher_h_seq: torch.Tensor, norm: MembraneNorm, threshold: float = 1.0) -> torch.Tensor | float:
+def membrane_scale(
+    teacher_h_seq: torch.Tensor, norm: MembraneNorm, threshold: float = 1.0
+) -> torch.Tensor | float:
     """The divisor that makes one layer's membrane MSE comparable with another's.
 
     ``teacher_power`` is the teacher's mean H^2 on this batch (detached), so L_mem is the relative

@@ -23,14 +23,18 @@ def freeze_teacher(teacher: SpikingNetwork) -> None:
     teacher.requires_grad_(False)
 
 
-def check_pair(student: SpikingNetwork, teacher: SpikingNetwork, distilled: Iterable[str] = ()) -> None:
+def check_pair(
+    student: SpikingNetwork, teacher: SpikingNetwork, distilled: Iterable[str] = ()
+) -> None:
     """Raise ConfigError unless ``student`` can learn from ``teacher`` at the ``distilled`` layers.
 
     Both must take the same input and give the same classes (logit KD compares them); every
     distilled layer must be a spiking layer of both.
     """
     if student is teacher:
-        raise ConfigError("the student must be a separate network from its teacher (the teacher is frozen)")
+        raise ConfigError(
+            "the student must be a separate network from its teacher (the teacher is frozen)"
+        )
     if student.input_shape != teacher.input_shape or student.num_classes != teacher.num_classes:
         raise ConfigError(
             f"student takes input {student.input_shape} with {student.num_classes} classes, but its teacher "
@@ -52,7 +56,11 @@ def check_pair(student: SpikingNetwork, teacher: SpikingNetwork, distilled: Iter
         )
 
 
-WEIGHT_MODULES: tuple[type[nn.Module], ...] = (nn.Conv2d, nn.Linear, nn.modules.batchnorm._BatchNorm)
+WEIGHT_MODULES: tuple[type[nn.Module], ...] = (
+    nn.Conv2d,
+    nn.Linear,
+    nn.modules.batchnorm._BatchNorm,
+)
 """Modules whose tensors a student takes from its teacher: convolutions, linears, batch norms."""
 
 
@@ -60,7 +68,9 @@ def weight_state(model: nn.Module) -> dict[str, torch.Tensor]:
     """The state-dict entries of the model's weight and batch-norm modules (running statistics
     included), by key; what the model adds on top (quantizer scales, learnable thresholds,
     pruning masks) is left out."""
-    prefixes = tuple(f"{name}." for name, module in model.named_modules() if isinstance(module, WEIGHT_MODULES))
+    prefixes = tuple(
+        f"{name}." for name, module in model.named_modules() if isinstance(module, WEIGHT_MODULES)
+    )
     return {k: v for k, v in model.state_dict().items() if k.startswith(prefixes)}
 
 
@@ -79,7 +89,10 @@ def init_student_from_teacher(student: SpikingNetwork, teacher: SpikingNetwork) 
             f"{teacher.config.arch} (width {teacher.config.width}) teacher: architectures differ"
         )
     source, target = weight_state(teacher), weight_state(student)
-    only_teacher, only_student = sorted(source.keys() - target.keys()), sorted(target.keys() - source.keys())
+    only_teacher, only_student = (
+        sorted(source.keys() - target.keys()),
+        sorted(target.keys() - source.keys()),
+    )
     if only_teacher or only_student:
         raise ConfigError(
             f"cannot initialise the student from the teacher: tensors only in the teacher "

@@ -18,7 +18,9 @@ from mdsnn_search.snn.neuron import QuantLIFNode
 
 
 @contextmanager
-def recording_membranes(model: SpikingNetwork, names: Collection[str]) -> Iterator[dict[str, QuantLIFNode]]:
+def recording_membranes(
+    model: SpikingNetwork, names: Collection[str]
+) -> Iterator[dict[str, QuantLIFNode]]:
     """Record the pre-spike membrane ``h_seq`` at ``names`` only, for the passes inside the block.
 
     Yields the recording neurons by name (read ``node.h_seq`` after the forward). On exit the
@@ -85,10 +87,17 @@ class SpikeCollector:
             self._hooks.append(node.register_forward_hook(self._keep))
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         for hook in self._hooks:
             hook.remove()
         self._hooks.clear()
 
-    def _keep(self, module: torch.nn.Module, args: tuple[torch.Tensor, ...], spikes: torch.Tensor) -> None:
+    def _keep(
+        self, module: torch.nn.Module, args: tuple[torch.Tensor, ...], spikes: torch.Tensor
+    ) -> None:
         self.spike_seqs.append(spikes)

@@ -28,7 +28,12 @@ import torch
 from mdsnn_search.distill.alignment import alignment_for
 from mdsnn_search.distill.cache import TeacherOutputCache
 from mdsnn_search.distill.config import DistillConfig
-from mdsnn_search.distill.losses import TimeAlignment, heterogeneous_kd, membrane_loss, spike_rate_loss
+from mdsnn_search.distill.losses import (
+    TimeAlignment,
+    heterogeneous_kd,
+    membrane_loss,
+    spike_rate_loss,
+)
 from mdsnn_search.distill.pair import check_pair, freeze_teacher
 from mdsnn_search.distill.recording import SpikeCollector, recording_membranes, take_membranes
 from mdsnn_search.distill.teacher import TeacherOutputs, inference_teacher, run_teacher
@@ -79,11 +84,22 @@ class DistillStep:
         self.per_timestep_ce = per_timestep_ce
         freeze_teacher(teacher)
         teacher_neurons = teacher.neurons()
-        self.layer_weights = config.resolve_layers(list(teacher_neurons), where=f"the teacher ({teacher.config.arch})")
-        self.thresholds = {name: firing_threshold(teacher_neurons[name]) for name in self.layer_weights}
+        self.layer_weights = config.resolve_layers(
+            list(teacher_neurons), where=f"the teacher ({teacher.config.arch})"
+        )
+        self.thresholds = {
+            name: firing_threshold(teacher_neurons[name]) for name in self.layer_weights
+        }
         uses_teacher = bool(self.layer_weights) or config.uses_kd
         batch_bn = config.teacher_bn == "batch"
-        self.cache = cache if uses_teacher and cache is not None and not batch_bn and cache.serves(self.layer_weights) else None
+        self.cache = (
+            cache
+            if uses_teacher
+            and cache is not None
+            and not batch_bn
+            and cache.serves(self.layer_weights)
+            else None
+        )
         self.inference = None
         if uses_teacher and self.cache is None:
             self.inference = inference_teacher(teacher, fold_bn=not batch_bn)
@@ -100,13 +116,21 @@ class DistillStep:
         return "per_batch" if self.inference is not None else "none"
 
     def __call__(
-        self, student: SpikingNetwork, x_seq: torch.Tensor, y: torch.Tensor, index: torch.Tensor | None = None
+        self,
+        student: SpikingNetwork,
+        x_seq: torch.Tensor,
+        y: torch.Tensor,
+        index: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         check_pair(student, self.teacher, self.layer_weights)
         teacher = self._teacher_outputs(x_seq, index)
         with ExitStack() as stack:
             nodes = stack.enter_context(recording_membranes(student, self.layer_weights))
-            spikes = stack.enter_context(SpikeCollector(student)) if self.config.spike_weight > 0 else None
+            spikes = (
+                stack.enter_context(SpikeCollector(student))
+                if self.config.spike_weight > 0
+                else None
+            )
             logits_seq = student(x_seq)
             student_h = take_membranes(nodes)
         ce = classification_loss(logits_seq, y, self.per_timestep_ce)
@@ -114,7 +138,9 @@ class DistillStep:
         loss = ce
         if self.layer_weights:
             assert teacher is not None
-            membrane = self._membrane_term(student_h, teacher.membranes, parts, alignment_for(student))
+            membrane = self._membrane_term(
+                student_h, teacher.membranes, parts, alignment_for(student)
+            )
             loss = loss + self.config.membrane_weight * membrane
         if self.config.uses_kd:
             assert teacher is not None
@@ -134,16 +160,22 @@ class DistillStep:
         self.parts = {key: value.detach() for key, value in parts.items()}
         return loss, logits_seq
 
-    def _teacher_outputs(self, x_seq: torch.Tensor, index: torch.Tensor | None) -> TeacherOutputs | None:
+    def _teacher_outputs(
+        self, x_seq: torch.Tensor, index: torch.Tensor | None
+    ) -> TeacherOutputs | None:
         if self.cache is not None:
             if index is None:
-                raise ValueError("a step reading cached teacher outputs needs the batch's sample indices")
+                raise ValueError(
+                    "a step reading cached teacher outputs needs the batch's sample indices"
+                )
             return self.cache.lookup(index, self.layer_weights, x_seq.device)
         if self.inference is None:
             return None
         if next(self.inference.parameters()).device != x_seq.device:
             self.inference.to(x_seq.device)
-        return run_teacher(self.inference, x_seq, self.layer_weights, batch_bn=self.config.teacher_bn == "batch")
+        return run_teacher(
+            self.inference, x_seq, self.layer_weights, batch_bn=self.config.teacher_bn == "batch"
+        )
 
     def _membrane_term(
         self,

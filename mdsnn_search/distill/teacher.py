@@ -52,7 +52,11 @@ def inference_teacher(teacher: SpikingNetwork, *, fold_bn: bool = True) -> Spiki
     freeze_teacher(frozen)
     if fold_bn:
         for layer in frozen.modules():
-            if isinstance(layer, QuantConvBN2d) and layer.weight_quantizer is None and layer.bn_quantizer is None:
+            if (
+                isinstance(layer, QuantConvBN2d)
+                and layer.weight_quantizer is None
+                and layer.bn_quantizer is None
+            ):
                 layer.conv = fuse_conv_bn_eval(layer.conv, layer.bn)
                 layer.bn = nn.Identity()  # type: ignore[assignment]
     return frozen

@@ -16,7 +16,12 @@ activity. ``estimate_cost`` reports one configuration; ``estimate_batch`` scores
 from mdsnn_search.hardware.batch import BatchCost, estimate_batch
 from mdsnn_search.hardware.configs import ConfigBatch
 from mdsnn_search.hardware.estimate import estimate_cost
-from mdsnn_search.hardware.inputs import read_activity, read_keep_fraction, read_layer_table, read_precision
+from mdsnn_search.hardware.inputs import (
+    read_activity,
+    read_keep_fraction,
+    read_layer_table,
+    read_precision,
+)
 from mdsnn_search.hardware.layers import LayerActivity, LayerKind, LayerSpec
 from mdsnn_search.hardware.preset import DEFAULT_PRESET, HardwarePreset, load_preset, preset_names
 from mdsnn_search.hardware.report import CostReport, LayerCost

@@ -77,9 +77,20 @@ from numpy.typing import NDArray
 
 from mdsnn_search.hardware import laws
 from mdsnn_search.hardware.configs import ConfigBatch
-from mdsnn_search.hardware.mapping import MappedLayer, TableGeometry, kept_channel_arrays, layer_order_warning
+from mdsnn_search.hardware.mapping import (
+    MappedLayer,
+    TableGeometry,
+    kept_channel_arrays,
+    layer_order_warning,
+)
 from mdsnn_search.hardware.preset import HardwarePreset, QuirksConfig
-from mdsnn_search.hardware.report import AREA_COMPONENTS, ENERGY_COMPONENTS, CostReport, LayerRows, build_report
+from mdsnn_search.hardware.report import (
+    AREA_COMPONENTS,
+    ENERGY_COMPONENTS,
+    CostReport,
+    LayerRows,
+    build_report,
+)
 
 Ints = NDArray[np.int64]
 Floats = NDArray[np.float64]
@@ -152,7 +163,9 @@ class _Mapping:
     neuron_fill: Floats | float
 
 
-def score(geometry: TableGeometry, batch: ConfigBatch, preset: HardwarePreset, event: bool) -> AwareScores:
+def score(
+    geometry: TableGeometry, batch: ConfigBatch, preset: HardwarePreset, event: bool
+) -> AwareScores:
     """Apply rules 1-8 to every configuration of ``batch``; ``event`` turns measured rates on."""
     cols = geometry.costed
     c_in_all, c_out_all = kept_channel_arrays(geometry.layers, batch.keep_fraction)
@@ -190,12 +203,15 @@ def _slices(w_bits: Ints, preset: HardwarePreset) -> _Slices:
     return _Slices(
         cells=cells,
         adc_widest=np.where(cells > 1, full, top),
-        adc_energy=((cells - 1) * full_energy + laws.adc_energy_scale(top, adc.reference_bits)) / cells,
+        adc_energy=((cells - 1) * full_energy + laws.adc_energy_scale(top, adc.reference_bits))
+        / cells,
         partial_sum_bits=laws.partial_sum_bits(top, cells, b_c),
     )
 
 
-def _mapping(c_in: Ints, c_out: Ints, cells: Ints, geometry: TableGeometry, preset: HardwarePreset) -> _Mapping:
+def _mapping(
+    c_in: Ints, c_out: Ints, cells: Ints, geometry: TableGeometry, preset: HardwarePreset
+) -> _Mapping:
     b = preset.crossbar.size
     row_tiles = -(-c_in // b)
     fold = -(-geometry.taps // preset.crossbar.pe_kernel**2)
@@ -237,7 +253,9 @@ def _energy(
     inputs_moved = m.row_groups * m.neuron_groups * m.row_fill * rate * per_site
     partial_sums = m.row_groups * m.neuron_groups * m.neuron_fill * patch * per_site
     per_pe_cycle = preset.quirks.neuron_update_per_pe_cycle
-    membrane_word = batch.u_bits[:, cols].astype(np.float64) * (e.neuron / preset.memory.neuron_word_bits)
+    membrane_word = batch.u_bits[:, cols].astype(np.float64) * (
+        e.neuron / preset.memory.neuron_word_bits
+    )
     neuron_updates = (m.row_groups * m.neuron_groups if per_pe_cycle else c_out * site) * per_site
     crossbar_reads = m.row_tiles * m.col_tiles * taps * m.row_fill * m.col_fill * rate * per_site
     shift_add = e.int8_add * laws.adder_scale(slices.partial_sum_bits)
@@ -249,7 +267,9 @@ def _energy(
         "subtractor": conversions * 2.0 * e.subtractor,
         "shift_add": np.where(slices.cells > 1, conversions * shift_add, 0.0),
         "temp_buffer": conversions * (e.temp_buffer / preset.crossbar.mux_ratio),
-        "tile_buffer": partial_sums * (slices.partial_sum_bits / preset.adc.reference_bits) * e.tile_buffer,
+        "tile_buffer": partial_sums
+        * (slices.partial_sum_bits / preset.adc.reference_bits)
+        * e.tile_buffer,
         "htree": inputs_moved * e.htree,
         "memory_fetch": inputs_moved * e.memory_fetch,
         "neuron": neuron_updates * membrane_word,
@@ -268,11 +288,19 @@ def _area(
     batch: ConfigBatch,
 ) -> tuple[dict[str, Floats], Floats, Ints]:
     """Area per component ([N]), each layer's own area ([N, L]) and the tile count (rule 6)."""
-    xb, a, memory, quirks, adc = preset.crossbar, preset.area_um2, preset.memory, preset.quirks, preset.adc
+    xb, a, memory, quirks, adc = (
+        preset.crossbar,
+        preset.area_um2,
+        preset.memory,
+        preset.quirks,
+        preset.adc,
+    )
     n_adc, ppt, cols = xb.adcs_per_pe, xb.pes_per_tile, geometry.costed
     crossbars = xb.pe_kernel**2 * a.crossbar
     adcs = n_adc * a.adc * laws.adc_area_scale(slices.adc_widest, adc.reference_bits)
-    shift_adders = np.where(slices.cells > 1, n_adc * a.int8_add * laws.adder_scale(slices.partial_sum_bits), 0.0)
+    shift_adders = np.where(
+        slices.cells > 1, n_adc * a.int8_add * laws.adder_scale(slices.partial_sum_bits), 0.0
+    )
     used = m.pes.sum(axis=1)
     tiles = -(-used // ppt) if xb.tile_packing == "packed" else (-(-m.pes // ppt)).sum(axis=1)
     empty = tiles * ppt - used if quirks.charge_empty_pe_slots else np.zeros_like(used)
@@ -282,7 +310,11 @@ def _area(
     in_buffer = c_in * geometry.input_area * (a.memory_bit * memory.input_word_bits)
     neurons = np.where(has_neurons, c_out * geometry.sites * u_bits * a.memory_bit, 0.0)
     bn_unit = laws.bn_cost(bn_bits, a.int8_multiply, a.int8_add, a.fp32_multiply_add)
-    bn = np.where(geometry.spiking, bn_unit + memory.bn_words_per_channel * bn_bits * c_out * a.memory_bit, 0.0)
+    bn = np.where(
+        geometry.spiking,
+        bn_unit + memory.bn_words_per_channel * bn_bits * c_out * a.memory_bit,
+        0.0,
+    )
     empty_adcs = empty * (n_adc * a.adc * laws.adc_area_scale(adc.bits, adc.reference_bits))
     breakdown: dict[str, Floats] = {
         "crossbar": (used + empty) * crossbars,
@@ -306,7 +338,10 @@ def _pipeline(
 ) -> tuple[Floats, Floats]:
     """(start, halt) of each layer in clocks (rule 5)."""
     xb, adc = preset.crossbar, preset.adc
-    cycle = xb.pe_cycle_clocks + xb.mux_ratio * (slices.adc_widest - adc.bits) * adc.conversion_clocks_per_bit
+    cycle = (
+        xb.pe_cycle_clocks
+        + xb.mux_ratio * (slices.adc_widest - adc.bits) * adc.conversion_clocks_per_bit
+    )
     steps = (
         c_out * geometry.sites
         if preset.quirks.cycle_per_output_neuron
@@ -339,7 +374,9 @@ def estimate_aware(
         energy_terms_pj=terms.tolist(),
         energy_pj=None,
         area_um2=scores.layer_area_um2[0].tolist(),
-        spans_cycles=list(zip(scores.start_clocks[0].tolist(), scores.halt_clocks[0].tolist(), strict=True)),
+        spans_cycles=list(
+            zip(scores.start_clocks[0].tolist(), scores.halt_clocks[0].tolist(), strict=True)
+        ),
         cycle_ns=scores.clock_ns,
         report_bits=True,
     )
@@ -349,7 +386,9 @@ def estimate_aware(
         tiles=int(scores.tiles[0]),
         energy_pj=float(scores.energy_total()[0]),
         area_um2=float(scores.area_total()[0]),
-        energy_breakdown_pj={name: float(value[0]) for name, value in scores.energy_breakdown.items()},
+        energy_breakdown_pj={
+            name: float(value[0]) for name, value in scores.energy_breakdown.items()
+        },
         area_breakdown_um2={name: float(value[0]) for name, value in scores.area_um2.items()},
         conventions={
             **conventions,
@@ -365,5 +404,7 @@ def estimate_aware(
 def _adc_convention(preset: HardwarePreset) -> str:
     adc = preset.adc
     if adc.follow_slice_bits:
-        return f"{adc.bits} bits for full cells, fewer for partly used cells (at least {adc.min_bits})"
+        return (
+            f"{adc.bits} bits for full cells, fewer for partly used cells (at least {adc.min_bits})"
+        )
     return f"{adc.bits} bits for every column"

@@ -25,7 +25,12 @@ from numpy.typing import NDArray
 from mdsnn_search.errors import ConfigError
 from mdsnn_search.hardware import aware
 from mdsnn_search.hardware.configs import ConfigBatch
-from mdsnn_search.hardware.estimate import check_layers, estimate_cost, is_event_mode, nothing_to_cost
+from mdsnn_search.hardware.estimate import (
+    check_layers,
+    estimate_cost,
+    is_event_mode,
+    nothing_to_cost,
+)
 from mdsnn_search.hardware.layers import LayerSpec
 from mdsnn_search.hardware.mapping import TableGeometry, kept_channel_arrays, table_geometry
 from mdsnn_search.hardware.preset import HardwarePreset
@@ -71,7 +76,9 @@ class BatchCost:
         return {key: float(getattr(self, key)[index]) for key in TOTAL_KEYS}
 
 
-def estimate_batch(layers: Sequence[LayerSpec], preset: HardwarePreset, batch: ConfigBatch) -> BatchCost:
+def estimate_batch(
+    layers: Sequence[LayerSpec], preset: HardwarePreset, batch: ConfigBatch
+) -> BatchCost:
     """Score every configuration of ``batch`` (over the L layers of ``layers``) on ``preset``.
 
     Conventions are the preset's, as in :func:`~.estimate.estimate_cost`; measured input rates
@@ -80,7 +87,9 @@ def estimate_batch(layers: Sequence[LayerSpec], preset: HardwarePreset, batch: C
     """
     check_layers(layers)
     if batch.n_layers != len(layers):
-        raise ConfigError(f"the batch has {batch.n_layers} layers per configuration, the table {len(layers)}")
+        raise ConfigError(
+            f"the batch has {batch.n_layers} layers per configuration, the table {len(layers)}"
+        )
     conventions = preset.conventions
     geometry = table_geometry(tuple(layers), conventions.output_side, conventions.include_linear)
     if not len(geometry.costed):
@@ -166,7 +175,10 @@ def _spikesim(layers: Sequence[LayerSpec], preset: HardwarePreset, batch: Config
         tiles=spread([r.tiles for r in reports], np.int64),
         pes=spread([r.pes for r in reports], np.int64),
         energy_breakdown_pj={
-            name: spread([r.energy_breakdown_pj[name] for r in reports]) for name in ENERGY_COMPONENTS
+            name: spread([r.energy_breakdown_pj[name] for r in reports])
+            for name in ENERGY_COMPONENTS
         },
-        area_breakdown_um2={name: spread([r.area_breakdown_um2[name] for r in reports]) for name in AREA_COMPONENTS},
+        area_breakdown_um2={
+            name: spread([r.area_breakdown_um2[name] for r in reports]) for name in AREA_COMPONENTS
+        },
     )

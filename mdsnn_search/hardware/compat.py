@@ -23,7 +23,13 @@ from typing import Any
 
 from mdsnn_search.hardware.mapping import MappedLayer, layer_order_warning
 from mdsnn_search.hardware.preset import HardwarePreset
-from mdsnn_search.hardware.report import AREA_COMPONENTS, ENERGY_COMPONENTS, CostReport, LayerRows, build_report
+from mdsnn_search.hardware.report import (
+    AREA_COMPONENTS,
+    ENERGY_COMPONENTS,
+    CostReport,
+    LayerRows,
+    build_report,
+)
 
 _GROUP = 8
 """SpikeSim's hard-coded divisor: ``xbar_size / 8`` ADCs per PE, each converting that many times."""
@@ -56,7 +62,15 @@ def pe_cycle_energy(preset: HardwarePreset, taps: int) -> float:
     e = preset.energy_pj
     m = preset.crossbar.size / _GROUP
     pe = taps * e.crossbar + m * (e.adc + e.mux)
-    return e.htree + e.memory_fetch + e.neuron + m * pe + m * 16 * e.subtractor + m * e.temp_buffer + e.tile_buffer
+    return (
+        e.htree
+        + e.memory_fetch
+        + e.neuron
+        + m * pe
+        + m * 16 * e.subtractor
+        + m * e.temp_buffer
+        + e.tile_buffer
+    )
 
 
 def _energy(
@@ -72,7 +86,9 @@ def _energy(
         terms = pe_cycle_energy_terms(preset, layer.taps)
         for key, value in terms.items():
             breakdown[key] += cycles * timesteps * value
-        layer_terms.append(tuple(cycles * timesteps * terms.get(key, 0.0) for key in ENERGY_COMPONENTS))
+        layer_terms.append(
+            tuple(cycles * timesteps * terms.get(key, 0.0) for key in ENERGY_COMPONENTS)
+        )
     return energies, layer_terms, breakdown
 
 
@@ -95,7 +111,9 @@ def _area(
     )
     in_buffer = [layer.input_elements * a.memory_bit * word.input_word_bits for layer in layers]
     neurons = [
-        layer.c_out * layer.sites * a.memory_bit * word.neuron_word_bits if layer.index < _NEURON_MEMORY_LAYERS else 0.0
+        layer.c_out * layer.sites * a.memory_bit * word.neuron_word_bits
+        if layer.index < _NEURON_MEMORY_LAYERS
+        else 0.0
         for layer in layers
     ]
     breakdown = dict.fromkeys(AREA_COMPONENTS, 0.0)
@@ -110,7 +128,9 @@ def _area(
         input_buffer=sum(in_buffer),
         neuron_memory=sum(neurons),
     )
-    own = [n_pe * pe_area + buf + mem for n_pe, buf, mem in zip(pes, in_buffer, neurons, strict=True)]
+    own = [
+        n_pe * pe_area + buf + mem for n_pe, buf, mem in zip(pes, in_buffer, neurons, strict=True)
+    ]
     return total, breakdown, own, tiles
 
 

@@ -46,8 +46,12 @@ class ConfigBatch:
             raise ConfigError(f"w_bits: expected [N, L], got shape {shape}")
         for name in _BITS:
             object.__setattr__(self, name, _integers(name, np.asarray(getattr(self, name)), shape))
-        object.__setattr__(self, "keep_fraction", _fractions("keep_fraction", self.keep_fraction, shape, True))
-        object.__setattr__(self, "input_rate", _fractions("input_rate", self.input_rate, shape, False))
+        object.__setattr__(
+            self, "keep_fraction", _fractions("keep_fraction", self.keep_fraction, shape, True)
+        )
+        object.__setattr__(
+            self, "input_rate", _fractions("input_rate", self.input_rate, shape, False)
+        )
         object.__setattr__(self, "timesteps", _timesteps(np.asarray(self.timesteps), shape[0]))
 
     def __len__(self) -> int:
@@ -91,7 +95,9 @@ class ConfigBatch:
             (n,) = np.broadcast_shapes(t.shape, *leading)
         except ValueError:
             shapes = {name: value.shape for name, value in knobs.items()}
-            raise ConfigError(f"configurations disagree on N: timesteps {t.shape}, {shapes}") from None
+            raise ConfigError(
+                f"configurations disagree on N: timesteps {t.shape}, {shapes}"
+            ) from None
         shape = (n, n_layers)
         return cls(
             **{name: np.broadcast_to(value, shape) for name, value in knobs.items()},
@@ -118,9 +124,16 @@ class ConfigBatch:
             w_bits=np.array([[p.w_bits for p in chosen]], dtype=np.int64),
             u_bits=np.array([[p.u_bits for p in chosen]], dtype=np.int64),
             bn_bits=np.array([[p.bn_bits for p in chosen]], dtype=np.int64),
-            keep_fraction=np.array([[(keep_fraction or {}).get(spec.name, 1.0) for spec in layers]], dtype=np.float64),
+            keep_fraction=np.array(
+                [[(keep_fraction or {}).get(spec.name, 1.0) for spec in layers]], dtype=np.float64
+            ),
             input_rate=np.array(
-                [[measured[spec.name].input_rate if spec.name in measured else 1.0 for spec in layers]],
+                [
+                    [
+                        measured[spec.name].input_rate if spec.name in measured else 1.0
+                        for spec in layers
+                    ]
+                ],
                 dtype=np.float64,
             ),
             timesteps=np.array([timesteps]),
@@ -132,9 +145,13 @@ class ConfigBatch:
         if not batches:
             raise ConfigError("no configurations to concatenate")
         if len({batch.n_layers for batch in batches}) != 1:
-            raise ConfigError(f"batches differ in layers: {sorted({batch.n_layers for batch in batches})}")
+            raise ConfigError(
+                f"batches differ in layers: {sorted({batch.n_layers for batch in batches})}"
+            )
         fields = ("w_bits", "u_bits", "bn_bits", "keep_fraction", "input_rate", "timesteps")
-        return cls(**{name: np.concatenate([getattr(batch, name) for batch in batches]) for name in fields})
+        return cls(
+            **{name: np.concatenate([getattr(batch, name) for batch in batches]) for name in fields}
+        )
 
 
 def _integers(name: str, value: np.ndarray, shape: tuple[int, ...]) -> NDArray[np.int64]:
@@ -143,11 +160,15 @@ def _integers(name: str, value: np.ndarray, shape: tuple[int, ...]) -> NDArray[n
     if value.dtype == np.bool_ or not np.issubdtype(value.dtype, np.integer):
         raise ConfigError(f"{name}: bits must be integers, got dtype {value.dtype}")
     if value.size and (value.min() < 1 or value.max() > FULL_PRECISION_BITS):
-        raise ConfigError(f"{name}: bits must lie in [1, {FULL_PRECISION_BITS}], but got {value.min()}..{value.max()}")
+        raise ConfigError(
+            f"{name}: bits must lie in [1, {FULL_PRECISION_BITS}], but got {value.min()}..{value.max()}"
+        )
     return value.astype(np.int64, copy=False)
 
 
-def _fractions(name: str, value: ArrayLike, shape: tuple[int, ...], low_open: bool) -> NDArray[np.float64]:
+def _fractions(
+    name: str, value: ArrayLike, shape: tuple[int, ...], low_open: bool
+) -> NDArray[np.float64]:
     array = np.asarray(value)
     if array.shape != shape:
         raise ConfigError(f"{name}: expected shape {shape} like w_bits, got {array.shape}")
@@ -157,13 +178,21 @@ def _fractions(name: str, value: ArrayLike, shape: tuple[int, ...], low_open: bo
     inside = (floats > 0.0 if low_open else floats >= 0.0) & (floats <= 1.0)
     if not np.all(inside):
         interval = "(0, 1]" if low_open else "[0, 1]"
-        raise ConfigError(f"{name}: values must lie in {interval}, but got {float(floats[~inside].flat[0])!r}")
+        raise ConfigError(
+            f"{name}: values must lie in {interval}, but got {float(floats[~inside].flat[0])!r}"
+        )
     return floats
 
 
 def _timesteps(value: np.ndarray, n: int) -> NDArray[np.int64]:
     if value.shape != (n,):
-        raise ConfigError(f"timesteps: expected shape ({n},), one per configuration, got {value.shape}")
-    if value.dtype == np.bool_ or not np.issubdtype(value.dtype, np.integer) or (value.size and value.min() < 1):
+        raise ConfigError(
+            f"timesteps: expected shape ({n},), one per configuration, got {value.shape}"
+        )
+    if (
+        value.dtype == np.bool_
+        or not np.issubdtype(value.dtype, np.integer)
+        or (value.size and value.min() < 1)
+    ):
         raise ConfigError(f"timesteps must be integers >= 1, but got {value.tolist()!r}")
     return value.astype(np.int64, copy=False)

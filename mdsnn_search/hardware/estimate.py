@@ -66,7 +66,11 @@ def estimate_cost(
         return estimate_spikesim(mapped, preset, timesteps, stated)
     geometry = table_geometry(tuple(layers), conventions.output_side, conventions.include_linear)
     batch = ConfigBatch.of(
-        layers, timesteps=timesteps, precision=precision, keep_fraction=keep_fraction, activity=activity
+        layers,
+        timesteps=timesteps,
+        precision=precision,
+        keep_fraction=keep_fraction,
+        activity=activity,
     )
     return estimate_aware(mapped, geometry, batch, preset, is_event_mode(preset), stated)
 
@@ -82,17 +86,23 @@ def nothing_to_cost(preset: HardwarePreset) -> ConfigError:
     )
 
 
-def stated_conventions(preset: HardwarePreset, measured: bool, skipped_linear: bool) -> dict[str, Any]:
+def stated_conventions(
+    preset: HardwarePreset, measured: bool, skipped_linear: bool
+) -> dict[str, Any]:
     """What a report states about how it was computed (engines add their own entries)."""
     event = is_event_mode(preset)
     conventions = preset.conventions
     if preset.engine == "spikesim":
         activity = "dense (SpikeSim's ELA has no activity input)"
     elif not event:
-        activity = "dense" + (" (measured rates ignored: preset activity_mode is dense)" if measured else "")
+        activity = "dense" + (
+            " (measured rates ignored: preset activity_mode is dense)" if measured else ""
+        )
     else:
         activity = (
-            "event (measured input rates; dense where none given)" if measured else "event, but no rates given: dense"
+            "event (measured input rates; dense where none given)"
+            if measured
+            else "event, but no rates given: dense"
         )
     return {
         "engine": preset.engine,
@@ -125,7 +135,9 @@ def check_layers(layers: Sequence[LayerSpec]) -> list[str]:
         names.append(spec.name)
     if len(set(names)) != len(names):
         duplicates = sorted({name for name in names if names.count(name) > 1})
-        raise ConfigError(f"layers: layer names must be unique, but got duplicates {', '.join(duplicates)}")
+        raise ConfigError(
+            f"layers: layer names must be unique, but got duplicates {', '.join(duplicates)}"
+        )
     return names
 
 
@@ -142,13 +154,17 @@ def _check_values(
 ) -> None:
     for name, value in precision.items():
         if not isinstance(value, LayerPrecision):
-            raise ConfigError(f"precision[{name}]: expected a LayerPrecision, got {type(value).__name__}")
+            raise ConfigError(
+                f"precision[{name}]: expected a LayerPrecision, got {type(value).__name__}"
+            )
     for name, fraction in keep_fraction.items():
         if not _is_number(fraction) or not 0.0 < fraction <= 1.0:
             raise ConfigError(f"keep_fraction[{name}]: must lie in (0, 1], but got {fraction!r}")
     for name, rates in activity.items():
         if not isinstance(rates, LayerActivity):  # LayerActivity checks its rates when built
-            raise ConfigError(f"activity[{name}]: expected a LayerActivity, got {type(rates).__name__}")
+            raise ConfigError(
+                f"activity[{name}]: expected a LayerActivity, got {type(rates).__name__}"
+            )
 
 
 def _is_number(value: object) -> bool:

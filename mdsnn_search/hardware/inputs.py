@@ -112,7 +112,10 @@ def read_precision(path: str | Path, layer_names: Sequence[str]) -> dict[str, La
 def read_activity(path: str | Path, layer_names: Sequence[str]) -> dict[str, LayerActivity]:
     """Measured spike rates per layer (``{name: {input_rate, output_rate}}``)."""
     rates = _validated(path, _ACTIVITY, layer_names, "activity")
-    return {name: LayerActivity(input_rate=r.input_rate, output_rate=r.output_rate) for name, r in rates.items()}
+    return {
+        name: LayerActivity(input_rate=r.input_rate, output_rate=r.output_rate)
+        for name, r in rates.items()
+    }
 
 
 def read_keep_fraction(path: str | Path, layer_names: Sequence[str]) -> dict[str, float]:
@@ -120,11 +123,15 @@ def read_keep_fraction(path: str | Path, layer_names: Sequence[str]) -> dict[str
     fractions: dict[str, float] = _validated(path, _KEEP, layer_names, "keep fraction")
     for name, fraction in fractions.items():
         if not 0.0 < fraction <= 1.0:
-            raise ConfigError(f"{path}: {name}: keep fraction must lie in (0, 1], but got {fraction!r}")
+            raise ConfigError(
+                f"{path}: {name}: keep fraction must lie in (0, 1], but got {fraction!r}"
+            )
     return fractions
 
 
-def _validated(path: str | Path, adapter: TypeAdapter[Any], layer_names: Sequence[str], what: str) -> Any:
+def _validated(
+    path: str | Path, adapter: TypeAdapter[Any], layer_names: Sequence[str], what: str
+) -> Any:
     data = read_mapping(path)
     try:
         value = adapter.validate_python(data)

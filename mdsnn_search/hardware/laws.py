@@ -80,7 +80,10 @@ def adc_area_scale(bits: ArrayLike, reference_bits: int) -> Floats:
 def partial_sum_bits(top_adc_bits: ArrayLike, cells: ArrayLike, bits_per_cell: int) -> Ints:
     """Width of a weight's merged partial sum: the top slice's ADC word shifted by (c - 1) b_c
     places. With every slice full this is b_ADC + (c - 1) b_c; it grows with every weight bit."""
-    return np.asarray(top_adc_bits, dtype=np.int64) + (np.asarray(cells, dtype=np.int64) - 1) * bits_per_cell
+    return (
+        np.asarray(top_adc_bits, dtype=np.int64)
+        + (np.asarray(cells, dtype=np.int64) - 1) * bits_per_cell
+    )
 
 
 # --- digital arithmetic (shift-add, batch norm) --------------------------------------------------
@@ -96,7 +99,9 @@ def multiplier_scale(bits: ArrayLike) -> Floats:
     return (np.asarray(bits, dtype=np.float64) / 8.0) ** 2
 
 
-def bn_cost(bn_bits: ArrayLike, int8_multiply: float, int8_add: float, fp32_multiply_add: float) -> Floats:
+def bn_cost(
+    bn_bits: ArrayLike, int8_multiply: float, int8_add: float, fp32_multiply_add: float
+) -> Floats:
     """Cost (energy or area, by the constants given) of one folded-BN multiply-add at ``bn_bits``.
 
     Folded BN leaves a per-channel scale and bias applied to each neuron's input current once per

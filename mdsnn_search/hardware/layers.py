@@ -43,12 +43,20 @@ class LayerSpec:
         for field in ("c_in", "c_out", "kernel", "h_in", "w_in", "h_out", "w_out"):
             value = getattr(self, field)
             if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-                raise ConfigError(f"layer {self.name!r}: {field} must be an integer >= 1, but got {value!r}")
+                raise ConfigError(
+                    f"layer {self.name!r}: {field} must be an integer >= 1, but got {value!r}"
+                )
         pool = self.pool
-        if pool is not None and (isinstance(pool, bool) or not isinstance(pool, Integral) or pool < 1):
-            raise ConfigError(f"layer {self.name!r}: pool must be an integer >= 1, but got {self.pool!r}")
+        if pool is not None and (
+            isinstance(pool, bool) or not isinstance(pool, Integral) or pool < 1
+        ):
+            raise ConfigError(
+                f"layer {self.name!r}: pool must be an integer >= 1, but got {self.pool!r}"
+            )
         if self.kind not in ("conv", "linear"):
-            raise ConfigError(f"layer {self.name!r}: kind must be 'conv' or 'linear', but got {self.kind!r}")
+            raise ConfigError(
+                f"layer {self.name!r}: kind must be 'conv' or 'linear', but got {self.kind!r}"
+            )
 
     @property
     def macs(self) -> int:
@@ -70,5 +78,9 @@ class LayerActivity:
     def __post_init__(self) -> None:
         for field in ("input_rate", "output_rate"):
             rate = getattr(self, field)
-            if isinstance(rate, bool) or not isinstance(rate, Real) or not 0.0 <= float(rate) <= 1.0:
+            if (
+                isinstance(rate, bool)
+                or not isinstance(rate, Real)
+                or not 0.0 <= float(rate) <= 1.0
+            ):
                 raise ConfigError(f"{field} must be a number in [0, 1], but got {rate!r}")

@@ -51,7 +51,9 @@ class MappedLayer:
     """Dense MACs of one timestep with kept channels, at the real conv output side."""
 
 
-def kept_channels(layers: Sequence[LayerSpec], keep_fraction: Mapping[str, float]) -> list[tuple[int, int]]:
+def kept_channels(
+    layers: Sequence[LayerSpec], keep_fraction: Mapping[str, float]
+) -> list[tuple[int, int]]:
     """(C_in, C_out) of every layer after pruning (the rule is :func:`kept_channel_arrays`'s)."""
     keep = np.array([[keep_fraction.get(spec.name, 1.0) for spec in layers]], dtype=np.float64)
     c_in, c_out = kept_channel_arrays(layers, keep)
@@ -129,7 +131,9 @@ def map_layers(
     for i, spec in enumerate(layers):
         if spec.kind == "linear" and not include_linear:
             continue
-        h_out, w_out = pooled_side(layers, i) if output_side == "pooled" else (spec.h_out, spec.w_out)
+        h_out, w_out = (
+            pooled_side(layers, i) if output_side == "pooled" else (spec.h_out, spec.w_out)
+        )
         c_in, c_out = channels[i]
         taps = spec.kernel * spec.kernel
         mapped.append(
@@ -177,11 +181,16 @@ class TableGeometry:
 
 
 @functools.lru_cache(maxsize=64)
-def table_geometry(layers: tuple[LayerSpec, ...], output_side: OutputSide, include_linear: bool) -> TableGeometry:
+def table_geometry(
+    layers: tuple[LayerSpec, ...], output_side: OutputSide, include_linear: bool
+) -> TableGeometry:
     """The geometry of ``layers`` under a preset's conventions (cached: a search costs one table
     many times)."""
     costed = [i for i, spec in enumerate(layers) if include_linear or spec.kind != "linear"]
-    sides = [pooled_side(layers, i) if output_side == "pooled" else (layers[i].h_out, layers[i].w_out) for i in costed]
+    sides = [
+        pooled_side(layers, i) if output_side == "pooled" else (layers[i].h_out, layers[i].w_out)
+        for i in costed
+    ]
     specs = [layers[i] for i in costed]
     return TableGeometry(
         layers=layers,

@@ -16,7 +16,9 @@ def plot_breakdown(report: CostReport, path: str | Path) -> Path:
     """Save two bar charts (share of energy, share of area per component) to ``path``."""
     path = Path(path)
     if path.suffix.lower() not in FIGURE_SUFFIXES:
-        raise ConfigError(f"--plot {path}: the file must end in one of {', '.join(FIGURE_SUFFIXES)}")
+        raise ConfigError(
+            f"--plot {path}: the file must end in one of {', '.join(FIGURE_SUFFIXES)}"
+        )
     if not path.parent.is_dir():
         raise ConfigError(f"--plot {path}: no such folder {path.parent}")
     import matplotlib
@@ -24,10 +26,22 @@ def plot_breakdown(report: CostReport, path: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, (energy_axis, area_axis) = plt.subplots(1, 2, figsize=(11, 4.5), constrained_layout=True)
+    figure, (energy_axis, area_axis) = plt.subplots(
+        1, 2, figsize=(11, 4.5), constrained_layout=True
+    )
     for axis, breakdown, total, what in (
-        (energy_axis, report.energy_breakdown_pj, report.energy_pj, f"energy ({report.energy_pj / 1e6:.4g} uJ)"),
-        (area_axis, report.area_breakdown_um2, report.area_um2, f"area ({report.area_um2 / 1e6:.4g} mm2)"),
+        (
+            energy_axis,
+            report.energy_breakdown_pj,
+            report.energy_pj,
+            f"energy ({report.energy_pj / 1e6:.4g} uJ)",
+        ),
+        (
+            area_axis,
+            report.area_breakdown_um2,
+            report.area_um2,
+            f"area ({report.area_um2 / 1e6:.4g} mm2)",
+        ),
     ):
         names = [name for name, value in breakdown.items() if value > 0]
         shares = [100.0 * breakdown[name] / total for name in names]
@@ -36,7 +50,9 @@ def plot_breakdown(report: CostReport, path: str | Path) -> Path:
         axis.set_xlabel("% of total")
         axis.set_title(what)
         for y, share in enumerate(shares[::-1]):
-            axis.annotate(f"{share:.1f}", (share, y), xytext=(3, 0), textcoords="offset points", va="center")
+            axis.annotate(
+                f"{share:.1f}", (share, y), xytext=(3, 0), textcoords="offset points", va="center"
+            )
     conventions = report.conventions
     figure.suptitle(
         f"{conventions.get('preset')} ({conventions.get('engine')}), T={report.timesteps}: "

@@ -45,19 +45,28 @@ class CrossbarConfig(_Config):
 
     size: int = Field(ge=8, description="rows = columns of one crossbar (B)")
     bits_per_cell: int = Field(ge=1, le=8, description="bits one device stores (b_c)")
-    pe_kernel: int = Field(3, ge=1, description="a PE holds pe_kernel^2 crossbars, one per kernel tap")
-    pes_per_tile: int = Field(8, ge=1, description="PEs sharing one tile's buffers, H-tree and subtractors")
+    pe_kernel: int = Field(
+        3, ge=1, description="a PE holds pe_kernel^2 crossbars, one per kernel tap"
+    )
+    pes_per_tile: int = Field(
+        8, ge=1, description="PEs sharing one tile's buffers, H-tree and subtractors"
+    )
     mux_ratio: int = Field(8, ge=1, description="columns sharing one ADC through a mux")
     clock_mhz: float = Field(250.0, gt=0, description="clock frequency")
-    pe_cycle_clocks: int = Field(26, ge=1, description="clock cycles of one PE cycle with the ADC at adc.bits")
+    pe_cycle_clocks: int = Field(
+        26, ge=1, description="clock cycles of one PE cycle with the ADC at adc.bits"
+    )
     tile_packing: TilePacking = Field(
-        "packed", description="packed: PEs of all layers fill tiles in turn (SpikeSim's code); per_layer: whole tiles"
+        "packed",
+        description="packed: PEs of all layers fill tiles in turn (SpikeSim's code); per_layer: whole tiles",
     )
 
     @model_validator(mode="after")
     def _mux_divides_size(self) -> CrossbarConfig:
         if self.size % self.mux_ratio:
-            raise ValueError(f"mux_ratio must divide size, but got (size={self.size}, mux_ratio={self.mux_ratio})")
+            raise ValueError(
+                f"mux_ratio must divide size, but got (size={self.size}, mux_ratio={self.mux_ratio})"
+            )
         return self
 
     @property
@@ -79,20 +88,29 @@ class AdcConfig(_Config):
 
     bits: int = Field(ge=1, le=16, description="resolution for a column of full b_c-bit cells")
     reference_bits: int = Field(
-        ge=1, le=16, description="resolution (and partial-sum width) the ADC and tile-buffer constants were taken at"
+        ge=1,
+        le=16,
+        description="resolution (and partial-sum width) the ADC and tile-buffer constants were taken at",
     )
     follow_slice_bits: bool = Field(
-        False, description="a column of cells holding fewer than b_c weight bits is converted at fewer ADC bits"
+        False,
+        description="a column of cells holding fewer than b_c weight bits is converted at fewer ADC bits",
     )
-    min_bits: int = Field(1, ge=1, le=16, description="lowest resolution follow_slice_bits may reach")
+    min_bits: int = Field(
+        1, ge=1, le=16, description="lowest resolution follow_slice_bits may reach"
+    )
     conversion_clocks_per_bit: float = Field(
-        0.5, gt=0, description="SAR conversion time per resolved bit, in clocks (conversion time is linear in bits)"
+        0.5,
+        gt=0,
+        description="SAR conversion time per resolved bit, in clocks (conversion time is linear in bits)",
     )
 
     @model_validator(mode="after")
     def _min_below_bits(self) -> AdcConfig:
         if self.min_bits > self.bits:
-            raise ValueError(f"min_bits <= bits must hold, but got (min_bits={self.min_bits}, bits={self.bits})")
+            raise ValueError(
+                f"min_bits <= bits must hold, but got (min_bits={self.min_bits}, bits={self.bits})"
+            )
         return self
 
 
@@ -103,15 +121,28 @@ class EnergyConfig(_Config):
     adc: float = Field(ge=0, description="one ADC conversion at reference_bits")
     mux: float = Field(ge=0, description="one mux selection (one per conversion)")
     subtractor: float = Field(ge=0, description="one subtract (offset removal); 2 per conversion")
-    temp_buffer: float = Field(ge=0, description="one temp-buffer access; one per mux_ratio conversions")
-    tile_buffer: float = Field(
-        ge=0, description="moving the partial sums of one B-neuron group (reference_bits wide) through the tile buffer"
+    temp_buffer: float = Field(
+        ge=0, description="one temp-buffer access; one per mux_ratio conversions"
     )
-    htree: float = Field(ge=0, description="carrying one B-row input vector to a PE over the H-tree")
-    memory_fetch: float = Field(ge=0, description="fetching one B-row input vector from the input buffer")
-    neuron: float = Field(ge=0, description="one neuron's membrane read-modify-write (memory.neuron_word_bits word)")
-    int8_add: float = Field(ge=0, description="8-bit integer add (shift-add, BN add); scales linearly in bits")
-    int8_multiply: float = Field(ge=0, description="8-bit integer multiply (BN scale); scales with bits^2")
+    tile_buffer: float = Field(
+        ge=0,
+        description="moving the partial sums of one B-neuron group (reference_bits wide) through the tile buffer",
+    )
+    htree: float = Field(
+        ge=0, description="carrying one B-row input vector to a PE over the H-tree"
+    )
+    memory_fetch: float = Field(
+        ge=0, description="fetching one B-row input vector from the input buffer"
+    )
+    neuron: float = Field(
+        ge=0, description="one neuron's membrane read-modify-write (memory.neuron_word_bits word)"
+    )
+    int8_add: float = Field(
+        ge=0, description="8-bit integer add (shift-add, BN add); scales linearly in bits"
+    )
+    int8_multiply: float = Field(
+        ge=0, description="8-bit integer multiply (BN scale); scales with bits^2"
+    )
     fp32_multiply_add: float = Field(ge=0, description="FP32 multiply + add (BN at >= 16 bits)")
 
 
@@ -125,7 +156,9 @@ class AreaConfig(_Config):
     temp_buffer: float = Field(ge=0, description="one tile's temp buffer")
     tile_buffer: float = Field(ge=0, description="one tile's buffer")
     htree: float = Field(ge=0, description="one tile's H-tree")
-    memory_bit: float = Field(gt=0, description="one SRAM bit (input buffer, neuron memory, BN parameters)")
+    memory_bit: float = Field(
+        gt=0, description="one SRAM bit (input buffer, neuron memory, BN parameters)"
+    )
     int8_add: float = Field(ge=0, description="8-bit adder; scales linearly in bits")
     int8_multiply: float = Field(ge=0, description="8-bit multiplier; scales with bits^2")
     fp32_multiply_add: float = Field(ge=0, description="FP32 multiplier + adder")
@@ -135,9 +168,13 @@ class MemoryConfig(_Config):
     """Word widths of the on-chip memories (SpikeSim sizes the first two at 22 bits)."""
 
     neuron_word_bits: int = Field(22, ge=1, description="membrane word the neuron constants assume")
-    input_word_bits: int = Field(22, ge=1, description="bits stored per input element in the input buffer")
+    input_word_bits: int = Field(
+        22, ge=1, description="bits stored per input element in the input buffer"
+    )
     bn_words_per_channel: int = Field(
-        2, ge=0, description="folded-BN parameter words (scale, bias) stored per kept channel, b_bn bits each"
+        2,
+        ge=0,
+        description="folded-BN parameter words (scale, bias) stored per kept channel, b_bn bits each",
     )
 
 
@@ -145,28 +182,38 @@ class ConventionsConfig(_Config):
     """Choices a report must state, because published numbers differ on them."""
 
     output_side: OutputSide = Field(
-        "conv", description="H_out is the real conv output side, or the side after pooling (SpikeSim's example)"
+        "conv",
+        description="H_out is the real conv output side, or the side after pooling (SpikeSim's example)",
     )
-    include_linear: bool = Field(True, description="cost linear layers (as 1x1 convs on a 1x1 input)")
+    include_linear: bool = Field(
+        True, description="cost linear layers (as 1x1 convs on a 1x1 input)"
+    )
     activity_mode: ActivityMode = Field(
-        "dense", description="event: measured spike rates scale the activity-driven terms (aware engine)"
+        "dense",
+        description="event: measured spike rates scale the activity-driven terms (aware engine)",
     )
 
 
 class QuirksConfig(_Config):
     """SpikeSim behaviours the aware engine can reproduce (the spikesim engine always has them)."""
 
-    neuron_memory_first_five_layers: bool = Field(False, description="neuron memory counts only the first five layers")
+    neuron_memory_first_five_layers: bool = Field(
+        False, description="neuron memory counts only the first five layers"
+    )
     charge_unmapped_cells: bool = Field(
         False,
         description="rows, columns, conversions and transfers of a PE cost energy even where no weight is mapped",
     )
-    charge_empty_pe_slots: bool = Field(False, description="every PE slot of every tile costs area, used or not")
+    charge_empty_pe_slots: bool = Field(
+        False, description="every PE slot of every tile costs area, used or not"
+    )
     cycle_per_output_neuron: bool = Field(
-        False, description="latency: one PE cycle per output neuron per timestep (not per output site)"
+        False,
+        description="latency: one PE cycle per output neuron per timestep (not per output site)",
     )
     neuron_update_per_pe_cycle: bool = Field(
-        False, description="neuron energy: one update per PE cycle (not one per neuron per timestep)"
+        False,
+        description="neuron energy: one update per PE cycle (not one per neuron per timestep)",
     )
 
 
@@ -175,8 +222,12 @@ class HardwarePreset(_Config):
 
     name: str = Field(min_length=1, description="the preset's name (its file stem when shipped)")
     description: str = Field("", description="one line for tables and reports")
-    engine: Engine = Field(description="spikesim: SpikeSim's ELA exactly; aware: precision/activity-aware")
-    device: Device = Field(description="memory device of the crossbars (stated in reports; constants carry it)")
+    engine: Engine = Field(
+        description="spikesim: SpikeSim's ELA exactly; aware: precision/activity-aware"
+    )
+    device: Device = Field(
+        description="memory device of the crossbars (stated in reports; constants carry it)"
+    )
     technology_nm: int = Field(ge=1, description="CMOS node the constants are for (informational)")
     crossbar: CrossbarConfig
     adc: AdcConfig
@@ -207,7 +258,9 @@ class HardwarePreset(_Config):
         try:
             return HardwarePreset.model_validate(data)
         except ValidationError as exc:
-            raise ConfigError(f"preset {self.name} with overrides: {validation_message(exc)}") from None
+            raise ConfigError(
+                f"preset {self.name} with overrides: {validation_message(exc)}"
+            ) from None
 
 
 @functools.cache
@@ -227,12 +280,16 @@ def preset_names() -> list[str]:
 def load_preset(name_or_path: str | Path) -> HardwarePreset:
     """Load a preset by shipped name (``rram_64``) or by file path; errors name the file and field."""
     text = str(name_or_path)
-    looks_like_path = isinstance(name_or_path, Path) or text.endswith((".yaml", ".yml", ".json")) or "/" in text
+    looks_like_path = (
+        isinstance(name_or_path, Path) or text.endswith((".yaml", ".yml", ".json")) or "/" in text
+    )
     if not looks_like_path:
         return _load_shipped(text)
     path = Path(text).resolve()
     if not path.is_file():
-        raise ConfigError(f"{text}: no such preset file (shipped presets: {', '.join(preset_names())})")
+        raise ConfigError(
+            f"{text}: no such preset file (shipped presets: {', '.join(preset_names())})"
+        )
     return _load_file(path, path.stat().st_mtime_ns)
 
 

@@ -12,7 +12,13 @@ from mdsnn_search.hardware.report import CostReport
 from mdsnn_search.hardware.sensitivity import Sensitivity
 
 _PREFIXES = {  # (from this magnitude on, divide by, unit name)
-    "pJ": ((1e12, 1e12, "J"), (1e9, 1e9, "mJ"), (1e6, 1e6, "uJ"), (1e3, 1e3, "nJ"), (0.0, 1.0, "pJ")),
+    "pJ": (
+        (1e12, 1e12, "J"),
+        (1e9, 1e9, "mJ"),
+        (1e6, 1e6, "uJ"),
+        (1e3, 1e3, "nJ"),
+        (0.0, 1.0, "pJ"),
+    ),
     "ns": ((1e9, 1e9, "s"), (1e6, 1e6, "ms"), (1e3, 1e3, "us"), (0.0, 1.0, "ns")),
     "um2": ((1e4, 1e6, "mm2"), (0.0, 1.0, "um2")),
 }
@@ -87,9 +93,17 @@ def breakdown_table(report: CostReport) -> Table:
         table.add_row(
             name,
             "-" if energy is None else human(energy, "pJ"),
-            "-" if energy is None else f"{100.0 * energy / report.energy_pj:.1f}" if report.energy_pj else "0.0",
+            "-"
+            if energy is None
+            else f"{100.0 * energy / report.energy_pj:.1f}"
+            if report.energy_pj
+            else "0.0",
             "-" if area is None else human(area, "um2"),
-            "-" if area is None else f"{100.0 * area / report.area_um2:.1f}" if report.area_um2 else "0.0",
+            "-"
+            if area is None
+            else f"{100.0 * area / report.area_um2:.1f}"
+            if report.area_um2
+            else "0.0",
         )
     return table
 
@@ -106,20 +120,33 @@ def conventions_text(report: CostReport) -> Text:
 def render(report: CostReport, console: Console | None = None) -> None:
     """Print totals, the per-layer table, the component breakdown and the conventions."""
     console = console or Console()
-    console.print(Group(totals_table(report), layers_table(report), breakdown_table(report), conventions_text(report)))
+    console.print(
+        Group(
+            totals_table(report),
+            layers_table(report),
+            breakdown_table(report),
+            conventions_text(report),
+        )
+    )
 
 
 def sensitivity_table(rows: Sequence[Sensitivity]) -> Table:
     table = Table(title="Sensitivity: each knob stepped down on its own", title_justify="left")
     for column in ("knob", "change", "energy", "latency", "area", "EDAP", "rule"):
-        table.add_column(column, justify="right" if column in ("energy", "latency", "area", "EDAP") else "left")
+        table.add_column(
+            column, justify="right" if column in ("energy", "latency", "area", "EDAP") else "left"
+        )
     for row in rows:
-        changes = (f"{100.0 * value:+.1f} %" for value in (row.energy, row.latency, row.area, row.edap))
+        changes = (
+            f"{100.0 * value:+.1f} %" for value in (row.energy, row.latency, row.area, row.edap)
+        )
         table.add_row(row.knob, row.change, *changes, row.rule)
     return table
 
 
-def render_sensitivity(report: CostReport, rows: Sequence[Sensitivity], console: Console | None = None) -> None:
+def render_sensitivity(
+    report: CostReport, rows: Sequence[Sensitivity], console: Console | None = None
+) -> None:
     """Print the base configuration's totals, the sensitivity table and the conventions."""
     console = console or Console()
     console.print(Group(totals_table(report), sensitivity_table(rows), conventions_text(report)))

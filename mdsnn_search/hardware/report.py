@@ -134,7 +134,9 @@ class LayerRows:
                     macs=layer.macs,
                     input_rate=layer.activity.input_rate if layer.activity is not None else None,
                     output_rate=layer.activity.output_rate if layer.activity is not None else None,
-                    energy_pj=math.fsum(terms.values()) if self.energy_pj is None else self.energy_pj[i],
+                    energy_pj=math.fsum(terms.values())
+                    if self.energy_pj is None
+                    else self.energy_pj[i],
                     start_ns=start * self.cycle_ns,
                     halt_ns=halt * self.cycle_ns,
                     area_um2=self.area_um2[i],
@@ -218,7 +220,9 @@ def build_report(
         synops += layer.macs * (layer.activity.input_rate if layer.activity is not None else 1.0)
     ops *= 2.0 * timesteps
     synops *= timesteps
-    merit = figures_of_merit(*(np.asarray(value, dtype=np.float64) for value in (energy, latency_ns, area, ops)))
+    merit = figures_of_merit(
+        *(np.asarray(value, dtype=np.float64) for value in (energy, latency_ns, area, ops))
+    )
     return CostReport(
         energy_pj=energy,
         latency_ns=latency_ns,
@@ -240,12 +244,16 @@ def build_report(
     )
 
 
-def figures_of_merit(energy_pj: Floats, latency_ns: Floats, area_um2: Floats, ops: Floats) -> dict[str, Floats]:
+def figures_of_merit(
+    energy_pj: Floats, latency_ns: Floats, area_um2: Floats, ops: Floats
+) -> dict[str, Floats]:
     """EDP, EDAP, TOPS/W and TOPS/mm2 (module docstring), elementwise: one definition for a report
     and for a batch of configurations. A zero energy, latency or area gives a zero figure."""
     edp = (energy_pj * 1e-12) * (latency_ns * 1e-9)
     area_mm2 = area_um2 * 1e-6
     with np.errstate(divide="ignore", invalid="ignore"):
         per_w = np.where(energy_pj > 0, ops / energy_pj, 0.0)
-        per_mm2 = np.where((latency_ns > 0) & (area_um2 > 0), ops / (latency_ns * 1e3) / area_mm2, 0.0)
+        per_mm2 = np.where(
+            (latency_ns > 0) & (area_um2 > 0), ops / (latency_ns * 1e3) / area_mm2, 0.0
+        )
     return {EDP: edp, EDAP: edp * area_mm2, TOPS_PER_W: per_w, TOPS_PER_MM2: per_mm2}

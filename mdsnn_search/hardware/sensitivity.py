@@ -65,7 +65,9 @@ KNOBS = (
 )  # fmt: skip
 
 
-def sensitivity(layers: Sequence[LayerSpec], preset: HardwarePreset, base: ConfigBatch) -> list[Sensitivity]:
+def sensitivity(
+    layers: Sequence[LayerSpec], preset: HardwarePreset, base: ConfigBatch
+) -> list[Sensitivity]:
     """Every knob of :data:`KNOBS` stepped down from ``base`` (a batch of one configuration)."""
     if len(base) != 1:
         raise ConfigError(f"sensitivity: the base must be one configuration, but got {len(base)}")
@@ -102,7 +104,10 @@ def _rule(knob: _Knob, preset: HardwarePreset) -> str:
 
 
 def _stepped(base: ConfigBatch, knob: _Knob, spiking: np.ndarray) -> ConfigBatch:
-    fields = {name: getattr(base, name) for name in ("w_bits", "u_bits", "bn_bits", "keep_fraction", "input_rate")}
+    fields = {
+        name: getattr(base, name)
+        for name in ("w_bits", "u_bits", "bn_bits", "keep_fraction", "input_rate")
+    }
     fields["timesteps"] = base.timesteps
     fields[knob.field] = knob.step(getattr(base, knob.field), spiking)
     return ConfigBatch(**fields)

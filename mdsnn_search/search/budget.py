@@ -27,7 +27,9 @@ from optuna.trial import FrozenTrial, TrialState
 
 from mdsnn_search.search.objectives import ATTR_BASELINE, ATTR_FAIL_REASON
 
-INTERRUPTED = "interrupted: the run stopped before this trial finished; its configuration was queued again"
+INTERRUPTED = (
+    "interrupted: the run stopped before this trial finished; its configuration was queued again"
+)
 STALE = "interrupted: its run stopped sending heartbeats; the configuration was queued again"
 """Shown for trials failed by ``fail_stale_trials``, which stores no reason of its own."""
 
@@ -42,7 +44,9 @@ class Budget:
 
     def __post_init__(self) -> None:
         skipped = interrupted_numbers(self.trials)
-        counted = sorted((t for t in self.trials if t.number not in skipped), key=lambda t: t.number)
+        counted = sorted(
+            (t for t in self.trials if t.number not in skipped), key=lambda t: t.number
+        )
         object.__setattr__(self, "counted", counted)
 
     @property
@@ -80,7 +84,8 @@ def interrupted_numbers(trials: list[FrozenTrial]) -> set[int]:
     return {
         t.number
         for t in trials
-        if t.state == TrialState.FAIL and (t.number in retried or t.user_attrs.get(ATTR_FAIL_REASON) == INTERRUPTED)
+        if t.state == TrialState.FAIL
+        and (t.number in retried or t.user_attrs.get(ATTR_FAIL_REASON) == INTERRUPTED)
     }
 
 

@@ -34,7 +34,9 @@ def check_inputs(spec: StudySpec, source: str | Path, storage_url: str | None = 
     """Every check of this module, each error naming ``source`` and the field; ``storage_url`` is
     the run's storage when ``--storage`` overrides the spec's."""
     url = storage_url or spec.study.storage_url()
-    _check_storage_keeps_data(url, source, "study.storage" if url == spec.study.storage_url() else "--storage")
+    _check_storage_keeps_data(
+        url, source, "study.storage" if url == spec.study.storage_url() else "--storage"
+    )
     _check_study(spec, source)
     _check_devices(spec, source)
     try:
@@ -70,9 +72,15 @@ def _check_storage_keeps_data(url: str, source: str | Path, field: str) -> None:
 def _check_study(spec: StudySpec, source: str | Path) -> None:
     study = spec.study
     if study.seed > MAX_SEED:
-        raise _error(source, "study.seed", f"must be in 0..{MAX_SEED} (numpy seeds the sampler), but got {study.seed}")
+        raise _error(
+            source,
+            "study.seed",
+            f"must be in 0..{MAX_SEED} (numpy seeds the sampler), but got {study.seed}",
+        )
     if len(set(study.baselines)) != len(study.baselines):
-        raise _error(source, "study.baselines", f"baselines must be distinct, but got {study.baselines}")
+        raise _error(
+            source, "study.baselines", f"baselines must be distinct, but got {study.baselines}"
+        )
     if len(study.baselines) > study.n_trials:
         raise _error(
             source,

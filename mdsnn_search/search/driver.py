@@ -181,10 +181,14 @@ class StudyDriver:
     def _decode(self, frozen: FrozenTrial) -> dict[str, Any] | None:
         """The claimed trial as a request, its sampler seeded by the study seed and its number (so
         a resumed run proposes new configurations, deterministically for a given history)."""
-        sampler = make_sampler(self.spec.study.sampler, trial_seed(self.spec.study.seed, frozen.number))
+        sampler = make_sampler(
+            self.spec.study.sampler, trial_seed(self.spec.study.seed, frozen.number)
+        )
         # A fresh Study object per trial: samplers cache the trial list per Study and thread, and
         # other runs add trials between two claims.
-        study = optuna.load_study(study_name=self.study.study_name, storage=self.study._storage, sampler=sampler)
+        study = optuna.load_study(
+            study_name=self.study.study_name, storage=self.study._storage, sampler=sampler
+        )
         trial = optuna.Trial(study, frozen._trial_id)
         baseline = frozen.user_attrs.get(ATTR_BASELINE)
         try:
@@ -202,13 +206,21 @@ class StudyDriver:
         trial.set_user_attr(ATTR_TEACHER, self.teacher)
         self._open[frozen.number] = trial
         self._changed()
-        return {"number": frozen.number, "student": student.model_dump(mode="json"), "baseline": baseline}
+        return {
+            "number": frozen.number,
+            "student": student.model_dump(mode="json"),
+            "baseline": baseline,
+        }
 
     def _record(self, trial: optuna.Trial, outcome: dict[str, Any], trial_dir: str | None) -> None:
         if trial_dir is not None:
             trial.set_user_attr(ATTR_TRIAL_DIR, trial_dir)
         if outcome.get("status") != STATUS_OK:
-            self._fail(trial, str(outcome.get("error", "the trial reported no result")), outcome.get("traceback"))
+            self._fail(
+                trial,
+                str(outcome.get("error", "the trial reported no result")),
+                outcome.get("traceback"),
+            )
             return
         metrics: dict[str, Any] = outcome["metrics"]
         objectives = self.spec.study.objectives
@@ -216,7 +228,10 @@ class StudyDriver:
         bad = [n for n, v in zip(objectives, values, strict=True) if not _finite(v)]
         if bad:
             trial.set_user_attr(ATTR_METRICS, _json_safe(metrics))
-            self._fail(trial, f"non-finite objective(s) {bad}: {dict(zip(objectives, values, strict=True))}")
+            self._fail(
+                trial,
+                f"non-finite objective(s) {bad}: {dict(zip(objectives, values, strict=True))}",
+            )
             return
         trial.set_user_attr(ATTR_METRICS, metrics)
         constraints = self._constraints(metrics)
@@ -243,7 +258,12 @@ class StudyDriver:
             trial.set_user_attr(ATTR_TRACEBACK, traceback[-MAX_TRACEBACK_CHARS:])
         trial.study.tell(trial, state=TrialState.FAIL)
         self.failed += 1
-        logger.warning("trial %d failed: %s%s", trial.number, reason, f"\n{traceback.rstrip()}" if traceback else "")
+        logger.warning(
+            "trial %d failed: %s%s",
+            trial.number,
+            reason,
+            f"\n{traceback.rstrip()}" if traceback else "",
+        )
 
     def _changed(self) -> None:
         if self._on_change is not None:
@@ -255,4 +275,7 @@ def _finite(value: Any) -> bool:
 
 
 def _json_safe(metrics: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v if not isinstance(v, float) or math.isfinite(v) else str(v)) for k, v in metrics.items()}
+    return {
+        k: (v if not isinstance(v, float) or math.isfinite(v) else str(v))
+        for k, v in metrics.items()
+    }

@@ -29,7 +29,9 @@ class Executor(Protocol):
 
 
 @contextmanager
-def open_executor(execution: ExecutionConfig, address: str | None, address_field: str) -> Iterator[Executor]:
+def open_executor(
+    execution: ExecutionConfig, address: str | None, address_field: str
+) -> Iterator[Executor]:
     """The spec's executor, its trial request checked (ConfigError naming the field otherwise)."""
     if execution.backend == "inline":
         yield InlineExecutor(trial_resources(execution, [local_node()], "this machine"))
@@ -62,5 +64,9 @@ class InlineExecutor:
             try:
                 outcome = trial_fn(context, request)
             except Exception as exc:
-                outcome = {"status": STATUS_FAILED, "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+                outcome = {
+                    "status": STATUS_FAILED,
+                    "error": f"{type(exc).__name__}: {exc}",
+                    "traceback": traceback.format_exc(),
+                }
             driver.tell(request["number"], outcome)

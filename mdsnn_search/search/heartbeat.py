@@ -40,7 +40,12 @@ class Heartbeat:
         self._thread.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self._stop.set()
         self._thread.join()
 
@@ -52,4 +57,6 @@ class Heartbeat:
                 try:
                     self._storage.record_heartbeat(trial_id)
                 except Exception as exc:  # a storage hiccup: the next beat tries again
-                    logger.warning("could not record the heartbeat of trial id %d: %s", trial_id, exc)
+                    logger.warning(
+                        "could not record the heartbeat of trial id %d: %s", trial_id, exc
+                    )

@@ -37,7 +37,9 @@ def claim_temp_dir() -> Path:
     limited to about 100 characters.
     """
     path = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=tempfile.gettempdir()))
-    (path / OWNER_FILE).write_text(json.dumps({"pid": os.getpid(), "start": _start_time(os.getpid())}))
+    (path / OWNER_FILE).write_text(
+        json.dumps({"pid": os.getpid(), "start": _start_time(os.getpid())})
+    )
     os.environ[ENV_MARKER] = str(path)
     return path
 
@@ -58,7 +60,9 @@ def stop_orphans() -> list[int]:
             stopped += stop_processes(temp_dir)
             shutil.rmtree(temp_dir, ignore_errors=True)
     if stopped:
-        logger.warning("stopped %d Ray process(es) left running by a run that was killed", len(stopped))
+        logger.warning(
+            "stopped %d Ray process(es) left running by a run that was killed", len(stopped)
+        )
     return stopped
 
 
@@ -71,7 +75,10 @@ def processes_of(temp_dir: Path) -> list[int]:
         if not proc.name.isdigit() or int(proc.name) == os.getpid():
             continue
         with contextlib.suppress(OSError):
-            if in_cmdline in (proc / "cmdline").read_bytes() or in_environ in (proc / "environ").read_bytes() + b"\0":
+            if (
+                in_cmdline in (proc / "cmdline").read_bytes()
+                or in_environ in (proc / "environ").read_bytes() + b"\0"
+            ):
                 if _alive(int(proc.name)):
                     found.append(int(proc.name))
     return found

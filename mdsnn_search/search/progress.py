@@ -33,7 +33,12 @@ class LiveProgress:
             self._live.__enter__()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         if self._live is not None:
             self._live.__exit__(exc_type, exc, tb)
 
@@ -43,7 +48,14 @@ class LiveProgress:
         if self._live is not None:
             self._live.update(Group(Text(self._headline(driver)), front_table(driver.study)))
             return
-        counts = (driver.budget.finished, driver.completed, driver.failed, len(driver.running), driver.pending, driver.elsewhere)
+        counts = (
+            driver.budget.finished,
+            driver.completed,
+            driver.failed,
+            len(driver.running),
+            driver.pending,
+            driver.elsewhere,
+        )
         if counts != self._last_reported:
             self._last_reported = counts
             self.console.print(self._headline(driver))

@@ -31,7 +31,12 @@ from mdsnn_search.errors import ConfigError
 from mdsnn_search.search import local_ray
 from mdsnn_search.search.driver import StudyDriver
 from mdsnn_search.search.executors import TrialFn
-from mdsnn_search.search.resources import NodeResources, TrialResources, probe_address, trial_resources
+from mdsnn_search.search.resources import (
+    NodeResources,
+    TrialResources,
+    probe_address,
+    trial_resources,
+)
 from mdsnn_search.search.spec import ExecutionConfig
 from mdsnn_search.search.trial import STATUS_FAILED, TrialContext
 
@@ -39,7 +44,9 @@ _OUTCOME = "outcome_json"
 
 
 @contextmanager
-def ray_executor(execution: ExecutionConfig, address: str | None, address_field: str) -> Iterator[RayExecutor]:
+def ray_executor(
+    execution: ExecutionConfig, address: str | None, address_field: str
+) -> Iterator[RayExecutor]:
     """Ray for this run, its trial request checked against the cluster; shut down on the way out.
 
     A Ray already initialised in this process (a test's, a notebook's) is used as it is and left
@@ -77,13 +84,17 @@ class RayExecutor:
         # with_parameters puts these in Ray's object store once; every node can read them.
         teacher_bytes = Path(context.teacher_checkpoint).read_bytes()
         trainable = tune.with_resources(
-            tune.with_parameters(_trainable, context=context, trial_fn=trial_fn, teacher_bytes=teacher_bytes),
+            tune.with_parameters(
+                _trainable, context=context, trial_fn=trial_fn, teacher_bytes=teacher_bytes
+            ),
             {"cpu": self.resources.cpus, "gpu": self.resources.gpus},
         )
         tuner = tune.Tuner(
             trainable,
             tune_config=tune.TuneConfig(
-                search_alg=ConcurrencyLimiter(_DriverSearcher(driver), max_concurrent=self.execution.max_concurrent),
+                search_alg=ConcurrencyLimiter(
+                    _DriverSearcher(driver), max_concurrent=self.execution.max_concurrent
+                ),
                 num_samples=-1,  # until the searcher says FINISHED: other runs may take some trials
             ),
             run_config=tune.RunConfig(
@@ -100,7 +111,9 @@ class RayExecutor:
 def _init(address: str | None, temp_dir: Path | None, address_field: str) -> None:
     # Ray 2.60 turns token authentication on for every new local Ray and warns about it each time
     # (a line among a refusal's one-line message); it stays on, without the warning.
-    logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
+    logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(
+        logging.ERROR
+    )
     try:
         ray.init(
             address=address,
@@ -113,7 +126,9 @@ def _init(address: str | None, temp_dir: Path | None, address_field: str) -> Non
         if address is None:
             raise
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"{address_field} {address}: cannot join the Ray cluster ({first})") from None
+        raise ConfigError(
+            f"{address_field} {address}: cannot join the Ray cluster ({first})"
+        ) from None
 
 
 def _nodes() -> list[NodeResources]:
@@ -148,7 +163,9 @@ class _DriverSearcher(_DriverBound, Searcher):
             return Searcher.FINISHED if self._driver.done else None
         return {"request": request}
 
-    def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False) -> None:
+    def on_trial_complete(
+        self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
+    ) -> None:
         """Outcomes are told by :class:`_TellDriver`, which also sees errors and trial paths."""
 
     def save(self, checkpoint_path: str) -> None:
@@ -162,20 +179,32 @@ class _TellDriver(_DriverBound, tune.Callback):
     def __init__(self, driver: StudyDriver) -> None:
         self._driver = driver
 
-    def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+    def on_trial_start(
+        self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
+    ) -> None:
         self._driver.started(trial.config["request"]["number"])
 
-    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+    def on_trial_complete(
+        self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
+    ) -> None:
         result = trial.last_result or {}
-        outcome = json.loads(result[_OUTCOME]) if _OUTCOME in result else {
-            "status": STATUS_FAILED, "error": "the trial ended without reporting a result"
-        }
+        outcome = (
+            json.loads(result[_OUTCOME])
+            if _OUTCOME in result
+            else {"status": STATUS_FAILED, "error": "the trial ended without reporting a result"}
+        )
         self._driver.tell(trial.config["request"]["number"], outcome, trial_dir=trial.path)
 
-    def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+    def on_trial_error(
+        self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
+    ) -> None:
         text = _error_text(trial.error_file)
         reason = text.strip().splitlines()[-1] if text.strip() else "the Ray trial raised"
-        outcome = {"status": STATUS_FAILED, "error": f"Ray trial error: {reason}", "traceback": text or None}
+        outcome = {
+            "status": STATUS_FAILED,
+            "error": f"Ray trial error: {reason}",
+            "traceback": text or None,
+        }
         self._driver.tell(trial.config["request"]["number"], outcome, trial_dir=trial.path)
 
 
@@ -186,7 +215,9 @@ def _error_text(error_file: str | None) -> str:
     return Path(error_file).read_text(errors="replace")
 
 
-def _trainable(config: dict[str, Any], context: TrialContext, trial_fn: TrialFn, teacher_bytes: bytes) -> None:
+def _trainable(
+    config: dict[str, Any], context: TrialContext, trial_fn: TrialFn, teacher_bytes: bytes
+) -> None:
     local = _local_teacher(context.teacher_checkpoint, teacher_bytes)
     outcome = trial_fn(dataclasses.replace(context, teacher_checkpoint=local), config["request"])
     tune.report({_OUTCOME: json.dumps(outcome)})

@@ -38,12 +38,18 @@ class TrialResources:
     gpus: float
 
 
-def trial_resources(execution: ExecutionConfig, nodes: list[NodeResources], where: str) -> TrialResources:
+def trial_resources(
+    execution: ExecutionConfig, nodes: list[NodeResources], where: str
+) -> TrialResources:
     """The request of every trial, refused (ConfigError naming the field) when no node can hold it."""
     if not nodes:
         raise ConfigError(f"execution: {where} has no live node to run trials on")
     cpus = execution.cpus_per_trial
-    gpus = auto_gpus(execution.max_concurrent, nodes) if execution.gpus_per_trial == "auto" else execution.gpus_per_trial
+    gpus = (
+        auto_gpus(execution.max_concurrent, nodes)
+        if execution.gpus_per_trial == "auto"
+        else execution.gpus_per_trial
+    )
     has = f"{where} has {_describe(nodes)}"
     if not any(n.cpus >= cpus for n in nodes):
         raise ConfigError(f"execution.cpus_per_trial: a trial asks for {cpus:g} CPUs, but {has}")
@@ -72,11 +78,15 @@ def local_node() -> NodeResources:
     """This machine, as the inline executor sees it (the CPUs this process may use, CUDA GPUs)."""
     import torch
 
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cpus = (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    )
     return NodeResources(float(cpus), float(torch.cuda.device_count()))
 
 
-def probe_address(address: str, *, field: str = "--address", timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+def probe_address(
+    address: str, *, field: str = "--address", timeout_s: float = CONNECT_TIMEOUT_S
+) -> None:
     """Refuse a cluster address where nothing answers within ``timeout_s`` (Ray would retry for
     minutes); ``field`` names where the address came from.
 
@@ -102,7 +112,9 @@ def _host_port(address: str, field: str) -> tuple[str, int]:
     if not sep:
         return rest, RAY_CLIENT_PORT if client else DEFAULT_RAY_PORT
     if not port.isdigit() or not host:
-        raise ConfigError(f"{field} {address}: expected HOST:PORT (e.g. 10.0.0.5:6379), ray://HOST:PORT or auto")
+        raise ConfigError(
+            f"{field} {address}: expected HOST:PORT (e.g. 10.0.0.5:6379), ray://HOST:PORT or auto"
+        )
     return host.strip("[]"), int(port)
 
 

@@ -61,7 +61,9 @@ class RunSummary:
         return {k: v for k, v in self.__dict__.items() if k != "study"}
 
 
-def check_spec(spec: StudySpec, source: str | Path = "spec", storage_url: str | None = None) -> LayerRoles:
+def check_spec(
+    spec: StudySpec, source: str | Path = "spec", storage_url: str | None = None
+) -> LayerRoles:
     """Checks beyond the schema, each error naming ``source`` and the field: layer names against
     the architecture, the hardware preset, the data folder, then :func:`check_inputs` (data,
     teacher, storage URL: everything that needs no training)."""
@@ -70,24 +72,35 @@ def check_spec(spec: StudySpec, source: str | Path = "spec", storage_url: str | 
         return ConfigError(f"{source}: {field}: {message}")
 
     try:
-        table = arch_layer_table(spec.model.arch, _input_shape_hint(spec), 10, width=spec.model.width)
+        table = arch_layer_table(
+            spec.model.arch, _input_shape_hint(spec), 10, width=spec.model.width
+        )
     except ConfigError as exc:
         raise fail("model", str(exc)) from None
     names = [row.name for row in table]
     roles = LayerRoles.from_table(table)
     for pattern in spec.search_space.fixed_layers:
         if not any(matches_layer(n, pattern) for n in names):
-            raise fail("search_space.fixed_layers", f"{pattern!r} matches no layer of {spec.model.arch} ({', '.join(names)})")
+            raise fail(
+                "search_space.fixed_layers",
+                f"{pattern!r} matches no layer of {spec.model.arch} ({', '.join(names)})",
+            )
     if isinstance(spec.search_space.distill_layers, list):
         for name in spec.search_space.distill_layers:
             if name not in roles.spiking:
-                raise fail("search_space.distill_layers", f"{name!r} is not a spiking layer of {spec.model.arch} ({', '.join(roles.spiking)})")
+                raise fail(
+                    "search_space.distill_layers",
+                    f"{name!r} is not a spiking layer of {spec.model.arch} ({', '.join(roles.spiking)})",
+                )
     try:
         load_preset(spec.hardware.preset)
     except ConfigError as exc:
         raise fail("hardware.preset", str(exc)) from None
     if spec.data.root is not None and not spec.data.root.exists():
-        raise fail("data.root", f"{spec.data.root} does not exist; {spec.data.name} comes from {DOWNLOAD_PAGES[spec.data.name]}")
+        raise fail(
+            "data.root",
+            f"{spec.data.root} does not exist; {spec.data.name} comes from {DOWNLOAD_PAGES[spec.data.name]}",
+        )
     check_inputs(spec, source, storage_url)
     return roles
 
@@ -116,7 +129,9 @@ def run_study(
     "interrupted" and queued again, and Ray was shut down.
     """
     if n_trials is not None:
-        spec = spec.model_copy(update={"study": spec.study.model_copy(update={"n_trials": n_trials})})
+        spec = spec.model_copy(
+            update={"study": spec.study.model_copy(update={"n_trials": n_trials})}
+        )
     source = str(source)
     url = storage_url or spec.study.storage_url()
     roles = check_spec(spec, source, storage_url=url)
@@ -126,10 +141,15 @@ def run_study(
     local_ray.stop_orphans()  # a run killed earlier could not stop its Ray
     address_field = "--address" if address else "execution.address"
     stop = StopOnSignals()
-    with open_executor(spec.execution, address or spec.execution.address, address_field) as executor, stop:
+    with (
+        open_executor(spec.execution, address or spec.execution.address, address_field) as executor,
+        stop,
+    ):
         storage = connect(url, spec.study)
         opened = open_study(spec, source, url, storage, accept_change=accept_spec_change)
-        run = _run_missing(opened, _runnable(spec, url), roles, bundle, storage, executor, trial_fn, progress, stop)
+        run = _run_missing(
+            opened, _runnable(spec, url), roles, bundle, storage, executor, trial_fn, progress, stop
+        )
         finished = snapshot(opened.study, spec.study.n_trials).finished
     return RunSummary(
         study_name=spec.study.name,
@@ -166,7 +186,9 @@ def _run_missing(
     """The teacher, then trials until the study is complete; nothing when it already is."""
     study = opened.study
     if snapshot(study, runnable.study.n_trials).done:
-        return _Ran(0, 0, float(study.user_attrs.get(STUDY_TEACHER, {}).get("accuracy", float("nan"))))
+        return _Ran(
+            0, 0, float(study.user_attrs.get(STUDY_TEACHER, {}).get("accuracy", float("nan")))
+        )
     teacher = ensure_teacher(runnable, bundle, progress=progress)
     teacher_json = {**teacher.to_json(), "checkpoint": str(teacher.checkpoint.resolve())}
     if opened.created or opened.changes or STUDY_TEACHER not in study.user_attrs:
@@ -177,8 +199,13 @@ def _run_missing(
         teacher_checkpoint=teacher_json["checkpoint"],
         teacher_outputs=None if outputs is None else str(outputs.resolve()),
     )
-    with Heartbeat(storage, runnable.study.heartbeat_interval_s) as heartbeat, LiveProgress(enabled=progress) as live:
-        driver = StudyDriver(study, runnable, roles, teacher_json, heartbeat, on_change=live, stop=stop)
+    with (
+        Heartbeat(storage, runnable.study.heartbeat_interval_s) as heartbeat,
+        LiveProgress(enabled=progress) as live,
+    ):
+        driver = StudyDriver(
+            study, runnable, roles, teacher_json, heartbeat, on_change=live, stop=stop
+        )
         try:
             executor.run(driver, context, trial_fn)
             stop.check()  # a signal whose exception got lost during the last trial
@@ -193,4 +220,6 @@ def _run_missing(
 def _runnable(spec: StudySpec, url: str) -> StudySpec:
     """The spec trials run with and record: absolute paths, the storage password masked."""
     runnable = absolute_paths(spec)
-    return runnable.model_copy(update={"study": runnable.study.model_copy(update={"storage": masked(url)})})
+    return runnable.model_copy(
+        update={"study": runnable.study.model_copy(update={"storage": masked(url)})}
+    )

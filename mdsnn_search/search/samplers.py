@@ -36,17 +36,28 @@ class SearchedTrialsSampler(optuna.samplers.BaseSampler):
     def infer_relative_search_space(
         self, study: optuna.Study, trial: optuna.trial.FrozenTrial
     ) -> dict[str, BaseDistribution]:
-        searched = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.params]
+        searched = [
+            t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.params
+        ]
         space = optuna.search_space.intersection_search_space(searched)
-        return {name: distribution for name, distribution in space.items() if not distribution.single()}
+        return {
+            name: distribution for name, distribution in space.items() if not distribution.single()
+        }
 
     def sample_relative(
-        self, study: optuna.Study, trial: optuna.trial.FrozenTrial, search_space: dict[str, BaseDistribution]
+        self,
+        study: optuna.Study,
+        trial: optuna.trial.FrozenTrial,
+        search_space: dict[str, BaseDistribution],
     ) -> dict[str, Any]:
         return self.inner.sample_relative(study, trial, search_space)
 
     def sample_independent(
-        self, study: optuna.Study, trial: optuna.trial.FrozenTrial, param_name: str, param_distribution: BaseDistribution
+        self,
+        study: optuna.Study,
+        trial: optuna.trial.FrozenTrial,
+        param_name: str,
+        param_distribution: BaseDistribution,
     ) -> Any:
         return self.inner.sample_independent(study, trial, param_name, param_distribution)
 
@@ -54,7 +65,11 @@ class SearchedTrialsSampler(optuna.samplers.BaseSampler):
         self.inner.before_trial(study, trial)
 
     def after_trial(
-        self, study: optuna.Study, trial: optuna.trial.FrozenTrial, state: TrialState, values: Sequence[float] | None
+        self,
+        study: optuna.Study,
+        trial: optuna.trial.FrozenTrial,
+        state: TrialState,
+        values: Sequence[float] | None,
     ) -> None:
         self.inner.after_trial(study, trial, state, values)
 
@@ -85,7 +100,9 @@ def _nsga3(seed: int) -> optuna.samplers.BaseSampler:
 
 @SAMPLERS.register("tpe")
 def _tpe(seed: int) -> optuna.samplers.BaseSampler:
-    return SearchedTrialsSampler(optuna.samplers.TPESampler(seed=seed, multivariate=True, n_startup_trials=6))
+    return SearchedTrialsSampler(
+        optuna.samplers.TPESampler(seed=seed, multivariate=True, n_startup_trials=6)
+    )
 
 
 @SAMPLERS.register("gp")

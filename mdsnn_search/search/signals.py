@@ -50,7 +50,12 @@ class StopOnSignals:
         sys.unraisablehook = self._drop_own
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self._restore()
         sys.unraisablehook = self._unraisable
 

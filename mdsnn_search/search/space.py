@@ -12,7 +12,6 @@ when they have more than one choice.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from typing import Any
 
 import optuna
@@ -63,7 +62,9 @@ class StudentConfig(BaseModel):
         update: dict[str, Any] = {
             "precision": self.precision,
             "pruning": self.pruning,
-            "neuron": model.neuron.model_copy(update={"learnable_threshold": self.learnable_threshold}),
+            "neuron": model.neuron.model_copy(
+                update={"learnable_threshold": self.learnable_threshold}
+            ),
             "timesteps": self.timesteps,
         }
         if self.timesteps is not None:
@@ -92,7 +93,11 @@ class LayerRoles:
 
     def knobs(self, name: str) -> list[str]:
         """The precision fields that mean something for layer ``name``."""
-        return ["w_bits"] + (["u_bits"] if name in self.spiking else []) + (["bn_bits"] if name in self.with_bn else [])
+        return (
+            ["w_bits"]
+            + (["u_bits"] if name in self.spiking else [])
+            + (["bn_bits"] if name in self.with_bn else [])
+        )
 
 
 def pinned_fields(name: str, space: SearchSpaceConfig) -> dict[str, int]:
@@ -104,7 +109,9 @@ def pinned_fields(name: str, space: SearchSpaceConfig) -> dict[str, int]:
     return pinned
 
 
-def suggest_student(trial: optuna.Trial, space: SearchSpaceConfig, roles: LayerRoles) -> StudentConfig:
+def suggest_student(
+    trial: optuna.Trial, space: SearchSpaceConfig, roles: LayerRoles
+) -> StudentConfig:
     """Sample one student. Bits that ``fixed_layers`` pins, and dimensions the space fixes, are
     not sampled (and so are no parameters); every other knob of every layer is."""
     choices = {"w_bits": space.w_bits, "u_bits": space.u_bits, "bn_bits": space.bn_bits}
@@ -149,7 +156,11 @@ def baseline_student(name: str, space: SearchSpaceConfig) -> StudentConfig:
     pinned = {} if name == "fp32" else dict(space.fixed_layers)
     return StudentConfig(
         precision=PrecisionConfig(default=BASELINES[name], layers=pinned),
-        distill=DistillConfig(layers="all", membrane_norm=space.membrane_norm, init_from_teacher=space.init_from_teacher),
+        distill=DistillConfig(
+            layers="all",
+            membrane_norm=space.membrane_norm,
+            init_from_teacher=space.init_from_teacher,
+        ),
     )
 
 
@@ -190,13 +201,21 @@ def _float(trial: optuna.Trial, name: str, dimension: FloatDimension) -> float:
             return dimension.low
         return trial.suggest_float(name, dimension.low, dimension.high, log=dimension.log)
     if isinstance(dimension, list):
-        return dimension[0] if len(dimension) == 1 else float(trial.suggest_categorical(name, sorted(dimension)))
+        return (
+            dimension[0]
+            if len(dimension) == 1
+            else float(trial.suggest_categorical(name, sorted(dimension)))
+        )
     return float(dimension)
 
 
-def _distill_layers(trial: optuna.Trial, space: SearchSpaceConfig, roles: LayerRoles) -> list[str] | str:
+def _distill_layers(
+    trial: optuna.Trial, space: SearchSpaceConfig, roles: LayerRoles
+) -> list[str] | str:
     if space.distill_layers == "search":
-        return [n for n in roles.spiking if trial.suggest_categorical(f"distill:{n}", [True, False])]
+        return [
+            n for n in roles.spiking if trial.suggest_categorical(f"distill:{n}", [True, False])
+        ]
     if space.distill_layers == "none":
         return []
     return space.distill_layers

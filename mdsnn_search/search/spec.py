@@ -18,7 +18,12 @@ from mdsnn_search.data.config import STATIC_DATASETS
 from mdsnn_search.distill import MembraneNorm
 from mdsnn_search.files import load_config
 from mdsnn_search.outputs import PlainName
-from mdsnn_search.precision import MAX_INTEGER_LEVELS, BitWidth, LayerPrecisionOverride, PrecisionConfig
+from mdsnn_search.precision import (
+    MAX_INTEGER_LEVELS,
+    BitWidth,
+    LayerPrecisionOverride,
+    PrecisionConfig,
+)
 from mdsnn_search.search.objectives import OBJECTIVES, Direction, ObjectiveName
 from mdsnn_search.snn.config import ModelConfig
 from mdsnn_search.snn.pruning import PruningConfig
@@ -37,7 +42,10 @@ class ConstraintsConfig(BaseModel):
     model_config = _STRICT
 
     max_accuracy_drop: float | None = Field(
-        None, ge=0.0, le=1.0, description="largest allowed teacher accuracy minus student accuracy (0.02 = 2 points)"
+        None,
+        ge=0.0,
+        le=1.0,
+        description="largest allowed teacher accuracy minus student accuracy (0.02 = 2 points)",
     )
     max_edap: float | None = Field(None, gt=0.0, description="largest allowed EDAP in J s mm2")
 
@@ -46,16 +54,26 @@ class StudyConfig(BaseModel):
     model_config = _STRICT
 
     name: PlainName = Field(description="study name in the storage; names studies/NAME/ too")
-    storage: str | None = Field(None, description="SQLAlchemy URL; default sqlite:///studies/NAME.db")
-    objectives: list[ObjectiveName] = Field(default_factory=lambda: ["accuracy", "edap"], min_length=1)
+    storage: str | None = Field(
+        None, description="SQLAlchemy URL; default sqlite:///studies/NAME.db"
+    )
+    objectives: list[ObjectiveName] = Field(
+        default_factory=lambda: ["accuracy", "edap"], min_length=1
+    )
     sampler: SamplerName = "nsga2"
     n_trials: int = Field(ge=1, description="finished trials wanted, baselines included")
     seed: int = Field(0, ge=0)
     heartbeat_interval_s: int = Field(
-        10, ge=1, le=3600, description="how often a run records that its trials are alive (Optuna heartbeat)"
+        10,
+        ge=1,
+        le=3600,
+        description="how often a run records that its trials are alive (Optuna heartbeat)",
     )
     grace_period_s: int = Field(
-        60, ge=2, le=86400, description="a trial whose run sent no heartbeat for this long is failed and queued again"
+        60,
+        ge=2,
+        le=86400,
+        description="a trial whose run sent no heartbeat for this long is failed and queued again",
     )
     constraints: ConstraintsConfig = ConstraintsConfig()
     baselines: list[BaselineName] = Field(
@@ -92,7 +110,9 @@ class TeacherConfig(BaseModel):
     model_config = _STRICT
 
     checkpoint: Path | None = Field(None, description="use this teacher instead of training one")
-    training: TrainConfig = Field(TrainConfig(), description="how to train the teacher when no checkpoint is given")
+    training: TrainConfig = Field(
+        TrainConfig(), description="how to train the teacher when no checkpoint is given"
+    )
     output_cache_mb: float = Field(
         1024.0,
         ge=0.0,
@@ -132,16 +152,27 @@ class SearchSpaceConfig(BaseModel):
 
     model_config = _STRICT
 
-    w_bits: list[Bits] = Field(default_factory=lambda: [2, 4, 8], min_length=1, description="weight bit choices")
-    u_bits: list[Bits] = Field(default_factory=lambda: [2, 4, 8], min_length=1, description="membrane bit choices")
-    bn_bits: list[Bits] = Field(default_factory=lambda: [8], min_length=1, description="folded-BN bit choices (32 = float BN)")
-    tie_layers: bool = Field(False, description="one choice of each bit-width for all searched layers")
+    w_bits: list[Bits] = Field(
+        default_factory=lambda: [2, 4, 8], min_length=1, description="weight bit choices"
+    )
+    u_bits: list[Bits] = Field(
+        default_factory=lambda: [2, 4, 8], min_length=1, description="membrane bit choices"
+    )
+    bn_bits: list[Bits] = Field(
+        default_factory=lambda: [8],
+        min_length=1,
+        description="folded-BN bit choices (32 = float BN)",
+    )
+    tie_layers: bool = Field(
+        False, description="one choice of each bit-width for all searched layers"
+    )
     fixed_layers: dict[str, LayerPrecisionOverride] = Field(
         default_factory=dict,
         description="layers (names or patterns) kept at a given precision, not searched, e.g. the encoding layer",
     )
     distill_layers: Literal["search", "all", "none"] | list[str] = Field(
-        "search", description="search: one include flag per spiking layer; all/none; or a fixed list"
+        "search",
+        description="search: one include flag per spiking layer; all/none; or a fixed list",
     )
     membrane_weight: FloatDimension = FloatRange(low=0.1, high=10.0, log=True)
     membrane_norm: MembraneNorm = "teacher_power"
@@ -156,18 +187,31 @@ class SearchSpaceConfig(BaseModel):
         description="integer-membrane level counts offered beside u_bits (3: ternary, 5: -3..1); [] = none",
     )
     keep_ratio: list[Annotated[float, Field(gt=0.0, le=1.0)]] = Field(
-        default_factory=lambda: [1.0], min_length=1, description="kept-channel ratio choices per spiking layer"
+        default_factory=lambda: [1.0],
+        min_length=1,
+        description="kept-channel ratio choices per spiking layer",
     )
     learnable_threshold: list[bool] = Field(
-        default_factory=lambda: [False], min_length=1, description="[false, true] searches LT-SNN thresholds"
+        default_factory=lambda: [False],
+        min_length=1,
+        description="[false, true] searches LT-SNN thresholds",
     )
     timesteps: list[Annotated[int, Field(ge=1)]] = Field(
-        default_factory=list, description="student T_s choices, each at most data.timesteps; [] = the data's T"
+        default_factory=list,
+        description="student T_s choices, each at most data.timesteps; [] = the data's T",
     )
 
     @model_validator(mode="after")
     def _distinct_choices(self) -> SearchSpaceConfig:
-        for field in ("w_bits", "u_bits", "bn_bits", "u_levels", "keep_ratio", "learnable_threshold", "timesteps"):
+        for field in (
+            "w_bits",
+            "u_bits",
+            "bn_bits",
+            "u_levels",
+            "keep_ratio",
+            "learnable_threshold",
+            "timesteps",
+        ):
             values = getattr(self, field)
             if len(set(values)) != len(values):
                 raise ValueError(f"{field}: choices must be distinct, but got {values}")
@@ -178,16 +222,21 @@ class HardwareConfig(BaseModel):
     model_config = _STRICT
 
     preset: str = Field("rram_64", description="preset name under simulators/ or a preset file")
-    use_measured_activity: bool = Field(True, description="cost with each trial's measured spike rates (event mode)")
+    use_measured_activity: bool = Field(
+        True, description="cost with each trial's measured spike rates (event mode)"
+    )
 
 
 class ExecutionConfig(BaseModel):
     model_config = _STRICT
 
-    backend: Literal["ray", "inline"] = Field("ray", description="ray: Ray Tune trials; inline: in this process")
+    backend: Literal["ray", "inline"] = Field(
+        "ray", description="ray: Ray Tune trials; inline: in this process"
+    )
     cpus_per_trial: float = Field(1.0, gt=0.0)
     gpus_per_trial: Annotated[float, Field(ge=0.0)] | Literal["auto"] = Field(
-        0.0, description="GPUs per trial (a fraction shares one); auto: a share of a GPU where the cluster has one, else 0"
+        0.0,
+        description="GPUs per trial (a fraction shares one); auto: a share of a GPU where the cluster has one, else 0",
     )
     max_concurrent: int = Field(2, ge=1)
     address: str | None = Field(None, description="Ray cluster to join (None: start a local Ray)")
@@ -210,7 +259,9 @@ class StudySpec(BaseModel):
     data: DataConfig
     model: ModelConfig
     teacher: TeacherConfig = TeacherConfig()
-    training: TrainConfig = Field(TrainConfig(epochs=2), description="each trial's student training")
+    training: TrainConfig = Field(
+        TrainConfig(epochs=2), description="each trial's student training"
+    )
     search_space: SearchSpaceConfig = SearchSpaceConfig()
     hardware: HardwareConfig = HardwareConfig()
     execution: ExecutionConfig = ExecutionConfig()
@@ -229,7 +280,10 @@ class StudySpec(BaseModel):
         searched = {
             "model.pruning": (self.model.pruning != PruningConfig(), "search_space.keep_ratio"),
             "model.timesteps": (self.model.timesteps is not None, "search_space.timesteps"),
-            "model.neuron.learnable_threshold": (self.model.neuron.learnable_threshold, "search_space.learnable_threshold"),
+            "model.neuron.learnable_threshold": (
+                self.model.neuron.learnable_threshold,
+                "search_space.learnable_threshold",
+            ),
         }
         for field, (set_here, instead) in searched.items():
             if set_here:
@@ -253,12 +307,18 @@ class StudySpec(BaseModel):
 def absolute_paths(spec: StudySpec) -> StudySpec:
     """Ray runs trials in their own folders: every path a trial reads must be absolute."""
     data = spec.data.model_copy(
-        update={k: Path(v).resolve() for k, v in (("root", spec.data.root), ("cache_dir", spec.data.cache_dir)) if v is not None}
+        update={
+            k: Path(v).resolve()
+            for k, v in (("root", spec.data.root), ("cache_dir", spec.data.cache_dir))
+            if v is not None
+        }
     )
     preset = spec.hardware.preset
     if Path(preset).suffix in (".yaml", ".yml", ".json"):
         preset = str(Path(preset).resolve())
-    return spec.model_copy(update={"data": data, "hardware": spec.hardware.model_copy(update={"preset": preset})})
+    return spec.model_copy(
+        update={"data": data, "hardware": spec.hardware.model_copy(update={"preset": preset})}
+    )
 
 
 def load_spec(path: str | Path) -> StudySpec:

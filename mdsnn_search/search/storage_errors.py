@@ -37,7 +37,10 @@ def storage_error(exc: BaseException) -> StudyError | None:
     """
     kinds = tuple(
         kind
-        for module, name in (("optuna.exceptions", "StorageInternalError"), ("sqlalchemy.exc", "DBAPIError"))
+        for module, name in (
+            ("optuna.exceptions", "StorageInternalError"),
+            ("sqlalchemy.exc", "DBAPIError"),
+        )
         if (kind := getattr(sys.modules.get(module), name, None)) is not None
     )
     if not kinds or not isinstance(exc, kinds):

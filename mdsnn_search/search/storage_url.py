@@ -33,7 +33,9 @@ def parse(url: str) -> URL:
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise ConfigError(f"storage {redact(url)!r} is not a SQLAlchemy URL (e.g. sqlite:///studies/NAME.db)") from None
+        raise ConfigError(
+            f"storage {redact(url)!r} is not a SQLAlchemy URL (e.g. sqlite:///studies/NAME.db)"
+        ) from None
     if parsed.password:
         _passwords.add(str(parsed.password))
     return parsed

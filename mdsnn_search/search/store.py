@@ -69,7 +69,9 @@ def connect(url: str, config: StudyConfig) -> optuna.storages.RDBStorage:
     if is_sqlite:
         # The driver's own transaction handling starts transactions late (at the first write);
         # switch it off and begin every transaction with the write lock instead (below).
-        engine_kwargs = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S, "isolation_level": None}}
+        engine_kwargs = {
+            "connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S, "isolation_level": None}
+        }
     for attempt in range(SCHEMA_ATTEMPTS):
         try:
             with warnings.catch_warnings():
@@ -90,7 +92,9 @@ def connect(url: str, config: StudyConfig) -> optuna.storages.RDBStorage:
             # loser tries again once the winner's are there (a server that is down is reported
             # after the last try).
             if attempt == SCHEMA_ATTEMPTS - 1:
-                raise StudyError(f"storage {masked(url)}: cannot open ({_first_line(exc)})") from None
+                raise StudyError(
+                    f"storage {masked(url)}: cannot open ({_first_line(exc)})"
+                ) from None
             time.sleep(1.0)
         except Exception as exc:  # SQLAlchemy and drivers raise many types for a bad URL or server
             raise StudyError(f"storage {masked(url)}: cannot open ({_first_line(exc)})") from None
@@ -107,7 +111,12 @@ def check_existing(spec: StudySpec, source: str, url: str, *, accept_change: boo
 
 
 def open_study(
-    spec: StudySpec, source: str, url: str, storage: optuna.storages.RDBStorage, *, accept_change: bool
+    spec: StudySpec,
+    source: str,
+    url: str,
+    storage: optuna.storages.RDBStorage,
+    *,
+    accept_change: bool,
 ) -> OpenedStudy:
     """Create the study with its whole trial queue, or resume it after the same checks as
     :func:`check_existing` (another run may have created it since)."""
@@ -115,7 +124,9 @@ def open_study(
     document = spec_document(spec, url)
     if name not in {s.study_name for s in storage.get_all_studies()}:
         try:
-            study = optuna.create_study(study_name=name, storage=storage, directions=spec.study.directions)
+            study = optuna.create_study(
+                study_name=name, storage=storage, directions=spec.study.directions
+            )
         except DuplicatedStudyError:
             pass
         else:
@@ -137,7 +148,9 @@ def open_study(
     return OpenedStudy(study, created=False, changes=changes)
 
 
-def check_matches(study: optuna.Study, spec: StudySpec, source: str, url: str, *, accept_change: bool) -> list[str]:
+def check_matches(
+    study: optuna.Study, spec: StudySpec, source: str, url: str, *, accept_change: bool
+) -> list[str]:
     """Refuse other objectives always, a changed spec unless accepted; returns the changed fields."""
     _check_directions(study, spec, source, url)
     if (study.metric_names or []) != list(spec.study.objectives):
@@ -147,12 +160,16 @@ def check_matches(study: optuna.Study, spec: StudySpec, source: str, url: str, *
     if STUDY_SPEC_HASH in attrs:
         if attrs[STUDY_SPEC_HASH] == spec_hash(document):
             return []
-        changes = changed_fields(attrs.get(STUDY_SPEC) or {}, document) or ["(the stored spec is unreadable)"]
+        changes = changed_fields(attrs.get(STUDY_SPEC) or {}, document) or [
+            "(the stored spec is unreadable)"
+        ]
     elif isinstance(attrs.get(STUDY_SPEC), dict):
         # Stored by a version without hashes, which stored its spec with absolute paths.
         changes = changed_fields(attrs[STUDY_SPEC], absolute_paths(spec).model_dump(mode="json"))
     else:
-        raise StudyError(f"study {study.study_name!r} in {masked(url)} was not created by mdsnn-search (no stored spec)")
+        raise StudyError(
+            f"study {study.study_name!r} in {masked(url)} was not created by mdsnn-search (no stored spec)"
+        )
     if changes and not accept_change:
         raise StudyError(
             f"{source}: trial-determining fields differ from study {study.study_name!r} in {masked(url)}: "
@@ -235,12 +252,21 @@ def _complete_sqlite_file(path: Path, url: str) -> bool:
         return False
     try:
         with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as connection:
-            tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            tables = {
+                row[0]
+                for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
     except sqlite3.DatabaseError as exc:
-        raise StudyError(f"storage {url}: {path} is not a readable SQLite database ({exc})") from None
-    foreign = sorted(t for t in tables if t not in _OPTUNA_TABLES and not t.startswith(("study_", "trial_")))
+        raise StudyError(
+            f"storage {url}: {path} is not a readable SQLite database ({exc})"
+        ) from None
+    foreign = sorted(
+        t for t in tables if t not in _OPTUNA_TABLES and not t.startswith(("study_", "trial_"))
+    )
     if foreign:
-        raise StudyError(f"storage {url}: {path} is not an Optuna study database (it has tables {foreign})")
+        raise StudyError(
+            f"storage {url}: {path} is not an Optuna study database (it has tables {foreign})"
+        )
     return {"studies", "trials", "version_info"} <= tables
 
 

@@ -19,9 +19,21 @@ from pathlib import Path
 
 from mdsnn_search.checkpoint import load_checkpoint
 from mdsnn_search.data import DatasetBundle
-from mdsnn_search.distill import CACHE_FORMAT, cache_nbytes, compute_teacher_outputs, inference_teacher
+from mdsnn_search.distill import (
+    CACHE_FORMAT,
+    cache_nbytes,
+    compute_teacher_outputs,
+    inference_teacher,
+)
 from mdsnn_search.errors import ConfigError
-from mdsnn_search.job import TEST_ACCURACY, TrainSpec, check_teacher_fits, evaluate_splits, load_teacher, run_job
+from mdsnn_search.job import (
+    TEST_ACCURACY,
+    TrainSpec,
+    check_teacher_fits,
+    evaluate_splits,
+    load_teacher,
+    run_job,
+)
 from mdsnn_search.precision import PrecisionConfig
 from mdsnn_search.search.spec import StudySpec
 
@@ -42,7 +54,11 @@ class TeacherInfo:
 
     def to_json(self) -> dict[str, object]:
         """Stored with the study: the absolute path, so exports work from any folder."""
-        return {"checkpoint": str(self.checkpoint.resolve()), "accuracy": self.accuracy, TEST_ACCURACY: self.test_accuracy}
+        return {
+            "checkpoint": str(self.checkpoint.resolve()),
+            "accuracy": self.accuracy,
+            TEST_ACCURACY: self.test_accuracy,
+        }
 
 
 def teacher_key(spec: StudySpec) -> str:
@@ -50,7 +66,9 @@ def teacher_key(spec: StudySpec) -> str:
     determining = {
         "version": _KEY_VERSION,
         "data": spec.data.model_dump(mode="json"),
-        "model": spec.model.model_copy(update={"precision": PrecisionConfig()}).model_dump(mode="json"),
+        "model": spec.model.model_copy(update={"precision": PrecisionConfig()}).model_dump(
+            mode="json"
+        ),
         # compile gives the same teacher, so it does not key it (and older keys stay valid)
         "training": spec.teacher.training.model_dump(mode="json", exclude={"compile"}),
     }
@@ -63,7 +81,9 @@ def cached_teacher_path(spec: StudySpec) -> Path:
     return CACHE_DIR / f"{spec.model.arch}-{teacher_key(spec)}.pt"
 
 
-def cached_teacher_accuracy(path: Path, spec: StudySpec, bundle: DatasetBundle) -> tuple[float, float]:
+def cached_teacher_accuracy(
+    path: Path, spec: StudySpec, bundle: DatasetBundle
+) -> tuple[float, float]:
     """The stored validation and test accuracy of the cached teacher, once it loads and fits;
     ConfigError saying to delete a damaged or foreign cache file."""
     try:
@@ -72,7 +92,11 @@ def cached_teacher_accuracy(path: Path, spec: StudySpec, bundle: DatasetBundle) 
         metrics = cached.metadata["metrics"]
         accuracy = (float(metrics["accuracy"]), float(metrics[TEST_ACCURACY]))
     except (ConfigError, KeyError, TypeError, ValueError) as exc:
-        detail = str(exc) if isinstance(exc, ConfigError) else f"no stored accuracy ({type(exc).__name__}: {exc})"
+        detail = (
+            str(exc)
+            if isinstance(exc, ConfigError)
+            else f"no stored accuracy ({type(exc).__name__}: {exc})"
+        )
         raise ConfigError(
             f"cached teacher {path} is unusable ({detail}); delete it and the next run trains the teacher again"
         ) from None
@@ -85,18 +109,28 @@ def ensure_teacher(spec: StudySpec, bundle: DatasetBundle, *, progress: bool = T
     if spec.teacher.checkpoint is not None:
         model = load_teacher(spec.teacher.checkpoint, spec.model, spec.data, bundle)
         metrics = evaluate_splits(model, None, bundle)
-        return TeacherInfo(spec.teacher.checkpoint, metrics["accuracy"], metrics[TEST_ACCURACY], trained_now=False)
+        return TeacherInfo(
+            spec.teacher.checkpoint, metrics["accuracy"], metrics[TEST_ACCURACY], trained_now=False
+        )
     path = cached_teacher_path(spec)
     if path.is_file():
         return TeacherInfo(path, *cached_teacher_accuracy(path, spec, bundle), trained_now=False)
     job = TrainSpec(
-        name=f"teacher-{spec.model.arch}", data=spec.data, model=spec.model, training=spec.teacher.training, output=path
+        name=f"teacher-{spec.model.arch}",
+        data=spec.data,
+        model=spec.model,
+        training=spec.teacher.training,
+        output=path,
     )
     metrics = run_job(job, bundle=bundle, progress=progress).metrics
-    return TeacherInfo(path, float(metrics["accuracy"]), float(metrics[TEST_ACCURACY]), trained_now=True)
+    return TeacherInfo(
+        path, float(metrics["accuracy"]), float(metrics[TEST_ACCURACY]), trained_now=True
+    )
 
 
-def ensure_teacher_outputs(spec: StudySpec, bundle: DatasetBundle, teacher: TeacherInfo) -> Path | None:
+def ensure_teacher_outputs(
+    spec: StudySpec, bundle: DatasetBundle, teacher: TeacherInfo
+) -> Path | None:
     """The teacher's outputs on the training set, cached beside the teacher (computed now if
     missing), or ``None`` when each trial's steps must run the teacher per batch: the inputs
     change from epoch to epoch, nothing is distilled, or the outputs exceed
@@ -104,7 +138,9 @@ def ensure_teacher_outputs(spec: StudySpec, bundle: DatasetBundle, teacher: Teac
     """
     bundle = bundle.with_validation(spec.data.val_fraction, spec.data.split_seed)
     if not spec.data.deterministic:
-        logger.info("teacher outputs per batch: the inputs are drawn anew each epoch (Poisson coding or augmentation)")
+        logger.info(
+            "teacher outputs per batch: the inputs are drawn anew each epoch (Poisson coding or augmentation)"
+        )
         return None
     model = load_checkpoint(teacher.checkpoint).model
     layers = _distillable_layers(spec, list(model.neurons()))
@@ -115,7 +151,8 @@ def ensure_teacher_outputs(spec: StudySpec, bundle: DatasetBundle, teacher: Teac
     if size_mb > spec.teacher.output_cache_mb:
         logger.info(
             "teacher outputs per batch: %.0f MB on the training set, over teacher.output_cache_mb=%g",
-            size_mb, spec.teacher.output_cache_mb,
+            size_mb,
+            spec.teacher.output_cache_mb,
         )
         return None
     determining = {
@@ -141,4 +178,8 @@ def _distillable_layers(spec: StudySpec, spiking_layers: list[str]) -> list[str]
     chosen = spec.search_space.distill_layers
     if chosen == "none":
         return []
-    return spiking_layers if chosen in ("search", "all") else [name for name in spiking_layers if name in chosen]
+    return (
+        spiking_layers
+        if chosen in ("search", "all")
+        else [name for name in spiking_layers if name in chosen]
+    )

@@ -51,7 +51,11 @@ def run_trial(context: TrialContext, request: dict[str, Any]) -> dict[str, Any]:
         metrics = _train_and_cost(spec, context, student, request)
         return {"status": STATUS_OK, "metrics": metrics}
     except Exception as exc:  # a trial's failure is a result: recorded FAIL (the driver logs it), and the study goes on
-        return {"status": STATUS_FAILED, "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+        return {
+            "status": STATUS_FAILED,
+            "error": f"{type(exc).__name__}: {exc}",
+            "traceback": traceback.format_exc(),
+        }
 
 
 def _train_and_cost(
@@ -75,8 +79,12 @@ def _train_and_cost(
         )
         outputs = context.teacher_outputs
         # A node that cannot see the driver's file runs the teacher per batch (the trial records which).
-        cache = _teacher_outputs(outputs) if outputs is not None and os.path.isfile(outputs) else None
-        result = run_job(job, teacher=teacher, bundle=bundle, teacher_outputs=cache, progress=False, save=False)
+        cache = (
+            _teacher_outputs(outputs) if outputs is not None and os.path.isfile(outputs) else None
+        )
+        result = run_job(
+            job, teacher=teacher, bundle=bundle, teacher_outputs=cache, progress=False, save=False
+        )
         model, metrics = result.model, result.metrics
     metrics.update(cost_metrics(spec, model, student, metrics))
     return json.loads(json.dumps(metrics))  # plain JSON types for the storage
@@ -106,7 +114,17 @@ def cost_metrics(
         activity=activity,
     )
     totals = report.to_dict()
-    keys = ("energy_pj", "latency_ns", "area_um2", "edp", "edap", "ops", "synops", "tops_per_w", "tops_per_mm2")
+    keys = (
+        "energy_pj",
+        "latency_ns",
+        "area_um2",
+        "edp",
+        "edap",
+        "ops",
+        "synops",
+        "tops_per_w",
+        "tops_per_mm2",
+    )
     return {key: totals[key] for key in keys}
 
 

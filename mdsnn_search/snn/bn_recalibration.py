@@ -118,20 +118,29 @@ class _DeployedMean:
 
 def _estimators(model: nn.Module) -> list[_BatchStatistics | _DeployedMean]:
     folded = [
-        m for m in model.modules()
-        if isinstance(m, QuantConvBN2d) and m.bn_quantizer is not None and m.weight_quantizer is not None
+        m
+        for m in model.modules()
+        if isinstance(m, QuantConvBN2d)
+        and m.bn_quantizer is not None
+        and m.weight_quantizer is not None
     ]
     in_folded = {id(m.bn) for m in folded}
     plain = [
-        m for m in model.modules()
-        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats and id(m) not in in_folded
+        m
+        for m in model.modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm)
+        and m.track_running_stats
+        and id(m) not in in_folded
     ]
     return [_BatchStatistics(bn) for bn in plain] + [_DeployedMean(layer) for layer in folded]
 
 
 @torch.no_grad()
 def recalibrate_bn_(
-    model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], *, max_batches: int | None = None
+    model: nn.Module,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    *,
+    max_batches: int | None = None,
 ) -> int:
     """Set every BN layer's running statistics of ``model`` to their average over ``batches``
     (only the mean of a BN folded into quantized weights: see the module docstring).
@@ -160,5 +169,7 @@ def recalibrate_bn_(
             estimator.finish(apply=completed)
         for module, mode in was_training.items():
             module.training = mode
-    logger.info("re-estimated the statistics of %d BN layers over %d batches", len(estimators), used)
+    logger.info(
+        "re-estimated the statistics of %d BN layers over %d batches", len(estimators), used
+    )
     return used

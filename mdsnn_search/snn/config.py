@@ -53,5 +53,6 @@ class ModelConfig(BaseModel):
         "teacher's T takes frame_merge of the input's frames)",
     )
     frame_merge: FrameMerge = Field(
-        "first", description="with fewer timesteps than the input: first (direct/Poisson coding) or mean (events)"
+        "first",
+        description="with fewer timesteps than the input: first (direct/Poisson coding) or mean (events)",
     )

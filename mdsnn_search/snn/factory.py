@@ -45,8 +45,15 @@ class LayerFactory:
         p = self.precision(name)
         q = self.config.quant
         layer = QuantConvBN2d(
-            name, c_in, c_out, kernel, stride, padding,
-            weight_quantizer=make_weight_quantizer(p.w_bits, transform=q.weight_transform, scale_init=q.scale_init),
+            name,
+            c_in,
+            c_out,
+            kernel,
+            stride,
+            padding,
+            weight_quantizer=make_weight_quantizer(
+                p.w_bits, transform=q.weight_transform, scale_init=q.scale_init
+            ),
             bn_quantizer=None if is_full_precision(p.bn_bits) else BiasQuantizer(p.bn_bits),
         )
         return self._remember(layer)
@@ -55,8 +62,12 @@ class LayerFactory:
         p = self.precision(name)
         q = self.config.quant
         layer = QuantLinear(
-            name, in_features, out_features,
-            weight_quantizer=make_weight_quantizer(p.w_bits, transform=q.weight_transform, scale_init=q.scale_init),
+            name,
+            in_features,
+            out_features,
+            weight_quantizer=make_weight_quantizer(
+                p.w_bits, transform=q.weight_transform, scale_init=q.scale_init
+            ),
         )
         return self._remember(layer)
 
@@ -70,13 +81,19 @@ class LayerFactory:
         if p.u_levels is not None:
             quantizer = IntegerMembraneQuantizer(integer_membrane_lower(p.u_levels))
         elif not is_full_precision(p.u_bits):
-            shared = source.weight_quantizer if cfg.quant.share_scale and source is not None else None
-            quantizer = MembraneQuantizer(p.u_bits, init_alpha=cfg.neuron.v_threshold, shared_with=shared)
+            shared = (
+                source.weight_quantizer if cfg.quant.share_scale and source is not None else None
+            )
+            quantizer = MembraneQuantizer(
+                p.u_bits, init_alpha=cfg.neuron.v_threshold, shared_with=shared
+            )
         mask = None
         keep_ratio = cfg.pruning.for_layer(name)
         if keep_ratio < 1.0:
             if source is None:
-                raise ConfigError(f"pruning: layer {name!r} has no weight layer built before its neuron")
+                raise ConfigError(
+                    f"pruning: layer {name!r} has no weight layer built before its neuron"
+                )
             mask = ChannelMask(source.out_channels, keep_ratio)
         node = QuantLIFNode(cfg.neuron, quantizer, channel_mask=mask)
         node.layer_name = name

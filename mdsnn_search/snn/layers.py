@@ -71,14 +71,20 @@ class QuantConvBN2d(nn.Module):
         x = x_seq.flatten(0, 1)
         if self.bn_quantizer is None:
             w = self.conv.weight
-            y = self.bn(self._conv(x, w if self.weight_quantizer is None else self.weight_quantizer(w)))
+            y = self.bn(
+                self._conv(x, w if self.weight_quantizer is None else self.weight_quantizer(w))
+            )
         else:
             y = self._folded(x)
         return y.unflatten(0, x_seq.shape[:2])
 
     def _folded(self, x: torch.Tensor) -> torch.Tensor:
         bn = self.bn
-        assert bn.running_mean is not None and bn.running_var is not None and self.bn_quantizer is not None
+        assert (
+            bn.running_mean is not None
+            and bn.running_var is not None
+            and self.bn_quantizer is not None
+        )
         running_scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
         folded_w = self.conv.weight * running_scale.view(-1, 1, 1, 1)
         if self.weight_quantizer is not None:
@@ -99,7 +105,11 @@ class QuantConvBN2d(nn.Module):
         if bn.num_batches_tracked is not None:
             bn.num_batches_tracked.add_(1)
         return F.batch_norm(
-            self._conv(x, unfolded_w), bn.running_mean, bn.running_var, bn.weight, bn.bias + bias_error,
+            self._conv(x, unfolded_w),
+            bn.running_mean,
+            bn.running_var,
+            bn.weight,
+            bn.bias + bias_error,
             training=True,
             # The first batch sets the statistics outright: folding uses them for the weights
             # too, and a short search trial should not evaluate with the initial sigma = 1.

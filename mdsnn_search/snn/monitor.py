@@ -39,7 +39,12 @@ class SpikeMonitor:
         self._hooks.append(self.model.register_forward_pre_hook(self._count_samples))
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         for hook in self._hooks:
             hook.remove()
         self._hooks.clear()
@@ -48,7 +53,9 @@ class SpikeMonitor:
         self.samples += int(args[0].shape[1])
 
     def _count_spikes(self, name: str):  # noqa: ANN202 - a hook closure
-        def hook(module: torch.nn.Module, args: tuple[torch.Tensor, ...], spikes: torch.Tensor) -> None:
+        def hook(
+            module: torch.nn.Module, args: tuple[torch.Tensor, ...], spikes: torch.Tensor
+        ) -> None:
             total = spikes.detach().sum()
             self._spikes[name] = self._spikes.get(name, 0) + total
             self._neuron_slots[name] = self._neuron_slots.get(name, 0) + spikes.numel()
@@ -79,7 +86,9 @@ class SpikeMonitor:
         return layer_activity(self.input_rates, self.firing_rates)
 
 
-def layer_activity(input_rates: dict[str, float], firing_rates: dict[str, float]) -> dict[str, LayerActivity]:
+def layer_activity(
+    input_rates: dict[str, float], firing_rates: dict[str, float]
+) -> dict[str, LayerActivity]:
     """Measured activity per weight layer, as the cost model's event mode wants it.
 
     A layer without a neuron of its own (classifier, ResNet shortcut) reports output rate 1.

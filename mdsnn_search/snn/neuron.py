@@ -64,7 +64,8 @@ class NeuronConfig(BaseModel):
     decay_input: bool = True
     detach_reset: bool = False
     learnable_threshold: bool = Field(
-        False, description="theta is a per-layer parameter trained with LT-SNN's gradient (starts at v_threshold)"
+        False,
+        description="theta is a per-layer parameter trained with LT-SNN's gradient (starts at v_threshold)",
     )
 
     def make_surrogate(self) -> surrogate.SurrogateFunctionBase:
@@ -82,17 +83,25 @@ class _Spike(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(x: torch.Tensor, surrogate_function: surrogate.SurrogateFunctionBase) -> torch.Tensor:  # type: ignore[override]
+    def forward(
+        x: torch.Tensor, surrogate_function: surrogate.SurrogateFunctionBase
+    ) -> torch.Tensor:  # type: ignore[override]
         return torch.ge(x, 0.0, out=torch.empty_like(x))
 
     @staticmethod
-    def setup_context(ctx: torch.autograd.function.FunctionCtx, inputs: tuple[torch.Tensor, surrogate.SurrogateFunctionBase], output: torch.Tensor) -> None:  # type: ignore[override]
+    def setup_context(
+        ctx: torch.autograd.function.FunctionCtx,
+        inputs: tuple[torch.Tensor, surrogate.SurrogateFunctionBase],
+        output: torch.Tensor,
+    ) -> None:  # type: ignore[override]
         x, surrogate_function = inputs
         ctx.save_for_backward(x)
         ctx.surrogate_function = surrogate_function  # type: ignore[attr-defined]
 
     @staticmethod
-    def backward(ctx: torch.autograd.function.FunctionCtx, grad_output: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+    def backward(
+        ctx: torch.autograd.function.FunctionCtx, grad_output: torch.Tensor
+    ) -> tuple[torch.Tensor, None]:  # type: ignore[override]
         (x,) = ctx.saved_tensors  # type: ignore[attr-defined]
         fn = ctx.surrogate_function  # type: ignore[attr-defined]
         return fn.backward(grad_output, x, fn.alpha), None
@@ -124,7 +133,9 @@ class QuantLIFNode(BaseNode):
         self.tau = float(config.tau)
         self.decay_input = config.decay_input
         self.membrane_quantizer = membrane_quantizer
-        self.threshold = LearnableThreshold(config.v_threshold) if config.learnable_threshold else None
+        self.threshold = (
+            LearnableThreshold(config.v_threshold) if config.learnable_threshold else None
+        )
         self.channel_mask = channel_mask
         self.record_membrane = False
         self.h_seq: torch.Tensor | None = None
@@ -138,7 +149,9 @@ class QuantLIFNode(BaseNode):
             return v + (x - (v - self.v_reset)) / self.tau
         return v - (v - self.v_reset) / self.tau + x
 
-    def _reset(self, h: torch.Tensor, spike: torch.Tensor, theta: torch.Tensor | float) -> torch.Tensor:
+    def _reset(
+        self, h: torch.Tensor, spike: torch.Tensor, theta: torch.Tensor | float
+    ) -> torch.Tensor:
         spike_for_reset = spike.detach() if self.detach_reset else spike
         if self.v_reset is not None:
             return self.apply_hard_reset(h, spike_for_reset, self.v_reset)
@@ -146,7 +159,9 @@ class QuantLIFNode(BaseNode):
             return torch.sub(h, spike_for_reset, alpha=theta)
         return self.apply_soft_reset(h, spike_for_reset, theta)
 
-    def _membrane_store(self, theta: torch.Tensor | float, per_sample: int) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    def _membrane_store(
+        self, theta: torch.Tensor | float, per_sample: int
+    ) -> Callable[[torch.Tensor], torch.Tensor] | None:
         """Q_u for one forward pass (``None`` at full precision); an integer membrane counts in units of theta."""
         quantizer = self.membrane_quantizer
         if quantizer is None:
@@ -154,11 +169,15 @@ class QuantLIFNode(BaseNode):
         if isinstance(quantizer, MembraneQuantizer):
             alpha = quantizer.clipping_range(per_sample)
             return lambda v: quantizer(v, alpha)
-        if isinstance(quantizer, IntegerMembraneQuantizer) and not (isinstance(theta, float) and theta == 1.0):
+        if isinstance(quantizer, IntegerMembraneQuantizer) and not (
+            isinstance(theta, float) and theta == 1.0
+        ):
             return lambda v: quantizer(v / theta) * theta
         return quantizer
 
-    def _steps(self, x_seq: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    def _steps(
+        self, x_seq: torch.Tensor, v: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """The time loop: spikes ``[T, N, ...]``, the last stored U, and H ``[T, N, ...]`` if recording.
 
         What depends on parameters alone (a learnt threshold, the membrane quantizer's range) is
@@ -192,7 +211,9 @@ class QuantLIFNode(BaseNode):
         spike_seq, v, _ = self._steps(x.unsqueeze(0), v)
         return (spike_seq[0],), (v, *states[1:])
 
-    def multi_step_forward(self, x_seq: torch.Tensor, *args: object, **kwargs: object) -> torch.Tensor:
+    def multi_step_forward(
+        self, x_seq: torch.Tensor, *args: object, **kwargs: object
+    ) -> torch.Tensor:
         (v, *_) = self.materialize_states((x_seq,), tuple(self._memories.values()), "m")
         assert isinstance(v, torch.Tensor)
         if self.channel_mask is not None:
@@ -211,7 +232,10 @@ class QuantLIFNode(BaseNode):
 
 
 @functools.cache
-def _compiled_steps() -> Callable[[QuantLIFNode, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
+def _compiled_steps() -> Callable[
+    [QuantLIFNode, torch.Tensor, torch.Tensor],
+    tuple[torch.Tensor, torch.Tensor, torch.Tensor | None],
+]:
     """:meth:`QuantLIFNode._steps` through ``torch.compile``, made on first use (the compiler's
     import alone costs seconds) and shared by every neuron, so layers of one shape share a graph."""
     return torch.compile(QuantLIFNode._steps)

@@ -46,11 +46,16 @@ class PruningConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    keep_ratio: float = Field(1.0, gt=0.0, le=1.0, description="fraction of output channels every spiking layer keeps")
-    layers: dict[str, float] = Field(
-        default_factory=dict, description="per-layer keep ratios by name or pattern (later keys win)"
+    keep_ratio: float = Field(
+        1.0, gt=0.0, le=1.0, description="fraction of output channels every spiking layer keeps"
     )
-    score_batches: int = Field(4, ge=1, description="training batches the membrane statistics are taken on")
+    layers: dict[str, float] = Field(
+        default_factory=dict,
+        description="per-layer keep ratios by name or pattern (later keys win)",
+    )
+    score_batches: int = Field(
+        4, ge=1, description="training batches the membrane statistics are taken on"
+    )
 
     @field_validator("layers")
     @classmethod
@@ -103,7 +108,7 @@ class ChannelMask(nn.Module):
 def _masked_neurons(model: nn.Module) -> dict[str, nn.Module]:
     """Neurons carrying a channel mask, by the name of the layer they fire on."""
     return {
-        getattr(module, "layer_name"): module
+        module.layer_name: module
         for module in model.modules()
         if isinstance(getattr(module, "channel_mask", None), ChannelMask)
     }
@@ -172,7 +177,9 @@ def kept_fractions(model: nn.Module) -> dict[str, float]:
 
 
 def kept_channel_activity(
-    table: Sequence[LayerSpec], activity: Mapping[str, LayerActivity], keep_fraction: Mapping[str, float]
+    table: Sequence[LayerSpec],
+    activity: Mapping[str, LayerActivity],
+    keep_fraction: Mapping[str, float],
 ) -> dict[str, LayerActivity]:
     """Spike rates over the kept channels, from rates measured over every channel of a masked network.
 
@@ -186,7 +193,9 @@ def kept_channel_activity(
         rates = activity.get(spec.name)
         if rates is None:
             continue
-        output_rate = min(1.0, rates.output_rate * spec.c_out / c_out) if spec.spiking else rates.output_rate
+        output_rate = (
+            min(1.0, rates.output_rate * spec.c_out / c_out) if spec.spiking else rates.output_rate
+        )
         converted[spec.name] = LayerActivity(
             input_rate=min(1.0, rates.input_rate * spec.c_in / c_in), output_rate=output_rate
         )

@@ -54,13 +54,17 @@ class _SymmetricQuantize(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: torch.autograd.function.FunctionCtx, x: torch.Tensor, alpha: torch.Tensor, n: int) -> torch.Tensor:  # type: ignore[override]
+    def forward(
+        ctx: torch.autograd.function.FunctionCtx, x: torch.Tensor, alpha: torch.Tensor, n: int
+    ) -> torch.Tensor:  # type: ignore[override]
         q = (x * (n / alpha)).clamp_(-n, n).round_().mul_(alpha / n)
         ctx.save_for_backward(x, q, alpha)
         return q
 
     @staticmethod
-    def backward(ctx: torch.autograd.function.FunctionCtx, grad_out: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:  # type: ignore[override]
+    def backward(
+        ctx: torch.autograd.function.FunctionCtx, grad_out: torch.Tensor
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:  # type: ignore[override]
         x, q, alpha = ctx.saved_tensors  # type: ignore[attr-defined]
         # A float mask (lt_ in place) rather than a bool one: on CPU, writing a bool tensor or
         # multiplying one into a float tensor costs several float passes (measured 7x here).
@@ -107,7 +111,10 @@ def _least_error(flat: torch.Tensor, alphas: torch.Tensor, bits: int) -> int:
     """Index of the candidate range in ``alphas`` that quantizes ``flat`` with the least error."""
     chunk = max(1, _GRID_CHUNK_ELEMENTS // flat.numel())
     errors = torch.cat(
-        [(_quantize_values(flat, a.unsqueeze(1), bits) - flat).square().sum(1) for a in alphas.split(chunk)]
+        [
+            (_quantize_values(flat, a.unsqueeze(1), bits) - flat).square().sum(1)
+            for a in alphas.split(chunk)
+        ]
     )
     return int(errors.argmin())
 
@@ -131,7 +138,9 @@ def mse_clipping_range(x: torch.Tensor, bits: int) -> torch.Tensor:
     coarse = CLIP_GRID.to(flat.device) * peak
     best = _least_error(flat, coarse, bits)
     low, high = coarse[max(best - 1, 0)], coarse[min(best + 1, len(coarse) - 1)]
-    fine = torch.linspace(float(low), float(high), _REFINE_POINTS, dtype=torch.float64, device=flat.device)
+    fine = torch.linspace(
+        float(low), float(high), _REFINE_POINTS, dtype=torch.float64, device=flat.device
+    )
     return fine[_least_error(flat, fine, bits)].to(x.dtype)
 
 
@@ -175,7 +184,9 @@ class WeightQuantizer(nn.Module):
         if is_full_precision(bits):
             raise ValueError(f"a {bits}-bit weight needs no quantizer")
         if scale_init == "sawb" and bits not in SAWB_COEFFICIENTS:
-            raise ValueError(f"scale_init='sawb' supports bits {sorted(SAWB_COEFFICIENTS)}, got {bits}")
+            raise ValueError(
+                f"scale_init='sawb' supports bits {sorted(SAWB_COEFFICIENTS)}, got {bits}"
+            )
         self.bits = bits
         self.transform: WeightTransform = transform
         self.scale_init: ScaleInit = scale_init
@@ -233,7 +244,9 @@ class MembraneQuantizer(nn.Module):
     hardware; the membrane is then confined to the weights' range.
     """
 
-    def __init__(self, bits: int, *, init_alpha: float = 1.0, shared_with: WeightQuantizer | None = None) -> None:
+    def __init__(
+        self, bits: int, *, init_alpha: float = 1.0, shared_with: WeightQuantizer | None = None
+    ) -> None:
         super().__init__()
         if is_full_precision(bits):
             raise ValueError(f"a {bits}-bit membrane needs no quantizer")
@@ -271,20 +284,30 @@ class _IntegerLevels(torch.autograd.Function):
     """Snap to integer levels lb..theta; backward is the stacked sigmoid surrogate (SpQuant)."""
 
     @staticmethod
-    def forward(ctx: torch.autograd.function.FunctionCtx, u: torch.Tensor, lower: int, upper: int, temperature: float) -> torch.Tensor:  # type: ignore[override]
+    def forward(
+        ctx: torch.autograd.function.FunctionCtx,
+        u: torch.Tensor,
+        lower: int,
+        upper: int,
+        temperature: float,
+    ) -> torch.Tensor:  # type: ignore[override]
         ctx.save_for_backward(u)
         ctx.levels = (lower, upper, temperature)  # type: ignore[attr-defined]
         # Nearest level with ties going down: ceil(u - 1/2).
         return torch.ceil(torch.clamp(u, lower, upper) - 0.5)
 
     @staticmethod
-    def backward(ctx: torch.autograd.function.FunctionCtx, grad_out: torch.Tensor) -> tuple[torch.Tensor, None, None, None]:  # type: ignore[override]
+    def backward(
+        ctx: torch.autograd.function.FunctionCtx, grad_out: torch.Tensor
+    ) -> tuple[torch.Tensor, None, None, None]:  # type: ignore[override]
         (u,) = ctx.saved_tensors  # type: ignore[attr-defined]
         lower, upper, temperature = ctx.levels  # type: ignore[attr-defined]
         return grad_out * stacked_surrogate_grad(u, lower, upper, temperature), None, None, None
 
 
-def stacked_surrogate_grad(u: torch.Tensor, lower: int, upper: int, temperature: float = 2.0) -> torch.Tensor:
+def stacked_surrogate_grad(
+    u: torch.Tensor, lower: int, upper: int, temperature: float = 2.0
+) -> torch.Tensor:
     """``sum_l T*sig(T(u - m_l))*(1 - sig(T(u - m_l)))`` over nonzero levels l; m_l = l -+ 1/2."""
     grad = torch.zeros_like(u)
     for level in range(lower, upper + 1):
@@ -296,7 +319,9 @@ def stacked_surrogate_grad(u: torch.Tensor, lower: int, upper: int, temperature:
     return grad
 
 
-def quantize_integer_levels(u: torch.Tensor, lower: int, upper: int = 1, temperature: float = 2.0) -> torch.Tensor:
+def quantize_integer_levels(
+    u: torch.Tensor, lower: int, upper: int = 1, temperature: float = 2.0
+) -> torch.Tensor:
     """Integer-level membrane: levels ``lower..upper`` with the stacked surrogate gradient."""
     return _IntegerLevels.apply(u, lower, upper, temperature)
 

@@ -27,14 +27,21 @@ class _LearnableFire(torch.autograd.Function):
     """Heaviside of ``u - theta``; backward: the surrogate for ``u``, LT-SNN's rule for ``theta``."""
 
     @staticmethod
-    def forward(ctx: torch.autograd.function.FunctionCtx, u: torch.Tensor, theta: torch.Tensor, fn: surrogate.SurrogateFunctionBase) -> torch.Tensor:  # type: ignore[override]
+    def forward(
+        ctx: torch.autograd.function.FunctionCtx,
+        u: torch.Tensor,
+        theta: torch.Tensor,
+        fn: surrogate.SurrogateFunctionBase,
+    ) -> torch.Tensor:  # type: ignore[override]
         x = u - theta
         ctx.save_for_backward(x)
         ctx.fn = fn  # type: ignore[attr-defined]
         return (x >= 0).to(u.dtype)
 
     @staticmethod
-    def backward(ctx: torch.autograd.function.FunctionCtx, grad_out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None]:  # type: ignore[override]
+    def backward(
+        ctx: torch.autograd.function.FunctionCtx, grad_out: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, None]:  # type: ignore[override]
         (x,) = ctx.saved_tensors  # type: ignore[attr-defined]
         g_u = surrogate_grad(ctx.fn, x, grad_out)  # type: ignore[attr-defined]
         fired = x >= 0
@@ -42,7 +49,9 @@ class _LearnableFire(torch.autograd.Function):
         return g_u, grad_theta.reshape(()), None
 
 
-def surrogate_grad(fn: surrogate.SurrogateFunctionBase, x: torch.Tensor, grad_out: torch.Tensor) -> torch.Tensor:
+def surrogate_grad(
+    fn: surrogate.SurrogateFunctionBase, x: torch.Tensor, grad_out: torch.Tensor
+) -> torch.Tensor:
     """``grad_out * fn'(x)`` for any spikingjelly surrogate, through its own backward."""
     with torch.enable_grad():
         leaf = x.detach().requires_grad_(True)
@@ -50,7 +59,9 @@ def surrogate_grad(fn: surrogate.SurrogateFunctionBase, x: torch.Tensor, grad_ou
     return grad
 
 
-def learnable_fire(u: torch.Tensor, theta: torch.Tensor, fn: surrogate.SurrogateFunctionBase) -> torch.Tensor:
+def learnable_fire(
+    u: torch.Tensor, theta: torch.Tensor, fn: surrogate.SurrogateFunctionBase
+) -> torch.Tensor:
     """Spikes of membrane ``u`` at threshold ``theta`` (a 0-d tensor) with LT-SNN's gradients."""
     return _LearnableFire.apply(u, theta, fn)
 

@@ -55,5 +55,7 @@ def to_student_time(seq: torch.Tensor, timesteps: int, merge: FrameMerge) -> tor
         return seq[:timesteps]
     window, remainder = divmod(total, timesteps)
     if remainder:
-        raise ConfigError(f"frame_merge 'mean' needs T_s to divide T_t, but got T_s={timesteps} and T_t={total}")
+        raise ConfigError(
+            f"frame_merge 'mean' needs T_s to divide T_t, but got T_s={timesteps} and T_t={total}"
+        )
     return seq.unflatten(0, (timesteps, window)).mean(1)

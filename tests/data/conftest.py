@@ -6,7 +6,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from data_formats import make_cifar10, make_cifar100, make_event_folder, make_mnist, make_tinyimagenet
+from data_formats import (
+    make_cifar10,
+    make_cifar100,
+    make_event_folder,
+    make_mnist,
+    make_tinyimagenet,
+)
 
 from mdsnn_search.data import DataConfig
 

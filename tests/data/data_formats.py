@@ -40,13 +40,22 @@ def make_event_folder(root: Path, classes: int = 3, per_class: int = 5, side: in
     rng = np.random.default_rng(0)
     for c in range(classes):
         for k in range(per_class):
-            write_atis_bin(root / f"class_{c}" / f"image_{k:04d}.bin", *random_events(rng, 300, side, side))
+            write_atis_bin(
+                root / f"class_{c}" / f"image_{k:04d}.bin", *random_events(rng, 300, side, side)
+            )
     return root
 
 
 def make_learnable_event_folder(
-    root: Path, classes: int = 3, per_class: int = 20, side: int = 34, events: int = 600, seed: int = 0,
-    *, spread: float = 3.0, noise: float = 0.25,
+    root: Path,
+    classes: int = 3,
+    per_class: int = 20,
+    side: int = 34,
+    events: int = 600,
+    seed: int = 0,
+    *,
+    spread: float = 3.0,
+    noise: float = 0.25,
 ) -> Path:
     """An N-MNIST-layout folder a network can learn: class c's events cluster around its own
     point of the sensor (Gaussian, ``spread`` pixels), over uniform background noise (a fraction
@@ -57,7 +66,10 @@ def make_learnable_event_folder(
     for c in range(classes):
         for k in range(per_class):
             _, _, t, p = random_events(rng, events, side, side)
-            x, y = (np.clip(rng.normal(centres[c, i], spread, events), 0, side - 1).astype(np.int64) for i in (0, 1))
+            x, y = (
+                np.clip(rng.normal(centres[c, i], spread, events), 0, side - 1).astype(np.int64)
+                for i in (0, 1)
+            )
             background = rng.random(events) < noise
             x[background] = rng.integers(0, side, background.sum())
             y[background] = rng.integers(0, side, background.sum())
@@ -79,24 +91,43 @@ def make_cifar10(root: Path, per_batch: int = 10, test: int = 20) -> Path:
     """``root/cifar-10-batches-py`` with 5 training batches; labels cycle over the 10 classes."""
     folder = root / "cifar-10-batches-py"
     for i in range(1, 6):
-        _pickle(folder / f"data_batch_{i}", {
-            "batch_label": f"training batch {i} of 5",
-            "labels": [(i + k) % 10 for k in range(per_batch)],
-            "data": cifar_images(per_batch, i),
-            "filenames": [f"img_{i}_{k}.png" for k in range(per_batch)],
-        })
-    _pickle(folder / "test_batch", {
-        "batch_label": "testing batch 1 of 1",
-        "labels": [k % 10 for k in range(test)],
-        "data": cifar_images(test, 99),
-        "filenames": [f"test_{k}.png" for k in range(test)],
-    })
-    _pickle(folder / "batches.meta", {
-        "num_cases_per_batch": per_batch,
-        "label_names": ["airplane", "automobile", "bird", "cat", "deer",
-                        "dog", "frog", "horse", "ship", "truck"],
-        "num_vis": 3072,
-    })
+        _pickle(
+            folder / f"data_batch_{i}",
+            {
+                "batch_label": f"training batch {i} of 5",
+                "labels": [(i + k) % 10 for k in range(per_batch)],
+                "data": cifar_images(per_batch, i),
+                "filenames": [f"img_{i}_{k}.png" for k in range(per_batch)],
+            },
+        )
+    _pickle(
+        folder / "test_batch",
+        {
+            "batch_label": "testing batch 1 of 1",
+            "labels": [k % 10 for k in range(test)],
+            "data": cifar_images(test, 99),
+            "filenames": [f"test_{k}.png" for k in range(test)],
+        },
+    )
+    _pickle(
+        folder / "batches.meta",
+        {
+            "num_cases_per_batch": per_batch,
+            "label_names": [
+                "airplane",
+                "automobile",
+                "bird",
+                "cat",
+                "deer",
+                "dog",
+                "frog",
+                "horse",
+                "ship",
+                "truck",
+            ],
+            "num_vis": 3072,
+        },
+    )
     return root
 
 
@@ -104,23 +135,33 @@ def make_cifar100(root: Path, train: int = 200, test: int = 100) -> Path:
     """``root/cifar-100-python``; fine labels cycle over 100 classes, coarse ones differ."""
     folder = root / "cifar-100-python"
     for name, n, seed in (("train", train, 1), ("test", test, 2)):
-        _pickle(folder / name, {
-            "filenames": [f"{name}_{k}.png" for k in range(n)],
-            "batch_label": f"{name}ing batch 1 of 1",
-            "fine_labels": [k % 100 for k in range(n)],
-            "coarse_labels": [k % 20 for k in range(n)],
-            "data": cifar_images(n, seed),
-        })
-    _pickle(folder / "meta", {
-        "fine_label_names": [f"fine_{k}" for k in range(100)],
-        "coarse_label_names": [f"coarse_{k}" for k in range(20)],
-    })
+        _pickle(
+            folder / name,
+            {
+                "filenames": [f"{name}_{k}.png" for k in range(n)],
+                "batch_label": f"{name}ing batch 1 of 1",
+                "fine_labels": [k % 100 for k in range(n)],
+                "coarse_labels": [k % 20 for k in range(n)],
+                "data": cifar_images(n, seed),
+            },
+        )
+    _pickle(
+        folder / "meta",
+        {
+            "fine_label_names": [f"fine_{k}" for k in range(100)],
+            "coarse_label_names": [f"coarse_{k}" for k in range(20)],
+        },
+    )
     return root
 
 
 TINY_WNIDS = ["n02124075", "n01443537", "n04067472"]
-TINY_WORDS = {"n01443537": "goldfish, Carassius auratus", "n02124075": "Egyptian cat",
-              "n04067472": "reel", "n00001740": "entity"}
+TINY_WORDS = {
+    "n01443537": "goldfish, Carassius auratus",
+    "n02124075": "Egyptian cat",
+    "n04067472": "reel",
+    "n00001740": "entity",
+}
 
 
 def tiny_colour(label: int) -> tuple[int, int, int]:
@@ -152,7 +193,9 @@ def make_tinyimagenet(root: Path, train_per_class: int = 4, val_per_class: int =
 def write_idx(path: Path, array: np.ndarray, *, gzipped: bool = False) -> Path:
     """An IDX file of unsigned bytes, as on Yann LeCun's MNIST page."""
     array = np.asarray(array, dtype=np.uint8)
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
+        int(n).to_bytes(4, "big") for n in array.shape
+    )
     data = header + array.tobytes()
     path.parent.mkdir(parents=True, exist_ok=True)
     if gzipped:

@@ -18,7 +18,14 @@ from mdsnn_search.errors import DataError
 
 
 def events_config(root: Path, tmp_path: Path, **settings: object) -> DataConfig:
-    return DataConfig(name="events", root=root, timesteps=2, frame_size=16, cache_dir=tmp_path / "cache", **settings)
+    return DataConfig(
+        name="events",
+        root=root,
+        timesteps=2,
+        frame_size=16,
+        cache_dir=tmp_path / "cache",
+        **settings,
+    )
 
 
 def test_random_bytes_are_not_taken_for_events(tmp_path: Path) -> None:
@@ -42,7 +49,9 @@ def test_a_shuffled_recording_is_refused_a_stray_late_event_sorted_in(tmp_path: 
 
 def test_one_class_is_no_classifier(tmp_path: Path) -> None:
     root = make_event_folder(tmp_path / "ev", classes=1, per_class=4)
-    with pytest.raises(DataError, match=r"events .*: found 1 class \(class_0\); a classifier needs at least 2"):
+    with pytest.raises(
+        DataError, match=r"events .*: found 1 class \(class_0\); a classifier needs at least 2"
+    ):
         load_dataset(events_config(root, tmp_path))
 
 
@@ -72,7 +81,9 @@ def _break(root: Path, how: str) -> None:
     elif how == "truncated":
         recording.write_bytes(recording.read_bytes()[:-3])
     elif how == "random bytes":
-        recording.write_bytes(np.random.default_rng(4).integers(0, 256, 5 * 300, dtype=np.uint8).tobytes())
+        recording.write_bytes(
+            np.random.default_rng(4).integers(0, 256, 5 * 300, dtype=np.uint8).tobytes()
+        )
     elif how == "one class":
         for path in (root / "class_1").iterdir():
             path.unlink()
@@ -90,15 +101,30 @@ def _break(root: Path, how: str) -> None:
     ],
 )
 def test_bad_event_folder_is_refused_before_anything_is_stored(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], how: str, needle: str
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    how: str,
+    needle: str,
 ) -> None:
     root = make_event_folder(tmp_path / "ev", classes=2, per_class=3, side=34)
     _break(root, how)
-    data = {"name": "events", "root": str(root), "timesteps": 2, "frame_size": 16, "cache_dir": str(tmp_path / "cache")}
+    data = {
+        "name": "events",
+        "root": str(root),
+        "timesteps": 2,
+        "frame_size": 16,
+        "cache_dir": str(tmp_path / "cache"),
+    }
     if how == "off the sensor":
         data["sensor_size"] = [20, 20]
     spec = {
-        "study": {"name": "ev", "storage": f"sqlite:///{tmp_path / 'ev.db'}", "n_trials": 2, "baselines": ["fp32"]},
+        "study": {
+            "name": "ev",
+            "storage": f"sqlite:///{tmp_path / 'ev.db'}",
+            "n_trials": 2,
+            "baselines": ["fp32"],
+        },
         "data": data,
         "model": {"arch": "vgg5", "width": 0.25},
         "execution": {"backend": "inline"},

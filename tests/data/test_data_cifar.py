@@ -29,12 +29,15 @@ def test_cifar10_reads_all_training_batches_and_normalises_per_channel(tmp_path)
     assert x.shape == (2, 3, 32, 32) and y == 4
     torch.testing.assert_close(x[1], normalised(cifar_images(10, 2)[2], CIFAR10.mean, CIFAR10.std))
     x_test, _ = bundle.test[7]
-    torch.testing.assert_close(x_test[0], normalised(cifar_images(20, 99)[7], CIFAR10.mean, CIFAR10.std))
+    torch.testing.assert_close(
+        x_test[0], normalised(cifar_images(20, 99)[7], CIFAR10.mean, CIFAR10.std)
+    )
 
 
 def test_cifar100_uses_the_fine_labels_and_names(tmp_path) -> None:
-    bundle = load_dataset(DataConfig(name="cifar100", root=make_cifar100(tmp_path) / "cifar-100-python",
-                                     timesteps=1))
+    bundle = load_dataset(
+        DataConfig(name="cifar100", root=make_cifar100(tmp_path) / "cifar-100-python", timesteps=1)
+    )
     assert bundle.num_classes == 100 and bundle.class_names[42] == "fine_42"
     assert bundle.train.labels[:3] == [0, 1, 2] and bundle.train.labels[142] == 42
     assert len(bundle.train) == 200 and len(bundle.test) == 100
@@ -46,7 +49,9 @@ def test_augmentation_applies_to_training_only_and_follows_the_loader_seed(tmp_p
     augmented = load_dataset(DataConfig(name="cifar10", root=root, timesteps=2, augment=True))
     assert torch.equal(augmented.test[3][0], plain.test[3][0])
     batches = [next(iter(make_loader(augmented.train, batch_size=50, seed=s))) for s in (0, 0, 1)]
-    assert torch.equal(batches[0][0], batches[1][0]) and not torch.equal(batches[0][0], batches[2][0])
+    assert torch.equal(batches[0][0], batches[1][0]) and not torch.equal(
+        batches[0][0], batches[2][0]
+    )
     reference = next(iter(make_loader(plain.train, batch_size=50)))[0]
     changed = (batches[0][0] != reference).flatten(2).any(dim=2)[0]
     assert changed.float().mean() > 0.8  # crop offset (0, 0) without a flip is 1 in 162
@@ -54,8 +59,11 @@ def test_augmentation_applies_to_training_only_and_follows_the_loader_seed(tmp_p
 
 
 def test_poisson_coding_emits_spikes_from_unnormalised_intensities(tmp_path) -> None:
-    bundle = load_dataset(DataConfig(name="cifar10", root=make_cifar10(tmp_path), timesteps=500,
-                                     encoding="poisson", limit=1))
+    bundle = load_dataset(
+        DataConfig(
+            name="cifar10", root=make_cifar10(tmp_path), timesteps=500, encoding="poisson", limit=1
+        )
+    )
     spikes, _ = bundle.test[0]
     assert set(spikes.unique().tolist()) == {0.0, 1.0}
     intensity = bundle.test.source.images[0].float() / 255
@@ -63,7 +71,9 @@ def test_poisson_coding_emits_spikes_from_unnormalised_intensities(tmp_path) -> 
 
 
 def test_subset_caps_both_official_splits(tmp_path) -> None:
-    bundle = load_dataset(DataConfig(name="cifar10", root=make_cifar10(tmp_path), timesteps=1, max_per_class=3))
+    bundle = load_dataset(
+        DataConfig(name="cifar10", root=make_cifar10(tmp_path), timesteps=1, max_per_class=3)
+    )
     assert np.bincount(bundle.train.labels).tolist() == [3] * 10
     assert np.bincount(bundle.test.labels).tolist() == [2] * 10
 
@@ -88,7 +98,10 @@ def test_malformed_batches_raise_naming_the_file(tmp_path) -> None:
         load_dataset(cfg)
     for broken, message in (
         ({"data": cifar_images(10, 3)}, "lacks labels"),
-        ({"data": np.zeros((10, 1024), np.uint8), "labels": [0] * 10}, r"expected uint8 \[N, 3072\]"),
+        (
+            {"data": np.zeros((10, 1024), np.uint8), "labels": [0] * 10},
+            r"expected uint8 \[N, 3072\]",
+        ),
         ({"data": cifar_images(10, 3), "labels": [10] * 10}, r"expected 10 labels in 0\.\.9"),
     ):
         batch.write_bytes(pickle.dumps(broken))

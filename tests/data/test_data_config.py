@@ -14,7 +14,12 @@ from mdsnn_search.data import DataConfig
 
 def test_defaults_match_the_documented_interface() -> None:
     cfg = DataConfig(name="digits", timesteps=4)
-    assert (cfg.encoding, cfg.test_fraction, cfg.split_seed, cfg.augment) == ("direct", 0.2, 42, False)
+    assert (cfg.encoding, cfg.test_fraction, cfg.split_seed, cfg.augment) == (
+        "direct",
+        0.2,
+        42,
+        False,
+    )
     assert cfg.root is cfg.frame_size is cfg.max_per_class is cfg.limit is cfg.cache_dir is None
     assert cfg.download is False
 
@@ -24,12 +29,18 @@ def test_defaults_match_the_documented_interface() -> None:
     [
         ({"name": "cifar10"}, "root is required for dataset 'cifar10'"),
         ({"name": "digits", "root": "/data"}, "root: digits ships with scikit-learn"),
-        ({"name": "cifar100", "root": "/d", "download": True}, r"never downloaded; get cifar100 from https://www\.cs\.toronto\.edu"),
+        (
+            {"name": "cifar100", "root": "/d", "download": True},
+            r"never downloaded; get cifar100 from https://www\.cs\.toronto\.edu",
+        ),
         ({"name": "digits", "download": True}, "nothing to download"),
         ({"name": "events", "root": "/d", "encoding": "poisson"}, "only 'direct' applies"),
         ({"name": "digits", "augment": True}, "augment: .* does not apply to digits"),
         ({"name": "cifar10", "root": "/d", "test_fraction": 0.1}, "official test split"),
-        ({"name": "cifar10", "root": "/d", "sensor_size": [34, 34]}, "sensor_size: only applies to dataset 'events'"),
+        (
+            {"name": "cifar10", "root": "/d", "sensor_size": [34, 34]},
+            "sensor_size: only applies to dataset 'events'",
+        ),
         ({"name": "digits", "event_norm": "max"}, "event_norm: only applies"),
         ({"name": "events", "root": "/d", "sensor_size": [0, 34]}, "sensor_size must be positive"),
         ({"name": "digits", "timesteps": 0}, "timesteps"),
@@ -46,8 +57,16 @@ def test_invalid_settings_are_refused_naming_the_field(settings, message) -> Non
 
 
 def test_round_trips_through_yaml_and_json(tmp_path: Path) -> None:
-    cfg = DataConfig(name="events", root=tmp_path, timesteps=8, frame_size=48, sensor_size=(34, 34),
-                     event_norm="binary", max_per_class=10, cache_dir=tmp_path / "cache")
+    cfg = DataConfig(
+        name="events",
+        root=tmp_path,
+        timesteps=8,
+        frame_size=48,
+        sensor_size=(34, 34),
+        event_norm="binary",
+        max_per_class=10,
+        cache_dir=tmp_path / "cache",
+    )
     dumped = cfg.model_dump(mode="json", exclude_unset=True)
     assert DataConfig.model_validate(yaml.safe_load(yaml.safe_dump(dumped))) == cfg
     assert DataConfig.model_validate_json(json.dumps(dumped)) == cfg

@@ -48,8 +48,10 @@ def test_split_is_stratified_disjoint_and_fixed_by_the_seed(digits, raw) -> None
     assert not torch.equal(other.test.source.images, digits.test.source.images)
     together = torch.cat([digits.train.source.images, digits.test.source.images]).flatten(1).numpy()
     original = (raw.images / 16).reshape(len(raw.images), -1).astype(np.float32)
-    assert np.array_equal(np.unique(together, axis=0, return_counts=True)[1],
-                          np.unique(original, axis=0, return_counts=True)[1])
+    assert np.array_equal(
+        np.unique(together, axis=0, return_counts=True)[1],
+        np.unique(original, axis=0, return_counts=True)[1],
+    )
     assert np.array_equal(np.unique(together, axis=0), np.unique(original, axis=0))
 
 

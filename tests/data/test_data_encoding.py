@@ -38,8 +38,14 @@ def test_crop_and_flip_returns_a_shifted_window_of_the_zero_padded_image() -> No
     image = torch.rand(3, 8, 8) + 0.1  # nonzero, so padding is recognisable
     padded = F.pad(image, (4, 4, 4, 4))
     windows = {
-        (top, left, flip): (padded[:, top : top + 8, left : left + 8].flip(-1) if flip else padded[:, top : top + 8, left : left + 8])
-        for top in range(9) for left in range(9) for flip in (0, 1)
+        (top, left, flip): (
+            padded[:, top : top + 8, left : left + 8].flip(-1)
+            if flip
+            else padded[:, top : top + 8, left : left + 8]
+        )
+        for top in range(9)
+        for left in range(9)
+        for flip in (0, 1)
     }
     generator = torch.Generator().manual_seed(0)
     seen = []

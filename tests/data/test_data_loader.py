@@ -67,15 +67,23 @@ def test_worker_processes_are_reproducible_and_draw_fresh_spikes_each_epoch(pois
 def test_workers_draw_from_different_streams() -> None:
     from mdsnn_search.data.images import ImagePipeline, StaticImageDataset, TensorImages
 
-    grey = StaticImageDataset(TensorImages(torch.full((16, 1, 4, 4), 0.5)), [0] * 16, ImagePipeline(8, "poisson"))
+    grey = StaticImageDataset(
+        TensorImages(torch.full((16, 1, 4, 4), 0.5)), [0] * 16, ImagePipeline(8, "poisson")
+    )
     batches = list(make_loader(grey, batch_size=8, seed=0, num_workers=2))
-    assert not torch.equal(batches[0][0], batches[1][0])  # batch 0 from worker 0, batch 1 from worker 1
+    assert not torch.equal(
+        batches[0][0], batches[1][0]
+    )  # batch 0 from worker 0, batch 1 from worker 1
 
 
 def test_with_index_each_batch_names_its_samples_and_keeps_the_same_draws(poisson_digits) -> None:
     plain = list(make_loader(poisson_digits.train, batch_size=8, shuffle=True, seed=4))
-    indexed = list(make_loader(poisson_digits.train, batch_size=8, shuffle=True, seed=4, with_index=True))
+    indexed = list(
+        make_loader(poisson_digits.train, batch_size=8, shuffle=True, seed=4, with_index=True)
+    )
     for (x, y), (xi, yi, index) in zip(plain, indexed, strict=True):
         assert torch.equal(x, xi) and torch.equal(y, yi) and index.dtype == torch.int64
         assert yi.tolist() == [poisson_digits.train.labels[i] for i in index.tolist()]
-    assert sorted(torch.cat([index for *_, index in indexed]).tolist()) == list(range(len(poisson_digits.train)))
+    assert sorted(torch.cat([index for *_, index in indexed]).tolist()) == list(
+        range(len(poisson_digits.train))
+    )

@@ -7,8 +7,8 @@ import sys
 import numpy as np
 import pytest
 import torch
-
 from data_formats import make_mnist, write_idx
+
 from mdsnn_search.data import DataConfig, load_dataset
 from mdsnn_search.data.mnist import MEAN, STD
 from mdsnn_search.errors import DataError
@@ -16,7 +16,9 @@ from mdsnn_search.errors import DataError
 
 @pytest.mark.parametrize("gzipped", [True, False])
 def test_idx_files_give_the_official_split_with_their_labels(tmp_path, gzipped: bool) -> None:
-    bundle = load_dataset(DataConfig(name="mnist", root=make_mnist(tmp_path, gzipped=gzipped), timesteps=3))
+    bundle = load_dataset(
+        DataConfig(name="mnist", root=make_mnist(tmp_path, gzipped=gzipped), timesteps=3)
+    )
     assert (len(bundle.train), len(bundle.test)) == (40, 20)
     assert bundle.input_shape == (1, 28, 28) and bundle.num_classes == 10
     x, y = bundle.train[13]

@@ -23,7 +23,9 @@ def test_stratified_split_keeps_each_class_share_and_is_fixed_by_the_seed() -> N
 
 
 def test_classes_too_small_to_split_raise_a_data_error_naming_the_dataset() -> None:
-    with pytest.raises(DataError, match=r"events /x: cannot split 5 samples of 2 classes \(smallest class: 1\)"):
+    with pytest.raises(
+        DataError, match=r"events /x: cannot split 5 samples of 2 classes \(smallest class: 1\)"
+    ):
         stratified_split(np.array([0, 0, 0, 0, 1]), 0.2, seed=0, what="events /x")
 
 
@@ -34,7 +36,9 @@ def test_classes_too_small_to_split_raise_a_data_error_naming_the_dataset() -> N
     limit=st.none() | st.integers(1, 30),
     seed=st.integers(0, 2**16),
 )
-def test_subset_respects_both_caps_and_keeps_as_many_as_they_allow(labels, max_per_class, limit, seed) -> None:
+def test_subset_respects_both_caps_and_keeps_as_many_as_they_allow(
+    labels, max_per_class, limit, seed
+) -> None:
     labels = np.asarray(labels, dtype=np.int64)
     kept = select_subset(labels, max_per_class, limit, seed)
     assert np.array_equal(kept, np.unique(kept)) and kept.dtype == np.int64

@@ -18,7 +18,9 @@ def expected_pixel(label: int) -> torch.Tensor:
 
 
 def test_train_and_val_images_with_labels_and_class_names(tmp_path) -> None:
-    bundle = load_dataset(DataConfig(name="tinyimagenet", root=make_tinyimagenet(tmp_path), timesteps=2))
+    bundle = load_dataset(
+        DataConfig(name="tinyimagenet", root=make_tinyimagenet(tmp_path), timesteps=2)
+    )
     assert bundle.input_shape == (3, 64, 64) and bundle.num_classes == 3
     assert bundle.class_names == ["goldfish", "Egyptian cat", "reel"]  # sorted wnids
     assert len(bundle.train) == 12 and len(bundle.test) == 6
@@ -43,7 +45,9 @@ def test_greyscale_images_become_rgb_and_root_may_be_the_inner_folder(tmp_path) 
     wnid = sorted(TINY_WNIDS)[0]
     Image.new("L", (64, 64), 128).save(folder / "train" / wnid / "images" / f"{wnid}_0.JPEG")
     bundle = load_dataset(DataConfig(name="tinyimagenet", root=folder, timesteps=1, limit=20))
-    x, _ = bundle.train[bundle.train.source.paths.index(folder / "train" / wnid / "images" / f"{wnid}_0.JPEG")]
+    x, _ = bundle.train[
+        bundle.train.source.paths.index(folder / "train" / wnid / "images" / f"{wnid}_0.JPEG")
+    ]
     assert x.shape == (1, 3, 64, 64)
     grey = (128 / 255 - torch.tensor(MEAN)) / torch.tensor(STD)
     assert torch.allclose(x[0, :, 10, 10], grey, atol=0.05)
@@ -64,7 +68,9 @@ def test_broken_layouts_raise_naming_the_file(tmp_path) -> None:
     with pytest.raises(DataError, match=f"{annotations}:7: expected"):
         load_dataset(cfg)
     annotations.write_text(good.replace("val_0.JPEG", "val_missing.JPEG"))
-    with pytest.raises(DataError, match=f"{folder / 'val' / 'images' / 'val_missing.JPEG'} .* not found"):
+    with pytest.raises(
+        DataError, match=f"{folder / 'val' / 'images' / 'val_missing.JPEG'} .* not found"
+    ):
         load_dataset(cfg)
     annotations.unlink()
     with pytest.raises(DataError, match=f"{annotations} not found"):

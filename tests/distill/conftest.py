@@ -42,7 +42,9 @@ def batch(digits: DatasetBundle) -> tuple[torch.Tensor, torch.Tensor]:
 def make_net(digits: DatasetBundle) -> Callable[..., SpikingNetwork]:
     """``make_net(precision=None, arch="vgg5", seed=0)``: an untrained network for the digits."""
 
-    def build(precision: PrecisionConfig | None = None, arch: str = "vgg5", seed: int = 0) -> SpikingNetwork:
+    def build(
+        precision: PrecisionConfig | None = None, arch: str = "vgg5", seed: int = 0
+    ) -> SpikingNetwork:
         torch.manual_seed(seed)
         config = ModelConfig(arch=arch, width=WIDTH, precision=precision or PrecisionConfig())
         return build_model(config, digits.input_shape, digits.num_classes)
@@ -51,13 +53,17 @@ def make_net(digits: DatasetBundle) -> Callable[..., SpikingNetwork]:
 
 
 @pytest.fixture(scope="session")
-def _trained_teacher(digits: DatasetBundle, make_net: Callable[..., SpikingNetwork]) -> SpikingNetwork:
+def _trained_teacher(
+    digits: DatasetBundle, make_net: Callable[..., SpikingNetwork]
+) -> SpikingNetwork:
     seed_everything(0)
     teacher = make_net()
     loader = make_loader(digits.train, 16, shuffle=True, seed=0)
     # ~93 % test accuracy in about a second (fewer epochs leave BN's running statistics unsettled).
     fit(teacher, loader, TrainConfig(epochs=3, lr=1e-2, device="cpu"), progress=False)
-    functional.reset_net(teacher)  # drop the last batch's membrane state (graph attached: no deepcopy)
+    functional.reset_net(
+        teacher
+    )  # drop the last batch's membrane state (graph attached: no deepcopy)
     return teacher
 
 

@@ -52,7 +52,10 @@ def test_all_and_star_pick_every_layer_in_network_order() -> None:
     expected = dict.fromkeys(VGG5_LAYERS, 1.0)
     assert DistillConfig(layers="all").resolve_layers(VGG5_LAYERS) == expected
     assert DistillConfig(layers=["*"]).resolve_layers(VGG5_LAYERS) == expected
-    assert list(DistillConfig(layers=["conv4", "conv1"]).resolve_layers(VGG5_LAYERS)) == ["conv1", "conv4"]
+    assert list(DistillConfig(layers=["conv4", "conv1"]).resolve_layers(VGG5_LAYERS)) == [
+        "conv1",
+        "conv4",
+    ]
 
 
 def test_patterns_and_per_layer_weights_later_key_wins() -> None:

@@ -6,8 +6,8 @@ import json
 
 import pytest
 import torch
-
 from conftest import STUDENT_PRECISION
+
 from mdsnn_search.data import make_loader
 from mdsnn_search.distill import (
     MEMBRANE_MISMATCH,
@@ -26,7 +26,9 @@ def test_loader(digits):
     return make_loader(digits.test, 100)
 
 
-def test_one_json_dict_with_evaluate_metrics_and_mismatch_per_layer(teacher, make_net, test_loader) -> None:
+def test_one_json_dict_with_evaluate_metrics_and_mismatch_per_layer(
+    teacher, make_net, test_loader
+) -> None:
     student = make_net(STUDENT_PRECISION)
     init_student_from_teacher(student, teacher)
     metrics = evaluate_student(student, teacher, test_loader)

@@ -10,7 +10,13 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mdsnn_search.distill import heterogeneous_kd, membrane_loss, membrane_scale, same_timesteps, spike_rate_loss
+from mdsnn_search.distill import (
+    heterogeneous_kd,
+    membrane_loss,
+    membrane_scale,
+    same_timesteps,
+    spike_rate_loss,
+)
 from mdsnn_search.errors import ConfigError
 
 temperatures = st.floats(0.25, 10.0)
@@ -33,14 +39,20 @@ def test_membrane_loss_is_zero_for_equal_membranes_and_the_normalised_mse_otherw
     for norm in ("teacher_power", "threshold", "none"):
         assert membrane_loss(teacher.clone(), teacher, norm=norm).item() == 0.0
     assert membrane_loss(student, teacher, norm="none").item() == pytest.approx(0.125)
-    assert membrane_loss(student, teacher, norm="teacher_power").item() == pytest.approx(0.125 / 1.5)
-    assert membrane_loss(student, teacher, norm="threshold", threshold=0.5).item() == pytest.approx(0.125 / 0.25)
+    assert membrane_loss(student, teacher, norm="teacher_power").item() == pytest.approx(
+        0.125 / 1.5
+    )
+    assert membrane_loss(student, teacher, norm="threshold", threshold=0.5).item() == pytest.approx(
+        0.125 / 0.25
+    )
 
 
 def test_membrane_loss_is_the_mean_over_timesteps_of_per_timestep_mse() -> None:
     student, teacher = torch.randn(4, 3, 5, 2, 2), torch.randn(4, 3, 5, 2, 2)
     per_step = torch.stack([F.mse_loss(s, t) for s, t in zip(student, teacher, strict=True)])
-    assert membrane_loss(student, teacher, norm="none").item() == pytest.approx(per_step.mean().item(), rel=1e-6)
+    assert membrane_loss(student, teacher, norm="none").item() == pytest.approx(
+        per_step.mean().item(), rel=1e-6
+    )
 
 
 def test_teacher_power_normalisation_makes_the_loss_scale_free() -> None:
@@ -61,7 +73,10 @@ def test_membrane_loss_refuses_sequences_of_different_length() -> None:
 
 def test_membrane_loss_accepts_a_time_alignment() -> None:
     """The hook a later issue (T_s < T_t) plugs into: here, the teacher's first T_s steps."""
-    student, teacher = torch.ones(2, 1, 3), torch.cat([torch.ones(2, 1, 3), torch.full((2, 1, 3), 9.0)])
+    student, teacher = (
+        torch.ones(2, 1, 3),
+        torch.cat([torch.ones(2, 1, 3), torch.full((2, 1, 3), 9.0)]),
+    )
 
     def first_steps(s: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return s, t[: s.shape[0]]
@@ -72,45 +87,70 @@ def test_membrane_loss_accepts_a_time_alignment() -> None:
 def test_no_gradient_reaches_teacher_tensors_through_any_loss() -> None:
     student = torch.randn(2, 3, 4, requires_grad=True)
     teacher = torch.randn(2, 3, 4, requires_grad=True)
-    (membrane_loss(student, teacher) + heterogeneous_kd(
-        student[0], teacher[0], teacher_temperature=4.0, student_temperature=2.0
-    )).backward()
+    (
+        membrane_loss(student, teacher)
+        + heterogeneous_kd(student[0], teacher[0], teacher_temperature=4.0, student_temperature=2.0)
+    ).backward()
     assert student.grad is not None and student.grad.abs().sum() > 0
     assert teacher.grad is None
 
 
 @settings(max_examples=40, deadline=None)
 @given(tau=temperatures, seed=st.integers(0, 2**16))
-def test_heterogeneous_kd_equals_conventional_kd_at_equal_temperatures(tau: float, seed: int) -> None:
+def test_heterogeneous_kd_equals_conventional_kd_at_equal_temperatures(
+    tau: float, seed: int
+) -> None:
     student, teacher = _logits(seed), _logits(seed + 1)
     ours = heterogeneous_kd(student, teacher, teacher_temperature=tau, student_temperature=tau)
-    assert ours.item() == pytest.approx(_hinton_kd(student, teacher, tau).item(), rel=1e-4, abs=1e-6)
+    assert ours.item() == pytest.approx(
+        _hinton_kd(student, teacher, tau).item(), rel=1e-4, abs=1e-6
+    )
 
 
 @settings(max_examples=40, deadline=None)
 @given(tau_t=temperatures, tau_s=temperatures, seed=st.integers(0, 2**16))
-def test_heterogeneous_kd_is_non_negative_and_zero_at_the_rescaled_teacher(tau_t: float, tau_s: float, seed: int) -> None:
+def test_heterogeneous_kd_is_non_negative_and_zero_at_the_rescaled_teacher(
+    tau_t: float, tau_s: float, seed: int
+) -> None:
     """The minimiser is z_S = (tau_s / tau_t) * z_T (plus any per-sample shift)."""
     student, teacher = _logits(seed), _logits(seed + 1)
-    assert heterogeneous_kd(student, teacher, teacher_temperature=tau_t, student_temperature=tau_s).item() >= -1e-6
+    assert (
+        heterogeneous_kd(
+            student, teacher, teacher_temperature=tau_t, student_temperature=tau_s
+        ).item()
+        >= -1e-6
+    )
     shift = torch.randn(teacher.shape[0], 1)
     rescaled = (tau_s / tau_t) * teacher + shift
-    at_minimum = heterogeneous_kd(rescaled, teacher, teacher_temperature=tau_t, student_temperature=tau_s)
+    at_minimum = heterogeneous_kd(
+        rescaled, teacher, teacher_temperature=tau_t, student_temperature=tau_s
+    )
     assert at_minimum.item() == pytest.approx(0.0, abs=1e-5)
 
 
 def test_kd_is_zero_for_equal_logits_at_equal_temperatures_only() -> None:
     z = _logits(0)
-    assert heterogeneous_kd(z.clone(), z, teacher_temperature=3.0, student_temperature=3.0).item() == pytest.approx(0.0, abs=1e-6)
-    assert heterogeneous_kd(z.clone(), z, teacher_temperature=4.0, student_temperature=1.0).item() > 1e-3
+    assert heterogeneous_kd(
+        z.clone(), z, teacher_temperature=3.0, student_temperature=3.0
+    ).item() == pytest.approx(0.0, abs=1e-6)
+    assert (
+        heterogeneous_kd(z.clone(), z, teacher_temperature=4.0, student_temperature=1.0).item()
+        > 1e-3
+    )
 
 
 def test_kd_gradient_on_the_student_logits() -> None:
     """d L_kd / d z_S = tau_t * (softmax(z_S/tau_s) - softmax(z_T/tau_t)) / B."""
     student, teacher = _logits(3).requires_grad_(True), _logits(4)
     tau_t, tau_s = 4.0, 2.0
-    heterogeneous_kd(student, teacher, teacher_temperature=tau_t, student_temperature=tau_s).backward()
-    expected = tau_t * (torch.softmax(student.detach() / tau_s, -1) - torch.softmax(teacher / tau_t, -1)) / len(teacher)
+    heterogeneous_kd(
+        student, teacher, teacher_temperature=tau_t, student_temperature=tau_s
+    ).backward()
+    expected = (
+        tau_t
+        * (torch.softmax(student.detach() / tau_s, -1) - torch.softmax(teacher / tau_t, -1))
+        / len(teacher)
+    )
     assert torch.allclose(student.grad, expected, atol=1e-6)
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from conftest import STUDENT_PRECISION
+
 from mdsnn_search.distill import check_pair, init_student_from_teacher
 from mdsnn_search.errors import ConfigError
 from mdsnn_search.snn import ModelConfig, build_model
@@ -32,7 +32,9 @@ def test_what_only_the_student_has_is_left_alone(teacher, make_net) -> None:
     extra.theta = torch.nn.Parameter(torch.tensor(0.7))
     student.features.lif1.add_module("extra", extra)
     init_student_from_teacher(student, teacher)
-    assert torch.equal(extra.mask, torch.tensor([1.0, 0.0])) and extra.theta.item() == pytest.approx(0.7)
+    assert torch.equal(
+        extra.mask, torch.tensor([1.0, 0.0])
+    ) and extra.theta.item() == pytest.approx(0.7)
 
 
 def test_a_full_precision_copy_computes_what_the_teacher_computes(teacher, make_net, batch) -> None:
@@ -58,7 +60,9 @@ def test_mismatched_architectures_are_refused_with_a_reason(teacher, make_net, d
     with pytest.raises(ConfigError, match="width"):
         init_student_from_teacher(wider, teacher)
     other_classes = build_model(teacher.config, digits.input_shape, 3)
-    with pytest.raises(ConfigError, match=r"classifier\.linear\.weight is \[10, .*\] in the teacher"):
+    with pytest.raises(
+        ConfigError, match=r"classifier\.linear\.weight is \[10, .*\] in the teacher"
+    ):
         init_student_from_teacher(other_classes, teacher)
 
 
@@ -68,5 +72,7 @@ def test_check_pair(teacher, make_net, digits) -> None:
         check_pair(teacher, teacher)
     with pytest.raises(ConfigError, match="classes"):
         check_pair(build_model(teacher.config, digits.input_shape, 3), teacher)
-    with pytest.raises(ConfigError, match=r"'conv2' is a spiking layer of the teacher.*layer1\.0\.conv1"):
+    with pytest.raises(
+        ConfigError, match=r"'conv2' is a spiking layer of the teacher.*layer1\.0\.conv1"
+    ):
         check_pair(make_net(arch="resnet18"), teacher, ["conv1", "conv2"])

@@ -6,10 +6,22 @@ import pickle
 
 import pytest
 import torch
-
 from conftest import STUDENT_PRECISION
-from mdsnn_search.distill import DistillConfig, DistillStep, init_student_from_teacher, make_distill_step
-from mdsnn_search.distill.step import MEMBRANE_LAYER_PREFIX, PART_CE, PART_KD, PART_MEMBRANE, PART_SPIKE, PART_TOTAL
+
+from mdsnn_search.distill import (
+    DistillConfig,
+    DistillStep,
+    init_student_from_teacher,
+    make_distill_step,
+)
+from mdsnn_search.distill.step import (
+    MEMBRANE_LAYER_PREFIX,
+    PART_CE,
+    PART_KD,
+    PART_MEMBRANE,
+    PART_SPIKE,
+    PART_TOTAL,
+)
 from mdsnn_search.errors import ConfigError
 from mdsnn_search.train import classification_loss
 
@@ -23,16 +35,23 @@ def _copy_of(teacher, make_net, precision=None):
 
 
 @pytest.mark.parametrize("norm", ["teacher_power", "threshold", "none"])
-def test_every_distillation_loss_is_zero_when_the_student_is_the_teacher(teacher, make_net, batch, norm) -> None:
+def test_every_distillation_loss_is_zero_when_the_student_is_the_teacher(
+    teacher, make_net, batch, norm
+) -> None:
     """Same weights at 32 bits, both in eval mode (a training student normalises with batch
     statistics, its frozen teacher with running ones, so their membranes differ by that much).
     Zero to float rounding: the step's teacher has its BN folded into the convolutions."""
     student = _copy_of(teacher, make_net).eval()
-    step = make_distill_step(teacher, EVERYTHING.model_copy(update={"membrane_norm": norm}), student=student)
+    step = make_distill_step(
+        teacher, EVERYTHING.model_copy(update={"membrane_norm": norm}), student=student
+    )
     loss, logits_seq = step(student, *batch)
     parts = step.parts
     assert parts[PART_MEMBRANE].item() == pytest.approx(0.0, abs=1e-10)
-    assert all(parts[MEMBRANE_LAYER_PREFIX + name].item() == pytest.approx(0.0, abs=1e-10) for name in teacher.neurons())
+    assert all(
+        parts[MEMBRANE_LAYER_PREFIX + name].item() == pytest.approx(0.0, abs=1e-10)
+        for name in teacher.neurons()
+    )
     assert parts[PART_KD].item() == pytest.approx(0.0, abs=1e-6)
     # What remains is the student's own CE and firing rate.
     expected = parts[PART_CE] + EVERYTHING.spike_weight * parts[PART_SPIKE]
@@ -40,7 +59,9 @@ def test_every_distillation_loss_is_zero_when_the_student_is_the_teacher(teacher
     assert logits_seq.shape == (4, batch[0].shape[1], 10)
 
 
-def test_with_batch_statistics_a_training_copy_matches_its_teacher(teacher, make_net, batch) -> None:
+def test_with_batch_statistics_a_training_copy_matches_its_teacher(
+    teacher, make_net, batch
+) -> None:
     """teacher_bn='batch': the teacher normalises the batch as the training student does, so a
     32-bit copy has zero membrane loss in training too; 'running' (eval) leaves a BN-mode gap."""
     student = _copy_of(teacher, make_net).train()
@@ -49,14 +70,19 @@ def test_with_batch_statistics_a_training_copy_matches_its_teacher(teacher, make
     step = make_distill_step(teacher, DistillConfig(layers="all", teacher_bn="batch"))
     step(student, *batch)
     assert step.parts[PART_MEMBRANE].item() == pytest.approx(0.0, abs=1e-6)
-    assert all(torch.equal(a, b) for a, b in zip(running, (bn.running_mean, bn.running_var, bn.num_batches_tracked)))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(running, (bn.running_mean, bn.running_var, bn.num_batches_tracked))
+    )
     assert not bn.training and bn.track_running_stats and not teacher.training
     running_step = make_distill_step(teacher, DistillConfig(layers="all"))
     running_step(student, *batch)
     assert running_step.parts[PART_MEMBRANE].item() > 1e-3  # running vs this batch's statistics
 
 
-def test_gradients_reach_the_student_through_every_term_and_never_the_teacher(teacher, make_net, batch) -> None:
+def test_gradients_reach_the_student_through_every_term_and_never_the_teacher(
+    teacher, make_net, batch
+) -> None:
     student = _copy_of(teacher, make_net, STUDENT_PRECISION)
     grads = {}
     for name, config in {
@@ -80,7 +106,9 @@ def test_gradients_reach_the_student_through_every_term_and_never_the_teacher(te
     assert all(not p.requires_grad and p.grad is None for p in teacher.parameters())
 
 
-def test_the_teacher_is_frozen_and_a_careless_train_call_changes_nothing(teacher, make_net, batch) -> None:
+def test_the_teacher_is_frozen_and_a_careless_train_call_changes_nothing(
+    teacher, make_net, batch
+) -> None:
     """The step runs its own frozen inference copy, so the caller's teacher may change mode."""
     step = make_distill_step(teacher, DistillConfig(layers="all"))
     assert not teacher.training and not any(p.requires_grad for p in teacher.parameters())
@@ -94,15 +122,25 @@ def test_the_teacher_is_frozen_and_a_careless_train_call_changes_nothing(teacher
     assert torch.equal(teacher.features.conv1.bn.running_mean, running_before)
 
 
-def test_the_teacher_records_membranes_only_at_the_distilled_layers(teacher, make_net, batch) -> None:
+def test_the_teacher_records_membranes_only_at_the_distilled_layers(
+    teacher, make_net, batch
+) -> None:
     seen: dict[str, bool] = {}
     for name, node in teacher.neurons().items():
-        node.register_forward_hook(lambda module, args, out, name=name: seen.__setitem__(name, module.record_membrane))
+        node.register_forward_hook(
+            lambda module, args, out, name=name: seen.__setitem__(name, module.record_membrane)
+        )
     student = make_net(STUDENT_PRECISION)
     step = make_distill_step(teacher, DistillConfig(layers=["conv2", "conv4"]))
     step(student, *batch)
     assert seen == {"conv1": False, "conv2": True, "conv3": False, "conv4": True}
-    assert set(step.parts) == {PART_CE, PART_MEMBRANE, "membrane/conv2", "membrane/conv4", PART_TOTAL}
+    assert set(step.parts) == {
+        PART_CE,
+        PART_MEMBRANE,
+        "membrane/conv2",
+        "membrane/conv4",
+        PART_TOTAL,
+    }
     # Nothing stays recorded or held after the step.
     for net in (teacher, student):
         assert all(not n.record_membrane and n.h_seq is None for n in net.neurons().values())
@@ -112,7 +150,10 @@ def test_an_empty_layer_set_switches_the_membrane_loss_off(teacher, make_net, ba
     calls = []
     teacher.register_forward_pre_hook(lambda module, args: calls.append(1))
     student = make_net()  # full precision: its train-mode output does not drift between calls
-    for config in (DistillConfig(layers=[], membrane_weight=5.0), DistillConfig(layers="all", membrane_weight=0.0)):
+    for config in (
+        DistillConfig(layers=[], membrane_weight=5.0),
+        DistillConfig(layers="all", membrane_weight=0.0),
+    ):
         step = make_distill_step(teacher, config)
         loss, logits_seq = step(student, *batch)
         assert step.layer_weights == {} and PART_MEMBRANE not in step.parts
@@ -123,7 +164,9 @@ def test_an_empty_layer_set_switches_the_membrane_loss_off(teacher, make_net, ba
 
 def test_step_kd_at_equal_temperatures_is_conventional_kd(teacher, make_net, batch) -> None:
     student = _copy_of(teacher, make_net, STUDENT_PRECISION).eval()
-    step = make_distill_step(teacher, DistillConfig(kd_weight=1.0, teacher_temperature=3.0, student_temperature=3.0))
+    step = make_distill_step(
+        teacher, DistillConfig(kd_weight=1.0, teacher_temperature=3.0, student_temperature=3.0)
+    )
     step(student, *batch)
     with torch.no_grad():
         z_s, z_t = student(batch[0]).mean(0), teacher(batch[0]).mean(0)
@@ -138,7 +181,9 @@ def test_per_timestep_ce_option(teacher, make_net, batch) -> None:
     student = _copy_of(teacher, make_net).eval()
     step = make_distill_step(teacher, DistillConfig(), per_timestep_ce=True)
     loss, logits_seq = step(student, *batch)
-    assert loss.item() == pytest.approx(classification_loss(logits_seq, batch[1], per_timestep=True).item())
+    assert loss.item() == pytest.approx(
+        classification_loss(logits_seq, batch[1], per_timestep=True).item()
+    )
     assert loss.item() != pytest.approx(classification_loss(logits_seq, batch[1]).item())
 
 
@@ -154,7 +199,9 @@ def test_spike_term_is_the_students_overall_firing_rate(teacher, make_net, batch
 
 
 def test_unknown_layers_are_refused_listing_the_spiking_layers(teacher, make_net, batch) -> None:
-    with pytest.raises(ConfigError, match=r"'fc' matches no spiking layer.*conv1, conv2, conv3, conv4"):
+    with pytest.raises(
+        ConfigError, match=r"'fc' matches no spiking layer.*conv1, conv2, conv3, conv4"
+    ):
         make_distill_step(teacher, DistillConfig(layers=["fc"]))
     resnet = make_net(arch="resnet18")
     with pytest.raises(ConfigError, match="not of the student"):

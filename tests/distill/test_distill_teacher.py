@@ -9,7 +9,9 @@ from mdsnn_search.distill.recording import recording_membranes, take_membranes
 from mdsnn_search.snn.layers import QuantConvBN2d
 
 
-def test_the_inference_teacher_gives_the_plain_teachers_logits_and_membranes(teacher, batch) -> None:
+def test_the_inference_teacher_gives_the_plain_teachers_logits_and_membranes(
+    teacher, batch
+) -> None:
     x, _ = batch
     layers = list(teacher.neurons())
     teacher.eval()
@@ -24,6 +26,10 @@ def test_the_inference_teacher_gives_the_plain_teachers_logits_and_membranes(tea
         torch.testing.assert_close(h_seq, membranes[name], rtol=1e-5, atol=1e-5)
     # BN folded once, into the copy: the copy has no batch norm left, the teacher keeps its own.
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in optimised.modules())
-    assert all(isinstance(m.bn, torch.nn.BatchNorm2d) for m in teacher.modules() if isinstance(m, QuantConvBN2d))
+    assert all(
+        isinstance(m.bn, torch.nn.BatchNorm2d)
+        for m in teacher.modules()
+        if isinstance(m, QuantConvBN2d)
+    )
     assert all(not p.requires_grad for p in optimised.parameters())
     assert all(not n.record_membrane and n.h_seq is None for n in optimised.neurons().values())

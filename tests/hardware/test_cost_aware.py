@@ -30,7 +30,16 @@ def cost_one(w: int, preset=RRAM, **kw: object):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize(
     ("w_bits", "bits_per_cell", "cells", "top"),
-    [(1, 4, 1, 1), (2, 4, 1, 2), (4, 4, 1, 4), (5, 4, 2, 1), (8, 4, 2, 4), (32, 4, 8, 4), (4, 1, 4, 1), (32, 1, 32, 1)],
+    [
+        (1, 4, 1, 1),
+        (2, 4, 1, 2),
+        (4, 4, 1, 4),
+        (5, 4, 2, 1),
+        (8, 4, 2, 4),
+        (32, 4, 8, 4),
+        (4, 1, 4, 1),
+        (32, 1, 32, 1),
+    ],
 )
 def test_slices(w_bits: int, bits_per_cell: int, cells: int, top: int) -> None:
     assert laws.cells_per_weight(w_bits, bits_per_cell) == cells
@@ -59,12 +68,16 @@ def test_w8_doubles_conversions_but_not_input_traffic() -> None:
     assert (w4.layers[0].cells_per_weight, w4.pes) == (1, 1)
     assert (w8.layers[0].cells_per_weight, w8.pes) == (2, 2)
     for component in ("crossbar", "adc", "mux", "subtractor", "temp_buffer"):
-        assert w8.energy_breakdown_pj[component] == pytest.approx(2 * w4.energy_breakdown_pj[component])
+        assert w8.energy_breakdown_pj[component] == pytest.approx(
+            2 * w4.energy_breakdown_pj[component]
+        )
     # Rule 4: spikes move once per row group and neuron group, whatever the slices ...
     for component in ("htree", "memory_fetch", "neuron", "bn"):
         assert w8.energy_breakdown_pj[component] == w4.energy_breakdown_pj[component]
     # ... and the partial sums are 4 + 4 = 8 bits wide instead of 4.
-    assert w8.energy_breakdown_pj["tile_buffer"] == pytest.approx(2 * w4.energy_breakdown_pj["tile_buffer"])
+    assert w8.energy_breakdown_pj["tile_buffer"] == pytest.approx(
+        2 * w4.energy_breakdown_pj["tile_buffer"]
+    )
     assert w4.energy_breakdown_pj["tile_buffer"] == pytest.approx(64 * E.tile_buffer)
     conversions = 2 * 64 * 64
     assert w8.energy_breakdown_pj["shift_add"] == pytest.approx(conversions * E.int8_add * 8 / 8)
@@ -79,9 +92,15 @@ def test_w8_doubles_conversions_but_not_input_traffic() -> None:
 def test_w2_converts_at_two_bits() -> None:
     w4, w2 = cost_one(4), cost_one(2)
     assert w2.pes == w4.pes == 1
-    assert w2.energy_breakdown_pj["adc"] == pytest.approx(w4.energy_breakdown_pj["adc"] * laws.adc_energy_scale(2, 4))
-    assert w2.energy_breakdown_pj["tile_buffer"] == pytest.approx(w4.energy_breakdown_pj["tile_buffer"] / 2)
-    assert w2.area_breakdown_um2["adc"] == pytest.approx(w4.area_breakdown_um2["adc"] * laws.adc_area_scale(2, 4))
+    assert w2.energy_breakdown_pj["adc"] == pytest.approx(
+        w4.energy_breakdown_pj["adc"] * laws.adc_energy_scale(2, 4)
+    )
+    assert w2.energy_breakdown_pj["tile_buffer"] == pytest.approx(
+        w4.energy_breakdown_pj["tile_buffer"] / 2
+    )
+    assert w2.area_breakdown_um2["adc"] == pytest.approx(
+        w4.area_breakdown_um2["adc"] * laws.adc_area_scale(2, 4)
+    )
     # Rule 5: a PE cycle is 26 clocks at 4 bits, 8 conversions x 2 bits x 0.5 clock fewer at 2 bits.
     assert w4.latency_ns == 64 * 26 * 4.0
     assert w2.latency_ns == 64 * (26 - 8 * 2 * 0.5) * 4.0
@@ -107,9 +126,16 @@ def test_unmapped_cells_draw_nothing_unless_quirk() -> None:
     base = estimate_cost(layers, RRAM, timesteps=1, precision={"c": bits(4)})
     quirk = RRAM.with_overrides(quirks={"charge_unmapped_cells": True})
     full = estimate_cost(layers, quirk, timesteps=1, precision={"c": bits(4)})
-    scale = {"crossbar": 16 / 64 * 32 / 64, "adc": 32 / 64, "tile_buffer": 32 / 64, "htree": 16 / 64}
+    scale = {
+        "crossbar": 16 / 64 * 32 / 64,
+        "adc": 32 / 64,
+        "tile_buffer": 32 / 64,
+        "htree": 16 / 64,
+    }
     for component, fraction in scale.items():
-        assert base.energy_breakdown_pj[component] == pytest.approx(full.energy_breakdown_pj[component] * fraction)
+        assert base.energy_breakdown_pj[component] == pytest.approx(
+            full.energy_breakdown_pj[component] * fraction
+        )
 
 
 def test_membrane_is_one_read_modify_write_per_neuron() -> None:
@@ -117,15 +143,22 @@ def test_membrane_is_one_read_modify_write_per_neuron() -> None:
     assert u4.energy_breakdown_pj["neuron"] == pytest.approx(64 * 64 * E.neuron * 4 / 22)
     assert u16.energy_breakdown_pj["neuron"] == pytest.approx(4 * u4.energy_breakdown_pj["neuron"])
     assert u4.area_breakdown_um2["neuron_memory"] == pytest.approx(64 * 8 * 8 * A.memory_bit * 4)
-    assert u16.area_breakdown_um2["neuron_memory"] == pytest.approx(4 * u4.area_breakdown_um2["neuron_memory"])
+    assert u16.area_breakdown_um2["neuron_memory"] == pytest.approx(
+        4 * u4.area_breakdown_um2["neuron_memory"]
+    )
     # SpikeSim's count: one neuron-module update per PE cycle (two row tiles x one group x 64 sites).
     quirk = RRAM.with_overrides(quirks={"neuron_update_per_pe_cycle": True})
-    wide = estimate_cost([conv("c", 128, 64, 8)], quirk, timesteps=1, precision={"c": bits(4, u=22)})
+    wide = estimate_cost(
+        [conv("c", 128, 64, 8)], quirk, timesteps=1, precision={"c": bits(4, u=22)}
+    )
     assert wide.energy_breakdown_pj["neuron"] == pytest.approx(2 * 64 * E.neuron)
 
 
 def test_bn_law_is_integer_below_32_bits() -> None:
-    unit = {b: float(laws.bn_cost(b, E.int8_multiply, E.int8_add, E.fp32_multiply_add)) for b in (4, 8, 16, 31, 32)}
+    unit = {
+        b: float(laws.bn_cost(b, E.int8_multiply, E.int8_add, E.fp32_multiply_add))
+        for b in (4, 8, 16, 31, 32)
+    }
     assert unit[8] == pytest.approx(E.int8_multiply + E.int8_add)
     assert unit[4] == pytest.approx(E.int8_multiply / 4 + E.int8_add / 2)
     assert unit[16] == pytest.approx(4 * E.int8_multiply + 2 * E.int8_add)  # int16, not FP32
@@ -135,7 +168,9 @@ def test_bn_law_is_integer_below_32_bits() -> None:
     report = estimate_cost([spiking], RRAM, timesteps=2, precision={"c": bits(4, bn=8)})
     assert report.energy_breakdown_pj["bn"] == pytest.approx(2 * 64 * 64 * unit[8])
     bn_params = 2 * 8 * 64 * A.memory_bit
-    assert report.area_breakdown_um2["bn"] == pytest.approx(A.int8_multiply + A.int8_add + bn_params)
+    assert report.area_breakdown_um2["bn"] == pytest.approx(
+        A.int8_multiply + A.int8_add + bn_params
+    )
     assert estimate_cost([silent], RRAM, timesteps=2).energy_breakdown_pj["bn"] == 0.0
 
 
@@ -145,10 +180,16 @@ def test_adc_law_is_one_at_reference_and_follows_zigzag() -> None:
     assert laws.adc_energy_scale(5, 4) == pytest.approx((500 + 0.001 * 4**5) / (400 + 0.001 * 4**4))
     assert laws.adc_area_scale(5, 4) == pytest.approx(2 * 10 ** (-0.0369))
     rram_128 = load_preset("rram_128")
-    report = estimate_cost([conv("c", 128, 128, 4)], rram_128, timesteps=1, precision={"c": bits(4)})
+    report = estimate_cost(
+        [conv("c", 128, 128, 4)], rram_128, timesteps=1, precision={"c": bits(4)}
+    )
     conversions = 128 * 16  # one row group, 128 columns converted at 16 sites
-    assert report.energy_breakdown_pj["adc"] == pytest.approx(conversions * E.adc * laws.adc_energy_scale(5, 4))
-    assert report.area_breakdown_um2["adc"] == pytest.approx(16 * A.adc * laws.adc_area_scale(5, 4))  # 1 PE
+    assert report.energy_breakdown_pj["adc"] == pytest.approx(
+        conversions * E.adc * laws.adc_energy_scale(5, 4)
+    )
+    assert report.area_breakdown_um2["adc"] == pytest.approx(
+        16 * A.adc * laws.adc_area_scale(5, 4)
+    )  # 1 PE
     assert report.latency_ns == 16 * 30 * 4.0
 
 
@@ -163,7 +204,9 @@ def test_pruning_shrinks_this_layer_and_the_next() -> None:
     full = estimate_cost(layers, RRAM, timesteps=1)
     assert report.energy_pj < full.energy_pj and report.area_um2 < full.area_um2
     assert report.ops < full.ops
-    assert estimate_cost(layers, RRAM, timesteps=1, keep_fraction={"c1": 0.001}).layers[0].c_out == 1
+    assert (
+        estimate_cost(layers, RRAM, timesteps=1, keep_fraction={"c1": 0.001}).layers[0].c_out == 1
+    )
 
 
 def test_event_mode_scales_activity_driven_terms() -> None:
@@ -171,10 +214,14 @@ def test_event_mode_scales_activity_driven_terms() -> None:
     half = estimate_cost(ONE, RRAM, timesteps=1, activity={"c": LayerActivity(0.5, 0.2)})
     silent = estimate_cost(ONE, RRAM, timesteps=1, activity={"c": LayerActivity(0.0, 0.0)})
     for component in ("crossbar", "htree", "memory_fetch"):  # silent rows: no read, no spike sent
-        assert half.energy_breakdown_pj[component] == pytest.approx(0.5 * dense.energy_breakdown_pj[component])
+        assert half.energy_breakdown_pj[component] == pytest.approx(
+            0.5 * dense.energy_breakdown_pj[component]
+        )
     p_patch = 1 - 0.5 ** (9 * 64)
     for component in ("adc", "mux", "temp_buffer", "tile_buffer", "neuron"):
-        assert half.energy_breakdown_pj[component] == pytest.approx(p_patch * dense.energy_breakdown_pj[component])
+        assert half.energy_breakdown_pj[component] == pytest.approx(
+            p_patch * dense.energy_breakdown_pj[component]
+        )
     assert silent.energy_pj == 0.0
     assert silent.area_um2 == dense.area_um2 and silent.latency_ns == dense.latency_ns
     assert half.synops == pytest.approx(0.5 * dense.synops)
@@ -200,13 +247,18 @@ def test_tiles_packed_unless_per_layer() -> None:
     precision = dict.fromkeys("abc", bits(4))
     packed = estimate_cost(layers, RRAM, timesteps=1, precision=precision)
     per_layer = estimate_cost(
-        layers, RRAM.with_overrides(crossbar={"tile_packing": "per_layer"}), timesteps=1, precision=precision
+        layers,
+        RRAM.with_overrides(crossbar={"tile_packing": "per_layer"}),
+        timesteps=1,
+        precision=precision,
     )
     assert (packed.tiles, per_layer.tiles) == (1, 3)
     # Rule 6: PEs cost area where used; tile overhead per tile.
     pe = 9 * A.crossbar + 8 * (A.adc + A.mux)
     tile = 8 * A.subtractor + A.temp_buffer + A.tile_buffer + A.htree
-    memories = sum(packed.area_breakdown_um2[key] for key in ("input_buffer", "neuron_memory", "bn"))
+    memories = sum(
+        packed.area_breakdown_um2[key] for key in ("input_buffer", "neuron_memory", "bn")
+    )
     assert packed.area_um2 == pytest.approx(4 * pe + tile + memories)
     assert per_layer.area_um2 == pytest.approx(4 * pe + 3 * tile + memories)
     slots = RRAM.with_overrides(quirks={"charge_empty_pe_slots": True})
@@ -216,13 +268,19 @@ def test_tiles_packed_unless_per_layer() -> None:
 
 
 def test_neuron_memory_covers_spiking_layers_unless_quirk() -> None:
-    layers = [conv(f"c{i}", 64, 64, 2) for i in range(7)] + [LayerSpec("fc", 256, 10, 1, 1, 1, 1, 1, False, "linear")]
+    layers = [conv(f"c{i}", 64, 64, 2) for i in range(7)] + [
+        LayerSpec("fc", 256, 10, 1, 1, 1, 1, 1, False, "linear")
+    ]
     precision = {layer.name: bits(4, u=8) for layer in layers}
     report = estimate_cost(layers, RRAM, timesteps=1, precision=precision)
-    assert report.area_breakdown_um2["neuron_memory"] == pytest.approx(7 * 64 * 4 * A.memory_bit * 8)
+    assert report.area_breakdown_um2["neuron_memory"] == pytest.approx(
+        7 * 64 * 4 * A.memory_bit * 8
+    )
     quirk = RRAM.with_overrides(quirks={"neuron_memory_first_five_layers": True})
     quirked = estimate_cost(layers, quirk, timesteps=1, precision=precision)
-    assert quirked.area_breakdown_um2["neuron_memory"] == pytest.approx(5 * 64 * 4 * A.memory_bit * 8)
+    assert quirked.area_breakdown_um2["neuron_memory"] == pytest.approx(
+        5 * 64 * 4 * A.memory_bit * 8
+    )
 
 
 def test_latency_is_sites_with_pes_in_parallel_unless_quirk() -> None:
@@ -242,11 +300,17 @@ def test_missing_precision_is_full_precision() -> None:
     explicit = estimate_cost(ONE, RRAM, timesteps=1, precision={"c": LayerPrecision()})
     assert implicit.energy_pj == explicit.energy_pj
     assert implicit.layers[0].cells_per_weight == 8
-    assert (implicit.layers[0].w_bits, implicit.layers[0].u_bits, implicit.layers[0].bn_bits) == (32, 32, 32)
+    assert (implicit.layers[0].w_bits, implicit.layers[0].u_bits, implicit.layers[0].bn_bits) == (
+        32,
+        32,
+        32,
+    )
 
 
 def test_large_kernels_fold_over_pes() -> None:
-    five = estimate_cost([conv("c", 64, 64, 8, kernel=5)], RRAM, timesteps=1, precision={"c": bits(4)})
+    five = estimate_cost(
+        [conv("c", 64, 64, 8, kernel=5)], RRAM, timesteps=1, precision={"c": bits(4)}
+    )
     assert five.pes == math.ceil(25 / 9)
 
 
@@ -257,7 +321,11 @@ def test_breakdowns_add_up() -> None:
         LayerSpec("fc", 200 * 64, 10, 1, 1, 1, 1, 1, False, "linear"),
     ]
     report = estimate_cost(
-        layers, RRAM, timesteps=3, precision={"c2": bits(8)}, activity={"c2": LayerActivity(0.2, 0.1)}
+        layers,
+        RRAM,
+        timesteps=3,
+        precision={"c2": bits(8)},
+        activity={"c2": LayerActivity(0.2, 0.1)},
     )
     assert sum(report.energy_breakdown_pj.values()) == pytest.approx(report.energy_pj, rel=1e-12)
     assert sum(row.energy_pj for row in report.layers) == pytest.approx(report.energy_pj, rel=1e-12)

@@ -25,10 +25,16 @@ L = len(VGG9)
 
 def test_from_arrays_broadcasts_scalars_rows_and_grids() -> None:
     row = np.arange(1, L + 1)
-    batch = ConfigBatch.from_arrays(L, timesteps=[4, 8, 2], w_bits=row, u_bits=[[4] * L] * 3, keep_fraction=0.5)
+    batch = ConfigBatch.from_arrays(
+        L, timesteps=[4, 8, 2], w_bits=row, u_bits=[[4] * L] * 3, keep_fraction=0.5
+    )
     assert len(batch) == 3 and batch.n_layers == L
     assert batch.w_bits.shape == (3, L) and (batch.w_bits[2] == row).all()
-    assert (batch.bn_bits == 32).all() and (batch.input_rate == 1.0).all() and (batch.keep_fraction == 0.5).all()
+    assert (
+        (batch.bn_bits == 32).all()
+        and (batch.input_rate == 1.0).all()
+        and (batch.keep_fraction == 0.5).all()
+    )
     assert batch.timesteps.tolist() == [4, 8, 2]
     assert len(ConfigBatch.from_arrays(L, timesteps=3)) == 1
 
@@ -43,12 +49,18 @@ def test_of_matches_estimate_cost_defaults() -> None:
         activity={"conv3": LayerActivity(0.2, 0.1)},
     )
     assert batch.w_bits[0].tolist() == [32, 2] + [32] * (L - 2)
-    assert batch.keep_fraction[0, 0] == 0.5 and batch.input_rate[0, 2] == 0.2 and batch.input_rate[0, 0] == 1.0
+    assert (
+        batch.keep_fraction[0, 0] == 0.5
+        and batch.input_rate[0, 2] == 0.2
+        and batch.input_rate[0, 0] == 1.0
+    )
     report = estimate_cost(
         VGG9, load_preset("rram_64"), timesteps=5, precision=precision, keep_fraction={"conv1": 0.5},
         activity={"conv3": LayerActivity(0.2, 0.1)},
     )  # fmt: skip
-    assert estimate_batch(VGG9, load_preset("rram_64"), batch).totals(0) == pytest.approx(report.totals(), rel=1e-12)
+    assert estimate_batch(VGG9, load_preset("rram_64"), batch).totals(0) == pytest.approx(
+        report.totals(), rel=1e-12
+    )
 
 
 def test_concat_keeps_order() -> None:
@@ -83,7 +95,9 @@ def test_bad_batches_name_the_knob(kwargs: dict[str, object], needle: str) -> No
 
 def test_estimate_batch_checks_the_table() -> None:
     batch = ConfigBatch.from_arrays(L - 1, timesteps=2)
-    with pytest.raises(ConfigError, match=f"the batch has {L - 1} layers per configuration, the table {L}"):
+    with pytest.raises(
+        ConfigError, match=f"the batch has {L - 1} layers per configuration, the table {L}"
+    ):
         estimate_batch(VGG9, load_preset("rram_64"), batch)
     no_linear = load_preset("rram_64").with_overrides(conventions={"include_linear": False})
     with pytest.raises(ConfigError, match="nothing to cost"):
@@ -91,7 +105,13 @@ def test_estimate_batch_checks_the_table() -> None:
 
 
 def test_spikesim_batch_sees_only_channels_and_timesteps() -> None:
-    batch = ConfigBatch.from_arrays(L, timesteps=[2, 2, 4], w_bits=[[4] * L, [2] * L, [2] * L], input_rate=0.1)
+    batch = ConfigBatch.from_arrays(
+        L, timesteps=[2, 2, 4], w_bits=[[4] * L, [2] * L, [2] * L], input_rate=0.1
+    )
     costs = estimate_batch(VGG9, load_preset("spikesim_rram_64"), batch)
-    assert costs.energy_pj[0] == costs.energy_pj[1] and costs.energy_pj[2] == pytest.approx(2 * costs.energy_pj[0])
-    assert costs.synops[0] == pytest.approx(0.1 * costs.ops[0] / 2)  # SynOps count the measured rates anyway
+    assert costs.energy_pj[0] == costs.energy_pj[1] and costs.energy_pj[2] == pytest.approx(
+        2 * costs.energy_pj[0]
+    )
+    assert costs.synops[0] == pytest.approx(
+        0.1 * costs.ops[0] / 2
+    )  # SynOps count the measured rates anyway

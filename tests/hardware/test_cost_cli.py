@@ -15,7 +15,17 @@ import mdsnn_search.cli as cli
 REPO = Path(__file__).resolve().parents[2]
 VGG9 = REPO / "simulators" / "examples" / "vgg9_ncaltech101.yaml"
 PRESETS = REPO / "mdsnn_search" / "hardware" / "presets"
-TOTALS = ("energy_pj", "latency_ns", "area_um2", "edap", "edp", "ops", "synops", "tops_per_w", "tops_per_mm2")
+TOTALS = (
+    "energy_pj",
+    "latency_ns",
+    "area_um2",
+    "edap",
+    "edp",
+    "ops",
+    "synops",
+    "tops_per_w",
+    "tops_per_mm2",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -75,29 +85,63 @@ def test_uniform_bits_default_to_full_precision(capsys: pytest.CaptureFixture[st
 
 def test_spikesim_preset_and_overrides(capsys: pytest.CaptureFixture[str]) -> None:
     pooled = run_json(capsys, "--layers", str(VGG9), "-T", "2", "--hardware", "spikesim_rram_64")
-    conv = run_json(capsys, "--layers", str(VGG9), "-T", "2", "--hardware", "spikesim_rram_64", "--output-side", "conv")
-    assert pooled["conventions"]["output_side"] == "pooled" and conv["conventions"]["output_side"] == "conv"  # type: ignore[index]
+    conv = run_json(
+        capsys,
+        "--layers",
+        str(VGG9),
+        "-T",
+        "2",
+        "--hardware",
+        "spikesim_rram_64",
+        "--output-side",
+        "conv",
+    )
+    assert (
+        pooled["conventions"]["output_side"] == "pooled"
+        and conv["conventions"]["output_side"] == "conv"
+    )  # type: ignore[index]
     assert pooled["energy_pj"] < conv["energy_pj"]  # type: ignore[operator]
-    by_path = run_json(capsys, "--layers", str(VGG9), "-T", "2", "--hardware", str(PRESETS / "spikesim_rram_64.yaml"))
+    by_path = run_json(
+        capsys,
+        "--layers",
+        str(VGG9),
+        "-T",
+        "2",
+        "--hardware",
+        str(PRESETS / "spikesim_rram_64.yaml"),
+    )
     assert by_path["energy_pj"] == pooled["energy_pj"]
 
 
-def test_spikesims_own_example_from_the_table_and_from_the_builder(capsys: pytest.CaptureFixture[str]) -> None:
+def test_spikesims_own_example_from_the_table_and_from_the_builder(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     # ela_spikesim.py (c2627bc) prints these for its VGG9 at T = 5.
-    golden = {"energy_pj": 15906934.026240002, "area_um2": 8425528.755833998, "latency_ns": 62832640.0}
+    golden = {
+        "energy_pj": 15906934.026240002,
+        "area_um2": 8425528.755833998,
+        "latency_ns": 62832640.0,
+    }
     flags = ["-T", "5", "--hardware", "spikesim_rram_64"]
     from_file = run_json(
-        capsys, "--layers", str(REPO / "simulators" / "examples" / "spikesim_vgg9_cifar10.yaml"), *flags
+        capsys,
+        "--layers",
+        str(REPO / "simulators" / "examples" / "spikesim_vgg9_cifar10.yaml"),
+        *flags,
     )
     assert {key: from_file[key] for key in golden} == golden
     pytest.importorskip("torch")
-    from_arch = run_json(capsys, "--arch", "vgg9_spikesim", "--input", "3x32x32", "--classes", "10", *flags)
+    from_arch = run_json(
+        capsys, "--arch", "vgg9_spikesim", "--input", "3x32x32", "--classes", "10", *flags
+    )
     assert {key: from_arch[key] for key in golden} == golden
     assert [row["h_out"] for row in from_arch["layers"]] == [32, 16, 16, 8, 8, 8, 4]  # type: ignore[attr-defined]
 
 
 def test_keep_ratio_prunes_every_spiking_layer(capsys: pytest.CaptureFixture[str]) -> None:
-    half = run_json(capsys, "--layers", str(VGG9), "-T", "2", "--weight-bits", "4", "--keep-ratio", "0.5")
+    half = run_json(
+        capsys, "--layers", str(VGG9), "-T", "2", "--weight-bits", "4", "--keep-ratio", "0.5"
+    )
     rows = {row["name"]: row for row in half["layers"]}  # type: ignore[attr-defined]
     assert (rows["conv1"]["c_out"], rows["conv2"]["c_in"], rows["conv8"]["c_out"]) == (32, 32, 256)
     assert (rows["fc"]["c_in"], rows["fc"]["c_out"]) == (256 * 9, 101)  # the classes stay
@@ -114,12 +158,34 @@ def test_width_scales_the_builders_channels(capsys: pytest.CaptureFixture[str]) 
     assert narrow["edap"] < full["edap"]  # type: ignore[operator]
 
 
-def test_sensitivity_table(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    flags = ["--layers", str(VGG9), "-T", "10", "--weight-bits", "4", "--membrane-bits", "4", "--bn-bits", "8"]
+def test_sensitivity_table(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flags = [
+        "--layers",
+        str(VGG9),
+        "-T",
+        "10",
+        "--weight-bits",
+        "4",
+        "--membrane-bits",
+        "4",
+        "--bn-bits",
+        "8",
+    ]
     data = run_json(capsys, *flags, "--sensitivity")
     rows = {row["knob"]: row for row in data["sensitivity"]}  # type: ignore[attr-defined]
-    assert list(rows) == ["weight bits", "membrane bits", "BN bits", "kept channels", "timesteps", "input spikes"]
-    assert rows["weight bits"]["change"] == "W4 -> W2" and rows["timesteps"]["change"] == "T10 -> T5"
+    assert list(rows) == [
+        "weight bits",
+        "membrane bits",
+        "BN bits",
+        "kept channels",
+        "timesteps",
+        "input spikes",
+    ]
+    assert (
+        rows["weight bits"]["change"] == "W4 -> W2" and rows["timesteps"]["change"] == "T10 -> T5"
+    )
     assert all(row["edap"] < 0 for row in rows.values())
     assert rows["timesteps"]["edap"] == pytest.approx(-0.75)  # energy and latency both halve
     assert data["totals"]["edap"] > 0  # type: ignore[index]
@@ -130,12 +196,16 @@ def test_sensitivity_table(capsys: pytest.CaptureFixture[str], monkeypatch: pyte
         assert word in out
 
 
-def test_precision_activity_and_keep_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_precision_activity_and_keep_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     precision = write(
         tmp_path / "p.yaml",
         "default: {w_bits: 4, u_bits: 4, bn_bits: 8}\nlayers:\n  fc: {w_bits: 8}\n  'conv[78]': {u_bits: 8}\n",
     )
-    activity = write(tmp_path / "a.json", json.dumps({"conv2": {"input_rate": 0.1, "output_rate": 0.05}}))
+    activity = write(
+        tmp_path / "a.json", json.dumps({"conv2": {"input_rate": 0.1, "output_rate": 0.05}})
+    )
     keep = write(tmp_path / "k.yaml", "conv1: 0.5\n")
     report = run_json(
         capsys,
@@ -151,16 +221,32 @@ def test_precision_activity_and_keep_files(tmp_path: Path, capsys: pytest.Captur
         str(keep),
     )
     rows = {row["name"]: row for row in report["layers"]}  # type: ignore[attr-defined]
-    assert rows["fc"]["w_bits"] == 8 and rows["conv7"]["u_bits"] == 8 and rows["conv1"]["u_bits"] == 4
+    assert (
+        rows["fc"]["w_bits"] == 8 and rows["conv7"]["u_bits"] == 8 and rows["conv1"]["u_bits"] == 4
+    )
     assert rows["conv2"]["input_rate"] == 0.1
     assert (rows["conv1"]["c_out"], rows["conv2"]["c_in"]) == (32, 32)
 
 
-def test_text_output_has_the_three_tables(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_text_output_has_the_three_tables(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("COLUMNS", "160")
     assert (
         cli.main(
-            ["cost", "--layers", str(VGG9), "-T", "10", "--weight-bits", "4", "--membrane-bits", "4", "--bn-bits", "8"]
+            [
+                "cost",
+                "--layers",
+                str(VGG9),
+                "-T",
+                "10",
+                "--weight-bits",
+                "4",
+                "--membrane-bits",
+                "4",
+                "--bn-bits",
+                "8",
+            ]
         )
         == 0
     )
@@ -176,16 +262,25 @@ def test_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     figure = tmp_path / "breakdown.png"
     run_json(capsys, "--layers", str(VGG9), "-T", "2", "--weight-bits", "4", "--plot", str(figure))
     assert figure.read_bytes()[:4] == b"\x89PNG"
-    assert "must end in one of" in fail(capsys, "--layers", str(VGG9), "-T", "2", "--plot", str(tmp_path / "x.gif"))
-    run_json(capsys, "--layers", str(VGG9), "-T", "2", "--plot", str(figure))  # our own figure: replaced
+    assert "must end in one of" in fail(
+        capsys, "--layers", str(VGG9), "-T", "2", "--plot", str(tmp_path / "x.gif")
+    )
+    run_json(
+        capsys, "--layers", str(VGG9), "-T", "2", "--plot", str(figure)
+    )  # our own figure: replaced
 
 
-def test_plot_never_replaces_a_file_it_did_not_write(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_plot_never_replaces_a_file_it_did_not_write(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     pytest.importorskip("matplotlib")
     photo = tmp_path / "photo.png"
     photo.write_bytes(b"\x89PNG\r\n\x1a\n a photo")
     err = fail(capsys, "--layers", str(VGG9), "-T", "2", "--plot", str(photo))
-    assert f"--plot {photo}: exists and is not a figure written by mdsnn-search" in err and "--force" in err
+    assert (
+        f"--plot {photo}: exists and is not a figure written by mdsnn-search" in err
+        and "--force" in err
+    )
     assert photo.read_bytes() == b"\x89PNG\r\n\x1a\n a photo"
     folder = tmp_path / "plots.png"
     folder.mkdir()
@@ -200,12 +295,24 @@ def test_arch_path(capsys: pytest.CaptureFixture[str]) -> None:
     if not hasattr(models, "arch_layer_table"):
         pytest.skip("the model builders have no arch_layer_table yet")
     from_arch = run_json(
-        capsys, "--arch", "vgg9", "--input", "2x48x48", "--classes", "101", "-T", "10", "--weight-bits", "4"
+        capsys,
+        "--arch",
+        "vgg9",
+        "--input",
+        "2x48x48",
+        "--classes",
+        "101",
+        "-T",
+        "10",
+        "--weight-bits",
+        "4",
     )
     from_file = run_json(capsys, "--layers", str(VGG9), "-T", "10", "--weight-bits", "4")
     assert from_arch["energy_pj"] == pytest.approx(from_file["energy_pj"], rel=1e-12)
     assert from_arch["area_um2"] == pytest.approx(from_file["area_um2"], rel=1e-12)
-    assert [row["name"] for row in from_arch["layers"]] == [row["name"] for row in from_file["layers"]]  # type: ignore[attr-defined]
+    assert [row["name"] for row in from_arch["layers"]] == [
+        row["name"] for row in from_file["layers"]
+    ]  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(
@@ -223,38 +330,56 @@ def test_arch_path(capsys: pytest.CaptureFixture[str]) -> None:
         (["--keep-ratio", "nan"], "--keep-ratio must lie in (0, 1]"),
     ],
 )
-def test_bad_values_exit_2(capsys: pytest.CaptureFixture[str], args: list[str], needle: str) -> None:
+def test_bad_values_exit_2(
+    capsys: pytest.CaptureFixture[str], args: list[str], needle: str
+) -> None:
     base = ["--layers", str(VGG9), "--timesteps", "2"]
     assert needle in fail(capsys, *base, *args)
 
 
-def test_bad_files_exit_2_naming_file_and_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    bad_layers = write(tmp_path / "layers.yaml", "- {c_in: 2, c_out: 8, kernel: -3, h_in: 8, h_out: 8}\n")
+def test_bad_files_exit_2_naming_file_and_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad_layers = write(
+        tmp_path / "layers.yaml", "- {c_in: 2, c_out: 8, kernel: -3, h_in: 8, h_out: 8}\n"
+    )
     err = fail(capsys, "--layers", str(bad_layers), "-T", "1")
     assert str(bad_layers) in err and "layers.0.kernel" in err
     not_yaml = write(tmp_path / "broken.yaml", "- {c_in: 2, c_out: [\n")
     assert "not valid YAML" in fail(capsys, "--layers", str(not_yaml), "-T", "1")
     extra = write(
-        tmp_path / "extra.json", json.dumps([{"c_in": 2, "c_out": 8, "kernel": 3, "h_in": 8, "h_out": 8, "stride": 2}])
+        tmp_path / "extra.json",
+        json.dumps([{"c_in": 2, "c_out": 8, "kernel": 3, "h_in": 8, "h_out": 8, "stride": 2}]),
     )
-    assert "layers.0.stride: Extra inputs are not permitted" in fail(capsys, "--layers", str(extra), "-T", "1")
+    assert "layers.0.stride: Extra inputs are not permitted" in fail(
+        capsys, "--layers", str(extra), "-T", "1"
+    )
     assert "no such file" in fail(capsys, "--layers", str(tmp_path / "nope.yaml"), "-T", "1")
 
     precision = write(tmp_path / "p.yaml", "layers:\n  conv9: {w_bits: 4}\n")
     err = fail(capsys, "--layers", str(VGG9), "-T", "1", "--precision", str(precision))
     assert str(precision) in err and "conv9" in err and "matches no layer" in err
     negative = write(tmp_path / "n.yaml", "default: {w_bits: -2}\n")
-    assert "default.w_bits" in fail(capsys, "--layers", str(VGG9), "-T", "1", "--precision", str(negative))
+    assert "default.w_bits" in fail(
+        capsys, "--layers", str(VGG9), "-T", "1", "--precision", str(negative)
+    )
 
     activity = write(tmp_path / "a.yaml", "conv22: {input_rate: 0.1, output_rate: 0.1}\n")
     err = fail(capsys, "--layers", str(VGG9), "-T", "1", "--activity", str(activity))
     assert str(activity) in err and "unknown layer 'conv22'; did you mean 'conv2'?" in err
     rate = write(tmp_path / "r.yaml", "conv2: {input_rate: 1.5, output_rate: 0.1}\n")
-    assert "conv2.input_rate" in fail(capsys, "--layers", str(VGG9), "-T", "1", "--activity", str(rate))
+    assert "conv2.input_rate" in fail(
+        capsys, "--layers", str(VGG9), "-T", "1", "--activity", str(rate)
+    )
     keep = write(tmp_path / "k.yaml", "conv2: 0\n")
-    assert "keep fraction must lie in (0, 1]" in fail(capsys, "--layers", str(VGG9), "-T", "1", "--keep", str(keep))
+    assert "keep fraction must lie in (0, 1]" in fail(
+        capsys, "--layers", str(VGG9), "-T", "1", "--keep", str(keep)
+    )
 
-    preset = write(tmp_path / "preset.yaml", (PRESETS / "rram_64.yaml").read_text().replace("size: 64", "size: 60"))
+    preset = write(
+        tmp_path / "preset.yaml",
+        (PRESETS / "rram_64.yaml").read_text().replace("size: 64", "size: 60"),
+    )
     err = fail(capsys, "--layers", str(VGG9), "-T", "1", "--hardware", str(preset))
     assert str(preset) in err and "mux_ratio must divide size" in err
 
@@ -265,7 +390,17 @@ def test_arch_needs_input_and_classes(capsys: pytest.CaptureFixture[str]) -> Non
         capsys, "--arch", "vgg9", "--input", "48x48", "--classes", "10", "-T", "1"
     )
     assert "--width must be a positive number" in fail(
-        capsys, "--arch", "vgg9", "--input", "2x48x48", "--classes", "10", "-T", "1", "--width", "-1"
+        capsys,
+        "--arch",
+        "vgg9",
+        "--input",
+        "2x48x48",
+        "--classes",
+        "10",
+        "-T",
+        "1",
+        "--width",
+        "-1",
     )
 
 
@@ -277,10 +412,16 @@ def test_subprocess_entry_point() -> None:
     code = "import sys; from mdsnn_search.cli import main; sys.exit(main())"
     base = [sys.executable, "-c", code, "cost", "--layers", str(VGG9), "-T", "10"]
     done = subprocess.run(
-        [*base, "--weight-bits", "4", "--json"], capture_output=True, text=True, cwd=REPO, check=False
+        [*base, "--weight-bits", "4", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["edap"] > 0
-    bad = subprocess.run([*base, "--hardware", "nope"], capture_output=True, text=True, cwd=REPO, check=False)
+    bad = subprocess.run(
+        [*base, "--hardware", "nope"], capture_output=True, text=True, cwd=REPO, check=False
+    )
     assert bad.returncode == 2
     assert bad.stderr.count("\n") == 1 and "unknown hardware preset 'nope'" in bad.stderr

@@ -44,7 +44,9 @@ def test_layer_table_defaults(tmp_path: Path) -> None:
 def test_layer_table_json_and_wrapped(tmp_path: Path) -> None:
     layer = {"name": "a", "c_in": 2, "c_out": 8, "kernel": 3, "h_in": 8, "h_out": 8}
     assert read_layer_table(write(tmp_path / "t.json", json.dumps([layer])))[0].name == "a"
-    assert read_layer_table(write(tmp_path / "w.yaml", json.dumps({"layers": [layer]})))[0].name == "a"
+    assert (
+        read_layer_table(write(tmp_path / "w.yaml", json.dumps({"layers": [layer]})))[0].name == "a"
+    )
 
 
 @pytest.mark.parametrize(
@@ -52,7 +54,10 @@ def test_layer_table_json_and_wrapped(tmp_path: Path) -> None:
     [
         ("[]", "layers: List should have at least 1 item"),
         ("- {c_in: 2, c_out: 8, kernel: 3, h_in: 8}", "layers.0.h_out: Field required"),
-        ("- {c_in: 2.5, c_out: 8, kernel: 3, h_in: 8, h_out: 8}", "layers.0.c_in: Input should be a valid integer"),
+        (
+            "- {c_in: 2.5, c_out: 8, kernel: 3, h_in: 8, h_out: 8}",
+            "layers.0.c_in: Input should be a valid integer",
+        ),
         ("- {c_in: 2, c_out: 8, kernel: 3, h_in: 8, h_out: 8, kind: pool}", "layers.0.kind"),
         ("{a: 1}", "layers: Field required"),
         (
@@ -84,7 +89,9 @@ def test_precision_file_patterns_and_errors(tmp_path: Path) -> None:
 
 
 def test_activity_and_keep_files(tmp_path: Path) -> None:
-    activity = read_activity(write(tmp_path / "a.yaml", "conv1: {input_rate: 0.2, output_rate: 0.1}\n"), NAMES)
+    activity = read_activity(
+        write(tmp_path / "a.yaml", "conv1: {input_rate: 0.2, output_rate: 0.1}\n"), NAMES
+    )
     assert activity == {"conv1": LayerActivity(0.2, 0.1)}
     assert read_keep_fraction(write(tmp_path / "k.yaml", "conv2: 0.75\n"), NAMES) == {"conv2": 0.75}
     with pytest.raises(ConfigError, match="output_rate: Field required"):

@@ -9,7 +9,13 @@ import pytest
 import yaml
 
 from mdsnn_search.errors import ConfigError
-from mdsnn_search.hardware import HardwarePreset, LayerSpec, estimate_cost, load_preset, preset_names
+from mdsnn_search.hardware import (
+    HardwarePreset,
+    LayerSpec,
+    estimate_cost,
+    load_preset,
+    preset_names,
+)
 from mdsnn_search.hardware.preset import SHIPPED_PRESETS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -22,7 +28,9 @@ def preset_text(name: str) -> str:
 
 def test_the_required_presets_ship_as_package_data() -> None:
     assert {"spikesim_rram_64", "rram_64", "rram_128", "sram_64"} <= set(SHIPPED)
-    package_data = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    package_data = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]
     patterns = package_data["mdsnn_search.hardware"]
     shipped = {path.name for path in (REPO / "mdsnn_search" / "hardware").glob(patterns[0])}
     assert shipped == {f"{name}.yaml" for name in SHIPPED}
@@ -32,7 +40,9 @@ def test_the_required_presets_ship_as_package_data() -> None:
 def test_preset_round_trips_through_yaml(name: str) -> None:
     preset = load_preset(name)
     assert preset.name == name
-    assert HardwarePreset.model_validate(yaml.safe_load(yaml.safe_dump(preset.model_dump()))) == preset
+    assert (
+        HardwarePreset.model_validate(yaml.safe_load(yaml.safe_dump(preset.model_dump()))) == preset
+    )
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -82,14 +92,25 @@ def test_load_by_path(tmp_path: Path) -> None:
     ("edit", "needle"),
     [
         (("engine: aware", "engine: magic"), "engine: Input should be 'spikesim' or 'aware'"),
-        (("  adc: 2.03084", "  adc: -1"), "energy_pj.adc: Input should be greater than or equal to 0"),
+        (
+            ("  adc: 2.03084", "  adc: -1"),
+            "energy_pj.adc: Input should be greater than or equal to 0",
+        ),
         (("  bits: 4 ", "  bits: 4\n  colour: red "), "adc.colour: Extra inputs are not permitted"),
         (("  size: 64", "  size: 60"), "mux_ratio must divide size"),
-        (("  min_bits: 1 ", "  min_bits: 5 "), "min_bits <= bits must hold, but got (min_bits=5, bits=4)"),
-        (("  pe_cycle_clocks: 26", "  pe_cycle_clocks: 12"), "the conversions of one PE cycle must fit in it"),
+        (
+            ("  min_bits: 1 ", "  min_bits: 5 "),
+            "min_bits <= bits must hold, but got (min_bits=5, bits=4)",
+        ),
+        (
+            ("  pe_cycle_clocks: 26", "  pe_cycle_clocks: 12"),
+            "the conversions of one PE cycle must fit in it",
+        ),
     ],
 )
-def test_bad_preset_names_file_and_field(tmp_path: Path, edit: tuple[str, str], needle: str) -> None:
+def test_bad_preset_names_file_and_field(
+    tmp_path: Path, edit: tuple[str, str], needle: str
+) -> None:
     text = preset_text("rram_64")
     assert edit[0] in text
     path = tmp_path / "bad.yaml"
@@ -110,7 +131,10 @@ def test_derived_quantities() -> None:
 def test_with_overrides_validates() -> None:
     preset = load_preset("rram_64")
     assert preset.with_overrides(engine="spikesim").engine == "spikesim"
-    assert preset.with_overrides(conventions={"output_side": "pooled"}).conventions.include_linear is True
+    assert (
+        preset.with_overrides(conventions={"output_side": "pooled"}).conventions.include_linear
+        is True
+    )
     with pytest.raises(ConfigError, match=r"conventions\.output_side"):
         preset.with_overrides(conventions={"output_side": "sideways"})
     with pytest.raises(ConfigError, match="no field 'colour'"):
@@ -138,7 +162,9 @@ def test_a_built_wheel_finds_the_presets(tmp_path: Path) -> None:
     import zipfile
 
     source = tmp_path / "source"
-    shutil.copytree(REPO / "mdsnn_search", source / "mdsnn_search", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        REPO / "mdsnn_search", source / "mdsnn_search", ignore=shutil.ignore_patterns("__pycache__")
+    )
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO / name, source / name)
     build = ["wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(source)]
@@ -146,7 +172,9 @@ def test_a_built_wheel_finds_the_presets(tmp_path: Path) -> None:
     (wheel,) = tmp_path.glob("mdsnn_search-*.whl")
     site = tmp_path / "site"
     with zipfile.ZipFile(wheel) as archive:
-        assert {f"mdsnn_search/hardware/presets/{name}.yaml" for name in SHIPPED} <= set(archive.namelist())
+        assert {f"mdsnn_search/hardware/presets/{name}.yaml" for name in SHIPPED} <= set(
+            archive.namelist()
+        )
         archive.extractall(site)
     code = (
         "import mdsnn_search.hardware as h; from pathlib import Path; "

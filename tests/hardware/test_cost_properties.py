@@ -14,18 +14,29 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mdsnn_search.hardware import ConfigBatch, LayerActivity, LayerSpec, estimate_batch, estimate_cost, load_preset
+from mdsnn_search.hardware import (
+    ConfigBatch,
+    LayerActivity,
+    LayerSpec,
+    estimate_batch,
+    estimate_cost,
+    load_preset,
+)
 from mdsnn_search.hardware.preset import HardwarePreset
 from mdsnn_search.precision import LayerPrecision
 
-PROPERTY_SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY_SETTINGS = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 AWARE_PRESETS = ["rram_64", "rram_128", "sram_64"]
 PRESETS = {name: load_preset(name) for name in [*AWARE_PRESETS, "spikesim_rram_64"]}
 BITS = st.sampled_from([1, 2, 3, 4, 5, 6, 8, 12, 16, 31, 32])
 
 
 @st.composite
-def layer_tables(draw: st.DrawFn, kernels: tuple[int, ...] = (1, 3, 5), linear_head: bool = True) -> list[LayerSpec]:
+def layer_tables(
+    draw: st.DrawFn, kernels: tuple[int, ...] = (1, 3, 5), linear_head: bool = True
+) -> list[LayerSpec]:
     """A chain of convs (each keeps or halves the side) and maybe a linear head after a flatten."""
     channels = draw(st.integers(1, 4))
     side = draw(st.integers(1, 24))
@@ -34,11 +45,15 @@ def layer_tables(draw: st.DrawFn, kernels: tuple[int, ...] = (1, 3, 5), linear_h
         c_out = draw(st.integers(1, 300))
         kernel = draw(st.sampled_from(kernels))
         pool = 2 if side >= 2 and draw(st.booleans()) else None
-        layers.append(LayerSpec(f"conv{i}", channels, c_out, kernel, side, side, side, side, pool=pool))
+        layers.append(
+            LayerSpec(f"conv{i}", channels, c_out, kernel, side, side, side, side, pool=pool)
+        )
         channels, side = c_out, side // (pool or 1)
     if linear_head and draw(st.booleans()):
         flat = channels * side * side
-        layers.append(LayerSpec("fc", flat, draw(st.integers(1, 200)), 1, 1, 1, 1, 1, False, "linear"))
+        layers.append(
+            LayerSpec("fc", flat, draw(st.integers(1, 200)), 1, 1, 1, 1, 1, False, "linear")
+        )
     return layers
 
 
@@ -71,7 +86,9 @@ def _lower_bits(field: str) -> Callable[[st.DataObject, ConfigBatch, int], dict[
     return lower
 
 
-def _lower_fraction(field: str) -> Callable[[st.DataObject, ConfigBatch, int], dict[str, np.ndarray]]:
+def _lower_fraction(
+    field: str,
+) -> Callable[[st.DataObject, ConfigBatch, int], dict[str, np.ndarray]]:
     def lower(data: st.DataObject, batch: ConfigBatch, j: int) -> dict[str, np.ndarray]:
         values = getattr(batch, field).copy()
         values[0, j] = data.draw(st.floats(0.01, float(values[0, j])))
@@ -95,21 +112,31 @@ KNOBS = {
 
 
 def _with(batch: ConfigBatch, **changes: np.ndarray) -> ConfigBatch:
-    fields = {name: getattr(batch, name) for name in ("w_bits", "u_bits", "bn_bits", "keep_fraction", "input_rate")}
+    fields = {
+        name: getattr(batch, name)
+        for name in ("w_bits", "u_bits", "bn_bits", "keep_fraction", "input_rate")
+    }
     return ConfigBatch(**{**fields, "timesteps": batch.timesteps, **changes})
 
 
-def _must_fall_strictly(knob: str, layers: list[LayerSpec], before: ConfigBatch, after: ConfigBatch, j: int) -> bool:
+def _must_fall_strictly(
+    knob: str, layers: list[LayerSpec], before: ConfigBatch, after: ConfigBatch, j: int
+) -> bool:
     """Where a rule makes a lower knob lower EDAP (rates are drawn above 0, so energy is too)."""
     c_out = layers[j].c_out
-    kept = (np.floor(before.keep_fraction[0, j] * c_out + 0.5), np.floor(after.keep_fraction[0, j] * c_out + 0.5))
+    kept = (
+        np.floor(before.keep_fraction[0, j] * c_out + 0.5),
+        np.floor(after.keep_fraction[0, j] * c_out + 0.5),
+    )
     changed = {
         "weight bits": before.w_bits[0, j] != after.w_bits[0, j],
         "membrane bits": before.u_bits[0, j] != after.u_bits[0, j],
-        "BN bits": before.bn_bits[0, j] != after.bn_bits[0, j] and layers[j].spiking,  # BN lives on spiking layers
+        "BN bits": before.bn_bits[0, j] != after.bn_bits[0, j]
+        and layers[j].spiking,  # BN lives on spiking layers
         "kept channels": max(1, kept[0]) != max(1, kept[1]),
         "timesteps": before.timesteps[0] != after.timesteps[0],
-        "input spikes": before.input_rate[0, j] - after.input_rate[0, j] > 1e-6,  # not a rounding step
+        "input spikes": before.input_rate[0, j] - after.input_rate[0, j]
+        > 1e-6,  # not a rounding step
     }
     return bool(changed[knob])
 
@@ -152,17 +179,23 @@ def test_no_activity_no_dynamic_energy(data: st.DataObject, preset: str) -> None
     t=st.integers(1, 16),
     k=st.integers(2, 5),
 )
-def test_energy_and_latency_linear_in_t_area_independent(data: st.DataObject, preset: str, t: int, k: int) -> None:
+def test_energy_and_latency_linear_in_t_area_independent(
+    data: st.DataObject, preset: str, t: int, k: int
+) -> None:
     layers = data.draw(layer_tables())
     base = data.draw(batches(len(layers)))
-    configs = ConfigBatch.concat([_with(base, timesteps=np.array([t])), _with(base, timesteps=np.array([k * t]))])
+    configs = ConfigBatch.concat(
+        [_with(base, timesteps=np.array([t])), _with(base, timesteps=np.array([k * t]))]
+    )
     costs = estimate_batch(layers, PRESETS[preset], configs)
     assert costs.energy_pj[1] == pytest.approx(k * costs.energy_pj[0], rel=1e-9)
     assert costs.latency_ns[1] == pytest.approx(k * costs.latency_ns[0], rel=1e-12)
     assert costs.area_um2[1] == costs.area_um2[0]
 
 
-def _scalar(layers: list[LayerSpec], preset: HardwarePreset, batch: ConfigBatch, i: int) -> dict[str, float]:
+def _scalar(
+    layers: list[LayerSpec], preset: HardwarePreset, batch: ConfigBatch, i: int
+) -> dict[str, float]:
     names = [layer.name for layer in layers]
     report = estimate_cost(
         layers,
@@ -170,11 +203,14 @@ def _scalar(layers: list[LayerSpec], preset: HardwarePreset, batch: ConfigBatch,
         timesteps=int(batch.timesteps[i]),
         precision={
             name: LayerPrecision(w_bits=int(w), u_bits=int(u), bn_bits=int(bn))
-            for name, w, u, bn in zip(names, batch.w_bits[i], batch.u_bits[i], batch.bn_bits[i], strict=True)
+            for name, w, u, bn in zip(
+                names, batch.w_bits[i], batch.u_bits[i], batch.bn_bits[i], strict=True
+            )
         },
         keep_fraction=dict(zip(names, batch.keep_fraction[i].tolist(), strict=True)),
         activity={
-            name: LayerActivity(rate, 0.5) for name, rate in zip(names, batch.input_rate[i].tolist(), strict=True)
+            name: LayerActivity(rate, 0.5)
+            for name, rate in zip(names, batch.input_rate[i].tolist(), strict=True)
         },
     )
     return {
@@ -233,8 +269,12 @@ def test_aware_equals_spikesim_at_its_design_point(
     aware = spikesim.with_overrides(engine="aware", adc={"follow_slice_bits": follow_slice_bits})
     if follow_slice_bits:
         w_bits = 4
-    precision = {layer.name: LayerPrecision(w_bits=w_bits, u_bits=22, bn_bits=bn_bits) for layer in layers}
-    keep = {layer.name: data.draw(st.floats(0.05, 1.0)) for layer in layers if data.draw(st.booleans())}
+    precision = {
+        layer.name: LayerPrecision(w_bits=w_bits, u_bits=22, bn_bits=bn_bits) for layer in layers
+    }
+    keep = {
+        layer.name: data.draw(st.floats(0.05, 1.0)) for layer in layers if data.draw(st.booleans())
+    }
     expected = estimate_cost(layers, spikesim, timesteps=t, keep_fraction=keep)
     got = estimate_cost(layers, aware, timesteps=t, precision=precision, keep_fraction=keep)
     assert got.energy_pj == pytest.approx(expected.energy_pj, rel=1e-12)
@@ -245,15 +285,25 @@ def test_aware_equals_spikesim_at_its_design_point(
         assert got.energy_breakdown_pj[component] == pytest.approx(value, rel=1e-12, abs=1e-9)
     for component, value in expected.area_breakdown_um2.items():
         assert got.area_breakdown_um2[component] == pytest.approx(value, rel=1e-12, abs=1e-9)
-    assert [row.energy_pj for row in got.layers] == pytest.approx([row.energy_pj for row in expected.layers], rel=1e-12)
+    assert [row.energy_pj for row in got.layers] == pytest.approx(
+        [row.energy_pj for row in expected.layers], rel=1e-12
+    )
     assert [row.halt_ns for row in got.layers] == [row.halt_ns for row in expected.layers]
 
 
 def test_aware_equals_spikesim_on_spikesims_example() -> None:
     # SpikeSim's own VGG9 example (ela_spikesim.py, c2627bc) and the numbers that script prints.
-    sides = [(3, 64, 32, 1), (64, 64, 32, 2), (64, 128, 16, 1), (128, 128, 16, 2), (128, 256, 8, 1), (256, 256, 8, 1)]
+    sides = [
+        (3, 64, 32, 1),
+        (64, 64, 32, 2),
+        (64, 128, 16, 1),
+        (128, 128, 16, 2),
+        (128, 256, 8, 1),
+        (256, 256, 8, 1),
+    ]
     layers = [
-        LayerSpec(f"l{i}", a, b, 3, h, h, h, h, pool=p) for i, (a, b, h, p) in enumerate([*sides, (256, 256, 8, 2)])
+        LayerSpec(f"l{i}", a, b, 3, h, h, h, h, pool=p)
+        for i, (a, b, h, p) in enumerate([*sides, (256, 256, 8, 2)])
     ]
     preset = PRESETS["spikesim_rram_64"].with_overrides(engine="aware")
     precision = {layer.name: LayerPrecision(w_bits=4, u_bits=22, bn_bits=32) for layer in layers}

@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from mdsnn_search.hardware import LayerActivity, LayerSpec, estimate_cost, load_preset, read_layer_table
+from mdsnn_search.hardware import (
+    LayerActivity,
+    LayerSpec,
+    estimate_cost,
+    load_preset,
+    read_layer_table,
+)
 from mdsnn_search.precision import LayerPrecision
 
 REPO = Path(__file__).resolve().parents[2]
@@ -21,23 +27,41 @@ VGG9 = read_layer_table(REPO / "simulators" / "examples" / "vgg9_ncaltech101.yam
 def report():  # type: ignore[no-untyped-def]
     precision = {layer.name: LayerPrecision(w_bits=4, u_bits=4, bn_bits=8) for layer in VGG9}
     activity = {layer.name: LayerActivity(0.2, 0.1) for layer in VGG9[1:]}
-    return estimate_cost(VGG9, load_preset("rram_64"), timesteps=10, precision=precision, activity=activity)
+    return estimate_cost(
+        VGG9, load_preset("rram_64"), timesteps=10, precision=precision, activity=activity
+    )
 
 
 def test_figures_of_merit(report) -> None:  # type: ignore[no-untyped-def]
-    energy_j, delay_s, area_mm2 = report.energy_pj * 1e-12, report.latency_ns * 1e-9, report.area_um2 * 1e-6
+    energy_j, delay_s, area_mm2 = (
+        report.energy_pj * 1e-12,
+        report.latency_ns * 1e-9,
+        report.area_um2 * 1e-6,
+    )
     assert report.edp == pytest.approx(energy_j * delay_s)
     assert report.edap == pytest.approx(energy_j * delay_s * area_mm2)
     macs = sum(layer.macs for layer in VGG9)
     assert report.ops == 2 * 10 * macs
-    assert report.synops == pytest.approx(10 * (VGG9[0].macs + 0.2 * sum(layer.macs for layer in VGG9[1:])))
+    assert report.synops == pytest.approx(
+        10 * (VGG9[0].macs + 0.2 * sum(layer.macs for layer in VGG9[1:]))
+    )
     assert report.tops_per_w == pytest.approx(report.ops / report.energy_pj)
     assert report.tops_per_mm2 == pytest.approx(report.ops / (report.latency_ns * 1e3) / area_mm2)
 
 
 def test_to_dict_is_json_with_totals_on_top(report) -> None:  # type: ignore[no-untyped-def]
     data = json.loads(json.dumps(report.to_dict()))
-    for key in ("energy_pj", "latency_ns", "area_um2", "edap", "edp", "ops", "synops", "tops_per_w", "tops_per_mm2"):
+    for key in (
+        "energy_pj",
+        "latency_ns",
+        "area_um2",
+        "edap",
+        "edp",
+        "ops",
+        "synops",
+        "tops_per_w",
+        "tops_per_mm2",
+    ):
         assert data[key] == getattr(report, key)
     assert len(data["layers"]) == len(VGG9)
     assert set(data["energy_breakdown_pj"]) >= {
@@ -50,7 +74,14 @@ def test_to_dict_is_json_with_totals_on_top(report) -> None:  # type: ignore[no-
         "tile_buffer",
         "htree",
     }
-    assert set(data["area_breakdown_um2"]) >= {"crossbar", "adc", "input_buffer", "neuron_memory", "bn", "htree"}
+    assert set(data["area_breakdown_um2"]) >= {
+        "crossbar",
+        "adc",
+        "input_buffer",
+        "neuron_memory",
+        "bn",
+        "htree",
+    }
     assert data["conventions"]["output_side"] == "conv"
     assert data["units"]["edap"] == "J*s*mm2"
 
@@ -72,7 +103,9 @@ def test_cost_model_never_imports_torch() -> None:
         "heavy = sorted(m for m in ('torch', 'spikingjelly', 'ray', 'optuna') if m in sys.modules); "
         "assert not heavy, heavy"
     )
-    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0, done.stderr
 
 

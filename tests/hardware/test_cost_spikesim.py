@@ -10,7 +10,9 @@ from mdsnn_search.hardware.compat import pe_cycle_energy, pe_cycle_energy_terms
 SPIKESIM = "spikesim_rram_64"
 
 
-def conv(name: str, c_in: int, c_out: int, side: int, out: int | None = None, **kw: object) -> LayerSpec:
+def conv(
+    name: str, c_in: int, c_out: int, side: int, out: int | None = None, **kw: object
+) -> LayerSpec:
     out = side if out is None else out
     return LayerSpec(name, c_in, c_out, 3, side, side, out, out, **kw)  # type: ignore[arg-type]
 
@@ -39,8 +41,12 @@ def test_energy_scales_with_ceil_of_channels() -> None:
     preset = load_preset(SPIKESIM)
     one = estimate_cost([conv("c", 64, 64, 8)], preset, timesteps=1).energy_pj
     # 65 input and 130 output channels need 2 x 3 crossbar tiles per site.
-    assert estimate_cost([conv("c", 65, 130, 8)], preset, timesteps=1).energy_pj == pytest.approx(6 * one)
-    assert estimate_cost([conv("c", 3, 10, 8)], preset, timesteps=3).energy_pj == pytest.approx(3 * one)
+    assert estimate_cost([conv("c", 65, 130, 8)], preset, timesteps=1).energy_pj == pytest.approx(
+        6 * one
+    )
+    assert estimate_cost([conv("c", 3, 10, 8)], preset, timesteps=3).energy_pj == pytest.approx(
+        3 * one
+    )
 
 
 # SpikeSim's example network (ela_spikesim.py, commit c2627bc): VGG9/CIFAR10, T = 5, seven convs,
@@ -87,7 +93,11 @@ def test_pooled_side_inferred_from_next_layer() -> None:
 
 
 def test_pooled_side_inferred_through_flatten() -> None:
-    layers = [conv("c1", 2, 64, 8), conv("c2", 64, 32, 8), LayerSpec("fc", 32 * 16, 10, 1, 1, 1, 1, 1, False, "linear")]
+    layers = [
+        conv("c1", 2, 64, 8),
+        conv("c2", 64, 32, 8),
+        LayerSpec("fc", 32 * 16, 10, 1, 1, 1, 1, 1, False, "linear"),
+    ]
     preset = load_preset(SPIKESIM).with_overrides(conventions={"include_linear": True})
     sides = [(row.h_out, row.w_out) for row in estimate_cost(layers, preset, timesteps=1).layers]
     assert sides == [(8, 8), (4, 4), (1, 1)]
@@ -99,7 +109,9 @@ def test_linear_layers_follow_the_switch() -> None:
     without = estimate_cost(layers, preset, timesteps=1)
     assert [row.name for row in without.layers] == ["c"]
     assert without.conventions["linear_layers_skipped"] is True
-    included = estimate_cost(layers, preset.with_overrides(conventions={"include_linear": True}), timesteps=1)
+    included = estimate_cost(
+        layers, preset.with_overrides(conventions={"include_linear": True}), timesteps=1
+    )
     fc = included.layers[1]
     # A linear layer is a 1x1 conv on a 1x1 input: 64 x 1 PEs, one site, PE cycle of a 1x1 kernel.
     assert (fc.pes, fc.h_out, fc.kernel) == (64, 1, 1)
@@ -129,7 +141,11 @@ def test_precision_and_activity_are_ignored() -> None:
         precision={"c": LayerPrecision(w_bits=2, u_bits=2, bn_bits=2)},
         activity={"c": LayerActivity(0.1, 0.1)},
     )
-    assert (other.energy_pj, other.area_um2, other.latency_ns) == (base.energy_pj, base.area_um2, base.latency_ns)
+    assert (other.energy_pj, other.area_um2, other.latency_ns) == (
+        base.energy_pj,
+        base.area_um2,
+        base.latency_ns,
+    )
     assert other.layers[0].w_bits is None
     assert "ignored" in other.conventions["precision"]
     assert other.synops == pytest.approx(0.1 * base.synops)

@@ -19,7 +19,9 @@ from mdsnn_search.hardware import LayerSpec, estimate_cost, load_preset  # noqa:
 VGG9 = [64, 128, "P", 256, 256, "P", 512, 512, "P", 512, 512, "P"]
 
 
-def _vgg(channels: int, side: tuple[int, int], classes: int, config: list[int | str]) -> nn.Sequential:
+def _vgg(
+    channels: int, side: tuple[int, int], classes: int, config: list[int | str]
+) -> nn.Sequential:
     modules: list[nn.Module] = []
     h, w = side
     for item in config:
@@ -41,7 +43,9 @@ def _layer_table(model: nn.Sequential, x: torch.Tensor) -> list[LayerSpec]:
     """LayerSpecs read off one forward pass of ``model`` (batch 1)."""
     shapes: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
     hooks = [
-        module.register_forward_hook(lambda m, a, o, name=name: shapes.__setitem__(name, (a[0].shape, o.shape)))
+        module.register_forward_hook(
+            lambda m, a, o, name=name: shapes.__setitem__(name, (a[0].shape, o.shape))
+        )
         for name, module in model.named_children()
         if isinstance(module, (nn.Conv2d, nn.Linear))
     ]
@@ -53,9 +57,15 @@ def _layer_table(model: nn.Sequential, x: torch.Tensor) -> list[LayerSpec]:
     for name, module in model.named_children():
         if isinstance(module, nn.Conv2d):
             (_, c_in, h_in, w_in), (_, c_out, h_out, w_out) = shapes[name]
-            table.append(LayerSpec(name, c_in, c_out, module.kernel_size[0], h_in, w_in, h_out, w_out))
+            table.append(
+                LayerSpec(name, c_in, c_out, module.kernel_size[0], h_in, w_in, h_out, w_out)
+            )
         elif isinstance(module, nn.Linear):
-            table.append(LayerSpec(name, module.in_features, module.out_features, 1, 1, 1, 1, 1, False, "linear"))
+            table.append(
+                LayerSpec(
+                    name, module.in_features, module.out_features, 1, 1, 1, 1, 1, False, "linear"
+                )
+            )
     return table
 
 

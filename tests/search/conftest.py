@@ -42,8 +42,13 @@ def tiny_teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
     spec = tiny_spec(tmp_path_factory.mktemp("teacher"))
     path = tmp_path_factory.getbasetemp() / "tiny-teacher.pt"
     job = TrainSpec.model_validate(
-        {"name": "tiny-teacher", "data": spec["data"], "model": spec["model"], "training": spec["teacher"]["training"],
-         "output": str(path)}
+        {
+            "name": "tiny-teacher",
+            "data": spec["data"],
+            "model": spec["model"],
+            "training": spec["teacher"]["training"],
+            "output": str(path),
+        }
     )
     run_job(job, progress=False)
     return path
@@ -54,9 +59,13 @@ def postgres_port() -> Iterator[int]:
     """A real PostgreSQL server on 127.0.0.1 with password authentication, from Debian's package
     (``.ci/run`` installs it when absent). As root, it runs as the ``postgres`` user (or ``nobody``):
     PostgreSQL refuses to run as root."""
-    initdbs = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    initdbs = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3])
+    )
     if not initdbs:
-        pytest.skip("no PostgreSQL server under /usr/lib/postgresql (apt-get install postgresql; .ci/run does)")
+        pytest.skip(
+            "no PostgreSQL server under /usr/lib/postgresql (apt-get install postgresql; .ci/run does)"
+        )
     bindir = initdbs[-1].parent
     root = Path(tempfile.mkdtemp(prefix="mdsnn-pg-"))  # short: the server's socket lives here
     (root / "password").write_text(POSTGRES_PASSWORD)
@@ -68,13 +77,28 @@ def postgres_port() -> Iterator[int]:
         as_user = ["runuser", "-u", user, "--"]
     data, port = root / "data", free_port()
     subprocess.run(
-        [*as_user, str(bindir / "initdb"), "-D", str(data), "-U", "mdsnn", "--auth=scram-sha-256",
-         f"--pwfile={root / 'password'}", "-E", "UTF8"],
-        check=True, capture_output=True,
+        [
+            *as_user,
+            str(bindir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "mdsnn",
+            "--auth=scram-sha-256",
+            f"--pwfile={root / 'password'}",
+            "-E",
+            "UTF8",
+        ],
+        check=True,
+        capture_output=True,
     )
     options = f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={root} -c fsync=off"
     pg_ctl = [*as_user, str(bindir / "pg_ctl"), "-D", str(data)]
-    subprocess.run([*pg_ctl, "-l", str(root / "server.log"), "-w", "-t", "120", "-o", options, "start"], check=True, capture_output=True)
+    subprocess.run(
+        [*pg_ctl, "-l", str(root / "server.log"), "-w", "-t", "120", "-o", options, "start"],
+        check=True,
+        capture_output=True,
+    )
     try:
         yield port
     finally:

@@ -34,7 +34,12 @@ def tiny_spec(tmp_path: Path, **overrides: Any) -> dict[str, Any]:
         "model": {"arch": "vgg5", "width": 0.5},
         "teacher": {"training": {"epochs": 4, "batch_size": 16, "lr": 0.003}},
         "training": {"epochs": 1, "batch_size": 16, "lr": 0.003},
-        "search_space": {"w_bits": [2, 4], "u_bits": [2, 4], "bn_bits": [8], "fixed_layers": {"conv1": {"w_bits": 8}}},
+        "search_space": {
+            "w_bits": [2, 4],
+            "u_bits": [2, 4],
+            "bn_bits": [8],
+            "fixed_layers": {"conv1": {"w_bits": 8}},
+        },
         "execution": {"backend": "inline", "max_concurrent": 2},
     }
     for section, values in overrides.items():
@@ -46,7 +51,10 @@ def mdsnn_search(*args: str, cwd: Path) -> subprocess.Popen[str]:
     """``mdsnn-search ARGS`` as a separate process, the way a user (or a batch system) starts it."""
     return subprocess.Popen(
         [sys.executable, "-m", "mdsnn_search.cli", *args],
-        cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -56,7 +64,11 @@ def stored_trials(url: str, name: str = "tiny") -> list[FrozenTrial]:
 
 def distinct_students(trials: Sequence[FrozenTrial]) -> bool:
     """No two complete trials evaluated the same configuration."""
-    students = [json.dumps(t.user_attrs[ATTR_STUDENT], sort_keys=True) for t in trials if t.state == TrialState.COMPLETE]
+    students = [
+        json.dumps(t.user_attrs[ATTR_STUDENT], sort_keys=True)
+        for t in trials
+        if t.state == TrialState.COMPLETE
+    ]
     return len(set(students)) == len(students)
 
 
@@ -66,8 +78,12 @@ def trial_states(db: Path) -> list[str]:
     if not db.is_file():
         return []
     try:
-        with sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, timeout=30) as connection:
-            return [row[0] for row in connection.execute("SELECT state FROM trials ORDER BY number")]
+        with sqlite3.connect(
+            f"{db.resolve().as_uri()}?mode=ro", uri=True, timeout=30
+        ) as connection:
+            return [
+                row[0] for row in connection.execute("SELECT state FROM trials ORDER BY number")
+            ]
     except sqlite3.OperationalError:  # no tables yet
         return []
 
@@ -84,7 +100,12 @@ def bits_trial(context: Any, request: dict[str, Any]) -> dict[str, Any]:
     )
     weight = float(student["distill"].get("membrane_weight") or 0.0)
     accuracy = 1.0 - 1.0 / (1.0 + bits + weight)
-    metrics = {"accuracy": accuracy, "val_accuracy": accuracy, "test_accuracy": accuracy, "edap": bits + weight}
+    metrics = {
+        "accuracy": accuracy,
+        "val_accuracy": accuracy,
+        "test_accuracy": accuracy,
+        "edap": bits + weight,
+    }
     return {"status": "ok", "metrics": metrics}
 
 

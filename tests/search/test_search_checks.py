@@ -42,7 +42,9 @@ def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
     paths = {}
     for name, (arch, width, shape, classes) in networks.items():
-        paths[name] = save_checkpoint(folder / f"{name}.pt", build_model(ModelConfig(arch=arch, width=width), shape, classes))
+        paths[name] = save_checkpoint(
+            folder / f"{name}.pt", build_model(ModelConfig(arch=arch, width=width), shape, classes)
+        )
     paths["text"] = folder / "notes.pt"
     paths["text"].write_text("not a checkpoint\n")
     paths["foreign"] = folder / "foreign.pt"
@@ -56,11 +58,15 @@ def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def stored_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A study database as a run leaves it, created once; tests copy it."""
     path = tmp_path_factory.mktemp("stored") / "tiny.db"
-    optuna.create_study(study_name="tiny", storage=f"sqlite:///{path}", directions=["maximize", "minimize"])
+    optuna.create_study(
+        study_name="tiny", storage=f"sqlite:///{path}", directions=["maximize", "minimize"]
+    )
     return path
 
 
-def assert_refused(capsys: pytest.CaptureFixture[str], spec_path: Path, stored: Path, *needles: str) -> None:
+def assert_refused(
+    capsys: pytest.CaptureFixture[str], spec_path: Path, stored: Path, *needles: str
+) -> None:
     """validate and run exit 2 with one line naming the file and ``needles``; no database is created,
     and an existing one keeps its bytes."""
     db = spec_path.parent / "tiny.db"
@@ -85,14 +91,23 @@ def assert_refused(capsys: pytest.CaptureFixture[str], spec_path: Path, stored: 
 @pytest.mark.parametrize(
     ("overrides", "needles"),
     [
-        ({"search_space": {"kd_weight": {"low": 0, "high": float("inf")}}}, ["search_space.kd_weight.high", "finite"]),
-        ({"search_space": {"membrane_weight": float("nan")}}, ["search_space.membrane_weight", "finite"]),
+        (
+            {"search_space": {"kd_weight": {"low": 0, "high": float("inf")}}},
+            ["search_space.kd_weight.high", "finite"],
+        ),
+        (
+            {"search_space": {"membrane_weight": float("nan")}},
+            ["search_space.membrane_weight", "finite"],
+        ),
         ({"study": {"seed": 10**26}}, ["study.seed", "0..4294967295"]),
         ({"training": {"seed": 2**32}}, ["training.seed"]),
         ({"teacher": {"training": {"epochs": 10**26}}}, ["teacher.training.epochs"]),
         ({"training": {"batch_size": 10**12}}, ["training.batch_size"]),
         ({"search_space": {"w_bits": [True, 4]}}, ["search_space.w_bits.0", "valid integer"]),
-        ({"search_space": {"fixed_layers": {"conv1": {"w_bits": 8.0}}}}, ["search_space.fixed_layers.conv1.w_bits"]),
+        (
+            {"search_space": {"fixed_layers": {"conv1": {"w_bits": 8.0}}}},
+            ["search_space.fixed_layers.conv1.w_bits"],
+        ),
         ({"study": {"n_trials": 1}}, ["study.n_trials", "cannot hold the 2 baselines"]),
         ({"study": {"baselines": ["fp32", "fp32"]}}, ["study.baselines", "distinct"]),
         ({"study": {"name": ".."}}, ["study.name", "plain name"]),
@@ -118,7 +133,9 @@ def test_cuda_without_cuda_is_refused(
     write_spec: Callable[..., Path], stored_study: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     spec_path = write_spec(training={"device": "cuda"})
-    assert_refused(capsys, spec_path, stored_study, "training.device: cuda, but torch finds no CUDA device")
+    assert_refused(
+        capsys, spec_path, stored_study, "training.device: cuda, but torch finds no CUDA device"
+    )
     spec_path = write_spec(teacher={"training": {"device": "cuda", "epochs": 1}})
     assert_refused(capsys, spec_path, stored_study, "teacher.training.device")
 
@@ -150,7 +167,10 @@ def test_teacher_that_does_not_fit_is_refused(
 
 
 def test_a_fitting_teacher_validates(
-    write_spec: Callable[..., Path], checkpoints: dict[str, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
+    write_spec: Callable[..., Path],
+    checkpoints: dict[str, Path],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
 ) -> None:
     spec_path = write_spec(teacher={"checkpoint": str(checkpoints["fits"])})
     assert main(["validate", str(spec_path)]) == 0
@@ -173,7 +193,9 @@ def test_damaged_cached_teacher_says_to_delete_it(
         cached.write_bytes(b"\x00" * 100)
     else:
         shutil.copyfile(checkpoints["wider"], cached)
-    assert_refused(capsys, spec_path, stored_study, "teacher: cached teacher", str(cached), "delete it")
+    assert_refused(
+        capsys, spec_path, stored_study, "teacher: cached teacher", str(cached), "delete it"
+    )
 
 
 def test_duplicate_key_and_deep_nesting_are_refused(
@@ -181,7 +203,9 @@ def test_duplicate_key_and_deep_nesting_are_refused(
 ) -> None:
     text = write_spec().read_text()
     duplicate = write_spec("duplicate.yaml")
-    duplicate.write_text(text + "study: {name: other, n_trials: 9}\n")  # a second `study:` would silently win
+    duplicate.write_text(
+        text + "study: {name: other, n_trials: 9}\n"
+    )  # a second `study:` would silently win
     assert_refused(capsys, duplicate, stored_study, "not valid YAML: duplicate key 'study' at line")
     deep = write_spec("deep.yaml")
     deep.write_text(text + "extra: " + "[" * 100_000 + "]" * 100_000 + "\n")

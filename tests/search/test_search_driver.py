@@ -29,10 +29,23 @@ def test_a_claimed_trial_is_pending_until_started_and_beats_while_open(
     study = open_study(spec, "spec.yaml", url, storage, accept_change=False).study
     progress = LiveProgress()  # stderr is no terminal here: one line per change
     with Heartbeat(storage, 1) as heartbeat:
-        driver = StudyDriver(study, spec, check_spec(spec), {"checkpoint": "t.pt", "accuracy": 0.9}, heartbeat, progress)
+        driver = StudyDriver(
+            study,
+            spec,
+            check_spec(spec),
+            {"checkpoint": "t.pt", "accuracy": 0.9},
+            heartbeat,
+            progress,
+        )
         request = driver.ask()
         assert request is not None and (driver.pending, len(driver.running)) == (1, 0)
-        assert capsys.readouterr().err.splitlines()[-1].startswith("tiny: 0/4 trials done (0 complete, 0 failed this run), 0 running, 1 pending")
+        assert (
+            capsys.readouterr()
+            .err.splitlines()[-1]
+            .startswith(
+                "tiny: 0/4 trials done (0 complete, 0 failed this run), 0 running, 1 pending"
+            )
+        )
         driver.started(request["number"])
         assert "1 running, 0 pending" in capsys.readouterr().err
         # Longer than the grace period: its heartbeat keeps another run from failing it.

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from study_runs import bits_trial, stored_trials
 from optuna.trial import TrialState
+from study_runs import bits_trial, stored_trials
 
 from mdsnn_search.cli import main
 from mdsnn_search.search import run as run_module
@@ -41,22 +41,34 @@ def test_a_failing_trial_keeps_its_traceback_and_is_logged_at_warning(
     assert trial.state == TrialState.FAIL
     assert trial.user_attrs[ATTR_FAIL_REASON] == "RuntimeError: forced failure for the test"
     traceback = trial.user_attrs[ATTR_TRACEBACK]
-    assert traceback.startswith("Traceback (most recent call last)") and "in crash_on_trial_2" in traceback
+    assert (
+        traceback.startswith("Traceback (most recent call last)")
+        and "in crash_on_trial_2" in traceback
+    )
     (logged,) = [r for r in caplog.records if "trial 2 failed" in r.getMessage()]
     assert logged.levelno == logging.WARNING and "in crash_on_trial_2" in logged.getMessage()
 
 
-def test_a_trial_failing_inside_the_trial_function_returns_its_traceback(tmp_path: Path, write_spec: Callable[..., Path]) -> None:
+def test_a_trial_failing_inside_the_trial_function_returns_its_traceback(
+    tmp_path: Path, write_spec: Callable[..., Path]
+) -> None:
     spec = load_spec(write_spec())
-    context = TrialContext(spec=spec.model_dump(mode="json"), teacher_checkpoint=str(tmp_path / "no-teacher.pt"))
+    context = TrialContext(
+        spec=spec.model_dump(mode="json"), teacher_checkpoint=str(tmp_path / "no-teacher.pt")
+    )
     student = {"precision": {"default": {"w_bits": 4, "u_bits": 4, "bn_bits": 8}}, "distill": {}}
     outcome = run_trial(context, {"number": 0, "student": student, "baseline": None})
     assert outcome["status"] == STATUS_FAILED
-    assert "no-teacher.pt" in outcome["error"] and outcome["traceback"].startswith("Traceback (most recent call last)")
+    assert "no-teacher.pt" in outcome["error"] and outcome["traceback"].startswith(
+        "Traceback (most recent call last)"
+    )
 
 
 def test_run_exits_1_when_every_trial_it_ran_failed(
-    write_spec: Callable[..., Path], tiny_teacher: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    write_spec: Callable[..., Path],
+    tiny_teacher: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     spec_path = write_spec(study={"n_trials": 2}, teacher={"checkpoint": str(tiny_teacher)})
     monkeypatch.setattr(run_module, "run_study", functools.partial(run_study, trial_fn=always_fail))
@@ -67,5 +79,7 @@ def test_run_exits_1_when_every_trial_it_ran_failed(
     # Nothing left to run is not a failure.
     assert main(["run", str(spec_path), "--n-trials", "3"]) == 0
     # Failures of earlier runs do not count: this run's trials succeed.
-    monkeypatch.setattr(run_module, "run_study", functools.partial(run_study, trial_fn=crash_on_trial_2))
+    monkeypatch.setattr(
+        run_module, "run_study", functools.partial(run_study, trial_fn=crash_on_trial_2)
+    )
     assert main(["run", str(spec_path), "--n-trials", "6"]) == 0

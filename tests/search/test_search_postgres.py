@@ -38,7 +38,9 @@ def test_two_runs_share_one_postgresql_study_and_never_show_its_password(
         teacher={"checkpoint": str(tiny_teacher)},
         training={"epochs": 12},  # trials outlast the grace period
     )
-    runs = [mdsnn_search("run", str(spec), "--storage", postgres_url, cwd=tmp_path) for _ in range(2)]
+    runs = [
+        mdsnn_search("run", str(spec), "--storage", postgres_url, cwd=tmp_path) for _ in range(2)
+    ]
     printed = [run.communicate(timeout=900) for run in runs]
     for run, (_, err) in zip(runs, printed, strict=True):
         assert run.returncode == 0, err[-3000:]
@@ -48,7 +50,12 @@ def test_two_runs_share_one_postgresql_study_and_never_show_its_password(
     assert all(f"study tiny ({masked})" in out for out, _ in printed)
 
     # Everything else that shows or writes the storage.
-    for command in (["status"], ["status", "--json"], ["pareto", "--json", "--no-files"], ["export", "--front"]):
+    for command in (
+        ["status"],
+        ["status", "--json"],
+        ["pareto", "--json", "--no-files"],
+        ["export", "--front"],
+    ):
         assert cli.main([*command, "--storage", postgres_url, "--study", "tiny"]) == 0
     shown = capsys.readouterr()
     exports = list((tmp_path / "studies" / "tiny" / "exports").glob("*.yaml"))
@@ -59,7 +66,9 @@ def test_two_runs_share_one_postgresql_study_and_never_show_its_password(
     banner = dashboard_banner(postgres_url, capsys)
     assert masked in banner
     everything = [*(text for pair in printed for text in pair), shown.out, shown.err, banner]
-    everything += [path.read_text() for path in exports] + [json.dumps(document) for document in stored]
+    everything += [path.read_text() for path in exports] + [
+        json.dumps(document) for document in stored
+    ]
     assert not [text for text in everything if POSTGRES_PASSWORD in text]
 
 
@@ -79,13 +88,17 @@ def dashboard_banner(url: str, capsys: pytest.CaptureFixture[str]) -> str:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(bottle.WSGIRefServer, "run", run_and_keep)
         thread = threading.Thread(
-            target=cli.main, args=(["dashboard", "--storage", url, "--study", "tiny", "--port", str(port)],), daemon=True
+            target=cli.main,
+            args=(["dashboard", "--storage", url, "--study", "tiny", "--port", str(port)],),
+            daemon=True,
         )
         thread.start()
         deadline = time.monotonic() + 60
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/dashboard/", timeout=2) as response:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/dashboard/", timeout=2
+                ) as response:
                     assert response.status == 200
                     break
             except (urllib.error.URLError, ConnectionError):

@@ -19,7 +19,12 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from mdsnn_search.search.objectives import ATTR_FAIL_REASON, ATTR_METRICS, ATTR_TRACEBACK, ATTR_TRIAL_DIR
+from mdsnn_search.search.objectives import (
+    ATTR_FAIL_REASON,
+    ATTR_METRICS,
+    ATTR_TRACEBACK,
+    ATTR_TRIAL_DIR,
+)
 from mdsnn_search.search.run import run_study
 from mdsnn_search.search.spec import load_spec
 from mdsnn_search.search.trial import TrialContext, run_trial
@@ -40,7 +45,9 @@ def crash_on_trial_2(context: TrialContext, request: dict[str, Any]) -> dict[str
     return run_trial(context, request)
 
 
-def test_study_on_ray_records_results_and_a_crashed_trial(write_spec: Callable[..., Path], ray_session: None) -> None:
+def test_study_on_ray_records_results_and_a_crashed_trial(
+    write_spec: Callable[..., Path], ray_session: None
+) -> None:
     spec_path = write_spec(execution={"backend": "ray", "cpus_per_trial": 1, "max_concurrent": 2})
     spec = load_spec(spec_path)
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -48,9 +55,16 @@ def test_study_on_ray_records_results_and_a_crashed_trial(write_spec: Callable[.
     summary = run_study(spec, trial_fn=crash_on_trial_2, progress=False)
     assert (summary.finished, summary.failed_now) == (4, 1)
     trials = optuna.load_study(study_name="tiny", storage=spec.study.storage_url()).get_trials()
-    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.COMPLETE, TrialState.FAIL, TrialState.COMPLETE]
+    assert [t.state for t in trials] == [
+        TrialState.COMPLETE,
+        TrialState.COMPLETE,
+        TrialState.FAIL,
+        TrialState.COMPLETE,
+    ]
     assert "forced crash inside the Ray worker" in trials[2].user_attrs[ATTR_FAIL_REASON]
-    assert "in crash_on_trial_2" in trials[2].user_attrs[ATTR_TRACEBACK]  # the worker's traceback reached the driver
+    assert (
+        "in crash_on_trial_2" in trials[2].user_attrs[ATTR_TRACEBACK]
+    )  # the worker's traceback reached the driver
     for trial in trials:
         assert Path(trial.user_attrs[ATTR_TRIAL_DIR]).is_dir()  # the Ray trial directory
     assert all(ATTR_METRICS in t.user_attrs for t in trials if t.state == TrialState.COMPLETE)
@@ -82,7 +96,9 @@ def _stop_ray_head(temp_dir: str) -> None:
 
 
 def test_run_joins_an_existing_ray_head(write_spec: Callable[..., Path], tmp_path: Path) -> None:
-    spec_path = write_spec(study={"n_trials": 2, "baselines": ["w4u4"]}, execution={"backend": "ray"})
+    spec_path = write_spec(
+        study={"n_trials": 2, "baselines": ["w4u4"]}, execution={"backend": "ray"}
+    )
     ray_bin = Path(sys.executable).with_name("ray")
     port = _free_port()
     # A loopback-only test cluster: no auth token (ray start enables one by default in 2.60).
@@ -90,21 +106,48 @@ def test_run_joins_an_existing_ray_head(write_spec: Callable[..., Path], tmp_pat
     # Ray keeps Unix sockets under its temp dir; pytest's long tmp paths exceed the socket limit.
     ray_tmp = tempfile.mkdtemp(prefix="ray", dir="/tmp")
     subprocess.run(
-        [str(ray_bin), "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
-         "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={ray_tmp}"],
-        check=True, capture_output=True, env=env, timeout=120,
+        [
+            str(ray_bin),
+            "start",
+            "--head",
+            "--node-ip-address=127.0.0.1",
+            f"--port={port}",
+            "--num-cpus=2",
+            "--include-dashboard=false",
+            "--disable-usage-stats",
+            f"--temp-dir={ray_tmp}",
+        ],
+        check=True,
+        capture_output=True,
+        env=env,
+        timeout=120,
     )
     try:
         result = subprocess.run(
-            [sys.executable, "-m", "mdsnn_search.cli", "run", str(spec_path), "--address", f"127.0.0.1:{port}", "--json"],
-            capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path,
+            [
+                sys.executable,
+                "-m",
+                "mdsnn_search.cli",
+                "run",
+                str(spec_path),
+                "--address",
+                f"127.0.0.1:{port}",
+                "--json",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+            cwd=tmp_path,
         )
         assert result.returncode == 0, result.stderr[-3000:]
         assert '"finished": 2' in result.stdout
     finally:
         _stop_ray_head(ray_tmp)
         shutil.rmtree(ray_tmp, ignore_errors=True)
-    trials = optuna.load_study(study_name="tiny", storage=load_spec(spec_path).study.storage_url()).get_trials()
+    trials = optuna.load_study(
+        study_name="tiny", storage=load_spec(spec_path).study.storage_url()
+    ).get_trials()
     assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.COMPLETE]
 
 

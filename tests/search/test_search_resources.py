@@ -23,11 +23,14 @@ REFUSED_WITHIN_S = 60
 def test_a_request_that_fits_is_resolved() -> None:
     execution = ExecutionConfig(cpus_per_trial=2, gpus_per_trial="auto", max_concurrent=4)
     assert trial_resources(execution, CPU_ONLY, "here").gpus == 0
-    assert trial_resources(execution, [NodeResources(8, 1)], "here").gpus == 0.25  # four trials share the GPU
+    assert (
+        trial_resources(execution, [NodeResources(8, 1)], "here").gpus == 0.25
+    )  # four trials share the GPU
 
 
 @pytest.mark.parametrize(
-    ("max_concurrent", "gpus", "share"), [(4, 1, 0.25), (3, 1, 0.3333), (1, 2, 1.0), (2, 4, 1.0), (3, 0, 0.0)]
+    ("max_concurrent", "gpus", "share"),
+    [(4, 1, 0.25), (3, 1, 0.3333), (1, 2, 1.0), (2, 4, 1.0), (3, 0, 0.0)],
 )
 def test_auto_shares_the_largest_node_gpus(max_concurrent: int, gpus: float, share: float) -> None:
     assert auto_gpus(max_concurrent, [NodeResources(4, 0), NodeResources(4, gpus)]) == share
@@ -36,18 +39,29 @@ def test_auto_shares_the_largest_node_gpus(max_concurrent: int, gpus: float, sha
 @pytest.mark.parametrize(
     ("request_", "field"),
     [
-        ({"cpus_per_trial": 64}, "execution.cpus_per_trial: a trial asks for 64 CPUs, but here has 2 CPUs and 0 GPUs"),
-        ({"gpus_per_trial": 0.5}, "execution.gpus_per_trial: a trial asks for 0.5 GPUs, but here has 2 CPUs and 0 GPUs"),
+        (
+            {"cpus_per_trial": 64},
+            "execution.cpus_per_trial: a trial asks for 64 CPUs, but here has 2 CPUs and 0 GPUs",
+        ),
+        (
+            {"gpus_per_trial": 0.5},
+            "execution.gpus_per_trial: a trial asks for 0.5 GPUs, but here has 2 CPUs and 0 GPUs",
+        ),
     ],
 )
-def test_an_impossible_request_names_the_field_and_what_there_is(request_: dict[str, float], field: str) -> None:
+def test_an_impossible_request_names_the_field_and_what_there_is(
+    request_: dict[str, float], field: str
+) -> None:
     with pytest.raises(ConfigError, match=field):
         trial_resources(ExecutionConfig(**request_), CPU_ONLY, "here")
 
 
 def test_cpus_and_gpus_must_fit_on_one_node() -> None:
     nodes = [NodeResources(cpus=8, gpus=0), NodeResources(cpus=1, gpus=1)]
-    with pytest.raises(ConfigError, match="4 CPUs and 1 GPUs on one node, but the cluster has 2 nodes, at most 8 CPUs and 1 GPUs on one"):
+    with pytest.raises(
+        ConfigError,
+        match="4 CPUs and 1 GPUs on one node, but the cluster has 2 nodes, at most 8 CPUs and 1 GPUs on one",
+    ):
         trial_resources(ExecutionConfig(cpus_per_trial=4, gpus_per_trial=1), nodes, "the cluster")
 
 
@@ -100,7 +114,10 @@ def test_a_dead_address_is_refused_quickly(write_spec: Callable[..., Path], tmp_
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("request_", "field"),
-    [({"cpus_per_trial": 4096}, "execution.cpus_per_trial"), ({"gpus_per_trial": "impossible"}, "execution.gpus_per_trial")],
+    [
+        ({"cpus_per_trial": 4096}, "execution.cpus_per_trial"),
+        ({"gpus_per_trial": "impossible"}, "execution.gpus_per_trial"),
+    ],
 )
 def test_a_local_ray_that_cannot_hold_a_trial_refuses_before_storing(
     request_: dict[str, object], field: str, write_spec: Callable[..., Path], tmp_path: Path

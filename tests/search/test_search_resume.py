@@ -10,8 +10,8 @@ from typing import Any
 import optuna
 import pytest
 import yaml
-from study_runs import bits_trial, stored_trials
 from optuna.trial import TrialState
+from study_runs import bits_trial, stored_trials
 
 from mdsnn_search.cli import main
 from mdsnn_search.search.drift import spec_hash
@@ -33,7 +33,11 @@ def test_a_resumed_study_proposes_new_configurations(
     for name in ("first", "again"):  # the same history twice, in two storages
         spec_path = write_spec(
             f"{name}.yaml",
-            study={"storage": f"sqlite:///{tmp_path / name}.db", "sampler": sampler, "baselines": []},
+            study={
+                "storage": f"sqlite:///{tmp_path / name}.db",
+                "sampler": sampler,
+                "baselines": [],
+            },
             teacher={"checkpoint": str(tiny_teacher)},
         )
         spec = load_spec(spec_path)
@@ -49,7 +53,10 @@ def test_a_resumed_study_proposes_new_configurations(
 
 
 def test_an_edited_spec_is_refused_and_the_storage_is_untouched(
-    write_spec: Callable[..., Path], tiny_teacher: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    write_spec: Callable[..., Path],
+    tiny_teacher: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     teacher = {"checkpoint": str(tiny_teacher)}
     spec_path = write_spec(study={"n_trials": 2}, teacher=teacher)
@@ -57,7 +64,11 @@ def test_an_edited_spec_is_refused_and_the_storage_is_untouched(
     db = tmp_path / "tiny.db"
     before = db.read_bytes()
     edited = write_spec(
-        "edited.yaml", study={"n_trials": 3}, teacher=teacher, training={"epochs": 2}, search_space={"w_bits": [2, 4, 8]}
+        "edited.yaml",
+        study={"n_trials": 3},
+        teacher=teacher,
+        training={"epochs": 2},
+        search_space={"w_bits": [2, 4, 8]},
     )
     capsys.readouterr()
     assert main(["run", str(edited)]) == 2
@@ -68,7 +79,10 @@ def test_an_edited_spec_is_refused_and_the_storage_is_untouched(
     assert db.read_bytes() == before
     # What may change between runs is not a change of the experiment.
     other_run = write_spec(
-        "other.yaml", study={"n_trials": 3, "sampler": "random", "seed": 7}, teacher=teacher, execution={"max_concurrent": 1}
+        "other.yaml",
+        study={"n_trials": 3, "sampler": "random", "seed": 7},
+        teacher=teacher,
+        execution={"max_concurrent": 1},
     )
     assert main(["run", str(other_run), "--json"]) == 0
 
@@ -79,15 +93,26 @@ def test_an_accepted_change_is_recorded_per_trial_and_export_follows_each_trial(
     spec_path = write_spec(study={"n_trials": 2})
     assert main(["run", str(spec_path), "--json"]) == 0
     url = load_spec(spec_path).study.storage_url()
-    old_teacher = optuna.load_study(study_name="tiny", storage=url).user_attrs["teacher"]["checkpoint"]
-    edited = write_spec("edited.yaml", study={"n_trials": 3}, training={"epochs": 2}, teacher={"training": {"epochs": 3, "batch_size": 16, "lr": 0.003}})
+    old_teacher = optuna.load_study(study_name="tiny", storage=url).user_attrs["teacher"][
+        "checkpoint"
+    ]
+    edited = write_spec(
+        "edited.yaml",
+        study={"n_trials": 3},
+        training={"epochs": 2},
+        teacher={"training": {"epochs": 3, "batch_size": 16, "lr": 0.003}},
+    )
     assert main(["run", str(edited), "--accept-spec-change", "--json"]) == 0
     study = optuna.load_study(study_name="tiny", storage=url)
     trials = study.get_trials()
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 3
     assert [t.user_attrs[ATTR_SPEC]["training"]["epochs"] for t in trials] == [1, 1, 2]
     new_teacher = trials[2].user_attrs[ATTR_TEACHER]["checkpoint"]
-    assert [t.user_attrs[ATTR_TEACHER]["checkpoint"] for t in trials] == [old_teacher, old_teacher, new_teacher]
+    assert [t.user_attrs[ATTR_TEACHER]["checkpoint"] for t in trials] == [
+        old_teacher,
+        old_teacher,
+        new_teacher,
+    ]
     assert new_teacher != old_teacher
     edited_document = load_spec(edited).model_dump(mode="json")
     assert study.user_attrs[STUDY_SPEC_HASH] == spec_hash(edited_document)
@@ -95,15 +120,23 @@ def test_an_accepted_change_is_recorded_per_trial_and_export_follows_each_trial(
     out = tmp_path / "exports"
     assert main(["export", str(edited), "--trials", "0", "2", "--out", str(out)]) == 0
     exported = {p.name: yaml.safe_load(p.read_text()) for p in out.glob("*.yaml")}
-    assert exported["tiny-trial0.yaml"]["training"]["epochs"] == 1 and exported["tiny-trial0.yaml"]["teacher"] == old_teacher
-    assert exported["tiny-trial2.yaml"]["training"]["epochs"] == 2 and exported["tiny-trial2.yaml"]["teacher"] == new_teacher
+    assert (
+        exported["tiny-trial0.yaml"]["training"]["epochs"] == 1
+        and exported["tiny-trial0.yaml"]["teacher"] == old_teacher
+    )
+    assert (
+        exported["tiny-trial2.yaml"]["training"]["epochs"] == 2
+        and exported["tiny-trial2.yaml"]["teacher"] == new_teacher
+    )
     # The study now follows the accepted spec: the old one is the changed one.
     capsys.readouterr()
     assert main(["run", str(spec_path)]) == 2
     assert "training.epochs: 2 -> 1" in capsys.readouterr().err
 
 
-def test_a_plain_resume_keeps_the_stored_spec_and_teacher(write_spec: Callable[..., Path], tiny_teacher: Path) -> None:
+def test_a_plain_resume_keeps_the_stored_spec_and_teacher(
+    write_spec: Callable[..., Path], tiny_teacher: Path
+) -> None:
     spec_path = write_spec(study={"n_trials": 2}, teacher={"checkpoint": str(tiny_teacher)})
     spec = load_spec(spec_path)
     run_study(spec, trial_fn=bits_trial, progress=False)

@@ -11,7 +11,9 @@ from mdsnn_search.search.samplers import make_sampler
 
 def _study(sampler_name: str, seed: int) -> optuna.Study:
     """A study with one parameterless complete trial (a baseline) and 12 searched ones."""
-    study = optuna.create_study(directions=["maximize", "minimize"], sampler=make_sampler(sampler_name, seed))
+    study = optuna.create_study(
+        directions=["maximize", "minimize"], sampler=make_sampler(sampler_name, seed)
+    )
     study.add_trial(create_trial(values=[0.9, 30.0], params={}, distributions={}))
     for _ in range(12):
         trial = study.ask()
@@ -25,7 +27,9 @@ def _study(sampler_name: str, seed: int) -> optuna.Study:
 def test_the_joint_search_space_ignores_parameterless_baselines(name: str) -> None:
     study = _study(name, seed=0)
     trial = study.ask()
-    space = study.sampler.infer_relative_search_space(study, study._storage.get_trial(trial._trial_id))
+    space = study.sampler.infer_relative_search_space(
+        study, study._storage.get_trial(trial._trial_id)
+    )
     assert set(space) == {"w_bits", "membrane_weight"}
     # Without the wrapper, Optuna's own sampler sees an empty joint space here.
     inner = study.sampler.inner  # type: ignore[attr-defined]

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from study_runs import distinct_students, mdsnn_search, stored_trials, trial_states
 from optuna.trial import TrialState
+from study_runs import distinct_students, mdsnn_search, stored_trials, trial_states
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +29,9 @@ def shared_spec(write_spec: Callable[..., Path], teacher: Path, n_trials: int, e
     )
 
 
-def test_two_runs_share_one_study_exactly(write_spec: Callable[..., Path], tiny_teacher: Path, tmp_path: Path) -> None:
+def test_two_runs_share_one_study_exactly(
+    write_spec: Callable[..., Path], tiny_teacher: Path, tmp_path: Path
+) -> None:
     # Trials of 12 epochs outlast the 2 s grace period: a run that failed the other's live trials
     # (the old recovery did) would leave FAIL trials and repeat configurations.
     spec = shared_spec(write_spec, tiny_teacher, n_trials=8, epochs=12)
@@ -60,7 +62,9 @@ def test_a_run_killed_at_any_point_resumes_to_exactly_n_trials(
     run = mdsnn_search("run", str(spec), "--json", cwd=tmp_path)
     deadline = time.monotonic() + 300
     while not KILL_POINTS[point](db, trial_states(db)):
-        assert run.poll() is None, f"the run ended before the kill point: {run.communicate()[1][-2000:]}"
+        assert run.poll() is None, (
+            f"the run ended before the kill point: {run.communicate()[1][-2000:]}"
+        )
         assert time.monotonic() < deadline
         time.sleep(0.01)
     run.kill()  # SIGKILL: nothing of the run gets to clean up

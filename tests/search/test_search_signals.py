@@ -35,9 +35,17 @@ def alive(pids: list[int]) -> list[int]:
 
 def write_pair(write_spec: Callable[..., Path], teacher: Path) -> tuple[Path, Path]:
     """The same study (trials long enough to be caught running) on Ray, and inline."""
-    common = {"study": {**FAST_HEARTBEAT, "n_trials": N_TRIALS}, "teacher": {"checkpoint": str(teacher)}, "training": {"epochs": 10}}
+    common = {
+        "study": {**FAST_HEARTBEAT, "n_trials": N_TRIALS},
+        "teacher": {"checkpoint": str(teacher)},
+        "training": {"epochs": 10},
+    }
     return (
-        write_spec("ray.yaml", **common, execution={"backend": "ray", "cpus_per_trial": 1, "max_concurrent": 2}),
+        write_spec(
+            "ray.yaml",
+            **common,
+            execution={"backend": "ray", "cpus_per_trial": 1, "max_concurrent": 2},
+        ),
         write_spec("inline.yaml", **common),
     )
 
@@ -50,12 +58,16 @@ def start_on_ray(spec: Path, cwd: Path) -> tuple[subprocess.Popen[str], Path, li
         assert run.poll() is None, run.communicate()[1][-3000:]
         assert time.monotonic() < deadline, "no trial started within 300 s"
         states = trial_states(cwd / "tiny.db")
-        if states.count("COMPLETE") >= 1 and "RUNNING" in states:  # the fp32 baseline is done, the next trains
+        if (
+            states.count("COMPLETE") >= 1 and "RUNNING" in states
+        ):  # the fp32 baseline is done, the next trains
             break
         time.sleep(0.2)
     (temp_dir,) = Path(tempfile.gettempdir()).glob(f"{local_ray.PREFIX}{run.pid}-*")
     pids = local_ray.processes_of(temp_dir)
-    assert any(b"ray::" in Path(f"/proc/{pid}/cmdline").read_bytes() for pid in pids)  # a Ray worker among them
+    assert any(
+        b"ray::" in Path(f"/proc/{pid}/cmdline").read_bytes() for pid in pids
+    )  # a Ray worker among them
     return run, temp_dir, pids
 
 
@@ -72,9 +84,15 @@ def resume_inline(spec: Path, cwd: Path) -> None:
 
 @pytest.mark.ray
 @pytest.mark.slow
-@pytest.mark.parametrize(("sig", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize(
+    ("sig", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"]
+)
 def test_a_signal_stops_a_ray_study_cleanly(
-    sig: signal.Signals, status: int, write_spec: Callable[..., Path], tiny_teacher: Path, tmp_path: Path
+    sig: signal.Signals,
+    status: int,
+    write_spec: Callable[..., Path],
+    tiny_teacher: Path,
+    tmp_path: Path,
 ) -> None:
     on_ray, inline = write_pair(write_spec, tiny_teacher)
     run, temp_dir, ray_pids = start_on_ray(on_ray, tmp_path)
@@ -82,12 +100,17 @@ def test_a_signal_stops_a_ray_study_cleanly(
     out, err = run.communicate(timeout=180)
     assert run.returncode == status, err[-3000:]
     last = err.strip().splitlines()[-1]
-    assert last.startswith(f"mdsnn-search run: interrupted by {sig.name}; ") and "rerun to resume" in last, err[-3000:]
+    assert (
+        last.startswith(f"mdsnn-search run: interrupted by {sig.name}; ")
+        and "rerun to resume" in last
+    ), err[-3000:]
     assert "Traceback" not in err and out == ""  # no summary, no front: a script must not carry on
     assert alive(ray_pids) == [] and not temp_dir.exists()
     trials = stored_trials(f"sqlite:///{tmp_path / 'tiny.db'}")
     assert TrialState.RUNNING not in [t.state for t in trials]
-    assert {t.user_attrs.get("fail_reason") for t in trials if t.state == TrialState.FAIL} == {INTERRUPTED}
+    assert {t.user_attrs.get("fail_reason") for t in trials if t.state == TrialState.FAIL} == {
+        INTERRUPTED
+    }
     resume_inline(inline, tmp_path)
 
 
@@ -100,7 +123,9 @@ def test_ray_processes_of_a_killed_run_do_not_outlive_the_rerun(
     run, temp_dir, ray_pids = start_on_ray(on_ray, tmp_path)
     run.kill()
     run.communicate()
-    resume_inline(inline, tmp_path)  # waits out the grace period, then requeues the killed run's trials
+    resume_inline(
+        inline, tmp_path
+    )  # waits out the grace period, then requeues the killed run's trials
     assert alive(ray_pids) == [] and not temp_dir.exists()
 
 
@@ -109,7 +134,9 @@ def test_the_next_run_stops_processes_recorded_by_a_dead_one(tmp_path: Path) -> 
     one of a live run's is not."""
     owner = subprocess.Popen(["sleep", "60"])
     dead = Path(tempfile.mkdtemp(prefix=f"{local_ray.PREFIX}{owner.pid}-"))
-    (dead / local_ray.OWNER_FILE).write_text(json.dumps({"pid": owner.pid, "start": local_ray._start_time(owner.pid)}))
+    (dead / local_ray.OWNER_FILE).write_text(
+        json.dumps({"pid": owner.pid, "start": local_ray._start_time(owner.pid)})
+    )
     owner.kill()
     owner.wait()
     sleeper = [sys.executable, "-c", "import time; time.sleep(120)"]
@@ -127,7 +154,9 @@ def test_the_next_run_stops_processes_recorded_by_a_dead_one(tmp_path: Path) -> 
         in_use.wait(timeout=30)
 
 
-def test_a_signal_lost_in_a_finaliser_still_stops_the_run(capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_signal_lost_in_a_finaliser_still_stops_the_run(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """Python runs a signal handler wherever the main thread is; raised inside a finaliser, its
     exception is dropped. The signal must still stop the run at the driver's next check."""
 

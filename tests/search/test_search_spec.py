@@ -17,11 +17,19 @@ SHIPPED = sorted(Path(__file__).parents[2].joinpath("search_spaces").glob("*.yam
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
 def test_shipped_specs_load_and_round_trip(path: Path) -> None:
     spec = load_spec(path)
-    assert StudySpec.model_validate(yaml.safe_load(yaml.safe_dump(spec.model_dump(mode="json")))) == spec
+    assert (
+        StudySpec.model_validate(yaml.safe_load(yaml.safe_dump(spec.model_dump(mode="json"))))
+        == spec
+    )
 
 
 def test_digits_spec_validates_offline(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["validate", str(Path(__file__).parents[2] / "search_spaces" / "digits.yaml"), "--json"]) == 0
+    assert (
+        main(
+            ["validate", str(Path(__file__).parents[2] / "search_spaces" / "digits.yaml"), "--json"]
+        )
+        == 0
+    )
     assert '"spiking_layers"' in capsys.readouterr().out
 
 
@@ -30,21 +38,40 @@ def test_digits_spec_validates_offline(capsys: pytest.CaptureFixture[str]) -> No
     [
         ({"study": {"colour": "red"}}, "study.colour: unknown key"),
         ({"study": {"n_trials": "many"}}, "study.n_trials: Input should be a valid integer"),
-        ({"search_space": {"w_bits": [0, 4]}}, "search_space.w_bits.0: Input should be greater than or equal to 1"),
+        (
+            {"search_space": {"w_bits": [0, 4]}},
+            "search_space.w_bits.0: Input should be greater than or equal to 1",
+        ),
         ({"search_space": {"u_bits": []}}, "search_space.u_bits: List should have at least 1 item"),
-        ({"search_space": {"fixed_layers": {"conv9": {"w_bits": 8}}}}, "search_space.fixed_layers: 'conv9' matches no layer"),
-        ({"teacher": {"checkpoint": "missing/teacher.pt"}}, "teacher: checkpoint: no such file missing/teacher.pt"),
+        (
+            {"search_space": {"fixed_layers": {"conv9": {"w_bits": 8}}}},
+            "search_space.fixed_layers: 'conv9' matches no layer",
+        ),
+        (
+            {"teacher": {"checkpoint": "missing/teacher.pt"}},
+            "teacher: checkpoint: no such file missing/teacher.pt",
+        ),
         ({"study": {"objectives": ["accuracy", "accuracy"]}}, "objectives must be distinct"),
         ({"hardware": {"preset": "rram_46"}}, "rram_46"),
         ({"model": {"arch": "vgg99"}}, "did you mean"),
         ({"data": {"name": "cifar10", "root": "no/such/folder"}}, "no/such/folder"),
-        ({"study": {"heartbeat_interval_s": 30, "grace_period_s": 20}}, "grace_period_s > heartbeat_interval_s must hold"),
-        ({"execution": {"gpus_per_trial": 1.5}}, "gpus_per_trial: above 1 a trial takes whole GPUs"),
+        (
+            {"study": {"heartbeat_interval_s": 30, "grace_period_s": 20}},
+            "grace_period_s > heartbeat_interval_s must hold",
+        ),
+        (
+            {"execution": {"gpus_per_trial": 1.5}},
+            "gpus_per_trial: above 1 a trial takes whole GPUs",
+        ),
         ({"execution": {"gpus_per_trial": "some"}}, "execution.gpus_per_trial"),
     ],
 )
 def test_bad_spec_is_one_clear_error_and_creates_no_database(
-    write_spec: Callable[..., Path], capsys: pytest.CaptureFixture[str], overrides: dict, message: str, tmp_path: Path
+    write_spec: Callable[..., Path],
+    capsys: pytest.CaptureFixture[str],
+    overrides: dict,
+    message: str,
+    tmp_path: Path,
 ) -> None:
     spec_path = write_spec(**overrides)
     for command in (["validate", str(spec_path)], ["run", str(spec_path)]):

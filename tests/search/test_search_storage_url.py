@@ -27,9 +27,14 @@ def closed_port() -> int:
 
 
 def test_masked_hides_the_password_and_nothing_else() -> None:
-    assert masked(f"postgresql://ann:{SECRET}@db.example:5432/studies") == "postgresql://ann:***@db.example:5432/studies"
+    assert (
+        masked(f"postgresql://ann:{SECRET}@db.example:5432/studies")
+        == "postgresql://ann:***@db.example:5432/studies"
+    )
     assert masked("sqlite:///studies/digits.db") == "sqlite:///studies/digits.db"
-    assert redact(f"could not connect as ann:{SECRET} to db") == "could not connect as ann:*** to db"
+    assert (
+        redact(f"could not connect as ann:{SECRET} to db") == "could not connect as ann:*** to db"
+    )
 
 
 def test_log_records_lose_remembered_passwords() -> None:
@@ -48,19 +53,33 @@ def test_log_records_lose_remembered_passwords() -> None:
     finally:
         logger.removeHandler(handler)
     text = stream.getvalue()
-    assert SECRET not in text and "postgresql://ann:***@db.example/studies" in text and "password *** rejected" in text
+    assert (
+        SECRET not in text
+        and "postgresql://ann:***@db.example/studies" in text
+        and "password *** rejected" in text
+    )
 
 
 def test_a_missing_driver_names_the_module_and_the_extra() -> None:
     url = f"postgresql://ann:{SECRET}@db.example/studies"
-    message = missing_driver_message(url, ModuleNotFoundError("No module named 'psycopg'", name="psycopg"))
-    assert "'psycopg'" in message and "pip install 'mdsnn-search[postgres]'" in message and SECRET not in message
-    other = missing_driver_message("mysql+pymysql://db/x", ModuleNotFoundError("No module named 'pymysql'", name="pymysql"))
+    message = missing_driver_message(
+        url, ModuleNotFoundError("No module named 'psycopg'", name="psycopg")
+    )
+    assert (
+        "'psycopg'" in message
+        and "pip install 'mdsnn-search[postgres]'" in message
+        and SECRET not in message
+    )
+    other = missing_driver_message(
+        "mysql+pymysql://db/x", ModuleNotFoundError("No module named 'pymysql'", name="pymysql")
+    )
     assert "'pymysql'" in other and "pip install pymysql" in other
 
 
 def test_run_without_the_postgres_driver_is_one_line_naming_the_extra(
-    write_spec: Callable[..., Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    write_spec: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     spec = write_spec()
     monkeypatch.setitem(sys.modules, "psycopg", None)  # as if not installed: importing it fails
@@ -72,7 +91,9 @@ def test_run_without_the_postgres_driver_is_one_line_naming_the_extra(
         assert SECRET not in err
 
 
-def test_an_unreachable_server_is_one_line_without_the_password(capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_unreachable_server_is_one_line_without_the_password(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     pytest.importorskip("psycopg", reason="the [postgres] extra is not installed")
     url = f"postgresql://ann:{SECRET}@127.0.0.1:{closed_port()}/studies"
     with pytest.raises(StudyError) as refused:

@@ -16,7 +16,9 @@ from mdsnn_search.search.objectives import ATTR_METRICS, STUDY_TEACHER, TEST_ACC
 from mdsnn_search.search.spec import load_spec
 
 
-def test_trials_are_chosen_on_validation_and_store_both_splits(write_spec: Callable[..., Path], capsys) -> None:
+def test_trials_are_chosen_on_validation_and_store_both_splits(
+    write_spec: Callable[..., Path], capsys
+) -> None:
     spec_path = write_spec(data={"val_fraction": 0.25})
     assert main(["run", str(spec_path)]) == 0
     spec = load_spec(spec_path)
@@ -27,10 +29,16 @@ def test_trials_are_chosen_on_validation_and_store_both_splits(write_spec: Calla
         metrics = trial.user_attrs[ATTR_METRICS]
         assert trial.values[0] == metrics[VAL_ACCURACY] == metrics["accuracy"]
         assert metrics["samples"] == len(split.validation)  # activity and cost: validation too
-        assert metrics["test"]["samples"] == len(split.test) and metrics[TEST_ACCURACY] == metrics["test"]["accuracy"]
+        assert (
+            metrics["test"]["samples"] == len(split.test)
+            and metrics[TEST_ACCURACY] == metrics["test"]["accuracy"]
+        )
     teacher = study.user_attrs[STUDY_TEACHER]
     stored = load_checkpoint(teacher["checkpoint"]).metadata["metrics"]
-    assert teacher["accuracy"] == stored[VAL_ACCURACY] and teacher[TEST_ACCURACY] == stored[TEST_ACCURACY]
+    assert (
+        teacher["accuracy"] == stored[VAL_ACCURACY]
+        and teacher[TEST_ACCURACY] == stored[TEST_ACCURACY]
+    )
 
     capsys.readouterr()
     assert main(["pareto", str(spec_path), "--no-files", "--json"]) == 0
@@ -57,7 +65,10 @@ def test_tables_and_plots_report_the_front_on_test(write_spec: Callable[..., Pat
     by_number = {r.number: r for r in records}
     for row in rows:
         record = by_number[row[0]]
-        assert row[val] == 100 * record.values["accuracy"] and row[test] == 100 * record.metrics[TEST_ACCURACY]
+        assert (
+            row[val] == 100 * record.values["accuracy"]
+            and row[test] == 100 * record.metrics[TEST_ACCURACY]
+        )
     data = plot_data(stored, records, summary)
     assert "test accuracy" in data.y.label and "validation" in data.y.label
     assert all(p.y == 100 * by_number[p.number].metrics[TEST_ACCURACY] for p in data.points)

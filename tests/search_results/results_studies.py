@@ -116,8 +116,13 @@ def student(row: Row) -> dict[str, Any]:
         default=PrecisionConfig.uniform(rest, rest, 8 if rest < 32 else 32).default,
         layers={"features.0": LayerPrecisionOverride(w_bits=first)},
     )
-    distill = DistillConfig(layers=list(row.distilled), membrane_weight=1.5, kd_weight=0.5, teacher_temperature=3.0)
-    return {"precision": precision.model_dump(mode="json"), "distill": distill.model_dump(mode="json")}
+    distill = DistillConfig(
+        layers=list(row.distilled), membrane_weight=1.5, kd_weight=0.5, teacher_temperature=3.0
+    )
+    return {
+        "precision": precision.model_dump(mode="json"),
+        "distill": distill.model_dump(mode="json"),
+    }
 
 
 def metrics(row: Row) -> dict[str, Any]:
@@ -148,7 +153,11 @@ def make_trial(row: Row, objectives: list[str]) -> optuna.trial.FrozenTrial:
         attrs[ATTR_CONSTRAINTS] = {}
         attrs[ATTR_FEASIBLE] = True
         values = [
-            m["accuracy"] if name == "accuracy" else m["spikes_per_sample"] if name == "spikes" else m[name]
+            m["accuracy"]
+            if name == "accuracy"
+            else m["spikes_per_sample"]
+            if name == "spikes"
+            else m[name]
             for name in objectives
         ]
     if row.baseline:
@@ -207,7 +216,9 @@ def build_study(
     storage = optuna.storages.RDBStorage(url)
     # Test data only: no fsync per commit (a study is dozens of small commits).
     sqlalchemy.event.listen(
-        storage.engine, "connect", lambda connection, _: connection.execute("PRAGMA synchronous=OFF")
+        storage.engine,
+        "connect",
+        lambda connection, _: connection.execute("PRAGMA synchronous=OFF"),
     )
     storage.engine.dispose()
     study = optuna.create_study(storage=storage, study_name=name, directions=spec.study.directions)
@@ -248,7 +259,12 @@ def make_study(
         spec_path.write_text(yaml.safe_dump(document), encoding="utf-8")
         study = optuna.load_study(study_name=template.name, storage=url)
         return Built(
-            spec_path=spec_path, db_path=db, url=url, name=template.name, teacher=template.teacher, study=study
+            spec_path=spec_path,
+            db_path=db,
+            url=url,
+            name=template.name,
+            teacher=template.teacher,
+            study=study,
         )
 
     return make

@@ -44,7 +44,9 @@ def get(url: str, deadline: float) -> bytes:
 
 
 @contextmanager
-def serving(built: Built, monkeypatch: pytest.MonkeyPatch, *extra: str) -> Iterator[tuple[int, list[Any], list[int]]]:
+def serving(
+    built: Built, monkeypatch: pytest.MonkeyPatch, *extra: str
+) -> Iterator[tuple[int, list[Any], list[int]]]:
     """Run ``mdsnn-search dashboard`` in a thread; yields its port, bottle servers and exit codes,
     and shuts the server down afterwards."""
     import bottle
@@ -60,7 +62,10 @@ def serving(built: Built, monkeypatch: pytest.MonkeyPatch, *extra: str) -> Itera
     port = free_port()
     codes: list[int] = []
     thread = threading.Thread(
-        target=lambda: codes.append(cli.main(["dashboard", *built.args(), "--port", str(port), *extra])), daemon=True
+        target=lambda: codes.append(
+            cli.main(["dashboard", *built.args(), "--port", str(port), *extra])
+        ),
+        daemon=True,
     )
     thread.start()
     try:
@@ -75,7 +80,9 @@ def serving(built: Built, monkeypatch: pytest.MonkeyPatch, *extra: str) -> Itera
 
 
 def test_dashboard_serves_the_study_on_loopback(
-    make_study: Callable[..., Built], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    make_study: Callable[..., Built],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     built = make_study()
     with serving(built, monkeypatch) as (port, servers, _):
@@ -91,7 +98,9 @@ def test_dashboard_serves_the_study_on_loopback(
 
 
 def test_dashboard_refuses_to_delete_the_study(
-    make_study: Callable[..., Built], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    make_study: Callable[..., Built],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """optuna-dashboard deletes a study on one unauthenticated request; ours is read-only."""
     built = make_study()
@@ -99,15 +108,22 @@ def test_dashboard_refuses_to_delete_the_study(
     with serving(built, monkeypatch) as (port, _, _):
         get(f"http://127.0.0.1:{port}/api/studies", time.monotonic() + 60)
         study_id = built.study._study_id
-        for method, path in (("DELETE", f"/api/studies/{study_id}"), ("POST", f"/api/studies/{study_id}/rename")):
-            request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=b"{}", method=method)
+        for method, path in (
+            ("DELETE", f"/api/studies/{study_id}"),
+            ("POST", f"/api/studies/{study_id}/rename"),
+        ):
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}{path}", data=b"{}", method=method
+            )
             with pytest.raises(urllib.error.HTTPError) as refused:
                 urllib.request.urlopen(request, timeout=5)
             assert refused.value.code == 405 and b"--allow-writes" in refused.value.read()
     assert built.db_digest() == before
     with serving(built, monkeypatch, "--allow-writes") as (port, _, _):  # the opt-in really writes
         get(f"http://127.0.0.1:{port}/api/studies", time.monotonic() + 60)
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/studies/{study_id}", method="DELETE")
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/studies/{study_id}", method="DELETE"
+        )
         with urllib.request.urlopen(request, timeout=5) as response:
             assert response.status in (200, 204)
     assert optuna.get_all_study_names(built.url) == []
@@ -130,7 +146,9 @@ def test_read_only_app_passes_reads_and_refuses_writes() -> None:
     assert calls == ["GET", "HEAD"] and statuses.count("405 Method Not Allowed") == 4
 
 
-def test_port_in_use_is_a_user_error(make_study: Callable[..., Built], capsys: pytest.CaptureFixture[str]) -> None:
+def test_port_in_use_is_a_user_error(
+    make_study: Callable[..., Built], capsys: pytest.CaptureFixture[str]
+) -> None:
     built = make_study()
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -32,7 +32,23 @@ def test_export_round_trips_into_train_spec(
 ) -> None:
     built = make_study()
     out = tmp_path / "exports"
-    assert cli.main(["export", *built.args(), "--trials", "6", "4", "--out", str(out), "--epochs", "30", "--json"]) == 0
+    assert (
+        cli.main(
+            [
+                "export",
+                *built.args(),
+                "--trials",
+                "6",
+                "4",
+                "--out",
+                str(out),
+                "--epochs",
+                "30",
+                "--json",
+            ]
+        )
+        == 0
+    )
     doc = json.loads(capsys.readouterr().out)
     assert [e["trial"] for e in doc["exports"]] == [6, 4]
     path = out / "t-trial6.yaml"
@@ -46,9 +62,15 @@ def test_export_round_trips_into_train_spec(
     assert loaded.model.precision == PrecisionConfig.model_validate(student["precision"])
     assert loaded.distill == DistillConfig.model_validate(student["distill"])
     assert loaded.model.precision.for_layer("features.0").w_bits == 2
-    assert loaded.name == "t-trial6" and loaded.training.epochs == 30 and loaded.training.batch_size == 32
+    assert (
+        loaded.name == "t-trial6"
+        and loaded.training.epochs == 30
+        and loaded.training.batch_size == 32
+    )
     assert loaded.teacher == built.teacher and loaded.output == out / "t-trial6.pt"
-    assert loaded.data.name == "digits" and loaded.data.timesteps == 4 and loaded.model.arch == "vgg5"
+    assert (
+        loaded.data.name == "digits" and loaded.data.timesteps == 4 and loaded.model.arch == "vgg5"
+    )
     assert load_config(TrainSpec, path) == loaded  # exactly what `mdsnn-search train FILE` reads
 
 
@@ -65,9 +87,9 @@ def test_export_front_to_default_folder(
     assert "retrain with: mdsnn-search train" in capsys.readouterr().out
     written = sorted(p.name for p in (tmp_path / "studies" / "t" / "exports").iterdir())
     assert written == sorted(f"t-trial{n}.yaml" for n in FRONT)
-    epochs = yaml.safe_load((tmp_path / "studies" / "t" / "exports" / "t-trial0.yaml").read_text())["training"][
-        "epochs"
-    ]
+    epochs = yaml.safe_load((tmp_path / "studies" / "t" / "exports" / "t-trial0.yaml").read_text())[
+        "training"
+    ]["epochs"]
     assert epochs == 2  # the search's budget unless --epochs
     assert built.db_digest() == before
 
@@ -82,7 +104,11 @@ def test_export_front_to_default_folder(
     ],
 )
 def test_export_refuses_unfinished_or_unknown_trials(
-    make_study: Callable[..., Built], capsys: pytest.CaptureFixture[str], tmp_path: Path, trials: str, message: str
+    make_study: Callable[..., Built],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    trials: str,
+    message: str,
 ) -> None:
     built = make_study()
     out = tmp_path / "never"
@@ -91,7 +117,9 @@ def test_export_refuses_unfinished_or_unknown_trials(
     assert not out.exists()  # nothing half-exported
 
 
-def test_export_needs_a_choice(make_study: Callable[..., Built], capsys: pytest.CaptureFixture[str]) -> None:
+def test_export_needs_a_choice(
+    make_study: Callable[..., Built], capsys: pytest.CaptureFixture[str]
+) -> None:
     built = make_study()
     with pytest.raises(SystemExit) as exc:
         cli.main(["export", *built.args()])

@@ -15,7 +15,9 @@ from mdsnn_search.search.results.front import _hypervolume_2d, as_losses
 MAX_MIN = ["maximize", "minimize"]
 
 
-def trials(points: list[tuple[float, ...]], attrs: dict[int, dict[str, object]] | None = None) -> list[FrozenTrial]:
+def trials(
+    points: list[tuple[float, ...]], attrs: dict[int, dict[str, object]] | None = None
+) -> list[FrozenTrial]:
     out = []
     for i, p in enumerate(points):
         t = create_trial(values=list(p), user_attrs=dict((attrs or {}).get(i, {})))
@@ -50,14 +52,16 @@ def test_hypervolume_two_objectives_by_hand() -> None:
     # union of [2,4]x[0,0.5] (1.0) and [3,4]x[0,0.8] (0.8) minus overlap [3,4]x[0,0.5] (0.5) = 1.3
     assert hypervolume([(0.5, 2.0), (0.8, 3.0)], MAX_MIN, (0.0, 4.0)) == pytest.approx(1.3)
     # a dominated point and a point beyond the reference add nothing
-    assert hypervolume([(0.5, 2.0), (0.8, 3.0), (0.4, 3.5), (0.99, 5.0)], MAX_MIN, (0.0, 4.0)) == pytest.approx(1.3)
+    assert hypervolume(
+        [(0.5, 2.0), (0.8, 3.0), (0.4, 3.5), (0.99, 5.0)], MAX_MIN, (0.0, 4.0)
+    ) == pytest.approx(1.3)
     assert hypervolume([], MAX_MIN, (0.0, 4.0)) == 0.0
 
 
 def test_hypervolume_three_objectives_is_a_box_for_one_point() -> None:
-    assert hypervolume([(0.5, 1.0, 2.0)], ["maximize", "minimize", "minimize"], (0.0, 3.0, 3.0)) == pytest.approx(
-        0.5 * 2 * 1
-    )
+    assert hypervolume(
+        [(0.5, 1.0, 2.0)], ["maximize", "minimize", "minimize"], (0.0, 3.0, 3.0)
+    ) == pytest.approx(0.5 * 2 * 1)
 
 
 def test_2d_fallback_matches_optuna() -> None:
@@ -67,9 +71,15 @@ def test_2d_fallback_matches_optuna() -> None:
     pts = rng.uniform(0, 1, size=(40, 2))
     ref = np.array([1.2, 1.1])
     assert _hypervolume_2d(pts, ref) == pytest.approx(compute_hypervolume(pts, ref))
-    assert hypervolume(pts, ["minimize", "minimize"], ref) == pytest.approx(compute_hypervolume(pts, ref))
-    flipped = as_losses(pts, ["maximize", "minimize"])  # first column negated: a maximised objective
-    assert hypervolume(flipped, MAX_MIN, [-1.2, 1.1]) == pytest.approx(compute_hypervolume(pts, ref))
+    assert hypervolume(pts, ["minimize", "minimize"], ref) == pytest.approx(
+        compute_hypervolume(pts, ref)
+    )
+    flipped = as_losses(
+        pts, ["maximize", "minimize"]
+    )  # first column negated: a maximised objective
+    assert hypervolume(flipped, MAX_MIN, [-1.2, 1.1]) == pytest.approx(
+        compute_hypervolume(pts, ref)
+    )
 
 
 def test_reference_is_the_fp32_baseline_and_normalises_to_unit_box() -> None:
@@ -88,7 +98,9 @@ def test_reference_falls_back_to_worst_observed() -> None:
 
 
 def test_constrained_front_uses_feasible_trials_only() -> None:
-    ts = trials([(0.99, 1.0), (0.9, 2.0), (0.8, 3.0)], {0: {ATTR_FEASIBLE: False}, 1: {ATTR_FEASIBLE: True}})
+    ts = trials(
+        [(0.99, 1.0), (0.9, 2.0), (0.8, 3.0)], {0: {ATTR_FEASIBLE: False}, 1: {ATTR_FEASIBLE: True}}
+    )
     summary = summarize_front(ts, ["accuracy", "edap"], MAX_MIN)
     assert summary.constrained and summary.n_infeasible == 1
     assert [t.number for t in summary.front] == [1]  # trial 2 is dominated by trial 1

@@ -37,25 +37,38 @@ def test_export_onto_a_file_or_over_a_foreign_file_is_refused(
     foreign = out / "t-trial4.yaml"
     foreign.write_text("name: my own config\n")
     err = refused(capsys, "export", *built.args(), "--trials", "6", "4", "--out", str(out))
-    assert f"--out {foreign}: exists and is not a config exported by mdsnn-search" in err and "--force" in err
+    assert (
+        f"--out {foreign}: exists and is not a config exported by mdsnn-search" in err
+        and "--force" in err
+    )
     assert foreign.read_text() == "name: my own config\n" and not (out / "t-trial6.yaml").exists()
     assert cli.main(["export", *built.args(), "--trials", "4", "--out", str(out), "--force"]) == 0
-    assert cli.main(["export", *built.args(), "--trials", "4", "--out", str(out), "--epochs", "9"]) == 0  # ours now
+    assert (
+        cli.main(["export", *built.args(), "--trials", "4", "--out", str(out), "--epochs", "9"])
+        == 0
+    )  # ours now
     assert yaml.safe_load(foreign.read_text())["training"]["epochs"] == 9
     missing = tmp_path / "no" / "such"
-    assert f"no such folder {missing.parent}" in refused(capsys, "export", *built.args(), "--front", "--out", str(missing))
+    assert f"no such folder {missing.parent}" in refused(
+        capsys, "export", *built.args(), "--front", "--out", str(missing)
+    )
     assert not (tmp_path / "no").exists() and built.db_digest() == before
 
 
 def test_exported_config_runs_from_any_folder(
-    make_study: Callable[..., Built], capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_study: Callable[..., Built],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A study that stored its teacher relative to the folder it ran in exports it absolute."""
     built = make_study()
     run_folder = tmp_path / "run"
     (run_folder / "studies" / "teachers").mkdir(parents=True)
     (run_folder / "studies" / "teachers" / "t.pt").write_bytes(b"")
-    built.study.set_user_attr(STUDY_TEACHER, {"checkpoint": "studies/teachers/t.pt", "accuracy": 0.95})
+    built.study.set_user_attr(
+        STUDY_TEACHER, {"checkpoint": "studies/teachers/t.pt", "accuracy": 0.95}
+    )
     monkeypatch.chdir(run_folder)
     assert cli.main(["export", *built.args(), "--trials", "4", "--out", "exports"]) == 0
     exported = yaml.safe_load((run_folder / "exports" / "t-trial4.yaml").read_text())
@@ -87,11 +100,16 @@ def test_a_study_named_dot_dot_writes_nothing_outside_studies(
     extra = ["--front"] if command == "export" else []
     err = refused(capsys, command, "--storage", dot_dot_study, *extra)
     assert "the study name" in err and "must be a plain name" in err and "'..'" in err
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["dots.db", "work"] and not list(work.iterdir())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dots.db", "work"] and not list(
+        work.iterdir()
+    )
 
 
 def test_pareto_refuses_a_folder_a_foreign_file_and_a_nan_reference(
-    make_study: Callable[..., Built], capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_study: Callable[..., Built],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     built = make_study()
     monkeypatch.chdir(tmp_path)
@@ -103,17 +121,36 @@ def test_pareto_refuses_a_folder_a_foreign_file_and_a_nan_reference(
     assert photo.read_bytes() == b"\x89PNG\r\n\x1a\n not ours"
     page = tmp_path / "page.html"
     page.write_text("<html>mine</html>")
-    assert "is not a page written by mdsnn-search" in refused(capsys, "pareto", *built.args(), "--html", str(page))
-    assert "--reference values must be finite" in refused(capsys, "pareto", *built.args(), "--reference", "nan", "1e-9")
+    assert "is not a page written by mdsnn-search" in refused(
+        capsys, "pareto", *built.args(), "--html", str(page)
+    )
+    assert "--reference values must be finite" in refused(
+        capsys, "pareto", *built.args(), "--reference", "nan", "1e-9"
+    )
     assert not (tmp_path / "studies").exists()
-    assert cli.main(["pareto", *built.args(), "--plot", str(photo), "--html", str(page), "--force"]) == 0
-    assert cli.main(["pareto", *built.args(), "--plot", str(photo), "--html", str(page)]) == 0  # ours now
+    assert (
+        cli.main(["pareto", *built.args(), "--plot", str(photo), "--html", str(page), "--force"])
+        == 0
+    )
+    assert (
+        cli.main(["pareto", *built.args(), "--plot", str(photo), "--html", str(page)]) == 0
+    )  # ours now
 
 
 @pytest.mark.parametrize("command", MINE)
-def test_unreachable_postgresql_is_one_line(capsys: pytest.CaptureFixture[str], command: str) -> None:
+def test_unreachable_postgresql_is_one_line(
+    capsys: pytest.CaptureFixture[str], command: str
+) -> None:
     extra = ["--front"] if command == "export" else []
-    err = refused(capsys, command, "--storage", "postgresql://user@127.0.0.1:9/nowhere", "--study", "t", *extra)
+    err = refused(
+        capsys,
+        command,
+        "--storage",
+        "postgresql://user@127.0.0.1:9/nowhere",
+        "--study",
+        "t",
+        *extra,
+    )
     assert err.startswith(f"mdsnn-search {command}: error: storage")
 
 

@@ -23,7 +23,9 @@ def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, object
     return json.loads(capsys.readouterr().out)
 
 
-def test_front_and_hypervolume(make_study: Callable[..., Built], capsys: pytest.CaptureFixture[str]) -> None:
+def test_front_and_hypervolume(
+    make_study: Callable[..., Built], capsys: pytest.CaptureFixture[str]
+) -> None:
     built = make_study()
     doc = run_json(capsys, *built.args(), "--no-files")
     assert [t["number"] for t in doc["front"]] == FRONT  # type: ignore[index]
@@ -61,7 +63,9 @@ def test_writes_png_and_html(
     assert image.shape[0] > 500 and image.shape[1] > 800
     assert image[..., :3].std() > 0.05  # not a blank canvas
     page = (work / "studies" / "t" / "pareto.html").read_text()
-    assert page.count("<svg") >= 2 and "http" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert page.count("<svg") >= 2 and "http" not in page.replace(
+        'xmlns="http://www.w3.org/2000/svg"', ""
+    )
     for number in FRONT:
         assert f'id="trial-{number}"' in page and f'href="#trial-{number}"' in page
     assert "w2u2" in page and "EDAP (J s mm2), log scale" in page and "teacher 95.0%" in page
@@ -69,7 +73,9 @@ def test_writes_png_and_html(
     assert built.db_digest() == before
 
 
-def test_reference_point_option(make_study: Callable[..., Built], capsys: pytest.CaptureFixture[str]) -> None:
+def test_reference_point_option(
+    make_study: Callable[..., Built], capsys: pytest.CaptureFixture[str]
+) -> None:
     built = make_study()
     doc = run_json(capsys, *built.args(), "--no-files", "--reference", "0", "2e-9")
     assert doc["hypervolume"]["reference_source"] == "given"  # type: ignore[index]

@@ -11,7 +11,9 @@ from results_studies import Built
 from mdsnn_search import cli
 
 
-def test_status_table_counts_and_failures(make_study: Callable[..., Built], capsys: pytest.CaptureFixture[str]) -> None:
+def test_status_table_counts_and_failures(
+    make_study: Callable[..., Built], capsys: pytest.CaptureFixture[str]
+) -> None:
     built = make_study()
     before = built.db_digest()
     assert cli.main(["status", *built.args()]) == 0
@@ -27,7 +29,10 @@ def test_status_json(make_study: Callable[..., Built], capsys: pytest.CaptureFix
     built = make_study()
     assert cli.main(["status", "--storage", built.url, "--study", built.name, "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["objectives"] == ["accuracy", "edap"] and doc["directions"] == ["maximize", "minimize"]
+    assert doc["objectives"] == ["accuracy", "edap"] and doc["directions"] == [
+        "maximize",
+        "minimize",
+    ]
     assert doc["counts"] == {"complete": 8, "running": 1, "failed": 1, "waiting": 1, "pruned": 0}
     assert doc["failures"] == [{"number": 8, "reason": "NaN loss at epoch 1"}]
     trial = doc["trials"][6]
@@ -35,7 +40,10 @@ def test_status_json(make_study: Callable[..., Built], capsys: pytest.CaptureFix
     assert trial["student_summary"] == "W2/4 U4 BN8 D1"
     assert trial["metrics"]["layer_firing_rates"] == {"conv1": 0.1, "conv2": 0.05}
     assert trial["duration_s"] == pytest.approx(75.0)
-    assert doc["trials"][0]["baseline"] == "fp32" and doc["trials"][0]["student_summary"] == "W32 U32 BN32 D0"
+    assert (
+        doc["trials"][0]["baseline"] == "fp32"
+        and doc["trials"][0]["student_summary"] == "W32 U32 BN32 D0"
+    )
 
 
 def test_student_summary_of_a_searched_student() -> None:

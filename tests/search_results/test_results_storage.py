@@ -68,12 +68,16 @@ def test_spec_whose_study_was_never_run(
     assert not (tmp_path / "other.db").exists()
 
 
-def test_foreign_sqlite_file_is_refused_untouched(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_foreign_sqlite_file_is_refused_untouched(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     db = tmp_path / "notes.db"
     with sqlite3.connect(db) as connection:
         connection.execute("CREATE TABLE notes (text TEXT)")
     before = db.read_bytes()
-    assert "is not an Optuna study database" in fail(capsys, "status", "--storage", f"sqlite:///{db}")
+    assert "is not an Optuna study database" in fail(
+        capsys, "status", "--storage", f"sqlite:///{db}"
+    )
     assert db.read_bytes() == before
 
 
@@ -85,7 +89,9 @@ def test_arguments_needed(capsys: pytest.CaptureFixture[str], tmp_path: Path) ->
         open_stored_study()
 
 
-def test_several_studies_need_a_name(make_study: Callable[..., Built], capsys: pytest.CaptureFixture[str]) -> None:
+def test_several_studies_need_a_name(
+    make_study: Callable[..., Built], capsys: pytest.CaptureFixture[str]
+) -> None:
     import optuna
 
     built = make_study()

@@ -13,21 +13,34 @@ from mdsnn_search.snn.layers import QuantConvBN2d
 from mdsnn_search.train import TrainConfig, fit, seed_everything
 
 
-def _trained(digits_small: DatasetBundle, precision: PrecisionConfig, *, precise_bn: bool) -> SpikingNetwork:
+def _trained(
+    digits_small: DatasetBundle, precision: PrecisionConfig, *, precise_bn: bool
+) -> SpikingNetwork:
     seed_everything(0)
-    model = build_model(ModelConfig(arch="vgg5", width=0.25, precision=precision), digits_small.input_shape, 10)
+    model = build_model(
+        ModelConfig(arch="vgg5", width=0.25, precision=precision), digits_small.input_shape, 10
+    )
     loader = make_loader(digits_small.train, 16, shuffle=True, seed=0)
-    fit(model, loader, TrainConfig(epochs=1, lr=1e-2, device="cpu", precise_bn=precise_bn), progress=False)
+    fit(
+        model,
+        loader,
+        TrainConfig(epochs=1, lr=1e-2, device="cpu", precise_bn=precise_bn),
+        progress=False,
+    )
     return model
 
 
 @torch.no_grad()
-def _output_moments(model: SpikingNetwork, digits_small: DatasetBundle) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+def _output_moments(
+    model: SpikingNetwork, digits_small: DatasetBundle
+) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """Per-channel mean and variance of every conv+BN layer's output in evaluation mode, over
     the whole training set in one batch: what the running statistics should normalise."""
     outputs: dict[str, torch.Tensor] = {}
     hooks = [
-        layer.register_forward_hook(lambda m, a, out, name=name: outputs.__setitem__(name, out.flatten(0, 1)))
+        layer.register_forward_hook(
+            lambda m, a, out, name=name: outputs.__setitem__(name, out.flatten(0, 1))
+        )
         for name, layer in model.weight_layers().items()
         if isinstance(layer, QuantConvBN2d)
     ]
@@ -53,12 +66,18 @@ def _worst_normalisation_error(
     return worst
 
 
-def test_after_training_plain_bn_normalises_the_training_data_exactly(digits_small: DatasetBundle) -> None:
+def test_after_training_plain_bn_normalises_the_training_data_exactly(
+    digits_small: DatasetBundle,
+) -> None:
     """Re-estimated statistics give every conv+BN output over the training data mean beta and
     standard deviation |gamma| per channel (up to the batch-size factor of BN's unbiased variance);
     the running averages of training do not."""
-    recalibrated = _worst_normalisation_error(_trained(digits_small, PrecisionConfig(), precise_bn=True), digits_small)
-    stale = _worst_normalisation_error(_trained(digits_small, PrecisionConfig(), precise_bn=False), digits_small)
+    recalibrated = _worst_normalisation_error(
+        _trained(digits_small, PrecisionConfig(), precise_bn=True), digits_small
+    )
+    stale = _worst_normalisation_error(
+        _trained(digits_small, PrecisionConfig(), precise_bn=False), digits_small
+    )
     assert recalibrated < 0.05 < 0.5 < stale
 
 
@@ -69,16 +88,24 @@ def test_bn_folded_into_quantized_weights_gets_its_mean_re_estimated_and_keeps_i
     the mean, which only sets the folded bias, is the data's."""
     precision = PrecisionConfig.uniform(4, 4, 8)
     trained = _trained(digits_small, precision, precise_bn=False)
-    variances = {name: layer.bn.running_var.clone() for name, layer in trained.weight_layers().items() if hasattr(layer, "bn")}
+    variances = {
+        name: layer.bn.running_var.clone()
+        for name, layer in trained.weight_layers().items()
+        if hasattr(layer, "bn")
+    }
     stale = _worst_normalisation_error(trained, digits_small, include_std=False)
     recalibrate_bn_(trained, make_loader(digits_small.train, 16, shuffle=True, seed=0))
     for name, variance in variances.items():
-        torch.testing.assert_close(trained.weight_layers()[name].bn.running_var, variance, rtol=0, atol=0)
+        torch.testing.assert_close(
+            trained.weight_layers()[name].bn.running_var, variance, rtol=0, atol=0
+        )
     recalibrated = _worst_normalisation_error(trained, digits_small, include_std=False)
     assert recalibrated < 0.1 and recalibrated < stale / 3
 
 
-def test_bn_folded_into_full_precision_weights_is_re_estimated_whole(digits_small: DatasetBundle) -> None:
+def test_bn_folded_into_full_precision_weights_is_re_estimated_whole(
+    digits_small: DatasetBundle,
+) -> None:
     model = _trained(digits_small, PrecisionConfig.uniform(32, 32, 8), precise_bn=True)
     assert _worst_normalisation_error(model, digits_small) < 0.05
 
@@ -101,7 +128,10 @@ def test_pooled_statistics_equal_the_whole_data_statistics_for_a_plain_bn_layer(
 def test_a_failing_batch_leaves_the_statistics_and_modes_as_they_were() -> None:
     model = torch.nn.Sequential(torch.nn.Flatten(0, 1), torch.nn.BatchNorm1d(3)).train()
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    batches = [(torch.randn(1, 8, 3), None), (torch.randn(1, 8, 5), None)]  # the second has 5 features
+    batches = [
+        (torch.randn(1, 8, 3), None),
+        (torch.randn(1, 8, 5), None),
+    ]  # the second has 5 features
     with pytest.raises(RuntimeError):
         recalibrate_bn_(model, batches)
     for key, value in model.state_dict().items():

@@ -7,7 +7,14 @@ import torch
 
 from mdsnn_search.errors import ConfigError
 from mdsnn_search.precision import LayerPrecisionOverride, PrecisionConfig
-from mdsnn_search.snn import MODELS, ModelConfig, QuantConfig, arch_layer_table, build_model, layer_table
+from mdsnn_search.snn import (
+    MODELS,
+    ModelConfig,
+    QuantConfig,
+    arch_layer_table,
+    build_model,
+    layer_table,
+)
 from mdsnn_search.snn.layers import QuantConvBN2d
 from mdsnn_search.snn.quantizers import BiasQuantizer, MembraneQuantizer, WeightQuantizer
 
@@ -40,14 +47,31 @@ def test_teacher_is_the_same_builder_at_full_precision(arch: str) -> None:
 def test_vgg9_layer_table_matches_spquant_geometry() -> None:
     table = arch_layer_table("vgg9", (2, 48, 48), 101)
     assert [(r.c_in, r.c_out, r.h_out) for r in table] == [
-        (2, 64, 48), (64, 128, 48), (128, 256, 24), (256, 256, 24),
-        (256, 512, 12), (512, 512, 12), (512, 512, 6), (512, 512, 6), (4608, 101, 1),
+        (2, 64, 48),
+        (64, 128, 48),
+        (128, 256, 24),
+        (256, 256, 24),
+        (256, 512, 12),
+        (512, 512, 12),
+        (512, 512, 6),
+        (512, 512, 6),
+        (4608, 101, 1),
     ]
     assert not table[-1].spiking
 
 
 def test_layer_table_records_pooling_modules() -> None:
-    assert [r.pool for r in arch_layer_table("vgg9", (2, 48, 48), 101)] == [None, 2, None, 2, None, 2, None, 2, None]
+    assert [r.pool for r in arch_layer_table("vgg9", (2, 48, 48), 101)] == [
+        None,
+        2,
+        None,
+        2,
+        None,
+        2,
+        None,
+        2,
+        None,
+    ]
     # SpikeSim's own example network (ela_spikesim.py, c2627bc): its seven convs and where they pool.
     table = arch_layer_table("vgg9_spikesim", (3, 32, 32), 10)
     assert [(r.c_in, r.c_out, r.h_out, r.pool) for r in table[:-1]] == [
@@ -66,12 +90,17 @@ def test_resnet_shortcut_owns_no_neuron() -> None:
 
 def test_per_layer_precision_by_name_and_pattern() -> None:
     precision = PrecisionConfig.model_validate(
-        {"default": {"w_bits": 2, "u_bits": 2, "bn_bits": 8}, "layers": {"conv*": {"w_bits": 4}, "conv1": {"w_bits": 32}, "fc": {"w_bits": 8}}}
+        {
+            "default": {"w_bits": 2, "u_bits": 2, "bn_bits": 8},
+            "layers": {"conv*": {"w_bits": 4}, "conv1": {"w_bits": 32}, "fc": {"w_bits": 8}},
+        }
     )
     model = build_model(ModelConfig(arch="vgg5", width=0.25, precision=precision), (1, 8, 8), 10)
     layers = model.weight_layers()
     assert layers["conv1"].weight_quantizer is None
-    assert layers["conv2"].weight_quantizer is not None and layers["conv2"].weight_quantizer.bits == 4
+    assert (
+        layers["conv2"].weight_quantizer is not None and layers["conv2"].weight_quantizer.bits == 4
+    )
     assert layers["fc"].weight_quantizer is not None and layers["fc"].weight_quantizer.bits == 8
     assert model.neurons()["conv3"].membrane_quantizer.bits == 2  # type: ignore[union-attr]
 
@@ -87,7 +116,12 @@ def test_unknown_names_are_config_errors() -> None:
 
 
 def test_share_scale_ties_membrane_to_weight_scale() -> None:
-    config = ModelConfig(arch="vgg5", width=0.25, quant=QuantConfig(share_scale=True), precision=PrecisionConfig.uniform(4, 4, 8))
+    config = ModelConfig(
+        arch="vgg5",
+        width=0.25,
+        quant=QuantConfig(share_scale=True),
+        precision=PrecisionConfig.uniform(4, 4, 8),
+    )
     model = build_model(config, (1, 8, 8), 10)
     node, conv = model.neurons()["conv2"], model.weight_layers()["conv2"]
     assert node.membrane_quantizer.__dict__["shared_with"] is conv.weight_quantizer  # type: ignore[union-attr]
@@ -95,7 +129,9 @@ def test_share_scale_ties_membrane_to_weight_scale() -> None:
 
 def test_folded_layer_in_eval_is_conv_plus_quantized_bias() -> None:
     torch.manual_seed(0)
-    layer = QuantConvBN2d("c", 3, 4, 3, 1, 1, weight_quantizer=WeightQuantizer(4), bn_quantizer=BiasQuantizer(8))
+    layer = QuantConvBN2d(
+        "c", 3, 4, 3, 1, 1, weight_quantizer=WeightQuantizer(4), bn_quantizer=BiasQuantizer(8)
+    )
     x = torch.rand(2, 5, 3, 6, 6)
     layer.train()
     for _ in range(3):
@@ -118,5 +154,7 @@ def test_folded_layer_at_full_precision_bits_equals_conv_bn() -> None:
     x = torch.rand(2, 5, 3, 6, 6)
     torch.testing.assert_close(folded(x), plain(x), atol=2e-3, rtol=1e-3)
     # The fold takes its first batch's statistics outright (plain BN would mix in the initial 0).
-    batch_mean = torch.nn.functional.conv2d(x.flatten(0, 1), plain.conv.weight, padding=1).mean(dim=(0, 2, 3))
+    batch_mean = torch.nn.functional.conv2d(x.flatten(0, 1), plain.conv.weight, padding=1).mean(
+        dim=(0, 2, 3)
+    )
     torch.testing.assert_close(folded.bn.running_mean, batch_mean, atol=1e-4, rtol=1e-3)

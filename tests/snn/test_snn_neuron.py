@@ -14,16 +14,24 @@ from mdsnn_search.snn.quantizers import IntegerMembraneQuantizer, MembraneQuanti
 @pytest.mark.parametrize("reset", ["soft", "hard"])
 @pytest.mark.parametrize("decay_input", [True, False])
 @pytest.mark.parametrize("surrogate_name", ["sigmoid", "atan", "rect", "piecewise_quadratic"])
-def test_full_precision_matches_spikingjelly_lif(reset: str, decay_input: bool, surrogate_name: str) -> None:
+def test_full_precision_matches_spikingjelly_lif(
+    reset: str, decay_input: bool, surrogate_name: str
+) -> None:
     """Same spikes, membrane and surrogate gradient (our neuron fires through its own spike
     function, with each surrogate's backward)."""
     torch.manual_seed(0)
     x = torch.randn(6, 4, 10, requires_grad=True)
-    config = NeuronConfig(tau=2.0, v_threshold=1.0, reset=reset, decay_input=decay_input, surrogate=surrogate_name)
+    config = NeuronConfig(
+        tau=2.0, v_threshold=1.0, reset=reset, decay_input=decay_input, surrogate=surrogate_name
+    )
     ours = QuantLIFNode(config)
     reference = neuron.LIFNode(
-        tau=2.0, decay_input=decay_input, v_threshold=1.0, v_reset=None if reset == "soft" else 0.0,
-        surrogate_function=config.make_surrogate(), step_mode="m",
+        tau=2.0,
+        decay_input=decay_input,
+        v_threshold=1.0,
+        v_reset=None if reset == "soft" else 0.0,
+        surrogate_function=config.make_surrogate(),
+        step_mode="m",
     )
     x_ref = x.detach().clone().requires_grad_()
     out, out_ref = ours(x), reference(x_ref)

@@ -23,10 +23,21 @@ from mdsnn_search.snn.quantizers import (
 
 @pytest.mark.parametrize(
     ("w", "bits", "alpha", "expected"),
-    [(0.3, 4, 0.5, 2 / 7), (-1.0, 2, 0.5, -0.5), (0.1, 2, 0.5, 0.0), (0.45, 8, 0.5, 0.4212598425), (2.0, 4, 1.0, 1.0)],
+    [
+        (0.3, 4, 0.5, 2 / 7),
+        (-1.0, 2, 0.5, -0.5),
+        (0.1, 2, 0.5, 0.0),
+        (0.45, 8, 0.5, 0.4212598425),
+        (2.0, 4, 1.0, 1.0),
+    ],
 )
 def test_mint_tanh_quantizer_golden(w: float, bits: int, alpha: float, expected: float) -> None:
-    q = quantize_symmetric(torch.tensor([w], dtype=torch.float64), torch.tensor(alpha, dtype=torch.float64), bits, "tanh")
+    q = quantize_symmetric(
+        torch.tensor([w], dtype=torch.float64),
+        torch.tensor(alpha, dtype=torch.float64),
+        bits,
+        "tanh",
+    )
     assert q.item() == pytest.approx(expected, abs=1e-9)
 
 
@@ -63,7 +74,16 @@ def test_integer_levels_forward_golden(u: float, expected: int) -> None:
 
 
 @pytest.mark.parametrize(
-    ("u", "grad"), [(0, 0.786448), (0.5, 0.709987), (-0.5, 0.709987), (1, 0.483577), (-1, 0.483577), (1.5, 0.245313), (-1.5, 0.245313)]
+    ("u", "grad"),
+    [
+        (0, 0.786448),
+        (0.5, 0.709987),
+        (-0.5, 0.709987),
+        (1, 0.483577),
+        (-1, 0.483577),
+        (1.5, 0.245313),
+        (-1.5, 0.245313),
+    ],
 )
 def test_ternary_stacked_surrogate_golden(u: float, grad: float) -> None:
     x = torch.tensor([float(u)], dtype=torch.float64, requires_grad=True)
@@ -72,7 +92,16 @@ def test_ternary_stacked_surrogate_golden(u: float, grad: float) -> None:
 
 
 @pytest.mark.parametrize(
-    ("u", "grad"), [(-3, 0.498694), (-2.5, 0.750246), (-1.5, 0.955300), (-0.5, 0.955300), (0, 0.890097), (0.5, 0.750246), (1, 0.498694)]
+    ("u", "grad"),
+    [
+        (-3, 0.498694),
+        (-2.5, 0.750246),
+        (-1.5, 0.955300),
+        (-0.5, 0.955300),
+        (0, 0.890097),
+        (0.5, 0.750246),
+        (1, 0.498694),
+    ],
 )
 def test_five_level_stacked_surrogate_golden(u: float, grad: float) -> None:
     x = torch.tensor([float(u)], dtype=torch.float64)
@@ -142,7 +171,9 @@ def test_sqnr_at_initialisation_grows_at_least_5_db_per_bit_on_gaussian_weights(
     assert min(gains) >= 5.0, f"SQNR {sqnr} dB"
 
 
-def test_the_range_is_fitted_on_the_first_tensor_in_evaluation_too_and_refitted_after_a_reset() -> None:
+def test_the_range_is_fitted_on_the_first_tensor_in_evaluation_too_and_refitted_after_a_reset() -> (
+    None
+):
     torch.manual_seed(0)
     quantizer = WeightQuantizer(4).eval()
     w = torch.randn(64, 64)
@@ -152,10 +183,14 @@ def test_the_range_is_fitted_on_the_first_tensor_in_evaluation_too_and_refitted_
     fitted_ratio = quantizer.ratio.item()
     replaced = torch.randn(64, 64).sign() * 0.3  # another distribution altogether
     quantizer(replaced)
-    assert quantizer.ratio.item() == fitted_ratio  # fitted once, then learnt, never refitted silently
+    assert (
+        quantizer.ratio.item() == fitted_ratio
+    )  # fitted once, then learnt, never refitted silently
     quantizer.reset_range_()
     quantizer(replaced)
-    assert quantizer.scale().item() == pytest.approx(mse_clipping_range(replaced, 4).item(), rel=1e-5)
+    assert quantizer.scale().item() == pytest.approx(
+        mse_clipping_range(replaced, 4).item(), rel=1e-5
+    )
 
 
 def test_sawb_initialises_the_range_on_the_first_tensor() -> None:
@@ -192,7 +227,9 @@ def test_bias_quantizer_uses_the_least_error_range() -> None:
     q = BiasQuantizer(2)(b)
     alpha = mse_clipping_range(b, 2).item()
     assert set(q.tolist()) <= {-alpha, 0.0, alpha}
-    assert (q - b).square().sum() <= (quantize_symmetric(b, torch.tensor(1.0), 2) - b).square().sum()
+    assert (q - b).square().sum() <= (
+        quantize_symmetric(b, torch.tensor(1.0), 2) - b
+    ).square().sum()
     q8 = BiasQuantizer(8)(b)
     assert (q8 - b).abs().max() <= 1.0 / 127 / 2 + 1e-7
 
@@ -213,6 +250,8 @@ def test_fused_quantizer_gradients_equal_the_autograd_chain(bits: int) -> None:
     upstream = torch.randn(200, dtype=torch.float64)
     (quantize_symmetric(x, alpha, bits) * upstream).sum().backward()
     (_reference_symmetric(x_ref, alpha_ref, bits) * upstream).sum().backward()
-    torch.testing.assert_close(quantize_symmetric(x, alpha, bits), _reference_symmetric(x_ref, alpha_ref, bits))
+    torch.testing.assert_close(
+        quantize_symmetric(x, alpha, bits), _reference_symmetric(x_ref, alpha_ref, bits)
+    )
     torch.testing.assert_close(x.grad, x_ref.grad)
     torch.testing.assert_close(alpha.grad, alpha_ref.grad)

@@ -14,16 +14,35 @@ from mdsnn_search.snn.quantizers import IntegerMembraneQuantizer, MembraneQuanti
 
 # methods.md section 2: forward levels (5 levels, -3..1) and stacked-surrogate gradients.
 FIVE_LEVEL_FORWARD = [(-4.0, -3), (-2.7, -3), (-0.5, -1), (0.49, 0), (0.5, 0), (0.51, 1), (1.7, 1)]
-TERNARY_GRAD = [(0.0, 0.786448), (0.5, 0.709987), (-0.5, 0.709987), (1.0, 0.483577), (-1.0, 0.483577),
-                (1.5, 0.245313), (-1.5, 0.245313)]
-FIVE_LEVEL_GRAD = [(-3.0, 0.498694), (-2.5, 0.750246), (-1.5, 0.955300), (-0.5, 0.955300), (0.0, 0.890097),
-                   (0.5, 0.750246), (1.0, 0.498694)]
+TERNARY_GRAD = [
+    (0.0, 0.786448),
+    (0.5, 0.709987),
+    (-0.5, 0.709987),
+    (1.0, 0.483577),
+    (-1.0, 0.483577),
+    (1.5, 0.245313),
+    (-1.5, 0.245313),
+]
+FIVE_LEVEL_GRAD = [
+    (-3.0, 0.498694),
+    (-2.5, 0.750246),
+    (-1.5, 0.955300),
+    (-0.5, 0.955300),
+    (0.0, 0.890097),
+    (0.5, 0.750246),
+    (1.0, 0.498694),
+]
 
 
 def _neuron_quantizer(levels: int) -> IntegerMembraneQuantizer:
     model = build_model(
-        ModelConfig(arch="vgg5", width=0.25, precision=PrecisionConfig(default=LayerPrecision(u_levels=levels))),
-        (1, 8, 8), 10,
+        ModelConfig(
+            arch="vgg5",
+            width=0.25,
+            precision=PrecisionConfig(default=LayerPrecision(u_levels=levels)),
+        ),
+        (1, 8, 8),
+        10,
     )
     quantizer = model.neurons()["conv2"].membrane_quantizer
     assert isinstance(quantizer, IntegerMembraneQuantizer)
@@ -64,13 +83,16 @@ def test_an_override_naming_the_membrane_switches_its_mode() -> None:
     assert config.for_layer("conv2") == LayerPrecision(w_bits=2, u_levels=5, bn_bits=8)
     assert config.for_layer("conv3") == LayerPrecision(w_bits=2, u_levels=3, bn_bits=8)
     assert config.for_layer("fc") == LayerPrecision(w_bits=8, u_levels=5, bn_bits=8)
-    again = PrecisionConfig.model_validate(yaml.safe_load(yaml.safe_dump(config.model_dump(mode="json"))))
+    again = PrecisionConfig.model_validate(
+        yaml.safe_load(yaml.safe_dump(config.model_dump(mode="json")))
+    )
     assert again == config
 
 
 def test_factory_builds_the_integer_quantizer_per_layer() -> None:
     precision = PrecisionConfig(
-        default=LayerPrecision.uniform(4, 4, 8), layers={"conv2": LayerPrecisionOverride(u_levels=3)}
+        default=LayerPrecision.uniform(4, 4, 8),
+        layers={"conv2": LayerPrecisionOverride(u_levels=3)},
     )
     model = build_model(ModelConfig(arch="vgg5", width=0.25, precision=precision), (1, 8, 8), 10)
     nodes = model.neurons()
@@ -86,7 +108,9 @@ def test_five_level_neuron_quantizer_forward_golden(u: float, expected: int) -> 
 
 
 @pytest.mark.parametrize(("levels", "goldens"), [(3, TERNARY_GRAD), (5, FIVE_LEVEL_GRAD)])
-def test_neuron_quantizer_stacked_surrogate_golden(levels: int, goldens: list[tuple[float, float]]) -> None:
+def test_neuron_quantizer_stacked_surrogate_golden(
+    levels: int, goldens: list[tuple[float, float]]
+) -> None:
     quantizer = _neuron_quantizer(levels)
     u = torch.tensor([g[0] for g in goldens], requires_grad=True)
     quantizer(u).sum().backward()
@@ -98,7 +122,9 @@ def test_spquant_neuron_is_our_lif_at_tau_2_without_input_decay_and_hard_reset()
     """u = 0.5*u + x; fire at u >= 1; reset to 0; snap to lb..1 (SpQuant-SNN's QLIF)."""
     torch.manual_seed(0)
     x_seq = torch.randn(6, 4, 32) * 1.5
-    node = QuantLIFNode(NeuronConfig(tau=2.0, decay_input=False, reset="hard"), IntegerMembraneQuantizer(-3))
+    node = QuantLIFNode(
+        NeuronConfig(tau=2.0, decay_input=False, reset="hard"), IntegerMembraneQuantizer(-3)
+    )
     spikes = node(x_seq)
     u = torch.zeros(4, 32)
     expected = []
@@ -119,7 +145,9 @@ def test_integer_levels_count_in_threshold_units() -> None:
 
 def _neuron_energy(precision: LayerPrecision) -> float:
     layer = LayerSpec("conv", c_in=64, c_out=64, kernel=3, h_in=8, w_in=8, h_out=8, w_out=8)
-    report = estimate_cost([layer], load_preset("rram_64"), timesteps=4, precision={"conv": precision})
+    report = estimate_cost(
+        [layer], load_preset("rram_64"), timesteps=4, precision={"conv": precision}
+    )
     return report.energy_breakdown_pj["neuron"]
 
 

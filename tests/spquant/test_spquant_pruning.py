@@ -29,7 +29,9 @@ from mdsnn_search.train import TrainConfig
 
 def _model(bundle: DatasetBundle, pruning: PruningConfig, seed: int = 0) -> SpikingNetwork:
     torch.manual_seed(seed)
-    config = ModelConfig(arch="vgg5", width=0.5, precision=PrecisionConfig.uniform(4, 4, 8), pruning=pruning)
+    config = ModelConfig(
+        arch="vgg5", width=0.5, precision=PrecisionConfig.uniform(4, 4, 8), pruning=pruning
+    )
     return build_model(config, bundle.input_shape, bundle.num_classes)
 
 
@@ -87,7 +89,9 @@ def test_masked_channels_never_spike(digits_small: DatasetBundle) -> None:
     prune_channels_(model, _batches(digits_small))
     spikes_at: dict[str, torch.Tensor] = {}
     hooks = [
-        node.register_forward_hook(lambda m, a, out, name=name: spikes_at.__setitem__(name, out.detach()))
+        node.register_forward_hook(
+            lambda m, a, out, name=name: spikes_at.__setitem__(name, out.detach())
+        )
         for name, node in model.neurons().items()
     ]
     model.eval()
@@ -117,7 +121,9 @@ def test_cost_model_columns_and_ops_shrink_with_the_masks(digits_small: DatasetB
             assert rows[spec.name].c_out == mask.kept < spec.c_out
     assert rows["conv2"].c_in == masks["conv1"].kept  # the next layer's rows shrink too
     assert rows["fc"].c_in == masks["conv4"].kept * 4  # 2x2 positions after the last pool
-    assert pruned.ops < dense.ops and pruned.energy_pj < dense.energy_pj and pruned.edap < dense.edap
+    assert (
+        pruned.ops < dense.ops and pruned.energy_pj < dense.energy_pj and pruned.edap < dense.edap
+    )
     assert sum(r.macs for r in pruned.layers) * 2 * 2 == pruned.ops
 
 
@@ -133,7 +139,9 @@ def test_measured_rates_become_rates_over_kept_channels(digits_small: DatasetBun
     conv2 = converted["conv2"]
     # conv2 reads conv1's spikes: the dense rate counts conv1's masked half as silent rows.
     assert conv2.input_rate == pytest.approx(monitor.input_rates["conv2"] * 2)
-    assert converted["conv1"].input_rate == pytest.approx(monitor.input_rates["conv1"])  # pixels: unpruned
+    assert converted["conv1"].input_rate == pytest.approx(
+        monitor.input_rates["conv1"]
+    )  # pixels: unpruned
     assert conv2.output_rate == pytest.approx(min(1.0, monitor.firing_rates["conv2"] * 2))
 
 
@@ -151,7 +159,9 @@ def test_train_job_prunes_before_training(tmp_path: Path) -> None:
     spec = TrainSpec(
         name="pruned",
         data=DataConfig(name="digits", timesteps=2, max_per_class=20),
-        model=ModelConfig(arch="vgg5", width=0.5, pruning=PruningConfig(keep_ratio=0.5, score_batches=2)),
+        model=ModelConfig(
+            arch="vgg5", width=0.5, pruning=PruningConfig(keep_ratio=0.5, score_batches=2)
+        ),
         training=TrainConfig(epochs=1, batch_size=32, device="cpu"),
         output=tmp_path / "pruned.pt",
     )

@@ -77,7 +77,9 @@ def test_threshold_stays_positive() -> None:
 
 def test_learnable_threshold_moves_under_training(digits_small: DatasetBundle) -> None:
     config = ModelConfig(
-        arch="vgg5", width=0.5, neuron=NeuronConfig(learnable_threshold=True),
+        arch="vgg5",
+        width=0.5,
+        neuron=NeuronConfig(learnable_threshold=True),
         precision=PrecisionConfig.uniform(4, 4, 8),
     )
     torch.manual_seed(0)

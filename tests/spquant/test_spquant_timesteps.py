@@ -35,9 +35,13 @@ def digits_t4() -> DatasetBundle:
 @pytest.fixture(scope="module")
 def teacher_t4(digits_t4: DatasetBundle) -> SpikingNetwork:
     torch.manual_seed(0)
-    teacher = build_model(ModelConfig(arch="vgg5", width=0.25), digits_t4.input_shape, digits_t4.num_classes)
+    teacher = build_model(
+        ModelConfig(arch="vgg5", width=0.25), digits_t4.input_shape, digits_t4.num_classes
+    )
     loader = make_loader(digits_t4.train, 16, shuffle=True, seed=0)
-    fit(teacher, loader, TrainConfig(epochs=3, batch_size=16, lr=1e-2, device="cpu"), progress=False)
+    fit(
+        teacher, loader, TrainConfig(epochs=3, batch_size=16, lr=1e-2, device="cpu"), progress=False
+    )
     return teacher.eval()
 
 
@@ -45,7 +49,10 @@ def test_first_and_mean_frames() -> None:
     seq = torch.arange(8.0).view(8, 1)
     torch.testing.assert_close(to_student_time(seq, 2, "first"), torch.tensor([[0.0], [1.0]]))
     torch.testing.assert_close(to_student_time(seq, 2, "mean"), torch.tensor([[1.5], [5.5]]))
-    assert to_student_time(seq, 8, "mean") is seq and to_student_time(seq[:1], 4, "first").shape[0] == 1
+    assert (
+        to_student_time(seq, 8, "mean") is seq
+        and to_student_time(seq[:1], 4, "first").shape[0] == 1
+    )
     with pytest.raises(ConfigError, match="divide"):
         to_student_time(seq, 3, "mean")
 
@@ -64,7 +71,9 @@ def test_student_timesteps_are_checked_against_the_data() -> None:
 def test_student_network_runs_its_own_timesteps(merge: str) -> None:
     torch.manual_seed(0)
     full = build_model(ModelConfig(arch="vgg5", width=0.25), (1, 8, 8), 10).eval()
-    short = build_model(ModelConfig(arch="vgg5", width=0.25, timesteps=2, frame_merge=merge), (1, 8, 8), 10).eval()
+    short = build_model(
+        ModelConfig(arch="vgg5", width=0.25, timesteps=2, frame_merge=merge), (1, 8, 8), 10
+    ).eval()
     short.load_state_dict(full.state_dict())
     x_seq = torch.rand(4, 3, 1, 8, 8)
     with torch.no_grad():
@@ -75,17 +84,28 @@ def test_student_network_runs_its_own_timesteps(merge: str) -> None:
     assert short.run_timesteps(4) == 2 and full.run_timesteps(4) == 4
 
 
-def test_teacher_membrane_is_aligned_to_the_students_steps(digits_t4: DatasetBundle, teacher_t4: SpikingNetwork) -> None:
+def test_teacher_membrane_is_aligned_to_the_students_steps(
+    digits_t4: DatasetBundle, teacher_t4: SpikingNetwork
+) -> None:
     """A full-precision copy of the teacher at T_s = 2 ('first' frames of direct coding) matches the
     teacher's first two steps exactly: its membrane distance is 0 in evaluation mode."""
-    copy = build_model(ModelConfig(arch="vgg5", width=0.25, timesteps=2), digits_t4.input_shape, digits_t4.num_classes)
+    copy = build_model(
+        ModelConfig(arch="vgg5", width=0.25, timesteps=2),
+        digits_t4.input_shape,
+        digits_t4.num_classes,
+    )
     init_student_from_teacher(copy, teacher_t4)
     metrics = evaluate_student(copy.eval(), teacher_t4, make_loader(digits_t4.test, 128))
     assert metrics["membrane_mismatch_mean"] == pytest.approx(0.0, abs=1e-12)
     # The loss's alignment follows the student's frame merge: window means for 'mean'.
     h_teacher = torch.arange(4.0).view(4, 1, 1).expand(4, 2, 3)
     h_student = torch.tensor([0.5, 2.5]).view(2, 1, 1).expand(2, 2, 3)
-    assert membrane_loss(h_student, h_teacher, norm="none", align=student_time_alignment("mean")).item() == 0.0
+    assert (
+        membrane_loss(
+            h_student, h_teacher, norm="none", align=student_time_alignment("mean")
+        ).item()
+        == 0.0
+    )
     first = membrane_loss(h_student, h_teacher, norm="none", align=student_time_alignment("first"))
     assert first.item() == pytest.approx(((0.5 - 0.0) ** 2 + (2.5 - 1.0) ** 2) / 2)
 
@@ -97,7 +117,9 @@ def test_smaller_t_student_trains_against_a_larger_t_teacher(
     spec = TrainSpec(
         name="t2-student",
         data=DIGITS_T4,
-        model=ModelConfig(arch="vgg5", width=0.25, timesteps=2, precision=PrecisionConfig.uniform(4, 4, 8)),
+        model=ModelConfig(
+            arch="vgg5", width=0.25, timesteps=2, precision=PrecisionConfig.uniform(4, 4, 8)
+        ),
         training=TrainConfig(epochs=2, batch_size=16, lr=1e-2, device="cpu"),
         teacher=teacher_path,
         distill=DistillConfig(layers="all", membrane_weight=0.5, kd_weight=1.0),

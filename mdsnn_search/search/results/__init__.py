@@ -4,7 +4,12 @@ Nothing here writes to a study. The runner's live progress and the sampler bench
 :func:`open_stored_study`, :func:`pareto_front`, :func:`hypervolume` and :func:`summarize_front`.
 """
 
-from mdsnn_search.search.results.export import export_name, find_trials, train_spec_yaml, trial_train_spec
+from mdsnn_search.search.results.export import (
+    export_name,
+    find_trials,
+    train_spec_yaml,
+    trial_train_spec,
+)
 from mdsnn_search.search.results.front import (
     FrontSummary,
     Reference,
@@ -15,7 +20,12 @@ from mdsnn_search.search.results.front import (
     summarize_front,
 )
 from mdsnn_search.search.results.records import TrialRecord, student_summary, trial_counts
-from mdsnn_search.search.results.storage import StoredStudy, open_stored_study, read_only_storage, sqlite_path
+from mdsnn_search.search.results.storage import (
+    StoredStudy,
+    open_stored_study,
+    read_only_storage,
+    sqlite_path,
+)
 
 __all__ = [
     "FrontSummary",

@@ -41,7 +41,9 @@ def find_trials(stored: StoredStudy, numbers: Sequence[int]) -> list[FrozenTrial
         trial = by_number.get(number)
         if trial is None:
             last = max(by_number, default=-1)
-            raise StudyError(f"study {stored.name!r} has no trial {number} (trials are numbered 0..{last})")
+            raise StudyError(
+                f"study {stored.name!r} has no trial {number} (trials are numbered 0..{last})"
+            )
         if trial.state != TrialState.COMPLETE:
             state = STATE_NAMES.get(trial.state, trial.state.name.lower())
             raise StudyError(
@@ -51,7 +53,9 @@ def find_trials(stored: StoredStudy, numbers: Sequence[int]) -> list[FrozenTrial
     return chosen
 
 
-def trial_train_spec(stored: StoredStudy, trial: FrozenTrial, *, out_dir: Path, epochs: int | None = None) -> TrainSpec:
+def trial_train_spec(
+    stored: StoredStudy, trial: FrozenTrial, *, out_dir: Path, epochs: int | None = None
+) -> TrainSpec:
     """The TrainSpec that retrains ``trial``; its checkpoint goes to ``out_dir/NAME.pt``."""
     from mdsnn_search.files import validate_mapping
     from mdsnn_search.job import TrainSpec
@@ -60,10 +64,14 @@ def trial_train_spec(stored: StoredStudy, trial: FrozenTrial, *, out_dir: Path, 
     spec = _trial_spec(stored, trial, where)
     student = trial.user_attrs.get(ATTR_STUDENT)
     if not isinstance(student, dict) or "precision" not in student:
-        raise StudyError(f"{where} stores no student config (user attribute {ATTR_STUDENT!r} with 'precision')")
+        raise StudyError(
+            f"{where} stores no student config (user attribute {ATTR_STUDENT!r} with 'precision')"
+        )
     unknown = sorted(set(student) - STUDENT_KEYS)
     if unknown:
-        raise StudyError(f"{where}: student keys {unknown} are not known to export; refusing to drop them")
+        raise StudyError(
+            f"{where}: student keys {unknown} are not known to export; refusing to drop them"
+        )
     training: dict[str, Any] = spec.training.model_dump(mode="json")
     if epochs is not None:
         training["epochs"] = epochs
@@ -98,7 +106,9 @@ def _student_model(spec: StudySpec, student: dict[str, Any], where: str) -> dict
     from mdsnn_search.search.space import StudentConfig
 
     try:
-        settings = StudentConfig.model_validate({**student, "distill": student.get("distill") or {}})
+        settings = StudentConfig.model_validate(
+            {**student, "distill": student.get("distill") or {}}
+        )
     except ValidationError as exc:
         raise StudyError(f"{where}: stored student config is invalid: {exc}") from None
     return settings.model_for(spec.model, spec.data).model_dump(mode="json")
@@ -106,14 +116,24 @@ def _student_model(spec: StudySpec, student: dict[str, Any], where: str) -> dict
 
 def train_spec_yaml(train_spec: TrainSpec, header: str = "") -> str:
     """YAML text of ``train_spec`` (every field written, in schema order), after a comment header."""
-    body = str(yaml.safe_dump(train_spec.model_dump(mode="json"), sort_keys=False, default_flow_style=False))
+    body = str(
+        yaml.safe_dump(
+            train_spec.model_dump(mode="json"), sort_keys=False, default_flow_style=False
+        )
+    )
     comment = "".join(f"# {line}\n" for line in header.splitlines())
     return comment + body
 
 
 def export_header(stored: StoredStudy, trial: FrozenTrial, epochs: int | None) -> str:
-    values = ", ".join(f"{n}={v:.6g}" for n, v in zip(stored.objectives, trial.values or [], strict=False))
-    budget = f"training.epochs set to {epochs} for retraining" if epochs is not None else "training as in the search"
+    values = ", ".join(
+        f"{n}={v:.6g}" for n, v in zip(stored.objectives, trial.values or [], strict=False)
+    )
+    budget = (
+        f"training.epochs set to {epochs} for retraining"
+        if epochs is not None
+        else "training as in the search"
+    )
     return (
         f"Exported from study {stored.name!r} ({stored.storage_url}), trial {trial.number}: {values}.\n"
         f"{budget}. Run: mdsnn-search train THIS_FILE"
@@ -123,9 +143,13 @@ def export_header(stored: StoredStudy, trial: FrozenTrial, epochs: int | None) -
 def _teacher_checkpoint(stored: StoredStudy, trial: FrozenTrial) -> str:
     """The teacher the trial was distilled from (stored per trial), else the study's."""
     own = trial.user_attrs.get(ATTR_TEACHER)
-    checkpoint = own.get("checkpoint") if isinstance(own, dict) else stored.teacher.get("checkpoint")
+    checkpoint = (
+        own.get("checkpoint") if isinstance(own, dict) else stored.teacher.get("checkpoint")
+    )
     if checkpoint is None and stored.spec().teacher.checkpoint is not None:
         checkpoint = stored.spec().teacher.checkpoint
     if checkpoint is None:
-        raise StudyError(f"study {stored.name!r} stores no teacher checkpoint (user attribute {STUDY_TEACHER!r})")
+        raise StudyError(
+            f"study {stored.name!r} stores no teacher checkpoint (user attribute {STUDY_TEACHER!r})"
+        )
     return str(checkpoint)

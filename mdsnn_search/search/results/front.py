@@ -37,7 +37,9 @@ IDEAL: dict[str, float] = {"accuracy": 1.0}
 """Ideal value per maximised objective; every minimised objective's ideal is 0."""
 
 
-def pareto_front(trials: Sequence[FrozenTrial], directions: Sequence[Direction]) -> list[FrozenTrial]:
+def pareto_front(
+    trials: Sequence[FrozenTrial], directions: Sequence[Direction]
+) -> list[FrozenTrial]:
     """Complete trials with finite values that no other such trial dominates, by trial number.
 
     Equal points are all kept (neither dominates the other). Feasibility is the caller's
@@ -102,8 +104,13 @@ def reference_point(
 ) -> Reference:
     """The reference point documented in this module's docstring."""
     complete = [t for t in trials if has_finite_values(t, len(objectives))]
-    fp32 = [t for t in complete if str(t.user_attrs.get(ATTR_BASELINE, "")).lower() == FP32_BASELINE]
-    ideal = [IDEAL.get(name, 1.0) if d == "maximize" else 0.0 for name, d in zip(objectives, directions, strict=True)]
+    fp32 = [
+        t for t in complete if str(t.user_attrs.get(ATTR_BASELINE, "")).lower() == FP32_BASELINE
+    ]
+    ideal = [
+        IDEAL.get(name, 1.0) if d == "maximize" else 0.0
+        for name, d in zip(objectives, directions, strict=True)
+    ]
     values: list[float] = []
     for i, direction in enumerate(directions):
         if direction == "maximize":
@@ -179,7 +186,9 @@ def non_dominated_mask(losses: np.ndarray, block: int = 512) -> np.ndarray:
     dominated = np.zeros(losses.shape[0], dtype=bool)
     for start in range(0, losses.shape[0], block):
         rows = losses[start : start + block]
-        le = np.all(losses[:, None, :] <= rows[None, :, :], axis=2)  # le[j, i]: j <= row i everywhere
+        le = np.all(
+            losses[:, None, :] <= rows[None, :, :], axis=2
+        )  # le[j, i]: j <= row i everywhere
         lt = np.any(losses[:, None, :] < rows[None, :, :], axis=2)
         dominated[start : start + block] = np.any(le & lt, axis=0)
     return ~dominated

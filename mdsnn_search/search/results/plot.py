@@ -30,7 +30,14 @@ def save_pareto_png(data: PlotData, path: str | Path) -> Path:
 
 def _draw(ax, data: PlotData) -> None:  # type: ignore[no-untyped-def]
     groups = {
-        "trial": {"s": 16, "c": "0.6", "marker": "o", "linewidths": 0, "label": "dominated trial", "zorder": 2},
+        "trial": {
+            "s": 16,
+            "c": "0.6",
+            "marker": "o",
+            "linewidths": 0,
+            "label": "dominated trial",
+            "zorder": 2,
+        },
         "infeasible": {
             "s": 26,
             "c": "#d62728",
@@ -55,24 +62,59 @@ def _draw(ax, data: PlotData) -> None:  # type: ignore[no-untyped-def]
         if pts:
             ax.scatter([p.x for p in pts], [p.y for p in pts], **style)
     if data.step:
-        ax.step([x for x, _ in data.step], [y for _, y in data.step], where="post", color=FRONT_COLOR, lw=1.4, zorder=3)
+        ax.step(
+            [x for x, _ in data.step],
+            [y for _, y in data.step],
+            where="post",
+            color=FRONT_COLOR,
+            lw=1.4,
+            zorder=3,
+        )
     for p in data.points:
         if p.kind == "front" and p.baseline is None:
             ax.annotate(
-                str(p.number), (p.x, p.y), xytext=(4, -9), textcoords="offset points", fontsize=6.5, color=FRONT_COLOR
+                str(p.number),
+                (p.x, p.y),
+                xytext=(4, -9),
+                textcoords="offset points",
+                fontsize=6.5,
+                color=FRONT_COLOR,
             )
     for i, p in enumerate(data.baselines()):
-        marker, color = BASELINE_MARKERS[i % len(BASELINE_MARKERS)], BASELINE_COLORS[i % len(BASELINE_COLORS)]
+        marker, color = (
+            BASELINE_MARKERS[i % len(BASELINE_MARKERS)],
+            BASELINE_COLORS[i % len(BASELINE_COLORS)],
+        )
         size = 170 if marker == "*" else 70
         edge = "black" if p.kind == "front" else "0.4"
         label = f"baseline {p.baseline}" + (" (on front)" if p.kind == "front" else "")
-        ax.scatter([p.x], [p.y], s=size, marker=marker, c=color, edgecolors=edge, linewidths=0.8, label=label, zorder=5)
-        offset = (7, 5) if i % 2 == 0 else (7, -13)  # alternate, so baselines close together stay legible
+        ax.scatter(
+            [p.x],
+            [p.y],
+            s=size,
+            marker=marker,
+            c=color,
+            edgecolors=edge,
+            linewidths=0.8,
+            label=label,
+            zorder=5,
+        )
+        offset = (
+            (7, 5) if i % 2 == 0 else (7, -13)
+        )  # alternate, so baselines close together stay legible
         ax.annotate(
-            p.baseline, (p.x, p.y), xytext=offset, textcoords="offset points", fontsize=8, color=color, weight="bold"
+            p.baseline,
+            (p.x, p.y),
+            xytext=offset,
+            textcoords="offset points",
+            fontsize=8,
+            color=color,
+            weight="bold",
         )
     for y, label in data.hlines:
-        ax.axhline(y, color="0.35", ls="--" if label.startswith("teacher") else ":", lw=0.9, zorder=1)
+        ax.axhline(
+            y, color="0.35", ls="--" if label.startswith("teacher") else ":", lw=0.9, zorder=1
+        )
         ax.annotate(
             label,
             (0.5, y),
@@ -122,4 +164,6 @@ def _log_axis(ax, axis) -> None:  # type: ignore[no-untyped-def]
 
     (ax.set_xscale if axis is ax.xaxis else ax.set_yscale)("log")
     axis.set_minor_locator(LogLocator(base=10.0, subs=(2.0, 5.0)))
-    axis.set_minor_formatter(LogFormatterSciNotation(labelOnlyBase=False, minor_thresholds=(2.5, 2.5)))
+    axis.set_minor_formatter(
+        LogFormatterSciNotation(labelOnlyBase=False, minor_thresholds=(2.5, 2.5))
+    )

@@ -20,7 +20,16 @@ from mdsnn_search.search.results.records import TrialRecord
 from mdsnn_search.search.results.storage import StoredStudy
 
 BASELINE_MARKERS = ("*", "D", "s", "^", "v", "P", "X", "h")
-BASELINE_COLORS = ("#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
+BASELINE_COLORS = (
+    "#d62728",
+    "#2ca02c",
+    "#9467bd",
+    "#ff7f0e",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#bcbd22",
+)
 
 
 @dataclass(frozen=True)
@@ -61,7 +70,9 @@ class PlotData:
         return [p for p in self.points if p.baseline is not None]
 
 
-def plot_data(stored: StoredStudy, records: Sequence[TrialRecord], summary: FrontSummary) -> PlotData:
+def plot_data(
+    stored: StoredStudy, records: Sequence[TrialRecord], summary: FrontSummary
+) -> PlotData:
     """Layout-free content of the Pareto plot of ``stored`` (needs two or more objectives)."""
     objectives, directions = stored.objectives, stored.directions
     if len(objectives) < 2:
@@ -69,14 +80,20 @@ def plot_data(stored: StoredStudy, records: Sequence[TrialRecord], summary: Fron
     xi, yi = (1, 0) if directions[0] == "maximize" and directions[1] == "minimize" else (0, 1)
     complete = [r for r in records if r.state == "complete" and len(r.values) == len(objectives)]
     front_numbers = {t.number for t in summary.front}
-    x = _axis(stored, objectives[xi], xi, [r.values[objectives[xi]] for r in complete], directions[xi])
-    y = _axis(stored, objectives[yi], yi, [r.values[objectives[yi]] for r in complete], directions[yi])
+    x = _axis(
+        stored, objectives[xi], xi, [r.values[objectives[xi]] for r in complete], directions[xi]
+    )
+    y = _axis(
+        stored, objectives[yi], yi, [r.values[objectives[yi]] for r in complete], directions[yi]
+    )
     points = [
         Point(
             number=r.number,
             x=_reported(r, x.objective) * x.scale,
             y=_reported(r, y.objective) * y.scale,
-            kind="front" if r.number in front_numbers else ("infeasible" if r.feasible is False else "trial"),
+            kind="front"
+            if r.number in front_numbers
+            else ("infeasible" if r.feasible is False else "trial"),
             baseline=r.baseline,
             text=_hover(r),
         )
@@ -91,7 +108,11 @@ def plot_data(stored: StoredStudy, records: Sequence[TrialRecord], summary: Fron
         f"{summary.normalized_hypervolume:.4f} (normalised; reference: {summary.reference.source})"
     )
     if summary.constrained:
-        marked = f"{summary.n_infeasible} infeasible, marked x" if summary.n_infeasible else "none infeasible"
+        marked = (
+            f"{summary.n_infeasible} infeasible, marked x"
+            if summary.n_infeasible
+            else "none infeasible"
+        )
         data.notes.append(f"front of feasible trials only ({marked})")
     if len(objectives) > 2:
         data.notes.append(f"{len(objectives)} objectives: only the first two are drawn")
@@ -107,7 +128,9 @@ def _reported(record: TrialRecord, name: str) -> float:
 
 def _axis(stored: StoredStudy, name: str, index: int, values: list[float], direction: str) -> Axis:
     if name == "accuracy":
-        return Axis(name, index, "test accuracy (%); front chosen on validation", log=False, scale=100.0)
+        return Axis(
+            name, index, "test accuracy (%); front chosen on validation", log=False, scale=100.0
+        )
     log = direction == "minimize" and bool(values) and min(values) > 0
     return Axis(name, index, stored.label(name), log=log, scale=1.0)
 

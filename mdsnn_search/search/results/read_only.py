@@ -25,11 +25,16 @@ class ReadOnlyApp:
     def __init__(self, app: WSGIApp) -> None:
         self.app = app
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD", "GET").upper() in READ_METHODS:
             return self.app(environ, start_response)
         start_response(
             "405 Method Not Allowed",
-            [("Content-Type", "text/plain; charset=utf-8"), ("Allow", ", ".join(sorted(READ_METHODS)))],
+            [
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Allow", ", ".join(sorted(READ_METHODS))),
+            ],
         )
         return [REFUSAL]

@@ -59,7 +59,9 @@ class TrialRecord:
     @classmethod
     def from_trial(cls, trial: FrozenTrial, objectives: Sequence[str]) -> TrialRecord:
         attrs = trial.user_attrs
-        values = dict(zip(objectives, trial.values, strict=False)) if trial.values is not None else {}
+        values = (
+            dict(zip(objectives, trial.values, strict=False)) if trial.values is not None else {}
+        )
         reason = attrs.get(ATTR_FAIL_REASON, STALE if trial.state == TrialState.FAIL else None)
         return cls(
             number=trial.number,
@@ -73,7 +75,9 @@ class TrialRecord:
             constraints=constraint_values(trial),
             fail_reason=str(reason) if reason is not None else None,
             duration_s=_duration_s(trial),
-            datetime_start=trial.datetime_start.isoformat(timespec="seconds") if trial.datetime_start else None,
+            datetime_start=trial.datetime_start.isoformat(timespec="seconds")
+            if trial.datetime_start
+            else None,
         )
 
     @property
@@ -157,11 +161,21 @@ def student_summary(student: dict[str, Any]) -> str:
         overrides = list((precision.get("layers") or {}).values())
         for key, tag in (("w_bits", "W"), ("u_bits", "U"), ("bn_bits", "BN")):
             bits = {int(layer[key]) for layer in overrides if layer.get(key) is not None}
-            levels = {int(layer["u_levels"]) for layer in overrides if layer.get("u_levels")} if key == "u_bits" else set()
+            levels = (
+                {int(layer["u_levels"]) for layer in overrides if layer.get("u_levels")}
+                if key == "u_bits"
+                else set()
+            )
             fallback = default.get(key, FULL_PRECISION_BITS)
-            if not (bits or levels) or not is_full_precision(fallback) and not _overrides_cover_all(precision, key):
+            if (
+                not (bits or levels)
+                or not is_full_precision(fallback)
+                and not _overrides_cover_all(precision, key)
+            ):
                 bits.add(int(fallback))
-            parts.append(tag + "/".join([str(b) for b in sorted(bits)] + [f"{n}lv" for n in sorted(levels)]))
+            parts.append(
+                tag + "/".join([str(b) for b in sorted(bits)] + [f"{n}lv" for n in sorted(levels)])
+            )
     distill = student.get("distill")
     if isinstance(distill, dict):
         layers = distill.get("layers", [])
@@ -174,8 +188,13 @@ def student_summary(student: dict[str, Any]) -> str:
 def _spquant_tags(student: dict[str, Any]) -> list[str]:
     tags = []
     pruning = student.get("pruning")
-    if isinstance(pruning, dict) and (pruning.get("layers") or pruning.get("keep_ratio", 1.0) != 1.0):
-        ratios = {float(pruning.get("keep_ratio", 1.0)), *map(float, (pruning.get("layers") or {}).values())}
+    if isinstance(pruning, dict) and (
+        pruning.get("layers") or pruning.get("keep_ratio", 1.0) != 1.0
+    ):
+        ratios = {
+            float(pruning.get("keep_ratio", 1.0)),
+            *map(float, (pruning.get("layers") or {}).values()),
+        }
         tags.append("K" + "/".join(f"{r:g}" for r in sorted(ratios)))
     if student.get("timesteps") is not None:
         tags.append(f"T{student['timesteps']}")

@@ -47,7 +47,10 @@ class StoredStudy:
 
     @property
     def directions(self) -> list[Direction]:
-        return ["maximize" if d == optuna.study.StudyDirection.MAXIMIZE else "minimize" for d in self.study.directions]
+        return [
+            "maximize" if d == optuna.study.StudyDirection.MAXIMIZE else "minimize"
+            for d in self.study.directions
+        ]
 
     @property
     def objectives(self) -> list[str]:
@@ -92,7 +95,9 @@ class StoredStudy:
             from mdsnn_search.search.spec import StudySpec, load_spec
 
             if self.spec_document:
-                self._spec = validate_mapping(StudySpec, self.spec_document, f"study {self.name!r} (stored spec)")
+                self._spec = validate_mapping(
+                    StudySpec, self.spec_document, f"study {self.name!r} (stored spec)"
+                )
             elif self.spec_path is not None:
                 self._spec = load_spec(self.spec_path)
             else:
@@ -103,7 +108,10 @@ class StoredStudy:
 
 
 def open_stored_study(
-    spec_path: str | Path | None = None, *, storage: str | None = None, study_name: str | None = None
+    spec_path: str | Path | None = None,
+    *,
+    storage: str | None = None,
+    study_name: str | None = None,
 ) -> StoredStudy:
     """Load a stored study read-only.
 
@@ -125,13 +133,18 @@ def open_stored_study(
     if study_name is None:
         if len(names) != 1:
             found = ", ".join(names) if names else "none"
-            raise ConfigError(f"--study NAME is needed: storage {masked(storage)} holds {len(names)} studies ({found})")
+            raise ConfigError(
+                f"--study NAME is needed: storage {masked(storage)} holds {len(names)} studies ({found})"
+            )
         study_name = names[0]
     if study_name not in names:
         raise StudyError(_unknown_study_message(study_name, storage, names))
     study = optuna.load_study(study_name=study_name, storage=rdb)
     return StoredStudy(
-        study=study, storage_url=masked(storage), spec_path=Path(spec_path) if spec_path else None, storage=rdb
+        study=study,
+        storage_url=masked(storage),
+        spec_path=Path(spec_path) if spec_path else None,
+        storage=rdb,
     )
 
 
@@ -157,31 +170,48 @@ def sqlite_path(url: str) -> Path | None:
         parsed = make_url(url)
     except ArgumentError:
         return None
-    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+    if (
+        parsed.get_backend_name() != "sqlite"
+        or not parsed.database
+        or parsed.database == ":memory:"
+    ):
         return None
     return Path(parsed.database)
 
 
 def _check_sqlite_file(url: str, database: str | None) -> None:
     if not database or database == ":memory:":
-        raise ConfigError(f"storage {url}: an in-memory SQLite database holds no stored study; give a file")
+        raise ConfigError(
+            f"storage {url}: an in-memory SQLite database holds no stored study; give a file"
+        )
     path = Path(database)
     if not path.is_file():
-        raise StudyError(f"storage {url}: no such file {path} (has the study been run from this directory?)")
+        raise StudyError(
+            f"storage {url}: no such file {path} (has the study been run from this directory?)"
+        )
     try:
         with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as connection:
-            tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            tables = {
+                row[0]
+                for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
     except sqlite3.DatabaseError as exc:
-        raise StudyError(f"storage {url}: {path} is not a readable SQLite database ({exc})") from None
+        raise StudyError(
+            f"storage {url}: {path} is not a readable SQLite database ({exc})"
+        ) from None
     if not _OPTUNA_TABLES <= tables:
-        raise StudyError(f"storage {url}: {path} is not an Optuna study database (no Optuna tables)")
+        raise StudyError(
+            f"storage {url}: {path} is not an Optuna study database (no Optuna tables)"
+        )
 
 
 def _study_names(rdb: optuna.storages.RDBStorage, url: str) -> list[str]:
     try:
         return sorted(s.study_name for s in rdb.get_all_studies())
     except sqlalchemy.exc.SQLAlchemyError as exc:
-        raise StudyError(f"storage {masked(url)}: cannot list studies ({redact(str(exc).splitlines()[0])})") from None
+        raise StudyError(
+            f"storage {masked(url)}: cannot list studies ({redact(str(exc).splitlines()[0])})"
+        ) from None
 
 
 def _unknown_study_message(name: str, url: str, names: list[str]) -> str:

@@ -10,7 +10,13 @@ from __future__ import annotations
 import math
 from html import escape
 
-from mdsnn_search.search.results.plotdata import BASELINE_COLORS, BASELINE_MARKERS, Axis, PlotData, Point
+from mdsnn_search.search.results.plotdata import (
+    BASELINE_COLORS,
+    BASELINE_MARKERS,
+    Axis,
+    PlotData,
+    Point,
+)
 
 WIDTH, HEIGHT = 860, 520
 LEFT, RIGHT, TOP, BOTTOM = 78, 24, 16, 52
@@ -32,17 +38,25 @@ class _Scale:
         return math.log10(value) if self.axis.log else value
 
     def px(self, value: float) -> float:
-        return self.lo_px + (self.t(value) - self.lo) / (self.hi - self.lo) * (self.hi_px - self.lo_px)
+        return self.lo_px + (self.t(value) - self.lo) / (self.hi - self.lo) * (
+            self.hi_px - self.lo_px
+        )
 
     def ticks(self) -> list[float]:
         from matplotlib.ticker import LogLocator, MaxNLocator
 
         if not self.axis.log:
             locator = MaxNLocator(nbins=8, steps=[1, 2, 2.5, 5, 10])
-            return [float(v) for v in locator.tick_values(self.lo, self.hi) if self.lo <= v <= self.hi]
+            return [
+                float(v) for v in locator.tick_values(self.lo, self.hi) if self.lo <= v <= self.hi
+            ]
         subs = (1.0, 2.0, 5.0) if self.hi - self.lo < 2.5 else (1.0,)
         lo, hi = 10**self.lo, 10**self.hi
-        return [float(v) for v in LogLocator(base=10.0, subs=subs, numticks=12).tick_values(lo, hi) if lo <= v <= hi]
+        return [
+            float(v)
+            for v in LogLocator(base=10.0, subs=subs, numticks=12).tick_values(lo, hi)
+            if lo <= v <= hi
+        ]
 
 
 def pareto_svg(data: PlotData) -> str:
@@ -50,7 +64,9 @@ def pareto_svg(data: PlotData) -> str:
     ys = [p.y for p in data.points] + [v for v, _ in data.hlines]
     sx = _Scale(data.x, xs, LEFT, WIDTH - RIGHT)
     sy = _Scale(data.y, ys, HEIGHT - BOTTOM, TOP)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" class="plot" role="img">']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" class="plot" role="img">'
+    ]
     parts += _axes(sx, sy)
     parts += _reference_lines(data, sx, sy)
     if data.step:
@@ -59,9 +75,13 @@ def pareto_svg(data: PlotData) -> str:
             if i:
                 coords.append(f"{sx.px(x):.1f},{sy.px(data.step[i - 1][1]):.1f}")
             coords.append(f"{sx.px(x):.1f},{sy.px(y):.1f}")
-        parts.append(f'<polyline points="{" ".join(coords)}" fill="none" stroke="{FRONT_COLOR}" stroke-width="1.6"/>')
+        parts.append(
+            f'<polyline points="{" ".join(coords)}" fill="none" stroke="{FRONT_COLOR}" stroke-width="1.6"/>'
+        )
     order = {"trial": 0, "infeasible": 1, "front": 2}
-    plain = sorted((p for p in data.points if p.baseline is None), key=lambda p: order.get(p.kind, 0))
+    plain = sorted(
+        (p for p in data.points if p.baseline is None), key=lambda p: order.get(p.kind, 0)
+    )
     parts += [_point(p, sx, sy) for p in plain]
     parts += [_baseline(p, i, sx, sy) for i, p in enumerate(data.baselines())]
     parts.append("</svg>")
@@ -72,7 +92,10 @@ def legend_items(data: PlotData) -> list[tuple[str, str]]:
     """(small inline SVG icon, label) pairs for the page's legend."""
     items = [
         (_icon('<circle cx="8" cy="8" r="3.5" fill="#999"/>'), "dominated trial"),
-        (_icon(f'<circle cx="8" cy="8" r="4.5" fill="{FRONT_COLOR}" stroke="white"/>'), "Pareto front (step line)"),
+        (
+            _icon(f'<circle cx="8" cy="8" r="4.5" fill="{FRONT_COLOR}" stroke="white"/>'),
+            "Pareto front (step line)",
+        ),
     ]
     if any(p.kind == "infeasible" for p in data.points):
         items.append((_icon(_cross(8, 8, 4, "#d62728")), "infeasible"))
@@ -80,7 +103,9 @@ def legend_items(data: PlotData) -> list[tuple[str, str]]:
         shape = _marker(BASELINE_MARKERS[i % len(BASELINE_MARKERS)], 8, 8, 6.5)
         items.append(
             (
-                _icon(f'<polygon points="{shape}" fill="{BASELINE_COLORS[i % len(BASELINE_COLORS)]}" stroke="#333"/>'),
+                _icon(
+                    f'<polygon points="{shape}" fill="{BASELINE_COLORS[i % len(BASELINE_COLORS)]}" stroke="#333"/>'
+                ),
                 f"baseline {p.baseline}",
             )
         )
@@ -89,7 +114,9 @@ def legend_items(data: PlotData) -> list[tuple[str, str]]:
 
 def _axes(sx: _Scale, sy: _Scale) -> list[str]:
     x0, x1, y0, y1 = LEFT, WIDTH - RIGHT, HEIGHT - BOTTOM, TOP
-    out = [f'<rect x="{x0}" y="{y1}" width="{x1 - x0}" height="{y0 - y1}" fill="white" stroke="#444"/>']
+    out = [
+        f'<rect x="{x0}" y="{y1}" width="{x1 - x0}" height="{y0 - y1}" fill="white" stroke="#444"/>'
+    ]
     for v in sx.ticks():
         px = sx.px(v)
         out.append(f'<line x1="{px:.1f}" x2="{px:.1f}" y1="{y1}" y2="{y0}" stroke="#eee"/>')
@@ -139,7 +166,9 @@ def _point(p: Point, sx: _Scale, sy: _Scale) -> str:
         shape = f'<circle cx="{x:.1f}" cy="{y:.1f}" r="5" fill="{FRONT_COLOR}" stroke="white"/>'
     else:
         shape = f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="#999"/>'
-    return f'<a href="#trial-{p.number}"><g class="pt"><title>{escape(p.text)}</title>{shape}</g></a>'
+    return (
+        f'<a href="#trial-{p.number}"><g class="pt"><title>{escape(p.text)}</title>{shape}</g></a>'
+    )
 
 
 def _baseline(p: Point, i: int, sx: _Scale, sy: _Scale) -> str:
@@ -175,11 +204,17 @@ def _marker(code: str, x: float, y: float, r: float) -> str:
         ]
         angle = math.radians(45 if code == "X" else 0)
         c, s = math.cos(angle), math.sin(angle)
-        return " ".join(f"{x + r / 3 * (a * c - b * s):.1f},{y + r / 3 * (a * s + b * c):.1f}" for a, b in pts)
-    else:
-        n, start = {"D": (4, -90.0), "s": (4, -45.0), "^": (3, -90.0), "v": (3, 90.0), "h": (6, -90.0)}.get(
-            code, (4, -90.0)
+        return " ".join(
+            f"{x + r / 3 * (a * c - b * s):.1f},{y + r / 3 * (a * s + b * c):.1f}" for a, b in pts
         )
+    else:
+        n, start = {
+            "D": (4, -90.0),
+            "s": (4, -45.0),
+            "^": (3, -90.0),
+            "v": (3, 90.0),
+            "h": (6, -90.0),
+        }.get(code, (4, -90.0))
         radii = [r * (0.8 if code == "s" else 1.0)]
     points = []
     for k in range(n):
@@ -208,5 +243,9 @@ def _tick_label(value: float, axis: Axis) -> str:
     if axis.log:
         exponent = math.floor(math.log10(value) + 1e-9)
         mantissa = value / 10**exponent
-        return f"10<tspan dy='-6' font-size='9'>{exponent}</tspan>" if abs(mantissa - 1) < 1e-6 else f"{value:.0e}"
+        return (
+            f"10<tspan dy='-6' font-size='9'>{exponent}</tspan>"
+            if abs(mantissa - 1) < 1e-6
+            else f"{value:.0e}"
+        )
     return f"{value:g}"

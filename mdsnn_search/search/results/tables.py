@@ -28,7 +28,10 @@ Rows = tuple[list[str], list[list[Any]]]
 
 
 def objective_columns(stored: StoredStudy) -> list[str]:
-    columns = ["val accuracy (%)" if name == "accuracy" else stored.label(name) for name in stored.objectives]
+    columns = [
+        "val accuracy (%)" if name == "accuracy" else stored.label(name)
+        for name in stored.objectives
+    ]
     return columns + ([TEST_ACCURACY_COLUMN] if "accuracy" in stored.objectives else [])
 
 
@@ -57,7 +60,13 @@ def status_rows(stored: StoredStudy, records: Sequence[TrialRecord]) -> Rows:
     columns += ["duration", "student"]
     rows = []
     for r in records:
-        row = [r.number, r.state, r.baseline, *objective_cells(stored, r), *(r.metrics.get(k) for k in extra)]
+        row = [
+            r.number,
+            r.state,
+            r.baseline,
+            *objective_cells(stored, r),
+            *(r.metrics.get(k) for k in extra),
+        ]
         row += [_yes_no(r.feasible)] if with_feasibility else []
         row += [format_duration(r.duration_s), r.student_summary if r.student else None]
         rows.append(row)
@@ -69,16 +78,26 @@ def front_rows(stored: StoredStudy, records: Sequence[TrialRecord]) -> Rows:
     extra = extra_metrics(stored)
     columns = ["#", "baseline", *objective_columns(stored), *extra.values(), "student"]
     first, direction = stored.objectives[0], stored.directions[0]
-    ordered = sorted(records, key=lambda r: r.values.get(first, 0.0), reverse=direction == "maximize")
+    ordered = sorted(
+        records, key=lambda r: r.values.get(first, 0.0), reverse=direction == "maximize"
+    )
     rows = [
-        [r.number, r.baseline, *objective_cells(stored, r), *(r.metrics.get(k) for k in extra), r.student_summary]
+        [
+            r.number,
+            r.baseline,
+            *objective_cells(stored, r),
+            *(r.metrics.get(k) for k in extra),
+            r.student_summary,
+        ]
         for r in ordered
     ]
     return columns, rows
 
 
 def failure_rows(records: Sequence[TrialRecord]) -> Rows:
-    rows = [[r.number, r.fail_reason or "(no reason stored)"] for r in records if r.state == "failed"]
+    rows = [
+        [r.number, r.fail_reason or "(no reason stored)"] for r in records if r.state == "failed"
+    ]
     return ["#", "reason"], rows
 
 

@@ -12,10 +12,10 @@ from typing import Any
 import optuna
 from rich.table import Table
 
+from mdsnn_search import tables
 from mdsnn_search.search.results.front import summarize_front
 from mdsnn_search.search.results.records import TrialRecord, trial_counts
 from mdsnn_search.search.results.storage import StoredStudy
-from mdsnn_search import tables
 from mdsnn_search.search.results.tables import failure_rows, front_rows, status_rows
 
 TEXT_COLUMNS = frozenset({"state", "baseline", "student", "reason", "feasible"})
@@ -26,7 +26,9 @@ def rich_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
     return tables.rich_table(title, columns, rows, text_columns=TEXT_COLUMNS)
 
 
-def records_of(stored: StoredStudy, trials: Sequence[optuna.trial.FrozenTrial] | None = None) -> list[TrialRecord]:
+def records_of(
+    stored: StoredStudy, trials: Sequence[optuna.trial.FrozenTrial] | None = None
+) -> list[TrialRecord]:
     trials = stored.study.get_trials(deepcopy=False) if trials is None else trials
     return [TrialRecord.from_trial(t, stored.objectives) for t in trials]
 
@@ -62,7 +64,8 @@ def front_table(study: optuna.Study | StoredStudy, *, max_rows: int | None = 10)
     columns, rows = front_rows(stored, records)
     title = (
         f"Pareto front: {len(summary.front)} trials ({counts_line(trial_counts(trials))}); "
-        f"hypervolume {summary.normalized_hypervolume:.4f}" + (" (feasible only)" if summary.constrained else "")
+        f"hypervolume {summary.normalized_hypervolume:.4f}"
+        + (" (feasible only)" if summary.constrained else "")
     )
     if max_rows is not None and len(rows) > max_rows:
         title += f"; first {max_rows} shown"

@@ -5,4 +5,11 @@ from mdsnn_search.snn.models.layer_table import arch_layer_table, layer_table
 from mdsnn_search.snn.models.network import SpikingNetwork
 from mdsnn_search.snn.models.registry import MODELS, build_model, register_model
 
-__all__ = ["MODELS", "SpikingNetwork", "arch_layer_table", "build_model", "layer_table", "register_model"]
+__all__ = [
+    "MODELS",
+    "SpikingNetwork",
+    "arch_layer_table",
+    "build_model",
+    "layer_table",
+    "register_model",
+]

@@ -34,11 +34,15 @@ def layer_table(model: SpikingNetwork) -> list[LayerSpec]:
         last_layer = name
 
     def record_pool(args: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
-        if last_layer is not None:  # [T, B, C, H, W] in and out: the factor is the ratio of the sides
+        if (
+            last_layer is not None
+        ):  # [T, B, C, H, W] in and out: the factor is the ratio of the sides
             pools[last_layer] = args[0].shape[-2] // output.shape[-2]
 
     hooks = [
-        layer.register_forward_hook(lambda module, args, output, name=name: record_layer(name, args, output))
+        layer.register_forward_hook(
+            lambda module, args, output, name=name: record_layer(name, args, output)
+        )
         for name, layer in model.weight_layers().items()
     ]
     hooks += [

@@ -23,7 +23,9 @@ class SpikingNetwork(nn.Module):
     batches by accident.
     """
 
-    def __init__(self, config: ModelConfig, input_shape: tuple[int, int, int], num_classes: int) -> None:
+    def __init__(
+        self, config: ModelConfig, input_shape: tuple[int, int, int], num_classes: int
+    ) -> None:
         super().__init__()
         self.config = config
         self.input_shape = input_shape
@@ -34,7 +36,9 @@ class SpikingNetwork(nn.Module):
 
     def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
         if x_seq.dim() != 5 or tuple(x_seq.shape[2:]) != self.input_shape:
-            raise ValueError(f"expected input [T, B, {', '.join(map(str, self.input_shape))}], got {list(x_seq.shape)}")
+            raise ValueError(
+                f"expected input [T, B, {', '.join(map(str, self.input_shape))}], got {list(x_seq.shape)}"
+            )
         functional.reset_net(self)
         if self.config.timesteps is not None:
             x_seq = to_student_time(x_seq, self.config.timesteps, self.config.frame_merge)
@@ -48,7 +52,9 @@ class SpikingNetwork(nn.Module):
 
     def weight_layers(self) -> dict[str, WeightLayer]:
         """Weight layers by stable name, in forward order."""
-        return {m.layer_name: m for m in self.modules() if isinstance(m, (QuantConvBN2d, QuantLinear))}
+        return {
+            m.layer_name: m for m in self.modules() if isinstance(m, (QuantConvBN2d, QuantLinear))
+        }
 
     def neurons(self) -> dict[str, QuantLIFNode]:
         """Spiking neurons by the name of the layer whose output they fire on."""

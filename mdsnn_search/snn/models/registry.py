@@ -20,7 +20,9 @@ MODELS: Registry[ModelBuilder] = Registry("architecture")
 register_model = MODELS.register
 
 
-def build_model(config: ModelConfig, input_shape: tuple[int, int, int], num_classes: int) -> SpikingNetwork:
+def build_model(
+    config: ModelConfig, input_shape: tuple[int, int, int], num_classes: int
+) -> SpikingNetwork:
     """Build ``config.arch`` for inputs (C, H, W) and ``num_classes`` outputs.
 
     Raises ConfigError for an unknown architecture, an input too small for it, or a precision

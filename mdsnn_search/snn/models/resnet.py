@@ -19,7 +19,9 @@ from mdsnn_search.snn.neuron import QuantLIFNode
 
 
 class SpikingBasicBlock(nn.Module):
-    def __init__(self, factory: LayerFactory, prefix: str, c_in: int, c_out: int, stride: int) -> None:
+    def __init__(
+        self, factory: LayerFactory, prefix: str, c_in: int, c_out: int, stride: int
+    ) -> None:
         super().__init__()
         self.conv1 = factory.conv_bn(f"{prefix}.conv1", c_in, c_out, 3, stride, 1)
         self.lif1 = factory.neuron(f"{prefix}.conv1")
@@ -37,8 +39,13 @@ class SpikingBasicBlock(nn.Module):
 
 class SpikingResNet(SpikingNetwork):
     def __init__(
-        self, config: ModelConfig, input_shape: tuple[int, int, int], num_classes: int,
-        stem: nn.Sequential, stages: nn.Sequential, head: nn.Sequential,
+        self,
+        config: ModelConfig,
+        input_shape: tuple[int, int, int],
+        num_classes: int,
+        stem: nn.Sequential,
+        stages: nn.Sequential,
+        head: nn.Sequential,
     ) -> None:
         super().__init__(config, input_shape, num_classes)
         self.stem = stem
@@ -76,23 +83,42 @@ def _spiking_resnet(
         c = hidden
     head_layers.append(factory.linear("fc", c, num_classes))
     return SpikingResNet(
-        factory.config, input_shape, num_classes, stem, nn.Sequential(*stages), nn.Sequential(*head_layers)
+        factory.config,
+        input_shape,
+        num_classes,
+        stem,
+        nn.Sequential(*stages),
+        nn.Sequential(*head_layers),
     )
 
 
 @register_model("resnet18")
-def resnet18(factory: LayerFactory, input_shape: tuple[int, int, int], num_classes: int) -> SpikingResNet:
+def resnet18(
+    factory: LayerFactory, input_shape: tuple[int, int, int], num_classes: int
+) -> SpikingResNet:
     """ResNet-18 layout (64-128-256-512, 2 blocks each), the depth of MD-SNN's backbone."""
     return _spiking_resnet(
-        factory, input_shape, num_classes,
-        stem_channels=64, stage_channels=[64, 128, 256, 512], blocks=[2, 2, 2, 2], hidden_fc=None,
+        factory,
+        input_shape,
+        num_classes,
+        stem_channels=64,
+        stage_channels=[64, 128, 256, 512],
+        blocks=[2, 2, 2, 2],
+        hidden_fc=None,
     )
 
 
 @register_model("resnet19")
-def resnet19(factory: LayerFactory, input_shape: tuple[int, int, int], num_classes: int) -> SpikingResNet:
+def resnet19(
+    factory: LayerFactory, input_shape: tuple[int, int, int], num_classes: int
+) -> SpikingResNet:
     """ResNet-19 (TET, SpQuant-SNN on CIFAR): 128-256-512 with 3-3-2 blocks and a 256 hidden FC."""
     return _spiking_resnet(
-        factory, input_shape, num_classes,
-        stem_channels=128, stage_channels=[128, 256, 512], blocks=[3, 3, 2], hidden_fc=256,
+        factory,
+        input_shape,
+        num_classes,
+        stem_channels=128,
+        stage_channels=[128, 256, 512],
+        blocks=[3, 3, 2],
+        hidden_fc=256,
     )

@@ -30,14 +30,37 @@ VGG_CONFIGS: dict[str, list[int | str]] = {
     # two-layer head is our one classifier (its example costs the convs only).
     "vgg9_spikesim": [64, 64, POOL, 128, 128, POOL, 256, 256, 256, POOL],
     "vgg11": [64, POOL, 128, POOL, 256, 256, POOL, 512, 512, POOL, 512, 512, POOL],
-    "vgg16": [64, 64, POOL, 128, 128, POOL, 256, 256, 256, POOL, 512, 512, 512, POOL, 512, 512, 512, POOL],
+    "vgg16": [
+        64,
+        64,
+        POOL,
+        128,
+        128,
+        POOL,
+        256,
+        256,
+        256,
+        POOL,
+        512,
+        512,
+        512,
+        POOL,
+        512,
+        512,
+        512,
+        POOL,
+    ],
 }
 
 
 class SpikingVGG(SpikingNetwork):
     def __init__(
-        self, config: ModelConfig, input_shape: tuple[int, int, int], num_classes: int,
-        features: nn.Sequential, classifier: QuantLinear,
+        self,
+        config: ModelConfig,
+        input_shape: tuple[int, int, int],
+        num_classes: int,
+        features: nn.Sequential,
+        classifier: QuantLinear,
     ) -> None:
         super().__init__(config, input_shape, num_classes)
         self.features = features
@@ -56,7 +79,9 @@ def _spiking_vgg(
     for item in VGG_CONFIGS[name]:
         if item == POOL:
             if min(height, width) < 2:
-                raise ConfigError(f"model: input {input_shape} is too small for {name} (pooling below 1x1)")
+                raise ConfigError(
+                    f"model: input {input_shape} is too small for {name} (pooling below 1x1)"
+                )
             pool_index += 1
             stages[f"pool{pool_index}"] = layer.MaxPool2d(2, step_mode="m")
             height, width = height // 2, width // 2
@@ -81,7 +106,9 @@ def vgg9(factory: LayerFactory, input_shape: tuple[int, int, int], num_classes: 
 
 
 @register_model("vgg9_spikesim")
-def vgg9_spikesim(factory: LayerFactory, input_shape: tuple[int, int, int], num_classes: int) -> SpikingVGG:
+def vgg9_spikesim(
+    factory: LayerFactory, input_shape: tuple[int, int, int], num_classes: int
+) -> SpikingVGG:
     return _spiking_vgg("vgg9_spikesim", factory, input_shape, num_classes)
 
 

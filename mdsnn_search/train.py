@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
@@ -51,7 +51,7 @@ MAX_SEED = 2**32 - 1
 
 MAX_EPOCHS = 100_000
 MAX_BATCH_SIZE = 1 << 20
-"""Typo guards: past these a run never ends or never fits in memory (1e26 epochs validates as an int)."""
+"""Typo guards: past these a run never ends or never fits in memory (1e26 epochs is a valid int)."""
 
 
 class TrainConfig(BaseModel):
@@ -70,7 +70,8 @@ class TrainConfig(BaseModel):
     max_batches_per_epoch: int | None = Field(None, ge=1, description="cap for quick searches")
     precise_bn: bool = Field(
         True,
-        description="after training, re-estimate every BN layer's running statistics over the training set",
+        description="after training, re-estimate every BN layer's running statistics over the "
+        "training set",
     )
     precise_bn_batches: int | None = Field(
         None,
@@ -83,8 +84,9 @@ class TrainConfig(BaseModel):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     compile: bool = Field(
         False,
-        description="run the neurons' time loop through torch.compile while training: same results, each step "
-        "faster, after a compile of tens of seconds per process (docs/benchmarks.md); for long training",
+        description="run the neurons' time loop through torch.compile while training: same "
+        "results, each step faster, after a compile of tens of seconds per process "
+        "(docs/benchmarks.md); for long training",
     )
 
 
@@ -166,7 +168,9 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.O
     return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
 
 
-def _batches(loader: Iterable[Batch], limit: int | None) -> Iterable[Batch]:
+def _batches(
+    loader: Iterable[Sequence[torch.Tensor]], limit: int | None
+) -> Iterable[Sequence[torch.Tensor]]:
     for i, batch in enumerate(loader):
         if limit is not None and i >= limit:
             return
@@ -187,8 +191,8 @@ def fit(
 
     With ``config.precise_bn`` the BN statistics are re-estimated over ``train_loader`` at the
     end (:mod:`mdsnn_search.snn.bn_recalibration`), so what is evaluated or saved next uses the
-    statistics of the final weights. Raises FloatingPointError when the loss stops being finite, so a search can record the trial
-    as failed instead of training on NaNs.
+    statistics of the final weights. Raises FloatingPointError when the loss stops being finite,
+    so a search can record the trial as failed instead of training on NaNs.
     """
     device = resolve_device(config.device)
     model.to(device)

@@ -15,6 +15,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch.utils.data import Dataset
 
+from mdsnn_search.data.loader import Item
 from mdsnn_search.errors import ConfigError
 
 DatasetName = Literal["digits", "mnist5k", "mnist", "events", "cifar10", "cifar100", "tinyimagenet"]
@@ -59,7 +60,8 @@ class DataConfig(BaseModel):
     name: DatasetName = Field(description="registered dataset")
     root: Path | None = Field(
         None,
-        description="dataset folder; required for all but digits and mnist5k (read from installed packages)",
+        description="dataset folder; required for all but digits and mnist5k "
+        "(read from installed packages)",
     )
     timesteps: int = Field(
         ge=1, description="T, the number of frames every sample is presented for"
@@ -87,8 +89,8 @@ class DataConfig(BaseModel):
         0.2,
         gt=0.0,
         lt=1.0,
-        description="share of the training split a search holds out, stratified, to choose trials on; "
-        "results are reported on the test split",
+        description="share of the training split a search holds out, stratified, to choose "
+        "trials on; results are reported on the test split",
     )
     augment: bool = Field(
         False,
@@ -121,7 +123,8 @@ class DataConfig(BaseModel):
         """Refuse settings the chosen dataset would ignore, naming the field."""
         if self.download and self.name in PACKAGED_DATASETS:
             raise ValueError(
-                f"download: {self.name} {PACKAGED_DATASETS[self.name]}; there is nothing to download"
+                f"download: {self.name} {PACKAGED_DATASETS[self.name]}; "
+                "there is nothing to download"
             )
         if self.download:
             raise ValueError(
@@ -173,13 +176,13 @@ class DatasetBundle:
     is only set by :meth:`with_validation`.
     """
 
-    train: Dataset
-    test: Dataset
+    train: Dataset[Item]
+    test: Dataset[Item]
     input_shape: tuple[int, int, int]
     num_classes: int
     class_names: list[str]
     source: str
-    validation: Dataset | None = None
+    validation: Dataset[Item] | None = None
 
     def with_validation(self, fraction: float, seed: int) -> DatasetBundle:
         """This bundle with a stratified, seeded ``fraction`` of the training split held out as

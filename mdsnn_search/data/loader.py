@@ -13,7 +13,7 @@ changed, so model initialisation cannot shift the data stream.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -21,6 +21,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, get_worker_info
 
 Item = tuple[Tensor, int]
+IndexedItem = tuple[Tensor, int, int]
 
 
 @runtime_checkable
@@ -46,7 +47,7 @@ class _SeededView(Dataset[Item]):
         return self.dataset.draw(index, self.generator)
 
 
-class _WithIndex(Dataset[tuple[Tensor, int, int]]):
+class _WithIndex(Dataset[IndexedItem]):
     """Items ``(x, y, index)``: the item's position in ``dataset`` added."""
 
     def __init__(self, dataset: Dataset[Item]) -> None:
@@ -55,7 +56,7 @@ class _WithIndex(Dataset[tuple[Tensor, int, int]]):
     def __len__(self) -> int:
         return len(self.dataset)  # type: ignore[arg-type]
 
-    def __getitem__(self, index: int) -> tuple[Tensor, int, int]:
+    def __getitem__(self, index: int) -> IndexedItem:
         x, y = self.dataset[index]
         return x, y, index
 
@@ -82,7 +83,7 @@ def time_major_collate(batch: Sequence[Item]) -> tuple[Tensor, Tensor]:
     return x_seq, y
 
 
-def _indexed_collate(batch: Sequence[tuple[Tensor, int, int]]) -> tuple[Tensor, Tensor, Tensor]:
+def _indexed_collate(batch: Sequence[IndexedItem]) -> tuple[Tensor, Tensor, Tensor]:
     x_seq, y = time_major_collate([(x, y) for x, y, _ in batch])
     return x_seq, y, torch.tensor([index for _, _, index in batch], dtype=torch.int64)
 
@@ -97,7 +98,7 @@ def make_loader(
     drop_last: bool = False,
     pin_memory: bool = False,
     with_index: bool = False,
-) -> DataLoader[Item]:
+) -> DataLoader[Item] | DataLoader[IndexedItem]:
     """A DataLoader of time-major batches, reproducible given ``seed``.
 
     Each pass over the loader shuffles anew and draws fresh spikes/augmentations; two loaders
@@ -108,10 +109,10 @@ def make_loader(
     """
     if isinstance(dataset, SeededDataset):
         dataset = _SeededView(dataset, _item_seed(seed))
-    if with_index:
-        dataset = _WithIndex(dataset)
+    # Dataset[Any]: which of the two item types the loader yields is decided at run time.
+    items: Dataset[Any] = _WithIndex(dataset) if with_index else dataset
     return DataLoader(
-        dataset,
+        items,
         batch_size=batch_size,
         shuffle=shuffle,
         generator=torch.Generator().manual_seed(seed),

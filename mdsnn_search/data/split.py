@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 from torch.utils.data import Dataset
 
 from mdsnn_search.data.config import DataConfig
+from mdsnn_search.data.loader import SeededDataset
 from mdsnn_search.errors import DataError
 
 IndexArray = NDArray[np.int64]
@@ -94,6 +95,6 @@ class LabelledSubset(Dataset[tuple[torch.Tensor, int]]):
 
     def draw(self, index: int, generator: torch.Generator | None) -> tuple[torch.Tensor, int]:
         base = self.dataset
-        if hasattr(base, "draw"):
-            return base.draw(self.indices[index], generator)  # type: ignore[no-any-return]
+        if isinstance(base, SeededDataset):
+            return base.draw(self.indices[index], generator)
         return base[self.indices[index]]

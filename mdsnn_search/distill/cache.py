@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch.utils.data import Dataset
@@ -60,7 +61,8 @@ class TeacherOutputCache:
         """Raise ConfigError unless it covers a training set of ``samples`` samples."""
         if samples != self.samples:
             raise ConfigError(
-                f"the teacher outputs cover {self.samples} samples, but the training set has {samples}"
+                f"the teacher outputs cover {self.samples} samples, "
+                f"but the training set has {samples}"
             )
 
     def serves(self, layers: Collection[str]) -> bool:
@@ -106,7 +108,7 @@ class TeacherOutputCache:
         return cls(payload["logits_seq"], dict(payload["membranes"]))
 
 
-def cache_nbytes(teacher: SpikingNetwork, dataset: Dataset, layers: Collection[str]) -> int:
+def cache_nbytes(teacher: SpikingNetwork, dataset: Dataset[Any], layers: Collection[str]) -> int:
     """Bytes a cache of ``teacher``'s outputs on ``dataset`` takes, from one sample's pass."""
     x, _ = dataset[0]
     outputs = run_teacher(teacher, x.unsqueeze(1), layers)
@@ -116,13 +118,14 @@ def cache_nbytes(teacher: SpikingNetwork, dataset: Dataset, layers: Collection[s
 
 @torch.inference_mode()
 def compute_teacher_outputs(
-    teacher: SpikingNetwork, dataset: Dataset, layers: Collection[str]
+    teacher: SpikingNetwork, dataset: Dataset[Any], layers: Collection[str]
 ) -> TeacherOutputCache:
-    """Run the frozen inference ``teacher`` (:func:`~mdsnn_search.distill.teacher.inference_teacher`)
-    over ``dataset`` in order and keep its logits and the membranes at ``layers``.
+    """Run the frozen inference ``teacher`` over ``dataset`` in order and keep its logits and the
+    membranes at ``layers`` (see :func:`~mdsnn_search.distill.teacher.inference_teacher`).
 
     Raises ConfigError if a value is beyond float16's range (a cache would store infinities).
     """
+    samples = len(dataset)  # type: ignore[arg-type]  # torch's Dataset declares no __len__
     logits_seq: torch.Tensor | None = None
     membranes: dict[str, torch.Tensor] = {}
     start = 0
@@ -130,9 +133,9 @@ def compute_teacher_outputs(
     for x, _ in make_loader(dataset, _BATCH):
         outputs = run_teacher(teacher, x.to(device), layers)
         if logits_seq is None:
-            logits_seq = _empty_like_rows(outputs.logits_seq, len(dataset))
+            logits_seq = _empty_like_rows(outputs.logits_seq, samples)
             membranes = {
-                name: _empty_like_rows(m, len(dataset)) for name, m in outputs.membranes.items()
+                name: _empty_like_rows(m, samples) for name, m in outputs.membranes.items()
             }
         stop = start + x.shape[1]
         logits_seq[:, start:stop] = outputs.logits_seq
@@ -148,5 +151,5 @@ def compute_teacher_outputs(
 
 
 def _empty_like_rows(batch_seq: torch.Tensor, samples: int) -> torch.Tensor:
-    """An uninitialised ``[T, samples, ...]`` CPU tensor of :data:`CACHE_DTYPE` for ``batch_seq``'s rows."""
+    """An uninitialised ``[T, samples, ...]`` CPU tensor of :data:`CACHE_DTYPE` for the rows."""
     return torch.empty((batch_seq.shape[0], samples, *batch_seq.shape[2:]), dtype=CACHE_DTYPE)

@@ -21,7 +21,7 @@ from mdsnn_search.errors import ConfigError
 from mdsnn_search.precision import matches_layer
 
 MembraneNorm = Literal["teacher_power", "threshold", "none"]
-"""How L_mem(l) is made scale-free per layer (see :func:`mdsnn_search.distill.losses.membrane_loss`):
+"""How :func:`~mdsnn_search.distill.losses.membrane_loss` makes L_mem(l) scale-free per layer:
 
 - ``teacher_power``: divide by the teacher's mean H^2 at that layer on the batch (a relative
   error, so a layer whose membrane swings widely weighs no more than a quiet one);
@@ -76,7 +76,8 @@ class DistillConfig(BaseModel):
     )
     teacher_bn: TeacherBatchNorm = Field(
         "running",
-        description="the teacher's batch norm in training steps: running (eval) or batch statistics",
+        description="the teacher's batch norm in training steps: "
+        "running (eval) or batch statistics",
     )
     init_from_teacher: bool = Field(
         True, description="student starts from the teacher's weights (else scratch)"
@@ -156,5 +157,6 @@ def _require_match(pattern: str, names: list[str], field: str, where: str) -> No
     close = difflib.get_close_matches(pattern, names, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     raise ConfigError(
-        f"{field}: {pattern!r} matches no spiking layer of {where}{hint} (spiking layers: {', '.join(names)})"
+        f"{field}: {pattern!r} matches no spiking layer of {where}{hint} "
+        f"(spiking layers: {', '.join(names)})"
     )

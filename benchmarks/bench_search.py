@@ -215,7 +215,8 @@ def main() -> None:
 
     per_trial = doc["training"]["epochs"] * samples_per_epoch
     table = Table(
-        title=f"samplers: {args.trials} trials per study, seeds 0..{args.seeds - 1}; validation hypervolume"
+        title=f"samplers: {args.trials} trials per study, seeds 0..{args.seeds - 1}; "
+        "validation hypervolume"
     )
     for column in (
         "sampler",

@@ -1,4 +1,4 @@
-"""Training-step cost of our quantized student against a plain spikingjelly network, and where it goes.
+"""Training-step cost of our quantized student against plain spikingjelly, and where it goes.
 
 All networks are vgg5 on digits-shaped input (1x8x8, T=4, batch 64). Rows:
 
@@ -270,7 +270,7 @@ def breakdown(rows: dict[str, Row], steps: int) -> dict[str, dict[str, float]]:
 def cache_file(
     teacher: nn.Module, samples: torch.Tensor, layers: list[str]
 ) -> Iterator[TeacherOutputCache]:
-    """The teacher's outputs on ``samples``, saved and memory-mapped back as a study's trials read them."""
+    """The teacher's outputs on ``samples``, saved and memory-mapped back as trials read them."""
     dataset = [(sample, 0) for sample in samples]
     with tempfile.TemporaryDirectory() as folder:
         path = compute_teacher_outputs(inference_teacher(teacher), dataset, layers).save(
@@ -340,8 +340,8 @@ def main() -> None:
     base = medians[REFERENCE]
     clock = "CPU time" if args.cpu_time else "wall-clock"
     print(
-        f"vgg5, input {INPUT}, T={args.timesteps}, batch {args.batch}, {args.threads} threads, {_device}, "
-        f"{repeats} steps each, {clock}"
+        f"vgg5, input {INPUT}, T={args.timesteps}, batch {args.batch}, {args.threads} threads, "
+        f"{_device}, {repeats} steps each, {clock}"
     )
     print(
         f"{'step (fwd+bwd+Adam)':36s} {'median ms':>9s} {'ratio':>6s} |"
@@ -351,10 +351,12 @@ def main() -> None:
     for name, median in medians.items():
         parts = "".join(f"{shares[name][p]:12.0%}" for p in PARTS)
         print(
-            f"{name:36s} {median * 1e3:9.2f} {median / base:6.2f} |{parts} | {shares[name]['quantizers']:10.0%}"
+            f"{name:36s} {median * 1e3:9.2f} {median / base:6.2f} |{parts} | "
+            f"{shares[name]['quantizers']:10.0%}"
         )
     print(
-        "shares: of each row's own step; quantizers (forward + backward) are part of student fwd and backward"
+        "shares: of each row's own step; "
+        "quantizers (forward + backward) are part of student fwd and backward"
     )
     print(f"step_ratio={medians['mdsnn student W4/U4/BN8'] / base:.3f}")
     print(f"cached_distill_step_ratio={medians['+ teacher outputs cached'] / base:.3f}")

@@ -145,8 +145,9 @@ def fmt(values: Sequence[float], scale: float = 1.0, digits: int = 1) -> str:
 
 def summarise(runs: dict[str, list[dict[str, object]]], s: Setup) -> Table:
     table = Table(
-        title=f"digits, vgg5 width {s.width}, T={s.timesteps}, students W{s.precision[0]}/U{s.precision[1]}"
-        f"/BN{s.precision[2]}, teacher BN {s.teacher_bn}, {len(runs[TEACHER])} seed(s)"
+        title=f"digits, vgg5 width {s.width}, T={s.timesteps}, "
+        f"students W{s.precision[0]}/U{s.precision[1]}/BN{s.precision[2]}, "
+        f"teacher BN {s.teacher_bn}, {len(runs[TEACHER])} seed(s)"
     )
     for column in (
         "variant",
@@ -242,13 +243,15 @@ def main(argv: list[str] | None = None) -> int:
         teacher, metrics = train_teacher(bundle, setup, seed)
         runs[TEACHER].append(metrics)
         console.log(
-            f"seed {seed}: teacher acc {metrics[ACCURACY]:.2%} spikes {metrics[SPIKES_PER_SAMPLE]:.0f}"
+            f"seed {seed}: teacher acc {metrics[ACCURACY]:.2%} "
+            f"spikes {metrics[SPIKES_PER_SAMPLE]:.0f}"
         )
         for name, distill in variant_configs(setup).items():
             metrics = train_student(bundle, teacher, setup, seed, distill)
             runs[name].append(metrics)
             console.log(
-                f"seed {seed}: {name:5s} acc {metrics[ACCURACY]:.2%} spikes {metrics[SPIKES_PER_SAMPLE]:.0f} "
+                f"seed {seed}: {name:5s} acc {metrics[ACCURACY]:.2%} "
+                f"spikes {metrics[SPIKES_PER_SAMPLE]:.0f} "
                 f"mismatch {metrics[MEMBRANE_MISMATCH_MEAN]:.3f}"
             )
     console.print(summarise(runs, setup))

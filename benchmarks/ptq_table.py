@@ -65,7 +65,7 @@ def _student(teacher: SpikingNetwork, bundle: DatasetBundle, w: int, u: int) -> 
 def measure(
     bundle: DatasetBundle, width: float, training: TrainConfig, seed: int
 ) -> dict[str, tuple[float, float, float]]:
-    """(accuracy as copied, spikes per sample as copied, accuracy with re-estimated BN) per precision."""
+    """Per precision: (accuracy and spikes per sample as copied, accuracy with re-estimated BN)."""
     seed_everything(seed)
     train = make_loader(bundle.train, training.batch_size, shuffle=True, seed=seed)
     test = make_loader(bundle.test, 512, shuffle=False)

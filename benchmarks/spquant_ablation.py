@@ -4,8 +4,10 @@ Per seed, one full-precision teacher (vgg5, T = 4) is trained on digits; then fo
 students, each initialised from that teacher and trained the same way (membrane distillation at
 every spiking layer plus logit KD, the same epochs and batches), in a 2 x 2 grid:
 
-    membrane   uniform 2-bit (U2: {-a, 0, a}, learnt a)  vs  ternary integer (U3lv: {-1, 0, 1} x theta)
-    keep ratio 1.0 (dense)                               vs  0.5 (half the channels of every spiking layer)
+    membrane:    uniform 2-bit (U2: {-a, 0, a}, learnt a)
+             vs  ternary integer (U3lv: {-1, 0, 1} x theta)
+    keep ratio:  1.0 (dense)
+             vs  0.5 (half the channels of every spiking layer)
 
 Each student goes through :func:`mdsnn_search.job.run_job` (what ``mdsnn-search train`` and every
 search trial run: init from the teacher, prune, distil, evaluate) and is costed by the search
@@ -147,8 +149,8 @@ def fmt(values: Sequence[float], scale: float = 1.0, digits: int = 1) -> str:
 
 def summarise(runs: dict[str, list[dict[str, object]]], s: Setup, seeds: int) -> Table:
     table = Table(
-        title=f"digits, vgg5 width {s.width}, T={s.timesteps}, W2/BN8 students distilled {s.epochs} epochs, "
-        f"{seeds} seed(s), preset {s.preset}"
+        title=f"digits, vgg5 width {s.width}, T={s.timesteps}, "
+        f"W2/BN8 students distilled {s.epochs} epochs, {seeds} seed(s), preset {s.preset}"
     )
     columns = (
         "variant",

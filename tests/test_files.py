@@ -1,4 +1,4 @@
-"""Reading config files: duplicate keys, deep nesting and non-finite numbers are errors naming the file."""
+"""Config files: duplicate keys, deep nesting and non-finite numbers are errors naming the file."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Training end to end: membrane distillation brings the student's membranes closer to the teacher's."""
+"""End to end: membrane distillation brings the student's membranes closer to the teacher's."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The driver's claims: pending until an executor starts a trial, then running; heartbeats while open."""
+"""Driver claims: pending until an executor starts it, then running; heartbeats while open."""
 
 from __future__ import annotations
 

@@ -157,7 +157,7 @@ def test_unreachable_postgresql_is_one_line(
 def test_a_damaged_database_is_one_line_and_untouched(
     make_study: Callable[..., Built], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Optuna reports a missing table as "... e.g. exceeding max length"; the database's own words are shown."""
+    """Missing table: Optuna says "... e.g. exceeding max length"; we show the database's words."""
     built = make_study()
     with sqlite3.connect(built.db_path) as connection:
         connection.execute("DROP TABLE trial_values")

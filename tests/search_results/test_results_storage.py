@@ -40,8 +40,8 @@ def test_wrong_study_name_lists_the_studies(
     extra = ["--front"] if command == "export" else []
     err = fail(capsys, command, "--storage", built.url, "--study", "tt", *extra)
     assert (
-        f"mdsnn-search {command}: error: no study 'tt' in storage {built.url}; did you mean 't'? (studies there: t)"
-        in err
+        f"mdsnn-search {command}: error: no study 'tt' in storage {built.url}; "
+        "did you mean 't'? (studies there: t)" in err
     )
 
 

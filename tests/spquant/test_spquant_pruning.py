@@ -1,4 +1,4 @@
-"""Channel pruning with a membrane prior: scoring, masks that silence channels, the cost model's columns."""
+"""Membrane-prior channel pruning: scoring, masks silencing channels, the cost model's columns."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A student with fewer timesteps than its teacher: its frames, its alignment, its training and its cost."""
+"""A student with fewer timesteps than its teacher: its frames, alignment, training and cost."""
 
 from __future__ import annotations
 

@@ -38,6 +38,7 @@ def test_train_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert 0 <= result["accuracy"] <= 1 and result["spikes_per_sample"] > 0
     assert set(result["layer_firing_rates"]) == {"conv1", "conv2", "conv3", "conv4"}
     assert result["precision"]["conv2"] == "W4/U4/BN8" and Path(result["checkpoint"]).is_file()
+    assert result["precision"]["fc"] == "W4"  # the classifier has no neuron and no batch norm
 
 
 def test_train_tables_and_a_distilled_student(

@@ -197,7 +197,10 @@ def test_export_then_train_round_trips(
     result = json.loads(capsys.readouterr().out)
     assert 0.0 <= result["accuracy"] <= 1.0 and result["spikes_per_sample"] > 0
     student = StudentConfig.model_validate(stored.user_attrs[ATTR_STUDENT])
-    expected = {name: student.precision.for_layer(name).label for name in result["precision"]}
+    expected = {
+        name: student.precision.for_layer(name).label(membrane=name != "fc", bn=name != "fc")
+        for name in result["precision"]
+    }
     assert result["precision"] == expected  # the retrained model has the trial's bits
     assert set(result["membrane_mismatch"]) == {"conv1", "conv2", "conv3", "conv4"}
     assert Path(result["checkpoint"]).is_file()

@@ -61,6 +61,16 @@ def test_train_tables_and_a_distilled_student(
     assert set(result["membrane_mismatch"]) == {"conv1", "conv2", "conv3", "conv4"}
 
 
+def test_train_into_a_log_prints_one_line_per_epoch(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Captured stderr is no terminal, as under CI or nohup: no bar, a line per epoch."""
+    assert main(["train", str(_config(tmp_path)), "--epochs", "3"]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(" loss ")[0] for line in lines] == [f"tiny: epoch {e}/3" for e in (1, 2, 3)]
+    assert all(line.endswith(" s") for line in lines)
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [

@@ -41,8 +41,9 @@ class FittingConsole(Console):
 
 
 def console(*, stderr: bool = False) -> FittingConsole:
-    """The console for stdout (tables, results) or stderr (progress)."""
-    return FittingConsole(stderr=stderr)
+    """The console for stdout (tables, results) or stderr (progress). Text prints as written:
+    no rich markup, so a failure reason's ``[conv1]`` is not taken for a style and dropped."""
+    return FittingConsole(stderr=stderr, markup=False)
 
 
 class PhaseProgress:
@@ -89,6 +90,4 @@ class PhaseProgress:
             self._bar.update(self._task, status=status)
         elif self.enabled:
             elapsed = time.monotonic() - self._start
-            self.console.print(
-                f"{self.description}: {status}, {elapsed:.0f} s", highlight=False, markup=False
-            )
+            self.console.print(f"{self.description}: {status}, {elapsed:.0f} s", highlight=False)

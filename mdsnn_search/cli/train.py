@@ -106,5 +106,6 @@ def _print_tables(name: str, metrics: dict[str, Any]) -> None:
             "per layer",
             ["layer", "precision", "input rate", "firing rate", "membrane MSE vs teacher"],
             rows,
+            text_columns={"precision"},
         )
     )

@@ -53,6 +53,15 @@ def test_train_tables_and_a_distilled_student(
     assert main(["train", str(teacher_config)]) == 0
     out = capsys.readouterr().out
     assert "accuracy" in out and "firing rate" in out
+    layers = {
+        cells[0]: cells[1]
+        for cells in ([c.strip() for c in line.split("│")[1:-1]] for line in out.splitlines())
+        if len(cells) == 5
+    }
+    assert layers == {
+        **dict.fromkeys(["conv1", "conv2", "conv3", "conv4"], "W32/U32/BN32"),
+        "fc": "W32",
+    }
     student = _config(
         tmp_path, teacher=str(tmp_path / "t.pt"), distill={"layers": "all", "kd_weight": 0.5}
     )

@@ -35,7 +35,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import optuna  # noqa: E402
 import yaml  # noqa: E402
-from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from mdsnn_search.data import load_dataset  # noqa: E402
@@ -45,6 +44,7 @@ from mdsnn_search.search.results import hypervolume  # noqa: E402
 from mdsnn_search.search.run import run_study  # noqa: E402
 from mdsnn_search.search.spec import StudySpec  # noqa: E402
 from mdsnn_search.search.teacher import ensure_teacher  # noqa: E402
+from mdsnn_search.terminal import console as make_console  # noqa: E402
 
 SPEC = Path(__file__).parents[1] / "search_spaces" / "mnist5k.yaml"
 DIRECTIONS = ["maximize", "minimize"]
@@ -156,7 +156,7 @@ def main() -> None:
     if args.smoke:
         args.trials, args.seeds, args.noise_seeds = 6, 1, 2
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    console = Console(width=160)
+    console = make_console()
     doc = bench_document(args.smoke)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)

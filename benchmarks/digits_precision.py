@@ -14,13 +14,13 @@ import statistics
 import time
 
 import torch
-from rich.console import Console
 from rich.table import Table
 
 from mdsnn_search.data import DataConfig
 from mdsnn_search.job import TrainSpec, run_job
 from mdsnn_search.precision import PrecisionConfig
 from mdsnn_search.snn import ModelConfig
+from mdsnn_search.terminal import console
 from mdsnn_search.train import TrainConfig
 
 PRECISIONS = {"FP32 teacher": (32, 32, 32), "W4/U4/BN8": (4, 4, 8), "W2/U2/BN8": (2, 2, 8)}
@@ -64,7 +64,7 @@ def main() -> None:
             f"{min(accuracies):.2%}",
             f"{statistics.mean(s for _, s in runs):.0f}",
         )
-    Console().print(table)
+    console().print(table)
     print(f"elapsed_s={time.perf_counter() - start:.0f}")
     print(f"w4_accuracy={statistics.mean(a for a, _ in results['W4/U4/BN8']):.4f}")
 

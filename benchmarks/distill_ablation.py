@@ -39,7 +39,6 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
-from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 from spikingjelly.activation_based import functional  # noqa: E402
 
@@ -55,6 +54,7 @@ from mdsnn_search.distill import (  # noqa: E402
 )
 from mdsnn_search.precision import PrecisionConfig  # noqa: E402
 from mdsnn_search.snn import ModelConfig, SpikingNetwork, build_model  # noqa: E402
+from mdsnn_search.terminal import console as make_console  # noqa: E402
 from mdsnn_search.train import TrainConfig, evaluate, fit, seed_everything  # noqa: E402
 
 TEACHER = "teacher"
@@ -66,7 +66,7 @@ LABELS = {
     "+kd": "(c) + KD, tau_t = tau_s",
     "+hkd": "(d) + KD, tau_t != tau_s",
 }
-console = Console(width=120)
+console = make_console()
 
 
 @dataclass(frozen=True)

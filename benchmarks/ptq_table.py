@@ -31,6 +31,7 @@ from mdsnn_search.distill import init_student_from_teacher
 from mdsnn_search.precision import PrecisionConfig
 from mdsnn_search.snn import ModelConfig, SpikingNetwork, build_model
 from mdsnn_search.snn.bn_recalibration import recalibrate_bn_
+from mdsnn_search.terminal import console as make_console
 from mdsnn_search.train import TrainConfig, evaluate, fit, seed_everything
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "data"))
@@ -121,7 +122,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     seeds = 1 if args.smoke else args.seeds
-    console = Console()
+    console = make_console()
     with tempfile.TemporaryDirectory() as scratch:
         events_root = make_learnable_event_folder(
             Path(scratch) / "events", classes=10, per_class=30, events=200, spread=6.0, noise=0.6

@@ -38,7 +38,6 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
-from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from mdsnn_search.checkpoint import save_checkpoint  # noqa: E402
@@ -51,6 +50,7 @@ from mdsnn_search.search.spec import StudySpec  # noqa: E402
 from mdsnn_search.search.trial import cost_metrics  # noqa: E402
 from mdsnn_search.snn import ModelConfig  # noqa: E402
 from mdsnn_search.snn.pruning import PruningConfig  # noqa: E402
+from mdsnn_search.terminal import console as make_console  # noqa: E402
 from mdsnn_search.train import TrainConfig  # noqa: E402
 
 TEACHER = "teacher"
@@ -60,7 +60,7 @@ MEMBRANES = {
 }
 KEEP_RATIOS = (1.0, 0.5)
 VARIANTS = tuple((membrane, keep) for keep in KEEP_RATIOS for membrane in MEMBRANES)
-console = Console(width=140)
+console = make_console()
 
 
 @dataclass(frozen=True)

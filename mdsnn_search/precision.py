@@ -111,11 +111,15 @@ class LayerPrecision(BaseModel):
     def uniform(cls, w_bits: int, u_bits: int, bn_bits: int) -> LayerPrecision:
         return cls(w_bits=w_bits, u_bits=u_bits, bn_bits=bn_bits)
 
-    @property
-    def label(self) -> str:
-        """Short form used in tables, e.g. ``W4/U4/BN8``; an integer membrane reads ``U3lv``."""
-        membrane = f"U{self.u_bits}" if self.u_levels is None else f"U{self.u_levels}lv"
-        return f"W{self.w_bits}/{membrane}/BN{self.bn_bits}"
+    def label(self, *, membrane: bool = True, bn: bool = True) -> str:
+        """Short form used in tables, e.g. ``W4/U4/BN8``, of the parts a layer has: a classifier
+        with no neuron and no batch norm reads ``W4``. An integer membrane reads ``U3lv``."""
+        parts = [f"W{self.w_bits}"]
+        if membrane:
+            parts.append(f"U{self.u_bits}" if self.u_levels is None else f"U{self.u_levels}lv")
+        if bn:
+            parts.append(f"BN{self.bn_bits}")
+        return "/".join(parts)
 
     def with_override(self, override: LayerPrecisionOverride) -> LayerPrecision:
         """This precision with the fields ``override`` sets replaced.

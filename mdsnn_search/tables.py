@@ -1,10 +1,16 @@
-"""Numbers as text and rich tables: one look for every table the CLI and the results print."""
+"""Numbers as text and rich tables: one look for every table the CLI and the results print.
+
+A cell that does not fit a narrow terminal folds onto more lines instead of being cut, so no
+number or header is ever shown as ``2.091e-…``; off a terminal the console is wide enough that
+nothing folds (:mod:`mdsnn_search.terminal`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from typing import Any
 
+from rich.console import JustifyMethod
 from rich.table import Table
 
 
@@ -29,7 +35,8 @@ def rich_table(
     """The first column and ``text_columns`` left-aligned, the rest (numbers) right-aligned."""
     t = Table(title=title, title_justify="left")
     for i, column in enumerate(columns):
-        t.add_column(column, justify="left" if i == 0 or column in text_columns else "right")
+        justify: JustifyMethod = "left" if i == 0 or column in text_columns else "right"
+        t.add_column(column, justify=justify, overflow="fold")
     for row in rows:
         t.add_row(*(format_value(v) for v in row))
     return t

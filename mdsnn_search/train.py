@@ -18,15 +18,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from spikingjelly.activation_based import functional
 
 from mdsnn_search.errors import ConfigError
@@ -34,6 +25,7 @@ from mdsnn_search.snn.bn_recalibration import recalibrate_bn_
 from mdsnn_search.snn.models.network import SpikingNetwork
 from mdsnn_search.snn.monitor import SpikeMonitor
 from mdsnn_search.snn.neuron import compile_neurons_
+from mdsnn_search.terminal import PhaseProgress
 
 logger = logging.getLogger(__name__)
 
@@ -208,10 +200,8 @@ def fit(
         else None
     )
     result = TrainResult()
-    with _progress(progress) as bar:
-        task = bar.add_task(
-            description, total=(steps_per_epoch or 0) * config.epochs or None, status=""
-        )
+    total_steps = (steps_per_epoch or 0) * config.epochs or None
+    with PhaseProgress(description, total_steps, enabled=progress) as bar:
         for epoch in range(1, config.epochs + 1):
             model.train()
             loss_sum = torch.zeros((), device=device)
@@ -224,7 +214,7 @@ def fit(
                 optimizer.step()
                 loss_sum += loss.detach()
                 count += 1
-                bar.advance(task)
+                bar.advance()
             train_loss = float(loss_sum) / max(count, 1)
             if not math.isfinite(train_loss):
                 raise FloatingPointError(f"training loss became {train_loss} in epoch {epoch}")
@@ -237,7 +227,7 @@ def fit(
             status = f"epoch {epoch}/{config.epochs} loss {train_loss:.4f}"
             if log.test_accuracy is not None:
                 status += f" acc {log.test_accuracy:.2%}"
-            bar.update(task, status=status)
+            bar.report(status)
             logger.info("%s: %s", description, status)
     compile_neurons_(model, False)  # evaluation and BN re-estimation would each compile anew
     if config.precise_bn:
@@ -275,18 +265,4 @@ def evaluate(
         layer_firing_rates=monitor.firing_rates,
         layer_input_rates=monitor.input_rates,
         samples=samples,
-    )
-
-
-def _progress(enabled: bool) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[status]}"),
-        console=Console(stderr=True),
-        disable=not enabled,
-        transient=False,
     )

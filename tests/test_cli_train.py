@@ -38,6 +38,7 @@ def test_train_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert 0 <= result["accuracy"] <= 1 and result["spikes_per_sample"] > 0
     assert set(result["layer_firing_rates"]) == {"conv1", "conv2", "conv3", "conv4"}
     assert result["precision"]["conv2"] == "W4/U4/BN8" and Path(result["checkpoint"]).is_file()
+    assert result["precision"]["fc"] == "W4"  # the classifier has no neuron and no batch norm
 
 
 def test_train_tables_and_a_distilled_student(
@@ -52,12 +53,31 @@ def test_train_tables_and_a_distilled_student(
     assert main(["train", str(teacher_config)]) == 0
     out = capsys.readouterr().out
     assert "accuracy" in out and "firing rate" in out
+    layers = {
+        cells[0]: cells[1]
+        for cells in ([c.strip() for c in line.split("│")[1:-1]] for line in out.splitlines())
+        if len(cells) == 5
+    }
+    assert layers == {
+        **dict.fromkeys(["conv1", "conv2", "conv3", "conv4"], "W32/U32/BN32"),
+        "fc": "W32",
+    }
     student = _config(
         tmp_path, teacher=str(tmp_path / "t.pt"), distill={"layers": "all", "kd_weight": 0.5}
     )
     assert main(["train", str(student), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert set(result["membrane_mismatch"]) == {"conv1", "conv2", "conv3", "conv4"}
+
+
+def test_train_into_a_log_prints_one_line_per_epoch(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Captured stderr is no terminal, as under CI or nohup: no bar, a line per epoch."""
+    assert main(["train", str(_config(tmp_path)), "--epochs", "3"]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(" loss ")[0] for line in lines] == [f"tiny: epoch {e}/3" for e in (1, 2, 3)]
+    assert all(line.endswith(" s") for line in lines)
 
 
 @pytest.mark.parametrize(

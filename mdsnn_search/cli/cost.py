@@ -37,6 +37,9 @@ from mdsnn_search.hardware.messages import validation_message
 from mdsnn_search.outputs import check_figure_file
 from mdsnn_search.precision import FULL_PRECISION_BITS, LayerPrecision
 
+TABLE_EXTRAS = ("tiles", "pes", "timesteps")
+"""What the totals table shows beside the totals, so ``--sensitivity --json`` carries it too."""
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
@@ -131,7 +134,8 @@ def run(args: argparse.Namespace) -> int:
     if args.sensitivity:
         rows = sensitivity(layers, preset, ConfigBatch.of(layers, **config))
         if args.json:
-            print_json({"totals": report.totals(), "sensitivity": [asdict(row) for row in rows]})
+            totals = {**report.totals(), **{k: getattr(report, k) for k in TABLE_EXTRAS}}
+            print_json({"totals": totals, "sensitivity": [asdict(row) for row in rows]})
         else:
             from mdsnn_search.hardware.render import render_sensitivity
 

@@ -8,9 +8,10 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from rich.console import Console
+from mdsnn_search.terminal import console as make_console
 
-console = Console()
+console = make_console()
+"""Tables and results on stdout, at the terminal's width or unwrapped in a log."""
 
 
 def print_json(document: Any) -> None:

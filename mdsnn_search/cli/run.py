@@ -36,14 +36,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="resume even though the spec's trial-determining sections changed; new trials record their own spec",
     )
     parser.add_argument(
-        "--json", action="store_true", help="print a JSON summary instead of the front table"
+        "--json",
+        action="store_true",
+        help="print the summary and the whole front (values, metrics, students) as JSON",
     )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from mdsnn_search.errors import ConfigError
-    from mdsnn_search.search.results.terminal import front_table
+    from mdsnn_search.search.results.terminal import front_document, front_table
     from mdsnn_search.search.run import run_study
     from mdsnn_search.search.spec import load_spec
 
@@ -60,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.json,
     )
     if args.json:
-        print_json(summary.to_json())
+        print_json({**summary.to_json(), **front_document(summary.study)})
     else:
         console.print(
             f"study {summary.study_name} ({summary.storage_url}): {summary.finished}/{summary.total} trials finished, "

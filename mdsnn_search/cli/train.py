@@ -56,9 +56,7 @@ def run(args: argparse.Namespace) -> int:
     result = run_job(spec, progress=not args.json)
     metrics = dict(result.metrics)
     metrics["checkpoint"] = str(result.checkpoint) if result.checkpoint else None
-    metrics["precision"] = {
-        name: spec.model.precision.for_layer(name).label for name in result.model.weight_layers()
-    }
+    metrics["precision"] = result.model.precision_labels()
     if args.json:
         print_json(metrics)
     else:
@@ -108,5 +106,6 @@ def _print_tables(name: str, metrics: dict[str, Any]) -> None:
             "per layer",
             ["layer", "precision", "input rate", "firing rate", "membrane MSE vs teacher"],
             rows,
+            text_columns={"precision"},
         )
     )

@@ -15,7 +15,7 @@ layers each; our tolerance: 1e-3), at half the memory and read traffic.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -118,10 +118,14 @@ def cache_nbytes(teacher: SpikingNetwork, dataset: Dataset[Any], layers: Collect
 
 @torch.inference_mode()
 def compute_teacher_outputs(
-    teacher: SpikingNetwork, dataset: Dataset[Any], layers: Collection[str]
+    teacher: SpikingNetwork,
+    dataset: Dataset[Any],
+    layers: Collection[str],
+    on_batch: Callable[[int], None] | None = None,
 ) -> TeacherOutputCache:
     """Run the frozen inference ``teacher`` over ``dataset`` in order and keep its logits and the
-    membranes at ``layers`` (see :func:`~mdsnn_search.distill.teacher.inference_teacher`).
+    membranes at ``layers`` (see :func:`~mdsnn_search.distill.teacher.inference_teacher`);
+    ``on_batch(n)`` after each batch, of ``n`` samples (a progress display's).
 
     Raises ConfigError if a value is beyond float16's range (a cache would store infinities).
     """
@@ -142,6 +146,8 @@ def compute_teacher_outputs(
         for name, h_seq in outputs.membranes.items():
             membranes[name][:, start:stop] = h_seq
         start = stop
+        if on_batch is not None:
+            on_batch(x.shape[1])
     assert logits_seq is not None, "an empty training set has no teacher outputs"
     if not all(torch.isfinite(t).all() for t in (logits_seq, *membranes.values())):
         raise ConfigError(

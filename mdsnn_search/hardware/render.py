@@ -8,8 +8,10 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from mdsnn_search import terminal
 from mdsnn_search.hardware.report import CostReport
 from mdsnn_search.hardware.sensitivity import Sensitivity
+from mdsnn_search.tables import rich_table
 
 _PREFIXES = {  # (from this magnitude on, divide by, unit name)
     "pJ": (
@@ -33,9 +35,6 @@ def human(value: float, unit: str) -> str:
 
 
 def totals_table(report: CostReport) -> Table:
-    table = Table(title="Totals", title_justify="left")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
     rows = [
         ("energy", human(report.energy_pj, "pJ")),
         ("latency", human(report.latency_ns, "ns")),
@@ -49,63 +48,55 @@ def totals_table(report: CostReport) -> Table:
         ("tiles / PEs", f"{report.tiles} / {report.pes}"),
         ("timesteps", str(report.timesteps)),
     ]
-    for name, value in rows:
-        table.add_row(name, value)
-    return table
+    return rich_table("Totals", ["metric", "value"], rows)
 
 
 def layers_table(report: CostReport) -> Table:
-    table = Table(title="Per layer", title_justify="left")
-    for column, justify in (
-        ("layer", "left"), ("C_in>C_out", "right"), ("k", "right"), ("H_out x W_out", "right"),
-        ("W/U/BN", "right"), ("cells", "right"), ("PEs", "right"), ("in rate", "right"),
-        ("energy", "right"), ("E %", "right"), ("area", "right"), ("start > halt", "right"),
-    ):  # fmt: skip
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    columns = ["layer", "C_in>C_out", "k", "H_out x W_out", "W/U/BN", "cells", "PEs", "in rate"]
+    columns += ["energy", "E %", "area", "start > halt"]
+    rows = []
     for row in report.layers:
         bits = "-" if row.w_bits is None else f"{row.w_bits}/{row.u_bits}/{row.bn_bits}"
         share = 100.0 * row.energy_pj / report.energy_pj if report.energy_pj else 0.0
-        table.add_row(
-            row.name,
-            f"{row.c_in}>{row.c_out}",
-            str(row.kernel),
-            f"{row.h_out}x{row.w_out}",
-            bits,
-            str(row.cells_per_weight),
-            str(row.pes),
-            "-" if row.input_rate is None else f"{row.input_rate:.3f}",
-            human(row.energy_pj, "pJ"),
-            f"{share:.1f}",
-            human(row.area_um2, "um2"),
-            f"{human(row.start_ns, 'ns')} > {human(row.halt_ns, 'ns')}",
+        rows.append(
+            (
+                row.name,
+                f"{row.c_in}>{row.c_out}",
+                str(row.kernel),
+                f"{row.h_out}x{row.w_out}",
+                bits,
+                str(row.cells_per_weight),
+                str(row.pes),
+                "-" if row.input_rate is None else f"{row.input_rate:.3f}",
+                human(row.energy_pj, "pJ"),
+                f"{share:.1f}",
+                human(row.area_um2, "um2"),
+                f"{human(row.start_ns, 'ns')} > {human(row.halt_ns, 'ns')}",
+            )
         )
-    return table
+    return rich_table("Per layer", columns, rows)
 
 
 def breakdown_table(report: CostReport) -> Table:
-    table = Table(title="Breakdown by component", title_justify="left")
-    for column in ("component", "energy", "E %", "area", "A %"):
-        table.add_column(column, justify="left" if column == "component" else "right")
     components = list(dict.fromkeys([*report.energy_breakdown_pj, *report.area_breakdown_um2]))
+    rows = []
     for name in components:
         energy = report.energy_breakdown_pj.get(name)
         area = report.area_breakdown_um2.get(name)
-        table.add_row(
-            name,
-            "-" if energy is None else human(energy, "pJ"),
-            "-"
-            if energy is None
-            else f"{100.0 * energy / report.energy_pj:.1f}"
-            if report.energy_pj
-            else "0.0",
-            "-" if area is None else human(area, "um2"),
-            "-"
-            if area is None
-            else f"{100.0 * area / report.area_um2:.1f}"
-            if report.area_um2
-            else "0.0",
+        rows.append(
+            (
+                name,
+                "-" if energy is None else human(energy, "pJ"),
+                "-" if energy is None else _percent(energy, report.energy_pj),
+                "-" if area is None else human(area, "um2"),
+                "-" if area is None else _percent(area, report.area_um2),
+            )
         )
-    return table
+    return rich_table("Breakdown by component", ["component", "energy", "E %", "area", "A %"], rows)
+
+
+def _percent(part: float, whole: float) -> str:
+    return f"{100.0 * part / whole:.1f}" if whole else "0.0"
 
 
 def conventions_text(report: CostReport) -> Text:
@@ -119,7 +110,7 @@ def conventions_text(report: CostReport) -> Text:
 
 def render(report: CostReport, console: Console | None = None) -> None:
     """Print totals, the per-layer table, the component breakdown and the conventions."""
-    console = console or Console()
+    console = console or terminal.console()
     console.print(
         Group(
             totals_table(report),
@@ -131,22 +122,26 @@ def render(report: CostReport, console: Console | None = None) -> None:
 
 
 def sensitivity_table(rows: Sequence[Sensitivity]) -> Table:
-    table = Table(title="Sensitivity: each knob stepped down on its own", title_justify="left")
-    for column in ("knob", "change", "energy", "latency", "area", "EDAP", "rule"):
-        table.add_column(
-            column, justify="right" if column in ("energy", "latency", "area", "EDAP") else "left"
+    cells = [
+        (
+            row.knob,
+            row.change,
+            *(f"{100.0 * v:+.1f} %" for v in (row.energy, row.latency, row.area, row.edap)),
+            row.rule,
         )
-    for row in rows:
-        changes = (
-            f"{100.0 * value:+.1f} %" for value in (row.energy, row.latency, row.area, row.edap)
-        )
-        table.add_row(row.knob, row.change, *changes, row.rule)
-    return table
+        for row in rows
+    ]
+    return rich_table(
+        "Sensitivity: each knob stepped down on its own",
+        ["knob", "change", "energy", "latency", "area", "EDAP", "rule"],
+        cells,
+        text_columns={"change", "rule"},
+    )
 
 
 def render_sensitivity(
     report: CostReport, rows: Sequence[Sensitivity], console: Console | None = None
 ) -> None:
     """Print the base configuration's totals, the sensitivity table and the conventions."""
-    console = console or Console()
+    console = console or terminal.console()
     console.print(Group(totals_table(report), sensitivity_table(rows), conventions_text(report)))

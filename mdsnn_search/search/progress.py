@@ -11,17 +11,18 @@ from __future__ import annotations
 import time
 from types import TracebackType
 
-from rich.console import Console, Group
+from rich.console import Group
 from rich.live import Live
 from rich.text import Text
 
 from mdsnn_search.search.driver import StudyDriver
 from mdsnn_search.search.results.terminal import front_table
+from mdsnn_search.terminal import console
 
 
 class LiveProgress:
     def __init__(self, *, enabled: bool = True) -> None:
-        self.console = Console(stderr=True)
+        self.console = console(stderr=True)
         self.enabled = enabled
         self._live: Live | None = None
         self._start = time.monotonic()

@@ -193,7 +193,7 @@ def _run_missing(
     teacher_json = {**teacher.to_json(), "checkpoint": str(teacher.checkpoint.resolve())}
     if opened.created or opened.changes or STUDY_TEACHER not in study.user_attrs:
         study.set_user_attr(STUDY_TEACHER, teacher_json)
-    outputs = ensure_teacher_outputs(runnable, bundle, teacher)
+    outputs = ensure_teacher_outputs(runnable, bundle, teacher, progress=progress)
     context = TrialContext(
         spec=runnable.model_dump(mode="json"),
         teacher_checkpoint=teacher_json["checkpoint"],

@@ -21,6 +21,7 @@ from mdsnn_search.checkpoint import load_checkpoint
 from mdsnn_search.data import DatasetBundle
 from mdsnn_search.distill import (
     CACHE_FORMAT,
+    TeacherOutputCache,
     cache_nbytes,
     compute_teacher_outputs,
     inference_teacher,
@@ -36,6 +37,8 @@ from mdsnn_search.job import (
 )
 from mdsnn_search.precision import PrecisionConfig
 from mdsnn_search.search.spec import StudySpec
+from mdsnn_search.snn.models.network import SpikingNetwork
+from mdsnn_search.terminal import PhaseProgress
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +132,7 @@ def ensure_teacher(spec: StudySpec, bundle: DatasetBundle, *, progress: bool = T
 
 
 def ensure_teacher_outputs(
-    spec: StudySpec, bundle: DatasetBundle, teacher: TeacherInfo
+    spec: StudySpec, bundle: DatasetBundle, teacher: TeacherInfo, *, progress: bool = True
 ) -> Path | None:
     """The teacher's outputs on the training set, cached beside the teacher (computed now if
     missing), or ``None`` when each trial's steps must run the teacher per batch: the inputs
@@ -165,12 +168,31 @@ def ensure_teacher_outputs(
     path = CACHE_DIR / f"{teacher.checkpoint.stem}-outputs-{key}.pt"
     if not path.is_file():
         try:
-            compute_teacher_outputs(inference, bundle.train, layers).save(path)
+            _compute_outputs(inference, bundle, layers, progress).save(path)
         except ConfigError as exc:
             logger.info("teacher outputs per batch: %s", exc)
             return None
     logger.info("teacher outputs cached for the study: %s (%.0f MB)", path, size_mb)
     return path
+
+
+def _compute_outputs(
+    inference: SpikingNetwork, bundle: DatasetBundle, layers: list[str], progress: bool
+) -> TeacherOutputCache:
+    """:func:`compute_teacher_outputs` with its progress shown: a bar, or a line per tenth."""
+    samples = len(bundle.train)  # type: ignore[arg-type]
+    done = 0
+    with PhaseProgress("teacher outputs", samples, enabled=progress) as bar:
+        bar.report(f"running the teacher over {samples} training samples")
+
+        def batch_done(n: int) -> None:
+            nonlocal done
+            if (done + n) * 10 // samples > done * 10 // samples:
+                bar.report(f"{done + n}/{samples} samples")
+            done += n
+            bar.advance(n)
+
+        return compute_teacher_outputs(inference, bundle.train, layers, on_batch=batch_done)
 
 
 def _distillable_layers(spec: StudySpec, spiking_layers: list[str]) -> list[str]:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import mdsnn_search.cli as cli
+from mdsnn_search.hardware.render import human
 
 REPO = Path(__file__).resolve().parents[2]
 VGG9 = REPO / "simulators" / "examples" / "vgg9_ncaltech101.yaml"
@@ -188,8 +189,7 @@ def test_sensitivity_table(
     )
     assert all(row["edap"] < 0 for row in rows.values())
     assert rows["timesteps"]["edap"] == pytest.approx(-0.75)  # energy and latency both halve
-    assert data["totals"]["edap"] > 0  # type: ignore[index]
-    monkeypatch.setenv("COLUMNS", "200")
+    assert data["totals"]["edap"] > 0 and data["totals"]["timesteps"] == 10  # type: ignore[index]
     assert cli.main(["cost", *flags, "--sensitivity"]) == 0
     out = capsys.readouterr().out
     for word in ("Sensitivity", "W4 -> W2", "EDAP", "rule", "Conventions"):
@@ -229,33 +229,25 @@ def test_precision_activity_and_keep_files(
     assert (rows["conv1"]["c_out"], rows["conv2"]["c_in"]) == (32, 32)
 
 
-def test_text_output_has_the_three_tables(
+def test_text_output_has_the_three_tables_whole(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("COLUMNS", "160")
-    assert (
-        cli.main(
-            [
-                "cost",
-                "--layers",
-                str(VGG9),
-                "-T",
-                "10",
-                "--weight-bits",
-                "4",
-                "--membrane-bits",
-                "4",
-                "--bn-bits",
-                "8",
-            ]
-        )
-        == 0
-    )
+    """Into a log (captured stdout is no terminal) with COLUMNS=80: no cell cut or wrapped."""
+    monkeypatch.setenv("COLUMNS", "80")
+    flags = ["--layers", str(VGG9), "-T", "10", "--weight-bits", "4", "--membrane-bits", "4"]
+    assert cli.main(["cost", *flags, "--bn-bits", "8"]) == 0
     out = capsys.readouterr().out
     for title in ("Totals", "Per layer", "Breakdown by component", "Conventions"):
         assert title in out
     for word in ("EDAP", "TOPS/W", "conv8", "htree", "neuron_memory", "rram_64"):
         assert word in out
+    assert "…" not in out
+    report = run_json(capsys, *flags, "--bn-bits", "8")
+    rows = {line.split("│")[1].strip(): line for line in out.splitlines() if line.count("│") > 10}
+    for layer in report["layers"]:  # type: ignore[attr-defined]
+        cells = [cell.strip() for cell in rows[layer["name"]].split("│")[1:-1]]
+        assert cells[1] == f"{layer['c_in']}>{layer['c_out']}"
+        assert cells[8] == human(layer["energy_pj"], "pJ")
 
 
 def test_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

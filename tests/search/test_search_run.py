@@ -35,9 +35,17 @@ def _load(spec_path: Path) -> optuna.Study:
     return optuna.load_study(study_name=spec.study.name, storage=spec.study.storage_url())
 
 
-def test_study_stores_objectives_metrics_and_configs(write_spec: Callable[..., Path]) -> None:
+def test_study_stores_objectives_metrics_and_configs(
+    write_spec: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     spec_path = write_spec(study={"constraints": {"max_accuracy_drop": 0.5}})
     assert main(["run", str(spec_path), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["finished"] == 4 and summary["counts"]["complete"] == 4
+    assert main(["pareto", str(spec_path), "--json", "--no-files"]) == 0
+    pareto = json.loads(capsys.readouterr().out)
+    assert summary["front"] == pareto["front"] and summary["front"]  # the table's trials, whole
+    assert summary["normalized_hypervolume"] == pareto["hypervolume"]["normalized"]
     study = _load(spec_path)
     assert [d.name for d in study.directions] == ["MAXIMIZE", "MINIMIZE"]
     assert study.metric_names == ["accuracy", "edap"]
@@ -82,6 +90,28 @@ def test_study_stores_objectives_metrics_and_configs(write_spec: Callable[..., P
     )
     # The FP32 baseline costs more than any quantized student on the same crossbar.
     assert fp32.values[1] > max(t.values[1] for t in trials[1:])
+
+
+def test_a_run_into_a_log_prints_each_epoch_step_and_trial_event(
+    write_spec: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Captured stderr is no terminal, as under CI or nohup: the teacher's epochs, the caching of
+    its outputs and the trials each print plain lines as they happen."""
+    assert main(["run", str(write_spec(study={"n_trials": 2}))]) == 0
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    epochs = [line.split(" loss ")[0] for line in lines if line.startswith("teacher-vgg5: ")]
+    assert epochs == [f"teacher-vgg5: epoch {e}/4" for e in range(1, 5)]
+    caching = [line.rsplit(", ", 1)[0] for line in lines if line.startswith("teacher outputs: ")]
+    samples = 200 - 40  # 20 a class, less the validation split
+    assert caching[0] == f"teacher outputs: running the teacher over {samples} training samples"
+    assert caching[-1] == f"teacher outputs: {samples}/{samples} samples" and len(caching) <= 11
+    trials = [line for line in lines if line.startswith("tiny: ")]
+    assert trials[-1].startswith("tiny: 2/2 trials done (2 complete, 0 failed this run)")
+    assert len(trials) == len(set(trials)) and len(lines) == len(epochs) + len(caching) + len(
+        trials
+    )
+    assert "2/2 trials finished" in captured.out and "Pareto front" in captured.out
 
 
 def test_trial_of_a_stopped_run_goes_stale_and_runs_again(write_spec: Callable[..., Path]) -> None:
@@ -197,7 +227,10 @@ def test_export_then_train_round_trips(
     result = json.loads(capsys.readouterr().out)
     assert 0.0 <= result["accuracy"] <= 1.0 and result["spikes_per_sample"] > 0
     student = StudentConfig.model_validate(stored.user_attrs[ATTR_STUDENT])
-    expected = {name: student.precision.for_layer(name).label for name in result["precision"]}
+    expected = {
+        name: student.precision.for_layer(name).label(membrane=name != "fc", bn=name != "fc")
+        for name in result["precision"]
+    }
     assert result["precision"] == expected  # the retrained model has the trial's bits
     assert set(result["membrane_mismatch"]) == {"conv1", "conv2", "conv3", "conv4"}
     assert Path(result["checkpoint"]).is_file()

@@ -268,11 +268,3 @@ def make_study(
         )
 
     return make
-
-
-@pytest.fixture(autouse=True)
-def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tables wide enough that cells are not wrapped (the captured stdout is no terminal)."""
-    from mdsnn_search.cli import render
-
-    monkeypatch.setattr(render.console, "width", 220)

@@ -66,8 +66,9 @@ def test_integer_membrane_refuses_other_bits_and_too_few_levels() -> None:
 
 
 def test_label_names_the_levels() -> None:
-    assert LayerPrecision(w_bits=2, u_levels=3, bn_bits=8).label == "W2/U3lv/BN8"
-    assert LayerPrecision.uniform(2, 2, 8).label == "W2/U2/BN8"
+    assert LayerPrecision(w_bits=2, u_levels=3, bn_bits=8).label() == "W2/U3lv/BN8"
+    assert LayerPrecision.uniform(2, 2, 8).label() == "W2/U2/BN8"
+    assert LayerPrecision.uniform(2, 2, 8).label(membrane=False, bn=False) == "W2"
 
 
 def test_an_override_naming_the_membrane_switches_its_mode() -> None:

@@ -13,7 +13,7 @@ import optuna
 from rich.table import Table
 
 from mdsnn_search import tables
-from mdsnn_search.search.results.front import summarize_front
+from mdsnn_search.search.results.front import FrontSummary, summarize_front
 from mdsnn_search.search.results.records import TrialRecord, trial_counts
 from mdsnn_search.search.results.storage import StoredStudy
 from mdsnn_search.search.results.tables import failure_rows, front_rows, status_rows
@@ -56,14 +56,10 @@ def front_table(study: optuna.Study | StoredStudy, *, max_rows: int | None = 10)
 
     A live ``optuna.Study`` works as long as it carries its metric names (``set_metric_names``).
     """
-    stored = study if isinstance(study, StoredStudy) else StoredStudy(study=study, storage_url="")
-    trials = stored.study.get_trials(deepcopy=False)
-    summary = summarize_front(trials, stored.objectives, stored.directions)
-    front = {t.number for t in summary.front}
-    records = [TrialRecord.from_trial(t, stored.objectives) for t in trials if t.number in front]
+    stored, summary, records, counts = _front(study)
     columns, rows = front_rows(stored, records)
     title = (
-        f"Pareto front: {len(summary.front)} trials ({counts_line(trial_counts(trials))}); "
+        f"Pareto front: {len(summary.front)} trials ({counts_line(counts)}); "
         f"hypervolume {summary.normalized_hypervolume:.4f}"
         + (" (feasible only)" if summary.constrained else "")
     )
@@ -71,3 +67,25 @@ def front_table(study: optuna.Study | StoredStudy, *, max_rows: int | None = 10)
         title += f"; first {max_rows} shown"
         rows = rows[:max_rows]
     return rich_table(title, columns, rows)
+
+
+def front_document(study: optuna.Study | StoredStudy) -> dict[str, Any]:
+    """What :func:`front_table` shows, every row and digit, for ``--json``."""
+    _, summary, records, counts = _front(study)
+    return {
+        "counts": counts,
+        "constrained": summary.constrained,
+        "normalized_hypervolume": summary.normalized_hypervolume,
+        "front": [r.to_dict() for r in records],
+    }
+
+
+def _front(
+    study: optuna.Study | StoredStudy,
+) -> tuple[StoredStudy, FrontSummary, list[TrialRecord], dict[str, int]]:
+    stored = study if isinstance(study, StoredStudy) else StoredStudy(study=study, storage_url="")
+    trials = stored.study.get_trials(deepcopy=False)
+    summary = summarize_front(trials, stored.objectives, stored.directions)
+    front = {t.number for t in summary.front}
+    records = [TrialRecord.from_trial(t, stored.objectives) for t in trials if t.number in front]
+    return stored, summary, records, trial_counts(trials)

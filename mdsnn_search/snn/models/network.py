@@ -60,6 +60,17 @@ class SpikingNetwork(nn.Module):
         """Spiking neurons by the name of the layer whose output they fire on."""
         return {m.layer_name: m for m in self.modules() if isinstance(m, QuantLIFNode)}
 
+    def precision_labels(self) -> dict[str, str]:
+        """Each weight layer's bits (``W4/U4/BN8``), only of what it has: no ``U`` without a
+        neuron, no ``BN`` without batch norm (the classifier has neither)."""
+        neurons = self.neurons()
+        return {
+            name: self.config.precision.for_layer(name).label(
+                membrane=name in neurons, bn=isinstance(layer, QuantConvBN2d)
+            )
+            for name, layer in self.weight_layers().items()
+        }
+
     def record_membranes(self, names: set[str] | None) -> None:
         """Keep the pre-spike membrane ``h_seq`` at the named layers only (``None``: none)."""
         for name, node in self.neurons().items():

@@ -26,9 +26,7 @@ from mdsnn_search.search.budget import Budget, claim, interrupt, snapshot, top_u
 from mdsnn_search.search.heartbeat import Heartbeat
 from mdsnn_search.search.objectives import (
     ATTR_BASELINE,
-    ATTR_CONSTRAINTS,
     ATTR_FAIL_REASON,
-    ATTR_FEASIBLE,
     ATTR_METRICS,
     ATTR_SPEC,
     ATTR_STUDENT,
@@ -42,6 +40,7 @@ from mdsnn_search.search.signals import StopOnSignals
 from mdsnn_search.search.space import LayerRoles, baseline_student, suggest_student
 from mdsnn_search.search.spec import StudySpec
 from mdsnn_search.search.trial import STATUS_OK
+from mdsnn_search.search.trial_attrs import ATTR_ACCURACY_DROP, store_constraints, student_attrs
 
 logger = logging.getLogger(__name__)
 
@@ -202,6 +201,8 @@ class StudyDriver:
             self._forget(frozen.number)
             return None
         trial.set_user_attr(ATTR_STUDENT, student.model_dump(mode="json"))
+        for key, value in student_attrs(student, self.roles).items():
+            trial.set_user_attr(key, value)
         trial.set_user_attr(ATTR_SPEC, self.trial_spec)
         trial.set_user_attr(ATTR_TEACHER, self.teacher)
         self._open[frozen.number] = trial
@@ -234,11 +235,8 @@ class StudyDriver:
             )
             return
         trial.set_user_attr(ATTR_METRICS, metrics)
-        constraints = self._constraints(metrics)
-        for key, value in constraints.items():
-            trial.set_constraint(key, value)
-        trial.set_user_attr(ATTR_CONSTRAINTS, constraints)
-        trial.set_user_attr(ATTR_FEASIBLE, all(v <= 0 for v in constraints.values()))
+        trial.set_user_attr(ATTR_ACCURACY_DROP, self.teacher_accuracy - float(metrics["accuracy"]))
+        store_constraints(trial, self._constraints(metrics))
         trial.study.tell(trial, [float(v) for v in values])  # type: ignore[arg-type]
         self.completed += 1
 

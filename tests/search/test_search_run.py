@@ -16,6 +16,7 @@ from mdsnn_search.errors import StudyError
 from mdsnn_search.search.budget import claim, interrupted_numbers, snapshot, top_up
 from mdsnn_search.search.objectives import (
     ATTR_BASELINE,
+    ATTR_CONSTRAINTS,
     ATTR_FAIL_REASON,
     ATTR_FEASIBLE,
     ATTR_METRICS,
@@ -67,12 +68,13 @@ def test_study_stores_objectives_metrics_and_configs(write_spec: Callable[..., P
         assert conv1.w_bits == (32 if trial.number == 0 else 8)  # pinned by fixed_layers
         if trial.number > 0:
             assert conv1.u_bits in (2, 4)  # not pinned: quantized like any other layer
-        assert trial.constraints.keys() == {"accuracy_drop"}
+        assert trial.user_attrs[ATTR_CONSTRAINTS].keys() == {"accuracy_drop"}
+        assert list(trial.constraints.values()) == [trial.user_attrs[ATTR_CONSTRAINTS]["accuracy_drop"]]
         if (
             trial.number > 0
         ):  # digits are direct-coded: the study's cached teacher outputs serve every step
             assert metrics["teacher_outputs"] == "cached"
-        assert trial.user_attrs[ATTR_FEASIBLE] == (trial.constraints["accuracy_drop"] <= 0)
+        assert trial.user_attrs[ATTR_FEASIBLE] is (trial.constraints["0"] <= 0)
     fp32, searched = trials[0], trials[2]
     assert fp32.user_attrs[ATTR_METRICS]["accuracy"] == study.user_attrs[STUDY_TEACHER]["accuracy"]
     assert searched.params and all(

@@ -57,7 +57,7 @@ def test_tables_and_plots_report_the_front_on_test(write_spec: Callable[..., Pat
     assert main(["run", str(spec_path)]) == 0
     stored = open_stored_study(spec_path)
     trials = stored.study.get_trials(deepcopy=False)
-    summary = summarize_front(trials, stored.objectives, stored.directions)
+    summary = summarize_front(stored.study, stored.objectives, stored.directions)
     records = records_of(stored, trials)
     front = {t.number for t in summary.front}
     columns, rows = front_rows(stored, [r for r in records if r.number in front])

@@ -53,10 +53,18 @@ from mdsnn_search.search.objectives import (
     STUDY_TEACHER,
 )
 from mdsnn_search.search.spec import StudySpec
+from mdsnn_search.search.space import LayerRoles, StudentConfig
+from mdsnn_search.search.trial_attrs import OPTUNA_CONSTRAINTS, student_attrs
 
 MINE = ("status", "pareto", "export", "dashboard")
 FRONT = [0, 1, 3, 4, 6]
 TEACHER_ACCURACY = 0.95
+ROLES = LayerRoles(
+    layers=["features.0", "conv2", "fc"],
+    spiking=["features.0", "conv2"],
+    with_bn={"features.0", "conv2"},
+)
+"""The layers the stored students name (their short per-layer attributes are written for these)."""
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -146,6 +154,7 @@ def make_trial(row: Row, objectives: list[str]) -> optuna.trial.FrozenTrial:
     attrs: dict[str, Any] = {}
     if row.state != TrialState.WAITING:
         attrs = {ATTR_STUDENT: student(row), ATTR_TRIAL_DIR: "/tmp/ray/trial"}
+        attrs.update(student_attrs(StudentConfig.model_validate(student(row)), ROLES))
     values = None
     if row.state == TrialState.COMPLETE:
         m = metrics(row)
@@ -176,7 +185,7 @@ def make_trial(row: Row, objectives: list[str]) -> optuna.trial.FrozenTrial:
             "membrane_weight": FloatDistribution(0.1, 10.0, log=True),
         },
         user_attrs=attrs,
-        constraints={"edap": row.constraint} if row.constraint is not None else None,
+        system_attrs={OPTUNA_CONSTRAINTS: [row.constraint] if row.constraint is not None else []},
     )
     if row.state != TrialState.WAITING:
         trial.datetime_start = datetime.datetime(2025, 1, 1, 12, 0, 0)

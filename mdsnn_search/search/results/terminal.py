@@ -58,7 +58,7 @@ def front_table(study: optuna.Study | StoredStudy, *, max_rows: int | None = 10)
     """
     stored = study if isinstance(study, StoredStudy) else StoredStudy(study=study, storage_url="")
     trials = stored.study.get_trials(deepcopy=False)
-    summary = summarize_front(trials, stored.objectives, stored.directions)
+    summary = summarize_front(stored.study, stored.objectives, stored.directions)
     front = {t.number for t in summary.front}
     records = [TrialRecord.from_trial(t, stored.objectives) for t in trials if t.number in front]
     columns, rows = front_rows(stored, records)

@@ -37,9 +37,10 @@ from mdsnn_search.search.objectives import (
 )
 from mdsnn_search.search.samplers import make_sampler, trial_seed
 from mdsnn_search.search.signals import StopOnSignals
-from mdsnn_search.search.space import LayerRoles, baseline_student, suggest_student
+from mdsnn_search.search.space import LayerRoles, record_baseline, suggest_student
 from mdsnn_search.search.spec import StudySpec
 from mdsnn_search.search.trial import STATUS_OK
+from mdsnn_search.search.trial_attrs import ATTR_ACCURACY_DROP, store_constraints, student_attrs
 from mdsnn_search.search.trial_attrs import ATTR_ACCURACY_DROP, store_constraints, student_attrs
 
 logger = logging.getLogger(__name__)
@@ -192,7 +193,7 @@ class StudyDriver:
         baseline = frozen.user_attrs.get(ATTR_BASELINE)
         try:
             if baseline is not None:
-                student = baseline_student(baseline, self.spec.search_space)
+                student = record_baseline(trial, baseline, self.spec.search_space, self.roles)
             else:
                 student = suggest_student(trial, self.spec.search_space, self.roles)
         except (ValidationError, MdsnnError, ValueError) as exc:
@@ -201,6 +202,8 @@ class StudyDriver:
             self._forget(frozen.number)
             return None
         trial.set_user_attr(ATTR_STUDENT, student.model_dump(mode="json"))
+        for key, value in student_attrs(student, self.roles).items():
+            trial.set_user_attr(key, value)
         for key, value in student_attrs(student, self.roles).items():
             trial.set_user_attr(key, value)
         trial.set_user_attr(ATTR_SPEC, self.trial_spec)

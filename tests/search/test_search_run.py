@@ -69,13 +69,26 @@ def test_study_stores_objectives_metrics_and_configs(write_spec: Callable[..., P
         if trial.number > 0:
             assert conv1.u_bits in (2, 4)  # not pinned: quantized like any other layer
         assert trial.user_attrs[ATTR_CONSTRAINTS].keys() == {"accuracy_drop"}
-        assert list(trial.constraints.values()) == [trial.user_attrs[ATTR_CONSTRAINTS]["accuracy_drop"]]
+        assert list(trial.constraints.values()) == [
+            trial.user_attrs[ATTR_CONSTRAINTS]["accuracy_drop"]
+        ]
         if (
             trial.number > 0
         ):  # digits are direct-coded: the study's cached teacher outputs serve every step
             assert metrics["teacher_outputs"] == "cached"
         assert trial.user_attrs[ATTR_FEASIBLE] is (trial.constraints["0"] <= 0)
-    fp32, searched = trials[0], trials[2]
+    fp32, w4u4, searched = trials[0], trials[1], trials[2]
+    # Baselines carry the searched parameters at their values, those the space holds: all for
+    # W4/U4 (conv1's weights are pinned), the distillation settings for FP32 (32 bits is no choice).
+    assert w4u4.params.keys() == searched.params.keys()
+    assert {v for k, v in w4u4.params.items() if k.startswith(("w_bits:", "u_bits:"))} == {4}
+    assert all(v is True for k, v in w4u4.params.items() if k.startswith("distill:"))
+    assert w4u4.params["kd_weight"] == 0.0 and w4u4.distributions == {
+        k: searched.distributions[k] for k in w4u4.params
+    }
+    assert fp32.params.keys() == {k for k in searched.params if not k.startswith(("w_", "u_"))}
+    assert w4u4.user_attrs["bits.fc"] == "W4" and w4u4.user_attrs["bits.conv1"] == "W8/U4/BN8"
+    assert w4u4.user_attrs["code"] == "W4/8 U4 BN8 Dall"
     assert fp32.user_attrs[ATTR_METRICS]["accuracy"] == study.user_attrs[STUDY_TEACHER]["accuracy"]
     assert searched.params and all(
         k.startswith(("w_bits:", "u_bits:", "bn_bits:", "distill:"))

@@ -85,6 +85,30 @@ def store_constraints(trial: optuna.Trial, constraints: Mapping[str, float]) -> 
     trial.set_user_attr(ATTR_FEASIBLE, all(v <= 0 for v in values))
 
 
+SHOWN_METRICS = (
+    "val_accuracy",
+    "test_accuracy",
+    "edap",
+    "energy_pj",
+    "latency_ns",
+    "area_um2",
+    "spikes_per_sample",
+    "tops_per_w",
+)
+"""Metrics shown one per attribute; every metric is in the trial's ``metrics`` document."""
+
+
+def shown_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: metrics[k] for k in SHOWN_METRICS if isinstance(metrics.get(k), (int, float))}
+
+
+def short(text: str) -> str:
+    """``text`` cut to what the dashboard shows whole (the full text goes to the log)."""
+    if len(text) <= MAX_ATTR_CHARS:
+        return text
+    return text[: MAX_ATTR_CHARS - 1] + "…"
+
+
 def too_long(attrs: Mapping[str, Any]) -> dict[str, int]:
     """Attributes whose value the dashboard would cut: name -> length of the shown text."""
     lengths = {k: len(v if isinstance(v, str) else json.dumps(v)) for k, v in attrs.items()}

@@ -16,6 +16,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from mdsnn_search.precision import FULL_PRECISION_BITS, is_full_precision
 from mdsnn_search.search.budget import STALE
+from mdsnn_search.search.documents import trial_document
 from mdsnn_search.search.objectives import (
     ATTR_BASELINE,
     ATTR_CONSTRAINTS,
@@ -65,8 +66,8 @@ class TrialRecord:
             number=trial.number,
             state=STATE_NAMES.get(trial.state, trial.state.name.lower()),
             values={k: float(v) for k, v in values.items()},
-            metrics=dict(attrs.get(ATTR_METRICS) or {}),
-            student=dict(attrs.get(ATTR_STUDENT) or {}),
+            metrics=dict(trial_document(trial, ATTR_METRICS) or {}),
+            student=dict(trial_document(trial, ATTR_STUDENT) or {}),
             baseline=attrs.get(ATTR_BASELINE),
             feasible=is_feasible(trial),
             constrained=has_constraints(trial),

@@ -6,13 +6,21 @@ resume checks) are stored as system attributes, which the dashboard does not sho
 does not limit, in the study's own storage (shared by every run of the study, on any machine).
 What the dashboard shows is kept short (:mod:`mdsnn_search.search.trial_attrs`). Studies written
 before kept them as user attributes; the readers here fall back to those.
+
+For people, each spec the study accepts is also an Optuna artifact, ``spec.yaml``, in
+``studies/NAME/artifacts/`` beside the study's other outputs: ``mdsnn-search dashboard`` serves
+that folder, so the dashboard lists the spec with the study and opens it whole.
 """
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import optuna
+import yaml
+from optuna.artifacts import FileSystemArtifactStore, upload_artifact
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial
 
@@ -47,3 +55,28 @@ def study_document(storage: BaseStorage | None, study: optuna.Study, key: str) -
         if PREFIX + key in attrs:
             return attrs[PREFIX + key]
     return study.user_attrs.get(key)
+
+
+SPEC_ARTIFACT = "spec.yaml"
+
+
+def artifact_folder(study_name: str) -> Path:
+    """Where a study's artifacts are kept, relative to the working directory (like ``studies/``)."""
+    return Path("studies") / study_name / "artifacts"
+
+
+def save_spec_artifact(storage: BaseStorage, study: optuna.Study, document: Any) -> None:
+    """``document`` (a spec) as the study's ``spec.yaml`` artifact, plain text so a browser
+    shows it."""
+    folder = artifact_folder(study.study_name)
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / SPEC_ARTIFACT
+        path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+        upload_artifact(
+            artifact_store=FileSystemArtifactStore(str(folder)),
+            file_path=str(path),
+            study_or_trial=study,
+            storage=storage,
+            mimetype="text/plain",
+        )

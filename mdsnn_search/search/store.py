@@ -26,7 +26,11 @@ from optuna.trial import TrialState
 
 from mdsnn_search.errors import StudyError
 from mdsnn_search.search.budget import interrupt, requeue, snapshot, top_up
-from mdsnn_search.search.documents import set_study_document, study_document
+from mdsnn_search.search.documents import (
+    save_spec_artifact,
+    set_study_document,
+    study_document,
+)
 from mdsnn_search.search.drift import changed_fields, describe, spec_hash
 from mdsnn_search.search.objectives import ATTR_BASELINE, STUDY_SPEC, STUDY_SPEC_HASH
 from mdsnn_search.search.results.storage import read_only_storage, sqlite_path
@@ -145,6 +149,7 @@ def open_study(
         _adopt_legacy(study, storage)
     if changes or legacy:
         set_study_document(storage, study, STUDY_SPEC, document)
+        save_spec_artifact(storage, study, document)
         study.set_user_attr(STUDY_SPEC_HASH, spec_hash(document))
     return OpenedStudy(study, created=False, changes=changes)
 
@@ -216,6 +221,7 @@ def _initialise(
         warnings.simplefilter("ignore", ExperimentalWarning)
         study.set_metric_names(list(spec.study.objectives))
     set_study_document(storage, study, STUDY_SPEC, document)
+    save_spec_artifact(storage, study, document)
     study.set_user_attr(STUDY_SPEC_HASH, spec_hash(document))
 
 

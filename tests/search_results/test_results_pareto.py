@@ -181,3 +181,16 @@ def test_front_table_for_live_study(make_study: Callable[..., Built]) -> None:
     text = console.export_text()
     assert "Pareto front: 5 trials (8 complete, 1 running, 1 failed, 1 waiting)" in text
     assert "first 3 shown" in text and "fp32" in text
+
+
+def test_report_of_a_study_too_small_for_importances(
+    make_study: Callable[..., Built], tmp_path: Path
+) -> None:
+    built = make_study(DEFAULT_ROWS[:1] + DEFAULT_ROWS[8:])  # one complete trial
+    page_path = tmp_path / "report.html"
+    args = ["--html", str(page_path), "--plot", str(tmp_path / "p.png")]
+    assert cli.main(["pareto", *built.args(), *args]) == 0
+    page = page_path.read_text()
+    assert "parameter importances need 2 complete trials with every parameter" in page
+    front, history, table = page_figures(page)
+    assert table["data"][0]["cells"]["values"][0] == ["0"]

@@ -146,11 +146,14 @@ def importance_figure(stored: StoredStudy) -> tuple[go.Figure | None, str | None
     """Optuna's parameter importances, one bar set per objective (each towards its better end),
     or a note saying why there are none."""
     complete = stored.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    with_params = [t for t in complete if t.params]
+    # Optuna takes the parameters every trial holds; name them all instead, so the trials that
+    # hold every one count (an FP32 baseline holds no bit widths).
+    names = sorted(set().union(*(t.params for t in complete)))
+    with_params = [t for t in complete if names and set(t.params) == set(names)]
     if len(with_params) < MIN_IMPORTANCE_TRIALS:
         return None, (
-            f"parameter importances need {MIN_IMPORTANCE_TRIALS} complete trials with "
-            f"parameters; the study has {len(with_params)}"
+            f"parameter importances need {MIN_IMPORTANCE_TRIALS} complete trials with every "
+            f"parameter; the study has {len(with_params)}"
         )
     figure: go.Figure | None = None
     for i, (name, direction) in enumerate(zip(stored.objectives, stored.directions, strict=True)):
@@ -158,7 +161,10 @@ def importance_figure(stored: StoredStudy) -> tuple[go.Figure | None, str | None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the evaluators warn about small studies
             part = optuna.visualization.plot_param_importances(
-                stored.study, target=_objective(i, sign), target_name=stored.label(name)
+                stored.study,
+                params=names,
+                target=_objective(i, sign),
+                target_name=stored.label(name),
             )
         if figure is None:
             figure = part

@@ -1,4 +1,4 @@
-"""``mdsnn-search pareto``: front table, hypervolume, PNG and HTML, JSON; constraints; >2 objectives."""
+"""``mdsnn-search pareto``: front table, hypervolume, PNG and plotly report, JSON; constraints."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ FRONT_COLOR = "#1f77b4"
 
 
 def save_pareto_png(data: PlotData, path: str | Path) -> Path:
-    """Draw ``data`` into ``path`` (parent folders are created), signed as ours; returns the path."""
+    """Draw ``data`` into ``path`` (parent folders are created), signed as ours; returns it."""
     from matplotlib.figure import Figure
 
     path = Path(path)

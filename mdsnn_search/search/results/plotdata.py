@@ -3,8 +3,9 @@
 Axes: the first two objectives. When exactly one of them is maximised (accuracy), it goes on the
 y axis, so the front rises to the upper left; cost axes are logarithmic when all their values are
 positive. Accuracy is drawn in percent and on the test split: the front is chosen on the
-validation split and reported on test (methods.md section 7), so the axis says so. Studies with more than two objectives get a note that
-only the first two are drawn; their front is still the front over all objectives.
+validation split and reported on test (methods.md section 7), so the axis says so. Studies with
+more than two objectives get a note that only the first two are drawn; their front is still the
+front over all objectives.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class PlotData:
     y: Axis
     points: list[Point]
     step: list[tuple[float, float]]
-    """The front's attainment line (2-D non-dominated front points sorted by x; drawn as post-steps)."""
+    """The front's attainment line (front points non-dominated in 2-D, by x; drawn as steps)."""
     hlines: list[tuple[float, str]] = field(default_factory=list)
     vlines: list[tuple[float, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)

@@ -123,7 +123,8 @@ def has_constraints(trial: FrozenTrial) -> bool:
 
 
 def trial_counts(trials: Sequence[FrozenTrial]) -> dict[str, int]:
-    """Trials per state, every state named (``complete``, ``running``, ``failed``, ``waiting``, ``pruned``)."""
+    """Trials per state, every state named (``complete``, ``running``, ``failed``, ``waiting``,
+    ``pruned``)."""
     counts = Counter(STATE_NAMES.get(t.state, t.state.name.lower()) for t in trials)
     return {name: counts.get(name, 0) for name in STATE_NAMES.values()}
 

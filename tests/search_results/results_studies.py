@@ -103,6 +103,14 @@ DEFAULT_ROWS = [
     Row(None, None, "w8u8", state=TrialState.WAITING),
 ]
 
+CONSTRAINED_ROWS = [
+    Row(0.99, 5e-10, "w8u8", constraint=1.0),  # best accuracy, but an infeasible baseline
+    Row(0.90, 4e-10, constraint=-0.5),
+    Row(0.80, 3e-10, constraint=-1.0),
+    Row(0.70, 5e-10, constraint=-0.1),  # dominated
+]
+"""With ``constraints={"max_edap": 4.5e-10}``: the front is trials 1 and 2."""
+
 
 @dataclass
 class Built:

@@ -21,7 +21,7 @@ from typing import Any
 import optuna
 import pytest
 import yaml
-from results_studies import Built, Row
+from results_studies import CONSTRAINED_ROWS, Built
 
 from mdsnn_search import cli
 from mdsnn_search.search.documents import save_spec_artifact
@@ -111,13 +111,7 @@ def test_dashboard_shows_what_pareto_shows(
     """Through the dashboard's own API: each trial's constraints as its Pareto view reads them
     (feasibility as ``pareto`` has it, an infeasible baseline included), baselines with their
     parameters, every attribute under the 1,024-character cut, and the spec whole as an artifact."""
-    rows = [
-        Row(0.99, 5e-10, "w8u8", constraint=1.0),  # best accuracy, but infeasible
-        Row(0.90, 4e-10, constraint=-0.5),
-        Row(0.80, 3e-10, constraint=-1.0),
-        Row(0.70, 5e-10, constraint=-0.1),  # dominated
-    ]
-    built = make_study(rows, constraints={"max_edap": 4.5e-10})
+    built = make_study(CONSTRAINED_ROWS, constraints={"max_edap": 4.5e-10})
     monkeypatch.chdir(tmp_path)
     stored = open_stored_study(built.spec_path)
     assert stored.storage is not None

@@ -10,7 +10,7 @@ from typing import Any
 
 import matplotlib.image
 import pytest
-from results_studies import DEFAULT_ROWS, FRONT, Built, Row
+from results_studies import CONSTRAINED_ROWS, DEFAULT_ROWS, FRONT, Built
 
 from mdsnn_search import cli
 from mdsnn_search.search.results import open_stored_study, summarize_front
@@ -109,13 +109,7 @@ def test_writes_png_and_html_report(
 def test_report_tells_feasible_infeasible_and_marks_infeasible_baselines(
     make_study: Callable[..., Built], tmp_path: Path
 ) -> None:
-    rows = [
-        Row(0.99, 5e-10, "w8u8", constraint=1.0),  # best accuracy, but infeasible
-        Row(0.90, 4e-10, constraint=-0.5),
-        Row(0.80, 3e-10, constraint=-1.0),
-        Row(0.70, 5e-10, constraint=-0.1),  # dominated
-    ]
-    built = make_study(rows, constraints={"max_edap": 4.5e-10})
+    built = make_study(CONSTRAINED_ROWS, constraints={"max_edap": 4.5e-10})
     page_path = tmp_path / "report.html"
     assert (
         cli.main(
@@ -148,13 +142,7 @@ def test_reference_point_option(
 def test_constrained_front_is_feasible_only(
     make_study: Callable[..., Built], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    rows = [
-        Row(0.99, 5e-10, constraint=1.0),  # best accuracy, but infeasible
-        Row(0.90, 4e-10, constraint=-0.5),
-        Row(0.80, 3e-10, constraint=-1.0),
-        Row(0.70, 5e-10, constraint=-0.1),  # dominated
-    ]
-    built = make_study(rows, constraints={"max_edap": 4.5e-10})
+    built = make_study(CONSTRAINED_ROWS, constraints={"max_edap": 4.5e-10})
     doc = run_json(capsys, *built.args(), "--no-files")
     assert doc["constrained"] is True and doc["n_infeasible"] == 1
     assert [t["number"] for t in doc["front"]] == [1, 2]  # type: ignore[index]

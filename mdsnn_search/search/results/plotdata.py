@@ -108,7 +108,7 @@ def plot_data(
     )
     if summary.constrained:
         marked = (
-            f"{summary.n_infeasible} infeasible, marked x"
+            f"{summary.n_infeasible} infeasible, drawn apart"
             if summary.n_infeasible
             else "none infeasible"
         )

@@ -29,6 +29,8 @@ PREFIX = "mdsnn."
 
 
 def set_trial_document(trial: optuna.Trial, key: str, value: Any) -> None:
+    """Store a document of ``trial`` (through the public storage API: Optuna's ``Trial`` has no
+    system-attribute setter)."""
     storage = trial.storage
     study_id = storage.get_study_id_from_name(trial.study.study_name)
     trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 ATTR_CODE = "code"
 """The student in short, e.g. ``W2/4/8 U4 BN8 D3`` (:func:`student_summary`)."""
 BITS_PREFIX = "bits."
-"""``bits.<layer>``: that layer's precision, e.g. ``W4/U4/BN8``; ``bits.*`` is a uniform default."""
+"""``bits.<layer>``: that layer's precision, e.g. ``W4/U4/BN8`` (``W2`` for a layer without neuron
+or batch norm)."""
 ATTR_DISTILL = "distill"
 """The distillation settings on one line: distilled layers, loss weights, temperatures."""
 ATTR_ACCURACY_DROP = "accuracy_drop"

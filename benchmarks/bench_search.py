@@ -39,6 +39,7 @@ from rich.table import Table  # noqa: E402
 
 from mdsnn_search.data import load_dataset  # noqa: E402
 from mdsnn_search.job import TEST_ACCURACY  # noqa: E402
+from mdsnn_search.search.documents import trial_document  # noqa: E402
 from mdsnn_search.search.objectives import ATTR_BASELINE, ATTR_METRICS  # noqa: E402
 from mdsnn_search.search.results import hypervolume  # noqa: E402
 from mdsnn_search.search.run import run_study  # noqa: E402
@@ -93,7 +94,7 @@ def dominates(a: tuple[float, float], b: tuple[float, float]) -> bool:
 
 
 def test_point(trial: Trial) -> tuple[float, float]:
-    return float(trial.user_attrs[ATTR_METRICS][TEST_ACCURACY]), float(trial.values[1])
+    return float(trial_document(trial, ATTR_METRICS)[TEST_ACCURACY]), float(trial.values[1])
 
 
 def noise_floor(doc: dict[str, Any], workdir: Path, seeds: int) -> list[Trial]:

@@ -6,9 +6,9 @@ app is served behind :class:`~mdsnn_search.search.results.read_only.ReadOnlyApp`
 every request but GET/HEAD/OPTIONS. ``--allow-writes`` serves it as optuna-dashboard ships it
 (notes, deleting studies, telling trials from the page).
 
-optuna-dashboard 0.21 ignores ``Trial.set_constraint`` in its Pareto view, so infeasible trials
-show there as if feasible; each trial's ``feasible`` user attribute (and ``mdsnn-search pareto``)
-tells them apart.
+Constraints are stored in the form optuna-dashboard reads, so its Pareto view tells feasible and
+infeasible trials apart as ``mdsnn-search pareto`` does; the study's specs are served from
+``studies/NAME/artifacts/`` (see the README for what the dashboard shows and what it does not).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import socket
 from mdsnn_search.cli.render import console
 from mdsnn_search.cli.study_args import add_study_arguments, open_from_args
 from mdsnn_search.errors import ConfigError
-from mdsnn_search.search.objectives import ATTR_FEASIBLE
+from mdsnn_search.search.documents import artifact_folder
 from mdsnn_search.search.results.read_only import ReadOnlyApp
 
 HOST = "127.0.0.1"
@@ -52,18 +52,16 @@ def run(args: argparse.Namespace) -> int:
     study_id = storage.get_study_id_from_name(stored.name)
     console.print(f"optuna-dashboard for study {stored.name} ({stored.storage_url})")
     console.print(f"open http://{HOST}:{args.port}/dashboard/studies/{study_id}  (Ctrl-C stops it)")
-    console.print(
-        "note: the dashboard's Pareto view ignores constraints; infeasible trials carry "
-        f"user attribute {ATTR_FEASIBLE}=false (mdsnn-search pareto shows the feasible front)"
-    )
     if not args.allow_writes:
         console.print(
             "read-only: requests that would change the study are refused (--allow-writes permits them)"
         )
     import bottle
+    from optuna.artifacts import FileSystemArtifactStore
     from optuna_dashboard import wsgi  # slow (imports scikit-learn), so after the checks
 
-    app = wsgi(storage)
+    artifacts = artifact_folder(stored.name)
+    app = wsgi(storage, FileSystemArtifactStore(str(artifacts)) if artifacts.is_dir() else None)
     try:
         bottle.run(app if args.allow_writes else ReadOnlyApp(app), host=HOST, port=args.port)
     except OSError as exc:

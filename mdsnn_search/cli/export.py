@@ -93,9 +93,7 @@ def run(args: argparse.Namespace) -> int:
     stored = open_from_args(args)
     check_plain_name(stored.name, "the study name (it names the exported files)")
     if args.front:
-        trials = summarize_front(
-            stored.study.get_trials(deepcopy=False), stored.objectives, stored.directions
-        ).front
+        trials = summarize_front(stored.study, stored.objectives, stored.directions).front
         numbers = [t.number for t in trials]
     else:
         numbers = list(dict.fromkeys(args.trials))

@@ -1,6 +1,7 @@
 """``mdsnn-search pareto SPEC``: the Pareto front of a stored study, its hypervolume and plots.
 
-Writes ``studies/NAME/pareto.png`` and ``pareto.html`` unless told otherwise (``--plot``,
+Writes ``studies/NAME/pareto.png`` (matplotlib) and ``pareto.html`` (Optuna's plotly figures, one
+self-contained page) unless told otherwise (``--plot``,
 ``--html``, ``--no-files``); files it did not write are replaced only with ``--force``. The
 hypervolume's reference point is documented in :mod:`mdsnn_search.search.results.front`.
 """
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--reference values must be finite numbers, but got {args.reference}")
     targets = None if args.no_files else _file_targets(args, stored)
     trials = stored.study.get_trials(deepcopy=False)
-    summary = summarize_front(trials, stored.objectives, stored.directions, args.reference)
+    summary = summarize_front(stored.study, stored.objectives, stored.directions, args.reference)
     records = records_of(stored, trials)
     files, skipped = _write_files(targets, stored, records, summary)
     if args.json:
@@ -125,9 +126,9 @@ def _write_files(
         return {}, ["one objective: no front to plot"]
     if summary.n_complete == 0:
         return {}, ["no complete trials yet: nothing to plot"]
-    from mdsnn_search.search.results.html import pareto_html, save_pareto_html
     from mdsnn_search.search.results.plot import save_pareto_png
     from mdsnn_search.search.results.plotdata import plot_data
+    from mdsnn_search.search.results.report import pareto_report, save_report
     from mdsnn_search.search.results.tables import front_rows
 
     notes = (
@@ -138,13 +139,8 @@ def _write_files(
     data = plot_data(stored, records, summary)
     png = save_pareto_png(data, targets[0])
     on_front = {t.number for t in summary.front}
-    complete = [r for r in records if r.state == "complete"]
-    page = pareto_html(
-        data,
-        front_rows(stored, [r for r in complete if r.number in on_front]),
-        front_rows(stored, [r for r in complete if r.number not in on_front]),
-    )
-    html = save_pareto_html(page, targets[1])
+    front = front_rows(stored, [r for r in records if r.number in on_front])
+    html = save_report(pareto_report(stored, records, data, summary, front), targets[1])
     return {"plot": str(png), "html": str(html)}, notes
 
 

@@ -25,6 +25,7 @@ from optuna.exceptions import ExperimentalWarning, UpdateFinishedTrialError
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
+from mdsnn_search.search.documents import PREFIX as DOCUMENTS
 from mdsnn_search.search.objectives import ATTR_BASELINE, ATTR_FAIL_REASON
 
 INTERRUPTED = (
@@ -115,9 +116,13 @@ def claim(study: optuna.Study, budget: Budget) -> FrozenTrial | None:
 
 def requeue(study: optuna.Study, trial: FrozenTrial) -> None:
     """Queue a failed trial's configuration again (Optuna's retry bookkeeping), keeping only its
-    baseline tag: the student, spec and reason attributes belong to the failed attempt."""
+    baseline tag: the student, spec and reason attributes and documents belong to the failed
+    attempt."""
     attempt = copy.copy(trial)
     attempt.user_attrs = {k: v for k, v in trial.user_attrs.items() if k == ATTR_BASELINE}
+    attempt.system_attrs = {
+        k: v for k, v in trial.system_attrs.items() if not k.startswith(DOCUMENTS)
+    }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExperimentalWarning)
         RetryHeartbeatStaleTrialCallback(max_retry=None)(study, attempt)

@@ -23,12 +23,11 @@ from pydantic import ValidationError
 
 from mdsnn_search.errors import MdsnnError
 from mdsnn_search.search.budget import Budget, claim, interrupt, snapshot, top_up
+from mdsnn_search.search.documents import set_trial_document
 from mdsnn_search.search.heartbeat import Heartbeat
 from mdsnn_search.search.objectives import (
     ATTR_BASELINE,
-    ATTR_CONSTRAINTS,
     ATTR_FAIL_REASON,
-    ATTR_FEASIBLE,
     ATTR_METRICS,
     ATTR_SPEC,
     ATTR_STUDENT,
@@ -39,9 +38,23 @@ from mdsnn_search.search.objectives import (
 )
 from mdsnn_search.search.samplers import make_sampler, trial_seed
 from mdsnn_search.search.signals import StopOnSignals
-from mdsnn_search.search.space import LayerRoles, baseline_student, suggest_student
+from mdsnn_search.search.space import LayerRoles, record_baseline, suggest_student
 from mdsnn_search.search.spec import StudySpec
 from mdsnn_search.search.trial import STATUS_OK
+from mdsnn_search.search.trial_attrs import (
+    ATTR_ACCURACY_DROP,
+    short,
+    shown_metrics,
+    store_constraints,
+    student_attrs,
+)
+from mdsnn_search.search.trial_attrs import (
+    ATTR_ACCURACY_DROP,
+    short,
+    shown_metrics,
+    store_constraints,
+    student_attrs,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -193,7 +206,7 @@ class StudyDriver:
         baseline = frozen.user_attrs.get(ATTR_BASELINE)
         try:
             if baseline is not None:
-                student = baseline_student(baseline, self.spec.search_space)
+                student = record_baseline(trial, baseline, self.spec.search_space, self.roles)
             else:
                 student = suggest_student(trial, self.spec.search_space, self.roles)
         except (ValidationError, MdsnnError, ValueError) as exc:
@@ -201,8 +214,12 @@ class StudyDriver:
             self._fail(trial, f"invalid configuration: {exc}")
             self._forget(frozen.number)
             return None
-        trial.set_user_attr(ATTR_STUDENT, student.model_dump(mode="json"))
-        trial.set_user_attr(ATTR_SPEC, self.trial_spec)
+        set_trial_document(trial, ATTR_STUDENT, student.model_dump(mode="json"))
+        for key, value in student_attrs(student, self.roles).items():
+            trial.set_user_attr(key, value)
+        for key, value in student_attrs(student, self.roles).items():
+            trial.set_user_attr(key, value)
+        set_trial_document(trial, ATTR_SPEC, self.trial_spec)
         trial.set_user_attr(ATTR_TEACHER, self.teacher)
         self._open[frozen.number] = trial
         self._changed()
@@ -227,18 +244,17 @@ class StudyDriver:
         values = [metrics.get(OBJECTIVES[name].metric) for name in objectives]
         bad = [n for n, v in zip(objectives, values, strict=True) if not _finite(v)]
         if bad:
-            trial.set_user_attr(ATTR_METRICS, _json_safe(metrics))
+            set_trial_document(trial, ATTR_METRICS, _json_safe(metrics))
             self._fail(
                 trial,
                 f"non-finite objective(s) {bad}: {dict(zip(objectives, values, strict=True))}",
             )
             return
-        trial.set_user_attr(ATTR_METRICS, metrics)
-        constraints = self._constraints(metrics)
-        for key, value in constraints.items():
-            trial.set_constraint(key, value)
-        trial.set_user_attr(ATTR_CONSTRAINTS, constraints)
-        trial.set_user_attr(ATTR_FEASIBLE, all(v <= 0 for v in constraints.values()))
+        set_trial_document(trial, ATTR_METRICS, metrics)
+        for key, value in shown_metrics(metrics).items():
+            trial.set_user_attr(key, value)
+        trial.set_user_attr(ATTR_ACCURACY_DROP, self.teacher_accuracy - float(metrics["accuracy"]))
+        store_constraints(trial, self._constraints(metrics))
         trial.study.tell(trial, [float(v) for v in values])  # type: ignore[arg-type]
         self.completed += 1
 
@@ -253,9 +269,9 @@ class StudyDriver:
         return constraints
 
     def _fail(self, trial: optuna.Trial, reason: str, traceback: str | None = None) -> None:
-        trial.set_user_attr(ATTR_FAIL_REASON, reason)
+        trial.set_user_attr(ATTR_FAIL_REASON, short(reason))
         if traceback:
-            trial.set_user_attr(ATTR_TRACEBACK, traceback[-MAX_TRACEBACK_CHARS:])
+            set_trial_document(trial, ATTR_TRACEBACK, traceback[-MAX_TRACEBACK_CHARS:])
         trial.study.tell(trial, state=TrialState.FAIL)
         self.failed += 1
         logger.warning(

@@ -38,7 +38,9 @@ OBJECTIVES: dict[str, Objective] = {
     "spikes": Objective("spikes", "spikes_per_sample", "minimize", "spikes per sample"),
 }
 
-# Trial user attributes.
+# Trial attributes. ``metrics``, ``student``, ``traceback`` and ``spec`` are documents, stored whole
+# where optuna-dashboard does not cut them (:mod:`mdsnn_search.search.documents`); the others are
+# short user attributes, with those of :mod:`mdsnn_search.search.trial_attrs`.
 ATTR_METRICS = "metrics"
 """All measured values: accuracy, cost totals, spikes, per-layer rates and membrane mismatch."""
 ATTR_STUDENT = "student"
@@ -54,11 +56,11 @@ ATTR_TEACHER = "teacher"
 ATTR_BASELINE = "baseline"
 """Name of the uniform baseline a trial evaluates (``fp32``, ``w8u8``, ``w4u4``, ``w2u2``), absent for searched ones."""
 ATTR_FEASIBLE = "feasible"
-"""Whether every constraint holds; stored too because optuna-dashboard ignores constraints."""
+"""Whether every constraint holds (a boolean; Optuna holds the values themselves)."""
 ATTR_CONSTRAINTS = "constraints"
-"""Constraint values by name (<= 0 is feasible), as given to ``Trial.set_constraint``."""
+"""Constraint values by name (<= 0 is feasible), in the order Optuna holds them unnamed."""
 
-# Study user attributes.
+# Study attributes (``spec`` a document, as above).
 STUDY_SPEC = "spec"
 """The StudySpec of the study's latest accepted spec, as written (JSON, storage password masked)."""
 STUDY_SPEC_HASH = "spec_hash"

@@ -17,17 +17,18 @@ SAMPLERS: Registry[Callable[[int], optuna.samplers.BaseSampler]] = Registry("sam
 
 
 class SearchedTrialsSampler(optuna.samplers.BaseSampler):
-    """``inner``, with its joint (relative) search space taken over the trials that have parameters.
+    """``inner``, with its joint (relative) search space taken over the trials with every parameter.
 
-    Baselines are trials without parameters (their configurations are not points of the search
-    space: FP32's 32 bits never are). Optuna's relative samplers sample jointly the parameters
-    that every complete trial has, so one parameterless trial empties that set and NSGA-II,
-    NSGA-III, GP and multivariate TPE quietly fall back to sampling each parameter on its own:
-    NSGA-II then proposes exactly what random search does (docs/benchmarks.md). For NSGA-II/III
+    Baselines carry only the parameters their configuration has in the search space (FP32's 32
+    bits are no choice of any space). Optuna's relative samplers sample jointly the parameters
+    that every complete trial has, so one baseline short of parameters shrinks that set and
+    NSGA-II, NSGA-III, GP and multivariate TPE quietly fall back to sampling the rest each on its
+    own: NSGA-II then proposes what random search does (docs/benchmarks.md). For NSGA-II/III
     (which breed from the trials of their generations) and TPE (which reads the trials that have
-    the parameters) the space is taken over the parameterised trials; everything else is the
-    inner sampler's. Optuna's GP sampler reads every complete trial's parameters, so it stays
-    unwrapped and samples on its own while a study holds baselines.
+    the parameters) the space is taken over the trials that have the most parameters (every
+    searched trial, and the baselines the space can hold); everything else is the inner
+    sampler's. Optuna's GP sampler reads every complete trial's parameters, so it stays unwrapped
+    and samples on its own while a study holds an FP32 baseline.
     """
 
     def __init__(self, inner: optuna.samplers.BaseSampler) -> None:
@@ -36,9 +37,9 @@ class SearchedTrialsSampler(optuna.samplers.BaseSampler):
     def infer_relative_search_space(
         self, study: optuna.Study, trial: optuna.trial.FrozenTrial
     ) -> dict[str, BaseDistribution]:
-        searched = [
-            t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.params
-        ]
+        complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        widest = max((len(t.params) for t in complete), default=0)
+        searched = [t for t in complete if widest and len(t.params) == widest]
         space = optuna.search_space.intersection_search_space(searched)
         return {
             name: distribution for name, distribution in space.items() if not distribution.single()

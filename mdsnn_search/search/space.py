@@ -11,10 +11,12 @@ when they have more than one choice.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import optuna
+from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution
 from pydantic import BaseModel, ConfigDict, Field
 
 from mdsnn_search.data import DataConfig
@@ -162,6 +164,91 @@ def baseline_student(name: str, space: SearchSpaceConfig) -> StudentConfig:
             init_from_teacher=space.init_from_teacher,
         ),
     )
+
+
+def search_distributions(
+    space: SearchSpaceConfig, roles: LayerRoles
+) -> dict[str, BaseDistribution]:
+    """The parameters a searched trial samples and their distributions: :func:`suggest_student`'s
+    own, recorded on a throwaway in-memory trial (so they cannot drift apart)."""
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "study created in memory" line
+    try:
+        trial = optuna.create_study().ask()
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+    suggest_student(trial, space, roles)
+    return trial.distributions
+
+
+def baseline_params(name: str, space: SearchSpaceConfig, roles: LayerRoles) -> dict[str, Any]:
+    """The searched parameters at baseline ``name``'s values, those the space can hold (FP32's 32
+    bits are no choice of any space; its distillation settings may be): stored on the baseline
+    trial, they show its configuration and let it count in parameter importances."""
+    student = baseline_student(name, space)
+    layers = student.precision.resolve(roles.layers)
+    uniform = BASELINES[name]
+    distill = student.distill
+    params: dict[str, Any] = {}
+    for param, distribution in search_distributions(space, roles).items():
+        knob, _, layer = param.partition(":")
+        bits = layers[layer] if layer else uniform
+        value: Any
+        if knob in ("w_bits", "u_bits", "bn_bits"):
+            value = getattr(bits, knob)
+        elif knob == "membrane":
+            value = f"u{bits.u_bits}"
+        elif knob == "distill":
+            value = distill.layers == "all" or layer in distill.layers
+        elif knob == "keep_ratio":
+            value = 1.0
+        elif knob == "learnable_threshold":
+            value = student.learnable_threshold
+        elif hasattr(distill, knob):
+            value = getattr(distill, knob)
+        else:
+            continue  # timesteps: a baseline runs at the data's T, which the space may not offer
+        if _holds(distribution, value):
+            params[param] = value
+    return params
+
+
+def record_baseline(
+    trial: optuna.Trial, name: str, space: SearchSpaceConfig, roles: LayerRoles
+) -> StudentConfig:
+    """Baseline ``name``'s student, its configuration stored as the trial's parameters (those the
+    space holds, :func:`baseline_params`), fixed through Optuna's ``PartialFixedSampler``."""
+    student = baseline_student(name, space)
+    params = baseline_params(name, space, roles)
+    distributions = search_distributions(space, roles)
+    with warnings.catch_warnings():
+        # Every recorded parameter is fixed; an independent base sampler keeps the study's own
+        # (NSGA-II's generations) out of the baseline.
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        trial.study.sampler = optuna.samplers.PartialFixedSampler(
+            params, optuna.samplers.RandomSampler()
+        )
+    for param in params:
+        distribution = distributions[param]
+        if isinstance(distribution, CategoricalDistribution):
+            trial.suggest_categorical(param, distribution.choices)
+        elif isinstance(distribution, FloatDistribution):
+            trial.suggest_float(
+                param,
+                distribution.low,
+                distribution.high,
+                log=distribution.log,
+                step=distribution.step,
+            )
+    return student
+
+
+def _holds(distribution: BaseDistribution, value: Any) -> bool:
+    if isinstance(distribution, CategoricalDistribution):
+        return value in distribution.choices
+    if isinstance(distribution, FloatDistribution):
+        return bool(distribution.low <= value <= distribution.high)
+    return False
 
 
 def is_full_precision_student(student: StudentConfig, layer_names: list[str]) -> bool:

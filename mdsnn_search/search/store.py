@@ -26,6 +26,11 @@ from optuna.trial import TrialState
 
 from mdsnn_search.errors import StudyError
 from mdsnn_search.search.budget import interrupt, requeue, snapshot, top_up
+from mdsnn_search.search.documents import (
+    save_spec_artifact,
+    set_study_document,
+    study_document,
+)
 from mdsnn_search.search.drift import changed_fields, describe, spec_hash
 from mdsnn_search.search.objectives import ATTR_BASELINE, STUDY_SPEC, STUDY_SPEC_HASH
 from mdsnn_search.search.results.storage import read_only_storage, sqlite_path
@@ -105,9 +110,9 @@ def connect(url: str, config: StudyConfig) -> optuna.storages.RDBStorage:
 
 def check_existing(spec: StudySpec, source: str, url: str, *, accept_change: bool) -> None:
     """Read-only: refuse a stored study that does not match ``spec``; creates and writes nothing."""
-    study = _stored_study(url, spec.study.name)
-    if study is not None and _created(study):
-        check_matches(study, spec, source, url, accept_change=accept_change)
+    stored = _stored_study(url, spec.study.name)
+    if stored is not None and _created(stored[0]):
+        check_matches(*stored, spec, source, url, accept_change=accept_change)
 
 
 def open_study(
@@ -130,42 +135,48 @@ def open_study(
         except DuplicatedStudyError:
             pass
         else:
-            _initialise(study, spec, document)
+            _initialise(study, storage, spec, document)
             return OpenedStudy(study, created=True)
     study = optuna.load_study(study_name=name, storage=storage)
     if not _wait_until_created(study, spec.study.grace_period_s):
         # Its creating run died half-way (or it is not ours): finish the creation, if it matches.
         _check_directions(study, spec, source, url)
-        _initialise(study, spec, document)
+        _initialise(study, storage, spec, document)
         return OpenedStudy(study, created=True)
-    changes = check_matches(study, spec, source, url, accept_change=accept_change)
+    changes = check_matches(study, storage, spec, source, url, accept_change=accept_change)
     legacy = STUDY_SPEC_HASH not in study.user_attrs
     if legacy:
-        _adopt_legacy(study)
+        _adopt_legacy(study, storage)
     if changes or legacy:
+        set_study_document(storage, study, STUDY_SPEC, document)
+        save_spec_artifact(storage, study, document)
         study.set_user_attr(STUDY_SPEC_HASH, spec_hash(document))
-        study.set_user_attr(STUDY_SPEC, document)
     return OpenedStudy(study, created=False, changes=changes)
 
 
 def check_matches(
-    study: optuna.Study, spec: StudySpec, source: str, url: str, *, accept_change: bool
+    study: optuna.Study,
+    storage: optuna.storages.BaseStorage,
+    spec: StudySpec,
+    source: str,
+    url: str,
+    *,
+    accept_change: bool,
 ) -> list[str]:
     """Refuse other objectives always, a changed spec unless accepted; returns the changed fields."""
     _check_directions(study, spec, source, url)
     if (study.metric_names or []) != list(spec.study.objectives):
         raise StudyError(_objectives_differ(study, spec, source, url))
     attrs = study.user_attrs
+    stored = study_document(storage, study, STUDY_SPEC)
     document = spec.model_dump(mode="json")
     if STUDY_SPEC_HASH in attrs:
         if attrs[STUDY_SPEC_HASH] == spec_hash(document):
             return []
-        changes = changed_fields(attrs.get(STUDY_SPEC) or {}, document) or [
-            "(the stored spec is unreadable)"
-        ]
-    elif isinstance(attrs.get(STUDY_SPEC), dict):
+        changes = changed_fields(stored or {}, document) or ["(the stored spec is unreadable)"]
+    elif isinstance(stored, dict):
         # Stored by a version without hashes, which stored its spec with absolute paths.
-        changes = changed_fields(attrs[STUDY_SPEC], absolute_paths(spec).model_dump(mode="json"))
+        changes = changed_fields(stored, absolute_paths(spec).model_dump(mode="json"))
     else:
         raise StudyError(
             f"study {study.study_name!r} in {masked(url)} was not created by mdsnn-search (no stored spec)"
@@ -192,7 +203,12 @@ def _objectives_differ(study: optuna.Study, spec: StudySpec, source: str, url: s
     )
 
 
-def _initialise(study: optuna.Study, spec: StudySpec, document: dict[str, Any]) -> None:
+def _initialise(
+    study: optuna.Study,
+    storage: optuna.storages.BaseStorage,
+    spec: StudySpec,
+    document: dict[str, Any],
+) -> None:
     """The new study's whole queue (baselines first), metric names, then its spec hash: other runs
     wait for the hash, so when they see it, the queue is complete. Also finishes a creation its
     run did not (baselines already queued are not queued twice)."""
@@ -204,8 +220,9 @@ def _initialise(study: optuna.Study, spec: StudySpec, document: dict[str, Any]) 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExperimentalWarning)
         study.set_metric_names(list(spec.study.objectives))
+    set_study_document(storage, study, STUDY_SPEC, document)
+    save_spec_artifact(storage, study, document)
     study.set_user_attr(STUDY_SPEC_HASH, spec_hash(document))
-    study.set_user_attr(STUDY_SPEC, document)
 
 
 def _created(study: optuna.Study) -> bool:
@@ -223,16 +240,20 @@ def _wait_until_created(study: optuna.Study, wait_s: float) -> bool:
     return True
 
 
-def _adopt_legacy(study: optuna.Study) -> None:
+def _adopt_legacy(study: optuna.Study, storage: optuna.storages.BaseStorage) -> None:
     """A study from a version without heartbeats: its RUNNING trials have none, so they are left
     by a stopped run (that version allowed one run per study); queue them again as it did."""
     stale = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-    recovered = sum(interrupt(study, t._trial_id) for t in stale)
+    study_id = storage.get_study_id_from_name(study.study_name)
+    recovered = sum(
+        interrupt(study, storage.get_trial_id_from_study_id_trial_number(study_id, t.number))
+        for t in stale
+    )
     if recovered:
         logger.warning("recovered %d interrupted trial(s) of %s", recovered, study.study_name)
 
 
-def _stored_study(url: str, name: str) -> optuna.Study | None:
+def _stored_study(url: str, name: str) -> tuple[optuna.Study, optuna.storages.BaseStorage] | None:
     path = sqlite_path(url)
     if path is not None and not _complete_sqlite_file(path, url):
         return None
@@ -241,7 +262,7 @@ def _stored_study(url: str, name: str) -> optuna.Study | None:
     storage = read_only_storage(url)
     if name not in {s.study_name for s in storage.get_all_studies()}:
         return None
-    return optuna.load_study(study_name=name, storage=storage)
+    return optuna.load_study(study_name=name, storage=storage), storage
 
 
 def _complete_sqlite_file(path: Path, url: str) -> bool:

@@ -15,6 +15,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from mdsnn_search.search.documents import trial_document
 from mdsnn_search.search.objectives import ATTR_STUDENT
 
 POSTGRES_PASSWORD = "pg-secret-2718"
@@ -65,7 +66,7 @@ def stored_trials(url: str, name: str = "tiny") -> list[FrozenTrial]:
 def distinct_students(trials: Sequence[FrozenTrial]) -> bool:
     """No two complete trials evaluated the same configuration."""
     students = [
-        json.dumps(t.user_attrs[ATTR_STUDENT], sort_keys=True)
+        json.dumps(trial_document(t, ATTR_STUDENT), sort_keys=True)
         for t in trials
         if t.state == TrialState.COMPLETE
     ]

@@ -14,6 +14,7 @@ from study_runs import bits_trial, stored_trials
 
 from mdsnn_search.cli import main
 from mdsnn_search.search import run as run_module
+from mdsnn_search.search.documents import trial_document
 from mdsnn_search.search.objectives import ATTR_FAIL_REASON, ATTR_TRACEBACK
 from mdsnn_search.search.run import run_study
 from mdsnn_search.search.spec import load_spec
@@ -40,7 +41,7 @@ def test_a_failing_trial_keeps_its_traceback_and_is_logged_at_warning(
     trial = stored_trials(spec.study.storage_url())[2]
     assert trial.state == TrialState.FAIL
     assert trial.user_attrs[ATTR_FAIL_REASON] == "RuntimeError: forced failure for the test"
-    traceback = trial.user_attrs[ATTR_TRACEBACK]
+    traceback = trial_document(trial, ATTR_TRACEBACK)
     assert (
         traceback.startswith("Traceback (most recent call last)")
         and "in crash_on_trial_2" in traceback

@@ -12,13 +12,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import optuna
 import pytest
 from optuna.trial import TrialState
 from study_runs import POSTGRES_PASSWORD, distinct_students, free_port, mdsnn_search, stored_trials
 
 from mdsnn_search import cli
-from mdsnn_search.search.objectives import ATTR_SPEC, STUDY_SPEC
+from mdsnn_search.search.documents import trial_document
+from mdsnn_search.search.objectives import ATTR_SPEC
+from mdsnn_search.search.results import open_stored_study
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -60,8 +61,10 @@ def test_two_runs_share_one_postgresql_study_and_never_show_its_password(
     shown = capsys.readouterr()
     exports = list((tmp_path / "studies" / "tiny" / "exports").glob("*.yaml"))
     assert exports and all(f"({masked})" in path.read_text() for path in exports)
-    study = optuna.load_study(study_name="tiny", storage=postgres_url)
-    stored = [study.user_attrs[STUDY_SPEC], *(t.user_attrs[ATTR_SPEC] for t in trials)]
+    stored = [
+        open_stored_study(storage=postgres_url, study_name="tiny").spec_document,
+        *(trial_document(t, ATTR_SPEC) for t in trials),
+    ]
     assert {document["study"]["storage"] for document in stored} == {masked}
     banner = dashboard_banner(postgres_url, capsys)
     assert masked in banner

@@ -19,6 +19,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from mdsnn_search.search.documents import trial_document
 from mdsnn_search.search.objectives import (
     ATTR_FAIL_REASON,
     ATTR_METRICS,
@@ -62,12 +63,12 @@ def test_study_on_ray_records_results_and_a_crashed_trial(
         TrialState.COMPLETE,
     ]
     assert "forced crash inside the Ray worker" in trials[2].user_attrs[ATTR_FAIL_REASON]
-    assert (
-        "in crash_on_trial_2" in trials[2].user_attrs[ATTR_TRACEBACK]
+    assert "in crash_on_trial_2" in trial_document(
+        trials[2], ATTR_TRACEBACK
     )  # the worker's traceback reached the driver
     for trial in trials:
         assert Path(trial.user_attrs[ATTR_TRIAL_DIR]).is_dir()  # the Ray trial directory
-    assert all(ATTR_METRICS in t.user_attrs for t in trials if t.state == TrialState.COMPLETE)
+    assert all(trial_document(t, ATTR_METRICS) for t in trials if t.state == TrialState.COMPLETE)
 
 
 def _free_port() -> int:

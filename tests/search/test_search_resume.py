@@ -14,8 +14,10 @@ from optuna.trial import TrialState
 from study_runs import bits_trial, stored_trials
 
 from mdsnn_search.cli import main
+from mdsnn_search.search.documents import trial_document
 from mdsnn_search.search.drift import spec_hash
-from mdsnn_search.search.objectives import ATTR_SPEC, ATTR_TEACHER, STUDY_SPEC, STUDY_SPEC_HASH
+from mdsnn_search.search.objectives import ATTR_SPEC, ATTR_TEACHER, STUDY_SPEC_HASH
+from mdsnn_search.search.results import open_stored_study
 from mdsnn_search.search.run import run_study
 from mdsnn_search.search.samplers import SAMPLERS
 from mdsnn_search.search.spec import load_spec
@@ -106,7 +108,7 @@ def test_an_accepted_change_is_recorded_per_trial_and_export_follows_each_trial(
     study = optuna.load_study(study_name="tiny", storage=url)
     trials = study.get_trials()
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 3
-    assert [t.user_attrs[ATTR_SPEC]["training"]["epochs"] for t in trials] == [1, 1, 2]
+    assert [trial_document(t, ATTR_SPEC)["training"]["epochs"] for t in trials] == [1, 1, 2]
     new_teacher = trials[2].user_attrs[ATTR_TEACHER]["checkpoint"]
     assert [t.user_attrs[ATTR_TEACHER]["checkpoint"] for t in trials] == [
         old_teacher,
@@ -116,7 +118,7 @@ def test_an_accepted_change_is_recorded_per_trial_and_export_follows_each_trial(
     assert new_teacher != old_teacher
     edited_document = load_spec(edited).model_dump(mode="json")
     assert study.user_attrs[STUDY_SPEC_HASH] == spec_hash(edited_document)
-    assert study.user_attrs[STUDY_SPEC]["training"]["epochs"] == 2
+    assert open_stored_study(edited).spec_document["training"]["epochs"] == 2
     out = tmp_path / "exports"
     assert main(["export", str(edited), "--trials", "0", "2", "--out", str(out)]) == 0
     exported = {p.name: yaml.safe_load(p.read_text()) for p in out.glob("*.yaml")}

@@ -14,20 +14,24 @@ from optuna.trial import TrialState
 from mdsnn_search.cli import main
 from mdsnn_search.errors import StudyError
 from mdsnn_search.search.budget import claim, interrupted_numbers, snapshot, top_up
+from mdsnn_search.search.documents import trial_document
 from mdsnn_search.search.objectives import (
     ATTR_BASELINE,
+    ATTR_CONSTRAINTS,
     ATTR_FAIL_REASON,
     ATTR_FEASIBLE,
     ATTR_METRICS,
+    ATTR_SPEC,
     ATTR_STUDENT,
-    STUDY_SPEC,
     STUDY_TEACHER,
 )
+from mdsnn_search.search.results import open_stored_study
 from mdsnn_search.search.run import run_study
 from mdsnn_search.search.space import StudentConfig
 from mdsnn_search.search.spec import load_spec
 from mdsnn_search.search.store import check_existing, connect
 from mdsnn_search.search.trial import TrialContext, run_trial
+from mdsnn_search.search.trial_attrs import ATTR_ACCURACY_DROP, MAX_ATTR_CHARS, too_long
 
 
 def _load(spec_path: Path) -> optuna.Study:
@@ -50,14 +54,14 @@ def test_study_stores_objectives_metrics_and_configs(
     assert [d.name for d in study.directions] == ["MAXIMIZE", "MINIMIZE"]
     assert study.metric_names == ["accuracy", "edap"]
     assert (
-        STUDY_SPEC in study.user_attrs
+        open_stored_study(spec_path).spec_document["study"]["name"] == "tiny"
         and Path(study.user_attrs[STUDY_TEACHER]["checkpoint"]).is_file()
     )
     trials = study.get_trials(states=(TrialState.COMPLETE,))
     assert len(trials) == 4
     assert [t.user_attrs.get(ATTR_BASELINE) for t in trials[:2]] == ["fp32", "w4u4"]
     for trial in trials:
-        metrics = trial.user_attrs[ATTR_METRICS]
+        metrics = trial_document(trial, ATTR_METRICS)
         assert trial.values == [metrics["accuracy"], metrics["edap"]]
         for key in (
             "energy_pj",
@@ -70,19 +74,36 @@ def test_study_stores_objectives_metrics_and_configs(
             assert metrics[key] > 0
         assert set(metrics["layer_firing_rates"]) == {"conv1", "conv2", "conv3", "conv4"}
         assert set(metrics["membrane_mismatch"]) == {"conv1", "conv2", "conv3", "conv4"}
-        student = StudentConfig.model_validate(trial.user_attrs[ATTR_STUDENT])
+        student = StudentConfig.model_validate(trial_document(trial, ATTR_STUDENT))
         conv1 = student.precision.for_layer("conv1")
         assert conv1.w_bits == (32 if trial.number == 0 else 8)  # pinned by fixed_layers
         if trial.number > 0:
             assert conv1.u_bits in (2, 4)  # not pinned: quantized like any other layer
-        assert trial.constraints.keys() == {"accuracy_drop"}
+        assert trial.user_attrs[ATTR_CONSTRAINTS].keys() == {"accuracy_drop"}
+        assert list(trial.constraints.values()) == [
+            trial.user_attrs[ATTR_CONSTRAINTS]["accuracy_drop"]
+        ]
         if (
             trial.number > 0
         ):  # digits are direct-coded: the study's cached teacher outputs serve every step
             assert metrics["teacher_outputs"] == "cached"
-        assert trial.user_attrs[ATTR_FEASIBLE] == (trial.constraints["accuracy_drop"] <= 0)
-    fp32, searched = trials[0], trials[2]
-    assert fp32.user_attrs[ATTR_METRICS]["accuracy"] == study.user_attrs[STUDY_TEACHER]["accuracy"]
+        assert trial.user_attrs[ATTR_FEASIBLE] is (trial.constraints["0"] <= 0)
+    fp32, w4u4, searched = trials[0], trials[1], trials[2]
+    # Baselines carry the searched parameters at their values, those the space holds: all for
+    # W4/U4 (conv1's weights are pinned), the distillation settings for FP32 (32 bits is no choice).
+    assert w4u4.params.keys() == searched.params.keys()
+    assert {v for k, v in w4u4.params.items() if k.startswith(("w_bits:", "u_bits:"))} == {4}
+    assert all(v is True for k, v in w4u4.params.items() if k.startswith("distill:"))
+    assert w4u4.params["kd_weight"] == 0.0 and w4u4.distributions == {
+        k: searched.distributions[k] for k in w4u4.params
+    }
+    assert fp32.params.keys() == {k for k in searched.params if not k.startswith(("w_", "u_"))}
+    assert w4u4.user_attrs["bits.fc"] == "W4" and w4u4.user_attrs["bits.conv1"] == "W8/U4/BN8"
+    assert w4u4.user_attrs["code"] == "W4/8 U4 BN8 Dall"
+    assert (
+        trial_document(fp32, ATTR_METRICS)["accuracy"]
+        == study.user_attrs[STUDY_TEACHER]["accuracy"]
+    )
     assert searched.params and all(
         k.startswith(("w_bits:", "u_bits:", "bn_bits:", "distill:"))
         or k in {"membrane_weight", "kd_weight", "teacher_temperature", "student_temperature"}
@@ -90,6 +111,19 @@ def test_study_stores_objectives_metrics_and_configs(
     )
     # The FP32 baseline costs more than any quantized student on the same crossbar.
     assert fp32.values[1] > max(t.values[1] for t in trials[1:])
+    # optuna-dashboard cuts attributes at 1,024 characters: what it shows stays under that, the
+    # long documents are stored whole where it does not show them.
+    for attrs in [study.user_attrs, *(t.user_attrs for t in study.get_trials())]:
+        assert too_long(attrs) == {}
+    assert len(json.dumps(trial_document(searched, ATTR_SPEC))) > MAX_ATTR_CHARS
+    assert trial_document(searched, ATTR_SPEC)["study"]["name"] == "tiny"
+    assert searched.user_attrs["edap"] == searched.values[1]
+    drop = (
+        study.user_attrs[STUDY_TEACHER]["accuracy"]
+        - trial_document(searched, ATTR_METRICS)["accuracy"]
+    )
+    assert searched.user_attrs[ATTR_ACCURACY_DROP] == pytest.approx(drop)
+    assert searched.constraints == {"0": pytest.approx(drop - 0.5)}
 
 
 def test_a_run_into_a_log_prints_each_epoch_step_and_trial_event(
@@ -151,7 +185,7 @@ def test_without_room_for_the_teacher_outputs_each_step_runs_the_teacher(
     spec_path = write_spec(study={"n_trials": 2}, teacher={"output_cache_mb": 0})
     run_study(load_spec(spec_path), progress=False)
     quantized = _load(spec_path).get_trials()[1]
-    assert quantized.user_attrs[ATTR_METRICS]["teacher_outputs"] == "per_batch"
+    assert trial_document(quantized, ATTR_METRICS)["teacher_outputs"] == "per_batch"
     assert not list(Path("studies/teachers").glob("*-outputs-*.pt"))
 
 
@@ -226,7 +260,7 @@ def test_export_then_train_round_trips(
     assert main(["train", str(exported), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert 0.0 <= result["accuracy"] <= 1.0 and result["spikes_per_sample"] > 0
-    student = StudentConfig.model_validate(stored.user_attrs[ATTR_STUDENT])
+    student = StudentConfig.model_validate(trial_document(stored, ATTR_STUDENT))
     expected = {
         name: student.precision.for_layer(name).label(membrane=name != "fc", bn=name != "fc")
         for name in result["precision"]

@@ -12,6 +12,7 @@ from optuna.trial import TrialState
 from mdsnn_search.checkpoint import load_checkpoint
 from mdsnn_search.cli import main
 from mdsnn_search.data import DataConfig, load_dataset
+from mdsnn_search.search.documents import trial_document
 from mdsnn_search.search.objectives import ATTR_METRICS, STUDY_TEACHER, TEST_ACCURACY, VAL_ACCURACY
 from mdsnn_search.search.spec import load_spec
 
@@ -26,7 +27,7 @@ def test_trials_are_chosen_on_validation_and_store_both_splits(
     bundle = load_dataset(DataConfig.model_validate(spec.data.model_dump()))
     split = bundle.with_validation(0.25, spec.data.split_seed)
     for trial in study.get_trials(states=(TrialState.COMPLETE,)):
-        metrics = trial.user_attrs[ATTR_METRICS]
+        metrics = trial_document(trial, ATTR_METRICS)
         assert trial.values[0] == metrics[VAL_ACCURACY] == metrics["accuracy"]
         assert metrics["samples"] == len(split.validation)  # activity and cost: validation too
         assert (
@@ -57,7 +58,7 @@ def test_tables_and_plots_report_the_front_on_test(write_spec: Callable[..., Pat
     assert main(["run", str(spec_path)]) == 0
     stored = open_stored_study(spec_path)
     trials = stored.study.get_trials(deepcopy=False)
-    summary = summarize_front(trials, stored.objectives, stored.directions)
+    summary = summarize_front(stored.study, stored.objectives, stored.directions)
     records = records_of(stored, trials)
     front = {t.number for t in summary.front}
     columns, rows = front_rows(stored, [r for r in records if r.number in front])

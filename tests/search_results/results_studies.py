@@ -41,6 +41,8 @@ from optuna.trial import TrialState, create_trial
 from mdsnn_search import cli
 from mdsnn_search.distill import DistillConfig
 from mdsnn_search.precision import LayerPrecisionOverride, PrecisionConfig
+from mdsnn_search.search.documents import PREFIX as DOCUMENTS
+from mdsnn_search.search.documents import set_study_document
 from mdsnn_search.search.objectives import (
     ATTR_BASELINE,
     ATTR_CONSTRAINTS,
@@ -52,11 +54,19 @@ from mdsnn_search.search.objectives import (
     STUDY_SPEC,
     STUDY_TEACHER,
 )
+from mdsnn_search.search.space import LayerRoles, StudentConfig
 from mdsnn_search.search.spec import StudySpec
+from mdsnn_search.search.trial_attrs import OPTUNA_CONSTRAINTS, shown_metrics, student_attrs
 
 MINE = ("status", "pareto", "export", "dashboard")
 FRONT = [0, 1, 3, 4, 6]
 TEACHER_ACCURACY = 0.95
+ROLES = LayerRoles(
+    layers=["features.0", "conv2", "fc"],
+    spiking=["features.0", "conv2"],
+    with_bn={"features.0", "conv2"},
+)
+"""The layers the stored students name (their short per-layer attributes are written for these)."""
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -92,6 +102,14 @@ DEFAULT_ROWS = [
     Row(None, None, state=TrialState.RUNNING),
     Row(None, None, "w8u8", state=TrialState.WAITING),
 ]
+
+CONSTRAINED_ROWS = [
+    Row(0.99, 5e-10, "w8u8", constraint=1.0),  # best accuracy, but an infeasible baseline
+    Row(0.90, 4e-10, constraint=-0.5),
+    Row(0.80, 3e-10, constraint=-1.0),
+    Row(0.70, 5e-10, constraint=-0.1),  # dominated
+]
+"""With ``constraints={"max_edap": 4.5e-10}``: the front is trials 1 and 2."""
 
 
 @dataclass
@@ -144,12 +162,16 @@ def metrics(row: Row) -> dict[str, Any]:
 
 def make_trial(row: Row, objectives: list[str]) -> optuna.trial.FrozenTrial:
     attrs: dict[str, Any] = {}
+    documents: dict[str, Any] = {}
     if row.state != TrialState.WAITING:
-        attrs = {ATTR_STUDENT: student(row), ATTR_TRIAL_DIR: "/tmp/ray/trial"}
+        attrs = {ATTR_TRIAL_DIR: "/tmp/ray/trial"}
+        documents[ATTR_STUDENT] = student(row)
+        attrs.update(student_attrs(StudentConfig.model_validate(student(row)), ROLES))
     values = None
     if row.state == TrialState.COMPLETE:
         m = metrics(row)
-        attrs[ATTR_METRICS] = m
+        documents[ATTR_METRICS] = m
+        attrs.update(shown_metrics(m))
         attrs[ATTR_CONSTRAINTS] = {}
         attrs[ATTR_FEASIBLE] = True
         values = [
@@ -176,7 +198,10 @@ def make_trial(row: Row, objectives: list[str]) -> optuna.trial.FrozenTrial:
             "membrane_weight": FloatDistribution(0.1, 10.0, log=True),
         },
         user_attrs=attrs,
-        constraints={"edap": row.constraint} if row.constraint is not None else None,
+        system_attrs={
+            OPTUNA_CONSTRAINTS: [row.constraint] if row.constraint is not None else [],
+            **{DOCUMENTS + key: value for key, value in documents.items()},
+        },
     )
     if row.state != TrialState.WAITING:
         trial.datetime_start = datetime.datetime(2025, 1, 1, 12, 0, 0)
@@ -225,7 +250,7 @@ def build_study(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study.set_metric_names(list(objectives))
-    study.set_user_attr(STUDY_SPEC, spec.model_dump(mode="json"))
+    set_study_document(storage, study, STUDY_SPEC, spec.model_dump(mode="json"))
     study.set_user_attr(STUDY_TEACHER, {"checkpoint": str(teacher), "accuracy": TEACHER_ACCURACY})
     for row in DEFAULT_ROWS if rows is None else rows:
         study.add_trial(make_trial(row, list(objectives)))

@@ -15,14 +15,19 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import optuna
 import pytest
-from results_studies import Built
+import yaml
+from results_studies import CONSTRAINED_ROWS, Built
 
 from mdsnn_search import cli
+from mdsnn_search.search.documents import save_spec_artifact
+from mdsnn_search.search.results import open_stored_study
 from mdsnn_search.search.results.read_only import ReadOnlyApp
+from mdsnn_search.search.trial_attrs import MAX_ATTR_CHARS
 
 
 def free_port() -> int:
@@ -94,7 +99,43 @@ def test_dashboard_serves_the_study_on_loopback(
         assert servers and servers[0].host == "127.0.0.1"
     out = capsys.readouterr().out
     assert f"http://127.0.0.1:{port}/dashboard/studies/" in out
-    assert "ignores constraints" in out and "read-only" in out
+    assert "read-only" in out
+
+
+def test_dashboard_shows_what_pareto_shows(
+    make_study: Callable[..., Built],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """Through the dashboard's own API: each trial's constraints as its Pareto view reads them
+    (feasibility as ``pareto`` has it, an infeasible baseline included), baselines with their
+    parameters, every attribute under the 1,024-character cut, and the spec whole as an artifact."""
+    built = make_study(CONSTRAINED_ROWS, constraints={"max_edap": 4.5e-10})
+    monkeypatch.chdir(tmp_path)
+    stored = open_stored_study(built.spec_path)
+    assert stored.storage is not None
+    save_spec_artifact(stored.storage, stored.study, stored.spec_document)
+    assert cli.main(["pareto", *built.args(), "--json", "--no-files"]) == 0
+    front = [t["number"] for t in json.loads(capsys.readouterr().out)["front"]]
+    study_id = stored.storage.get_study_id_from_name(stored.name)
+    with serving(built, monkeypatch) as (port, _, _):
+        deadline = time.monotonic() + 60
+        detail = json.loads(get(f"http://127.0.0.1:{port}/api/studies/{study_id}", deadline))
+        trials = {t["number"]: t for t in detail["trials"]}
+        feasible = {n for n, t in trials.items() if all(c <= 0 for c in t["constraints"])}
+        assert feasible == {1, 2, 3} and set(front) <= feasible
+        baseline = trials[0]
+        assert baseline["params"] and {"key": "baseline", "value": "w8u8"} in baseline["user_attrs"]
+        shown = [a for t in detail["trials"] for a in t["user_attrs"]] + detail["user_attrs"]
+        assert shown and all(len(a["value"]) < MAX_ATTR_CHARS for a in shown)
+        (artifact,) = detail["artifacts"]
+        assert artifact["filename"] == "spec.yaml"
+        text = get(
+            f"http://127.0.0.1:{port}/artifacts/{study_id}/{artifact['artifact_id']}", deadline
+        )
+        assert yaml.safe_load(text) == stored.spec_document
+    capsys.readouterr()
 
 
 def test_dashboard_refuses_to_delete_the_study(

@@ -15,6 +15,7 @@ from mdsnn_search.distill import DistillConfig
 from mdsnn_search.files import load_config
 from mdsnn_search.job import TrainSpec
 from mdsnn_search.precision import PrecisionConfig
+from mdsnn_search.search.documents import trial_document
 from mdsnn_search.search.objectives import ATTR_STUDENT
 from mdsnn_search.search.results import open_stored_study, trial_train_spec
 
@@ -58,7 +59,7 @@ def test_export_round_trips_into_train_spec(
     stored = open_stored_study(built.spec_path)
     trial = stored.study.trials[6]
     assert loaded == trial_train_spec(stored, trial, out_dir=out, epochs=30)
-    student = trial.user_attrs[ATTR_STUDENT]
+    student = trial_document(trial, ATTR_STUDENT)
     assert loaded.model.precision == PrecisionConfig.model_validate(student["precision"])
     assert loaded.distill == DistillConfig.model_validate(student["distill"])
     assert loaded.model.precision.for_layer("features.0").w_bits == 2

@@ -1,20 +1,21 @@
-"""``mdsnn-search pareto``: front, hypervolume, PNG, HTML, JSON; constraints; >2 objectives."""
+"""``mdsnn-search pareto``: front table, hypervolume, PNG and plotly report, JSON; constraints;
+>2 objectives."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import matplotlib.image
 import pytest
-from results_studies import DEFAULT_ROWS, FRONT, Built, Row
+from results_studies import CONSTRAINED_ROWS, DEFAULT_ROWS, FRONT, Built
 
 from mdsnn_search import cli
 from mdsnn_search.search.results import open_stored_study, summarize_front
-from mdsnn_search.search.results.html import pareto_html
 from mdsnn_search.search.results.plotdata import plot_data
-from mdsnn_search.search.results.tables import front_rows
 from mdsnn_search.search.results.terminal import front_table, records_of
 
 
@@ -41,13 +42,26 @@ def test_front_and_hypervolume(
     assert doc["files"] == {}
 
 
-def test_writes_png_and_html(
+def page_figures(page: str) -> list[dict[str, Any]]:
+    """The plotly figures of a report page: the arguments of each ``Plotly.newPlot`` call."""
+    decoder = json.JSONDecoder()
+    figures = []
+    for match in re.finditer(r"Plotly\.newPlot\(\s*\"[^\"]+\",\s*", page):
+        data, end = decoder.raw_decode(page, match.end())
+        layout, _ = decoder.raw_decode(page, re.compile(r",\s*").match(page, end).end())  # type: ignore[union-attr]
+        figures.append({"data": data, "layout": layout})
+    return figures
+
+
+def test_writes_png_and_html_report(
     make_study: Callable[..., Built],
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """``--plot`` moves the PNG; the page goes to its default place, studies/NAME/pareto.html."""
+    """``--plot`` moves the PNG; the report goes to its default place, studies/NAME/pareto.html:
+    Optuna's plotly figures, plotly.js inlined (nothing fetched), the baselines marked and every
+    front trial's configuration in its hover."""
     built = make_study()
     work = tmp_path / "work"
     work.mkdir()
@@ -63,14 +77,56 @@ def test_writes_png_and_html(
     assert image.shape[0] > 500 and image.shape[1] > 800
     assert image[..., :3].std() > 0.05  # not a blank canvas
     page = (work / "studies" / "t" / "pareto.html").read_text()
-    assert page.count("<svg") >= 2 and "http" not in page.replace(
-        'xmlns="http://www.w3.org/2000/svg"', ""
+    assert not re.search(r"<script[^>]*\bsrc=", page) and "plotly.js v" in page.lower()
+    front, history, importances, table = page_figures(page)
+    traces = {trace.get("name"): trace for trace in front["data"]}
+    assert (
+        front["layout"]["xaxis"]["type"] == "log"
+        and "EDAP" in front["layout"]["xaxis"]["title"]["text"]
     )
-    for number in FRONT:
-        assert f'id="trial-{number}"' in page and f'href="#trial-{number}"' in page
-    assert "w2u2" in page and "EDAP (J s mm2), log scale" in page and "teacher 95.0%" in page
+    on_front = traces["Pareto front"]
+    shown = [json.loads(text.replace("<br>", "\n")) for text in on_front["text"]]
+    assert sorted(t["number"] for t in shown) == FRONT
+    stored = {t.number: t for t in built.study.get_trials()}
+    for trial in shown:
+        attrs = stored[trial["number"]].user_attrs
+        assert trial["params"] == stored[trial["number"]].params
+        assert trial["user_attrs"]["code"] == attrs["code"] and "distill" in trial["user_attrs"]
+        assert trial["user_attrs"]["bits.features.0"] == attrs["bits.features.0"]
+        assert trial["user_attrs"]["bits.conv2"] == attrs["bits.conv2"]
+    for name in ("fp32", "w8u8", "w2u2"):
+        assert f"baseline {name} (on front)" in traces
+    baseline = traces["baseline w4u4"]
+    assert baseline["marker"]["symbol"].endswith("-open")  # the trial under it stays visible
+    assert (baseline["x"], baseline["y"]) == ([1e-10], [90.0])
+    assert any("teacher 95.0%" in a["text"] for a in front["layout"]["annotations"])
+    assert history["data"][0]["y"][-1] == pytest.approx(0.8842)
+    assert {trace["name"] for trace in importances["data"]} >= {"validation accuracy"}
+    assert table["data"][0]["type"] == "table"
     assert not (work / "studies" / "t" / "pareto.png").exists()
     assert built.db_digest() == before
+
+
+def test_report_tells_feasible_infeasible_and_marks_infeasible_baselines(
+    make_study: Callable[..., Built], tmp_path: Path
+) -> None:
+    built = make_study(CONSTRAINED_ROWS, constraints={"max_edap": 4.5e-10})
+    page_path = tmp_path / "report.html"
+    assert (
+        cli.main(
+            ["pareto", *built.args(), "--html", str(page_path), "--plot", str(tmp_path / "p.png")]
+        )
+        == 0
+    )
+    traces = {t.get("name"): t for t in page_figures(page_path.read_text())[0]["data"]}
+    numbers = {
+        name: sorted(
+            json.loads(text.replace("<br>", "\n"))["number"] for text in traces[name]["text"]
+        )
+        for name in ("infeasible", "feasible, dominated", "Pareto front")
+    }
+    assert numbers == {"infeasible": [0], "feasible, dominated": [3], "Pareto front": [1, 2]}
+    assert "baseline w8u8 (infeasible)" in traces
 
 
 def test_reference_point_option(
@@ -87,13 +143,7 @@ def test_reference_point_option(
 def test_constrained_front_is_feasible_only(
     make_study: Callable[..., Built], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    rows = [
-        Row(0.99, 5e-10, constraint=1.0),  # best accuracy, but infeasible
-        Row(0.90, 4e-10, constraint=-0.5),
-        Row(0.80, 3e-10, constraint=-1.0),
-        Row(0.70, 5e-10, constraint=-0.1),  # dominated
-    ]
-    built = make_study(rows, constraints={"max_edap": 4.5e-10})
+    built = make_study(CONSTRAINED_ROWS, constraints={"max_edap": 4.5e-10})
     doc = run_json(capsys, *built.args(), "--no-files")
     assert doc["constrained"] is True and doc["n_infeasible"] == 1
     assert [t["number"] for t in doc["front"]] == [1, 2]  # type: ignore[index]
@@ -105,12 +155,10 @@ def test_constrained_front_is_feasible_only(
 def test_three_objectives_plot_first_two(make_study: Callable[..., Built]) -> None:
     built = make_study(DEFAULT_ROWS[:8], objectives=("accuracy", "edap", "spikes"))
     stored = open_stored_study(built.spec_path)
-    trials = stored.study.get_trials()
-    summary = summarize_front(trials, stored.objectives, stored.directions)
-    data = plot_data(stored, records_of(stored, trials), summary)
+    summary = summarize_front(stored.study, stored.objectives, stored.directions)
+    data = plot_data(stored, records_of(stored), summary)
     assert (data.x.objective, data.y.objective) == ("edap", "accuracy")
     assert any("only the first two are drawn" in note for note in data.notes)
-    assert "only the first two are drawn" in pareto_html(data, front_rows(stored, []))
 
 
 def test_front_table_for_live_study(make_study: Callable[..., Built]) -> None:
@@ -122,3 +170,16 @@ def test_front_table_for_live_study(make_study: Callable[..., Built]) -> None:
     text = console.export_text()
     assert "Pareto front: 5 trials (8 complete, 1 running, 1 failed, 1 waiting)" in text
     assert "first 3 shown" in text and "fp32" in text
+
+
+def test_report_of_a_study_too_small_for_importances(
+    make_study: Callable[..., Built], tmp_path: Path
+) -> None:
+    built = make_study(DEFAULT_ROWS[:1] + DEFAULT_ROWS[8:])  # one complete trial
+    page_path = tmp_path / "report.html"
+    args = ["--html", str(page_path), "--plot", str(tmp_path / "p.png")]
+    assert cli.main(["pareto", *built.args(), *args]) == 0
+    page = page_path.read_text()
+    assert "parameter importances need 2 complete trials with every parameter" in page
+    front, history, table = page_figures(page)
+    assert table["data"][0]["cells"]["values"][0] == ["0"]

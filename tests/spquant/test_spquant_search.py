@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from mdsnn_search.cli import main
 from mdsnn_search.hardware import estimate_cost, load_preset
+from mdsnn_search.search.documents import trial_document
 from mdsnn_search.search.objectives import ATTR_METRICS, ATTR_STUDENT
 from mdsnn_search.search.run import run_study
 from mdsnn_search.search.space import LayerRoles, StudentConfig, baseline_student, suggest_student
@@ -163,13 +164,13 @@ def test_study_costs_and_exports_spquant_students(
     run_study(spec, progress=False)
     study = optuna.load_study(study_name="spq", storage=spec.study.storage_url())
     fp32, searched = study.trials
-    student = StudentConfig.model_validate(searched.user_attrs[ATTR_STUDENT])
+    student = StudentConfig.model_validate(trial_document(searched, ATTR_STUDENT))
     assert (
         student.timesteps == 1
         and student.learnable_threshold
         and student.pruning.for_layer("conv2") == 0.5
     )
-    metrics = searched.user_attrs[ATTR_METRICS]
+    metrics = trial_document(searched, ATTR_METRICS)
     assert metrics["kept_channels"] == {"conv1": 8, "conv2": 16, "conv3": 32, "conv4": 32}
     # The trial's cost is the layer table at kept channels, derived membrane bits and T_s = 1.
     table = arch_layer_table("vgg5", (1, 8, 8), 10, width=0.5)
@@ -182,7 +183,7 @@ def test_study_costs_and_exports_spquant_students(
     assert metrics["ops"] == pytest.approx(
         dense.ops / 2 / 4, rel=0.02
     )  # T halves; C_in and C_out halve
-    assert metrics["edap"] < fp32.user_attrs[ATTR_METRICS]["edap"]
+    assert metrics["edap"] < trial_document(fp32, ATTR_METRICS)["edap"]
     out = tmp_path / "exports"
     assert (
         main(

@@ -1,7 +1,7 @@
 """Reading a stored study: opening it read-only, the Pareto front and hypervolume, plots, export.
 
 Nothing here writes to a study. The runner's live progress and the sampler benchmark reuse
-:func:`open_stored_study`, :func:`pareto_front`, :func:`hypervolume` and :func:`summarize_front`.
+:func:`open_stored_study`, :func:`hypervolume` and :func:`summarize_front`.
 """
 
 from mdsnn_search.search.results.export import (
@@ -13,9 +13,7 @@ from mdsnn_search.search.results.export import (
 from mdsnn_search.search.results.front import (
     FrontSummary,
     Reference,
-    feasible_trials,
     hypervolume,
-    pareto_front,
     reference_point,
     summarize_front,
 )
@@ -33,11 +31,9 @@ __all__ = [
     "StoredStudy",
     "TrialRecord",
     "export_name",
-    "feasible_trials",
     "find_trials",
     "hypervolume",
     "open_stored_study",
-    "pareto_front",
     "read_only_storage",
     "reference_point",
     "sqlite_path",

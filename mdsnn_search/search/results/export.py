@@ -17,6 +17,7 @@ import yaml
 from optuna.trial import FrozenTrial, TrialState
 
 from mdsnn_search.errors import StudyError
+from mdsnn_search.search.documents import trial_document
 from mdsnn_search.search.objectives import ATTR_SPEC, ATTR_STUDENT, ATTR_TEACHER, STUDY_TEACHER
 from mdsnn_search.search.results.records import STATE_NAMES
 from mdsnn_search.search.results.storage import StoredStudy
@@ -62,7 +63,7 @@ def trial_train_spec(
 
     where = f"trial {trial.number} of study {stored.name!r}"
     spec = _trial_spec(stored, trial, where)
-    student = trial.user_attrs.get(ATTR_STUDENT)
+    student = trial_document(trial, ATTR_STUDENT)
     if not isinstance(student, dict) or "precision" not in student:
         raise StudyError(
             f"{where} stores no student config (user attribute {ATTR_STUDENT!r} with 'precision')"
@@ -90,7 +91,7 @@ def trial_train_spec(
 
 def _trial_spec(stored: StoredStudy, trial: FrozenTrial, where: str) -> StudySpec:
     """The spec the trial ran with (stored per trial), else the study's (older studies)."""
-    document = trial.user_attrs.get(ATTR_SPEC)
+    document = trial_document(trial, ATTR_SPEC)
     if not isinstance(document, dict):
         return stored.spec()
     from mdsnn_search.files import validate_mapping

@@ -1,4 +1,5 @@
-"""The Pareto plot as a PNG (matplotlib, Agg backend: no display needed)."""
+"""The Pareto plot as a PNG (matplotlib's object API: no pyplot state, no display, no backend to
+select)."""
 
 from __future__ import annotations
 
@@ -11,20 +12,14 @@ FRONT_COLOR = "#1f77b4"
 
 
 def save_pareto_png(data: PlotData, path: str | Path) -> Path:
-    """Draw ``data`` into ``path`` (parent folders are created), signed as ours; returns the path."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Draw ``data`` into ``path`` (parent folders are created), signed as ours; returns it."""
+    from matplotlib.figure import Figure
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(8.5, 5.8), dpi=150, layout="constrained")
-    try:
-        _draw(ax, data)
-        fig.savefig(path, metadata=FIGURE_METADATA)
-    finally:
-        plt.close(fig)
+    fig = Figure(figsize=(8.5, 5.8), dpi=150, layout="constrained")
+    _draw(fig.add_subplot(), data)
+    fig.savefig(path, metadata=FIGURE_METADATA)
     return path
 
 
@@ -58,7 +53,7 @@ def _draw(ax, data: PlotData) -> None:  # type: ignore[no-untyped-def]
         },
     }
     for kind, style in groups.items():
-        pts = [p for p in data.points if p.kind == kind and p.baseline is None]
+        pts = [p for p in data.points if p.kind == kind]
         if pts:
             ax.scatter([p.x for p in pts], [p.y for p in pts], **style)
     if data.step:
@@ -85,18 +80,19 @@ def _draw(ax, data: PlotData) -> None:  # type: ignore[no-untyped-def]
             BASELINE_MARKERS[i % len(BASELINE_MARKERS)],
             BASELINE_COLORS[i % len(BASELINE_COLORS)],
         )
-        size = 170 if marker == "*" else 70
-        edge = "black" if p.kind == "front" else "0.4"
-        label = f"baseline {p.baseline}" + (" (on front)" if p.kind == "front" else "")
+        size = 260 if marker == "*" else 120
+        state = {"front": " (on front)", "infeasible": " (infeasible)"}.get(p.kind, "")
+        # Hollow, over the trial's own point: what lies under a baseline stays visible.
         ax.scatter(
             [p.x],
             [p.y],
             s=size,
             marker=marker,
-            c=color,
-            edgecolors=edge,
-            linewidths=0.8,
-            label=label,
+            facecolors="none",
+            edgecolors=color,
+            linewidths=1.4,
+            linestyles="--" if p.kind == "infeasible" else "-",
+            label=f"baseline {p.baseline}{state}",
             zorder=5,
         )
         offset = (

@@ -1,10 +1,11 @@
-"""What a Pareto plot shows, worked out once for both renderers (PNG and HTML/SVG).
+"""What a Pareto plot shows, worked out once for both renderers (PNG and the HTML report).
 
 Axes: the first two objectives. When exactly one of them is maximised (accuracy), it goes on the
 y axis, so the front rises to the upper left; cost axes are logarithmic when all their values are
 positive. Accuracy is drawn in percent and on the test split: the front is chosen on the
-validation split and reported on test (methods.md section 7), so the axis says so. Studies with more than two objectives get a note that
-only the first two are drawn; their front is still the front over all objectives.
+validation split and reported on test (methods.md section 7), so the axis says so. Studies with
+more than two objectives get a note that only the first two are drawn; their front is still the
+front over all objectives.
 """
 
 from __future__ import annotations
@@ -12,10 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from mdsnn_search.search.objectives import TEST_ACCURACY
-from mdsnn_search.search.results.front import FrontSummary, as_losses, non_dominated_mask
+from mdsnn_search.search.results.front import FrontSummary
 from mdsnn_search.search.results.records import TrialRecord
 from mdsnn_search.search.results.storage import StoredStudy
 
@@ -61,7 +60,7 @@ class PlotData:
     y: Axis
     points: list[Point]
     step: list[tuple[float, float]]
-    """The front's attainment line (2-D non-dominated front points sorted by x; drawn as post-steps)."""
+    """The front's attainment line (front points non-dominated in 2-D, by x; drawn as steps)."""
     hlines: list[tuple[float, str]] = field(default_factory=list)
     vlines: list[tuple[float, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -109,7 +108,7 @@ def plot_data(
     )
     if summary.constrained:
         marked = (
-            f"{summary.n_infeasible} infeasible, marked x"
+            f"{summary.n_infeasible} infeasible, drawn apart"
             if summary.n_infeasible
             else "none infeasible"
         )
@@ -142,12 +141,16 @@ def _hover(record: TrialRecord) -> str:
 
 
 def _step_line(points: list[Point], directions: tuple[str, str]) -> list[tuple[float, float]]:
-    """Front points that are also non-dominated in the two drawn objectives, sorted by x."""
-    if not points:
-        return []
-    xy = np.array([[p.x, p.y] for p in points], dtype=float)
-    keep = non_dominated_mask(as_losses(xy, directions))  # type: ignore[arg-type]
-    return sorted({(float(a), float(b)) for (a, b), k in zip(xy, keep, strict=True) if k})
+    """The staircase through the front points that no other front point beats in both drawn
+    coordinates (the front is chosen on validation and drawn on test), sorted by x."""
+    sign = [1.0 if d == "minimize" else -1.0 for d in directions]
+    stairs: list[tuple[float, float]] = []
+    best = float("inf")
+    for p in sorted(points, key=lambda p: (sign[0] * p.x, sign[1] * p.y)):
+        if sign[1] * p.y < best:
+            best = sign[1] * p.y
+            stairs.append((p.x, p.y))
+    return sorted(set(stairs))
 
 
 def _add_reference_lines(data: PlotData, stored: StoredStudy) -> None:

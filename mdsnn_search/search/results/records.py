@@ -7,7 +7,6 @@ the one place that reads them, so tables, plots, JSON and export show the same t
 from __future__ import annotations
 
 import datetime
-import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,11 +16,11 @@ from optuna.trial import FrozenTrial, TrialState
 
 from mdsnn_search.precision import FULL_PRECISION_BITS, is_full_precision
 from mdsnn_search.search.budget import STALE
+from mdsnn_search.search.documents import trial_document
 from mdsnn_search.search.objectives import (
     ATTR_BASELINE,
     ATTR_CONSTRAINTS,
     ATTR_FAIL_REASON,
-    ATTR_FEASIBLE,
     ATTR_METRICS,
     ATTR_STUDENT,
 )
@@ -67,8 +66,8 @@ class TrialRecord:
             number=trial.number,
             state=STATE_NAMES.get(trial.state, trial.state.name.lower()),
             values={k: float(v) for k, v in values.items()},
-            metrics=dict(attrs.get(ATTR_METRICS) or {}),
-            student=dict(attrs.get(ATTR_STUDENT) or {}),
+            metrics=dict(trial_document(trial, ATTR_METRICS) or {}),
+            student=dict(trial_document(trial, ATTR_STUDENT) or {}),
             baseline=attrs.get(ATTR_BASELINE),
             feasible=is_feasible(trial),
             constrained=has_constraints(trial),
@@ -103,7 +102,7 @@ class TrialRecord:
 
 
 def constraint_values(trial: FrozenTrial) -> dict[str, float]:
-    """Constraint values by name: the runner's user attribute, else Optuna's own record."""
+    """Constraint slacks by name (<= 0 holds): the runner's named user attribute, else Optuna's."""
     stored = trial.user_attrs.get(ATTR_CONSTRAINTS)
     if isinstance(stored, dict):
         return {str(k): float(v) for k, v in stored.items()}
@@ -111,36 +110,23 @@ def constraint_values(trial: FrozenTrial) -> dict[str, float]:
 
 
 def is_feasible(trial: FrozenTrial) -> bool | None:
-    """The stored feasibility flag, else whether every constraint value is <= 0, else None."""
-    flag = trial.user_attrs.get(ATTR_FEASIBLE)
-    if isinstance(flag, bool):
-        return flag
-    values = constraint_values(trial)
-    if not values:
+    """Whether every constraint Optuna holds for the trial is <= 0 (what ``best_trials`` and the
+    samplers use); None when it has none."""
+    if not trial.constraints:
         return None
-    return all(v <= 0.0 for v in values.values())
+    return all(v <= 0.0 for v in trial.constraints.values())
 
 
 def has_constraints(trial: FrozenTrial) -> bool:
-    """Whether the trial was judged against constraints (the runner stores ``feasible=True`` and
-    an empty constraint dict when the spec sets none, which must not read as "constrained")."""
-    return bool(constraint_values(trial)) or trial.user_attrs.get(ATTR_FEASIBLE) is False
+    """Whether Optuna holds constraint values for the trial."""
+    return bool(trial.constraints)
 
 
 def trial_counts(trials: Sequence[FrozenTrial]) -> dict[str, int]:
-    """Trials per state, every state named (``complete``, ``running``, ``failed``, ``waiting``, ``pruned``)."""
+    """Trials per state, every state named (``complete``, ``running``, ``failed``, ``waiting``,
+    ``pruned``)."""
     counts = Counter(STATE_NAMES.get(t.state, t.state.name.lower()) for t in trials)
     return {name: counts.get(name, 0) for name in STATE_NAMES.values()}
-
-
-def has_finite_values(trial: FrozenTrial, n_objectives: int) -> bool:
-    """A complete trial with one finite value per objective (the only kind a front can hold)."""
-    return (
-        trial.state == TrialState.COMPLETE
-        and trial.values is not None
-        and len(trial.values) == n_objectives
-        and all(math.isfinite(v) for v in trial.values)
-    )
 
 
 def student_summary(student: dict[str, Any]) -> str:

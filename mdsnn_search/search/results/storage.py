@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from mdsnn_search.errors import ConfigError, StudyError
+from mdsnn_search.search.documents import study_document
 from mdsnn_search.search.objectives import OBJECTIVES, STUDY_SPEC, STUDY_TEACHER, Direction
 from mdsnn_search.search.storage_url import masked, missing_driver_message, parse, redact
 
@@ -71,7 +72,7 @@ class StoredStudy:
     @property
     def spec_document(self) -> dict[str, Any]:
         """The stored spec as a plain mapping (empty when the study has none); not validated."""
-        document = self.study.user_attrs.get(STUDY_SPEC)
+        document = study_document(self.storage, self.study, STUDY_SPEC)
         return document if isinstance(document, dict) else {}
 
     @property
@@ -102,7 +103,7 @@ class StoredStudy:
                 self._spec = load_spec(self.spec_path)
             else:
                 raise StudyError(
-                    f"study {self.name!r} stores no spec (user attribute {STUDY_SPEC!r}) and no spec file was given"
+                    f"study {self.name!r} stores no spec ({STUDY_SPEC!r}) and no spec file was given"
                 )
         return self._spec
 

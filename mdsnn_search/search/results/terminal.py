@@ -85,7 +85,7 @@ def _front(
 ) -> tuple[StoredStudy, FrontSummary, list[TrialRecord], dict[str, int]]:
     stored = study if isinstance(study, StoredStudy) else StoredStudy(study=study, storage_url="")
     trials = stored.study.get_trials(deepcopy=False)
-    summary = summarize_front(trials, stored.objectives, stored.directions)
+    summary = summarize_front(stored.study, stored.objectives, stored.directions)
     front = {t.number for t in summary.front}
     records = [TrialRecord.from_trial(t, stored.objectives) for t in trials if t.number in front]
     return stored, summary, records, trial_counts(trials)

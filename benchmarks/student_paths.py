@@ -67,9 +67,7 @@ def main() -> None:
                 spec = TrainSpec(
                     name="student",
                     data=data,
-                    model=model.model_copy(
-                        update={"precision": PrecisionConfig.uniform(w, u, 8)}
-                    ),
+                    model=model.model_copy(update={"precision": PrecisionConfig.uniform(w, u, 8)}),
                     training=student_training.model_copy(update={"seed": seed}),
                     teacher=teacher_path,
                     distill=DistillConfig(layers="all"),

@@ -78,7 +78,7 @@ def teacher_key(spec: StudySpec) -> str:
 
 def cached_teacher_path(spec: StudySpec) -> Path:
     """Where the teacher ``spec`` determines is cached (whether or not it was trained yet)."""
-    return CACHE_DIR / f"{spec.model.arch}-{teacher_key(spec)}.pt"
+    return CACHE_DIR / f"{spec.model.file_stem}-{teacher_key(spec)}.pt"
 
 
 def cached_teacher_accuracy(
@@ -116,7 +116,7 @@ def ensure_teacher(spec: StudySpec, bundle: DatasetBundle, *, progress: bool = T
     if path.is_file():
         return TeacherInfo(path, *cached_teacher_accuracy(path, spec, bundle), trained_now=False)
     job = TrainSpec(
-        name=f"teacher-{spec.model.arch}",
+        name=f"teacher-{spec.model.file_stem}",
         data=spec.data,
         model=spec.model,
         training=spec.teacher.training,

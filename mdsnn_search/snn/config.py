@@ -84,10 +84,13 @@ class ModelConfig(BaseModel):
             raise ValueError("give either arch (a registered architecture) or factory, not both")
         if self.factory is not None:
             if self.width != 1.0:
-                raise ValueError("width: applies to registered archs; pass a factory's own in kwargs")
+                raise ValueError(
+                    "width: applies to registered archs; pass a factory's own in kwargs"
+                )
             if self.neuron.model_copy(update={"learnable_threshold": False}) != NeuronConfig():
                 raise ValueError(
-                    "neuron: a factory's network sets its own neurons; only learnable_threshold applies"
+                    "neuron: a factory's network sets its own neurons; "
+                    "only learnable_threshold applies"
                 )
         elif self.kwargs:
             raise ValueError("kwargs: go with factory, not with arch")

@@ -40,13 +40,13 @@ from mdsnn_search.snn.quantizers import (
 )
 
 _FOREIGN = (nn.Conv2d, nn.BatchNorm2d, nn.Linear, BaseNode)
+FULL_PRECISION = PrecisionConfig()
+DEFAULT_QUANT = QuantConfig()
 
 
 def weight_layers(model: nn.Module) -> dict[str, WeightLayer]:
     """The converted weight layers of ``model`` by layer name, in registration order."""
-    return {
-        m.layer_name: m for m in model.modules() if isinstance(m, (QuantConvBN2d, QuantLinear))
-    }
+    return {m.layer_name: m for m in model.modules() if isinstance(m, (QuantConvBN2d, QuantLinear))}
 
 
 def spiking_neurons(model: nn.Module) -> dict[str, QuantLIFNode]:
@@ -56,9 +56,9 @@ def spiking_neurons(model: nn.Module) -> dict[str, QuantLIFNode]:
 
 def quantize_(
     model: nn.Module,
-    precision: PrecisionConfig = PrecisionConfig(),
+    precision: PrecisionConfig = FULL_PRECISION,
     *,
-    quant: QuantConfig = QuantConfig(),
+    quant: QuantConfig = DEFAULT_QUANT,
     example_input: torch.Tensor | None = None,
 ) -> nn.Module:
     """Convert ``model`` in place to quantized layers at ``precision``; returns ``model``.
@@ -237,9 +237,7 @@ def _unsupported(module: nn.Module) -> str | None:
             return f"surrogate {module.surrogate_function!r} (spiking surrogates: {known})"
     if isinstance(module, nn.Conv2d) and module.padding_mode != "zeros":
         return f"padding_mode={module.padding_mode!r}"
-    if isinstance(module, nn.BatchNorm2d) and (
-        not module.affine or not module.track_running_stats
-    ):
+    if isinstance(module, nn.BatchNorm2d) and (not module.affine or not module.track_running_stats):
         return "a batch norm needs affine weights and running statistics to be folded"
     return None
 

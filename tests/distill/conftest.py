@@ -52,9 +52,7 @@ def make_net(digits: DatasetBundle) -> Callable[..., SpikingNetwork]:
     return build
 
 
-def student_of(
-    teacher: SpikingNetwork, precision: PrecisionConfig | None = None
-) -> SpikingNetwork:
+def student_of(teacher: SpikingNetwork, precision: PrecisionConfig | None = None) -> SpikingNetwork:
     """A student converted from ``teacher`` at ``precision`` (32 bits if None), as a trial's."""
     config = teacher.config.model_copy(update={"precision": precision or PrecisionConfig()})
     return student_from_teacher(teacher, config)

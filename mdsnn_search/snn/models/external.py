@@ -78,7 +78,7 @@ def build_external(
         ) from None
     if not isinstance(net, nn.Module):
         raise ConfigError(
-            f"model.factory: {config.factory} returned a {type(net).__name__}, not a torch nn.Module"
+            f"model.factory: {config.factory} returned a {type(net).__name__}, not an nn.Module"
         )
     model = ExternalNetwork(config, input_shape, num_classes, net)
     try:

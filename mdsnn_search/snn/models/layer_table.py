@@ -21,9 +21,7 @@ from mdsnn_search.snn.quantize import spiking_neurons, weight_layers
 _POOLING = (nn.MaxPool2d, nn.AvgPool2d)
 
 
-def layer_table(
-    model: nn.Module, example_input: torch.Tensor | None = None
-) -> list[LayerSpec]:
+def layer_table(model: nn.Module, example_input: torch.Tensor | None = None) -> list[LayerSpec]:
     """One :class:`LayerSpec` per weight layer of a converted ``model`` (any network
     ``quantize_`` converted), in forward order, with real conv output sides and the factor of the
     pooling module that follows it, if any. The dry pass runs on ``example_input``, or on zeros

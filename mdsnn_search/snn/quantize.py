@@ -39,7 +39,7 @@ from mdsnn_search.snn.quantizers import (
     make_weight_quantizer,
 )
 
-_FOREIGN = (nn.Conv2d, nn.BatchNorm2d, nn.Linear, BaseNode)
+_FOREIGN = (nn.modules.conv._ConvNd, nn.modules.batchnorm._NormBase, nn.Linear, BaseNode)
 FULL_PRECISION = PrecisionConfig()
 DEFAULT_QUANT = QuantConfig()
 
@@ -144,7 +144,7 @@ def _convert_layers(model: nn.Module, example_input: torch.Tensor) -> None:
     path = {module: name for name, module in _named(model)}
     problems = [
         f"{name} ({type(m).__module__}.{type(m).__qualname__}): {why}"
-        for name, m in path.items()
+        for m, name in path.items()
         if (why := _unsupported(m)) is not None
     ]
     order: list[nn.Module] = []
@@ -225,6 +225,8 @@ def _unsupported(module: nn.Module) -> str | None:
     """Why ``module`` cannot be converted, or None (it can, or it needs no conversion)."""
     if isinstance(module, QuantLIFNode) or not isinstance(module, _FOREIGN):
         return None
+    if not isinstance(module, (nn.Conv2d, nn.BatchNorm2d, nn.Linear, BaseNode)):
+        return "only Conv2d followed by BatchNorm2d is converted"
     if isinstance(module, BaseNode) and type(module) is not LIFNode:
         return "only LIFNode neurons are converted"
     if isinstance(module, LIFNode):
@@ -253,6 +255,7 @@ def _surrogate_name(lif: LIFNode) -> SurrogateName | None:
 def _replace(model: nn.Module, path: str, new: nn.Module) -> None:
     parent_path, _, attr = path.rpartition(".")
     parent = model.get_submodule(parent_path) if parent_path else model
+    new.train(getattr(parent, attr).training)
     setattr(parent, attr, new)
 
 

@@ -30,7 +30,7 @@ from mdsnn_search.train import TrainConfig, evaluate, fit, seed_everything
 
 
 class Block(nn.Module):
-    """conv-BN-LIF with its own forward (not a Sequential), the way papers' repositories write it."""
+    """conv-BN-LIF with its own forward (not a Sequential), as papers' repositories write it."""
 
     def __init__(self, c_in: int, c_out: int, step_mode: str, **lif: object) -> None:
         super().__init__()

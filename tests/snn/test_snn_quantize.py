@@ -153,6 +153,13 @@ def test_precision_addresses_layers_by_name_pattern_and_default() -> None:
     assert net.block2.lif.membrane_quantizer.bits == 2
     # freshly converted quantizers fit their range on the first forward
     assert not any(bool(q.initialized) for q in net.modules() if isinstance(q, WeightQuantizer))
+    # the cost model's layer table reads any converted network
+    table = layer_table(net, torch.zeros(1, 1, *SHAPE))
+    assert [(row.name, row.spiking, row.pool) for row in table] == [
+        ("block1.conv", True, None),
+        ("block2.conv", True, 2),
+        ("head", False, None),
+    ]
     with pytest.raises(ConfigError, match=r"precision.layers: 'block9\*' matches no layer"):
         quantize_(net, PrecisionConfig(layers={"block9*": LayerPrecisionOverride(w_bits=2)}))
 

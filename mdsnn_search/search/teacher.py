@@ -36,6 +36,7 @@ from mdsnn_search.job import (
 )
 from mdsnn_search.precision import PrecisionConfig
 from mdsnn_search.search.spec import StudySpec
+from mdsnn_search.snn.models.external import factory_source_digest
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +73,8 @@ def teacher_key(spec: StudySpec) -> str:
         # compile gives the same teacher, so it does not key it (and older keys stay valid)
         "training": spec.teacher.training.model_dump(mode="json", exclude={"compile"}),
     }
+    if spec.model.factory is not None:
+        determining["factory_source"] = factory_source_digest(spec.model.factory)
     blob = json.dumps(determining, sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 

@@ -12,7 +12,15 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    model_serializer,
+    model_validator,
+)
 
 from mdsnn_search.precision import PrecisionConfig
 from mdsnn_search.snn.neuron import NeuronConfig
@@ -95,6 +103,14 @@ class ModelConfig(BaseModel):
         elif self.kwargs:
             raise ValueError("kwargs: go with factory, not with arch")
         return self
+
+    @model_serializer(mode="wrap")
+    def _only_its_own_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A registered architecture's config dumps as it did before factories existed (so stored
+        spec hashes, teacher cache keys and checkpoints stay valid); a factory's, without arch."""
+        data: dict[str, Any] = handler(self)
+        unused = ("factory", "kwargs") if self.factory is None else ("arch", "width")
+        return {key: value for key, value in data.items() if key not in unused}
 
     @property
     def label(self) -> str:

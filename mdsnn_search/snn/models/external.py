@@ -10,7 +10,9 @@ of such a network names the factory: loading it imports that module again.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import inspect
 import os
 import sys
 from collections.abc import Callable
@@ -59,6 +61,16 @@ def import_factory(ref: str) -> Callable[..., nn.Module]:
     if not callable(function):
         raise ConfigError(f"model.factory: {module_name!r} has no function {function_name!r}")
     return function  # type: ignore[no-any-return]
+
+
+def factory_source_digest(ref: str) -> str:
+    """Content hash of the file defining ``ref``'s function: a cached teacher of an edited
+    network is not the network's teacher any more."""
+    source = inspect.getsourcefile(import_factory(ref))
+    if source is None:
+        return "unknown"
+    with open(source, "rb") as file:
+        return hashlib.sha256(file.read()).hexdigest()[:16]
 
 
 def build_external(

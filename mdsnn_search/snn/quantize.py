@@ -85,7 +85,7 @@ def quantize_(
         )
         if isinstance(layer, QuantConvBN2d):
             layer.bn_quantizer = None if is_full_precision(p.bn_bits) else BiasQuantizer(p.bn_bits)
-        layer.to(device)
+        layer.to(device).train(layer.training)  # the new quantizers in the layer's mode
     for name, node in spiking_neurons(model).items():
         p = precision.for_layer(name)
         quantizer: MembraneQuantizer | IntegerMembraneQuantizer | None = None
@@ -97,7 +97,8 @@ def quantize_(
             quantizer = MembraneQuantizer(
                 p.u_bits, init_alpha=float(node.v_threshold), shared_with=shared
             )
-        node.membrane_quantizer = quantizer if quantizer is None else quantizer.to(device)
+        node.membrane_quantizer = quantizer
+        node.to(device).train(node.training)
     invalidate_module_caches(model)
     return model
 

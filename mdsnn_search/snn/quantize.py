@@ -150,13 +150,13 @@ def _convert_layers(model: nn.Module, example_input: torch.Tensor) -> None:
     ]
     order: list[nn.Module] = []
     produced_by: dict[int, tuple[nn.Module, torch.Tensor]] = {}
-    bn_of: dict[nn.Module, nn.Module] = {}
+    bn_of: dict[nn.Module, nn.BatchNorm2d] = {}
 
     def after_weight(module: nn.Module, args: tuple[object, ...], output: torch.Tensor) -> None:
         order.append(module)
         produced_by[id(output)] = (module, output)  # the tensor kept: its id stays its own
 
-    def before_bn(module: nn.Module, args: tuple[torch.Tensor, ...]) -> None:
+    def before_bn(module: nn.BatchNorm2d, args: tuple[torch.Tensor, ...]) -> None:
         conv, _ = produced_by.get(id(args[0]), (None, None))
         if isinstance(conv, nn.Conv2d):
             bn_of.setdefault(conv, module)
@@ -197,7 +197,7 @@ def _convert_layers(model: nn.Module, example_input: torch.Tensor) -> None:
             "quantize_ converts Conv2d+BatchNorm2d, Linear and LIFNode layers; cannot convert "
             + "; ".join(problems)
         )
-    layer_names = {
+    layer_names: dict[nn.Module, str] = {
         m: (m.layer_name if isinstance(m, (QuantConvBN2d, QuantLinear)) else path[m])
         for m in path
         if isinstance(m, (nn.Conv2d, nn.Linear, QuantConvBN2d, QuantLinear))
@@ -247,10 +247,8 @@ def _unsupported(module: nn.Module) -> str | None:
 
 def _surrogate_name(lif: LIFNode) -> SurrogateName | None:
     function = lif.surrogate_function
-    for name, kind in SURROGATES.items():
-        if type(function) is kind and function.spiking:
-            return name
-    return None
+    names: dict[type, SurrogateName] = {kind: name for name, kind in SURROGATES.items()}  # type: ignore[misc]
+    return names.get(type(function)) if function.spiking else None
 
 
 def _replace(model: nn.Module, path: str, new: nn.Module) -> None:

@@ -119,8 +119,9 @@ class ModelConfig(BaseModel):
 
     @property
     def file_stem(self) -> str:
-        """A plain name for files of this network: the architecture or the factory's function."""
-        return re.sub(r"\W", "_", self.label.rpartition(":")[2])
+        """A plain name for files of this network: the architecture, or the factory's module and
+        function (``examples_my_snn_build``)."""
+        return re.sub(r"\W", "_", self.label)
 
     def network(self) -> dict[str, Any]:
         """What determines the full-precision network's layers (a teacher's and its students'

@@ -47,11 +47,10 @@ from mdsnn_search.distill import (
     TeacherOutputCache,
     compute_teacher_outputs,
     inference_teacher,
-    init_student_from_teacher,
     make_distill_step,
 )
 from mdsnn_search.precision import PrecisionConfig
-from mdsnn_search.snn import ModelConfig, build_model
+from mdsnn_search.snn import ModelConfig, build_model, student_from_teacher
 from mdsnn_search.snn.models.vgg import POOL, VGG_CONFIGS
 from mdsnn_search.snn.neuron import compile_neurons_
 from mdsnn_search.snn.quantizers import (
@@ -139,9 +138,7 @@ def build_rows(
     distill_config = DistillConfig(layers="all", membrane_weight=1.0)
 
     def student() -> nn.Module:
-        model = build_model(student_config, INPUT, CLASSES)
-        init_student_from_teacher(model, teacher)
-        return model.to(_device)
+        return student_from_teacher(teacher, student_config).to(_device)
 
     def ce_row(model: nn.Module) -> Row:
         return Row(model, lambda: classification_loss(model(x), y))

@@ -49,11 +49,15 @@ from mdsnn_search.distill import (  # noqa: E402
     SPIKES_PER_SAMPLE,
     DistillConfig,
     evaluate_student,
-    init_student_from_teacher,
     make_distill_step,
 )
 from mdsnn_search.precision import PrecisionConfig  # noqa: E402
-from mdsnn_search.snn import ModelConfig, SpikingNetwork, build_model  # noqa: E402
+from mdsnn_search.snn import (  # noqa: E402
+    ModelConfig,
+    SpikingNetwork,
+    build_model,
+    student_from_teacher,
+)
 from mdsnn_search.terminal import console as make_console  # noqa: E402
 from mdsnn_search.train import TrainConfig, evaluate, fit, seed_everything  # noqa: E402
 
@@ -119,9 +123,10 @@ def train_student(
 ) -> dict[str, object]:
     seed_everything(seed)
     model = ModelConfig(arch="vgg5", width=s.width, precision=PrecisionConfig.uniform(*s.precision))
-    student = build_model(model, bundle.input_shape, bundle.num_classes)
     if distill.init_from_teacher:
-        init_student_from_teacher(student, teacher)
+        student = student_from_teacher(teacher, model)
+    else:
+        student = build_model(model, bundle.input_shape, bundle.num_classes)
     loader = make_loader(bundle.train, s.batch_size, shuffle=True, seed=seed)
     config = TrainConfig(epochs=s.epochs, batch_size=s.batch_size, lr=s.lr, seed=seed, device="cpu")
     fit(

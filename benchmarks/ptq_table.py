@@ -27,9 +27,8 @@ from rich.console import Console
 from rich.table import Table
 
 from mdsnn_search.data import DataConfig, DatasetBundle, load_dataset, make_loader
-from mdsnn_search.distill import init_student_from_teacher
 from mdsnn_search.precision import PrecisionConfig
-from mdsnn_search.snn import ModelConfig, SpikingNetwork, build_model
+from mdsnn_search.snn import ModelConfig, SpikingNetwork, build_model, student_from_teacher
 from mdsnn_search.snn.bn_recalibration import recalibrate_bn_
 from mdsnn_search.terminal import console as make_console
 from mdsnn_search.train import TrainConfig, evaluate, fit, seed_everything
@@ -58,9 +57,7 @@ def _label(w: int, u: int) -> str:
 def _student(teacher: SpikingNetwork, bundle: DatasetBundle, w: int, u: int) -> SpikingNetwork:
     precision = PrecisionConfig.uniform(w, u, 8 if w < 32 else 32)
     config = teacher.config.model_copy(update={"precision": precision})
-    student = build_model(config, bundle.input_shape, bundle.num_classes)
-    init_student_from_teacher(student, teacher)
-    return student
+    return student_from_teacher(teacher, config)
 
 
 def measure(

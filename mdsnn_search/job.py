@@ -6,7 +6,7 @@ therefore never disagree on what a configuration means.
 
 Data is loaded at ``data.timesteps`` (the teacher's T); a model with fewer ``timesteps`` maps the
 frames onto its own (:mod:`mdsnn_search.snn.timesteps`). A model with channel pruning is pruned
-once, after its initialisation from the teacher and before training (:mod:`mdsnn_search.snn.pruning`).
+once, after it is converted from the teacher and before training (:mod:`mdsnn_search.snn.pruning`).
 """
 
 from __future__ import annotations
@@ -25,14 +25,13 @@ from mdsnn_search.distill import (
     DistillConfig,
     TeacherOutputCache,
     evaluate_student,
-    init_student_from_teacher,
     make_distill_step,
 )
 from mdsnn_search.errors import ConfigError
 from mdsnn_search.outputs import PlainName
 from mdsnn_search.snn.bn_recalibration import recalibrate_bn_
 from mdsnn_search.snn.config import ModelConfig
-from mdsnn_search.snn.models import SpikingNetwork, build_model
+from mdsnn_search.snn.models import SpikingNetwork, build_model, student_from_teacher
 from mdsnn_search.snn.neuron import compile_neurons_
 from mdsnn_search.snn.pruning import prune_channels_
 from mdsnn_search.snn.timesteps import check_student_timesteps
@@ -111,14 +110,14 @@ def check_teacher_fits(
 ) -> None:
     """ConfigError unless ``teacher`` is ``model``'s network for ``data``'s input and classes.
 
-    The student starts from the teacher's weights and distils its layers by name, so both must be
-    the same architecture at the same width; a teacher of another network would fail every trial.
+    The student is converted from a copy of the teacher and distils its layers by name, so both
+    must be the same full-precision network; a teacher of another network would fail every trial.
     """
-    built = (teacher.config.arch, teacher.config.width)
-    if built != (model.arch, model.width):
+    built = teacher.config
+    if built.network() != model.network():
         raise ConfigError(
-            f"teacher {path}: is {built[0]} at width {built[1]:g}, but the model is {model.arch} at width "
-            f"{model.width:g}; a teacher must be the student's architecture and width"
+            f"teacher {path}: is {built.label} at width {built.width:g}, but the model is {model.label} at "
+            f"width {model.width:g}; a teacher must be the student's architecture, width and neurons"
         )
     if teacher.input_shape != bundle.input_shape or teacher.num_classes != bundle.num_classes:
         raise ConfigError(
@@ -151,13 +150,14 @@ def run_job(
     bundle = bundle or load_dataset(spec.data)
     if teacher is None and spec.teacher is not None:
         teacher = load_teacher(spec.teacher, spec.model, spec.data, bundle)
-    model = build_model(spec.model, bundle.input_shape, bundle.num_classes)
+    copied = teacher is not None and spec.distill is not None and spec.distill.init_from_teacher
+    if copied:
+        assert teacher is not None
+        model = student_from_teacher(teacher, spec.model)
+    else:
+        model = build_model(spec.model, bundle.input_shape, bundle.num_classes)
     step_loss = None
-    copied = False
     if teacher is not None and spec.distill is not None:
-        if spec.distill.init_from_teacher:
-            init_student_from_teacher(model, teacher)
-            copied = True
         step_loss = make_distill_step(
             teacher,
             spec.distill,

@@ -14,9 +14,8 @@ import pytest
 import torch
 
 from mdsnn_search.data import DataConfig, DatasetBundle, load_dataset, make_loader
-from mdsnn_search.distill import init_student_from_teacher
 from mdsnn_search.precision import PrecisionConfig
-from mdsnn_search.snn import ModelConfig, SpikingNetwork, build_model
+from mdsnn_search.snn import ModelConfig, SpikingNetwork, build_model, student_from_teacher
 from mdsnn_search.snn.layers import QuantLinear
 from mdsnn_search.snn.quantizers import WeightQuantizer, signal_to_quantization_noise_db
 from mdsnn_search.train import EvalResult, TrainConfig, evaluate, fit, seed_everything
@@ -43,13 +42,7 @@ def _copied_student(
     teacher: SpikingNetwork, bundle: DatasetBundle, w: int, u: int
 ) -> SpikingNetwork:
     precision = PrecisionConfig.uniform(w, u, 8 if w < 32 else 32)
-    student = build_model(
-        teacher.config.model_copy(update={"precision": precision}),
-        bundle.input_shape,
-        bundle.num_classes,
-    )
-    init_student_from_teacher(student, teacher)
-    return student
+    return student_from_teacher(teacher, teacher.config.model_copy(update={"precision": precision}))
 
 
 def _score(model: SpikingNetwork, bundle: DatasetBundle) -> EvalResult:

@@ -1,7 +1,8 @@
 """``mdsnn-search cost``: score one configuration on a crossbar preset.
 
 The layer table comes from the model builder (``--arch vgg9 --input 2x48x48 --classes 101
-[--width 0.5]``, which needs torch and is imported only then) or from a file (``--layers FILE``).
+[--width 0.5]``, or a network of your own, ``--factory package.module:function --input ...
+--classes ...``; both need torch, imported only then) or from a file (``--layers FILE``).
 Precision is uniform (``--weight-bits/--membrane-bits/--bn-bits``) or per layer (``--precision
 FILE``); pruning uniform over the spiking layers (``--keep-ratio R``) or per layer (``--keep
 FILE``). ``--sensitivity`` prints how much each knob, stepped down on its own, moves energy,
@@ -50,6 +51,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--arch", help="architecture name of the model builder (e.g. vgg9)")
+    source.add_argument(
+        "--factory",
+        metavar="MODULE:FUNCTION",
+        help="function(input_shape, num_classes) returning your own full-precision network",
+    )
     source.add_argument("--layers", type=Path, metavar="FILE", help="layer table (YAML or JSON)")
     parser.add_argument("--input", metavar="CxHxW", help="input shape for --arch, e.g. 2x48x48")
     parser.add_argument("--classes", type=int, metavar="N", help="number of classes for --arch")
@@ -160,8 +166,11 @@ def _layer_table(args: argparse.Namespace) -> list[LayerSpec]:
             if getattr(args, flag) is not None:
                 raise ConfigError(f"--{flag} goes with --arch, not with --layers")
         return read_layer_table(args.layers)
+    flag = "--arch" if args.arch is not None else "--factory"
     if args.input is None or args.classes is None:
-        raise ConfigError("--arch needs --input CxHxW and --classes N")
+        raise ConfigError(f"{flag} needs --input CxHxW and --classes N")
+    if args.factory is not None and args.width is not None:
+        raise ConfigError("--width goes with --arch; a factory's network has its own width")
     if args.classes < 1:
         raise ConfigError(f"--classes must be >= 1, but got {args.classes}")
     width = 1.0 if args.width is None else args.width
@@ -174,12 +183,22 @@ def _layer_table(args: argparse.Namespace) -> list[LayerSpec]:
         )
     shape = (int(match[1]), int(match[2]), int(match[3]))
     try:
-        from mdsnn_search.snn.models import arch_layer_table  # torch: imported only on this path
+        from mdsnn_search.snn.config import ModelConfig
+        from mdsnn_search.snn.models import model_layer_table  # torch: imported only on this path
     except ImportError as exc:
         raise ConfigError(
-            f"--arch needs the SNN model builders ({exc}); use --layers FILE instead"
+            f"{flag} needs the SNN model builders ({exc}); use --layers FILE instead"
         ) from None
-    return arch_layer_table(args.arch, shape, args.classes, width=width)
+    try:
+        config = ModelConfig(arch=args.arch, factory=args.factory, width=width)
+    except ValidationError:
+        raise ConfigError(
+            f"--factory must look like package.module:function, but got {args.factory!r}"
+        ) from None
+    try:
+        return model_layer_table(config, shape, args.classes)
+    except ConfigError as exc:
+        raise ConfigError(str(exc).replace("model.factory:", "--factory:", 1)) from None
 
 
 def _keep_fraction(args: argparse.Namespace, layers: list[LayerSpec]) -> dict[str, float] | None:

@@ -42,7 +42,7 @@ from mdsnn_search.distill.losses import (
     same_timesteps,
     spike_rate_loss,
 )
-from mdsnn_search.distill.pair import check_pair, freeze_teacher, init_student_from_teacher
+from mdsnn_search.distill.pair import check_pair, freeze_teacher
 from mdsnn_search.distill.step import DistillStep, TeacherPath, make_distill_step
 from mdsnn_search.distill.teacher import TeacherOutputs, inference_teacher, run_teacher
 
@@ -76,7 +76,6 @@ __all__ = [
     "freeze_teacher",
     "heterogeneous_kd",
     "inference_teacher",
-    "init_student_from_teacher",
     "make_distill_step",
     "membrane_loss",
     "membrane_mismatch",

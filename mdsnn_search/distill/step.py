@@ -85,7 +85,7 @@ class DistillStep:
         freeze_teacher(teacher)
         teacher_neurons = teacher.neurons()
         self.layer_weights = config.resolve_layers(
-            list(teacher_neurons), where=f"the teacher ({teacher.config.arch})"
+            list(teacher_neurons), where=f"the teacher ({teacher.config.label})"
         )
         self.thresholds = {
             name: firing_threshold(teacher_neurons[name]) for name in self.layer_weights

@@ -17,7 +17,7 @@ import optuna
 
 from mdsnn_search.data import DatasetBundle, load_dataset
 from mdsnn_search.data.config import DOWNLOAD_PAGES
-from mdsnn_search.errors import ConfigError
+from mdsnn_search.errors import ConfigError, MdsnnError
 from mdsnn_search.hardware import load_preset
 from mdsnn_search.precision import matches_layer
 from mdsnn_search.search import local_ray
@@ -35,7 +35,7 @@ from mdsnn_search.search.storage_url import masked
 from mdsnn_search.search.store import OpenedStudy, check_existing, connect, open_study
 from mdsnn_search.search.teacher import ensure_teacher, ensure_teacher_outputs
 from mdsnn_search.search.trial import TrialContext, run_trial
-from mdsnn_search.snn.models import arch_layer_table
+from mdsnn_search.snn.models import model_layer_table
 
 
 @dataclass(frozen=True)
@@ -71,44 +71,48 @@ def check_spec(
     def fail(field: str, message: str) -> ConfigError:
         return ConfigError(f"{source}: {field}: {message}")
 
-    try:
-        table = arch_layer_table(
-            spec.model.arch, _input_shape_hint(spec), 10, width=spec.model.width
+    if spec.data.root is not None and not spec.data.root.exists():
+        raise fail(
+            "data.root",
+            f"{spec.data.root} does not exist; {spec.data.name} comes from {DOWNLOAD_PAGES[spec.data.name]}",
         )
+    try:
+        table = model_layer_table(spec.model, *_input_hint(spec))
     except ConfigError as exc:
-        raise fail("model", str(exc)) from None
+        raise fail("model", str(exc).removeprefix("model: ")) from None
+    except MdsnnError as exc:
+        raise fail("data", str(exc)) from None
     names = [row.name for row in table]
     roles = LayerRoles.from_table(table)
     for pattern in spec.search_space.fixed_layers:
         if not any(matches_layer(n, pattern) for n in names):
             raise fail(
                 "search_space.fixed_layers",
-                f"{pattern!r} matches no layer of {spec.model.arch} ({', '.join(names)})",
+                f"{pattern!r} matches no layer of {spec.model.label} ({', '.join(names)})",
             )
     if isinstance(spec.search_space.distill_layers, list):
         for name in spec.search_space.distill_layers:
             if name not in roles.spiking:
                 raise fail(
                     "search_space.distill_layers",
-                    f"{name!r} is not a spiking layer of {spec.model.arch} ({', '.join(roles.spiking)})",
+                    f"{name!r} is not a spiking layer of {spec.model.label} ({', '.join(roles.spiking)})",
                 )
     try:
         load_preset(spec.hardware.preset)
     except ConfigError as exc:
         raise fail("hardware.preset", str(exc)) from None
-    if spec.data.root is not None and not spec.data.root.exists():
-        raise fail(
-            "data.root",
-            f"{spec.data.root} does not exist; {spec.data.name} comes from {DOWNLOAD_PAGES[spec.data.name]}",
-        )
     check_inputs(spec, source, storage_url)
     return roles
 
 
-def _input_shape_hint(spec: StudySpec) -> tuple[int, int, int]:
-    """A shape good enough for layer names (names do not depend on the input size)."""
+def _input_hint(spec: StudySpec) -> tuple[tuple[int, int, int], int]:
+    """An input shape and class count good enough for a registered architecture's layer names
+    (they do not depend on the input size); a factory's network is built for the data's own."""
+    if spec.model.arch is None:
+        bundle = load_dataset(spec.data)
+        return bundle.input_shape, bundle.num_classes
     side = 32 if spec.model.arch.startswith(("vgg11", "vgg16", "resnet")) else 16
-    return (2, side, side)
+    return (2, side, side), 10
 
 
 def run_study(

@@ -37,6 +37,7 @@ from mdsnn_search.job import (
 )
 from mdsnn_search.precision import PrecisionConfig
 from mdsnn_search.search.spec import StudySpec
+from mdsnn_search.snn.models.external import factory_source_digest
 from mdsnn_search.snn.models.network import SpikingNetwork
 from mdsnn_search.terminal import PhaseProgress
 
@@ -75,13 +76,15 @@ def teacher_key(spec: StudySpec) -> str:
         # compile gives the same teacher, so it does not key it (and older keys stay valid)
         "training": spec.teacher.training.model_dump(mode="json", exclude={"compile"}),
     }
+    if spec.model.factory is not None:
+        determining["factory_source"] = factory_source_digest(spec.model.factory)
     blob = json.dumps(determining, sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
 def cached_teacher_path(spec: StudySpec) -> Path:
     """Where the teacher ``spec`` determines is cached (whether or not it was trained yet)."""
-    return CACHE_DIR / f"{spec.model.arch}-{teacher_key(spec)}.pt"
+    return CACHE_DIR / f"{spec.model.file_stem}-{teacher_key(spec)}.pt"
 
 
 def cached_teacher_accuracy(
@@ -119,7 +122,7 @@ def ensure_teacher(spec: StudySpec, bundle: DatasetBundle, *, progress: bool = T
     if path.is_file():
         return TeacherInfo(path, *cached_teacher_accuracy(path, spec, bundle), trained_now=False)
     job = TrainSpec(
-        name=f"teacher-{spec.model.arch}",
+        name=f"teacher-{spec.model.file_stem}",
         data=spec.data,
         model=spec.model,
         training=spec.teacher.training,

@@ -5,10 +5,14 @@ from mdsnn_search.snn.models import (
     MODELS,
     SpikingNetwork,
     arch_layer_table,
+    build_fp_model,
     build_model,
     layer_table,
+    model_layer_table,
+    student_from_teacher,
 )
 from mdsnn_search.snn.neuron import NeuronConfig, QuantLIFNode
+from mdsnn_search.snn.quantize import quantize_
 
 __all__ = [
     "MODELS",
@@ -18,6 +22,10 @@ __all__ = [
     "QuantLIFNode",
     "SpikingNetwork",
     "arch_layer_table",
+    "build_fp_model",
     "build_model",
     "layer_table",
+    "model_layer_table",
+    "quantize_",
+    "student_from_teacher",
 ]

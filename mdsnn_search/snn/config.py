@@ -9,7 +9,18 @@ learnable threshold in ``neuron``, channel pruning in ``pruning``, and a student
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import re
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    model_serializer,
+    model_validator,
+)
 
 from mdsnn_search.precision import PrecisionConfig
 from mdsnn_search.snn.neuron import NeuronConfig
@@ -35,13 +46,31 @@ class QuantConfig(BaseModel):
     )
 
 
+FactoryRef = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", strip_whitespace=True)
+]
+"""``package.module:function``: an importable function building a full-precision network."""
+
+
 class ModelConfig(BaseModel):
-    """A spiking network: registered architecture name plus its settings."""
+    """A spiking network: a registered architecture or a user's factory, plus its settings.
+
+    ``factory`` names a function ``f(input_shape, num_classes, **kwargs)`` returning the
+    full-precision network (spikingjelly or torch conv/linear + BN + LIF layers, multi-step:
+    ``[T, B, C, H, W]`` in, per-timestep logits ``[T, B, classes]`` out); its neuron settings are
+    its own, so ``neuron`` sets only ``learnable_threshold`` for it.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    arch: str = Field(description="registered architecture, e.g. vgg5, vgg9, resnet19")
-    width: float = Field(1.0, gt=0.0, description="channel-width multiplier")
+    arch: str | None = Field(None, description="registered architecture, e.g. vgg5, vgg9, resnet19")
+    factory: FactoryRef | None = Field(
+        None, description="package.module:function returning the full-precision network"
+    )
+    kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="keyword arguments of the factory"
+    )
+    width: float = Field(1.0, gt=0.0, description="channel-width multiplier (registered archs)")
     neuron: NeuronConfig = NeuronConfig()
     quant: QuantConfig = QuantConfig()
     precision: PrecisionConfig = PrecisionConfig()
@@ -56,3 +85,47 @@ class ModelConfig(BaseModel):
         "first",
         description="with fewer timesteps than the input: first (direct/Poisson coding) or mean (events)",
     )
+
+    @model_validator(mode="after")
+    def _one_network(self) -> ModelConfig:
+        if (self.arch is None) == (self.factory is None):
+            raise ValueError("give either arch (a registered architecture) or factory, not both")
+        if self.factory is not None:
+            if self.width != 1.0:
+                raise ValueError(
+                    "width: applies to registered archs; pass a factory's own in kwargs"
+                )
+            if self.neuron.model_copy(update={"learnable_threshold": False}) != NeuronConfig():
+                raise ValueError(
+                    "neuron: a factory's network sets its own neurons; "
+                    "only learnable_threshold applies"
+                )
+        elif self.kwargs:
+            raise ValueError("kwargs: go with factory, not with arch")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _only_its_own_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A registered architecture's config dumps as it did before factories existed (so stored
+        spec hashes, teacher cache keys and checkpoints stay valid); a factory's, without arch."""
+        data: dict[str, Any] = handler(self)
+        unused = ("factory", "kwargs") if self.factory is None else ("arch", "width")
+        return {key: value for key, value in data.items() if key not in unused}
+
+    @property
+    def label(self) -> str:
+        """The network in messages: its architecture or its factory."""
+        return self.arch if self.arch is not None else str(self.factory)
+
+    @property
+    def file_stem(self) -> str:
+        """A plain name for files of this network: the architecture, or the factory's module and
+        function (``examples_my_snn_build``)."""
+        return re.sub(r"\W", "_", self.label)
+
+    def network(self) -> dict[str, Any]:
+        """What determines the full-precision network's layers (a teacher's and its students'
+        must agree): everything but precision, pruning, timesteps and the learnt threshold."""
+        return self.model_dump(
+            mode="json", include={"arch", "factory", "kwargs", "width", "neuron"}
+        ) | {"neuron": self.neuron.model_copy(update={"learnable_threshold": False}).model_dump()}

@@ -1,15 +1,19 @@
-"""Multi-step quantized weight layers: conv + batch norm (folded and quantized) and linear.
+"""Quantized weight layers: conv + batch norm (folded and quantized) and linear.
 
-Inputs and outputs are time-major, ``[T, B, ...]``; the time axis is folded into the batch for the
-dense op, as spikingjelly's ``SeqToANNContainer`` does. Each layer carries its stable
-``layer_name``, by which configs address its precision and the cost model its geometry.
+They are spikingjelly step modules: in multi-step mode (``"m"``, the default) inputs and outputs
+are time-major, ``[T, B, ...]``, and the time axis is folded into the batch for the dense op, as
+spikingjelly's ``SeqToANNContainer`` does; in single-step mode (``"s"``) they take one step,
+``[B, ...]``. Each layer carries its stable ``layer_name``, by which configs address its precision
+and the cost model its geometry.
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from spikingjelly.activation_based.base import StepModule
 from torch import nn
+from torch.nn.common_types import _size_2_t
 
 from mdsnn_search.snn.quantizers import BiasQuantizer, WeightQuantizer
 
@@ -20,7 +24,7 @@ def _safe_nonzero(x: torch.Tensor, floor: float = 1e-6) -> torch.Tensor:
     return sign * x.abs().clamp_min(floor)
 
 
-class QuantConvBN2d(nn.Module):
+class QuantConvBN2d(nn.Module, StepModule):
     """Conv2d followed by batch norm, with weights of ``w_bits`` and BN of ``bn_bits``.
 
     - ``bn_quantizer is None`` (BN at 32 bits): ``BN(conv(x, Q_w(W)))``, BN in floating point.
@@ -37,19 +41,33 @@ class QuantConvBN2d(nn.Module):
         layer_name: str,
         in_channels: int,
         out_channels: int,
-        kernel_size: int,
-        stride: int = 1,
-        padding: int = 0,
+        kernel_size: _size_2_t,
+        stride: _size_2_t = 1,
+        padding: _size_2_t | str = 0,
         *,
+        dilation: _size_2_t = 1,
+        groups: int = 1,
+        bias: bool = False,
         weight_quantizer: WeightQuantizer | None = None,
         bn_quantizer: BiasQuantizer | None = None,
+        step_mode: str = "m",
     ) -> None:
         super().__init__()
         self.layer_name = layer_name
-        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, bias=False)
+        self.conv = nn.Conv2d(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation=dilation,
+            groups=groups,
+            bias=bias,
+        )
         self.bn = nn.BatchNorm2d(out_channels)
         self.weight_quantizer = weight_quantizer
         self.bn_quantizer = bn_quantizer
+        self.step_mode = step_mode
 
     @property
     def in_channels(self) -> int:
@@ -63,12 +81,18 @@ class QuantConvBN2d(nn.Module):
     def kernel_size(self) -> int:
         return int(self.conv.kernel_size[0])
 
-    def _conv(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-        # The conv has a bias only once BN is folded into it (an inference teacher).
-        return F.conv2d(x, weight, self.conv.bias, self.conv.stride, self.conv.padding)
+    def _conv(self, x: torch.Tensor, weight: torch.Tensor, *, bias: bool = True) -> torch.Tensor:
+        c = self.conv
+        return F.conv2d(
+            x, weight, c.bias if bias else None, c.stride, c.padding, c.dilation, c.groups
+        )
 
     def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
-        x = x_seq.flatten(0, 1)
+        if self.step_mode == "s":
+            return self._forward(x_seq)
+        return self._forward(x_seq.flatten(0, 1)).unflatten(0, x_seq.shape[:2])
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.bn_quantizer is None:
             w = self.conv.weight
             y = self.bn(
@@ -76,7 +100,7 @@ class QuantConvBN2d(nn.Module):
             )
         else:
             y = self._folded(x)
-        return y.unflatten(0, x_seq.shape[:2])
+        return y
 
     def _folded(self, x: torch.Tensor) -> torch.Tensor:
         bn = self.bn
@@ -89,12 +113,14 @@ class QuantConvBN2d(nn.Module):
         folded_w = self.conv.weight * running_scale.view(-1, 1, 1, 1)
         if self.weight_quantizer is not None:
             folded_w = self.weight_quantizer(folded_w)
-        folded_bias = bn.bias - running_scale * bn.running_mean
+        # BN(conv(x) + b) normalises conv(x) against the mean less the conv's bias b, if any.
+        mean = bn.running_mean if self.conv.bias is None else bn.running_mean - self.conv.bias
+        folded_bias = bn.bias - running_scale * mean
         quantized_bias = self.bn_quantizer(folded_bias)
         # The BN's own mode decides, so that precise BN (snn.bn_recalibration) can put the BN
         # alone into training mode.
         if not bn.training:
-            return self._conv(x, folded_w) + quantized_bias.view(1, -1, 1, 1)
+            return self._conv(x, folded_w, bias=False) + quantized_bias.view(1, -1, 1, 1)
         # conv(x, Q(W*s)) / s == conv(x, Q(W*s) / s) for a per-output-channel s: dividing the
         # small weight tensor instead of the activations leaves one conv and one fused BN.
         unfolded_w = folded_w / _safe_nonzero(running_scale).view(-1, 1, 1, 1)
@@ -118,11 +144,17 @@ class QuantConvBN2d(nn.Module):
         )
 
     def extra_repr(self) -> str:
-        return f"layer_name={self.layer_name!r}, bn_folded={self.bn_quantizer is not None}"
+        return (
+            f"layer_name={self.layer_name!r}, bn_folded={self.bn_quantizer is not None}, "
+            f"step_mode={self.step_mode}"
+        )
 
 
-class QuantLinear(nn.Module):
-    """Linear layer with ``w_bits`` weights; its bias stays in floating point (a neuron-side add)."""
+class QuantLinear(nn.Module, StepModule):
+    """Linear layer with ``w_bits`` weights; its bias stays in floating point (a neuron-side add).
+
+    A linear acts on the last axis, so both step modes run the same code.
+    """
 
     def __init__(
         self,
@@ -130,12 +162,15 @@ class QuantLinear(nn.Module):
         in_features: int,
         out_features: int,
         *,
+        bias: bool = True,
         weight_quantizer: WeightQuantizer | None = None,
+        step_mode: str = "m",
     ) -> None:
         super().__init__()
         self.layer_name = layer_name
-        self.linear = nn.Linear(in_features, out_features)
+        self.linear = nn.Linear(in_features, out_features, bias=bias)
         self.weight_quantizer = weight_quantizer
+        self.step_mode = step_mode
 
     @property
     def in_channels(self) -> int:
@@ -154,7 +189,7 @@ class QuantLinear(nn.Module):
         return F.linear(x_seq, w, self.linear.bias)
 
     def extra_repr(self) -> str:
-        return f"layer_name={self.layer_name!r}"
+        return f"layer_name={self.layer_name!r}, step_mode={self.step_mode}"
 
 
 WeightLayer = QuantConvBN2d | QuantLinear

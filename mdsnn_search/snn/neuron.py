@@ -43,7 +43,7 @@ from mdsnn_search.snn.threshold import LearnableThreshold, learnable_fire
 SurrogateName = Literal["sigmoid", "atan", "rect", "piecewise_quadratic"]
 ResetMode = Literal["soft", "hard"]
 
-_SURROGATES: dict[str, type[surrogate.SurrogateFunctionBase]] = {
+SURROGATES: dict[str, type[surrogate.SurrogateFunctionBase]] = {
     "sigmoid": surrogate.Sigmoid,
     "atan": surrogate.ATan,
     "rect": surrogate.Rect,
@@ -70,7 +70,7 @@ class NeuronConfig(BaseModel):
 
     def make_surrogate(self) -> surrogate.SurrogateFunctionBase:
         """A fresh surrogate instance (spikingjelly shares a default one between neurons)."""
-        return _SURROGATES[self.surrogate](alpha=self.surrogate_alpha)
+        return SURROGATES[self.surrogate](alpha=self.surrogate_alpha)
 
 
 class _Spike(torch.autograd.Function):
@@ -229,6 +229,14 @@ class QuantLIFNode(BaseNode):
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", tau={self.tau}"
+
+
+def learn_thresholds_(model: nn.Module, enabled: bool) -> None:
+    """Give every :class:`QuantLIFNode` of ``model`` a fresh learnable threshold starting at its
+    own ``v_threshold`` (``enabled``), or a fixed one, in place."""
+    for module in model.modules():
+        if isinstance(module, QuantLIFNode):
+            module.threshold = LearnableThreshold(float(module.v_threshold)) if enabled else None
 
 
 @functools.cache

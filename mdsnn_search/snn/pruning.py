@@ -31,6 +31,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from torch import nn
 
+from mdsnn_search.errors import ConfigError
 from mdsnn_search.hardware.layers import LayerActivity, LayerSpec
 from mdsnn_search.hardware.mapping import kept_channels
 from mdsnn_search.precision import matches_layer
@@ -103,6 +104,41 @@ class ChannelMask(nn.Module):
 
     def extra_repr(self) -> str:
         return f"channels={self.mask.numel()}, keep_ratio={self.keep_ratio}, kept={self.kept}"
+
+
+def add_channel_masks_(model: nn.Module, pruning: PruningConfig) -> None:
+    """Give every spiking layer of ``model`` whose keep ratio is below 1 an open channel mask
+    (:func:`prune_channels_` closes it), in place; a layer at ratio 1 loses any it had.
+
+    Spiking layers are neurons carrying a ``layer_name`` and a ``channel_mask`` slot (converted
+    ones, :mod:`mdsnn_search.snn.quantize`); channels are those of the weight layer of that name.
+    Raises ConfigError for a pattern that matches no spiking layer, or a pruned neuron that fires
+    on no weight layer.
+    """
+    neurons = {
+        m.layer_name: m
+        for m in model.modules()
+        if hasattr(m, "channel_mask") and hasattr(m, "layer_name")
+    }
+    unmatched = pruning.unmatched_patterns(neurons)
+    if unmatched:
+        raise ConfigError(
+            f"pruning.layers: {unmatched[0]!r} matches no spiking layer "
+            f"(spiking layers: {', '.join(neurons)})"
+        )
+    channels = {
+        m.layer_name: int(m.out_channels)
+        for m in model.modules()
+        if hasattr(m, "layer_name") and hasattr(m, "out_channels")
+    }
+    for name, node in neurons.items():
+        keep_ratio = pruning.for_layer(name)
+        if keep_ratio >= 1.0:
+            node.channel_mask = None
+            continue
+        if name not in channels:
+            raise ConfigError(f"pruning: spiking layer {name!r} fires on no weight layer")
+        node.channel_mask = ChannelMask(channels[name], keep_ratio)
 
 
 def _masked_neurons(model: nn.Module) -> dict[str, nn.Module]:

@@ -16,7 +16,7 @@ from spikingjelly.activation_based import functional
 
 from mdsnn_search.data import DataConfig, DatasetBundle, load_dataset, make_loader
 from mdsnn_search.precision import PrecisionConfig
-from mdsnn_search.snn import ModelConfig, SpikingNetwork, build_model
+from mdsnn_search.snn import ModelConfig, SpikingNetwork, build_model, student_from_teacher
 from mdsnn_search.train import TrainConfig, fit, seed_everything
 
 WIDTH = 0.25
@@ -50,6 +50,12 @@ def make_net(digits: DatasetBundle) -> Callable[..., SpikingNetwork]:
         return build_model(config, digits.input_shape, digits.num_classes)
 
     return build
+
+
+def student_of(teacher: SpikingNetwork, precision: PrecisionConfig | None = None) -> SpikingNetwork:
+    """A student converted from ``teacher`` at ``precision`` (32 bits if None), as a trial's."""
+    config = teacher.config.model_copy(update={"precision": precision or PrecisionConfig()})
+    return student_from_teacher(teacher, config)
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import STUDENT_PRECISION
+from conftest import STUDENT_PRECISION, student_of
 
 from mdsnn_search.data import make_loader
 from mdsnn_search.distill import (
@@ -15,7 +15,6 @@ from mdsnn_search.distill import (
     cache_nbytes,
     compute_teacher_outputs,
     inference_teacher,
-    init_student_from_teacher,
     make_distill_step,
 )
 from mdsnn_search.distill.cache import FP16_MEMBRANE_TOLERANCE
@@ -35,8 +34,7 @@ def test_a_cached_step_and_a_per_batch_step_give_the_same_loss_on_the_same_batch
     teacher, make_net, digits, cache
 ) -> None:
     x, y, index = next(iter(make_loader(digits.train, 32, shuffle=True, seed=2, with_index=True)))
-    student = make_net(STUDENT_PRECISION, seed=3)
-    init_student_from_teacher(student, teacher)
+    student = student_of(teacher, STUDENT_PRECISION)
     student.eval()  # the same student output for both calls
     per_batch = make_distill_step(teacher, EVERYTHING)
     cached = make_distill_step(teacher, EVERYTHING, cache=cache)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 import torch
-from conftest import STUDENT_PRECISION
+from conftest import STUDENT_PRECISION, student_of
 
 from mdsnn_search.data import make_loader
 from mdsnn_search.distill import (
@@ -14,7 +14,6 @@ from mdsnn_search.distill import (
     MEMBRANE_MISMATCH_MEAN,
     STUDENT_METRICS,
     evaluate_student,
-    init_student_from_teacher,
     membrane_mismatch,
 )
 from mdsnn_search.errors import ConfigError
@@ -29,8 +28,7 @@ def test_loader(digits):
 def test_one_json_dict_with_evaluate_metrics_and_mismatch_per_layer(
     teacher, make_net, test_loader
 ) -> None:
-    student = make_net(STUDENT_PRECISION)
-    init_student_from_teacher(student, teacher)
+    student = student_of(teacher, STUDENT_PRECISION)
     metrics = evaluate_student(student, teacher, test_loader)
     assert tuple(metrics) == STUDENT_METRICS
     json.dumps(metrics, allow_nan=False)
@@ -57,8 +55,7 @@ def test_mismatch_matches_a_direct_computation(teacher, make_net, digits) -> Non
 
 
 def test_a_full_precision_copy_has_zero_mismatch(teacher, make_net, test_loader) -> None:
-    student = make_net()
-    init_student_from_teacher(student, teacher)
+    student = student_of(teacher)
     assert all(v == 0.0 for v in membrane_mismatch(student, teacher, test_loader).values())
 
 

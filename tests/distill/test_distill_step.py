@@ -6,12 +6,11 @@ import pickle
 
 import pytest
 import torch
-from conftest import STUDENT_PRECISION
+from conftest import STUDENT_PRECISION, student_of
 
 from mdsnn_search.distill import (
     DistillConfig,
     DistillStep,
-    init_student_from_teacher,
     make_distill_step,
 )
 from mdsnn_search.distill.step import (
@@ -29,9 +28,7 @@ EVERYTHING = DistillConfig(layers="all", membrane_weight=1.0, kd_weight=1.0, spi
 
 
 def _copy_of(teacher, make_net, precision=None):
-    student = make_net(precision, seed=3)
-    init_student_from_teacher(student, teacher)
-    return student
+    return student_of(teacher, precision)
 
 
 @pytest.mark.parametrize("norm", ["teacher_power", "threshold", "none"])

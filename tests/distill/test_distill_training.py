@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from conftest import STUDENT_PRECISION
+from conftest import STUDENT_PRECISION, student_of
 
 from mdsnn_search.data import make_loader
 from mdsnn_search.distill import (
     MEMBRANE_MISMATCH_MEAN,
     DistillConfig,
     evaluate_student,
-    init_student_from_teacher,
     make_distill_step,
 )
 from mdsnn_search.train import TrainConfig, fit, seed_everything
@@ -19,8 +18,7 @@ SEED = 2  # the ordering held for each of seeds 0-5 when this test was written
 
 def _train_student(teacher, make_net, digits, config: DistillConfig) -> dict[str, object]:
     seed_everything(SEED)
-    student = make_net(STUDENT_PRECISION, seed=SEED)
-    init_student_from_teacher(student, teacher)
+    student = student_of(teacher, STUDENT_PRECISION)
     loader = make_loader(digits.train, 16, shuffle=True, seed=SEED)
     step = make_distill_step(teacher, config, student=student)
     fit(

@@ -13,14 +13,13 @@ from mdsnn_search.data import DataConfig, DatasetBundle, load_dataset, make_load
 from mdsnn_search.distill import (
     DistillConfig,
     evaluate_student,
-    init_student_from_teacher,
     membrane_loss,
     student_time_alignment,
 )
 from mdsnn_search.errors import ConfigError
 from mdsnn_search.job import TrainSpec, run_job
 from mdsnn_search.precision import PrecisionConfig
-from mdsnn_search.snn import ModelConfig, SpikingNetwork, build_model
+from mdsnn_search.snn import ModelConfig, SpikingNetwork, build_model, student_from_teacher
 from mdsnn_search.snn.timesteps import check_student_timesteps, to_student_time
 from mdsnn_search.train import TrainConfig, fit
 
@@ -89,12 +88,7 @@ def test_teacher_membrane_is_aligned_to_the_students_steps(
 ) -> None:
     """A full-precision copy of the teacher at T_s = 2 ('first' frames of direct coding) matches the
     teacher's first two steps exactly: its membrane distance is 0 in evaluation mode."""
-    copy = build_model(
-        ModelConfig(arch="vgg5", width=0.25, timesteps=2),
-        digits_t4.input_shape,
-        digits_t4.num_classes,
-    )
-    init_student_from_teacher(copy, teacher_t4)
+    copy = student_from_teacher(teacher_t4, ModelConfig(arch="vgg5", width=0.25, timesteps=2))
     metrics = evaluate_student(copy.eval(), teacher_t4, make_loader(digits_t4.test, 128))
     assert metrics["membrane_mismatch_mean"] == pytest.approx(0.0, abs=1e-12)
     # The loss's alignment follows the student's frame merge: window means for 'mean'.

@@ -15,15 +15,17 @@ from torch import nn
 from mdsnn_search.hardware.layers import LayerSpec
 from mdsnn_search.snn.config import ModelConfig
 from mdsnn_search.snn.layers import QuantConvBN2d
-from mdsnn_search.snn.models.network import SpikingNetwork
-from mdsnn_search.snn.models.registry import build_model
+from mdsnn_search.snn.models.registry import build_fp_model
+from mdsnn_search.snn.quantize import spiking_neurons, weight_layers
 
 _POOLING = (nn.MaxPool2d, nn.AvgPool2d)
 
 
-def layer_table(model: SpikingNetwork) -> list[LayerSpec]:
-    """One :class:`LayerSpec` per weight layer, in forward order, with real conv output sides and
-    the factor of the pooling module that follows it, if any."""
+def layer_table(model: nn.Module, example_input: torch.Tensor | None = None) -> list[LayerSpec]:
+    """One :class:`LayerSpec` per weight layer of a converted ``model`` (any network
+    ``quantize_`` converted), in forward order, with real conv output sides and the factor of the
+    pooling module that follows it, if any. The dry pass runs on ``example_input``, or on zeros
+    of ``[1, 1, *model.input_shape]``."""
     shapes: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
     pools: dict[str, int] = {}
     last_layer: str | None = None
@@ -43,7 +45,7 @@ def layer_table(model: SpikingNetwork) -> list[LayerSpec]:
         layer.register_forward_hook(
             lambda module, args, output, name=name: record_layer(name, args, output)
         )
-        for name, layer in model.weight_layers().items()
+        for name, layer in weight_layers(model).items()
     ]
     hooks += [
         module.register_forward_hook(lambda module, args, output: record_pool(args, output))
@@ -54,15 +56,20 @@ def layer_table(model: SpikingNetwork) -> list[LayerSpec]:
     try:
         model.eval()
         with torch.no_grad():
-            model(torch.zeros(1, 1, *model.input_shape))
+            model(
+                example_input
+                if example_input is not None
+                else torch.zeros(1, 1, *model.input_shape)  # type: ignore[misc]
+            )
     finally:
         model.train(was_training)
         for hook in hooks:
             hook.remove()
-    spiking = set(model.neurons())
+    spiking = set(spiking_neurons(model))
+    layers = weight_layers(model)
     table = []
-    for name, layer in model.weight_layers().items():
-        in_shape, out_shape = shapes[name]
+    for name, (in_shape, out_shape) in shapes.items():  # in the order the layers ran
+        layer = layers[name]
         is_conv = isinstance(layer, QuantConvBN2d)
         table.append(
             LayerSpec(
@@ -70,10 +77,10 @@ def layer_table(model: SpikingNetwork) -> list[LayerSpec]:
                 c_in=layer.in_channels,
                 c_out=layer.out_channels,
                 kernel=layer.kernel_size,
-                h_in=in_shape[3] if is_conv else 1,
-                w_in=in_shape[4] if is_conv else 1,
-                h_out=out_shape[3] if is_conv else 1,
-                w_out=out_shape[4] if is_conv else 1,
+                h_in=in_shape[-2] if is_conv else 1,
+                w_in=in_shape[-1] if is_conv else 1,
+                h_out=out_shape[-2] if is_conv else 1,
+                w_out=out_shape[-1] if is_conv else 1,
                 spiking=name in spiking,
                 kind="conv" if is_conv else "linear",
                 pool=pools.get(name),
@@ -82,9 +89,15 @@ def layer_table(model: SpikingNetwork) -> list[LayerSpec]:
     return table
 
 
+def model_layer_table(
+    config: ModelConfig, input_shape: tuple[int, int, int], num_classes: int
+) -> list[LayerSpec]:
+    """Layer table of ``config``'s network (registered or a factory's), built at full precision."""
+    return layer_table(build_fp_model(config, input_shape, num_classes))
+
+
 def arch_layer_table(
     arch: str, input_shape: tuple[int, int, int], num_classes: int, *, width: float = 1.0
 ) -> list[LayerSpec]:
     """Layer table of a registered architecture, built at full precision."""
-    model = build_model(ModelConfig(arch=arch, width=width), input_shape, num_classes)
-    return layer_table(model)
+    return model_layer_table(ModelConfig(arch=arch, width=width), input_shape, num_classes)

@@ -7,8 +7,9 @@ from spikingjelly.activation_based import functional
 from torch import nn
 
 from mdsnn_search.snn.config import ModelConfig
-from mdsnn_search.snn.layers import QuantConvBN2d, QuantLinear, WeightLayer
+from mdsnn_search.snn.layers import WeightLayer
 from mdsnn_search.snn.neuron import QuantLIFNode
+from mdsnn_search.snn.quantize import spiking_neurons, weight_layers
 from mdsnn_search.snn.timesteps import to_student_time
 
 
@@ -51,14 +52,12 @@ class SpikingNetwork(nn.Module):
         return min(self.config.timesteps, input_timesteps)
 
     def weight_layers(self) -> dict[str, WeightLayer]:
-        """Weight layers by stable name, in forward order."""
-        return {
-            m.layer_name: m for m in self.modules() if isinstance(m, (QuantConvBN2d, QuantLinear))
-        }
+        """Weight layers by stable name, in registration order."""
+        return weight_layers(self)
 
     def neurons(self) -> dict[str, QuantLIFNode]:
         """Spiking neurons by the name of the layer whose output they fire on."""
-        return {m.layer_name: m for m in self.modules() if isinstance(m, QuantLIFNode)}
+        return spiking_neurons(self)
 
     def precision_labels(self) -> dict[str, str]:
         """Each weight layer's bits (``W4/U4/BN8``), only of what it has: no ``U`` without a

@@ -8,13 +8,17 @@ out of the test set entirely.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 from numpy.typing import NDArray
 from torch.utils.data import Dataset
 
-from mdsnn_search.data.config import DataConfig
 from mdsnn_search.errors import DataError
+
+if TYPE_CHECKING:  # config imports this module (lazily) to split; only the type is needed here
+    from mdsnn_search.data.config import DataConfig
 
 IndexArray = NDArray[np.int64]
 

@@ -30,7 +30,7 @@ from ray.tune.search import ConcurrencyLimiter, Searcher
 from mdsnn_search.errors import ConfigError
 from mdsnn_search.search import local_ray
 from mdsnn_search.search.driver import StudyDriver
-from mdsnn_search.search.executors import TrialFn
+from mdsnn_search.search.protocol import TrialContext, TrialFn, TrialOutcome, TrialRequest
 from mdsnn_search.search.resources import (
     NodeResources,
     TrialResources,
@@ -38,9 +38,11 @@ from mdsnn_search.search.resources import (
     trial_resources,
 )
 from mdsnn_search.search.spec import ExecutionConfig
-from mdsnn_search.search.trial import STATUS_FAILED, TrialContext
 
+_REQUEST = "request"
+"""Key of the trial request (JSON) in a Ray trial's config."""
 _OUTCOME = "outcome_json"
+"""Key of the trial outcome (a JSON string) in the result a Ray trial reports."""
 
 
 @contextmanager
@@ -157,11 +159,12 @@ class _DriverSearcher(_DriverBound, Searcher):
         super().__init__()
         self._driver = driver
 
-    def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
+    def suggest(self, trial_id: str) -> dict[str, Any] | None:
         request = self._driver.ask()
         if request is None:
-            return Searcher.FINISHED if self._driver.done else None
-        return {"request": request}
+            # FINISHED is Ray's string sentinel, though Searcher.suggest's hint says dict | None.
+            return Searcher.FINISHED if self._driver.done else None  # type: ignore[return-value]
+        return {_REQUEST: request.to_json()}
 
     def on_trial_complete(
         self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
@@ -182,30 +185,30 @@ class _TellDriver(_DriverBound, tune.Callback):
     def on_trial_start(
         self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
     ) -> None:
-        self._driver.started(trial.config["request"]["number"])
+        self._driver.started(_number(trial))
 
     def on_trial_complete(
         self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
     ) -> None:
         result = trial.last_result or {}
         outcome = (
-            json.loads(result[_OUTCOME])
+            TrialOutcome.from_json(json.loads(result[_OUTCOME]))
             if _OUTCOME in result
-            else {"status": STATUS_FAILED, "error": "the trial ended without reporting a result"}
+            else TrialOutcome.failed("the trial ended without reporting a result")
         )
-        self._driver.tell(trial.config["request"]["number"], outcome, trial_dir=trial.path)
+        self._driver.tell(_number(trial), outcome, trial_dir=trial.path)
 
     def on_trial_error(
         self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
     ) -> None:
         text = _error_text(trial.error_file)
         reason = text.strip().splitlines()[-1] if text.strip() else "the Ray trial raised"
-        outcome = {
-            "status": STATUS_FAILED,
-            "error": f"Ray trial error: {reason}",
-            "traceback": text or None,
-        }
-        self._driver.tell(trial.config["request"]["number"], outcome, trial_dir=trial.path)
+        outcome = TrialOutcome.failed(f"Ray trial error: {reason}", text or None)
+        self._driver.tell(_number(trial), outcome, trial_dir=trial.path)
+
+
+def _number(trial: Trial) -> int:
+    return int(trial.config[_REQUEST]["number"])
 
 
 def _error_text(error_file: str | None) -> str:
@@ -219,8 +222,9 @@ def _trainable(
     config: dict[str, Any], context: TrialContext, trial_fn: TrialFn, teacher_bytes: bytes
 ) -> None:
     local = _local_teacher(context.teacher_checkpoint, teacher_bytes)
-    outcome = trial_fn(dataclasses.replace(context, teacher_checkpoint=local), config["request"])
-    tune.report({_OUTCOME: json.dumps(outcome)})
+    request = TrialRequest.from_json(config[_REQUEST])
+    outcome = trial_fn(dataclasses.replace(context, teacher_checkpoint=local), request)
+    tune.report({_OUTCOME: json.dumps(outcome.to_json())})
 
 
 def _local_teacher(path: str, payload: bytes) -> str:

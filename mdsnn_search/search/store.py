@@ -141,7 +141,7 @@ def open_study(
     changes = check_matches(study, spec, source, url, accept_change=accept_change)
     legacy = STUDY_SPEC_HASH not in study.user_attrs
     if legacy:
-        _adopt_legacy(study)
+        _adopt_legacy(study, storage)
     if changes or legacy:
         study.set_user_attr(STUDY_SPEC_HASH, spec_hash(document))
         study.set_user_attr(STUDY_SPEC, document)
@@ -223,11 +223,11 @@ def _wait_until_created(study: optuna.Study, wait_s: float) -> bool:
     return True
 
 
-def _adopt_legacy(study: optuna.Study) -> None:
+def _adopt_legacy(study: optuna.Study, storage: optuna.storages.RDBStorage) -> None:
     """A study from a version without heartbeats: its RUNNING trials have none, so they are left
     by a stopped run (that version allowed one run per study); queue them again as it did."""
     stale = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-    recovered = sum(interrupt(study, t._trial_id) for t in stale)
+    recovered = sum(interrupt(study, storage, t.number) for t in stale)
     if recovered:
         logger.warning("recovered %d interrupted trial(s) of %s", recovered, study.study_name)
 

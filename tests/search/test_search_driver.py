@@ -31,6 +31,7 @@ def test_a_claimed_trial_is_pending_until_started_and_beats_while_open(
     with Heartbeat(storage, 1) as heartbeat:
         driver = StudyDriver(
             study,
+            storage,
             spec,
             check_spec(spec),
             {"checkpoint": "t.pt", "accuracy": 0.9},
@@ -46,15 +47,15 @@ def test_a_claimed_trial_is_pending_until_started_and_beats_while_open(
                 "tiny: 0/4 trials done (0 complete, 0 failed this run), 0 running, 1 pending"
             )
         )
-        driver.started(request["number"])
+        driver.started(request.number)
         assert "1 running, 0 pending" in capsys.readouterr().err
         # Longer than the grace period: its heartbeat keeps another run from failing it.
         time.sleep(3)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             optuna.storages.fail_stale_trials(study)
-        assert study.trials[request["number"]].state == TrialState.RUNNING
+        assert study.trials[request.number].state == TrialState.RUNNING
         assert driver.interrupt_open() == 1
     trials = snapshot(study, 4).trials
-    assert trials[request["number"]].state == TrialState.FAIL
+    assert trials[request.number].state == TrialState.FAIL
     assert snapshot(study, 4).missing == 0  # its configuration was queued again

@@ -1,4 +1,5 @@
-"""The driver's claims: pending until an executor starts a trial, then running; heartbeats while open."""
+"""The driver's claims: pending until an executor starts a trial, then running; heartbeats
+while open. A claimed trial opens as an Optuna trial."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from mdsnn_search.search.budget import snapshot
+from mdsnn_search.search.budget import claim, open_claimed, snapshot
 from mdsnn_search.search.driver import StudyDriver
 from mdsnn_search.search.heartbeat import Heartbeat
 from mdsnn_search.search.progress import LiveProgress
 from mdsnn_search.search.run import check_spec
+from mdsnn_search.search.samplers import make_sampler
 from mdsnn_search.search.spec import load_spec
 from mdsnn_search.search.store import connect, open_study
 
@@ -59,3 +61,27 @@ def test_a_claimed_trial_is_pending_until_started_and_beats_while_open(
     trials = snapshot(study, 4).trials
     assert trials[request.number].state == TrialState.FAIL
     assert snapshot(study, 4).missing == 0  # its configuration was queued again
+
+
+@pytest.mark.parametrize("sampler", ["random", "tpe"])
+def test_a_claimed_trial_opens_as_an_optuna_trial_that_samples_and_records(
+    sampler: str, write_spec: Callable[..., Path]
+) -> None:
+    """budget.open_claimed rebuilds what Study.ask builds around a popped trial, from public
+    Optuna calls; a change in Optuna that breaks it fails here, by name, not deep in a study."""
+    spec = load_spec(write_spec(study={"baselines": []}))
+    url = spec.study.storage_url()
+    storage = connect(url, spec.study)
+    study = open_study(spec, "spec.yaml", url, storage, accept_change=False).study
+    claimed = claim(study, storage, snapshot(study, 4))
+    assert claimed is not None and claimed.trial.state == TrialState.WAITING
+    trial = open_claimed(study, storage, claimed, make_sampler(sampler, 0))
+    assert trial.number == claimed.trial.number
+    bits = trial.suggest_categorical("w_bits:conv2", [2, 4])
+    trial.set_user_attr("note", "opened")
+    trial.set_constraint("edap", -1.0)
+    trial.study.tell(trial, [0.5, 1.0])
+    stored = study.trials[claimed.trial.number]
+    assert stored.state == TrialState.COMPLETE and stored.values == [0.5, 1.0]
+    assert stored.params == {"w_bits:conv2": bits} and stored.user_attrs["note"] == "opened"
+    assert stored.constraints == {"edap": -1.0}

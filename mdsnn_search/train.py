@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import math
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
@@ -51,7 +52,8 @@ MAX_SEED = 2**32 - 1
 
 MAX_EPOCHS = 100_000
 MAX_BATCH_SIZE = 1 << 20
-"""Typo guards: past these a run never ends or never fits in memory (1e26 epochs validates as an int)."""
+"""Typo guards: past these a run never ends or never fits in memory (1e26 epochs validates as an
+int)."""
 
 
 class TrainConfig(BaseModel):
@@ -70,7 +72,8 @@ class TrainConfig(BaseModel):
     max_batches_per_epoch: int | None = Field(None, ge=1, description="cap for quick searches")
     precise_bn: bool = Field(
         True,
-        description="after training, re-estimate every BN layer's running statistics over the training set",
+        description="after training, re-estimate every BN layer's running statistics over the "
+        "training set",
     )
     precise_bn_batches: int | None = Field(
         None,
@@ -83,8 +86,9 @@ class TrainConfig(BaseModel):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     compile: bool = Field(
         False,
-        description="run the neurons' time loop through torch.compile while training: same results, each step "
-        "faster, after a compile of tens of seconds per process (docs/benchmarks.md); for long training",
+        description="run the neurons' time loop through torch.compile while training: same "
+        "results, each step faster, after a compile of tens of seconds per process "
+        "(docs/benchmarks.md); for long training",
     )
 
 
@@ -117,12 +121,25 @@ class TrainResult:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch so a run repeats bit for bit on the same machine."""
+    """Seed Python, NumPy and torch; with :func:`deterministic_kernels` around the work, a run
+    repeats bit for bit on the same machine."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-    torch.backends.cudnn.deterministic = True
-    torch.backends.cudnn.benchmark = False
+
+
+@contextmanager
+def deterministic_kernels() -> Iterator[None]:
+    """cuDNN on deterministic kernels, without autotuning, inside the block; its flags as they
+    were afterwards, so training leaves the process's settings alone. (torch's own
+    ``cudnn.flags`` context would reset every other cuDNN flag to its defaults.)"""
+    cudnn = torch.backends.cudnn
+    saved = (cudnn.deterministic, cudnn.benchmark)
+    cudnn.deterministic, cudnn.benchmark = True, False
+    try:
+        yield
+    finally:
+        cudnn.deterministic, cudnn.benchmark = saved
 
 
 NO_CUDA = "cuda, but torch finds no CUDA device here; use auto or cpu"
@@ -187,8 +204,8 @@ def fit(
 
     With ``config.precise_bn`` the BN statistics are re-estimated over ``train_loader`` at the
     end (:mod:`mdsnn_search.snn.bn_recalibration`), so what is evaluated or saved next uses the
-    statistics of the final weights. Raises FloatingPointError when the loss stops being finite, so a search can record the trial
-    as failed instead of training on NaNs.
+    statistics of the final weights. Raises FloatingPointError when the loss stops being finite,
+    so a search can record the trial as failed instead of training on NaNs.
     """
     device = resolve_device(config.device)
     model.to(device)

@@ -54,10 +54,6 @@ def ray_executor(
     A Ray already initialised in this process (a test's, a notebook's) is used as it is and left
     running.
     """
-    # The legacy reporter honours verbose=0; the new one prints a banner regardless, and our own
-    # progress display already shows what matters. Ctrl-C is ours (signals.py), not Tune's.
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
     started_here = not ray.is_initialized()
     temp_dir: Path | None = None
     try:
@@ -107,7 +103,33 @@ class RayExecutor:
                 failure_config=tune.FailureConfig(max_failures=0),
             ),
         )
-        tuner.fit()
+        with _tune_environment():
+            tuner.fit()
+
+
+@contextmanager
+def _tune_environment() -> Iterator[None]:
+    """The environment Tune reads while it runs trials, for that time only (the rest of the
+    process, a notebook's later Tune runs included, sees its own).
+
+    The legacy reporter honours verbose=0; the new one prints a banner regardless, and our own
+    progress display already shows what matters (a user's RAY_AIR_NEW_OUTPUT is kept). Ctrl-C is
+    ours (signals.py), not Tune's.
+    """
+    wanted = {
+        "RAY_AIR_NEW_OUTPUT": os.environ.get("RAY_AIR_NEW_OUTPUT", "0"),
+        "TUNE_DISABLE_SIGINT_HANDLER": "1",
+    }
+    saved = {name: os.environ.get(name) for name in wanted}
+    os.environ.update(wanted)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _init(address: str | None, temp_dir: Path | None, address_field: str) -> None:

@@ -1,4 +1,5 @@
-"""The Pareto plot as a PNG (matplotlib, Agg backend: no display needed)."""
+"""The Pareto plot as a PNG (a bare matplotlib Figure: no pyplot, no backend chosen, no display
+needed)."""
 
 from __future__ import annotations
 
@@ -11,20 +12,14 @@ FRONT_COLOR = "#1f77b4"
 
 
 def save_pareto_png(data: PlotData, path: str | Path) -> Path:
-    """Draw ``data`` into ``path`` (parent folders are created), signed as ours; returns the path."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Draw ``data`` into ``path`` (parent folders are created), signed as ours; returns it."""
+    from matplotlib.figure import Figure
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(8.5, 5.8), dpi=150, layout="constrained")
-    try:
-        _draw(ax, data)
-        fig.savefig(path, metadata=FIGURE_METADATA)
-    finally:
-        plt.close(fig)
+    fig = Figure(figsize=(8.5, 5.8), dpi=150, layout="constrained")
+    _draw(fig.subplots(), data)
+    fig.savefig(path, metadata=FIGURE_METADATA)
     return path
 
 

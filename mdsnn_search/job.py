@@ -152,8 +152,9 @@ def run_job(
     teacher's outputs on ``bundle.train`` (a study computes them once); the step reads them
     instead of running the teacher when they hold what it distils. The metrics are those of the
     split a caller chooses by: the test split's, or, for a bundle with a validation split (a
-    search's), the validation split's, with the test split's under :data:`TEST` (methods.md
-    section 7). Seeded and on deterministic kernels, a job repeats bit for bit on one machine.
+    search's), the validation split's, with the test split's under :data:`TEST`
+    (docs/design/methods.md section 7). Seeded and on deterministic kernels, a job repeats bit for
+    bit on one machine.
     """
     with deterministic_kernels():
         return _train(spec, teacher, bundle, teacher_outputs, progress, save)

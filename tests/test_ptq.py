@@ -2,7 +2,7 @@
 
 Post-training quantization is the starting point of every trial: a quantized student copied from
 its teacher must be nearly as good as the teacher at 8 bits and degrade with fewer bits, never
-the other way round (methods.md section 2).
+the other way round (docs/design/methods.md section 2).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The precision- and activity-aware crossbar model (our default engine), over many configurations.
 
 SpikeSim's ELA (Moitra et al., TCAD 2023; code c2627bc) restated per physical event, so that every
-searched knob moves the costs it physically moves. The rules below are docs/cost-model.md
+searched knob moves the costs it physically moves. The rules below are docs/design/cost-model.md
 section 3b; each factor is 1 at SpikeSim's design point (b_w = b_c, ADC at its reference bits,
 dense activity, every quirk on), where this engine gives SpikeSim's numbers (a property test checks
 it). Everything is numpy over [N configurations, L costed layers]: scoring one configuration is a

@@ -6,7 +6,7 @@ study trial is then one Ray Tune trial with those resources. Ray's searcher inte
 the :class:`StudyDriver` (ask), and a Tune callback hands starts and outcomes back to it (tell),
 so the storage is written by this driver process alone. Ray's own OptunaSearch is not used: it
 leaves NaN trials RUNNING, cannot seed baselines for several objectives and cannot store a
-failure's reason (design.md).
+failure's reason (docs/design/design.md).
 """
 
 from __future__ import annotations

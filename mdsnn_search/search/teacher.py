@@ -4,9 +4,10 @@ The cache key hashes everything that determines the teacher (data, architecture,
 training settings), so two studies that would train the same teacher share one file under
 ``studies/teachers/`` and a changed setting can never pick up a stale one. Like every trial, the
 teacher trains on the training split less the validation split, and its accuracy, against which
-students are judged, is the validation split's (methods.md section 7). Beside it, keyed by the
-teacher file's content, the data and the layers, go the teacher's outputs on that training split
-(:func:`ensure_teacher_outputs`), which every trial of a study then reads instead of running it.
+students are judged, is the validation split's (docs/design/methods.md section 7). Beside it,
+keyed by the teacher file's content, the data and the layers, go the teacher's outputs on that
+training split (:func:`ensure_teacher_outputs`), which every trial of a study then reads instead
+of running it.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The quantized LIF neuron, a spikingjelly ``BaseNode``.
 
-Per timestep (methods.md section 1), with input current x_t:
+Per timestep (docs/design/methods.md section 1), with input current x_t:
 
     H_t = U_{t-1} + (x_t - (U_{t-1} - U_reset)) / tau      charge (spikingjelly's LIF, decay_input)
     s_t = Heaviside(H_t - theta)                            fire (surrogate gradient backward)

@@ -1,4 +1,4 @@
-"""Channel pruning with a membrane prior (SpQuant-SNN; methods.md section 4).
+"""Channel pruning with a membrane prior (SpQuant-SNN; docs/design/methods.md section 4).
 
 A spiking layer with keep ratio r < 1 gets a :class:`ChannelMask` on its neuron's input: masked
 channels receive no current, so their membrane stays at rest (0) and they never spike, whatever the

@@ -1,4 +1,5 @@
-"""Quantizers for weights, membrane potentials and folded batch-norm biases (methods.md section 2).
+"""Quantizers for weights, membrane potentials and folded batch-norm biases
+(docs/design/methods.md section 2).
 
 Every quantizer rounds with a straight-through estimator (STE): the forward pass sees the
 quantized value, the backward pass treats rounding as identity. A width that
@@ -125,7 +126,7 @@ def mse_clipping_range(x: torch.Tensor, bits: int) -> torch.Tensor:
 
     This is the range the quantizer starts from, so that more bits never start worse: the
     error of the best range falls about 6 dB a bit, where LSQ's step-size formula used as a range
-    clips almost everything at 8 bits (methods.md section 2). The search is a grid,
+    clips almost everything at 8 bits (docs/design/methods.md section 2). The search is a grid,
     :data:`CLIP_GRID` fractions of max|x|, refined linearly between the best candidate's
     neighbours; a grid is exact on its candidates and robust to the heavy tails of trained
     weights, where closed forms fitted to a Gaussian (SAWB) are not. Returns a 0-dim tensor of

@@ -1,4 +1,4 @@
-"""Quantizers against methods.md's golden values, and STE gradients."""
+"""Quantizers against docs/design/methods.md's golden values, and STE gradients."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Training-step cost of our quantized student against a plain spikingjelly network, and where it goes.
+"""Training-step cost of our quantized student against a plain spikingjelly network, and where it
+goes.
 
 All networks are vgg5 on digits-shaped input (1x8x8, T=4, batch 64). Rows:
 
@@ -20,8 +21,13 @@ student forward, losses, backward and optimiser, which add up to the step, and t
 forward and backward, which are part of the student forward and backward. ``--profile`` prints
 torch.profiler's table of the student step.
 
+``--device cuda`` runs every row on the GPU (the reference too, so the ratios compare like with
+like); the clock then waits for the GPU before each reading. Whether the GPU computes what the CPU
+does is tests/distill/test_distill_device.py (marked ``gpu``).
+
     python benchmarks/bench_step.py                 # full run
     python benchmarks/bench_step.py --threads 1 --cpu-time   # on a busy machine
+    python benchmarks/bench_step.py --device cuda   # on a GPU
     python benchmarks/bench_step.py --smoke         # a few steps, to check it runs
 """
 
@@ -270,7 +276,8 @@ def breakdown(rows: dict[str, Row], steps: int) -> dict[str, dict[str, float]]:
 def cache_file(
     teacher: nn.Module, samples: torch.Tensor, layers: list[str]
 ) -> Iterator[TeacherOutputCache]:
-    """The teacher's outputs on ``samples``, saved and memory-mapped back as a study's trials read them."""
+    """The teacher's outputs on ``samples``, saved and memory-mapped back as a study's trials
+    read them."""
     dataset = [(sample, 0) for sample in samples]
     with tempfile.TemporaryDirectory() as folder:
         path = compute_teacher_outputs(inference_teacher(teacher), dataset, layers).save(
@@ -304,7 +311,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--timesteps", type=int, default=4)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument(
         "--cpu-time",
         action="store_true",
@@ -318,6 +325,10 @@ def main() -> None:
         "--profile", action="store_true", help="print torch.profiler's table of the student step"
     )
     args = parser.parse_args()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: torch finds no CUDA device here")
+    if args.device == "cuda" and args.cpu_time:
+        parser.error("--cpu-time measures this process's CPU, not the GPU's work: leave it out")
     repeats, warmup, detail = (3, 1, 2) if args.smoke else (args.repeats, 5, args.breakdown_steps)
     torch.set_num_threads(args.threads)
     _device = torch.device(args.device)
@@ -340,8 +351,8 @@ def main() -> None:
     base = medians[REFERENCE]
     clock = "CPU time" if args.cpu_time else "wall-clock"
     print(
-        f"vgg5, input {INPUT}, T={args.timesteps}, batch {args.batch}, {args.threads} threads, {_device}, "
-        f"{repeats} steps each, {clock}"
+        f"vgg5, input {INPUT}, T={args.timesteps}, batch {args.batch}, {args.threads} threads, "
+        f"{_device}, {repeats} steps each, {clock}"
     )
     print(
         f"{'step (fwd+bwd+Adam)':36s} {'median ms':>9s} {'ratio':>6s} |"
@@ -350,11 +361,11 @@ def main() -> None:
     )
     for name, median in medians.items():
         parts = "".join(f"{shares[name][p]:12.0%}" for p in PARTS)
-        print(
-            f"{name:36s} {median * 1e3:9.2f} {median / base:6.2f} |{parts} | {shares[name]['quantizers']:10.0%}"
-        )
+        quantizers = shares[name]["quantizers"]
+        print(f"{name:36s} {median * 1e3:9.2f} {median / base:6.2f} |{parts} | {quantizers:10.0%}")
     print(
-        "shares: of each row's own step; quantizers (forward + backward) are part of student fwd and backward"
+        "shares: of each row's own step; quantizers (forward + backward) are part of student fwd "
+        "and backward"
     )
     print(f"step_ratio={medians['mdsnn student W4/U4/BN8'] / base:.3f}")
     print(f"cached_distill_step_ratio={medians['+ teacher outputs cached'] / base:.3f}")

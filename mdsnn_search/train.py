@@ -229,6 +229,7 @@ def fit(
             model.train()
             loss_sum = torch.zeros((), device=device)
             count = 0
+            extra: list[torch.Tensor]  # a sample-index batch, for a step that reads a cache
             for x, y, *extra in _batches(train_loader, config.max_batches_per_epoch):
                 x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
                 loss, _ = step(model, x, y, *extra)

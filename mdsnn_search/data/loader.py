@@ -108,10 +108,9 @@ def make_loader(
     """
     if isinstance(dataset, SeededDataset):
         dataset = _SeededView(dataset, _item_seed(seed))
-    if with_index:
-        dataset = _WithIndex(dataset)
+    loaded: Dataset[Item] | _WithIndex = _WithIndex(dataset) if with_index else dataset
     return DataLoader(
-        dataset,
+        loaded,  # type: ignore[arg-type]
         batch_size=batch_size,
         shuffle=shuffle,
         generator=torch.Generator().manual_seed(seed),

@@ -99,5 +99,5 @@ class LabelledSubset(Dataset[tuple[torch.Tensor, int]]):
     def draw(self, index: int, generator: torch.Generator | None) -> tuple[torch.Tensor, int]:
         base = self.dataset
         if hasattr(base, "draw"):
-            return base.draw(self.indices[index], generator)  # type: ignore[no-any-return]
+            return base.draw(self.indices[index], generator)
         return base[self.indices[index]]

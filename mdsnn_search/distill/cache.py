@@ -130,9 +130,10 @@ def compute_teacher_outputs(
     for x, _ in make_loader(dataset, _BATCH):
         outputs = run_teacher(teacher, x.to(device), layers)
         if logits_seq is None:
-            logits_seq = _empty_like_rows(outputs.logits_seq, len(dataset))
+            samples = len(dataset)  # type: ignore[arg-type]
+            logits_seq = _empty_like_rows(outputs.logits_seq, samples)
             membranes = {
-                name: _empty_like_rows(m, len(dataset)) for name, m in outputs.membranes.items()
+                name: _empty_like_rows(m, samples) for name, m in outputs.membranes.items()
             }
         stop = start + x.shape[1]
         logits_seq[:, start:stop] = outputs.logits_seq

@@ -156,9 +156,10 @@ def _init(address: str | None, temp_dir: Path | None, address_field: str) -> Non
 
 
 def _nodes() -> list[NodeResources]:
+    nodes: list[dict[str, Any]] = ray.nodes()  # type: ignore[no-untyped-call]  # Ray's is unannotated
     return [
         NodeResources(float(n["Resources"].get("CPU", 0.0)), float(n["Resources"].get("GPU", 0.0)))
-        for n in ray.nodes()
+        for n in nodes
         if n.get("Alive")
     ]
 

@@ -31,6 +31,8 @@ from mdsnn_search.train import TrainConfig
 
 SamplerName = Literal["nsga2", "nsga3", "tpe", "gp", "random"]
 BaselineName = Literal["fp32", "w8u8", "w4u4", "w2u2"]
+DEFAULT_OBJECTIVES: tuple[ObjectiveName, ...] = ("accuracy", "edap")
+DEFAULT_BASELINES: tuple[BaselineName, ...] = ("fp32", "w8u8", "w4u4", "w2u2")
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 Bits = BitWidth
@@ -58,7 +60,7 @@ class StudyConfig(BaseModel):
         None, description="SQLAlchemy URL; default sqlite:///studies/NAME.db"
     )
     objectives: list[ObjectiveName] = Field(
-        default_factory=lambda: ["accuracy", "edap"], min_length=1
+        default_factory=lambda: list(DEFAULT_OBJECTIVES), min_length=1
     )
     sampler: SamplerName = "nsga2"
     n_trials: int = Field(ge=1, description="finished trials wanted, baselines included")
@@ -77,7 +79,7 @@ class StudyConfig(BaseModel):
     )
     constraints: ConstraintsConfig = ConstraintsConfig()
     baselines: list[BaselineName] = Field(
-        default_factory=lambda: ["fp32", "w8u8", "w4u4", "w2u2"],
+        default_factory=lambda: list(DEFAULT_BASELINES),
         description="uniform configurations evaluated first, so the front is compared with them",
     )
 

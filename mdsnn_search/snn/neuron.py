@@ -34,6 +34,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from spikingjelly.activation_based import surrogate
 from spikingjelly.activation_based.neuron import BaseNode
+from spikingjelly.activation_based.surrogate import SurrogateFunctionBase
 from torch import nn
 
 from mdsnn_search.snn.pruning import ChannelMask
@@ -68,7 +69,7 @@ class NeuronConfig(BaseModel):
         description="theta is a per-layer parameter trained with LT-SNN's gradient (starts at v_threshold)",
     )
 
-    def make_surrogate(self) -> surrogate.SurrogateFunctionBase:
+    def make_surrogate(self) -> SurrogateFunctionBase:
         """A fresh surrogate instance (spikingjelly shares a default one between neurons)."""
         return _SURROGATES[self.surrogate](alpha=self.surrogate_alpha)
 
@@ -85,7 +86,7 @@ class _Spike(torch.autograd.Function):
     @staticmethod
     def forward(
         x: torch.Tensor, surrogate_function: surrogate.SurrogateFunctionBase
-    ) -> torch.Tensor:  # type: ignore[override]
+    ) -> torch.Tensor:
         return torch.ge(x, 0.0, out=torch.empty_like(x))
 
     @staticmethod
@@ -93,7 +94,7 @@ class _Spike(torch.autograd.Function):
         ctx: torch.autograd.function.FunctionCtx,
         inputs: tuple[torch.Tensor, surrogate.SurrogateFunctionBase],
         output: torch.Tensor,
-    ) -> None:  # type: ignore[override]
+    ) -> None:
         x, surrogate_function = inputs
         ctx.save_for_backward(x)
         ctx.surrogate_function = surrogate_function  # type: ignore[attr-defined]
@@ -101,7 +102,7 @@ class _Spike(torch.autograd.Function):
     @staticmethod
     def backward(
         ctx: torch.autograd.function.FunctionCtx, grad_output: torch.Tensor
-    ) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+    ) -> tuple[torch.Tensor, None]:
         (x,) = ctx.saved_tensors  # type: ignore[attr-defined]
         fn = ctx.surrogate_function  # type: ignore[attr-defined]
         return fn.backward(grad_output, x, fn.alpha), None

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Protocol, cast
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -88,6 +89,8 @@ class ChannelMask(nn.Module):
     The mask is open (all ones) until :func:`prune_channels_` sets it.
     """
 
+    mask: torch.Tensor
+
     def __init__(self, channels: int, keep_ratio: float) -> None:
         super().__init__()
         self.keep_ratio = keep_ratio
@@ -105,13 +108,23 @@ class ChannelMask(nn.Module):
         return f"channels={self.mask.numel()}, keep_ratio={self.keep_ratio}, kept={self.kept}"
 
 
-def _masked_neurons(model: nn.Module) -> dict[str, nn.Module]:
+class MaskedNeuron(Protocol):
+    """What pruning needs of a neuron with a channel mask (the neuron module imports this one)."""
+
+    layer_name: str
+    channel_mask: ChannelMask
+    record_membrane: bool
+    h_seq: torch.Tensor | None
+
+
+def _masked_neurons(model: nn.Module) -> dict[str, MaskedNeuron]:
     """Neurons carrying a channel mask, by the name of the layer they fire on."""
-    return {
-        module.layer_name: module
+    nodes = [
+        cast(MaskedNeuron, module)
         for module in model.modules()
         if isinstance(getattr(module, "channel_mask", None), ChannelMask)
-    }
+    ]
+    return {node.layer_name: node for node in nodes}
 
 
 def _masks(model: nn.Module) -> dict[str, ChannelMask]:

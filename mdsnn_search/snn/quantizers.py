@@ -57,7 +57,7 @@ class _SymmetricQuantize(torch.autograd.Function):
     @staticmethod
     def forward(
         ctx: torch.autograd.function.FunctionCtx, x: torch.Tensor, alpha: torch.Tensor, n: int
-    ) -> torch.Tensor:  # type: ignore[override]
+    ) -> torch.Tensor:
         q = (x * (n / alpha)).clamp_(-n, n).round_().mul_(alpha / n)
         ctx.save_for_backward(x, q, alpha)
         return q
@@ -65,17 +65,18 @@ class _SymmetricQuantize(torch.autograd.Function):
     @staticmethod
     def backward(
         ctx: torch.autograd.function.FunctionCtx, grad_out: torch.Tensor
-    ) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:  # type: ignore[override]
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:
         x, q, alpha = ctx.saved_tensors  # type: ignore[attr-defined]
         # A float mask (lt_ in place) rather than a bool one: on CPU, writing a bool tensor or
         # multiplying one into a float tensor costs several float passes (measured 7x here).
+        needs_x, needs_alpha = ctx.needs_input_grad[:2]  # type: ignore[attr-defined]
         inside = x.abs().lt_(alpha)
         grad_x = grad_out * inside
         grad_alpha = None
-        if ctx.needs_input_grad[1]:
+        if needs_alpha:
             # sum((q - x*inside) * grad_out) as two dot products: no temporaries.
             grad_alpha = (_dot(q, grad_out) - _dot(x, grad_x)).div(alpha).reshape(alpha.shape)
-        return grad_x if ctx.needs_input_grad[0] else None, grad_alpha, None
+        return grad_x if needs_x else None, grad_alpha, None
 
 
 def _dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -177,6 +178,9 @@ class WeightQuantizer(nn.Module):
     :meth:`reset_range_` asks for a new fit when the weights are replaced. Its gradient is
     scaled by ``1/sqrt(numel * n)`` as in LSQ.
     """
+
+    initialized: torch.Tensor
+    magnitude: torch.Tensor
 
     def __init__(
         self, bits: int, *, transform: WeightTransform = "clamp", scale_init: ScaleInit = "mse"
@@ -291,7 +295,7 @@ class _IntegerLevels(torch.autograd.Function):
         lower: int,
         upper: int,
         temperature: float,
-    ) -> torch.Tensor:  # type: ignore[override]
+    ) -> torch.Tensor:
         ctx.save_for_backward(u)
         ctx.levels = (lower, upper, temperature)  # type: ignore[attr-defined]
         # Nearest level with ties going down: ceil(u - 1/2).
@@ -300,7 +304,7 @@ class _IntegerLevels(torch.autograd.Function):
     @staticmethod
     def backward(
         ctx: torch.autograd.function.FunctionCtx, grad_out: torch.Tensor
-    ) -> tuple[torch.Tensor, None, None, None]:  # type: ignore[override]
+    ) -> tuple[torch.Tensor, None, None, None]:
         (u,) = ctx.saved_tensors  # type: ignore[attr-defined]
         lower, upper, temperature = ctx.levels  # type: ignore[attr-defined]
         return grad_out * stacked_surrogate_grad(u, lower, upper, temperature), None, None, None

@@ -33,7 +33,7 @@ class _LearnableFire(torch.autograd.Function):
         u: torch.Tensor,
         theta: torch.Tensor,
         fn: surrogate.SurrogateFunctionBase,
-    ) -> torch.Tensor:  # type: ignore[override]
+    ) -> torch.Tensor:
         x = u - theta
         ctx.save_for_backward(x)
         ctx.fn = fn  # type: ignore[attr-defined]
@@ -42,7 +42,7 @@ class _LearnableFire(torch.autograd.Function):
     @staticmethod
     def backward(
         ctx: torch.autograd.function.FunctionCtx, grad_out: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, None]:  # type: ignore[override]
+    ) -> tuple[torch.Tensor, torch.Tensor, None]:
         (x,) = ctx.saved_tensors  # type: ignore[attr-defined]
         g_u = surrogate_grad(ctx.fn, x, grad_out)  # type: ignore[attr-defined]
         fired = x >= 0

@@ -30,6 +30,7 @@ def build_model(
     """
     builder = MODELS.get(config.arch)
     factory = LayerFactory(config)
-    model = builder(factory, tuple(input_shape), num_classes)
+    channels, height, width = input_shape
+    model = builder(factory, (channels, height, width), num_classes)
     factory.check_overrides()
     return model

@@ -7,6 +7,7 @@ the other way round (docs/design/methods.md section 2).
 
 from __future__ import annotations
 
+import itertools
 import sys
 from pathlib import Path
 
@@ -90,7 +91,7 @@ def test_sqnr_of_a_trained_teachers_weights_grows_at_least_5_db_per_bit(
                 signal_to_quantization_noise_db(w, WeightQuantizer(bits).eval()(w))
                 for bits in range(2, 9)
             ]
-            gains = [b - a for a, b in zip(sqnr, sqnr[1:])]
+            gains = [b - a for a, b in itertools.pairwise(sqnr)]
             assert min(gains) >= 5.0, f"{name} {kind}: SQNR {[round(s, 1) for s in sqnr]} dB"
 
 

@@ -59,7 +59,8 @@ class DataConfig(BaseModel):
     name: DatasetName = Field(description="registered dataset")
     root: Path | None = Field(
         None,
-        description="dataset folder; required for all but digits and mnist5k (read from installed packages)",
+        description="dataset folder; required for all but digits and mnist5k (read from installed "
+        "packages)",
     )
     timesteps: int = Field(
         ge=1, description="T, the number of frames every sample is presented for"
@@ -87,8 +88,8 @@ class DataConfig(BaseModel):
         0.2,
         gt=0.0,
         lt=1.0,
-        description="share of the training split a search holds out, stratified, to choose trials on; "
-        "results are reported on the test split",
+        description="share of the training split a search holds out, stratified, to choose trials "
+        "on; results are reported on the test split",
     )
     augment: bool = Field(
         False,
@@ -121,7 +122,8 @@ class DataConfig(BaseModel):
         """Refuse settings the chosen dataset would ignore, naming the field."""
         if self.download and self.name in PACKAGED_DATASETS:
             raise ValueError(
-                f"download: {self.name} {PACKAGED_DATASETS[self.name]}; there is nothing to download"
+                f"download: {self.name} {PACKAGED_DATASETS[self.name]}; there is nothing to "
+                "download"
             )
         if self.download:
             raise ValueError(

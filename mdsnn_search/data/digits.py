@@ -34,7 +34,9 @@ def load_digits_dataset(cfg: DataConfig) -> DatasetBundle:
             labels[indices].tolist(),
             image_pipeline(cfg, is_train, mean=None, std=None),
         )
-        for indices, is_train in zip(split_and_subset(labels, cfg, what), (True, False))
+        for indices, is_train in zip(
+            split_and_subset(labels, cfg, what), (True, False), strict=True
+        )
     )
     side = cfg.frame_size or images.shape[-1]
     return DatasetBundle(

@@ -79,8 +79,8 @@ def _read_split(root: Path, split: str) -> tuple[torch.Tensor, NDArray[np.int64]
         or labels.max(initial=0) > 9
     ):
         raise DataError(
-            f"MNIST: {images_file} holds {list(images.shape)} images and {labels_file} {labels.shape[0]} "
-            f"labels; expected N x {SIDE} x {SIDE} and N digit labels"
+            f"MNIST: {images_file} holds {list(images.shape)} images and {labels_file} "
+            f"{labels.shape[0]} labels; expected N x {SIDE} x {SIDE} and N digit labels"
         )
     return torch.from_numpy(images.copy()).unsqueeze(1), labels
 
@@ -92,7 +92,7 @@ def _bundle(
         StaticImageDataset(
             TensorImages(images), labels.tolist(), image_pipeline(cfg, is_train, MEAN, STD)
         )
-        for (images, labels), is_train in zip(parts, (True, False))
+        for (images, labels), is_train in zip(parts, (True, False), strict=True)
     )
     side = cfg.frame_size or SIDE
     return DatasetBundle(

@@ -60,7 +60,8 @@ class TeacherOutputCache:
         """Raise ConfigError unless it covers a training set of ``samples`` samples."""
         if samples != self.samples:
             raise ConfigError(
-                f"the teacher outputs cover {self.samples} samples, but the training set has {samples}"
+                f"the teacher outputs cover {self.samples} samples, but the training set has "
+                f"{samples}"
             )
 
     def serves(self, layers: Collection[str]) -> bool:
@@ -118,8 +119,9 @@ def cache_nbytes(teacher: SpikingNetwork, dataset: Dataset, layers: Collection[s
 def compute_teacher_outputs(
     teacher: SpikingNetwork, dataset: Dataset, layers: Collection[str]
 ) -> TeacherOutputCache:
-    """Run the frozen inference ``teacher`` (:func:`~mdsnn_search.distill.teacher.inference_teacher`)
-    over ``dataset`` in order and keep its logits and the membranes at ``layers``.
+    """Run the frozen inference ``teacher``
+    (:func:`~mdsnn_search.distill.teacher.inference_teacher`) over ``dataset`` in order and keep its
+    logits and the membranes at ``layers``.
 
     Raises ConfigError if a value is beyond float16's range (a cache would store infinities).
     """
@@ -149,5 +151,6 @@ def compute_teacher_outputs(
 
 
 def _empty_like_rows(batch_seq: torch.Tensor, samples: int) -> torch.Tensor:
-    """An uninitialised ``[T, samples, ...]`` CPU tensor of :data:`CACHE_DTYPE` for ``batch_seq``'s rows."""
+    """An uninitialised ``[T, samples, ...]`` CPU tensor of :data:`CACHE_DTYPE` for ``batch_seq``'s
+    rows."""
     return torch.empty((batch_seq.shape[0], samples, *batch_seq.shape[2:]), dtype=CACHE_DTYPE)

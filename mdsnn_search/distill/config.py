@@ -22,7 +22,8 @@ from mdsnn_search.errors import ConfigError
 from mdsnn_search.precision import matches_layer
 
 MembraneNorm = Literal["teacher_power", "threshold", "none"]
-"""How L_mem(l) is made scale-free per layer (see :func:`mdsnn_search.distill.losses.membrane_loss`):
+"""How L_mem(l) is made scale-free per layer (see
+:func:`mdsnn_search.distill.losses.membrane_loss`):
 
 - ``teacher_power``: divide by the teacher's mean H^2 at that layer on the batch (a relative
   error, so a layer whose membrane swings widely weighs no more than a quiet one);
@@ -77,7 +78,8 @@ class DistillConfig(BaseModel):
     )
     teacher_bn: TeacherBatchNorm = Field(
         "running",
-        description="the teacher's batch norm in training steps: running (eval) or batch statistics",
+        description="the teacher's batch norm in training steps: running (eval) or batch "
+        "statistics",
     )
     init_from_teacher: bool = Field(
         True, description="student starts from the teacher's weights (else scratch)"
@@ -157,5 +159,6 @@ def _require_match(pattern: str, names: list[str], field: str, where: str) -> No
     close = difflib.get_close_matches(pattern, names, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     raise ConfigError(
-        f"{field}: {pattern!r} matches no spiking layer of {where}{hint} (spiking layers: {', '.join(names)})"
+        f"{field}: {pattern!r} matches no spiking layer of {where}{hint} (spiking layers: "
+        f"{', '.join(names)})"
     )

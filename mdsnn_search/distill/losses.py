@@ -97,7 +97,8 @@ def heterogeneous_kd(
 
 
 def spike_rate_loss(spike_seqs: Iterable[torch.Tensor]) -> torch.Tensor:
-    """L_spk: the overall firing rate, all spikes over all neuron-timestep slots of the layers given.
+    """L_spk: the overall firing rate, all spikes over all neuron-timestep slots of the layers
+    given.
 
     Weighted by neuron count (not the mean of per-layer rates), so it is proportional to the
     spikes per sample the cost model charges for; differentiable through the surrogate.

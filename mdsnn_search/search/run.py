@@ -1,4 +1,5 @@
-"""``mdsnn-search run``: validate, check the study and the cluster, get the teacher, run the missing trials.
+"""``mdsnn-search run``: validate, check the study and the cluster, get the teacher, run the missing
+trials.
 
 Order matters for safety: everything that can fail on user input (spec, data, layer names, preset,
 storage URL and driver, a mismatched or changed existing study, a per-trial request the cluster
@@ -91,7 +92,8 @@ def check_spec(
             if name not in roles.spiking:
                 raise fail(
                     "search_space.distill_layers",
-                    f"{name!r} is not a spiking layer of {spec.model.arch} ({', '.join(roles.spiking)})",
+                    f"{name!r} is not a spiking layer of {spec.model.arch} "
+                    f"({', '.join(roles.spiking)})",
                 )
     try:
         load_preset(spec.hardware.preset)
@@ -100,7 +102,8 @@ def check_spec(
     if spec.data.root is not None and not spec.data.root.exists():
         raise fail(
             "data.root",
-            f"{spec.data.root} does not exist; {spec.data.name} comes from {DOWNLOAD_PAGES[spec.data.name]}",
+            f"{spec.data.root} does not exist; {spec.data.name} comes from "
+            f"{DOWNLOAD_PAGES[spec.data.name]}",
         )
     check_inputs(spec, source, storage_url)
     return roles

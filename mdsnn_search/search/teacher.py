@@ -99,7 +99,8 @@ def cached_teacher_accuracy(
             else f"no stored accuracy ({type(exc).__name__}: {exc})"
         )
         raise ConfigError(
-            f"cached teacher {path} is unusable ({detail}); delete it and the next run trains the teacher again"
+            f"cached teacher {path} is unusable ({detail}); delete it and the next run trains the "
+            "teacher again"
         ) from None
     return accuracy
 
@@ -140,7 +141,8 @@ def ensure_teacher_outputs(
     bundle = bundle.with_validation(spec.data.val_fraction, spec.data.split_seed)
     if not spec.data.deterministic:
         logger.info(
-            "teacher outputs per batch: the inputs are drawn anew each epoch (Poisson coding or augmentation)"
+            "teacher outputs per batch: the inputs are drawn anew each epoch (Poisson coding or "
+            "augmentation)"
         )
         return None
     model = load_checkpoint(teacher.checkpoint).model
@@ -151,7 +153,8 @@ def ensure_teacher_outputs(
     size_mb = cache_nbytes(inference, bundle.train, layers) / 2**20
     if size_mb > spec.teacher.output_cache_mb:
         logger.info(
-            "teacher outputs per batch: %.0f MB on the training set, over teacher.output_cache_mb=%g",
+            "teacher outputs per batch: %.0f MB on the training set, over "
+            "teacher.output_cache_mb=%g",
             size_mb,
             spec.teacher.output_cache_mb,
         )

@@ -66,12 +66,17 @@ class NeuronConfig(BaseModel):
     detach_reset: bool = False
     learnable_threshold: bool = Field(
         False,
-        description="theta is a per-layer parameter trained with LT-SNN's gradient (starts at v_threshold)",
+        description="theta is a per-layer parameter trained with LT-SNN's gradient (starts at "
+        "v_threshold)",
     )
 
     def make_surrogate(self) -> SurrogateFunctionBase:
         """A fresh surrogate instance (spikingjelly shares a default one between neurons)."""
         return _SURROGATES[self.surrogate](alpha=self.surrogate_alpha)
+
+
+DEFAULT_NEURON = NeuronConfig()
+"""The neuron a node gets when none is configured (frozen, so one instance serves all)."""
 
 
 class _Spike(torch.autograd.Function):
@@ -118,7 +123,7 @@ class QuantLIFNode(BaseNode):
 
     def __init__(
         self,
-        config: NeuronConfig = NeuronConfig(),
+        config: NeuronConfig = DEFAULT_NEURON,
         membrane_quantizer: nn.Module | None = None,
         *,
         channel_mask: ChannelMask | None = None,
@@ -143,7 +148,8 @@ class QuantLIFNode(BaseNode):
         self.compiled = False
 
     def _charge(self, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        """H_t with spikingjelly's LIF formulas (a soft reset rests at 0, so it subtracts nothing)."""
+        """H_t with spikingjelly's LIF formulas (a soft reset rests at 0, so it subtracts
+        nothing)."""
         if self.v_reset is None:
             return v + (x - v) / self.tau if self.decay_input else v - v / self.tau + x
         if self.decay_input:
@@ -163,7 +169,8 @@ class QuantLIFNode(BaseNode):
     def _membrane_store(
         self, theta: torch.Tensor | float, per_sample: int
     ) -> Callable[[torch.Tensor], torch.Tensor] | None:
-        """Q_u for one forward pass (``None`` at full precision); an integer membrane counts in units of theta."""
+        """Q_u for one forward pass (``None`` at full precision); an integer membrane counts in
+        units of theta."""
         quantizer = self.membrane_quantizer
         if quantizer is None:
             return None
@@ -179,7 +186,8 @@ class QuantLIFNode(BaseNode):
     def _steps(
         self, x_seq: torch.Tensor, v: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """The time loop: spikes ``[T, N, ...]``, the last stored U, and H ``[T, N, ...]`` if recording.
+        """The time loop: spikes ``[T, N, ...]``, the last stored U, and H ``[T, N, ...]`` if
+        recording.
 
         What depends on parameters alone (a learnt threshold, the membrane quantizer's range) is
         taken once per pass instead of at every step; its gradient is the same sum over steps.

@@ -38,7 +38,8 @@ from mdsnn_search.precision import matches_layer
 
 
 def kept_count(keep_ratio: float, channels: int) -> int:
-    """Channels a layer of ``channels`` keeps: ``max(1, round(r * C))``, halves up (as the cost model)."""
+    """Channels a layer of ``channels`` keeps: ``max(1, round(r * C))``, halves up (as the cost
+    model)."""
     return max(1, math.floor(keep_ratio * channels + 0.5))
 
 
@@ -84,7 +85,8 @@ class PruningConfig(BaseModel):
 
 
 class ChannelMask(nn.Module):
-    """Multiplies ``[T, B, C, ...]`` (``channel_dim`` 2, or [B, C, ...] with 1) by a 0/1 mask over C.
+    """Multiplies ``[T, B, C, ...]`` (``channel_dim`` 2, or [B, C, ...] with 1) by a 0/1 mask over
+    C.
 
     The mask is open (all ones) until :func:`prune_channels_` sets it.
     """
@@ -132,7 +134,8 @@ def _masks(model: nn.Module) -> dict[str, ChannelMask]:
 
 
 def channel_scores(h_seq: torch.Tensor) -> torch.Tensor:
-    """Per-channel sum over (t, sample) of the spatial max of max(H, 0); ``h_seq`` is [T, B, C, ...]."""
+    """Per-channel sum over (t, sample) of the spatial max of max(H, 0); ``h_seq`` is [T, B, C,
+    ...]."""
     positive = h_seq.detach().clamp_min(0.0)
     if positive.dim() > 3:
         positive = positive.flatten(3).amax(3)
@@ -194,7 +197,8 @@ def kept_channel_activity(
     activity: Mapping[str, LayerActivity],
     keep_fraction: Mapping[str, float],
 ) -> dict[str, LayerActivity]:
-    """Spike rates over the kept channels, from rates measured over every channel of a masked network.
+    """Spike rates over the kept channels, from rates measured over every channel of a masked
+    network.
 
     A masked channel is silent, so a rate measured over C channels is the kept rate times
     kept / C. The kept input and output channels are the cost model's own (``kept_channels``), so

@@ -31,11 +31,13 @@ _REFINE_POINTS = 21
 """Ranges tried between the best grid candidate's two neighbours (includes both)."""
 
 _GRID_CHUNK_ELEMENTS = 1 << 23
-"""Elements of the [candidates, numel] error table evaluated at once (bounds the search's memory)."""
+"""Elements of the [candidates, numel] error table evaluated at once (bounds the search's
+memory)."""
 
 
 def scale_grad(x: torch.Tensor, factor: float) -> torch.Tensor:
-    """Identity in the forward pass; multiplies the gradient by ``factor`` (LSQ's step-size scale)."""
+    """Identity in the forward pass; multiplies the gradient by ``factor`` (LSQ's step-size
+    scale)."""
     return x * factor + (x - x * factor).detach()
 
 
@@ -102,7 +104,8 @@ def quantize_symmetric(
 
 
 def _quantize_values(x: torch.Tensor, alpha: torch.Tensor, bits: int) -> torch.Tensor:
-    """The forward value of :func:`quantize_symmetric` (clamp transform), broadcasting over alphas."""
+    """The forward value of :func:`quantize_symmetric` (clamp transform), broadcasting over
+    alphas."""
     if bits == 1:
         return torch.where(x >= 0, alpha, -alpha)
     n = positive_levels(bits)
@@ -244,9 +247,10 @@ class MembraneQuantizer(nn.Module):
     the least-error range is 0.7-0.9 theta at 2 bits and 3-3.5 theta at 8, since inhibited
     neurons sit far below zero, so theta caps the membrane's SQNR near 10-12 dB at any width;
     yet copied students score the same with either range (W32/U2..U8 within 0.6 points of each
-    other and of the teacher): the clipped tail is neurons far from firing. Theta is kept. With ``shared_with`` (MINT's ``share_scale``) the layer's weight quantizer's
-    scale is used instead, so no rescaling multiplier is needed between synapse and neuron in
-    hardware; the membrane is then confined to the weights' range.
+    other and of the teacher): the clipped tail is neurons far from firing. Theta is kept. With
+    ``shared_with`` (MINT's ``share_scale``) the layer's weight quantizer's scale is used instead,
+    so no rescaling multiplier is needed between synapse and neuron in hardware; the membrane is
+    then confined to the weights' range.
     """
 
     def __init__(

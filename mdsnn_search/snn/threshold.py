@@ -25,7 +25,8 @@ fire on no input at all (a pruned channel, a silent pixel)."""
 
 
 class _LearnableFire(torch.autograd.Function):
-    """Heaviside of ``u - theta``; backward: the surrogate for ``u``, LT-SNN's rule for ``theta``."""
+    """Heaviside of ``u - theta``; backward: the surrogate for ``u``, LT-SNN's rule for
+    ``theta``."""
 
     @staticmethod
     def forward(

@@ -84,5 +84,5 @@ def test_validation_split_keeps_random_draws_reproducible(config_for) -> None:
     split = bundle.with_validation(0.2, seed=0)
     first = [x for x, _ in make_loader(split.train, 8, shuffle=True, seed=5)]
     second = [x for x, _ in make_loader(split.train, 8, shuffle=True, seed=5)]
-    assert all(torch.equal(a, b) for a, b in zip(first, second))
+    assert all(torch.equal(a, b) for a, b in zip(first, second, strict=True))
     assert set(torch.unique(first[0]).tolist()) <= {0.0, 1.0}

@@ -1,4 +1,5 @@
-"""The distillation step: zero losses for a perfect student, where gradients go, what is recorded."""
+"""The distillation step: zero losses for a perfect student, where gradients go, what is
+recorded."""
 
 from __future__ import annotations
 
@@ -72,7 +73,9 @@ def test_with_batch_statistics_a_training_copy_matches_its_teacher(
     assert step.parts[PART_MEMBRANE].item() == pytest.approx(0.0, abs=1e-6)
     assert all(
         torch.equal(a, b)
-        for a, b in zip(running, (bn.running_mean, bn.running_var, bn.num_batches_tracked))
+        for a, b in zip(
+            running, (bn.running_mean, bn.running_var, bn.num_batches_tracked), strict=True
+        )
     )
     assert not bn.training and bn.track_running_stats and not teacher.training
     running_step = make_distill_step(teacher, DistillConfig(layers="all"))

@@ -146,7 +146,8 @@ def test_membrane_is_one_read_modify_write_per_neuron() -> None:
     assert u16.area_breakdown_um2["neuron_memory"] == pytest.approx(
         4 * u4.area_breakdown_um2["neuron_memory"]
     )
-    # SpikeSim's count: one neuron-module update per PE cycle (two row tiles x one group x 64 sites).
+    # SpikeSim's count: one neuron-module update per PE cycle (two row tiles x one group x 64
+    # sites).
     quirk = RRAM.with_overrides(quirks={"neuron_update_per_pe_cycle": True})
     wide = estimate_cost(
         [conv("c", 128, 64, 8)], quirk, timesteps=1, precision={"c": bits(4, u=22)}

@@ -1,4 +1,5 @@
-"""``ConfigBatch`` and ``estimate_batch``: broadcasting, checks, and the errors a caller can cause."""
+"""``ConfigBatch`` and ``estimate_batch``: broadcasting, checks, and the errors a caller can
+cause."""
 
 from __future__ import annotations
 
@@ -55,8 +56,8 @@ def test_of_matches_estimate_cost_defaults() -> None:
         and batch.input_rate[0, 0] == 1.0
     )
     report = estimate_cost(
-        VGG9, load_preset("rram_64"), timesteps=5, precision=precision, keep_fraction={"conv1": 0.5},
-        activity={"conv3": LayerActivity(0.2, 0.1)},
+        VGG9, load_preset("rram_64"), timesteps=5, precision=precision,
+        keep_fraction={"conv1": 0.5}, activity={"conv3": LayerActivity(0.2, 0.1)},
     )  # fmt: skip
     assert estimate_batch(VGG9, load_preset("rram_64"), batch).totals(0) == pytest.approx(
         report.totals(), rel=1e-12

@@ -201,7 +201,8 @@ def test_precision_activity_and_keep_files(
 ) -> None:
     precision = write(
         tmp_path / "p.yaml",
-        "default: {w_bits: 4, u_bits: 4, bn_bits: 8}\nlayers:\n  fc: {w_bits: 8}\n  'conv[78]': {u_bits: 8}\n",
+        "default: {w_bits: 4, u_bits: 4, bn_bits: 8}\nlayers:\n  fc: {w_bits: 8}\n  'conv[78]': "
+        "{u_bits: 8}\n",
     )
     activity = write(
         tmp_path / "a.json", json.dumps({"conv2": {"input_rate": 0.1, "output_rate": 0.05}})

@@ -32,7 +32,8 @@ def test_layer_table_defaults(tmp_path: Path) -> None:
     path = write(
         tmp_path / "t.yaml",
         "- {c_in: 2, c_out: 8, kernel: 3, h_in: 8, h_out: 8}\n"
-        "- {name: wide, c_in: 8, c_out: 8, kernel: 3, h_in: 8, h_out: 8, w_in: 6, w_out: 6, pool: 2}\n"
+        "- {name: wide, c_in: 8, c_out: 8, kernel: 3, h_in: 8, h_out: 8, w_in: 6, w_out: 6, "
+        "pool: 2}\n"
         "- {name: head, kind: linear, c_in: 72, c_out: 10, kernel: 1, h_in: 1, h_out: 1}\n",
     )
     first, wide, head = read_layer_table(path)
@@ -78,7 +79,8 @@ def test_layer_table_errors_name_file_and_field(tmp_path: Path, text: str, needl
 def test_precision_file_patterns_and_errors(tmp_path: Path) -> None:
     path = write(
         tmp_path / "p.yaml",
-        "default: {w_bits: 4, u_bits: 4, bn_bits: 8}\nlayers:\n  'conv*': {u_bits: 2}\n  fc: {w_bits: 8}\n",
+        "default: {w_bits: 4, u_bits: 4, bn_bits: 8}\nlayers:\n  'conv*': {u_bits: 2}\n  fc: "
+        "{w_bits: 8}\n",
     )
     resolved = read_precision(path, NAMES)
     assert resolved["conv2"] == LayerPrecision(w_bits=4, u_bits=2, bn_bits=8)

@@ -96,11 +96,14 @@ def test_cost_model_never_imports_torch() -> None:
     # numpy is the cost model's one numeric dependency (the batch path); torch never loads.
     code = (
         "import sys, mdsnn_search.hardware, mdsnn_search.hardware.render, mdsnn_search.cli.cost; "
-        "from mdsnn_search.hardware import ConfigBatch, estimate_batch, estimate_cost, load_preset, read_layer_table; "
+        "from mdsnn_search.hardware import ConfigBatch, estimate_batch, estimate_cost, "
+        "load_preset, read_layer_table; "
         "table = read_layer_table('simulators/examples/vgg9_ncaltech101.yaml'); "
         "estimate_cost(table, load_preset('rram_64'), timesteps=2); "
-        "estimate_batch(table, load_preset('rram_64'), ConfigBatch.from_arrays(len(table), timesteps=[2, 4])); "
-        "heavy = sorted(m for m in ('torch', 'spikingjelly', 'ray', 'optuna') if m in sys.modules); "
+        "estimate_batch(table, load_preset('rram_64'), ConfigBatch.from_arrays(len(table), "
+        "timesteps=[2, 4])); "
+        "heavy = sorted(m for m in ('torch', 'spikingjelly', 'ray', 'optuna') if m in "
+        "sys.modules); "
         "assert not heavy, heavy"
     )
     done = subprocess.run(

@@ -30,7 +30,8 @@ def test_one_layer_hand_case() -> None:
     assert report.energy_pj == pytest.approx(64 * 828.4861472, rel=1e-12)
     assert report.energy_pj == pytest.approx(53_023.1134208, rel=1e-12)
     assert report.latency_ns == 4096 * 104
-    # One tile: 8 subtractors + temp + tile buffer + 8 PEs + H-tree; 64x8x8 inputs and neurons at 22 bits.
+    # One tile: 8 subtractors + temp + tile buffer + 8 PEs + H-tree; 64x8x8 inputs and neurons at 22
+    # bits.
     pe = 9 * 26.2144 + 8 * (693.633 + 45.9)
     tile = 8 * 13411.41498 + 484.643999 + 0.7391 * 64 * 128 + 8 * pe + 216830 * 2
     memory = 2 * 64 * 8 * 8 * 0.7391 * 22

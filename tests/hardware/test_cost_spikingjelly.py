@@ -85,7 +85,8 @@ def test_dense_energy_equals_spikingjelly(
     x = (torch.rand(timesteps, channels, *side) > 0.5).float()
     reference = spikesim.estimate_spikesim_energy(model, x, config=spikesim.SpikeSimEnergyConfig())
 
-    # spikingjelly's port counts the real conv output side; the preset's own is SpikeSim's pooled one.
+    # spikingjelly's port counts the real conv output side; the preset's own is SpikeSim's pooled
+    # one.
     preset = load_preset("spikesim_rram_64").with_overrides(conventions={"output_side": "conv"})
     report = estimate_cost(_layer_table(model, x), preset, timesteps=timesteps)
 

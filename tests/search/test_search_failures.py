@@ -1,4 +1,5 @@
-"""A failing trial keeps its traceback and is logged at WARNING; a run whose trials all failed exits 1."""
+"""A failing trial keeps its traceback and is logged at WARNING; a run whose trials all failed exits
+1."""
 
 from __future__ import annotations
 

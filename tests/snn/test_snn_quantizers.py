@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 
@@ -151,7 +153,8 @@ def test_mse_clipping_range_is_the_least_error_candidate(bits: int) -> None:
     best = _brute_force_error(x, alpha, bits)
     peak = x.abs().max().item()
     assert all(best <= _brute_force_error(x, f * peak, bits) + 1e-12 for f in CLIP_GRID.tolist())
-    # and it is no grid artefact: ranges between the candidates do no better than half a step's worth
+    # and it is no grid artefact: ranges between the candidates do no better than half a step's
+    # worth
     fine = [_brute_force_error(x, f * peak, bits) for f in torch.linspace(0.01, 1.0, 2000).tolist()]
     assert best <= min(fine) * 1.02
 
@@ -167,7 +170,7 @@ def test_sqnr_at_initialisation_grows_at_least_5_db_per_bit_on_gaussian_weights(
     for bits in range(2, 9):
         quantizer = WeightQuantizer(bits).eval()
         sqnr.append(signal_to_quantization_noise_db(w, quantizer(w)))
-    gains = [b - a for a, b in zip(sqnr, sqnr[1:])]
+    gains = [b - a for a, b in itertools.pairwise(sqnr)]
     assert min(gains) >= 5.0, f"SQNR {sqnr} dB"
 
 

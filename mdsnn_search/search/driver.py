@@ -50,6 +50,7 @@ from mdsnn_search.search.samplers import make_sampler, trial_seed
 from mdsnn_search.search.signals import StopOnSignals
 from mdsnn_search.search.space import LayerRoles, baseline_student, suggest_student
 from mdsnn_search.search.spec import StudySpec
+from mdsnn_search.search.teacher import TeacherInfo
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class StudyDriver:
         storage: optuna.storages.RDBStorage,
         spec: StudySpec,
         roles: LayerRoles,
-        teacher: dict[str, Any],
+        teacher: TeacherInfo,
         heartbeat: Heartbeat,
         on_change: Listener | None = None,
         stop: StopOnSignals | None = None,
@@ -83,8 +84,8 @@ class StudyDriver:
         self.storage = storage
         self.spec = spec
         self.roles = roles
-        self.teacher = teacher
-        self.teacher_accuracy = float(teacher["accuracy"])
+        self.teacher = teacher.to_json()
+        self.teacher_accuracy = teacher.accuracy
         self.trial_spec = spec.model_dump(mode="json")
         self.heartbeat = heartbeat
         self._on_change = on_change

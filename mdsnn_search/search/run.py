@@ -194,14 +194,13 @@ def _run_missing(
             0, 0, float(study.user_attrs.get(STUDY_TEACHER, {}).get("accuracy", float("nan")))
         )
     teacher = ensure_teacher(runnable, bundle, progress=progress)
-    checkpoint = str(teacher.checkpoint.resolve())
-    teacher_json = {**teacher.to_json(), "checkpoint": checkpoint}
+    teacher_json = teacher.to_json()
     if opened.created or opened.changes or STUDY_TEACHER not in study.user_attrs:
         study.set_user_attr(STUDY_TEACHER, teacher_json)
     outputs = ensure_teacher_outputs(runnable, bundle, teacher)
     context = TrialContext(
         spec=runnable.model_dump(mode="json"),
-        teacher_checkpoint=checkpoint,
+        teacher_checkpoint=str(teacher.checkpoint.resolve()),
         teacher_outputs=None if outputs is None else str(outputs.resolve()),
     )
     with (
@@ -209,7 +208,7 @@ def _run_missing(
         LiveProgress(enabled=progress) as live,
     ):
         driver = StudyDriver(
-            study, storage, runnable, roles, teacher_json, heartbeat, on_change=live, stop=stop
+            study, storage, runnable, roles, teacher, heartbeat, on_change=live, stop=stop
         )
         try:
             executor.run(driver, context, trial_fn)

@@ -20,6 +20,7 @@ from mdsnn_search.search.run import check_spec
 from mdsnn_search.search.samplers import make_sampler
 from mdsnn_search.search.spec import load_spec
 from mdsnn_search.search.store import connect, open_study
+from mdsnn_search.search.teacher import TeacherInfo
 
 
 def test_a_claimed_trial_is_pending_until_started_and_beats_while_open(
@@ -36,7 +37,7 @@ def test_a_claimed_trial_is_pending_until_started_and_beats_while_open(
             storage,
             spec,
             check_spec(spec),
-            {"checkpoint": "t.pt", "accuracy": 0.9},
+            TeacherInfo(Path("t.pt"), accuracy=0.9, test_accuracy=0.9, trained_now=False),
             heartbeat,
             progress,
         )

@@ -63,7 +63,8 @@ def draw_configs(layers: list[LayerSpec], count: int, seed: int) -> ConfigBatch:
 def scalar_rate(
     layers: list[LayerSpec], preset_name: str, batch: ConfigBatch, rows: bool, repeats: int
 ) -> float:
-    """Configurations per second through ``estimate_cost``, best of ``repeats`` (the machine is shared)."""
+    """Configurations per second through ``estimate_cost``, best of ``repeats`` (the machine is
+    shared)."""
     preset = load_preset(preset_name)
     names = [layer.name for layer in layers]
     configs = [
@@ -148,8 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     print(
-        f"VGG9 2x48x48 -> 101, T={TIMESTEPS}, {len(layers)} layers; scalar over {n_scalar:,} configurations, "
-        f"batch over {n_batch:,}; best of {repeats}"
+        f"VGG9 2x48x48 -> 101, T={TIMESTEPS}, {len(layers)} layers; scalar over {n_scalar:,} "
+        f"configurations, batch over {n_batch:,}; best of {repeats}"
     )
     print(f"  {'preset':<34} {'scalar configs/s':>17} {'batch configs/s':>16} {'batch/scalar':>13}")
     default_batch = 0.0
@@ -160,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         default_batch = batched if name == DEFAULT_PRESET else default_batch
         print(
-            f"  {name + ' (aware, event)':<34} {scalar:>17,.0f} {batched:>16,.0f} {batched / scalar:>12.1f}x"
+            f"  {name + ' (aware, event)':<34} {scalar:>17,.0f} {batched:>16,.0f} "
+            f"{batched / scalar:>12.1f}x"
         )
     with_rows = scalar_rate(layers, DEFAULT_PRESET, head, True, repeats)
     print(f"  {DEFAULT_PRESET + ', per-layer table read':<34} {with_rows:>17,.0f} {'-':>16}")

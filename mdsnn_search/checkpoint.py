@@ -60,7 +60,8 @@ def save_checkpoint(
 
 
 def is_checkpoint(path: Path) -> bool:
-    """Whether ``path`` is a checkpoint written by :func:`save_checkpoint` (tensors are mapped, not read)."""
+    """Whether ``path`` is a checkpoint written by :func:`save_checkpoint` (tensors are mapped, not
+    read)."""
     if not zipfile.is_zipfile(path):
         return False
     try:
@@ -75,13 +76,15 @@ CHECKPOINT = OutputKind("checkpoint", is_checkpoint)
 
 
 def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu") -> Checkpoint:
-    """Rebuild the network saved at ``path``; ConfigError names the file if it is not one of ours."""
+    """Rebuild the network saved at ``path``; ConfigError names the file if it is not one of
+    ours."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such checkpoint")
     if not zipfile.is_zipfile(path):
         raise ConfigError(
-            f"{path}: not a checkpoint (torch.save writes a zip archive; this is another format or truncated)"
+            f"{path}: not a checkpoint (torch.save writes a zip archive; this is another format or "
+            "truncated)"
         )
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
@@ -109,6 +112,9 @@ def _load_failure(exc: Exception) -> str:
     """One line on why ``torch.load(weights_only=True)`` refused a file, without torch's advice
     to load it with ``weights_only=False`` (which would run code from the file)."""
     if isinstance(exc, pickle.UnpicklingError):
-        return "it holds Python objects, not only tensors and plain containers; it was not saved by mdsnn-search"
+        return (
+            "it holds Python objects, not only tensors and plain containers; it was not saved "
+            "by mdsnn-search"
+        )
     first = str(exc).split(". ")[0].splitlines()[0] if str(exc) else ""
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__

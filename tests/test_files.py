@@ -1,4 +1,5 @@
-"""Reading config files: duplicate keys, deep nesting and non-finite numbers are errors naming the file."""
+"""Reading config files: duplicate keys, deep nesting and non-finite numbers are errors naming the
+file."""
 
 from __future__ import annotations
 

@@ -23,14 +23,16 @@ SAMPLE_PER_SPLIT = 4
 
 
 def check_dataset(cfg: DataConfig, *, sample: int = SAMPLE_PER_SPLIT) -> DatasetBundle:
-    """Load ``cfg``'s dataset and read ``sample`` items of each split; DataError naming what is wrong."""
+    """Load ``cfg``'s dataset and read ``sample`` items of each split; DataError naming what is
+    wrong."""
     bundle = load_dataset(cfg)
     expected = (cfg.timesteps, *bundle.input_shape)
     for split, dataset in (("train", bundle.train), ("test", bundle.test)):
         size = len(dataset) if isinstance(dataset, Sized) else 0
         if size == 0:
             raise DataError(
-                f"{cfg.name}: the {split} split is empty (check test_fraction, limit, max_per_class)"
+                f"{cfg.name}: the {split} split is empty (check test_fraction, limit, "
+                "max_per_class)"
             )
         for index in spread(size, sample):
             _check_item(dataset, index, expected, f"{cfg.name} {split} item {index}")

@@ -53,8 +53,9 @@ def read_events(path: Path) -> NDArray[np.void]:
     backward = int(np.count_nonzero(times[1:] < times[:-1]))
     if backward > MAX_BACKWARD_FRACTION * max(len(times) - 1, 1):
         raise DataError(
-            f"{path}: {backward} of {len(times) - 1} decoded events step back in time, so it is not an "
-            f"N-MNIST/N-Caltech101 recording (those are written in time order; see {DOWNLOAD_PAGES['events']})"
+            f"{path}: {backward} of {len(times) - 1} decoded events step back in time, so it is "
+            "not an N-MNIST/N-Caltech101 recording (those are written in time order; see "
+            f"{DOWNLOAD_PAGES['events']})"
         )
     if backward:  # ToFrame slices by searchsorted on t
         events = events[np.argsort(times, kind="stable")]

@@ -16,7 +16,8 @@ DatasetBuilder = Callable[[DataConfig], DatasetBundle]
 DATASETS: Registry[DatasetBuilder] = Registry("dataset")
 
 MIN_CLASSES = 2
-"""A classifier of one class scores 100 % while learning nothing; such a folder is a layout mistake."""
+"""A classifier of one class scores 100 % while learning nothing; such a folder is a layout
+mistake."""
 
 
 def load_dataset(cfg: DataConfig) -> DatasetBundle:
@@ -26,7 +27,8 @@ def load_dataset(cfg: DataConfig) -> DatasetBundle:
     if bundle.num_classes < MIN_CLASSES:
         where = cfg.name if cfg.root is None else f"{cfg.name} {cfg.root}"
         raise DataError(
-            f"{where}: found {bundle.num_classes} class ({', '.join(bundle.class_names) or 'none'}); "
+            f"{where}: found {bundle.num_classes} class "
+            f"({', '.join(bundle.class_names) or 'none'}); "
             f"a classifier needs at least {MIN_CLASSES}"
         )
     logger.info(

@@ -40,7 +40,8 @@ STUDENT_METRICS: tuple[str, ...] = (
     MEMBRANE_MISMATCH,
     MEMBRANE_MISMATCH_MEAN,
 )
-"""Keys of :func:`evaluate_student`'s dict; the first six are :class:`~mdsnn_search.train.EvalResult`'s."""
+"""Keys of :func:`evaluate_student`'s dict; the first six are
+:class:`~mdsnn_search.train.EvalResult`'s."""
 
 
 class MembraneComparison:
@@ -112,7 +113,8 @@ class MembraneComparison:
 def _resolve(
     student: SpikingNetwork, teacher: SpikingNetwork, layers: Sequence[str] | None
 ) -> list[str]:
-    """``layers``, or every spiking layer of the teacher; ConfigError if one is missing in either."""
+    """``layers``, or every spiking layer of the teacher; ConfigError if one is missing in
+    either."""
     names = list(teacher.neurons()) if layers is None else list(layers)
     check_pair(student, teacher, names)
     return names
@@ -125,7 +127,8 @@ def membrane_mismatch(
     loader: Iterable[Batch],
     layers: Sequence[str] | None = None,
 ) -> dict[str, float]:
-    """Per-layer MSE of H between student and teacher over ``loader`` (``None``: every spiking layer)."""
+    """Per-layer MSE of H between student and teacher over ``loader`` (``None``: every spiking
+    layer)."""
     names = _resolve(student, teacher, layers)
     device = next(student.parameters()).device
     was_training = student.training

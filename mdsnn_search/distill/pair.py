@@ -37,22 +37,22 @@ def check_pair(
         )
     if student.input_shape != teacher.input_shape or student.num_classes != teacher.num_classes:
         raise ConfigError(
-            f"student takes input {student.input_shape} with {student.num_classes} classes, but its teacher "
-            f"{teacher.input_shape} with {teacher.num_classes}"
+            f"student takes input {student.input_shape} with {student.num_classes} classes, but "
+            f"its teacher {teacher.input_shape} with {teacher.num_classes}"
         )
     teacher_layers, student_layers = teacher.neurons(), student.neurons()
     unknown = [name for name in distilled if name not in teacher_layers]
     if unknown:
         raise ConfigError(
-            f"distill.layers: {', '.join(repr(n) for n in unknown)} is not a spiking layer of the teacher "
-            f"({teacher.config.arch}; spiking layers: {', '.join(teacher_layers)})"
+            f"distill.layers: {', '.join(repr(n) for n in unknown)} is not a spiking layer of the "
+            f"teacher ({teacher.config.arch}; spiking layers: {', '.join(teacher_layers)})"
         )
     missing = [name for name in distilled if name not in student_layers]
     if missing:
         raise ConfigError(
-            f"distill.layers: {', '.join(repr(n) for n in missing)} is a spiking layer of the teacher "
-            f"({teacher.config.arch}) but not of the student ({student.config.arch}; spiking layers: "
-            f"{', '.join(student_layers)})"
+            f"distill.layers: {', '.join(repr(n) for n in missing)} is a spiking layer of the "
+            f"teacher ({teacher.config.arch}) but not of the student ({student.config.arch}; "
+            f"spiking layers: {', '.join(student_layers)})"
         )
 
 
@@ -85,8 +85,9 @@ def init_student_from_teacher(student: SpikingNetwork, teacher: SpikingNetwork) 
     """
     if (student.config.arch, student.config.width) != (teacher.config.arch, teacher.config.width):
         raise ConfigError(
-            f"cannot initialise a {student.config.arch} (width {student.config.width}) student from a "
-            f"{teacher.config.arch} (width {teacher.config.width}) teacher: architectures differ"
+            f"cannot initialise a {student.config.arch} (width {student.config.width}) student "
+            f"from a {teacher.config.arch} (width {teacher.config.width}) teacher: architectures "
+            "differ"
         )
     source, target = weight_state(teacher), weight_state(student)
     only_teacher, only_student = (
@@ -101,8 +102,8 @@ def init_student_from_teacher(student: SpikingNetwork, teacher: SpikingNetwork) 
     for key, value in source.items():
         if value.shape != target[key].shape:
             raise ConfigError(
-                f"cannot initialise the student from the teacher: {key} is {list(value.shape)} in the teacher "
-                f"but {list(target[key].shape)} in the student"
+                f"cannot initialise the student from the teacher: {key} is {list(value.shape)} in "
+                f"the teacher but {list(target[key].shape)} in the student"
             )
     for key, value in source.items():
         target[key].copy_(value)

@@ -47,8 +47,8 @@ PART_MEMBRANE = "membrane"
 PART_KD = "kd"
 PART_SPIKE = "spike"
 MEMBRANE_LAYER_PREFIX = "membrane/"
-"""``parts`` keys: each term before its lambda (``membrane`` is sum_l w_l * L_mem(l)), the total, and
-``membrane/<layer>`` for each distilled layer's L_mem(l)."""
+"""``parts`` keys: each term before its lambda (``membrane`` is sum_l w_l * L_mem(l)), the total,
+and ``membrane/<layer>`` for each distilled layer's L_mem(l)."""
 
 
 def firing_threshold(node: QuantLIFNode) -> float:
@@ -62,7 +62,8 @@ TeacherPath = Literal["cached", "per_batch", "none"]
 
 
 class DistillStep:
-    """Callable ``(student, x_seq, y[, index]) -> (loss, logits_seq)`` distilling from a frozen teacher.
+    """Callable ``(student, x_seq, y[, index]) -> (loss, logits_seq)`` distilling from a frozen
+    teacher.
 
     ``cache`` (a study's :class:`~mdsnn_search.distill.cache.TeacherOutputCache`) is used when it
     holds every distilled layer and the teacher's BN uses running statistics; the step then needs

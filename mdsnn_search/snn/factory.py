@@ -73,7 +73,8 @@ class LayerFactory:
 
     def neuron(self, name: str) -> QuantLIFNode:
         """The LIF neuron firing on layer ``name``'s output, with that layer's membrane precision
-        (uniform ``u_bits`` or integer ``u_levels``) and, if its keep ratio is below 1, a channel mask."""
+        (uniform ``u_bits`` or integer ``u_levels``) and, if its keep ratio is below 1, a channel
+        mask."""
         p = self.precision(name)
         cfg = self.config
         source = self.built.get(name)
@@ -107,7 +108,8 @@ class LayerFactory:
         return layer
 
     def check_overrides(self) -> None:
-        """Refuse precision and pruning overrides that matched no layer: they are typos, not intentions."""
+        """Refuse precision and pruning overrides that matched no layer: they are typos, not
+        intentions."""
         unmatched = self.config.precision.unmatched_patterns(self.built)
         if unmatched:
             raise ConfigError(

@@ -57,14 +57,15 @@ def tiny_teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def postgres_port() -> Iterator[int]:
     """A real PostgreSQL server on 127.0.0.1 with password authentication, from Debian's package
-    (``.ci/run`` installs it when absent). As root, it runs as the ``postgres`` user (or ``nobody``):
-    PostgreSQL refuses to run as root."""
+    (``.ci/run`` installs it when absent). As root, it runs as the ``postgres`` user (or
+    ``nobody``): PostgreSQL refuses to run as root."""
     initdbs = sorted(
         Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3])
     )
     if not initdbs:
         pytest.skip(
-            "no PostgreSQL server under /usr/lib/postgresql (apt-get install postgresql; .ci/run does)"
+            "no PostgreSQL server under /usr/lib/postgresql (apt-get install postgresql; .ci/run "
+            "does)"
         )
     bindir = initdbs[-1].parent
     root = Path(tempfile.mkdtemp(prefix="mdsnn-pg-"))  # short: the server's socket lives here
@@ -92,7 +93,10 @@ def postgres_port() -> Iterator[int]:
         check=True,
         capture_output=True,
     )
-    options = f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={root} -c fsync=off"
+    options = (
+        f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={root} "
+        "-c fsync=off"
+    )
     pg_ctl = [*as_user, str(bindir / "pg_ctl"), "-D", str(data)]
     subprocess.run(
         [*pg_ctl, "-l", str(root / "server.log"), "-w", "-t", "120", "-o", options, "start"],

@@ -1,4 +1,5 @@
-"""Bad input that needs no training is refused by ``validate`` and by ``run`` before anything is stored.
+"""Bad input that needs no training is refused by ``validate`` and by ``run`` before anything is
+stored.
 
 Each case is the tiny digits spec with one mistake. Both commands must exit 2 with one line naming
 the spec file and the field, create no study database, and leave an existing one byte for byte.
@@ -67,8 +68,8 @@ def stored_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def assert_refused(
     capsys: pytest.CaptureFixture[str], spec_path: Path, stored: Path, *needles: str
 ) -> None:
-    """validate and run exit 2 with one line naming the file and ``needles``; no database is created,
-    and an existing one keeps its bytes."""
+    """validate and run exit 2 with one line naming the file and ``needles``; no database is
+    created, and an existing one keeps its bytes."""
     db = spec_path.parent / "tiny.db"
     db.unlink(missing_ok=True)
     for existing in (False, True):

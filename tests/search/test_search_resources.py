@@ -60,7 +60,8 @@ def test_cpus_and_gpus_must_fit_on_one_node() -> None:
     nodes = [NodeResources(cpus=8, gpus=0), NodeResources(cpus=1, gpus=1)]
     with pytest.raises(
         ConfigError,
-        match="4 CPUs and 1 GPUs on one node, but the cluster has 2 nodes, at most 8 CPUs and 1 GPUs on one",
+        match="4 CPUs and 1 GPUs on one node, but the cluster has 2 nodes, at most 8 CPUs and 1 "
+        "GPUs on one",
     ):
         trial_resources(ExecutionConfig(cpus_per_trial=4, gpus_per_trial=1), nodes, "the cluster")
 

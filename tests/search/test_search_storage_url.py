@@ -1,4 +1,5 @@
-"""Storage URLs: passwords never printed, logged or stored; a missing driver named with its extra."""
+"""Storage URLs: passwords never printed, logged or stored; a missing driver named with its
+extra."""
 
 from __future__ import annotations
 

@@ -72,7 +72,8 @@ def test_layer_table_records_pooling_modules() -> None:
         2,
         None,
     ]
-    # SpikeSim's own example network (ela_spikesim.py, c2627bc): its seven convs and where they pool.
+    # SpikeSim's own example network (ela_spikesim.py, c2627bc): its seven convs and where they
+    # pool.
     table = arch_layer_table("vgg9_spikesim", (3, 32, 32), 10)
     assert [(r.c_in, r.c_out, r.h_out, r.pool) for r in table[:-1]] == [
         (3, 64, 32, None), (64, 64, 32, 2), (64, 128, 16, None), (128, 128, 16, 2),

@@ -1,4 +1,5 @@
-"""Channel pruning with a membrane prior: scoring, masks that silence channels, the cost model's columns."""
+"""Channel pruning with a membrane prior: scoring, masks that silence channels, the cost model's
+columns."""
 
 from __future__ import annotations
 

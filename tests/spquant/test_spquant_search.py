@@ -1,4 +1,5 @@
-"""SpQuant-SNN's dimensions in the search: spec, sampling, the student's model, cost, export -> train."""
+"""SpQuant-SNN's dimensions in the search: spec, sampling, the student's model, cost, export ->
+train."""
 
 from __future__ import annotations
 
@@ -148,7 +149,8 @@ def test_spec_refuses_misplaced_or_bad_dimensions(
 def test_study_costs_and_exports_spquant_students(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """One searched trial with every dimension on: integer membrane, pruning, LT, T_s = 1 < T_t = 2."""
+    """One searched trial with every dimension on: integer membrane, pruning, LT, T_s = 1 < T_t =
+    2."""
     monkeypatch.chdir(tmp_path)
     space = {
         **SPQUANT_SPACE,

@@ -1,4 +1,5 @@
-"""A student with fewer timesteps than its teacher: its frames, its alignment, its training and its cost."""
+"""A student with fewer timesteps than its teacher: its frames, its alignment, its training and its
+cost."""
 
 from __future__ import annotations
 

@@ -17,7 +17,8 @@ class ConfigError(MdsnnError):
 
 
 class DataError(MdsnnError):
-    """A dataset is missing or malformed; the message names the path and where the data comes from."""
+    """A dataset is missing or malformed; the message names the path and where the data comes
+    from."""
 
 
 class StudyError(MdsnnError):

@@ -164,6 +164,7 @@ def load_events_dataset(cfg: DataConfig) -> DatasetBundle:
         class_names=class_names,
         source=(
             f"events {root}: {len(files)} recordings of {len(class_names)} classes, "
-            f"sensor {sensor}, {cfg.timesteps} time bins, {frame_size}x{frame_size}, {cfg.event_norm}"
+            f"sensor {sensor}, {cfg.timesteps} time bins, {frame_size}x{frame_size}, "
+            f"{cfg.event_norm}"
         ),
     )

@@ -120,7 +120,8 @@ def val_samples(folder: Path, wnids: list[str]) -> tuple[list[Path], list[int]]:
         path = folder / "val" / "images" / fields[0]
         if not path.is_file():
             raise DataError(
-                f"Tiny ImageNet: {path} (listed in {annotations}:{number}) not found; {_hint(folder)}"
+                f"Tiny ImageNet: {path} (listed in {annotations}:{number}) not found; "
+                f"{_hint(folder)}"
             )
         paths.append(path)
         labels.append(label_of[fields[1]])

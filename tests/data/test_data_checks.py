@@ -1,5 +1,6 @@
 """Data checked without training: event files against time order and sensor, class count, a sample
-read through the real readers; ``validate`` and ``run`` refuse a bad folder before anything is stored."""
+read through the real readers; ``validate`` and ``run`` refuse a bad folder before anything is
+stored."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""A study's cache of teacher outputs: the same loss as running the teacher, memory-mapped on disk."""
+"""A study's cache of teacher outputs: the same loss as running the teacher, memory-mapped on
+disk."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Training end to end: membrane distillation brings the student's membranes closer to the teacher's."""
+"""Training end to end: membrane distillation brings the student's membranes closer to the
+teacher's."""
 
 from __future__ import annotations
 

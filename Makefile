@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-fast bench clean
+.PHONY: run lint test test-fast bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +18,15 @@ run: $(VENV)/.installed
 	$(BIN)/mdsnn-search run search_spaces/digits.yaml
 	$(BIN)/mdsnn-search pareto search_spaces/digits.yaml
 
-# The whole test suite, including the few tests that start a real Ray or a real PostgreSQL
-# (its server comes from Debian's postgresql package; .ci/run installs it).
-test: $(VENV)/.installed
+# Formatting, lint and types (pyproject.toml's [tool.ruff] and [tool.mypy]).
+lint: $(VENV)/.installed
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+# Lint, then the whole test suite, including the few tests that start a real Ray or a real
+# PostgreSQL (its server comes from Debian's postgresql package; .ci/run installs it).
+test: lint
 	$(BIN)/python -m pytest -q
 
 # Everything but the Ray and PostgreSQL end-to-end tests.

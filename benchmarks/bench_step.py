@@ -20,8 +20,13 @@ student forward, losses, backward and optimiser, which add up to the step, and t
 forward and backward, which are part of the student forward and backward. ``--profile`` prints
 torch.profiler's table of the student step.
 
+``--device cuda`` runs every row on the GPU (the reference too, so the ratios compare like with
+like); the clock then waits for the GPU before each reading. Whether the GPU computes what the CPU
+does is tests/distill/test_distill_device.py (marked ``gpu``).
+
     python benchmarks/bench_step.py                 # full run
     python benchmarks/bench_step.py --threads 1 --cpu-time   # on a busy machine
+    python benchmarks/bench_step.py --device cuda   # on a GPU
     python benchmarks/bench_step.py --smoke         # a few steps, to check it runs
 """
 
@@ -301,7 +306,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--timesteps", type=int, default=4)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument(
         "--cpu-time",
         action="store_true",
@@ -315,6 +320,10 @@ def main() -> None:
         "--profile", action="store_true", help="print torch.profiler's table of the student step"
     )
     args = parser.parse_args()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: torch finds no CUDA device here")
+    if args.device == "cuda" and args.cpu_time:
+        parser.error("--cpu-time measures this process's CPU, not the GPU's work: leave it out")
     repeats, warmup, detail = (3, 1, 2) if args.smoke else (args.repeats, 5, args.breakdown_steps)
     torch.set_num_threads(args.threads)
     _device = torch.device(args.device)

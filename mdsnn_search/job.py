@@ -35,7 +35,14 @@ from mdsnn_search.snn.models import SpikingNetwork, build_model, student_from_te
 from mdsnn_search.snn.neuron import compile_neurons_
 from mdsnn_search.snn.pruning import prune_channels_
 from mdsnn_search.snn.timesteps import check_student_timesteps
-from mdsnn_search.train import TrainConfig, evaluate, fit, resolve_device, seed_everything
+from mdsnn_search.train import (
+    TrainConfig,
+    deterministic_kernels,
+    evaluate,
+    fit,
+    resolve_device,
+    seed_everything,
+)
 
 KEPT_CHANNELS = "kept_channels"
 """Metrics key of a pruned model: kept output channels per pruned layer."""
@@ -46,7 +53,8 @@ TEACHER_OUTPUTS = "teacher_outputs"
 TEST_ACCURACY = "test_accuracy"
 VAL_ACCURACY = "val_accuracy"
 TEST = "test"
-"""Metrics keys: the accuracy on each split, and (with a validation split) all of the test split's."""
+"""Metrics keys: the accuracy on each split, and (with a validation split) all of the test
+split's."""
 
 
 class TrainSpec(BaseModel):
@@ -121,8 +129,8 @@ def check_teacher_fits(
         )
     if teacher.input_shape != bundle.input_shape or teacher.num_classes != bundle.num_classes:
         raise ConfigError(
-            f"teacher {path}: built for input {teacher.input_shape} and {teacher.num_classes} classes, "
-            f"but {data.name} gives {bundle.input_shape} and {bundle.num_classes}"
+            f"teacher {path}: built for input {teacher.input_shape} and {teacher.num_classes} "
+            f"classes, but {data.name} gives {bundle.input_shape} and {bundle.num_classes}"
         )
 
 
@@ -142,9 +150,22 @@ def run_job(
     teacher's outputs on ``bundle.train`` (a study computes them once); the step reads them
     instead of running the teacher when they hold what it distils. The metrics are those of the
     split a caller chooses by: the test split's, or, for a bundle with a validation split (a
-    search's), the validation split's, with the test split's under :data:`TEST` (methods.md
-    section 7).
+    search's), the validation split's, with the test split's under :data:`TEST`
+    (docs/design/methods.md section 7). Seeded and on deterministic kernels, a job repeats bit for
+    bit on one machine.
     """
+    with deterministic_kernels():
+        return _train(spec, teacher, bundle, teacher_outputs, progress, save)
+
+
+def _train(
+    spec: TrainSpec,
+    teacher: SpikingNetwork | None,
+    bundle: DatasetBundle | None,
+    teacher_outputs: TeacherOutputCache | None,
+    progress: bool,
+    save: bool,
+) -> JobResult:
     resolve_device(spec.training.device)  # a missing CUDA device is an error before any work
     seed_everything(spec.training.seed)
     bundle = bundle or load_dataset(spec.data)
@@ -238,7 +259,8 @@ def evaluate_splits(
 
 
 def prune(model: SpikingNetwork, bundle: DatasetBundle, spec: TrainSpec) -> dict[str, int]:
-    """Mask ``model``'s weakest channels, scored on the first ``pruning.score_batches`` training batches."""
+    """Mask ``model``'s weakest channels, scored on the first ``pruning.score_batches`` training
+    batches."""
     device = resolve_device(spec.training.device)
     model.to(device)
     loader = make_loader(

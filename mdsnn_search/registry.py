@@ -26,7 +26,7 @@ class Registry(Generic[T]):
         """Decorator registering an object under ``name`` (default: its ``__name__``)."""
 
         def decorate(obj: T) -> T:
-            key = name if name is not None else obj.__name__
+            key = name if name is not None else obj.__name__  # type: ignore[attr-defined]
             if key in self._entries:
                 raise ValueError(f"{self.kind} {key!r} is registered twice")
             self._entries[key] = obj

@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import math
 import random
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
@@ -111,12 +112,25 @@ class TrainResult:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch so a run repeats bit for bit on the same machine."""
+    """Seed Python, NumPy and torch; with :func:`deterministic_kernels` around the work, a run
+    repeats bit for bit on the same machine."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-    torch.backends.cudnn.deterministic = True
-    torch.backends.cudnn.benchmark = False
+
+
+@contextmanager
+def deterministic_kernels() -> Iterator[None]:
+    """cuDNN on deterministic kernels, without autotuning, inside the block; its flags as they
+    were afterwards, so training leaves the process's settings alone. (torch's own
+    ``cudnn.flags`` context would reset every other cuDNN flag to its defaults.)"""
+    cudnn = torch.backends.cudnn
+    saved = (cudnn.deterministic, cudnn.benchmark)
+    cudnn.deterministic, cudnn.benchmark = True, False
+    try:
+        yield
+    finally:
+        cudnn.deterministic, cudnn.benchmark = saved
 
 
 NO_CUDA = "cuda, but torch finds no CUDA device here; use auto or cpu"
@@ -206,6 +220,7 @@ def fit(
             model.train()
             loss_sum = torch.zeros((), device=device)
             count = 0
+            extra: list[torch.Tensor]  # a sample-index batch, for a step that reads a cache
             for x, y, *extra in _batches(train_loader, config.max_batches_per_epoch):
                 x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
                 loss, _ = step(model, x, y, *extra)

@@ -2,11 +2,12 @@
 
 Post-training quantization is the starting point of every trial: a quantized student copied from
 its teacher must be nearly as good as the teacher at 8 bits and degrade with fewer bits, never
-the other way round (methods.md section 2).
+the other way round (docs/design/methods.md section 2).
 """
 
 from __future__ import annotations
 
+import itertools
 import sys
 from pathlib import Path
 
@@ -83,7 +84,7 @@ def test_sqnr_of_a_trained_teachers_weights_grows_at_least_5_db_per_bit(
                 signal_to_quantization_noise_db(w, WeightQuantizer(bits).eval()(w))
                 for bits in range(2, 9)
             ]
-            gains = [b - a for a, b in zip(sqnr, sqnr[1:], strict=False)]
+            gains = [b - a for a, b in itertools.pairwise(sqnr)]
             assert min(gains) >= 5.0, f"{name} {kind}: SQNR {[round(s, 1) for s in sqnr]} dB"
 
 

@@ -13,7 +13,14 @@ from mdsnn_search.errors import ConfigError
 from mdsnn_search.precision import PrecisionConfig
 from mdsnn_search.snn import ModelConfig, build_model, layer_table
 from mdsnn_search.snn.models import SpikingNetwork
-from mdsnn_search.train import TrainConfig, classification_loss, evaluate, fit, seed_everything
+from mdsnn_search.train import (
+    TrainConfig,
+    classification_loss,
+    deterministic_kernels,
+    evaluate,
+    fit,
+    seed_everything,
+)
 
 
 def _train(
@@ -139,3 +146,18 @@ def test_a_job_on_a_bundle_with_validation_reports_both_splits_and_trains_on_nei
     )
     plain = run_job(spec, bundle=digits_small, progress=False, save=False).metrics
     assert VAL_ACCURACY not in plain and plain[TEST_ACCURACY] == plain["accuracy"]
+
+
+def test_deterministic_kernels_hold_inside_and_leave_the_process_settings() -> None:
+    cudnn = torch.backends.cudnn
+    before = (cudnn.deterministic, cudnn.benchmark)
+    try:
+        cudnn.deterministic, cudnn.benchmark = False, True  # a caller's own choice
+        with deterministic_kernels():
+            assert (cudnn.deterministic, cudnn.benchmark) == (True, False)
+        assert (cudnn.deterministic, cudnn.benchmark) == (False, True)
+        with pytest.raises(RuntimeError), deterministic_kernels():
+            raise RuntimeError("training failed")
+        assert (cudnn.deterministic, cudnn.benchmark) == (False, True)
+    finally:
+        cudnn.deterministic, cudnn.benchmark = before

@@ -186,8 +186,9 @@ class DatasetBundle:
 
     def with_validation(self, fraction: float, seed: int) -> DatasetBundle:
         """This bundle with a stratified, seeded ``fraction`` of the training split held out as
-        ``validation`` and the rest as ``train`` (methods.md section 7: search on validation,
-        report on test). Idempotent: a bundle that has a validation split is returned as is."""
+        ``validation`` and the rest as ``train`` (docs/design/methods.md section 7: search on
+        validation, report on test). Idempotent: a bundle that has a validation split is returned
+        as is."""
         from mdsnn_search.data.split import LabelledSubset, stratified_split
 
         if self.validation is not None:

@@ -8,14 +8,17 @@ out of the test set entirely.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 from numpy.typing import NDArray
 from torch.utils.data import Dataset
 
-from mdsnn_search.data.config import DataConfig
-from mdsnn_search.data.loader import SeededDataset
 from mdsnn_search.errors import DataError
+
+if TYPE_CHECKING:  # config imports this module (lazily) to split; only the type is needed here
+    from mdsnn_search.data.config import DataConfig
 
 IndexArray = NDArray[np.int64]
 
@@ -95,6 +98,6 @@ class LabelledSubset(Dataset[tuple[torch.Tensor, int]]):
 
     def draw(self, index: int, generator: torch.Generator | None) -> tuple[torch.Tensor, int]:
         base = self.dataset
-        if isinstance(base, SeededDataset):
+        if hasattr(base, "draw"):
             return base.draw(self.indices[index], generator)
         return base[self.indices[index]]

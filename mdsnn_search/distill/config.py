@@ -1,4 +1,5 @@
-"""What a student's distillation minimises: :class:`DistillConfig` (methods.md section 3).
+"""What a student's distillation minimises: :class:`DistillConfig` (docs/design/methods.md
+section 3).
 
 Every weight, temperature and the layer set are plain values, so a search can sample them and an
 exported trial can write them back out as YAML. The per-batch objective is

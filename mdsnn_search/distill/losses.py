@@ -1,4 +1,4 @@
-"""The distillation losses as plain tensor functions (methods.md section 3).
+"""The distillation losses as plain tensor functions (docs/design/methods.md section 3).
 
 Nothing here knows about networks or hooks, so each term can be tested on hand-made tensors and
 reused by the step, the evaluation and any later variant (e.g. a student with fewer timesteps).

@@ -1,7 +1,7 @@
 """The precision- and activity-aware crossbar model (our default engine), over many configurations.
 
 SpikeSim's ELA (Moitra et al., TCAD 2023; code c2627bc) restated per physical event, so that every
-searched knob moves the costs it physically moves. The rules below are docs/cost-model.md
+searched knob moves the costs it physically moves. The rules below are docs/design/cost-model.md
 section 3b; each factor is 1 at SpikeSim's design point (b_w = b_c, ADC at its reference bits,
 dense activity, every quirk on), where this engine gives SpikeSim's numbers (a property test checks
 it). Everything is numpy over [N configurations, L costed layers]: scoring one configuration is a
@@ -35,7 +35,8 @@ PE folds over several PEs), "neuron groups" = ceil(C_out/B).
    term but crossbar and neuron per active patch). The tile buffer carries partial
    sums: per (row group x neuron group x site x timestep) x P(patch active), per mapped neuron,
    x b_ps / reference_bits with b_ps = b_ADC,top + (c-1) b_c the merged partial-sum width
-   (:func:`.laws.partial_sum_bits`). At c = 1 and dense activity the counts are SpikeSim's PE cycles.
+   (:func:`.laws.partial_sum_bits`). At c = 1 and dense activity the counts are SpikeSim's PE
+   cycles.
 5. Latency of a layer = T x S x t_cycle: all PEs of a layer work in parallel (weight-stationary,
    every layer mapped at once), and t_cycle = mux_ratio x t_conv(b_ADC) + the rest of SpikeSim's
    26-clock cycle, t_conv linear in bits (SAR: one comparison per bit; preset

@@ -140,7 +140,8 @@ class _Costs:
 
 
 def _operations(geometry: TableGeometry, batch: ConfigBatch) -> tuple[Floats, Floats]:
-    """Dense ops (2 x MACs x T) and SynOps (MACs x input rate x T), as :mod:`.report` defines them."""
+    """Dense ops (2 x MACs x T) and SynOps (MACs x input rate x T), as :mod:`.report` defines
+    them."""
     c_in, c_out = kept_channel_arrays(geometry.layers, batch.keep_fraction)
     cols = geometry.costed
     macs = c_in[:, cols] * geometry.taps * c_out[:, cols] * geometry.conv_area

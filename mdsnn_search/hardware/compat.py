@@ -58,7 +58,8 @@ def pe_cycle_energy_terms(preset: HardwarePreset, taps: int) -> dict[str, float]
 
 
 def pe_cycle_energy(preset: HardwarePreset, taps: int) -> float:
-    """SpikeSim's ``PE_cycle_energy``, summed in its order (828.4861472 pJ for RRAM, B = 64, 3x3)."""
+    """SpikeSim's ``PE_cycle_energy``, summed in its order (828.4861472 pJ for RRAM, B = 64,
+    3x3)."""
     e = preset.energy_pj
     m = preset.crossbar.size / _GROUP
     pe = taps * e.crossbar + m * (e.adc + e.mux)
@@ -148,7 +149,8 @@ def _spans(layers: list[MappedLayer], timesteps: int) -> list[tuple[int, int]]:
 def estimate_spikesim(
     layers: list[MappedLayer], preset: HardwarePreset, timesteps: int, conventions: dict[str, Any]
 ) -> CostReport:
-    """Score mapped layers with SpikeSim's ELA formulas; ``conventions`` are stated in the report."""
+    """Score mapped layers with SpikeSim's ELA formulas; ``conventions`` are stated in the
+    report."""
     b = preset.crossbar.size
     pes = [math.ceil(layer.c_in / b) * math.ceil(layer.c_out / b) for layer in layers]
     energies, layer_terms, energy_breakdown = _energy(layers, pes, preset, timesteps)
@@ -177,7 +179,9 @@ def estimate_spikesim(
         conventions={
             **conventions,
             "precision": "ignored (SpikeSim's ELA has no bit-width inputs)",
-            "quirks": "all of SpikeSim's (tile packing, first-five-layer neuron memory, 22-bit words)",
+            "quirks": (
+                "all of SpikeSim's (tile packing, first-five-layer neuron memory, 22-bit words)"
+            ),
         },
         warnings=(warning,) if warning else (),
     )

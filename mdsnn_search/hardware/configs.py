@@ -86,7 +86,8 @@ class ConfigBatch:
         for name, value in knobs.items():
             if value.ndim > 2 or (value.ndim >= 1 and value.shape[-1] != n_layers):
                 raise ConfigError(
-                    f"{name}: expected a scalar, [{n_layers}] or [N, {n_layers}], got shape {value.shape}"
+                    f"{name}: expected a scalar, [{n_layers}] or [N, {n_layers}], got shape "
+                    f"{value.shape}"
                 )
         if t.ndim != 1:
             raise ConfigError(f"timesteps: expected a scalar or [N], got shape {t.shape}")
@@ -161,7 +162,8 @@ def _integers(name: str, value: np.ndarray, shape: tuple[int, ...]) -> NDArray[n
         raise ConfigError(f"{name}: bits must be integers, got dtype {value.dtype}")
     if value.size and (value.min() < 1 or value.max() > FULL_PRECISION_BITS):
         raise ConfigError(
-            f"{name}: bits must lie in [1, {FULL_PRECISION_BITS}], but got {value.min()}..{value.max()}"
+            f"{name}: bits must lie in [1, {FULL_PRECISION_BITS}], but got "
+            f"{value.min()}..{value.max()}"
         )
     return value.astype(np.int64, copy=False)
 

@@ -82,7 +82,8 @@ def is_event_mode(preset: HardwarePreset) -> bool:
 
 def nothing_to_cost(preset: HardwarePreset) -> ConfigError:
     return ConfigError(
-        f"layers: nothing to cost: every layer is linear and preset {preset.name!r} has include_linear: false"
+        f"layers: nothing to cost: every layer is linear and preset {preset.name!r} has "
+        "include_linear: false"
     )
 
 

@@ -77,7 +77,8 @@ _KEEP = TypeAdapter(dict[str, float])
 
 
 def read_layer_table(path: str | Path) -> list[LayerSpec]:
-    """A layer table from a file; names default to ``layer0``, ``layer1``, ... and must be unique."""
+    """A layer table from a file; names default to ``layer0``, ``layer1``, ... and must be
+    unique."""
     document = read_document(path)
     if isinstance(document, list):
         document = {"layers": document}

@@ -20,7 +20,8 @@ Floats = NDArray[np.float64]
 
 
 def cells_per_weight(w_bits: ArrayLike, bits_per_cell: int) -> Ints:
-    """Bit slicing (NeuroSim-style): a b_w-bit weight occupies c = ceil(b_w / b_c) cells side by side.
+    """Bit slicing (NeuroSim-style): a b_w-bit weight occupies c = ceil(b_w / b_c) cells side by
+    side.
 
     A weight narrower than a cell still takes a whole cell (a 2-bit weight in a 4-bit RRAM cell
     uses 4 of its 16 levels). Full precision is b_w = 32: 8 cells at b_c = 4, 32 at b_c = 1 (SRAM).
@@ -47,9 +48,9 @@ def slice_adc_bits(slice_bits: ArrayLike, bits_per_cell: int, adc_bits: int, min
     """ADC resolution for a column of cells that hold ``slice_bits`` of a weight each.
 
     The partial sum of such a column spans (b_c - b_j) fewer bits than one of full cells, so it
-    needs that many fewer ADC bits: b_ADC,j = max(b_min, b_ADC - (b_c - b_j)). ISAAC (Shafiee et al.,
-    ISCA 2016) sizes its ADC as log2(rows) + cell bits + input bits - 1; NeuroSim and CiMLoop make
-    the resolution a function of the bits per cell likewise.
+    needs that many fewer ADC bits: b_ADC,j = max(b_min, b_ADC - (b_c - b_j)). ISAAC (Shafiee et
+    al., ISCA 2016) sizes its ADC as log2(rows) + cell bits + input bits - 1; NeuroSim and CiMLoop
+    make the resolution a function of the bits per cell likewise.
     """
     return np.maximum(min_bits, adc_bits - (bits_per_cell - np.asarray(slice_bits, dtype=np.int64)))
 

@@ -208,7 +208,8 @@ def layer_order_warning(names: Sequence[str], pes: Sequence[int]) -> str | None:
     for i in range(1, len(pes)):
         if pes[i] < pes[i - 1]:
             return (
-                f"PE count decreases from {names[i - 1]} ({pes[i - 1]} PEs) to {names[i]} ({pes[i]} PEs): "
+                f"PE count decreases from {names[i - 1]} ({pes[i - 1]} PEs) to {names[i]} "
+                f"({pes[i]} PEs): "
                 "SpikeSim would refuse this network ('Check layer order'); costed anyway"
             )
     return None

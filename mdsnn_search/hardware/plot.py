@@ -1,6 +1,8 @@
 """A figure of a report's energy and area breakdown by component (``mdsnn-search cost --plot``).
 
-matplotlib is imported only here, and only when a plot is asked for.
+matplotlib is imported only here, and only when a plot is asked for. The figure is a bare
+``matplotlib.figure.Figure`` (no pyplot), so no backend is chosen and the caller's matplotlib
+setup is left as it was.
 """
 
 from __future__ import annotations
@@ -21,14 +23,10 @@ def plot_breakdown(report: CostReport, path: str | Path) -> Path:
         )
     if not path.parent.is_dir():
         raise ConfigError(f"--plot {path}: no such folder {path.parent}")
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, (energy_axis, area_axis) = plt.subplots(
-        1, 2, figsize=(11, 4.5), constrained_layout=True
-    )
+    figure = Figure(figsize=(11, 4.5), layout="constrained")
+    energy_axis, area_axis = figure.subplots(1, 2)
     for axis, breakdown, total, what in (
         (
             energy_axis,
@@ -59,5 +57,4 @@ def plot_breakdown(report: CostReport, path: str | Path) -> Path:
         f"EDAP {report.edap:.3g} J s mm2, {report.tops_per_w:.3g} TOPS/W"
     )
     figure.savefig(path, metadata=FIGURE_METADATA)
-    plt.close(figure)
     return path

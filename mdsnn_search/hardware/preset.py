@@ -58,20 +58,23 @@ class CrossbarConfig(_Config):
     )
     tile_packing: TilePacking = Field(
         "packed",
-        description="packed: PEs of all layers fill tiles in turn (SpikeSim's code); per_layer: whole tiles",
+        description="packed: PEs of all layers fill tiles in turn (SpikeSim's code); per_layer: "
+        "whole tiles",
     )
 
     @model_validator(mode="after")
     def _mux_divides_size(self) -> CrossbarConfig:
         if self.size % self.mux_ratio:
             raise ValueError(
-                f"mux_ratio must divide size, but got (size={self.size}, mux_ratio={self.mux_ratio})"
+                f"mux_ratio must divide size, but got (size={self.size}, "
+                f"mux_ratio={self.mux_ratio})"
             )
         return self
 
     @property
     def adcs_per_pe(self) -> int:
-        """ADCs per PE: the k^2 crossbars' column currents are summed, then B/mux_ratio ADCs convert."""
+        """ADCs per PE: the k^2 crossbars' column currents are summed, then B/mux_ratio ADCs
+        convert."""
         return self.size // self.mux_ratio
 
     @property
@@ -90,11 +93,13 @@ class AdcConfig(_Config):
     reference_bits: int = Field(
         ge=1,
         le=16,
-        description="resolution (and partial-sum width) the ADC and tile-buffer constants were taken at",
+        description="resolution (and partial-sum width) the ADC and tile-buffer constants were "
+        "taken at",
     )
     follow_slice_bits: bool = Field(
         False,
-        description="a column of cells holding fewer than b_c weight bits is converted at fewer ADC bits",
+        description="a column of cells holding fewer than b_c weight bits is converted at fewer "
+        "ADC bits",
     )
     min_bits: int = Field(
         1, ge=1, le=16, description="lowest resolution follow_slice_bits may reach"
@@ -102,7 +107,8 @@ class AdcConfig(_Config):
     conversion_clocks_per_bit: float = Field(
         0.5,
         gt=0,
-        description="SAR conversion time per resolved bit, in clocks (conversion time is linear in bits)",
+        description="SAR conversion time per resolved bit, in clocks (conversion time is linear in "
+        "bits)",
     )
 
     @model_validator(mode="after")
@@ -126,7 +132,8 @@ class EnergyConfig(_Config):
     )
     tile_buffer: float = Field(
         ge=0,
-        description="moving the partial sums of one B-neuron group (reference_bits wide) through the tile buffer",
+        description="moving the partial sums of one B-neuron group (reference_bits wide) through "
+        "the tile buffer",
     )
     htree: float = Field(
         ge=0, description="carrying one B-row input vector to a PE over the H-tree"
@@ -174,7 +181,8 @@ class MemoryConfig(_Config):
     bn_words_per_channel: int = Field(
         2,
         ge=0,
-        description="folded-BN parameter words (scale, bias) stored per kept channel, b_bn bits each",
+        description="folded-BN parameter words (scale, bias) stored per kept channel, b_bn bits "
+        "each",
     )
 
 
@@ -183,7 +191,8 @@ class ConventionsConfig(_Config):
 
     output_side: OutputSide = Field(
         "conv",
-        description="H_out is the real conv output side, or the side after pooling (SpikeSim's example)",
+        description="H_out is the real conv output side, or the side after pooling (SpikeSim's "
+        "example)",
     )
     include_linear: bool = Field(
         True, description="cost linear layers (as 1x1 convs on a 1x1 input)"
@@ -202,7 +211,8 @@ class QuirksConfig(_Config):
     )
     charge_unmapped_cells: bool = Field(
         False,
-        description="rows, columns, conversions and transfers of a PE cost energy even where no weight is mapped",
+        description="rows, columns, conversions and transfers of a PE cost energy even where no "
+        "weight is mapped",
     )
     charge_empty_pe_slots: bool = Field(
         False, description="every PE slot of every tile costs area, used or not"
@@ -242,8 +252,9 @@ class HardwarePreset(_Config):
         converting = self.crossbar.mux_ratio * self.adc.bits * self.adc.conversion_clocks_per_bit
         if converting > self.crossbar.pe_cycle_clocks:
             raise ValueError(
-                "the conversions of one PE cycle must fit in it: mux_ratio x adc.bits x adc.conversion_clocks_per_bit "
-                f"<= crossbar.pe_cycle_clocks must hold, but got {converting:g} > {self.crossbar.pe_cycle_clocks}"
+                "the conversions of one PE cycle must fit in it: mux_ratio x adc.bits x "
+                "adc.conversion_clocks_per_bit <= crossbar.pe_cycle_clocks must hold, but got "
+                f"{converting:g} > {self.crossbar.pe_cycle_clocks}"
             )
         return self
 
@@ -278,7 +289,8 @@ def preset_names() -> list[str]:
 
 
 def load_preset(name_or_path: str | Path) -> HardwarePreset:
-    """Load a preset by shipped name (``rram_64``) or by file path; errors name the file and field."""
+    """Load a preset by shipped name (``rram_64``) or by file path; errors name the file and
+    field."""
     text = str(name_or_path)
     looks_like_path = (
         isinstance(name_or_path, Path) or text.endswith((".yaml", ".yml", ".json")) or "/" in text

@@ -51,17 +51,22 @@ def _halve_bits(bits: np.ndarray, spiking: np.ndarray) -> np.ndarray:
 
 KNOBS = (
     _Knob("weight bits", "w_bits", "W{}", _halve_bits,
-          "1-2, 4-6: fewer cells per weight or ADC bits: conversions, partial-sum width, cycle, ADC area", True),
+          "1-2, 4-6: fewer cells per weight or ADC bits: conversions, partial-sum width, cycle, "
+          "ADC area", True),
     _Knob("membrane bits", "u_bits", "U{}", _halve_bits,
           "7: b_u-bit read-modify-write per neuron; b_u bits of neuron memory per neuron", True),
     _Knob("BN bits", "bn_bits", "BN{}", _halve_bits,
-          "8: integer multiply-add (~bits^2) per neuron and timestep; b_bn-bit parameters per channel", True),
-    _Knob("kept channels", "keep_fraction", "keep {}", lambda keep, spiking: np.where(spiking, keep / 2, keep),
-          "1, 3, 6, 7: fewer columns, conversions, neurons and PEs here, fewer rows in the next layer", False),
+          "8: integer multiply-add (~bits^2) per neuron and timestep; b_bn-bit parameters per "
+          "channel", True),
+    _Knob("kept channels", "keep_fraction", "keep {}",
+          lambda keep, spiking: np.where(spiking, keep / 2, keep),
+          "1, 3, 6, 7: fewer columns, conversions, neurons and PEs here, fewer rows in the next "
+          "layer", False),
     _Knob("timesteps", "timesteps", "T{}", lambda t, spiking: np.maximum(1, t // 2),
           "every energy term and the latency are per timestep", False),
     _Knob("input spikes", "input_rate", "rate {}", lambda rate, spiking: rate / 2,
-          "3-4 (event mode): silent rows draw no read and send no spike; silent patches skip conversions", True),
+          "3-4 (event mode): silent rows draw no read and send no spike; silent patches skip "
+          "conversions", True),
 )  # fmt: skip
 
 
@@ -91,7 +96,8 @@ def sensitivity(
 
 
 def _relative(values: np.ndarray, i: int) -> float:
-    """Change of ``values[i]`` against the base ``values[0]`` (0 where both are 0: a silent network)."""
+    """Change of ``values[i]`` against the base ``values[0]`` (0 where both are 0: a silent
+    network)."""
     return 0.0 if values[0] == 0.0 == values[i] else float(values[i] / values[0] - 1.0)
 
 

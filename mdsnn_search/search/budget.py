@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 
 import optuna
 from optuna.exceptions import ExperimentalWarning, UpdateFinishedTrialError
-from optuna.storages import RetryHeartbeatStaleTrialCallback
+from optuna.samplers import BaseSampler
+from optuna.storages import BaseStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
 from mdsnn_search.search.documents import PREFIX as DOCUMENTS
@@ -73,6 +74,14 @@ class Budget:
         return self.finished >= self.n_trials
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """A trial this driver switched to RUNNING, with the storage's id of it."""
+
+    trial: FrozenTrial
+    trial_id: int
+
+
 def snapshot(study: optuna.Study, n_trials: int) -> Budget:
     return Budget(n_trials, study.get_trials(deepcopy=False))
 
@@ -97,21 +106,47 @@ def top_up(study: optuna.Study, budget: Budget) -> int:
     return budget.missing
 
 
-def claim(study: optuna.Study, budget: Budget) -> FrozenTrial | None:
+def trial_id(study: optuna.Study, storage: BaseStorage, number: int) -> int:
+    """The storage's id of trial ``number``, which its methods take (FrozenTrial hides it)."""
+    study_id = storage.get_study_id_from_name(study.study_name)
+    return storage.get_trial_id_from_study_id_trial_number(study_id, number)
+
+
+def claim(
+    study: optuna.Study, storage: optuna.storages.RDBStorage, budget: Budget
+) -> Claimed | None:
     """Switch the first claimable trial to RUNNING for this driver, or None if others got them all.
 
-    The heartbeat is recorded before the switch, so a claimed trial always has one and a driver
-    killed right after claiming leaves a trial that goes stale rather than one RUNNING forever.
+    ``storage`` is the study's RDB storage, which records heartbeats. The heartbeat is recorded
+    before the switch, so a claimed trial always has one and a driver killed right after claiming
+    leaves a trial that goes stale rather than one RUNNING forever.
     """
-    storage = study._storage  # the RDB storage (behind Optuna's cache), which records heartbeats
     for trial in budget.claimable:
-        storage.record_heartbeat(trial._trial_id)
+        claimed_id = trial_id(study, storage, trial.number)
+        storage.record_heartbeat(claimed_id)
         try:
-            if storage.set_trial_state_values(trial._trial_id, TrialState.RUNNING):
-                return trial
+            if storage.set_trial_state_values(claimed_id, TrialState.RUNNING):
+                return Claimed(trial, claimed_id)
         except UpdateFinishedTrialError:
             continue
     return None
+
+
+def open_claimed(
+    study: optuna.Study, storage: BaseStorage, claimed: Claimed, sampler: BaseSampler
+) -> optuna.Trial:
+    """The claimed trial as an ``optuna.Trial`` whose parameters ``sampler`` suggests, on a fresh
+    Study (samplers cache the trial list per Study and thread, and other runs add trials between
+    two claims).
+
+    ``Study.ask`` does the same after it pops a WAITING trial: it reads the study's trials, then
+    builds ``Trial(study, trial_id)``; the read is what lets the storage set parameters on the
+    trial. Optuna has no public call that asks for one given trial, so the driver repeats those
+    two public steps (tests/search/test_search_driver.py checks that they still work).
+    """
+    fresh = optuna.load_study(study_name=study.study_name, storage=storage, sampler=sampler)
+    fresh.get_trials(deepcopy=False)
+    return optuna.trial.Trial(fresh, claimed.trial_id)
 
 
 def requeue(study: optuna.Study, trial: FrozenTrial) -> None:
@@ -128,17 +163,17 @@ def requeue(study: optuna.Study, trial: FrozenTrial) -> None:
         RetryHeartbeatStaleTrialCallback(max_retry=None)(study, attempt)
 
 
-def interrupt(study: optuna.Study, trial_id: int) -> bool:
-    """Mark a RUNNING trial FAIL "interrupted" and queue its configuration again.
+def interrupt(study: optuna.Study, storage: BaseStorage, number: int) -> bool:
+    """Mark RUNNING trial ``number`` FAIL "interrupted" and queue its configuration again.
 
     Returns False when the trial had already finished (another driver failed it as stale).
     """
-    storage = study._storage
+    interrupted_id = trial_id(study, storage, number)
     try:
-        storage.set_trial_user_attr(trial_id, ATTR_FAIL_REASON, INTERRUPTED)
-        if not storage.set_trial_state_values(trial_id, TrialState.FAIL):
+        storage.set_trial_user_attr(interrupted_id, ATTR_FAIL_REASON, INTERRUPTED)
+        if not storage.set_trial_state_values(interrupted_id, TrialState.FAIL):
             return False
     except UpdateFinishedTrialError:
         return False
-    requeue(study, storage.get_trial(trial_id))
+    requeue(study, storage.get_trial(interrupted_id))
     return True

@@ -85,7 +85,8 @@ def _check_study(spec: StudySpec, source: str | Path) -> None:
         raise _error(
             source,
             "study.n_trials",
-            f"{study.n_trials} trial(s) cannot hold the {len(study.baselines)} baselines {study.baselines}; "
+            f"{study.n_trials} trial(s) cannot hold the {len(study.baselines)} baselines "
+            f"{study.baselines}; "
             "raise n_trials (or --n-trials) or list fewer baselines",
         )
 

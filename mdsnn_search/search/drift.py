@@ -1,4 +1,5 @@
-"""Spec drift: has the part of a spec that determines a trial's outcome changed since the study began?
+"""Spec drift: has the part of a spec that determines a trial's outcome changed since the study
+began?
 
 A study stores a hash of its spec's trial-determining sections (data, model, teacher, training,
 search space, hardware, objectives and constraints). A resume whose hash differs would mix trials

@@ -18,11 +18,19 @@ from typing import Any
 
 import optuna
 from optuna.exceptions import ExperimentalWarning, UpdateFinishedTrialError
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import TrialState
 from pydantic import ValidationError
 
 from mdsnn_search.errors import MdsnnError
-from mdsnn_search.search.budget import Budget, claim, interrupt, snapshot, top_up
+from mdsnn_search.search.budget import (
+    Budget,
+    Claimed,
+    claim,
+    interrupt,
+    open_claimed,
+    snapshot,
+    top_up,
+)
 from mdsnn_search.search.documents import set_trial_document
 from mdsnn_search.search.heartbeat import Heartbeat
 from mdsnn_search.search.objectives import (
@@ -36,18 +44,12 @@ from mdsnn_search.search.objectives import (
     ATTR_TRIAL_DIR,
     OBJECTIVES,
 )
+from mdsnn_search.search.protocol import TrialOutcome, TrialRequest, TrialStatus
 from mdsnn_search.search.samplers import make_sampler, trial_seed
 from mdsnn_search.search.signals import StopOnSignals
 from mdsnn_search.search.space import LayerRoles, record_baseline, suggest_student
 from mdsnn_search.search.spec import StudySpec
-from mdsnn_search.search.trial import STATUS_OK
-from mdsnn_search.search.trial_attrs import (
-    ATTR_ACCURACY_DROP,
-    short,
-    shown_metrics,
-    store_constraints,
-    student_attrs,
-)
+from mdsnn_search.search.teacher import TeacherInfo
 from mdsnn_search.search.trial_attrs import (
     ATTR_ACCURACY_DROP,
     short,
@@ -67,21 +69,29 @@ MAX_TRACEBACK_CHARS = 8000
 
 
 class StudyDriver:
+    """Hands out the study's claimed trials as requests and records their outcomes.
+
+    ``storage`` is the RDB storage ``study`` was opened on: claims, heartbeats and interruptions
+    go through its public methods, which take the storage's trial ids.
+    """
+
     def __init__(
         self,
         study: optuna.Study,
+        storage: optuna.storages.RDBStorage,
         spec: StudySpec,
         roles: LayerRoles,
-        teacher: dict[str, Any],
+        teacher: TeacherInfo,
         heartbeat: Heartbeat,
         on_change: Listener | None = None,
         stop: StopOnSignals | None = None,
     ) -> None:
         self.study = study
+        self.storage = storage
         self.spec = spec
         self.roles = roles
-        self.teacher = teacher
-        self.teacher_accuracy = float(teacher["accuracy"])
+        self.teacher = teacher.to_json()
+        self.teacher_accuracy = teacher.accuracy
         self.trial_spec = spec.model_dump(mode="json")
         self.heartbeat = heartbeat
         self._on_change = on_change
@@ -112,9 +122,9 @@ class StudyDriver:
         """The study holds its n_trials finished trials (at the last look)."""
         return self.budget.done
 
-    def ask(self) -> dict[str, Any] | None:
-        """The next trial's request ``{"number", "student", "baseline"}``, or None when there is
-        nothing to claim now (then :attr:`done` says whether there ever will be).
+    def ask(self) -> TrialRequest | None:
+        """The next trial's request, or None when there is nothing to claim now (then
+        :attr:`done` says whether there ever will be).
 
         Raises :class:`RunInterrupted` once a stop signal arrived (executors ask between trials).
         """
@@ -126,14 +136,14 @@ class StudyDriver:
             budget = self._look()
             if budget.done:
                 return None
-            frozen = claim(self.study, budget)
-            if frozen is None:
+            claimed = claim(self.study, self.storage, budget)
+            if claimed is None:
                 self._idle()
                 return None
             # Known as ours at once: a signal from here on finds it in interrupt_open.
-            self._claimed[frozen.number] = frozen._trial_id
-            self.heartbeat.add(frozen._trial_id)
-            request = self._decode(frozen)
+            self._claimed[claimed.trial.number] = claimed.trial_id
+            self.heartbeat.add(claimed.trial_id)
+            request = self._decode(claimed)
             if request is not None:
                 return request
 
@@ -145,7 +155,7 @@ class StudyDriver:
         self.running.add(number)
         self._changed()
 
-    def tell(self, number: int, outcome: dict[str, Any], trial_dir: str | None = None) -> None:
+    def tell(self, number: int, outcome: TrialOutcome, trial_dir: str | None = None) -> None:
         """Record an outcome: COMPLETE with values and constraints, or FAIL with the reason.
 
         The trial stays this run's until it is recorded, so a signal in between still finds it.
@@ -154,8 +164,8 @@ class StudyDriver:
             self._record(self._open[number], outcome, trial_dir)
         except UpdateFinishedTrialError:
             logger.warning(
-                "trial %d was failed by another run while it ran here (its heartbeat lapsed) and its "
-                "configuration was queued again; this result is dropped",
+                "trial %d was failed by another run while it ran here (its heartbeat lapsed) and "
+                "its configuration was queued again; this result is dropped",
                 number,
             )
         self._forget(number)
@@ -166,8 +176,8 @@ class StudyDriver:
         """Mark every trial this run claimed and did not finish FAIL "interrupted" and queue it
         again; returns how many."""
         requeued = 0
-        for number, trial_id in list(self._claimed.items()):
-            requeued += interrupt(self.study, trial_id)
+        for number in list(self._claimed):
+            requeued += interrupt(self.study, self.storage, number)
             self._forget(number)
         return requeued
 
@@ -191,18 +201,14 @@ class StudyDriver:
             optuna.storages.fail_stale_trials(self.study)
         self._next_look = time.monotonic() + POLL_S
 
-    def _decode(self, frozen: FrozenTrial) -> dict[str, Any] | None:
+    def _decode(self, claimed: Claimed) -> TrialRequest | None:
         """The claimed trial as a request, its sampler seeded by the study seed and its number (so
         a resumed run proposes new configurations, deterministically for a given history)."""
+        frozen = claimed.trial
         sampler = make_sampler(
             self.spec.study.sampler, trial_seed(self.spec.study.seed, frozen.number)
         )
-        # A fresh Study object per trial: samplers cache the trial list per Study and thread, and
-        # other runs add trials between two claims.
-        study = optuna.load_study(
-            study_name=self.study.study_name, storage=self.study._storage, sampler=sampler
-        )
-        trial = optuna.Trial(study, frozen._trial_id)
+        trial = open_claimed(self.study, self.storage, claimed, sampler)
         baseline = frozen.user_attrs.get(ATTR_BASELINE)
         try:
             if baseline is not None:
@@ -223,23 +229,15 @@ class StudyDriver:
         trial.set_user_attr(ATTR_TEACHER, self.teacher)
         self._open[frozen.number] = trial
         self._changed()
-        return {
-            "number": frozen.number,
-            "student": student.model_dump(mode="json"),
-            "baseline": baseline,
-        }
+        return TrialRequest(frozen.number, student, baseline)
 
-    def _record(self, trial: optuna.Trial, outcome: dict[str, Any], trial_dir: str | None) -> None:
+    def _record(self, trial: optuna.Trial, outcome: TrialOutcome, trial_dir: str | None) -> None:
         if trial_dir is not None:
             trial.set_user_attr(ATTR_TRIAL_DIR, trial_dir)
-        if outcome.get("status") != STATUS_OK:
-            self._fail(
-                trial,
-                str(outcome.get("error", "the trial reported no result")),
-                outcome.get("traceback"),
-            )
+        if outcome.status != TrialStatus.OK:
+            self._fail(trial, outcome.error or "the trial reported no result", outcome.traceback)
             return
-        metrics: dict[str, Any] = outcome["metrics"]
+        metrics = outcome.metrics
         objectives = self.spec.study.objectives
         values = [metrics.get(OBJECTIVES[name].metric) for name in objectives]
         bad = [n for n, v in zip(objectives, values, strict=True) if not _finite(v)]

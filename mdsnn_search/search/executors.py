@@ -7,22 +7,21 @@ per-trial request against what the machine or cluster has, before the study is t
 
 from __future__ import annotations
 
-import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from mdsnn_search.search.driver import StudyDriver
+from mdsnn_search.search.protocol import TrialContext, TrialFn, TrialOutcome
 from mdsnn_search.search.resources import TrialResources, local_node, trial_resources
 from mdsnn_search.search.spec import ExecutionConfig
-from mdsnn_search.search.trial import STATUS_FAILED, TrialContext
-
-TrialFn = Callable[[TrialContext, dict[str, Any]], dict[str, Any]]
 
 
 class Executor(Protocol):
-    resources: TrialResources
+    @property
+    def resources(self) -> TrialResources:
+        """What each trial is given (checked against the machine or cluster)."""
 
     def run(self, driver: StudyDriver, context: TrialContext, trial_fn: TrialFn) -> None:
         """Run trials the driver hands out until the study holds its n_trials finished trials."""
@@ -60,13 +59,9 @@ class InlineExecutor:
                     return
                 driver.wait()
                 continue
-            driver.started(request["number"])
+            driver.started(request.number)
             try:
                 outcome = trial_fn(context, request)
             except Exception as exc:
-                outcome = {
-                    "status": STATUS_FAILED,
-                    "error": f"{type(exc).__name__}: {exc}",
-                    "traceback": traceback.format_exc(),
-                }
-            driver.tell(request["number"], outcome)
+                outcome = TrialOutcome.from_exception(exc)
+            driver.tell(request.number, outcome)

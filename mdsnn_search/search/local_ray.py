@@ -85,7 +85,8 @@ def processes_of(temp_dir: Path) -> list[int]:
 
 
 def stop_processes(temp_dir: Path) -> list[int]:
-    """SIGTERM the processes of ``temp_dir``, then SIGKILL those still there after a grace period."""
+    """SIGTERM the processes of ``temp_dir``, then SIGKILL those still there after a grace
+    period."""
     pids = processes_of(temp_dir)
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for pid in pids:

@@ -52,9 +52,11 @@ ATTR_TRACEBACK = "traceback"
 ATTR_SPEC = "spec"
 """The full StudySpec this trial ran with (JSON, storage password masked); export reads it."""
 ATTR_TEACHER = "teacher"
-"""``{"checkpoint", "accuracy"}`` of the teacher this trial was distilled from and judged against."""
+"""``{"checkpoint", "accuracy"}`` of the teacher this trial was distilled from and judged
+against."""
 ATTR_BASELINE = "baseline"
-"""Name of the uniform baseline a trial evaluates (``fp32``, ``w8u8``, ``w4u4``, ``w2u2``), absent for searched ones."""
+"""Name of the uniform baseline a trial evaluates (``fp32``, ``w8u8``, ``w4u4``, ``w2u2``), absent
+for searched ones."""
 ATTR_FEASIBLE = "feasible"
 """Whether every constraint holds (a boolean; Optuna holds the values themselves)."""
 ATTR_CONSTRAINTS = "constraints"

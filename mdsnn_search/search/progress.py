@@ -1,4 +1,5 @@
-"""Live progress of a running study: trials done, running, pending and failed, and the best front so far.
+"""Live progress of a running study: trials done, running, pending and failed, and the best front so
+far.
 
 A trial this run claimed is pending until its executor starts it (Ray waits for free resources),
 then running. Trials other runs of the same study are running show apart. On a terminal it is a
@@ -65,7 +66,8 @@ class LiveProgress:
         elapsed = time.monotonic() - self._start
         elsewhere = f", {driver.elsewhere} running in other runs" if driver.elsewhere else ""
         return (
-            f"{driver.study.study_name}: {driver.budget.finished}/{driver.budget.n_trials} trials done "
-            f"({driver.completed} complete, {driver.failed} failed this run), {len(driver.running)} running, "
+            f"{driver.study.study_name}: {driver.budget.finished}/{driver.budget.n_trials} trials "
+            f"done ({driver.completed} complete, {driver.failed} failed this run), "
+            f"{len(driver.running)} running, "
             f"{driver.pending} pending{elsewhere}, {elapsed:.0f} s"
         )

@@ -6,7 +6,7 @@ study trial is then one Ray Tune trial with those resources. Ray's searcher inte
 the :class:`StudyDriver` (ask), and a Tune callback hands starts and outcomes back to it (tell),
 so the storage is written by this driver process alone. Ray's own OptunaSearch is not used: it
 leaves NaN trials RUNNING, cannot seed baselines for several objectives and cannot store a
-failure's reason (design.md).
+failure's reason (docs/design/design.md).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from ray.tune.search import ConcurrencyLimiter, Searcher
 from mdsnn_search.errors import ConfigError
 from mdsnn_search.search import local_ray
 from mdsnn_search.search.driver import StudyDriver
-from mdsnn_search.search.executors import TrialFn
+from mdsnn_search.search.protocol import TrialContext, TrialFn, TrialOutcome, TrialRequest
 from mdsnn_search.search.resources import (
     NodeResources,
     TrialResources,
@@ -38,9 +38,11 @@ from mdsnn_search.search.resources import (
     trial_resources,
 )
 from mdsnn_search.search.spec import ExecutionConfig
-from mdsnn_search.search.trial import STATUS_FAILED, TrialContext
 
+_REQUEST = "request"
+"""Key of the trial request (JSON) in a Ray trial's config."""
 _OUTCOME = "outcome_json"
+"""Key of the trial outcome (a JSON string) in the result a Ray trial reports."""
 
 
 @contextmanager
@@ -52,10 +54,6 @@ def ray_executor(
     A Ray already initialised in this process (a test's, a notebook's) is used as it is and left
     running.
     """
-    # The legacy reporter honours verbose=0; the new one prints a banner regardless, and our own
-    # progress display already shows what matters. Ctrl-C is ours (signals.py), not Tune's.
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
     started_here = not ray.is_initialized()
     temp_dir: Path | None = None
     try:
@@ -105,7 +103,33 @@ class RayExecutor:
                 failure_config=tune.FailureConfig(max_failures=0),
             ),
         )
-        tuner.fit()
+        with _tune_environment():
+            tuner.fit()
+
+
+@contextmanager
+def _tune_environment() -> Iterator[None]:
+    """The environment Tune reads while it runs trials, for that time only (the rest of the
+    process, a notebook's later Tune runs included, sees its own).
+
+    The legacy reporter honours verbose=0; the new one prints a banner regardless, and our own
+    progress display already shows what matters (a user's RAY_AIR_NEW_OUTPUT is kept). Ctrl-C is
+    ours (signals.py), not Tune's.
+    """
+    wanted = {
+        "RAY_AIR_NEW_OUTPUT": os.environ.get("RAY_AIR_NEW_OUTPUT", "0"),
+        "TUNE_DISABLE_SIGINT_HANDLER": "1",
+    }
+    saved = {name: os.environ.get(name) for name in wanted}
+    os.environ.update(wanted)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _init(address: str | None, temp_dir: Path | None, address_field: str) -> None:
@@ -132,9 +156,10 @@ def _init(address: str | None, temp_dir: Path | None, address_field: str) -> Non
 
 
 def _nodes() -> list[NodeResources]:
+    nodes: list[dict[str, Any]] = ray.nodes()  # type: ignore[no-untyped-call]  # Ray's is unannotated
     return [
         NodeResources(float(n["Resources"].get("CPU", 0.0)), float(n["Resources"].get("GPU", 0.0)))
-        for n in ray.nodes()
+        for n in nodes
         if n.get("Alive")
     ]
 
@@ -157,11 +182,12 @@ class _DriverSearcher(_DriverBound, Searcher):
         super().__init__()
         self._driver = driver
 
-    def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
+    def suggest(self, trial_id: str) -> dict[str, Any] | None:
         request = self._driver.ask()
         if request is None:
-            return Searcher.FINISHED if self._driver.done else None
-        return {"request": request}
+            # FINISHED is Ray's string sentinel, though Searcher.suggest's hint says dict | None.
+            return Searcher.FINISHED if self._driver.done else None  # type: ignore[return-value]
+        return {_REQUEST: request.to_json()}
 
     def on_trial_complete(
         self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
@@ -182,30 +208,30 @@ class _TellDriver(_DriverBound, tune.Callback):
     def on_trial_start(
         self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
     ) -> None:
-        self._driver.started(trial.config["request"]["number"])
+        self._driver.started(_number(trial))
 
     def on_trial_complete(
         self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
     ) -> None:
         result = trial.last_result or {}
         outcome = (
-            json.loads(result[_OUTCOME])
+            TrialOutcome.from_json(json.loads(result[_OUTCOME]))
             if _OUTCOME in result
-            else {"status": STATUS_FAILED, "error": "the trial ended without reporting a result"}
+            else TrialOutcome.failed("the trial ended without reporting a result")
         )
-        self._driver.tell(trial.config["request"]["number"], outcome, trial_dir=trial.path)
+        self._driver.tell(_number(trial), outcome, trial_dir=trial.path)
 
     def on_trial_error(
         self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
     ) -> None:
         text = _error_text(trial.error_file)
         reason = text.strip().splitlines()[-1] if text.strip() else "the Ray trial raised"
-        outcome = {
-            "status": STATUS_FAILED,
-            "error": f"Ray trial error: {reason}",
-            "traceback": text or None,
-        }
-        self._driver.tell(trial.config["request"]["number"], outcome, trial_dir=trial.path)
+        outcome = TrialOutcome.failed(f"Ray trial error: {reason}", text or None)
+        self._driver.tell(_number(trial), outcome, trial_dir=trial.path)
+
+
+def _number(trial: Trial) -> int:
+    return int(trial.config[_REQUEST]["number"])
 
 
 def _error_text(error_file: str | None) -> str:
@@ -219,8 +245,9 @@ def _trainable(
     config: dict[str, Any], context: TrialContext, trial_fn: TrialFn, teacher_bytes: bytes
 ) -> None:
     local = _local_teacher(context.teacher_checkpoint, teacher_bytes)
-    outcome = trial_fn(dataclasses.replace(context, teacher_checkpoint=local), config["request"])
-    tune.report({_OUTCOME: json.dumps(outcome)})
+    request = TrialRequest.from_json(config[_REQUEST])
+    outcome = trial_fn(dataclasses.replace(context, teacher_checkpoint=local), request)
+    tune.report({_OUTCOME: json.dumps(outcome.to_json())})
 
 
 def _local_teacher(path: str, payload: bytes) -> str:

@@ -41,7 +41,8 @@ class TrialResources:
 def trial_resources(
     execution: ExecutionConfig, nodes: list[NodeResources], where: str
 ) -> TrialResources:
-    """The request of every trial, refused (ConfigError naming the field) when no node can hold it."""
+    """The request of every trial, refused (ConfigError naming the field) when no node can hold
+    it."""
     if not nodes:
         raise ConfigError(f"execution: {where} has no live node to run trials on")
     cpus = execution.cpus_per_trial
@@ -101,7 +102,8 @@ def probe_address(
     except OSError as exc:
         reason = "no answer" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
         raise ConfigError(
-            f"{field} {address}: no Ray cluster answers at {host}:{port} within {timeout_s:g} s ({reason})"
+            f"{field} {address}: no Ray cluster answers at {host}:{port} within {timeout_s:g} s "
+            f"({reason})"
         ) from None
 
 

@@ -1,4 +1,5 @@
-"""``mdsnn-search run``: validate, check the study and the cluster, get the teacher, run the missing trials.
+"""``mdsnn-search run``: validate, check the study and the cluster, get the teacher, run the missing
+trials.
 
 Order matters for safety: everything that can fail on user input (spec, data, layer names, preset,
 storage URL and driver, a mismatched or changed existing study, a per-trial request the cluster
@@ -24,17 +25,18 @@ from mdsnn_search.search import local_ray
 from mdsnn_search.search.budget import snapshot
 from mdsnn_search.search.checks import check_inputs
 from mdsnn_search.search.driver import StudyDriver
-from mdsnn_search.search.executors import Executor, TrialFn, open_executor
+from mdsnn_search.search.executors import Executor, open_executor
 from mdsnn_search.search.heartbeat import Heartbeat
 from mdsnn_search.search.objectives import STUDY_TEACHER
 from mdsnn_search.search.progress import LiveProgress
+from mdsnn_search.search.protocol import TrialContext, TrialFn
 from mdsnn_search.search.signals import RunInterrupted, StopOnSignals
 from mdsnn_search.search.space import LayerRoles
 from mdsnn_search.search.spec import StudySpec, absolute_paths
 from mdsnn_search.search.storage_url import masked
 from mdsnn_search.search.store import OpenedStudy, check_existing, connect, open_study
 from mdsnn_search.search.teacher import ensure_teacher, ensure_teacher_outputs
-from mdsnn_search.search.trial import TrialContext, run_trial
+from mdsnn_search.search.trial import run_trial
 from mdsnn_search.snn.models import model_layer_table
 
 
@@ -194,13 +196,13 @@ def _run_missing(
             0, 0, float(study.user_attrs.get(STUDY_TEACHER, {}).get("accuracy", float("nan")))
         )
     teacher = ensure_teacher(runnable, bundle, progress=progress)
-    teacher_json = {**teacher.to_json(), "checkpoint": str(teacher.checkpoint.resolve())}
+    teacher_json = teacher.to_json()
     if opened.created or opened.changes or STUDY_TEACHER not in study.user_attrs:
         study.set_user_attr(STUDY_TEACHER, teacher_json)
     outputs = ensure_teacher_outputs(runnable, bundle, teacher, progress=progress)
     context = TrialContext(
         spec=runnable.model_dump(mode="json"),
-        teacher_checkpoint=teacher_json["checkpoint"],
+        teacher_checkpoint=str(teacher.checkpoint.resolve()),
         teacher_outputs=None if outputs is None else str(outputs.resolve()),
     )
     with (
@@ -208,7 +210,7 @@ def _run_missing(
         LiveProgress(enabled=progress) as live,
     ):
         driver = StudyDriver(
-            study, runnable, roles, teacher_json, heartbeat, on_change=live, stop=stop
+            study, storage, runnable, roles, teacher, heartbeat, on_change=live, stop=stop
         )
         try:
             executor.run(driver, context, trial_fn)

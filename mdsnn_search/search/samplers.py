@@ -1,4 +1,5 @@
-"""Optuna samplers by name, seeded per trial. Constraints reach them through ``Trial.set_constraint``."""
+"""Optuna samplers by name, seeded per trial. Constraints reach them through
+``Trial.set_constraint``."""
 
 from __future__ import annotations
 

@@ -18,7 +18,8 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class RunInterrupted(KeyboardInterrupt):
-    """The run was stopped by a signal; ``requeued`` trials were marked interrupted and queued again."""
+    """The run was stopped by a signal; ``requeued`` trials were marked interrupted and queued
+    again."""
 
     def __init__(self, signum: int, requeued: int = 0) -> None:
         super().__init__(signal.Signals(signum).name)

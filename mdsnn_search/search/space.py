@@ -4,9 +4,9 @@ A trial's student is a :class:`StudentConfig`: per-layer precision plus the dist
 and SpQuant-SNN's dimensions when the space opens them (pruning, learnable threshold, T_s).
 Parameter names are stable and readable in the dashboard: ``w_bits:conv2`` (or ``w_bits`` when
 layers are tied), ``distill:conv3``, ``membrane_weight``... With ``u_levels`` choices the membrane
-is one categorical ``membrane:conv2`` over ``u2``, ``u4``... (uniform bits) and ``int3``, ``int5``...
-(integer levels); ``keep_ratio:conv2``, ``learnable_threshold`` and ``timesteps`` are sampled only
-when they have more than one choice.
+is one categorical ``membrane:conv2`` over ``u2``, ``u4``... (uniform bits) and ``int3``,
+``int5``... (integer levels); ``keep_ratio:conv2``, ``learnable_threshold`` and ``timesteps`` are
+sampled only when they have more than one choice.
 """
 
 from __future__ import annotations
@@ -252,7 +252,8 @@ def _holds(distribution: BaseDistribution, value: Any) -> bool:
 
 
 def is_full_precision_student(student: StudentConfig, layer_names: list[str]) -> bool:
-    """The teacher itself: every width at full precision, nothing pruned, the teacher's T and thresholds."""
+    """The teacher itself: every width at full precision, nothing pruned, the teacher's T and
+    thresholds."""
     if student.pruning.active or student.timesteps is not None or student.learnable_threshold:
         return False
     return all(

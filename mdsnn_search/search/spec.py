@@ -31,13 +31,16 @@ from mdsnn_search.train import TrainConfig
 
 SamplerName = Literal["nsga2", "nsga3", "tpe", "gp", "random"]
 BaselineName = Literal["fp32", "w8u8", "w4u4", "w2u2"]
+DEFAULT_OBJECTIVES: tuple[ObjectiveName, ...] = ("accuracy", "edap")
+DEFAULT_BASELINES: tuple[BaselineName, ...] = ("fp32", "w8u8", "w4u4", "w2u2")
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 Bits = BitWidth
 
 
 class ConstraintsConfig(BaseModel):
-    """Feasibility limits, given to Optuna with ``Trial.set_constraint`` (value <= 0 is feasible)."""
+    """Feasibility limits, given to Optuna with ``Trial.set_constraint`` (value <= 0 is
+    feasible)."""
 
     model_config = _STRICT
 
@@ -58,7 +61,7 @@ class StudyConfig(BaseModel):
         None, description="SQLAlchemy URL; default sqlite:///studies/NAME.db"
     )
     objectives: list[ObjectiveName] = Field(
-        default_factory=lambda: ["accuracy", "edap"], min_length=1
+        default_factory=lambda: list(DEFAULT_OBJECTIVES), min_length=1
     )
     sampler: SamplerName = "nsga2"
     n_trials: int = Field(ge=1, description="finished trials wanted, baselines included")
@@ -77,7 +80,7 @@ class StudyConfig(BaseModel):
     )
     constraints: ConstraintsConfig = ConstraintsConfig()
     baselines: list[BaselineName] = Field(
-        default_factory=lambda: ["fp32", "w8u8", "w4u4", "w2u2"],
+        default_factory=lambda: list(DEFAULT_BASELINES),
         description="uniform configurations evaluated first, so the front is compared with them",
     )
 
@@ -92,7 +95,8 @@ class StudyConfig(BaseModel):
         if self.grace_period_s <= self.heartbeat_interval_s:
             raise ValueError(
                 "grace_period_s > heartbeat_interval_s must hold, but got "
-                f"(grace_period_s={self.grace_period_s}, heartbeat_interval_s={self.heartbeat_interval_s})"
+                f"(grace_period_s={self.grace_period_s}, "
+                f"heartbeat_interval_s={self.heartbeat_interval_s})"
             )
         return self
 
@@ -116,8 +120,9 @@ class TeacherConfig(BaseModel):
     output_cache_mb: float = Field(
         1024.0,
         ge=0.0,
-        description="memory budget for the teacher's logits and membranes on the training set, computed once "
-        "and shared by every trial when the inputs are deterministic; above it (or 0) each step runs the teacher",
+        description="memory budget for the teacher's logits and membranes on the training set, "
+        "computed once and shared by every trial when the inputs are deterministic; above it (or "
+        "0) each step runs the teacher",
     )
 
     @model_validator(mode="after")
@@ -168,7 +173,8 @@ class SearchSpaceConfig(BaseModel):
     )
     fixed_layers: dict[str, LayerPrecisionOverride] = Field(
         default_factory=dict,
-        description="layers (names or patterns) kept at a given precision, not searched, e.g. the encoding layer",
+        description="layers (names or patterns) kept at a given precision, not searched, e.g. the "
+        "encoding layer",
     )
     distill_layers: Literal["search", "all", "none"] | list[str] = Field(
         "search",
@@ -184,7 +190,8 @@ class SearchSpaceConfig(BaseModel):
     # SpQuant-SNN's dimensions (docs/spquant.md); the defaults search none of them.
     u_levels: list[Annotated[int, Field(ge=2, le=MAX_INTEGER_LEVELS)]] = Field(
         default_factory=list,
-        description="integer-membrane level counts offered beside u_bits (3: ternary, 5: -3..1); [] = none",
+        description="integer-membrane level counts offered beside u_bits (3: ternary, 5: -3..1); "
+        "[] = none",
     )
     keep_ratio: list[Annotated[float, Field(gt=0.0, le=1.0)]] = Field(
         default_factory=lambda: [1.0],
@@ -236,7 +243,8 @@ class ExecutionConfig(BaseModel):
     cpus_per_trial: float = Field(1.0, gt=0.0)
     gpus_per_trial: Annotated[float, Field(ge=0.0)] | Literal["auto"] = Field(
         0.0,
-        description="GPUs per trial (a fraction shares one); auto: a share of a GPU where the cluster has one, else 0",
+        description="GPUs per trial (a fraction shares one); auto: a share of a GPU where the "
+        "cluster has one, else 0",
     )
     max_concurrent: int = Field(2, ge=1)
     address: str | None = Field(None, description="Ray cluster to join (None: start a local Ray)")
@@ -270,13 +278,15 @@ class StudySpec(BaseModel):
     def _precision_is_searched(self) -> StudySpec:
         if self.model.precision != PrecisionConfig():
             raise ValueError(
-                "model.precision: the search chooses precision; use search_space.fixed_layers to pin layers"
+                "model.precision: the search chooses precision; use search_space.fixed_layers to "
+                "pin layers"
             )
         return self
 
     @model_validator(mode="after")
     def _student_dimensions_are_searched(self) -> StudySpec:
-        """The model section is the teacher's too: pruning, T_s and thresholds belong to the space."""
+        """The model section is the teacher's too: pruning, T_s and thresholds belong to the
+        space."""
         searched = {
             "model.pruning": (self.model.pruning != PruningConfig(), "search_space.keep_ratio"),
             "model.timesteps": (self.model.timesteps is not None, "search_space.timesteps"),
@@ -291,15 +301,16 @@ class StudySpec(BaseModel):
         too_many = [t for t in self.search_space.timesteps if t > self.data.timesteps]
         if too_many:
             raise ValueError(
-                f"search_space.timesteps: a student runs at most the teacher's data.timesteps={self.data.timesteps}, "
-                f"but got {too_many}"
+                "search_space.timesteps: a student runs at most the teacher's "
+                f"data.timesteps={self.data.timesteps}, but got {too_many}"
             )
         if self.data.name not in STATIC_DATASETS:  # event frames are re-binned: T_s must divide T_t
             uneven = [t for t in self.search_space.timesteps if self.data.timesteps % t]
             if uneven:
                 raise ValueError(
-                    f"search_space.timesteps: event frames are merged in windows of T_t / T_s, so each choice must "
-                    f"divide data.timesteps={self.data.timesteps}, but got {uneven}"
+                    "search_space.timesteps: event frames are merged in windows of T_t / T_s, so "
+                    f"each choice must divide data.timesteps={self.data.timesteps}, but got "
+                    f"{uneven}"
                 )
         return self
 

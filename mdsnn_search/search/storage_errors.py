@@ -49,6 +49,6 @@ def storage_error(exc: BaseException) -> StudyError | None:
     lines = str(cause).strip().splitlines()
     detail = lines[0] if lines else type(cause).__name__
     return StudyError(
-        f"storage: {detail}; check the storage URL (study.storage or --storage), that its server is "
-        "reachable and that its file is writable"
+        f"storage: {detail}; check the storage URL (study.storage or --storage), that its server "
+        "is reachable and that its file is writable"
     )

@@ -42,7 +42,8 @@ def parse(url: str) -> URL:
 
 
 def masked(url: str) -> str:
-    """``url`` with its password replaced by ``***``; a URL that does not parse is redacted instead."""
+    """``url`` with its password replaced by ``***``; a URL that does not parse is redacted
+    instead."""
     try:
         return parse(url).render_as_string(hide_password=True)
     except ConfigError:
@@ -61,7 +62,10 @@ def missing_driver_message(url: str, exc: ImportError) -> str:
     module = (exc.name or str(exc)).split(".")[0]
     extra = DRIVER_EXTRAS.get(module)
     install = f"pip install 'mdsnn-search[{extra}]'" if extra else f"pip install {module}"
-    return f"storage {masked(url)}: needs the database driver module {module!r}, which is not installed; {install}"
+    return (
+        f"storage {masked(url)}: needs the database driver module {module!r}, which is not "
+        f"installed; {install}"
+    )
 
 
 class RedactingFilter(logging.Filter):

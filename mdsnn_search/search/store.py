@@ -244,11 +244,7 @@ def _adopt_legacy(study: optuna.Study, storage: optuna.storages.BaseStorage) -> 
     """A study from a version without heartbeats: its RUNNING trials have none, so they are left
     by a stopped run (that version allowed one run per study); queue them again as it did."""
     stale = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-    study_id = storage.get_study_id_from_name(study.study_name)
-    recovered = sum(
-        interrupt(study, storage.get_trial_id_from_study_id_trial_number(study_id, t.number))
-        for t in stale
-    )
+    recovered = sum(interrupt(study, storage, t.number) for t in stale)
     if recovered:
         logger.warning("recovered %d interrupted trial(s) of %s", recovered, study.study_name)
 

@@ -4,9 +4,10 @@ The cache key hashes everything that determines the teacher (data, architecture,
 training settings), so two studies that would train the same teacher share one file under
 ``studies/teachers/`` and a changed setting can never pick up a stale one. Like every trial, the
 teacher trains on the training split less the validation split, and its accuracy, against which
-students are judged, is the validation split's (methods.md section 7). Beside it, keyed by the
-teacher file's content, the data and the layers, go the teacher's outputs on that training split
-(:func:`ensure_teacher_outputs`), which every trial of a study then reads instead of running it.
+students are judged, is the validation split's (docs/design/methods.md section 7). Beside it,
+keyed by the teacher file's content, the data and the layers, go the teacher's outputs on that
+training split (:func:`ensure_teacher_outputs`), which every trial of a study then reads instead
+of running it.
 """
 
 from __future__ import annotations
@@ -104,7 +105,8 @@ def cached_teacher_accuracy(
             else f"no stored accuracy ({type(exc).__name__}: {exc})"
         )
         raise ConfigError(
-            f"cached teacher {path} is unusable ({detail}); delete it and the next run trains the teacher again"
+            f"cached teacher {path} is unusable ({detail}); delete it and the next run trains the "
+            "teacher again"
         ) from None
     return accuracy
 
@@ -145,7 +147,8 @@ def ensure_teacher_outputs(
     bundle = bundle.with_validation(spec.data.val_fraction, spec.data.split_seed)
     if not spec.data.deterministic:
         logger.info(
-            "teacher outputs per batch: the inputs are drawn anew each epoch (Poisson coding or augmentation)"
+            "teacher outputs per batch: the inputs are drawn anew each epoch (Poisson coding or "
+            "augmentation)"
         )
         return None
     model = load_checkpoint(teacher.checkpoint).model
@@ -156,7 +159,8 @@ def ensure_teacher_outputs(
     size_mb = cache_nbytes(inference, bundle.train, layers) / 2**20
     if size_mb > spec.teacher.output_cache_mb:
         logger.info(
-            "teacher outputs per batch: %.0f MB on the training set, over teacher.output_cache_mb=%g",
+            "teacher outputs per batch: %.0f MB on the training set, over "
+            "teacher.output_cache_mb=%g",
             size_mb,
             spec.teacher.output_cache_mb,
         )

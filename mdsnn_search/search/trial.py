@@ -1,8 +1,10 @@
 """One trial: train the sampled student against the study's teacher, then cost it on the crossbar.
 
 Runs wherever the executor puts it (a Ray worker, or this process). Everything it needs arrives
-as plain data (:class:`TrialContext` and the trial request), so it pickles; it never touches the
-study storage. It returns an outcome dict; a failure is an outcome too, with its reason.
+as plain data (:class:`~mdsnn_search.search.protocol.TrialContext` and the
+:class:`~mdsnn_search.search.protocol.TrialRequest`), so it pickles; it never touches the study
+storage. It returns a :class:`~mdsnn_search.search.protocol.TrialOutcome`; a failure is an
+outcome too, with its reason.
 """
 
 from __future__ import annotations
@@ -11,8 +13,7 @@ import copy
 import functools
 import json
 import os
-import traceback
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -22,44 +23,27 @@ from mdsnn_search.data import DataConfig, DatasetBundle, load_dataset
 from mdsnn_search.distill import TeacherOutputCache
 from mdsnn_search.hardware import estimate_cost, load_preset
 from mdsnn_search.job import TrainSpec, evaluate_splits, run_job
+from mdsnn_search.search.protocol import TrialContext, TrialOutcome, TrialRequest
 from mdsnn_search.search.space import StudentConfig, is_full_precision_student
 from mdsnn_search.search.spec import StudySpec
 from mdsnn_search.snn.models import SpikingNetwork, layer_table
 from mdsnn_search.snn.monitor import layer_activity
 from mdsnn_search.snn.pruning import kept_channel_activity, kept_fractions
 
-STATUS_OK = "ok"
-STATUS_FAILED = "failed"
 
-
-@dataclass(frozen=True)
-class TrialContext:
-    """What every trial of a study shares: the spec (as JSON), the teacher's checkpoint and, when
-    the study cached them, the teacher's outputs on the training set."""
-
-    spec: dict[str, Any]
-    teacher_checkpoint: str
-    teacher_outputs: str | None = None
-
-
-def run_trial(context: TrialContext, request: dict[str, Any]) -> dict[str, Any]:
+def run_trial(context: TrialContext, request: TrialRequest) -> TrialOutcome:
     """Train and cost one student; never raises for a failing configuration."""
     try:
         spec = StudySpec.model_validate(context.spec)
         torch.set_num_threads(max(1, int(spec.execution.cpus_per_trial)))
-        student = StudentConfig.model_validate(request["student"])
-        metrics = _train_and_cost(spec, context, student, request)
-        return {"status": STATUS_OK, "metrics": metrics}
-    except Exception as exc:  # a trial's failure is a result: recorded FAIL (the driver logs it), and the study goes on
-        return {
-            "status": STATUS_FAILED,
-            "error": f"{type(exc).__name__}: {exc}",
-            "traceback": traceback.format_exc(),
-        }
+        return TrialOutcome.ok(_train_and_cost(spec, context, request.student, request.number))
+    # A trial's failure is a result: recorded FAIL (the driver logs it), and the study goes on.
+    except Exception as exc:
+        return TrialOutcome.from_exception(exc)
 
 
 def _train_and_cost(
-    spec: StudySpec, context: TrialContext, student: StudentConfig, request: dict[str, Any]
+    spec: StudySpec, context: TrialContext, student: StudentConfig, number: int
 ) -> dict[str, Any]:
     bundle = _dataset(spec.data.model_dump_json())
     teacher = _teacher(context.teacher_checkpoint)
@@ -70,15 +54,16 @@ def _train_and_cost(
         metrics = evaluate_splits(model, teacher, bundle)
     else:
         job = TrainSpec(
-            name=f"trial-{request.get('number', 'x')}",
+            name=f"trial-{number}",
             data=spec.data,
             model=student.model_for(spec.model, spec.data),
             training=spec.training,
             distill=student.distill,
-            teacher=context.teacher_checkpoint,
+            teacher=Path(context.teacher_checkpoint),
         )
         outputs = context.teacher_outputs
-        # A node that cannot see the driver's file runs the teacher per batch (the trial records which).
+        # A node that cannot see the driver's file runs the teacher per batch (the trial records
+        # which).
         cache = (
             _teacher_outputs(outputs) if outputs is not None and os.path.isfile(outputs) else None
         )
@@ -87,7 +72,8 @@ def _train_and_cost(
         )
         model, metrics = result.model, result.metrics
     metrics.update(cost_metrics(spec, model, student, metrics))
-    return json.loads(json.dumps(metrics))  # plain JSON types for the storage
+    plain: dict[str, Any] = json.loads(json.dumps(metrics))  # plain JSON types for the storage
+    return plain
 
 
 def cost_metrics(

@@ -18,8 +18,8 @@ One exception: a BN folded into *quantized* weights keeps its variance. There si
 the deployed weights, ``Q(W * gamma/sigma)``, and the weights were trained on the grid that sigma
 gave; a new sigma re-rounds them (measured on digits, W2/U2/BN8 students distilled for two
 epochs, 4 seeds: 86-91 % with the trained sigma, 56-79 % with a re-estimated one, 90-92 % with
-only the mean re-estimated as below). Such a layer runs as deployed during the pass, and only its mean,
-which sets the folded bias, is moved so that its output is centred where BN means it to be
+only the mean re-estimated as below). Such a layer runs as deployed during the pass, and only its
+mean, which sets the folded bias, is moved so that its output is centred where BN means it to be
 (:class:`_DeployedMean`).
 """
 

@@ -1,6 +1,6 @@
 """The quantized LIF neuron, a spikingjelly ``BaseNode``.
 
-Per timestep (methods.md section 1), with input current x_t:
+Per timestep (docs/design/methods.md section 1), with input current x_t:
 
     H_t = U_{t-1} + (x_t - (U_{t-1} - U_reset)) / tau      charge (spikingjelly's LIF, decay_input)
     s_t = Heaviside(H_t - theta)                            fire (surrogate gradient backward)
@@ -34,6 +34,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from spikingjelly.activation_based import surrogate
 from spikingjelly.activation_based.neuron import BaseNode
+from spikingjelly.activation_based.surrogate import SurrogateFunctionBase
 from torch import nn
 
 from mdsnn_search.snn.pruning import ChannelMask
@@ -65,12 +66,17 @@ class NeuronConfig(BaseModel):
     detach_reset: bool = False
     learnable_threshold: bool = Field(
         False,
-        description="theta is a per-layer parameter trained with LT-SNN's gradient (starts at v_threshold)",
+        description="theta is a per-layer parameter trained with LT-SNN's gradient (starts at "
+        "v_threshold)",
     )
 
-    def make_surrogate(self) -> surrogate.SurrogateFunctionBase:
+    def make_surrogate(self) -> SurrogateFunctionBase:
         """A fresh surrogate instance (spikingjelly shares a default one between neurons)."""
         return SURROGATES[self.surrogate](alpha=self.surrogate_alpha)
+
+
+DEFAULT_NEURON = NeuronConfig()
+"""The neuron a node gets when none is configured (frozen, so one instance serves all)."""
 
 
 class _Spike(torch.autograd.Function):
@@ -85,7 +91,7 @@ class _Spike(torch.autograd.Function):
     @staticmethod
     def forward(
         x: torch.Tensor, surrogate_function: surrogate.SurrogateFunctionBase
-    ) -> torch.Tensor:  # type: ignore[override]
+    ) -> torch.Tensor:
         return torch.ge(x, 0.0, out=torch.empty_like(x))
 
     @staticmethod
@@ -93,7 +99,7 @@ class _Spike(torch.autograd.Function):
         ctx: torch.autograd.function.FunctionCtx,
         inputs: tuple[torch.Tensor, surrogate.SurrogateFunctionBase],
         output: torch.Tensor,
-    ) -> None:  # type: ignore[override]
+    ) -> None:
         x, surrogate_function = inputs
         ctx.save_for_backward(x)
         ctx.surrogate_function = surrogate_function  # type: ignore[attr-defined]
@@ -101,7 +107,7 @@ class _Spike(torch.autograd.Function):
     @staticmethod
     def backward(
         ctx: torch.autograd.function.FunctionCtx, grad_output: torch.Tensor
-    ) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+    ) -> tuple[torch.Tensor, None]:
         (x,) = ctx.saved_tensors  # type: ignore[attr-defined]
         fn = ctx.surrogate_function  # type: ignore[attr-defined]
         return fn.backward(grad_output, x, fn.alpha), None
@@ -117,7 +123,7 @@ class QuantLIFNode(BaseNode):
 
     def __init__(
         self,
-        config: NeuronConfig = NeuronConfig(),
+        config: NeuronConfig = DEFAULT_NEURON,
         membrane_quantizer: nn.Module | None = None,
         *,
         channel_mask: ChannelMask | None = None,
@@ -142,7 +148,8 @@ class QuantLIFNode(BaseNode):
         self.compiled = False
 
     def _charge(self, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        """H_t with spikingjelly's LIF formulas (a soft reset rests at 0, so it subtracts nothing)."""
+        """H_t with spikingjelly's LIF formulas (a soft reset rests at 0, so it subtracts
+        nothing)."""
         if self.v_reset is None:
             return v + (x - v) / self.tau if self.decay_input else v - v / self.tau + x
         if self.decay_input:
@@ -162,7 +169,8 @@ class QuantLIFNode(BaseNode):
     def _membrane_store(
         self, theta: torch.Tensor | float, per_sample: int
     ) -> Callable[[torch.Tensor], torch.Tensor] | None:
-        """Q_u for one forward pass (``None`` at full precision); an integer membrane counts in units of theta."""
+        """Q_u for one forward pass (``None`` at full precision); an integer membrane counts in
+        units of theta."""
         quantizer = self.membrane_quantizer
         if quantizer is None:
             return None
@@ -178,7 +186,8 @@ class QuantLIFNode(BaseNode):
     def _steps(
         self, x_seq: torch.Tensor, v: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """The time loop: spikes ``[T, N, ...]``, the last stored U, and H ``[T, N, ...]`` if recording.
+        """The time loop: spikes ``[T, N, ...]``, the last stored U, and H ``[T, N, ...]`` if
+        recording.
 
         What depends on parameters alone (a learnt threshold, the membrane quantizer's range) is
         taken once per pass instead of at every step; its gradient is the same sum over steps.

@@ -1,4 +1,4 @@
-"""Channel pruning with a membrane prior (SpQuant-SNN; methods.md section 4).
+"""Channel pruning with a membrane prior (SpQuant-SNN; docs/design/methods.md section 4).
 
 A spiking layer with keep ratio r < 1 gets a :class:`ChannelMask` on its neuron's input: masked
 channels receive no current, so their membrane stays at rest (0) and they never spike, whatever the
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Protocol, cast
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -38,7 +39,8 @@ from mdsnn_search.precision import matches_layer
 
 
 def kept_count(keep_ratio: float, channels: int) -> int:
-    """Channels a layer of ``channels`` keeps: ``max(1, round(r * C))``, halves up (as the cost model)."""
+    """Channels a layer of ``channels`` keeps: ``max(1, round(r * C))``, halves up (as the cost
+    model)."""
     return max(1, math.floor(keep_ratio * channels + 0.5))
 
 
@@ -84,10 +86,13 @@ class PruningConfig(BaseModel):
 
 
 class ChannelMask(nn.Module):
-    """Multiplies ``[T, B, C, ...]`` (``channel_dim`` 2, or [B, C, ...] with 1) by a 0/1 mask over C.
+    """Multiplies ``[T, B, C, ...]`` (``channel_dim`` 2, or [B, C, ...] with 1) by a 0/1 mask over
+    C.
 
     The mask is open (all ones) until :func:`prune_channels_` sets it.
     """
+
+    mask: torch.Tensor
 
     def __init__(self, channels: int, keep_ratio: float) -> None:
         super().__init__()
@@ -141,13 +146,23 @@ def add_channel_masks_(model: nn.Module, pruning: PruningConfig) -> None:
         node.channel_mask = ChannelMask(channels[name], keep_ratio)
 
 
-def _masked_neurons(model: nn.Module) -> dict[str, nn.Module]:
+class MaskedNeuron(Protocol):
+    """What pruning needs of a neuron with a channel mask (the neuron module imports this one)."""
+
+    layer_name: str
+    channel_mask: ChannelMask
+    record_membrane: bool
+    h_seq: torch.Tensor | None
+
+
+def _masked_neurons(model: nn.Module) -> dict[str, MaskedNeuron]:
     """Neurons carrying a channel mask, by the name of the layer they fire on."""
-    return {
-        module.layer_name: module
+    nodes = [
+        cast(MaskedNeuron, module)
         for module in model.modules()
         if isinstance(getattr(module, "channel_mask", None), ChannelMask)
-    }
+    ]
+    return {node.layer_name: node for node in nodes}
 
 
 def _masks(model: nn.Module) -> dict[str, ChannelMask]:
@@ -155,7 +170,8 @@ def _masks(model: nn.Module) -> dict[str, ChannelMask]:
 
 
 def channel_scores(h_seq: torch.Tensor) -> torch.Tensor:
-    """Per-channel sum over (t, sample) of the spatial max of max(H, 0); ``h_seq`` is [T, B, C, ...]."""
+    """Per-channel sum over (t, sample) of the spatial max of max(H, 0); ``h_seq`` is [T, B, C,
+    ...]."""
     positive = h_seq.detach().clamp_min(0.0)
     if positive.dim() > 3:
         positive = positive.flatten(3).amax(3)
@@ -217,7 +233,8 @@ def kept_channel_activity(
     activity: Mapping[str, LayerActivity],
     keep_fraction: Mapping[str, float],
 ) -> dict[str, LayerActivity]:
-    """Spike rates over the kept channels, from rates measured over every channel of a masked network.
+    """Spike rates over the kept channels, from rates measured over every channel of a masked
+    network.
 
     A masked channel is silent, so a rate measured over C channels is the kept rate times
     kept / C. The kept input and output channels are the cost model's own (``kept_channels``), so

@@ -1,4 +1,5 @@
-"""Quantizers for weights, membrane potentials and folded batch-norm biases (methods.md section 2).
+"""Quantizers for weights, membrane potentials and folded batch-norm biases
+(docs/design/methods.md section 2).
 
 Every quantizer rounds with a straight-through estimator (STE): the forward pass sees the
 quantized value, the backward pass treats rounding as identity. A width that
@@ -30,11 +31,13 @@ _REFINE_POINTS = 21
 """Ranges tried between the best grid candidate's two neighbours (includes both)."""
 
 _GRID_CHUNK_ELEMENTS = 1 << 23
-"""Elements of the [candidates, numel] error table evaluated at once (bounds the search's memory)."""
+"""Elements of the [candidates, numel] error table evaluated at once (bounds the search's
+memory)."""
 
 
 def scale_grad(x: torch.Tensor, factor: float) -> torch.Tensor:
-    """Identity in the forward pass; multiplies the gradient by ``factor`` (LSQ's step-size scale)."""
+    """Identity in the forward pass; multiplies the gradient by ``factor`` (LSQ's step-size
+    scale)."""
     return x * factor + (x - x * factor).detach()
 
 
@@ -56,7 +59,7 @@ class _SymmetricQuantize(torch.autograd.Function):
     @staticmethod
     def forward(
         ctx: torch.autograd.function.FunctionCtx, x: torch.Tensor, alpha: torch.Tensor, n: int
-    ) -> torch.Tensor:  # type: ignore[override]
+    ) -> torch.Tensor:
         q = (x * (n / alpha)).clamp_(-n, n).round_().mul_(alpha / n)
         ctx.save_for_backward(x, q, alpha)
         return q
@@ -64,17 +67,18 @@ class _SymmetricQuantize(torch.autograd.Function):
     @staticmethod
     def backward(
         ctx: torch.autograd.function.FunctionCtx, grad_out: torch.Tensor
-    ) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:  # type: ignore[override]
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:
         x, q, alpha = ctx.saved_tensors  # type: ignore[attr-defined]
         # A float mask (lt_ in place) rather than a bool one: on CPU, writing a bool tensor or
         # multiplying one into a float tensor costs several float passes (measured 7x here).
+        needs_x, needs_alpha = ctx.needs_input_grad[:2]  # type: ignore[attr-defined]
         inside = x.abs().lt_(alpha)
         grad_x = grad_out * inside
         grad_alpha = None
-        if ctx.needs_input_grad[1]:
+        if needs_alpha:
             # sum((q - x*inside) * grad_out) as two dot products: no temporaries.
             grad_alpha = (_dot(q, grad_out) - _dot(x, grad_x)).div(alpha).reshape(alpha.shape)
-        return grad_x if ctx.needs_input_grad[0] else None, grad_alpha, None
+        return grad_x if needs_x else None, grad_alpha, None
 
 
 def _dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -100,7 +104,8 @@ def quantize_symmetric(
 
 
 def _quantize_values(x: torch.Tensor, alpha: torch.Tensor, bits: int) -> torch.Tensor:
-    """The forward value of :func:`quantize_symmetric` (clamp transform), broadcasting over alphas."""
+    """The forward value of :func:`quantize_symmetric` (clamp transform), broadcasting over
+    alphas."""
     if bits == 1:
         return torch.where(x >= 0, alpha, -alpha)
     n = positive_levels(bits)
@@ -125,7 +130,7 @@ def mse_clipping_range(x: torch.Tensor, bits: int) -> torch.Tensor:
 
     This is the range the quantizer starts from, so that more bits never start worse: the
     error of the best range falls about 6 dB a bit, where LSQ's step-size formula used as a range
-    clips almost everything at 8 bits (methods.md section 2). The search is a grid,
+    clips almost everything at 8 bits (docs/design/methods.md section 2). The search is a grid,
     :data:`CLIP_GRID` fractions of max|x|, refined linearly between the best candidate's
     neighbours; a grid is exact on its candidates and robust to the heavy tails of trained
     weights, where closed forms fitted to a Gaussian (SAWB) are not. Returns a 0-dim tensor of
@@ -176,6 +181,9 @@ class WeightQuantizer(nn.Module):
     :meth:`reset_range_` asks for a new fit when the weights are replaced. Its gradient is
     scaled by ``1/sqrt(numel * n)`` as in LSQ.
     """
+
+    initialized: torch.Tensor
+    magnitude: torch.Tensor
 
     def __init__(
         self, bits: int, *, transform: WeightTransform = "clamp", scale_init: ScaleInit = "mse"
@@ -239,9 +247,10 @@ class MembraneQuantizer(nn.Module):
     the least-error range is 0.7-0.9 theta at 2 bits and 3-3.5 theta at 8, since inhibited
     neurons sit far below zero, so theta caps the membrane's SQNR near 10-12 dB at any width;
     yet copied students score the same with either range (W32/U2..U8 within 0.6 points of each
-    other and of the teacher): the clipped tail is neurons far from firing. Theta is kept. With ``shared_with`` (MINT's ``share_scale``) the layer's weight quantizer's
-    scale is used instead, so no rescaling multiplier is needed between synapse and neuron in
-    hardware; the membrane is then confined to the weights' range.
+    other and of the teacher): the clipped tail is neurons far from firing. Theta is kept. With
+    ``shared_with`` (MINT's ``share_scale``) the layer's weight quantizer's scale is used instead,
+    so no rescaling multiplier is needed between synapse and neuron in hardware; the membrane is
+    then confined to the weights' range.
     """
 
     def __init__(
@@ -290,7 +299,7 @@ class _IntegerLevels(torch.autograd.Function):
         lower: int,
         upper: int,
         temperature: float,
-    ) -> torch.Tensor:  # type: ignore[override]
+    ) -> torch.Tensor:
         ctx.save_for_backward(u)
         ctx.levels = (lower, upper, temperature)  # type: ignore[attr-defined]
         # Nearest level with ties going down: ceil(u - 1/2).
@@ -299,7 +308,7 @@ class _IntegerLevels(torch.autograd.Function):
     @staticmethod
     def backward(
         ctx: torch.autograd.function.FunctionCtx, grad_out: torch.Tensor
-    ) -> tuple[torch.Tensor, None, None, None]:  # type: ignore[override]
+    ) -> tuple[torch.Tensor, None, None, None]:
         (u,) = ctx.saved_tensors  # type: ignore[attr-defined]
         lower, upper, temperature = ctx.levels  # type: ignore[attr-defined]
         return grad_out * stacked_surrogate_grad(u, lower, upper, temperature), None, None, None

@@ -1,4 +1,4 @@
-"""Learnable firing threshold with LT-SNN's gradient (methods.md section 4).
+"""Learnable firing threshold with LT-SNN's gradient (docs/design/methods.md section 4).
 
 One threshold theta per layer, an ``nn.Parameter``. Firing is ``s = Heaviside(u - theta)`` with the
 neuron's own surrogate for the membrane's gradient, ``g_u = dL/ds * surrogate'(u - theta)``, and the
@@ -9,7 +9,8 @@ threshold's gradient is LT-SNN's
 summed over timesteps, samples and neurons. It is this and nothing else: the neuron uses theta
 detached everywhere past the firing site (soft reset, the unit of an integer membrane), so no
 other path adds to it. (The authors' public code also lets the plain ``u - theta`` path through,
-which adds ``-sum over all neurons of g_u``; methods.md's formula leaves it out, and so do we.)
+which adds ``-sum over all neurons of g_u``; docs/design/methods.md's formula leaves it out, and
+so do we.)
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ fire on no input at all (a pruned channel, a silent pixel)."""
 
 
 class _LearnableFire(torch.autograd.Function):
-    """Heaviside of ``u - theta``; backward: the surrogate for ``u``, LT-SNN's rule for ``theta``."""
+    """Heaviside of ``u - theta``; backward: the surrogate for ``u``, LT-SNN's rule for
+    ``theta``."""
 
     @staticmethod
     def forward(
@@ -32,7 +34,7 @@ class _LearnableFire(torch.autograd.Function):
         u: torch.Tensor,
         theta: torch.Tensor,
         fn: surrogate.SurrogateFunctionBase,
-    ) -> torch.Tensor:  # type: ignore[override]
+    ) -> torch.Tensor:
         x = u - theta
         ctx.save_for_backward(x)
         ctx.fn = fn  # type: ignore[attr-defined]
@@ -41,7 +43,7 @@ class _LearnableFire(torch.autograd.Function):
     @staticmethod
     def backward(
         ctx: torch.autograd.function.FunctionCtx, grad_out: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, None]:  # type: ignore[override]
+    ) -> tuple[torch.Tensor, torch.Tensor, None]:
         (x,) = ctx.saved_tensors  # type: ignore[attr-defined]
         g_u = surrogate_grad(ctx.fn, x, grad_out)  # type: ignore[attr-defined]
         fired = x >= 0

@@ -1,4 +1,5 @@
-"""A student with fewer timesteps than its teacher: which frames it sees, which teacher steps it matches.
+"""A student with fewer timesteps than its teacher: which frames it sees, which teacher steps it
+matches.
 
 Data is loaded at the teacher's T_t; a network whose ``ModelConfig.timesteps`` is T_s < T_t maps
 every input onto its own T_s steps itself, so training, evaluation and distillation all feed the
@@ -33,17 +34,19 @@ def check_student_timesteps(student: int, teacher: int, merge: FrameMerge) -> No
     """ConfigError unless a T_s = ``student`` network can run on T_t = ``teacher`` frames."""
     if student > teacher:
         raise ConfigError(
-            f"model.timesteps: a student runs at most the data's (teacher's) {teacher} timesteps, but got {student}"
+            f"model.timesteps: a student runs at most the data's (teacher's) {teacher} timesteps, "
+            f"but got {student}"
         )
     if merge == "mean" and teacher % student != 0:
         raise ConfigError(
-            f"model.frame_merge: 'mean' merges windows of T_t / T_s frames, so timesteps ({student}) must divide "
-            f"the data's {teacher}"
+            "model.frame_merge: 'mean' merges windows of T_t / T_s frames, so timesteps "
+            f"({student}) must divide the data's {teacher}"
         )
 
 
 def to_student_time(seq: torch.Tensor, timesteps: int, merge: FrameMerge) -> torch.Tensor:
-    """``seq`` ``[T_t, ...]`` on a ``timesteps``-step timeline ``[T_s, ...]`` (unchanged if T_t <= T_s).
+    """``seq`` ``[T_t, ...]`` on a ``timesteps``-step timeline ``[T_s, ...]`` (unchanged if T_t <=
+    T_s).
 
     Used for the student's input frames and, identically, for the teacher's membrane sequence
     that the student's membrane is distilled against.

@@ -1,4 +1,5 @@
-"""The spikesim engine: cost-model.md's hand-checkable cases and SpikeSim's own VGG9 example."""
+"""The spikesim engine: docs/design/cost-model.md's hand-checkable cases and SpikeSim's own VGG9
+example."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def test_pe_cycle_energy_is_spikesims() -> None:
 
 
 def test_one_layer_hand_case() -> None:
-    # cost-model.md: one 64->64 3x3 layer, H = 8, T = 1.
+    # docs/design/cost-model.md: one 64->64 3x3 layer, H = 8, T = 1.
     report = estimate_cost([conv("c", 64, 64, 8)], load_preset(SPIKESIM), timesteps=1)
     assert report.energy_pj == pytest.approx(64 * 828.4861472, rel=1e-12)
     assert report.energy_pj == pytest.approx(53_023.1134208, rel=1e-12)

@@ -17,6 +17,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from mdsnn_search.search.documents import trial_document
 from mdsnn_search.search.objectives import ATTR_STUDENT
+from mdsnn_search.search.protocol import TrialContext, TrialOutcome, TrialRequest
 
 POSTGRES_PASSWORD = "pg-secret-2718"
 """The test server's password: it must never appear in anything printed, logged or written."""
@@ -89,10 +90,10 @@ def trial_states(db: Path) -> list[str]:
         return []
 
 
-def bits_trial(context: Any, request: dict[str, Any]) -> dict[str, Any]:
+def bits_trial(context: TrialContext, request: TrialRequest) -> TrialOutcome:
     """A trial that trains nothing: accuracy and EDAP follow from the student's bits and loss
     weights alone (deterministic). For tests of the driver and samplers, not of training."""
-    student = request["student"]
+    student = request.student.model_dump(mode="json")
     bits = sum(
         value
         for layer in student["precision"]["layers"].values()
@@ -107,7 +108,7 @@ def bits_trial(context: Any, request: dict[str, Any]) -> dict[str, Any]:
         "test_accuracy": accuracy,
         "edap": bits + weight,
     }
-    return {"status": "ok", "metrics": metrics}
+    return TrialOutcome.ok(metrics)
 
 
 def free_port() -> int:

@@ -11,13 +11,15 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from mdsnn_search.search.budget import snapshot
+from mdsnn_search.search.budget import claim, open_claimed, snapshot
 from mdsnn_search.search.driver import StudyDriver
 from mdsnn_search.search.heartbeat import Heartbeat
 from mdsnn_search.search.progress import LiveProgress
 from mdsnn_search.search.run import check_spec
+from mdsnn_search.search.samplers import make_sampler
 from mdsnn_search.search.spec import load_spec
 from mdsnn_search.search.store import connect, open_study
+from mdsnn_search.search.teacher import TeacherInfo
 
 
 def test_a_claimed_trial_is_pending_until_started_and_beats_while_open(
@@ -31,9 +33,10 @@ def test_a_claimed_trial_is_pending_until_started_and_beats_while_open(
     with Heartbeat(storage, 1) as heartbeat:
         driver = StudyDriver(
             study,
+            storage,
             spec,
             check_spec(spec),
-            {"checkpoint": "t.pt", "accuracy": 0.9},
+            TeacherInfo(Path("t.pt"), accuracy=0.9, test_accuracy=0.9, trained_now=False),
             heartbeat,
             progress,
         )
@@ -46,15 +49,39 @@ def test_a_claimed_trial_is_pending_until_started_and_beats_while_open(
                 "tiny: 0/4 trials done (0 complete, 0 failed this run), 0 running, 1 pending"
             )
         )
-        driver.started(request["number"])
+        driver.started(request.number)
         assert "1 running, 0 pending" in capsys.readouterr().err
         # Longer than the grace period: its heartbeat keeps another run from failing it.
         time.sleep(3)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             optuna.storages.fail_stale_trials(study)
-        assert study.trials[request["number"]].state == TrialState.RUNNING
+        assert study.trials[request.number].state == TrialState.RUNNING
         assert driver.interrupt_open() == 1
     trials = snapshot(study, 4).trials
-    assert trials[request["number"]].state == TrialState.FAIL
+    assert trials[request.number].state == TrialState.FAIL
     assert snapshot(study, 4).missing == 0  # its configuration was queued again
+
+
+@pytest.mark.parametrize("sampler", ["random", "tpe"])
+def test_a_claimed_trial_opens_as_an_optuna_trial_that_samples_and_records(
+    sampler: str, write_spec: Callable[..., Path]
+) -> None:
+    """budget.open_claimed rebuilds what Study.ask builds around a popped trial, from public
+    Optuna calls; a change in Optuna that breaks it fails here, by name, not deep in a study."""
+    spec = load_spec(write_spec(study={"baselines": []}))
+    url = spec.study.storage_url()
+    storage = connect(url, spec.study)
+    study = open_study(spec, "spec.yaml", url, storage, accept_change=False).study
+    claimed = claim(study, storage, snapshot(study, 4))
+    assert claimed is not None and claimed.trial.state == TrialState.WAITING
+    trial = open_claimed(study, storage, claimed, make_sampler(sampler, 0))
+    assert trial.number == claimed.trial.number
+    bits = trial.suggest_categorical("w_bits:conv2", [2, 4])
+    trial.set_user_attr("note", "opened")
+    trial.set_constraint("edap", -1.0)
+    trial.study.tell(trial, [0.5, 1.0])
+    stored = study.trials[claimed.trial.number]
+    assert stored.state == TrialState.COMPLETE and stored.values == [0.5, 1.0]
+    assert stored.params == {"w_bits:conv2": bits} and stored.user_attrs["note"] == "opened"
+    assert stored.constraints == {"edap": -1.0}

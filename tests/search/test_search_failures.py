@@ -6,7 +6,6 @@ import functools
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from optuna.trial import TrialState
@@ -16,18 +15,20 @@ from mdsnn_search.cli import main
 from mdsnn_search.search import run as run_module
 from mdsnn_search.search.documents import trial_document
 from mdsnn_search.search.objectives import ATTR_FAIL_REASON, ATTR_TRACEBACK
+from mdsnn_search.search.protocol import TrialContext, TrialOutcome, TrialRequest, TrialStatus
 from mdsnn_search.search.run import run_study
+from mdsnn_search.search.space import StudentConfig
 from mdsnn_search.search.spec import load_spec
-from mdsnn_search.search.trial import STATUS_FAILED, TrialContext, run_trial
+from mdsnn_search.search.trial import run_trial
 
 
-def crash_on_trial_2(context: TrialContext, request: dict[str, Any]) -> dict[str, Any]:
-    if request["number"] == 2:
+def crash_on_trial_2(context: TrialContext, request: TrialRequest) -> TrialOutcome:
+    if request.number == 2:
         raise RuntimeError("forced failure for the test")
     return bits_trial(context, request)
 
 
-def always_fail(context: TrialContext, request: dict[str, Any]) -> dict[str, Any]:
+def always_fail(context: TrialContext, request: TrialRequest) -> TrialOutcome:
     raise RuntimeError("every trial fails here")
 
 
@@ -58,11 +59,11 @@ def test_a_trial_failing_inside_the_trial_function_returns_its_traceback(
         spec=spec.model_dump(mode="json"), teacher_checkpoint=str(tmp_path / "no-teacher.pt")
     )
     student = {"precision": {"default": {"w_bits": 4, "u_bits": 4, "bn_bits": 8}}, "distill": {}}
-    outcome = run_trial(context, {"number": 0, "student": student, "baseline": None})
-    assert outcome["status"] == STATUS_FAILED
-    assert "no-teacher.pt" in outcome["error"] and outcome["traceback"].startswith(
-        "Traceback (most recent call last)"
-    )
+    outcome = run_trial(context, TrialRequest(0, StudentConfig.model_validate(student)))
+    assert outcome.status == TrialStatus.FAILED and outcome.error is not None
+    assert outcome.traceback is not None
+    assert "no-teacher.pt" in outcome.error
+    assert outcome.traceback.startswith("Traceback (most recent call last)")
 
 
 def test_run_exits_1_when_every_trial_it_ran_failed(

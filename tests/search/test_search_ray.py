@@ -13,7 +13,6 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import optuna
 import pytest
@@ -26,9 +25,10 @@ from mdsnn_search.search.objectives import (
     ATTR_TRACEBACK,
     ATTR_TRIAL_DIR,
 )
+from mdsnn_search.search.protocol import TrialContext, TrialOutcome, TrialRequest
 from mdsnn_search.search.run import run_study
 from mdsnn_search.search.spec import load_spec
-from mdsnn_search.search.trial import TrialContext, run_trial
+from mdsnn_search.search.trial import run_trial
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 ray = pytest.importorskip("ray")
@@ -40,8 +40,8 @@ def ray_session() -> Iterator[None]:
     ray.shutdown()
 
 
-def crash_on_trial_2(context: TrialContext, request: dict[str, Any]) -> dict[str, Any]:
-    if request["number"] == 2:
+def crash_on_trial_2(context: TrialContext, request: TrialRequest) -> TrialOutcome:
+    if request.number == 2:
         raise RuntimeError("forced crash inside the Ray worker")
     return run_trial(context, request)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import optuna
 import pytest
@@ -25,12 +24,13 @@ from mdsnn_search.search.objectives import (
     ATTR_STUDENT,
     STUDY_TEACHER,
 )
+from mdsnn_search.search.protocol import TrialContext, TrialOutcome, TrialRequest
 from mdsnn_search.search.results import open_stored_study
 from mdsnn_search.search.run import run_study
 from mdsnn_search.search.space import StudentConfig
 from mdsnn_search.search.spec import load_spec
 from mdsnn_search.search.store import check_existing, connect
-from mdsnn_search.search.trial import TrialContext, run_trial
+from mdsnn_search.search.trial import run_trial
 from mdsnn_search.search.trial_attrs import ATTR_ACCURACY_DROP, MAX_ATTR_CHARS, too_long
 
 
@@ -156,10 +156,11 @@ def test_trial_of_a_stopped_run_goes_stale_and_runs_again(write_spec: Callable[.
     study = optuna.load_study(study_name="tiny", storage=storage)
     # What a killed run leaves behind: a claimed trial, RUNNING, whose heartbeat stops.
     top_up(study, snapshot(study, 4))
-    crashed = claim(study, snapshot(study, 4))
-    assert crashed is not None
+    claimed = claim(study, storage, snapshot(study, 4))
+    assert claimed is not None
+    crashed = claimed.trial
     storage.set_trial_param(
-        crashed._trial_id, "w_bits:conv2", 0.0, optuna.distributions.CategoricalDistribution([2, 4])
+        claimed.trial_id, "w_bits:conv2", 0.0, optuna.distributions.CategoricalDistribution([2, 4])
     )
     summary = run_study(spec, progress=False)
     assert (
@@ -193,8 +194,8 @@ def test_failing_trial_is_recorded_and_the_study_goes_on(write_spec: Callable[..
     spec_path = write_spec()
     spec = load_spec(spec_path)
 
-    def flaky(context: TrialContext, request: dict[str, Any]) -> dict[str, Any]:
-        if request["number"] == 2:
+    def flaky(context: TrialContext, request: TrialRequest) -> TrialOutcome:
+        if request.number == 2:
             raise RuntimeError("forced failure for the test")
         return run_trial(context, request)
 
@@ -215,10 +216,10 @@ def test_non_finite_result_is_a_failure(write_spec: Callable[..., Path]) -> None
     spec_path = write_spec(study={"n_trials": 3})
     spec = load_spec(spec_path)
 
-    def nan_accuracy(context: TrialContext, request: dict[str, Any]) -> dict[str, Any]:
+    def nan_accuracy(context: TrialContext, request: TrialRequest) -> TrialOutcome:
         outcome = run_trial(context, request)
-        if request["number"] == 1:
-            outcome["metrics"]["val_accuracy"] = float("nan")
+        if request.number == 1:
+            outcome.metrics["val_accuracy"] = float("nan")
         return outcome
 
     run_study(spec, trial_fn=nan_accuracy, progress=False)

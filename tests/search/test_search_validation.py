@@ -1,4 +1,5 @@
-"""Search on validation, report on test (methods.md section 7), through a real in-process study."""
+"""Search on validation, report on test (docs/design/methods.md section 7), through a real
+in-process study."""
 
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
-"""Quantizers against methods.md's golden values, and STE gradients."""
+"""Quantizers against docs/design/methods.md's golden values, and STE gradients."""
 
 from __future__ import annotations
+
+import itertools
 
 import pytest
 import torch
@@ -167,7 +169,7 @@ def test_sqnr_at_initialisation_grows_at_least_5_db_per_bit_on_gaussian_weights(
     for bits in range(2, 9):
         quantizer = WeightQuantizer(bits).eval()
         sqnr.append(signal_to_quantization_noise_db(w, quantizer(w)))
-    gains = [b - a for a, b in zip(sqnr, sqnr[1:], strict=False)]
+    gains = [b - a for a, b in itertools.pairwise(sqnr)]
     assert min(gains) >= 5.0, f"SQNR {sqnr} dB"
 
 

@@ -12,7 +12,8 @@ from mdsnn_search.precision import LayerPrecision, LayerPrecisionOverride, Preci
 from mdsnn_search.snn import ModelConfig, NeuronConfig, QuantLIFNode, build_model
 from mdsnn_search.snn.quantizers import IntegerMembraneQuantizer, MembraneQuantizer
 
-# methods.md section 2: forward levels (5 levels, -3..1) and stacked-surrogate gradients.
+# docs/design/methods.md section 2: forward levels (5 levels, -3..1) and stacked-surrogate
+# gradients.
 FIVE_LEVEL_FORWARD = [(-4.0, -3), (-2.7, -3), (-0.5, -1), (0.49, 0), (0.5, 0), (0.51, 1), (1.7, 1)]
 TERNARY_GRAD = [
     (0.0, 0.786448),

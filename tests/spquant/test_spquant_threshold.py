@@ -20,7 +20,8 @@ def sigmoid_surrogate_grad(x: torch.Tensor) -> torch.Tensor:
 
 
 def lt_snn_theta_grad(h_seq: torch.Tensor, theta: float, grad_spikes: torch.Tensor) -> torch.Tensor:
-    """methods.md section 4: dL/dtheta = -sum over fired neurons of g_u * sig(u - theta)."""
+    """docs/design/methods.md section 4: dL/dtheta = -sum over fired neurons of
+    g_u * sig(u - theta)."""
     x = h_seq - theta
     g_u = grad_spikes * sigmoid_surrogate_grad(x)
     return -(g_u * torch.sigmoid(x) * (x >= 0)).sum()

@@ -7,7 +7,7 @@ from spikingjelly.activation_based import functional
 from torch import nn
 
 from mdsnn_search.snn.config import ModelConfig
-from mdsnn_search.snn.layers import WeightLayer
+from mdsnn_search.snn.layers import QuantConvBN2d, WeightLayer
 from mdsnn_search.snn.neuron import QuantLIFNode
 from mdsnn_search.snn.quantize import spiking_neurons, weight_layers
 from mdsnn_search.snn.timesteps import to_student_time

@@ -26,8 +26,8 @@ VGG_CONFIGS: dict[str, list[int | str]] = {
     "vgg5": [32, 64, POOL, 128, 128, POOL],
     # SpQuant-SNN's VGG9 (N-Caltech101, DVS-CIFAR10).
     "vgg9": [64, 128, POOL, 256, 256, POOL, 512, 512, POOL, 512, 512, POOL],
-    # SpikeSim's VGG9 (its ELA example, ela_spikesim.py at c2627bc): the same seven convs; SpikeSim's
-    # two-layer head is our one classifier (its example costs the convs only).
+    # SpikeSim's VGG9 (its ELA example, ela_spikesim.py at c2627bc): the same seven convs;
+    # SpikeSim's two-layer head is our one classifier (its example costs the convs only).
     "vgg9_spikesim": [64, 64, POOL, 128, 128, POOL, 256, 256, 256, POOL],
     "vgg11": [64, POOL, 128, POOL, 256, 256, POOL, 512, 512, POOL, 512, 512, POOL],
     "vgg16": [

@@ -25,7 +25,7 @@ from mdsnn_search.search.results.read_only import ReadOnlyApp
 HOST = "127.0.0.1"
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "dashboard",
         help="open optuna-dashboard on the study's storage (127.0.0.1)",

@@ -21,7 +21,7 @@ from mdsnn_search.search.results import FrontSummary, StoredStudy, TrialRecord, 
 from mdsnn_search.search.results.terminal import front_table, records_of
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "pareto",
         help="Pareto front, hypervolume and plots (PNG, HTML) of a stored study",

@@ -15,7 +15,7 @@ from mdsnn_search.search.results.terminal import (
 )
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "status",
         help="trials of a stored study: state, objectives, metrics, failures",

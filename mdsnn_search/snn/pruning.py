@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -120,8 +120,9 @@ def add_channel_masks_(model: nn.Module, pruning: PruningConfig) -> None:
     Raises ConfigError for a pattern that matches no spiking layer, or a pruned neuron that fires
     on no weight layer.
     """
-    neurons = {
-        m.layer_name: m
+    # Any: torch types a module's attributes as Tensor | Module, and a mask slot also holds None.
+    neurons: dict[str, Any] = {
+        str(m.layer_name): m
         for m in model.modules()
         if hasattr(m, "channel_mask") and hasattr(m, "layer_name")
     }
@@ -132,7 +133,7 @@ def add_channel_masks_(model: nn.Module, pruning: PruningConfig) -> None:
             f"(spiking layers: {', '.join(neurons)})"
         )
     channels = {
-        m.layer_name: int(m.out_channels)
+        str(m.layer_name): int(m.out_channels)  # type: ignore[arg-type]
         for m in model.modules()
         if hasattr(m, "layer_name") and hasattr(m, "out_channels")
     }

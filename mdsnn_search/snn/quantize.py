@@ -21,6 +21,7 @@ the ``layer_name`` they carry.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import cast
 
 import torch
 from spikingjelly.activation_based import functional
@@ -268,10 +269,11 @@ def _conv_bn(name: str, conv: nn.Conv2d, bn: nn.BatchNorm2d) -> QuantConvBN2d:
         name,
         conv.in_channels,
         conv.out_channels,
-        conv.kernel_size,
-        conv.stride,
-        conv.padding,
-        dilation=conv.dilation,
+        # nn.Conv2d stores each of these as a pair (its annotations say tuple[int, ...]).
+        cast(tuple[int, int], conv.kernel_size),
+        cast(tuple[int, int], conv.stride),
+        cast("tuple[int, int] | str", conv.padding),
+        dilation=cast(tuple[int, int], conv.dilation),
         groups=conv.groups,
         bias=conv.bias is not None,
         step_mode=_step_mode(conv),

@@ -157,8 +157,8 @@ def read_only_storage(url: str) -> optuna.storages.RDBStorage:
     try:
         return optuna.storages.RDBStorage(url, skip_table_creation=True)
     except ImportError as exc:
-        cause = exc.__cause__ if isinstance(exc.__cause__, ImportError) else exc
-        raise StudyError(missing_driver_message(url, cause)) from None
+        driver_error = exc.__cause__ if isinstance(exc.__cause__, ImportError) else exc
+        raise StudyError(missing_driver_message(url, driver_error)) from None
     except (SQLAlchemyError, RuntimeError, optuna.exceptions.StorageInternalError) as exc:
         cause = exc.__cause__ or exc  # Optuna wraps the driver's error
         detail = str(cause).splitlines()[0] if str(cause) else type(cause).__name__

@@ -60,7 +60,7 @@ def import_factory(ref: str) -> Callable[..., nn.Module]:
     function = getattr(module, function_name, None)
     if not callable(function):
         raise ConfigError(f"model.factory: {module_name!r} has no function {function_name!r}")
-    return function  # type: ignore[no-any-return]
+    return function
 
 
 def factory_source_digest(ref: str) -> str:

@@ -36,9 +36,9 @@ def build_fp_model(
 ) -> SpikingNetwork:
     """``config``'s network at full precision: a registered architecture or its factory's."""
     if config.factory is not None:
-        return build_external(config, tuple(input_shape), num_classes)
+        return build_external(config, input_shape, num_classes)
     assert config.arch is not None
-    return MODELS.get(config.arch)(LayerFactory(config), tuple(input_shape), num_classes)
+    return MODELS.get(config.arch)(LayerFactory(config), input_shape, num_classes)
 
 
 def convert_(model: SpikingNetwork, config: ModelConfig) -> SpikingNetwork:

@@ -26,8 +26,8 @@ import pytest
 import torch
 from conftest import STUDENT_PRECISION
 
-from mdsnn_search.distill import DistillConfig, init_student_from_teacher, make_distill_step
-from mdsnn_search.snn import SpikingNetwork
+from mdsnn_search.distill import DistillConfig, make_distill_step
+from mdsnn_search.snn import SpikingNetwork, student_from_teacher
 from mdsnn_search.train import TrainConfig, deterministic_kernels, fit, seed_everything
 
 RTOL = 1e-3
@@ -67,8 +67,9 @@ def one_step(
     """The loss of one training step of a W2/U2/BN8 student copied from ``teacher``, and the
     student's state (weights, quantizer scales, BN statistics) before and after it."""
     teacher = copy.deepcopy(teacher)
-    student = make_net(STUDENT_PRECISION)
-    init_student_from_teacher(student, teacher)
+    student = student_from_teacher(
+        teacher, teacher.config.model_copy(update={"precision": STUDENT_PRECISION})
+    )
     before = {k: v.detach().double().clone() for k, v in student.state_dict().items()}
     config = TrainConfig(
         epochs=1,

@@ -19,7 +19,7 @@ gradient's sign, which a gradient near zero flips).
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
@@ -60,7 +60,6 @@ def float32_kernels() -> Iterator[None]:
 def one_step(
     device: str,
     teacher: SpikingNetwork,
-    make_net: Callable[..., SpikingNetwork],
     batch: tuple[torch.Tensor, torch.Tensor],
     distill: bool,
 ) -> tuple[float, State, State]:
@@ -102,11 +101,10 @@ def test_a_step_on_the_device_agrees_with_the_cpu(
     device: str,
     distill: bool,
     teacher: SpikingNetwork,
-    make_net: Callable[..., SpikingNetwork],
     batch: tuple[torch.Tensor, torch.Tensor],
 ) -> None:
-    cpu_loss, cpu_before, cpu_after = one_step("cpu", teacher, make_net, batch, distill)
-    loss, before, after = one_step(device, teacher, make_net, batch, distill)
+    cpu_loss, cpu_before, cpu_after = one_step("cpu", teacher, batch, distill)
+    loss, before, after = one_step(device, teacher, batch, distill)
     assert all(torch.equal(before[k], cpu_before[k]) for k in cpu_before)  # same start
     assert loss == pytest.approx(cpu_loss, rel=RTOL)
     expected = update(cpu_before, cpu_after)

@@ -124,8 +124,9 @@ def check_teacher_fits(
     built = teacher.config
     if built.network() != model.network():
         raise ConfigError(
-            f"teacher {path}: is {built.label} at width {built.width:g}, but the model is {model.label} at "
-            f"width {model.width:g}; a teacher must be the student's architecture, width and neurons"
+            f"teacher {path}: is {built.label} at width {built.width:g}, "
+            f"but the model is {model.label} at width {model.width:g}; "
+            "a teacher must be the student's architecture, width and neurons"
         )
     if teacher.input_shape != bundle.input_shape or teacher.num_classes != bundle.num_classes:
         raise ConfigError(

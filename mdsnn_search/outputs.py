@@ -39,10 +39,11 @@ _PLAIN_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 
 
 def check_plain_name(name: str, what: str) -> str:
-    """``name`` if it can name a file or folder on its own; ConfigError naming ``what`` otherwise."""
+    """``name`` if it can name a file or folder alone; ConfigError naming ``what`` otherwise."""
     if not _PLAIN_NAME.fullmatch(name):
         raise ConfigError(
-            f"{what} must be a plain name (letters, digits, '_', '-' and '.', not starting with '.'), "
+            f"{what} must be a plain name "
+            "(letters, digits, '_', '-' and '.', not starting with '.'), "
             f"but got {name!r}"
         )
     return name

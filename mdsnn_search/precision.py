@@ -51,12 +51,12 @@ def integer_membrane_bits(levels: int) -> int:
 
 
 def integer_membrane_lower(levels: int) -> int:
-    """Lowest level lb of an ``levels``-level integer membrane whose top level is the threshold, 1."""
+    """Lowest level lb of a ``levels``-level integer membrane whose top level is the threshold 1."""
     return 2 - levels
 
 
 def _check_integer_bits(data: Any, *, derive: bool) -> Any:
-    """``u_bits`` of an integer membrane is ``ceil(log2(u_levels))``: fill it in or refuse another."""
+    """An integer membrane's ``u_bits`` is ``ceil(log2(u_levels))``: fill it in or refuse others."""
     if (
         not isinstance(data, dict)
         or not isinstance(data.get("u_levels"), int)
@@ -72,7 +72,8 @@ def _check_integer_bits(data: Any, *, derive: bool) -> Any:
         return {**data, "u_bits": bits} if derive else data
     if given != bits:
         raise ValueError(
-            f"an integer membrane of u_levels={levels} is stored in ceil(log2({levels})) = {bits} bits, so u_bits "
+            f"an integer membrane of u_levels={levels} is stored in "
+            f"ceil(log2({levels})) = {bits} bits, so u_bits "
             f"must be {bits} or left out, but got u_bits={given}"
         )
     return data
@@ -164,7 +165,7 @@ class PrecisionConfig(BaseModel):
     layers: dict[str, LayerPrecisionOverride] = Field(default_factory=dict)
 
     def for_layer(self, name: str) -> LayerPrecision:
-        """Precision of the layer called ``name``: the default with every matching override applied."""
+        """Precision of the layer ``name``: the default with every matching override applied."""
         precision = self.default
         for pattern, override in self.layers.items():
             if matches_layer(name, pattern):

@@ -3,8 +3,9 @@
 Each subcommand lives in its own module of this package with ``register(subparsers)``; modules are
 listed in :data:`SUBCOMMANDS`. This module only builds the parser, turns user errors
 (:class:`MdsnnError`) into one line on stderr and exit status 2 and a stopping signal into one line
-and 128 + its number, and keeps storage passwords out of everything it prints or logs. Subcommand modules import
-their heavy dependencies (torch, ray) inside their handlers, so ``--help`` stays fast.
+and 128 + its number, and keeps storage passwords out of everything it prints or logs. Subcommand
+modules import their heavy dependencies (torch, ray) inside their handlers, so ``--help`` stays
+fast.
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         signum = getattr(exc, "signum", signal.SIGINT)
         requeued = getattr(exc, "requeued", 0)
         done = (
-            f"; {requeued} unfinished trial(s) marked FAIL (interrupted) and queued again; rerun to resume"
+            f"; {requeued} unfinished trial(s) marked FAIL (interrupted) and queued again; "
+            "rerun to resume"
             if requeued
             else ""
         )

@@ -179,7 +179,8 @@ def _layer_table(args: argparse.Namespace) -> list[LayerSpec]:
     match = re.fullmatch(r"(\d+)x(\d+)x(\d+)", args.input.strip().lower())
     if match is None or min(int(g) for g in match.groups()) < 1:
         raise ConfigError(
-            f"--input must look like CxHxW with positive sides (e.g. 2x48x48), but got {args.input!r}"
+            "--input must look like CxHxW with positive sides (e.g. 2x48x48), "
+            f"but got {args.input!r}"
         )
     shape = (int(match[1]), int(match[2]), int(match[3]))
     try:

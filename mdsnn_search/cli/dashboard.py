@@ -54,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
     console.print(f"open http://{HOST}:{args.port}/dashboard/studies/{study_id}  (Ctrl-C stops it)")
     if not args.allow_writes:
         console.print(
-            "read-only: requests that would change the study are refused (--allow-writes permits them)"
+            "read-only: requests that would change the study are refused "
+            "(--allow-writes permits them)"
         )
     import bottle
     from optuna.artifacts import FileSystemArtifactStore

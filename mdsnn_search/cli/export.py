@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from mdsnn_search.job import TrainSpec
 
 EXPORT_HEADER_START = "Exported from study "
-"""How :func:`export_header` starts every exported config: an existing file that starts so is ours."""
+"""How :func:`export_header` starts every exported config: a file that starts so is ours."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -102,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
     out_dir = study_folder(stored) / "exports" if default else args.out
     where = "export folder" if default else "--out"
     check_output_folder(out_dir, where=where, create_parents=default)
-    # Build and check every file before writing any, so a bad trial or path leaves nothing half-exported.
+    # Build and check every file before writing any, so a bad trial or path leaves nothing
+    # half-exported.
     specs = [
         (
             t,

@@ -41,7 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=float,
         nargs="+",
         metavar="V",
-        help="hypervolume reference point, one value per objective (default: accuracy 0, costs of the FP32 baseline)",
+        help="hypervolume reference point, one value per objective "
+        "(default: accuracy 0, costs of the FP32 baseline)",
     )
     parser.add_argument(
         "--force",
@@ -60,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--no-files contradicts --plot/--html")
     if args.reference is not None and len(args.reference) != len(stored.objectives):
         raise ConfigError(
-            f"--reference needs one value per objective ({', '.join(stored.objectives)}), but got {len(args.reference)}"
+            f"--reference needs one value per objective ({', '.join(stored.objectives)}), "
+            f"but got {len(args.reference)}"
         )
     if args.reference is not None and not all(math.isfinite(v) for v in args.reference):
         raise ConfigError(f"--reference values must be finite numbers, but got {args.reference}")
@@ -80,12 +82,14 @@ def run(args: argparse.Namespace) -> int:
         f"{n}={v:.4g}" for n, v in zip(stored.objectives, summary.reference.values, strict=True)
     )
     console.print(
-        f"hypervolume {summary.normalized_hypervolume:.4f} normalised ({summary.hypervolume:.4g} raw); "
+        f"hypervolume {summary.normalized_hypervolume:.4f} normalised "
+        f"({summary.hypervolume:.4g} raw); "
         f"reference {ref} from {summary.reference.source}"
     )
     if summary.constrained:
         console.print(
-            f"front of feasible trials only: {summary.n_infeasible} complete trial(s) violate a constraint"
+            f"front of feasible trials only: {summary.n_infeasible} complete trial(s) "
+            "violate a constraint"
         )
     for note in skipped:
         console.print(note)
@@ -95,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _file_targets(args: argparse.Namespace, stored: StoredStudy) -> tuple[Path, Path]:
-    """Plot and page paths, checked before anything is computed (see :mod:`mdsnn_search.outputs`)."""
+    """Plot and page paths, checked before any computing (see :mod:`mdsnn_search.outputs`)."""
     png = args.plot or study_folder(stored) / "pareto.png"
     html = args.html or study_folder(stored) / "pareto.html"
     check_figure_file(

@@ -15,10 +15,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "run",
         help="run, resume or join a study",
-        description="Run the study a spec describes, as Ray Tune trials, until it holds study.n_trials "
-        "finished trials. Rerunning the same command resumes it; running it on several machines (one "
-        "storage) shares the trials. SIGINT/SIGTERM stop it cleanly (exit 130/143); exit 1 when every "
-        "trial this run ran failed.",
+        description="Run the study a spec describes, as Ray Tune trials, until it holds "
+        "study.n_trials finished trials. Rerunning the same command resumes it; running it on "
+        "several machines (one storage) shares the trials. SIGINT/SIGTERM stop it cleanly "
+        "(exit 130/143); exit 1 when every trial this run ran failed.",
     )
     parser.add_argument("spec", type=Path, help="study spec (YAML), e.g. search_spaces/digits.yaml")
     parser.add_argument(
@@ -33,7 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--accept-spec-change",
         action="store_true",
-        help="resume even though the spec's trial-determining sections changed; new trials record their own spec",
+        help="resume even though the spec's trial-determining sections changed; "
+        "new trials record their own spec",
     )
     parser.add_argument(
         "--json",
@@ -65,8 +66,10 @@ def run(args: argparse.Namespace) -> int:
         print_json({**summary.to_json(), **front_document(summary.study)})
     else:
         console.print(
-            f"study {summary.study_name} ({summary.storage_url}): {summary.finished}/{summary.total} trials finished, "
-            f"{summary.ran_now} run now ({summary.failed_now} failed); teacher accuracy {summary.teacher_accuracy:.2%}"
+            f"study {summary.study_name} ({summary.storage_url}): "
+            f"{summary.finished}/{summary.total} trials finished, "
+            f"{summary.ran_now} run now ({summary.failed_now} failed); "
+            f"teacher accuracy {summary.teacher_accuracy:.2%}"
         )
         console.print(front_table(summary.study))
     if summary.all_failed:

@@ -19,8 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "status",
         help="trials of a stored study: state, objectives, metrics, failures",
-        description="Show every trial of a stored study (read-only): state, baseline tag, objective "
-        "values, key metrics, duration and a short student summary, then counts and failure reasons.",
+        description="Show every trial of a stored study (read-only): state, baseline tag, "
+        "objective values, key metrics, duration and a short student summary, then counts and "
+        "failure reasons.",
     )
     add_study_arguments(parser)
     parser.add_argument(

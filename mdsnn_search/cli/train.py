@@ -17,8 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train",
         help="train one model from a YAML config",
-        description="Train one spiking network (a teacher, a quantized student, or a trial exported "
-        "from a study) and print its accuracy and spiking activity.",
+        description="Train one spiking network (a teacher, a quantized student, or a trial "
+        "exported from a study) and print its accuracy and spiking activity.",
     )
     parser.add_argument(
         "config", type=Path, help="train config (YAML): data, model, training, [teacher, distill]"

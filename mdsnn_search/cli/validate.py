@@ -12,9 +12,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "validate",
         help="check a study spec",
-        description="Check a study spec: schema, layer names against the architecture, hardware preset, "
-        "data folder, teacher checkpoint, and the per-trial CPU/GPU request against this machine (or that "
-        "execution.address answers). Creates and touches no database.",
+        description="Check a study spec: schema, layer names against the architecture, hardware "
+        "preset, data folder, teacher checkpoint, and the per-trial CPU/GPU request against this "
+        "machine (or that execution.address answers). Creates and touches no database.",
     )
     parser.add_argument("spec", type=Path)
     parser.add_argument("--json", action="store_true")
@@ -35,7 +35,10 @@ def run(args: argparse.Namespace) -> int:
         per_trial = f"{resources.cpus:g} CPUs and {resources.gpus:g} GPUs per trial"
     else:
         probe_address(execution.address, field="execution.address")
-        per_trial = f"resources are checked against the cluster at {execution.address} when the run joins it"
+        per_trial = (
+            f"resources are checked against the cluster at {execution.address} "
+            "when the run joins it"
+        )
     summary = {
         "spec": str(args.spec),
         "study": spec.study.name,
@@ -52,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         console.print(
             f"{args.spec}: valid. Study {spec.study.name!r} in {summary['storage']}, "
-            f"{spec.study.n_trials} trials, sampler {spec.study.sampler}, objectives {summary['objectives']}; "
+            f"{spec.study.n_trials} trials, sampler {spec.study.sampler}, "
+            f"objectives {summary['objectives']}; "
             f"{len(roles.layers)} weight layers, {len(roles.spiking)} spiking; {per_trial}."
         )
     return 0

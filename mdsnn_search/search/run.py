@@ -76,7 +76,8 @@ def check_spec(
     if spec.data.root is not None and not spec.data.root.exists():
         raise fail(
             "data.root",
-            f"{spec.data.root} does not exist; {spec.data.name} comes from {DOWNLOAD_PAGES[spec.data.name]}",
+            f"{spec.data.root} does not exist; "
+            f"{spec.data.name} comes from {DOWNLOAD_PAGES[spec.data.name]}",
         )
     try:
         table = model_layer_table(spec.model, *_input_hint(spec))
@@ -97,7 +98,8 @@ def check_spec(
             if name not in roles.spiking:
                 raise fail(
                     "search_space.distill_layers",
-                    f"{name!r} is not a spiking layer of {spec.model.label} ({', '.join(roles.spiking)})",
+                    f"{name!r} is not a spiking layer of {spec.model.label} "
+                    f"({', '.join(roles.spiking)})",
                 )
     try:
         load_preset(spec.hardware.preset)

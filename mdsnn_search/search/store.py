@@ -163,7 +163,7 @@ def check_matches(
     *,
     accept_change: bool,
 ) -> list[str]:
-    """Refuse other objectives always, a changed spec unless accepted; returns the changed fields."""
+    """Refuse other objectives always, a changed spec unless accepted; return the changed fields."""
     _check_directions(study, spec, source, url)
     if (study.metric_names or []) != list(spec.study.objectives):
         raise StudyError(_objectives_differ(study, spec, source, url))
@@ -179,12 +179,14 @@ def check_matches(
         changes = changed_fields(stored, absolute_paths(spec).model_dump(mode="json"))
     else:
         raise StudyError(
-            f"study {study.study_name!r} in {masked(url)} was not created by mdsnn-search (no stored spec)"
+            f"study {study.study_name!r} in {masked(url)} "
+            "was not created by mdsnn-search (no stored spec)"
         )
     if changes and not accept_change:
         raise StudyError(
-            f"{source}: trial-determining fields differ from study {study.study_name!r} in {masked(url)}: "
-            f"{describe(changes)}; rerun with --accept-spec-change to run the remaining trials with this spec "
+            f"{source}: trial-determining fields differ from study {study.study_name!r} "
+            f"in {masked(url)}: {describe(changes)}; "
+            "rerun with --accept-spec-change to run the remaining trials with this spec "
             "(each trial records its own), or use another study.name"
         )
     return changes
@@ -199,7 +201,8 @@ def _objectives_differ(study: optuna.Study, spec: StudySpec, source: str, url: s
     stored = [d.name.lower() for d in study.directions]
     return (
         f"study {study.study_name!r} in {masked(url)} optimises {study.metric_names} ({stored}), "
-        f"but {source} asks for {spec.study.objectives} ({list(spec.study.directions)}); use another study.name"
+        f"but {source} asks for {spec.study.objectives} ({list(spec.study.directions)}); "
+        "use another study.name"
     )
 
 

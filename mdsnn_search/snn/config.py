@@ -39,7 +39,8 @@ class QuantConfig(BaseModel):
     )
     scale_init: ScaleInit = Field(
         "mse",
-        description="initial clipping range: mse, the least-error fraction of max|W|; or sawb (fitted at 4/8 bits; mse otherwise)",
+        description="initial clipping range: mse, the least-error fraction of max|W|; "
+        "or sawb (fitted at 4/8 bits; mse otherwise)",
     )
     share_scale: bool = Field(
         False, description="membrane quantizer reuses the layer's weight scale (MINT)"
@@ -83,7 +84,8 @@ class ModelConfig(BaseModel):
     )
     frame_merge: FrameMerge = Field(
         "first",
-        description="with fewer timesteps than the input: first (direct/Poisson coding) or mean (events)",
+        description="with fewer timesteps than the input: "
+        "first (direct/Poisson coding) or mean (events)",
     )
 
     @model_validator(mode="after")

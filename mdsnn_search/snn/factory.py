@@ -1,9 +1,10 @@
 """The layers registered architectures are built from, at full precision.
 
 Architectures ask the factory for ``conv_bn(name, ...)``, ``linear(name, ...)`` and
-``neuron(name)``; each layer carries its stable name, by which :func:`~mdsnn_search.snn.quantize.quantize_`
-then gives it its precision (and :func:`~mdsnn_search.snn.pruning.add_channel_masks_` its keep
-ratio), exactly as for a network built elsewhere.
+``neuron(name)``; each layer carries its stable name, by which
+:func:`~mdsnn_search.snn.quantize.quantize_` then gives it its precision (and
+:func:`~mdsnn_search.snn.pruning.add_channel_masks_` its keep ratio), exactly as for a network
+built elsewhere.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 The exported file is self-contained (every setting written out, no reference to the study) and is
 exactly what ``mdsnn-search train FILE`` reads: the data, model and training sections of the spec
 the trial ran with (stored per trial, so a study resumed with an accepted spec change exports each
-trial as it ran), the trial's precision and distillation, and its teacher checkpoint. ``epochs`` overrides the
-training budget for a full-length retraining; everything else reproduces the trial.
+trial as it ran), the trial's precision and distillation, and its teacher checkpoint. ``epochs``
+overrides the training budget for a full-length retraining; everything else reproduces the trial.
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ def find_trials(stored: StoredStudy, numbers: Sequence[int]) -> list[FrozenTrial
         if trial.state != TrialState.COMPLETE:
             state = STATE_NAMES.get(trial.state, trial.state.name.lower())
             raise StudyError(
-                f"trial {number} of study {stored.name!r} is {state}; only complete trials can be exported"
+                f"trial {number} of study {stored.name!r} is {state}; "
+                "only complete trials can be exported"
             )
         chosen.append(trial)
     return chosen
@@ -116,7 +117,7 @@ def _student_model(spec: StudySpec, student: dict[str, Any], where: str) -> dict
 
 
 def train_spec_yaml(train_spec: TrainSpec, header: str = "") -> str:
-    """YAML text of ``train_spec`` (every field written, in schema order), after a comment header."""
+    """YAML of ``train_spec`` (every field written, in schema order), after a comment header."""
     body = str(
         yaml.safe_dump(
             train_spec.model_dump(mode="json"), sort_keys=False, default_flow_style=False
@@ -136,7 +137,8 @@ def export_header(stored: StoredStudy, trial: FrozenTrial, epochs: int | None) -
         else "training as in the search"
     )
     return (
-        f"Exported from study {stored.name!r} ({stored.storage_url}), trial {trial.number}: {values}.\n"
+        f"Exported from study {stored.name!r} ({stored.storage_url}), "
+        f"trial {trial.number}: {values}.\n"
         f"{budget}. Run: mdsnn-search train THIS_FILE"
     )
 

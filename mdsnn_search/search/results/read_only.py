@@ -16,7 +16,10 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-REFUSAL = b"read-only dashboard: start it with mdsnn-search dashboard --allow-writes to change the study\n"
+REFUSAL = (
+    b"read-only dashboard: start it with mdsnn-search dashboard --allow-writes "
+    b"to change the study\n"
+)
 
 
 class ReadOnlyApp:

@@ -1,10 +1,10 @@
 """Opening a stored study for reading: by spec file, or by storage URL and study name.
 
 Everything on the results side (status, Pareto views, export, dashboard) goes through
-:func:`open_stored_study`. Reading must never change what a search wrote, so a SQLite path is checked
-before anything connects to it (SQLite would otherwise create an empty file), a SQLite file
-without Optuna's tables is refused before Optuna could create them, and the storage is opened
-with table creation switched off.
+:func:`open_stored_study`. Reading must never change what a search wrote, so a SQLite path is
+checked before anything connects to it (SQLite would otherwise create an empty file), a SQLite
+file without Optuna's tables is refused before Optuna could create them, and the storage is
+opened with table creation switched off.
 """
 
 from __future__ import annotations
@@ -103,7 +103,8 @@ class StoredStudy:
                 self._spec = load_spec(self.spec_path)
             else:
                 raise StudyError(
-                    f"study {self.name!r} stores no spec ({STUDY_SPEC!r}) and no spec file was given"
+                    f"study {self.name!r} stores no spec ({STUDY_SPEC!r}) "
+                    "and no spec file was given"
                 )
         return self._spec
 
@@ -135,7 +136,8 @@ def open_stored_study(
         if len(names) != 1:
             found = ", ".join(names) if names else "none"
             raise ConfigError(
-                f"--study NAME is needed: storage {masked(storage)} holds {len(names)} studies ({found})"
+                f"--study NAME is needed: storage {masked(storage)} "
+                f"holds {len(names)} studies ({found})"
             )
         study_name = names[0]
     if study_name not in names:

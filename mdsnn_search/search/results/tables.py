@@ -52,7 +52,7 @@ def extra_metrics(stored: StoredStudy) -> dict[str, str]:
 
 
 def status_rows(stored: StoredStudy, records: Sequence[TrialRecord]) -> Rows:
-    """Every trial: number, state, baseline, objectives, key metrics, [feasible], duration, student."""
+    """Trials: number, state, baseline, objectives, key metrics, [feasible], duration, student."""
     extra = extra_metrics(stored)
     with_feasibility = any(r.constrained for r in records)
     columns = ["#", "state", "baseline", *objective_columns(stored), *extra.values()]

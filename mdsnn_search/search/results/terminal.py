@@ -52,7 +52,7 @@ def failures_table(records: Sequence[TrialRecord]) -> Table | None:
 
 
 def front_table(study: optuna.Study | StoredStudy, *, max_rows: int | None = 10) -> Table:
-    """Compact front of a study (live or stored): title with counts and hypervolume, best rows first.
+    """Compact front of a study (live or stored): title with counts and hypervolume, best first.
 
     A live ``optuna.Study`` works as long as it carries its metric names (``set_metric_names``).
     """

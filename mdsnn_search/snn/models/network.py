@@ -38,7 +38,8 @@ class SpikingNetwork(nn.Module):
     def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
         if x_seq.dim() != 5 or tuple(x_seq.shape[2:]) != self.input_shape:
             raise ValueError(
-                f"expected input [T, B, {', '.join(map(str, self.input_shape))}], got {list(x_seq.shape)}"
+                f"expected input [T, B, {', '.join(map(str, self.input_shape))}], "
+                f"got {list(x_seq.shape)}"
             )
         functional.reset_net(self)
         if self.config.timesteps is not None:
@@ -46,7 +47,7 @@ class SpikingNetwork(nn.Module):
         return self.forward_seq(x_seq)
 
     def run_timesteps(self, input_timesteps: int) -> int:
-        """Steps the network runs for an input of ``input_timesteps`` frames (what the cost model charges)."""
+        """Steps run for an input of ``input_timesteps`` frames (what the cost model charges)."""
         if self.config.timesteps is None:
             return input_timesteps
         return min(self.config.timesteps, input_timesteps)

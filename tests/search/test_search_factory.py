@@ -15,6 +15,7 @@ from spikingjelly.activation_based import layer, neuron
 from torch import nn
 
 from mdsnn_search.cli import main
+from mdsnn_search.search.documents import trial_document
 from mdsnn_search.search.objectives import ATTR_METRICS, ATTR_STUDENT
 from mdsnn_search.search.spec import load_spec
 
@@ -56,8 +57,8 @@ def test_a_study_searches_exports_and_retrains_a_factory_network(
     assert len(trials) == 3
     searched = trials[-1]
     layers = {"0", "4", "8"}  # named by module path: the two convs and the linear
-    assert "0" in searched.user_attrs[ATTR_STUDENT]["precision"]["layers"]  # fixed_layers
-    metrics = searched.user_attrs[ATTR_METRICS]
+    assert "0" in trial_document(searched, ATTR_STUDENT)["precision"]["layers"]  # fixed_layers
+    metrics = trial_document(searched, ATTR_METRICS)
     assert metrics["edap"] > 0 and metrics["accuracy"] > 0.2  # 10 classes: above chance
     out = tmp_path / "exports"
     export = ["export", str(spec_path), "--trials", str(searched.number), "--epochs", "1"]

@@ -135,13 +135,16 @@ def run_job(
     teacher_outputs: TeacherOutputCache | None = None,
     progress: bool = True,
     save: bool = True,
+    student: SpikingNetwork | None = None,
 ) -> JobResult:
     """Train ``spec.model`` on ``spec.data``; distil from the teacher when the spec says so.
 
     ``teacher`` and ``bundle`` may be passed in by a caller that already holds them (a search
     runs many jobs against one cached teacher and dataset), and so may ``teacher_outputs``, the
     teacher's outputs on ``bundle.train`` (a study computes them once); the step reads them
-    instead of running the teacher when they hold what it distils. The metrics are those of the
+    instead of running the teacher when they hold what it distils. ``student``, a network of
+    ``spec.model`` already initialised elsewhere (a oneshot study's supernet at the student's
+    precision), is trained in place of one built and copied from the teacher. The metrics are those of the
     split a caller chooses by: the test split's, or, for a bundle with a validation split (a
     search's), the validation split's, with the test split's under :data:`TEST` (methods.md
     section 7).
@@ -151,11 +154,11 @@ def run_job(
     bundle = bundle or load_dataset(spec.data)
     if teacher is None and spec.teacher is not None:
         teacher = load_teacher(spec.teacher, spec.model, spec.data, bundle)
-    model = build_model(spec.model, bundle.input_shape, bundle.num_classes)
+    model = student or build_model(spec.model, bundle.input_shape, bundle.num_classes)
     step_loss = None
-    copied = False
+    copied = student is not None
     if teacher is not None and spec.distill is not None:
-        if spec.distill.init_from_teacher:
+        if spec.distill.init_from_teacher and student is None:
             init_student_from_teacher(model, teacher)
             copied = True
         step_loss = make_distill_step(

@@ -9,6 +9,9 @@ n_trials finished trials between them.
 
 from __future__ import annotations
 
+import logging
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,7 @@ from mdsnn_search.data import DatasetBundle, load_dataset
 from mdsnn_search.data.config import DOWNLOAD_PAGES
 from mdsnn_search.errors import ConfigError
 from mdsnn_search.hardware import load_preset
+from mdsnn_search.oneshot.strategy import prepare_front
 from mdsnn_search.precision import matches_layer
 from mdsnn_search.search import local_ray
 from mdsnn_search.search.budget import snapshot
@@ -36,6 +40,8 @@ from mdsnn_search.search.store import OpenedStudy, check_existing, connect, open
 from mdsnn_search.search.teacher import ensure_teacher, ensure_teacher_outputs
 from mdsnn_search.search.trial import TrialContext, run_trial
 from mdsnn_search.snn.models import arch_layer_table
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -194,10 +200,22 @@ def _run_missing(
     if opened.created or opened.changes or STUDY_TEACHER not in study.user_attrs:
         study.set_user_attr(STUDY_TEACHER, teacher_json)
     outputs = ensure_teacher_outputs(runnable, bundle, teacher)
+    supernet = None
+    if runnable.study.strategy == "oneshot":
+        supernet = prepare_front(
+            runnable,
+            study,
+            storage,
+            bundle,
+            Path(teacher_json["checkpoint"]),
+            outputs,
+            report=_reporter(progress),
+        )
     context = TrialContext(
         spec=runnable.model_dump(mode="json"),
         teacher_checkpoint=teacher_json["checkpoint"],
         teacher_outputs=None if outputs is None else str(outputs.resolve()),
+        supernet=None if supernet is None else str(supernet),
     )
     with (
         Heartbeat(storage, runnable.study.heartbeat_interval_s) as heartbeat,
@@ -215,6 +233,13 @@ def _run_missing(
                 raise RunInterrupted(stop.received, requeued) from None
             raise
     return _Ran(driver.completed, driver.failed, teacher.accuracy)
+
+
+def _reporter(progress: bool) -> Callable[[str], None]:
+    """Progress lines of the oneshot steps: on stderr when progress is shown, else logged."""
+    if progress:
+        return lambda line: print(line, file=sys.stderr, flush=True)
+    return logger.info
 
 
 def _runnable(spec: StudySpec, url: str) -> StudySpec:

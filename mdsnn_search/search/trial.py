@@ -22,6 +22,8 @@ from mdsnn_search.data import DataConfig, DatasetBundle, load_dataset
 from mdsnn_search.distill import TeacherOutputCache
 from mdsnn_search.hardware import estimate_cost, load_preset
 from mdsnn_search.job import TrainSpec, evaluate_splits, run_job
+from mdsnn_search.oneshot.supernet import Supernet
+from mdsnn_search.oneshot.train import load_supernet
 from mdsnn_search.search.space import StudentConfig, is_full_precision_student
 from mdsnn_search.search.spec import StudySpec
 from mdsnn_search.snn.models import SpikingNetwork, layer_table
@@ -40,6 +42,8 @@ class TrialContext:
     spec: dict[str, Any]
     teacher_checkpoint: str
     teacher_outputs: str | None = None
+    supernet: str | None = None
+    """A oneshot study's supernet: its searched trials start from its weights at their precision."""
 
 
 def run_trial(context: TrialContext, request: dict[str, Any]) -> dict[str, Any]:
@@ -82,8 +86,17 @@ def _train_and_cost(
         cache = (
             _teacher_outputs(outputs) if outputs is not None and os.path.isfile(outputs) else None
         )
+        initial = None
+        if context.supernet is not None and request.get("baseline") is None:
+            initial = _supernet_student(context.supernet, spec, context.teacher_checkpoint, student)
         result = run_job(
-            job, teacher=teacher, bundle=bundle, teacher_outputs=cache, progress=False, save=False
+            job,
+            teacher=teacher,
+            bundle=bundle,
+            teacher_outputs=cache,
+            progress=False,
+            save=False,
+            student=initial,
         )
         model, metrics = result.model, result.metrics
     metrics.update(cost_metrics(spec, model, student, metrics))
@@ -126,6 +139,23 @@ def cost_metrics(
         "tops_per_mm2",
     )
     return {key: totals[key] for key in keys}
+
+
+def _supernet_student(
+    path: str, spec: StudySpec, teacher_checkpoint: str, student: StudentConfig
+) -> SpikingNetwork:
+    """The supernet at the student's precision, as a standalone network to fine-tune."""
+    supernet = _supernet(path, spec.model_dump_json(), teacher_checkpoint)
+    network = supernet.student(student.precision.resolve(list(supernet.network.weight_layers())))
+    network.config = student.model_for(spec.model, spec.data)
+    return network
+
+
+@functools.lru_cache(maxsize=1)
+def _supernet(path: str, spec_json: str, teacher_checkpoint: str) -> Supernet:
+    """Loaded once per worker process."""
+    spec = StudySpec.model_validate_json(spec_json)
+    return load_supernet(path, spec, _teacher(teacher_checkpoint))[0]
 
 
 @functools.lru_cache(maxsize=2)

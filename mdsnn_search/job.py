@@ -144,8 +144,8 @@ def run_job(
     teacher's outputs on ``bundle.train`` (a study computes them once); the step reads them
     instead of running the teacher when they hold what it distils. ``student``, a network of
     ``spec.model`` already initialised elsewhere (a oneshot study's supernet at the student's
-    precision), is trained in place of one built and copied from the teacher. The metrics are those of the
-    split a caller chooses by: the test split's, or, for a bundle with a validation split (a
+    precision), is trained in place of one built and copied from the teacher. The metrics are
+    those of the split a caller chooses by: the test split's, or, for a bundle with a validation split (a
     search's), the validation split's, with the test split's under :data:`TEST` (methods.md
     section 7).
     """

@@ -39,7 +39,7 @@ PROXY_SUFFIX = "-proxy"
 ATTR_PROXY = "proxy"
 """Trial user attribute: True on every trial of a proxy study."""
 STUDY_SCORING = "scoring"
-"""Proxy study user attribute: configurations scored and seconds spent scoring them (not storing)."""
+"""Proxy study user attribute: configurations scored, and seconds spent scoring (not storing)."""
 
 
 def proxy_study_name(name: str) -> str:

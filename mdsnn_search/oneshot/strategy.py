@@ -7,7 +7,7 @@ and placeholders already given a front configuration keep it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +73,7 @@ def prepare_front(
     return path
 
 
-def _cost_index(objectives: list[str]) -> int:
+def _cost_index(objectives: Sequence[str]) -> int:
     """The objective the front is spread along: the first minimised one (EDAP by default)."""
     minimised = [i for i, name in enumerate(objectives) if OBJECTIVES[name].direction == "minimize"]
     return minimised[0] if minimised else 0

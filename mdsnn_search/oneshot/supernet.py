@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from typing import cast
 
 import torch
 from torch import nn
@@ -25,6 +26,7 @@ from mdsnn_search.snn.quantizers import (
     BiasQuantizer,
     IntegerMembraneQuantizer,
     MembraneQuantizer,
+    WeightQuantizer,
     make_weight_quantizer,
 )
 
@@ -104,9 +106,11 @@ class Supernet(nn.Module):
         neurons = self.network.neurons()
         for name, layer in self.network.weight_layers().items():
             precision = configuration[name]
-            weights = self.weight_quantizers[_key(name)]
+            weights = cast(nn.ModuleDict, self.weight_quantizers[_key(name)])
             layer.weight_quantizer = (
-                None if is_full_precision(precision.w_bits) else weights[str(precision.w_bits)]  # type: ignore[assignment]
+                None
+                if is_full_precision(precision.w_bits)
+                else cast(WeightQuantizer, weights[str(precision.w_bits)])
             )
             if isinstance(layer, QuantConvBN2d):
                 layer.bn_quantizer = (
@@ -117,9 +121,8 @@ class Supernet(nn.Module):
                 self._swap_bn(name, layer, _bn_key(precision))
             if name in neurons:
                 key = _membrane_key(precision)
-                neurons[name].membrane_quantizer = (
-                    None if key is None else self.membrane_quantizers[_key(name)][key]
-                )
+                membranes = cast(nn.ModuleDict, self.membrane_quantizers[_key(name)])
+                neurons[name].membrane_quantizer = None if key is None else membranes[key]
 
     def _swap_bn(self, name: str, layer: QuantConvBN2d, key: str) -> None:
         """Store the running statistics of the slot in use, load those of ``key`` (the teacher's

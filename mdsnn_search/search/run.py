@@ -207,7 +207,7 @@ def _run_missing(
             study,
             storage,
             bundle,
-            Path(teacher_json["checkpoint"]),
+            Path(str(teacher_json["checkpoint"])),
             outputs,
             report=_reporter(progress),
         )

@@ -65,12 +65,14 @@ class StudyConfig(BaseModel):
     sampler: SamplerName = "nsga2"
     strategy: StrategyName = Field(
         "trials",
-        description="trials: train every trial from the teacher; oneshot: train one any-precision supernet, "
-        "score thousands of configurations with it (study NAME-proxy) and fine-tune only its front (section oneshot)",
+        description="trials: train every trial from the teacher; oneshot: train one any-precision "
+        "supernet, score thousands of configurations with it (study NAME-proxy) and fine-tune "
+        "only its front (section oneshot)",
     )
     n_trials: int = Field(
         ge=1,
-        description="finished trials wanted, baselines included (oneshot: baselines plus the fine-tuned front)",
+        description="finished trials wanted, baselines included "
+        "(oneshot: the baselines plus the fine-tuned front)",
     )
     seed: int = Field(0, ge=0)
     heartbeat_interval_s: int = Field(
@@ -261,13 +263,14 @@ class ExecutionConfig(BaseModel):
 
 
 class OneShotConfig(BaseModel):
-    """``study.strategy: oneshot`` (methods.md section 6): the supernet, the proxy search, the front."""
+    """``study.strategy: oneshot`` (methods.md section 6): supernet, proxy search, front."""
 
     model_config = _STRICT
 
     training: TrainConfig = Field(
         TrainConfig(epochs=4),
-        description="the supernet's training (epochs, batch size, lr, seed); every step trains several configurations",
+        description="the supernet's training (epochs, batch size, lr, seed); each step trains "
+        "several configurations",
     )
     sandwich_random: int = Field(
         2, ge=0, description="random configurations per step besides the highest and the lowest"
@@ -277,8 +280,8 @@ class OneShotConfig(BaseModel):
     temperature: float = Field(4.0, gt=0.0, description="KD temperature (teacher and student)")
     batch_norm: SupernetBatchNorm = Field(
         "switchable",
-        description="switchable: BN statistics kept per layer and bit-width; recalibrate: re-estimated for "
-        "each scored configuration on recalibration_batches training batches",
+        description="switchable: BN statistics kept per layer and bit-width; recalibrate: "
+        "re-estimated for each scored configuration on recalibration_batches training batches",
     )
     recalibration_batches: int = Field(4, ge=1)
     proxy_trials: int = Field(2000, ge=1, description="configurations the proxy search scores")
@@ -317,20 +320,24 @@ class StudySpec(BaseModel):
         for field, only in fixed.items():
             if getattr(space, field) != only:
                 raise ValueError(
-                    f"search_space.{field}: study.strategy oneshot searches precision only; use {only}"
+                    f"search_space.{field}: study.strategy oneshot searches precision only; "
+                    f"use {only}"
                 )
         if len(space.timesteps) > 1:
             raise ValueError(
-                "search_space.timesteps: study.strategy oneshot searches precision only; give one choice"
+                "search_space.timesteps: study.strategy oneshot searches precision only; "
+                "give one choice"
             )
         if self.model.quant.share_scale:
             raise ValueError(
-                "model.quant.share_scale: study.strategy oneshot keeps one membrane range per bit-width"
+                "model.quant.share_scale: study.strategy oneshot keeps one membrane range "
+                "per bit-width"
             )
         if self.study.n_trials <= len(self.study.baselines):
             raise ValueError(
-                f"study.n_trials: with strategy oneshot it counts the baselines ({len(self.study.baselines)}) "
-                f"plus the fine-tuned front, so it must exceed them, but got {self.study.n_trials}"
+                f"study.n_trials: with strategy oneshot it counts the baselines "
+                f"({len(self.study.baselines)}) plus the fine-tuned front, so it must exceed them, "
+                f"but got {self.study.n_trials}"
             )
         return self
 

@@ -9,6 +9,7 @@ search, and the trial trains from the supernet's weights (:mod:`mdsnn_search.sea
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import numpy as np
@@ -28,9 +29,14 @@ FIXED_PARAMS = "fixed_params"
 def select_front(
     trials: Sequence[FrozenTrial], directions: Sequence[Direction], k: int, cost_index: int
 ) -> list[FrozenTrial]:
-    """The best ``k`` configurations: whole non-dominated fronts, best first, and from the
-    front that does not fit whole, ``k`` left spread evenly along the cost objective."""
-    candidates = [t for t in trials if t.state == TrialState.COMPLETE]
+    """The best ``k`` distinct configurations: whole non-dominated fronts, best first, and from
+    the front that does not fit whole, those left spread evenly along the cost objective.
+    (NSGA-II may score one configuration twice; it is fine-tuned once.)"""
+    distinct: dict[str, FrozenTrial] = {}
+    for trial in trials:
+        if trial.state == TrialState.COMPLETE:
+            distinct.setdefault(json.dumps(trial.params, sort_keys=True), trial)
+    candidates = list(distinct.values())
     losses = as_losses(np.array([t.values for t in candidates], dtype=float), directions)
     chosen: list[FrozenTrial] = []
     remaining = np.arange(len(candidates))

@@ -28,7 +28,9 @@ def oneshot_spec(tmp_path: Path, teacher: Path, **oneshot: object) -> StudySpec:
 
 
 def train(spec: StudySpec, teacher: Path, output: Path, report=print) -> None:  # noqa: ANN001
-    train_supernet(SupernetJob(spec.model_dump(mode="json"), str(teacher), None, str(output)), report)
+    train_supernet(
+        SupernetJob(spec.model_dump(mode="json"), str(teacher), None, str(output)), report
+    )
 
 
 class Killed(Exception):

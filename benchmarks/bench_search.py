@@ -167,7 +167,7 @@ def main() -> None:
     parser.add_argument("--samplers", nargs="+", default=["nsga2", "tpe", "random"])
     parser.add_argument("--plot", type=Path, default=Path("docs/bench_search_hv.png"))
     parser.add_argument("--smoke", action="store_true")
-    parser.add_argument("--strategies", nargs="+", default=["trials"], choices=STRATEGIES)
+    parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=STRATEGIES)
     parser.add_argument(
         "--threads", type=int, default=None, help="torch threads (default: torch's)"
     )

@@ -59,11 +59,12 @@ class PrecisionSpace:
         self.space = precision_only(space)
         self.roles = roles
         probe = _Probe()
-        suggest_student(probe, self.space, roles)  # type: ignore[arg-type]
+        suggest_student(probe, self.space, roles)  # type: ignore[arg-type]  # a duck-typed Trial
         self.distributions: dict[str, CategoricalDistribution] = probe.offered
 
     def student(self, params: Params) -> StudentConfig:
-        return suggest_student(optuna.trial.FixedTrial(params), self.space, self.roles)
+        fixed = optuna.trial.FixedTrial(params)
+        return suggest_student(fixed, self.space, self.roles)  # type: ignore[arg-type]
 
     def configuration(self, params: Params) -> dict[str, LayerPrecision]:
         """Per-layer precision of the configuration ``params`` names."""
@@ -106,7 +107,7 @@ class _Probe(optuna.trial.FixedTrial):
         super().__init__({})
         self.offered: dict[str, CategoricalDistribution] = {}
 
-    def suggest_categorical(self, name: str, choices: Any) -> Any:  # type: ignore[override]
+    def suggest_categorical(self, name: str, choices: Any) -> Any:
         self.offered[name] = CategoricalDistribution(choices)
         return choices[0]
 

@@ -18,7 +18,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -216,11 +216,12 @@ def _save(
     temporary.replace(path)
 
 
-def _distilled(spec: StudySpec) -> list[str] | str:
+def _distilled(spec: StudySpec) -> list[str] | Literal["all"]:
+    """The layers any trial of the study may distil: all of them unless the space fixes a list."""
     chosen = spec.search_space.distill_layers
-    if chosen in ("search", "all"):
-        return "all"
-    return [] if chosen == "none" else chosen
+    if isinstance(chosen, list):
+        return chosen
+    return [] if chosen == "none" else "all"
 
 
 def _bundle(data: DataConfig) -> DatasetBundle:

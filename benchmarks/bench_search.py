@@ -173,6 +173,9 @@ def main() -> None:
     )
     parser.add_argument("--front", type=int, default=8, help="oneshot: configurations fine-tuned")
     parser.add_argument("--supernet-epochs", type=int, default=2)
+    parser.add_argument(
+        "--sandwich-random", type=int, default=2, help="oneshot: random configurations per step"
+    )
     parser.add_argument("--proxy-trials", type=int, default=1000)
     parser.add_argument("--population", type=int, default=50)
     parser.add_argument("--digits-configs", type=int, default=300, help="0: skip the digits rate")
@@ -215,6 +218,7 @@ def main() -> None:
                     "training": {**doc["training"], "epochs": args.supernet_epochs, "seed": seed},
                     "proxy_trials": args.proxy_trials,
                     "population": args.population,
+                    "sandwich_random": args.sandwich_random,
                 },
             )
             oneshot.append(oneshot_study(spec, bundle, samples_per_epoch))

@@ -143,20 +143,23 @@ def run_job(
     teacher_outputs: TeacherOutputCache | None = None,
     progress: bool = True,
     save: bool = True,
+    student: SpikingNetwork | None = None,
 ) -> JobResult:
     """Train ``spec.model`` on ``spec.data``; distil from the teacher when the spec says so.
 
     ``teacher`` and ``bundle`` may be passed in by a caller that already holds them (a search
     runs many jobs against one cached teacher and dataset), and so may ``teacher_outputs``, the
     teacher's outputs on ``bundle.train`` (a study computes them once); the step reads them
-    instead of running the teacher when they hold what it distils. The metrics are those of the
-    split a caller chooses by: the test split's, or, for a bundle with a validation split (a
+    instead of running the teacher when they hold what it distils. ``student``, a network of
+    ``spec.model`` already initialised elsewhere (a oneshot study's supernet at the student's
+    precision), is trained in place of one converted from the teacher. The metrics are those of
+    the split a caller chooses by: the test split's, or, for a bundle with a validation split (a
     search's), the validation split's, with the test split's under :data:`TEST`
     (docs/design/methods.md section 7). Seeded and on deterministic kernels, a job repeats bit for
     bit on one machine.
     """
     with deterministic_kernels():
-        return _train(spec, teacher, bundle, teacher_outputs, progress, save)
+        return _train(spec, teacher, bundle, teacher_outputs, progress, save, student)
 
 
 def _train(
@@ -166,16 +169,19 @@ def _train(
     teacher_outputs: TeacherOutputCache | None,
     progress: bool,
     save: bool,
+    student: SpikingNetwork | None,
 ) -> JobResult:
     resolve_device(spec.training.device)  # a missing CUDA device is an error before any work
     seed_everything(spec.training.seed)
     bundle = bundle or load_dataset(spec.data)
     if teacher is None and spec.teacher is not None:
         teacher = load_teacher(spec.teacher, spec.model, spec.data, bundle)
-    copied = teacher is not None and spec.distill is not None and spec.distill.init_from_teacher
-    if copied:
-        assert teacher is not None
+    copied = student is not None
+    if student is not None:
+        model = student
+    elif teacher is not None and spec.distill is not None and spec.distill.init_from_teacher:
         model = student_from_teacher(teacher, spec.model)
+        copied = True
     else:
         model = build_model(spec.model, bundle.input_shape, bundle.num_classes)
     step_loss = None

@@ -26,6 +26,8 @@ class TrialContext:
     spec: dict[str, Any]
     teacher_checkpoint: str
     teacher_outputs: str | None = None
+    supernet: str | None = None
+    """A oneshot study's supernet: its searched trials start from its weights at their precision."""
 
 
 @dataclass(frozen=True)

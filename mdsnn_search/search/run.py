@@ -10,6 +10,9 @@ n_trials finished trials between them.
 
 from __future__ import annotations
 
+import logging
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,7 @@ from mdsnn_search.data import DatasetBundle, load_dataset
 from mdsnn_search.data.config import DOWNLOAD_PAGES
 from mdsnn_search.errors import ConfigError, MdsnnError
 from mdsnn_search.hardware import load_preset
+from mdsnn_search.oneshot.strategy import prepare_front
 from mdsnn_search.precision import matches_layer
 from mdsnn_search.search import local_ray
 from mdsnn_search.search.budget import snapshot
@@ -38,6 +42,8 @@ from mdsnn_search.search.store import OpenedStudy, check_existing, connect, open
 from mdsnn_search.search.teacher import ensure_teacher, ensure_teacher_outputs
 from mdsnn_search.search.trial import run_trial
 from mdsnn_search.snn.models import model_layer_table
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -202,10 +208,22 @@ def _run_missing(
     if opened.created or opened.changes or STUDY_TEACHER not in study.user_attrs:
         study.set_user_attr(STUDY_TEACHER, teacher_json)
     outputs = ensure_teacher_outputs(runnable, bundle, teacher, progress=progress)
+    supernet = None
+    if runnable.study.strategy == "oneshot":
+        supernet = prepare_front(
+            runnable,
+            study,
+            storage,
+            bundle,
+            teacher.checkpoint.resolve(),
+            outputs,
+            report=_reporter(progress),
+        )
     context = TrialContext(
         spec=runnable.model_dump(mode="json"),
         teacher_checkpoint=str(teacher.checkpoint.resolve()),
         teacher_outputs=None if outputs is None else str(outputs.resolve()),
+        supernet=None if supernet is None else str(supernet),
     )
     with (
         Heartbeat(storage, runnable.study.heartbeat_interval_s) as heartbeat,
@@ -223,6 +241,13 @@ def _run_missing(
                 raise RunInterrupted(stop.received, requeued) from None
             raise
     return _Ran(driver.completed, driver.failed, teacher.accuracy)
+
+
+def _reporter(progress: bool) -> Callable[[str], None]:
+    """Progress lines of the oneshot steps: on stderr when progress is shown, else logged."""
+    if progress:
+        return lambda line: print(line, file=sys.stderr, flush=True)
+    return logger.info
 
 
 def _runnable(spec: StudySpec, url: str) -> StudySpec:

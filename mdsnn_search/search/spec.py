@@ -33,6 +33,8 @@ SamplerName = Literal["nsga2", "nsga3", "tpe", "gp", "random"]
 BaselineName = Literal["fp32", "w8u8", "w4u4", "w2u2"]
 DEFAULT_OBJECTIVES: tuple[ObjectiveName, ...] = ("accuracy", "edap")
 DEFAULT_BASELINES: tuple[BaselineName, ...] = ("fp32", "w8u8", "w4u4", "w2u2")
+StrategyName = Literal["trials", "oneshot"]
+SupernetBatchNorm = Literal["switchable", "recalibrate"]
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 Bits = BitWidth
@@ -64,7 +66,17 @@ class StudyConfig(BaseModel):
         default_factory=lambda: list(DEFAULT_OBJECTIVES), min_length=1
     )
     sampler: SamplerName = "nsga2"
-    n_trials: int = Field(ge=1, description="finished trials wanted, baselines included")
+    strategy: StrategyName = Field(
+        "trials",
+        description="trials: train every trial from the teacher; oneshot: train one any-precision "
+        "supernet, score thousands of configurations with it (study NAME-proxy) and fine-tune "
+        "only its front (section oneshot)",
+    )
+    n_trials: int = Field(
+        ge=1,
+        description="finished trials wanted, baselines included "
+        "(oneshot: the baselines plus the fine-tuned front)",
+    )
     seed: int = Field(0, ge=0)
     heartbeat_interval_s: int = Field(
         10,
@@ -258,6 +270,36 @@ class ExecutionConfig(BaseModel):
         return self
 
 
+class OneShotConfig(BaseModel):
+    """``study.strategy: oneshot`` (methods.md section 6): supernet, proxy search, front."""
+
+    model_config = _STRICT
+
+    training: TrainConfig = Field(
+        TrainConfig(epochs=4),
+        description="the supernet's training (epochs, batch size, lr, seed); each step trains "
+        "several configurations",
+    )
+    sandwich_random: int = Field(
+        2, ge=0, description="random configurations per step besides the highest and the lowest"
+    )
+    membrane_weight: float = Field(1.0, ge=0.0, description="lambda_mem of the supernet's steps")
+    kd_weight: float = Field(1.0, ge=0.0, description="lambda_kd of the supernet's steps")
+    temperature: float = Field(4.0, gt=0.0, description="KD temperature (teacher and student)")
+    batch_norm: SupernetBatchNorm = Field(
+        "switchable",
+        description="switchable: BN statistics kept per layer and bit-width; recalibrate: "
+        "re-estimated for each scored configuration on recalibration_batches training batches",
+    )
+    recalibration_batches: int = Field(4, ge=1)
+    proxy_trials: int = Field(2000, ge=1, description="configurations the proxy search scores")
+    population: int = Field(64, ge=2, description="NSGA-II population of the proxy search")
+    cpus: float | None = Field(
+        None, gt=0.0, description="CPUs of the supernet's Ray job (None: execution.cpus_per_trial)"
+    )
+    gpus: float = Field(0.0, ge=0.0, description="GPUs of the supernet's Ray job")
+
+
 class StudySpec(BaseModel):
     """A whole search, as written in ``search_spaces/*.yaml``."""
 
@@ -273,6 +315,39 @@ class StudySpec(BaseModel):
     search_space: SearchSpaceConfig = SearchSpaceConfig()
     hardware: HardwareConfig = HardwareConfig()
     execution: ExecutionConfig = ExecutionConfig()
+    oneshot: OneShotConfig = OneShotConfig()
+
+    @model_validator(mode="after")
+    def _oneshot_searches_precision(self) -> StudySpec:
+        """The supernet shares the teacher's network across precisions: no pruning, no learnt
+        thresholds, one T_s."""
+        if self.study.strategy != "oneshot":
+            return self
+        space = self.search_space
+        fixed = {"keep_ratio": [1.0], "learnable_threshold": [False]}
+        for field, only in fixed.items():
+            if getattr(space, field) != only:
+                raise ValueError(
+                    f"search_space.{field}: study.strategy oneshot searches precision only; "
+                    f"use {only}"
+                )
+        if len(space.timesteps) > 1:
+            raise ValueError(
+                "search_space.timesteps: study.strategy oneshot searches precision only; "
+                "give one choice"
+            )
+        if self.model.quant.share_scale:
+            raise ValueError(
+                "model.quant.share_scale: study.strategy oneshot keeps one membrane range "
+                "per bit-width"
+            )
+        if self.study.n_trials <= len(self.study.baselines):
+            raise ValueError(
+                f"study.n_trials: with strategy oneshot it counts the baselines "
+                f"({len(self.study.baselines)}) plus the fine-tuned front, so it must exceed them, "
+                f"but got {self.study.n_trials}"
+            )
+        return self
 
     @model_validator(mode="after")
     def _precision_is_searched(self) -> StudySpec:

@@ -23,6 +23,8 @@ from mdsnn_search.data import DataConfig, DatasetBundle, load_dataset
 from mdsnn_search.distill import TeacherOutputCache
 from mdsnn_search.hardware import estimate_cost, load_preset
 from mdsnn_search.job import TrainSpec, evaluate_splits, run_job
+from mdsnn_search.oneshot.supernet import Supernet
+from mdsnn_search.oneshot.train import load_supernet
 from mdsnn_search.search.protocol import TrialContext, TrialOutcome, TrialRequest
 from mdsnn_search.search.space import StudentConfig, is_full_precision_student
 from mdsnn_search.search.spec import StudySpec
@@ -36,15 +38,16 @@ def run_trial(context: TrialContext, request: TrialRequest) -> TrialOutcome:
     try:
         spec = StudySpec.model_validate(context.spec)
         torch.set_num_threads(max(1, int(spec.execution.cpus_per_trial)))
-        return TrialOutcome.ok(_train_and_cost(spec, context, request.student, request.number))
+        return TrialOutcome.ok(_train_and_cost(spec, context, request))
     # A trial's failure is a result: recorded FAIL (the driver logs it), and the study goes on.
     except Exception as exc:
         return TrialOutcome.from_exception(exc)
 
 
 def _train_and_cost(
-    spec: StudySpec, context: TrialContext, student: StudentConfig, number: int
+    spec: StudySpec, context: TrialContext, request: TrialRequest
 ) -> dict[str, Any]:
+    student, number = request.student, request.number
     bundle = _dataset(spec.data.model_dump_json())
     teacher = _teacher(context.teacher_checkpoint)
     layer_names = list(teacher.weight_layers())
@@ -67,8 +70,17 @@ def _train_and_cost(
         cache = (
             _teacher_outputs(outputs) if outputs is not None and os.path.isfile(outputs) else None
         )
+        initial = None
+        if context.supernet is not None and request.baseline is None:
+            initial = _supernet_student(context.supernet, spec, context.teacher_checkpoint, student)
         result = run_job(
-            job, teacher=teacher, bundle=bundle, teacher_outputs=cache, progress=False, save=False
+            job,
+            teacher=teacher,
+            bundle=bundle,
+            teacher_outputs=cache,
+            progress=False,
+            save=False,
+            student=initial,
         )
         model, metrics = result.model, result.metrics
     metrics.update(cost_metrics(spec, model, student, metrics))
@@ -112,6 +124,23 @@ def cost_metrics(
         "tops_per_mm2",
     )
     return {key: totals[key] for key in keys}
+
+
+def _supernet_student(
+    path: str, spec: StudySpec, teacher_checkpoint: str, student: StudentConfig
+) -> SpikingNetwork:
+    """The supernet at the student's precision, as a standalone network to fine-tune."""
+    supernet = _supernet(path, spec.model_dump_json(), teacher_checkpoint)
+    network = supernet.student(student.precision.resolve(list(supernet.network.weight_layers())))
+    network.config = student.model_for(spec.model, spec.data)
+    return network
+
+
+@functools.lru_cache(maxsize=1)
+def _supernet(path: str, spec_json: str, teacher_checkpoint: str) -> Supernet:
+    """Loaded once per worker process."""
+    spec = StudySpec.model_validate_json(spec_json)
+    return load_supernet(path, spec, _teacher(teacher_checkpoint))[0]
 
 
 @functools.lru_cache(maxsize=2)

@@ -1,0 +1,125 @@
+"""The one-shot strategy's measurements for ``bench_search.py`` (see its docstring, part 3)."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import optuna
+import yaml
+from scipy.stats import kendalltau
+
+from mdsnn_search.checkpoint import load_checkpoint
+from mdsnn_search.data import DatasetBundle, load_dataset
+from mdsnn_search.oneshot.proxy import STUDY_SCORING, ProxyScorer, proxy_study_name
+from mdsnn_search.oneshot.strategy import STUDY_ONESHOT
+from mdsnn_search.oneshot.train import SupernetJob, load_supernet, supernet_path, train_supernet
+from mdsnn_search.search.objectives import ATTR_BASELINE
+from mdsnn_search.search.run import run_study
+from mdsnn_search.search.spec import StudySpec
+from mdsnn_search.search.teacher import ensure_teacher
+
+Trial = optuna.trial.FrozenTrial
+BN_MODES = ("switchable", "recalibrate")
+
+
+@dataclass
+class OneShotRuns:
+    """One seed's oneshot study."""
+
+    trials: list[Trial]
+    """The main study's complete trials, by number."""
+    training_samples: int
+    supernet_samples: int
+    proxy: dict[str, list[float]]
+    """Per BN mode, the proxy's validation accuracy of each fine-tuned configuration."""
+    finetuned: list[float]
+    """The fine-tuned validation accuracy of the same configurations."""
+    scoring_per_min: float
+
+    def tau(self, mode: str) -> float:
+        return kendall(self.proxy[mode], self.finetuned)
+
+
+def kendall(a: list[float], b: list[float]) -> float:
+    if len(a) < 2:
+        return math.nan
+    return float(kendalltau(a, b).statistic)
+
+
+def oneshot_study(spec: StudySpec, bundle: DatasetBundle, samples_per_epoch: int) -> OneShotRuns:
+    """Run ``spec`` (strategy oneshot) and measure what part 3 reports."""
+    summary = run_study(spec, progress=False)
+    study = summary.study
+    trials = sorted(
+        (t for t in study.get_trials() if t.state == optuna.trial.TrialState.COMPLETE),
+        key=lambda t: t.number,
+    )
+    record = study.user_attrs[STUDY_ONESHOT]
+    trained = sum(1 for t in trials if t.user_attrs.get(ATTR_BASELINE) != "fp32")
+    compute = (
+        int(record["supernet_training_samples"])
+        + trained * spec.training.epochs * samples_per_epoch
+    )
+    teacher = load_checkpoint(study.user_attrs["teacher"]["checkpoint"]).model
+    supernet, space, _ = load_supernet(record["supernet"], spec, teacher)
+    front = [t for t in trials if ATTR_BASELINE not in t.user_attrs]
+    configurations = [{name: t.params[name] for name in space.distributions} for t in front]
+    proxy = {}
+    for mode in BN_MODES:
+        scorer = ProxyScorer(spec, supernet, space, bundle, batch_norm=mode)
+        proxy[mode] = [m["val_accuracy"] for m in scorer.score(configurations)]
+    stored = optuna.load_study(
+        study_name=proxy_study_name(spec.study.name), storage=spec.study.storage_url()
+    )
+    scoring = stored.user_attrs.get(STUDY_SCORING, {"configurations": 0, "seconds": 0.0})
+    return OneShotRuns(
+        trials=trials,
+        training_samples=compute,
+        supernet_samples=int(record["supernet_training_samples"]),
+        proxy=proxy,
+        finetuned=[float(t.values[0]) for t in front],
+        scoring_per_min=60 * scoring["configurations"] / max(scoring["seconds"], 1e-9),
+    )
+
+
+def digits_scoring_rate(configurations: int, supernet_batches: int = 4) -> tuple[float, int]:
+    """Configurations per minute the proxy scores on digits (search_spaces/digits.yaml as a
+    oneshot study; the teacher trained 1 epoch and the supernet a few batches, since the rate
+    does not depend on how well they are trained); and the validation samples per configuration."""
+    doc = yaml.safe_load((Path(__file__).parents[1] / "search_spaces" / "digits.yaml").read_text())
+    with tempfile.TemporaryDirectory() as tmp:
+        doc["study"].update(strategy="oneshot", storage=f"sqlite:///{Path(tmp) / 'digits.db'}")
+        doc["teacher"]["training"]["epochs"] = 1
+        doc["execution"] = {"backend": "inline"}
+        doc["oneshot"] = {
+            "training": {"epochs": 1, "batch_size": 32, "max_batches_per_epoch": supernet_batches}
+        }
+        spec = StudySpec.model_validate(doc)
+        bundle = load_dataset(spec.data).with_validation(
+            spec.data.val_fraction, spec.data.split_seed
+        )
+        with contextlib.chdir(tmp):  # the teacher and supernet caches go to tmp/studies
+            teacher = ensure_teacher(spec, bundle, progress=False)
+            path = supernet_path(spec, teacher.checkpoint)
+            train_supernet(
+                SupernetJob(
+                    spec.model_dump(mode="json"), str(teacher.checkpoint.resolve()), None, str(path)
+                ),
+                report=lambda line: None,
+            )
+            model = load_checkpoint(teacher.checkpoint).model
+            supernet, space, _ = load_supernet(path, spec, model)
+        scorer = ProxyScorer(spec, supernet, space, bundle)
+        rng = np.random.default_rng(0)
+        batch = [space.random(rng) for _ in range(configurations)]
+        start = time.perf_counter()
+        scorer.score(batch)
+        elapsed = time.perf_counter() - start
+    assert bundle.validation is not None
+    return 60 * configurations / elapsed, len(bundle.validation)

@@ -1,0 +1,2 @@
+"""One-shot precision search (methods.md section 6): train one any-precision supernet, score
+thousands of configurations with it, fine-tune only the proxy front as ordinary trials."""

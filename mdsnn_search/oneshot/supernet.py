@@ -1,0 +1,191 @@
+"""The any-precision student (supernet): one set of weights, quantizer state per bit-width.
+
+Every weight layer and neuron of one :class:`~mdsnn_search.snn.models.SpikingNetwork` keeps,
+per candidate bit-width, its own weight quantizer and membrane quantizer (so its own clipping
+ranges, AdaBits-style), and per weight layer and its own (w_bits, bn_bits) its own batch-norm
+running statistics (switchable BN). :meth:`Supernet.configure_` swaps that state into the
+network's quantized layers for one configuration, exactly where the factory would have built
+it; the network then *is* the standalone student of that configuration, with the same module
+tree and state-dict keys, which :meth:`Supernet.student` relies on. Nothing here knows how a
+student is built beyond the quantized layer classes themselves.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import cast
+
+import torch
+from torch import nn
+
+from mdsnn_search.precision import LayerPrecision, integer_membrane_lower, is_full_precision
+from mdsnn_search.snn.layers import QuantConvBN2d
+from mdsnn_search.snn.models import SpikingNetwork
+from mdsnn_search.snn.quantizers import (
+    BiasQuantizer,
+    IntegerMembraneQuantizer,
+    MembraneQuantizer,
+    WeightQuantizer,
+    make_weight_quantizer,
+)
+
+Configuration = Mapping[str, LayerPrecision]
+"""Precision of every weight layer, by name (``PrecisionConfig.resolve``)."""
+
+
+def _key(name: str) -> str:
+    """A layer name as a module key (``features.0`` -> ``features_0``)."""
+    return name.replace(".", "_")
+
+
+def _membrane_key(precision: LayerPrecision) -> str | None:
+    if precision.u_levels is not None:
+        return f"int{precision.u_levels}"
+    return None if is_full_precision(precision.u_bits) else f"u{precision.u_bits}"
+
+
+def _bn_key(precision: LayerPrecision) -> str:
+    return f"w{precision.w_bits}_bn{precision.bn_bits}"
+
+
+class Supernet(nn.Module):
+    """``network`` (full precision, weights from the teacher) and its per-bit-width state.
+
+    ``weight_bits``/``membrane`` list the candidate widths per layer; their quantizers are made
+    here, their clipping ranges fitted lazily on first use as a student's are. BN statistics
+    per (layer, w_bits, bn_bits) start from the teacher's.
+    """
+
+    def __init__(
+        self,
+        network: SpikingNetwork,
+        weight_bits: Mapping[str, list[int]],
+        membrane: Mapping[str, list[LayerPrecision]],
+    ) -> None:
+        super().__init__()
+        self.network = network
+        quant = network.config.quant
+        if quant.share_scale:
+            raise ValueError("model.quant.share_scale: the supernet keeps one range per bit-width")
+        self.weight_quantizers = nn.ModuleDict()
+        for name, choices in weight_bits.items():
+            per_bits = nn.ModuleDict()
+            for bits in choices:
+                quantizer = make_weight_quantizer(
+                    bits, transform=quant.weight_transform, scale_init=quant.scale_init
+                )
+                if quantizer is not None:
+                    per_bits[str(bits)] = quantizer
+            self.weight_quantizers[_key(name)] = per_bits
+        self.membrane_quantizers = nn.ModuleDict()
+        threshold = float(network.config.neuron.v_threshold)
+        for name, precisions in membrane.items():
+            per_width = nn.ModuleDict()
+            for precision in precisions:
+                key = _membrane_key(precision)
+                if key is None or key in per_width:
+                    continue
+                per_width[key] = (
+                    IntegerMembraneQuantizer(integer_membrane_lower(precision.u_levels))
+                    if precision.u_levels is not None
+                    else MembraneQuantizer(precision.u_bits, init_alpha=threshold)
+                )
+            self.membrane_quantizers[_key(name)] = per_width
+        self._bn_slots: dict[str, dict[str, tuple[torch.Tensor, torch.Tensor]]] = {}
+        self._active: dict[str, str] = {}
+
+    # -- switching -------------------------------------------------------------------------
+
+    def configure_(self, configuration: Configuration) -> None:
+        """Make :attr:`network` the student of ``configuration`` (in place).
+
+        In training mode the BN statistics the outgoing configuration updated go back to its
+        slot; in evaluation mode slots never change (a scoring pass may re-estimate statistics
+        for one configuration without touching the trained ones)."""
+        neurons = self.network.neurons()
+        for name, layer in self.network.weight_layers().items():
+            precision = configuration[name]
+            weights = cast(nn.ModuleDict, self.weight_quantizers[_key(name)])
+            layer.weight_quantizer = (
+                None
+                if is_full_precision(precision.w_bits)
+                else cast(WeightQuantizer, weights[str(precision.w_bits)])
+            )
+            if isinstance(layer, QuantConvBN2d):
+                layer.bn_quantizer = (
+                    None
+                    if is_full_precision(precision.bn_bits)
+                    else BiasQuantizer(precision.bn_bits)
+                )
+                self._swap_bn(name, layer, _bn_key(precision))
+            if name in neurons:
+                key = _membrane_key(precision)
+                membranes = cast(nn.ModuleDict, self.membrane_quantizers[_key(name)])
+                neurons[name].membrane_quantizer = None if key is None else membranes[key]
+
+    def _swap_bn(self, name: str, layer: QuantConvBN2d, key: str) -> None:
+        """Store the running statistics of the slot in use, load those of ``key`` (the teacher's
+        when the slot is new)."""
+        bn = layer.bn
+        assert bn.running_mean is not None and bn.running_var is not None
+        slots = self._bn_slots.setdefault(name, {})
+        active = self._active.get(name)
+        if active is not None and self.training:
+            slots[active] = (bn.running_mean.clone(), bn.running_var.clone())
+        elif not slots:
+            slots["teacher"] = (bn.running_mean.clone(), bn.running_var.clone())
+        mean, var = slots.get(key, slots["teacher"])
+        bn.running_mean.copy_(mean)
+        bn.running_var.copy_(var)
+        self._active[name] = key
+
+    def student(self, configuration: Configuration) -> SpikingNetwork:
+        """A standalone copy of the network configured at ``configuration``: same weights,
+        clipping ranges and BN statistics, sharing nothing with the supernet."""
+        self.configure_(configuration)
+        return copy.deepcopy(self.network)
+
+    # -- state -----------------------------------------------------------------------------
+
+    def supernet_state(self) -> dict[str, object]:
+        """Everything to rebuild this supernet: weights, quantizers, every BN slot."""
+        self._store_active()
+        return {
+            "weights": {
+                k: v
+                for k, v in self.network.state_dict().items()
+                if "weight_quantizer" not in k and "membrane_quantizer" not in k
+            },
+            "weight_quantizers": self.weight_quantizers.state_dict(),
+            "membrane_quantizers": self.membrane_quantizers.state_dict(),
+            "bn_slots": copy.deepcopy(self._bn_slots),
+            "active": dict(self._active),
+        }
+
+    def load_supernet_state(self, state: Mapping[str, object]) -> None:
+        self._detach_quantizers()
+        self.network.load_state_dict(state["weights"])  # type: ignore[arg-type]
+        self.weight_quantizers.load_state_dict(state["weight_quantizers"])  # type: ignore[arg-type]
+        self.membrane_quantizers.load_state_dict(state["membrane_quantizers"])  # type: ignore[arg-type]
+        self._bn_slots = copy.deepcopy(state["bn_slots"])  # type: ignore[arg-type]
+        self._active = dict(state["active"])  # type: ignore[call-overload]
+
+    def _store_active(self) -> None:
+        if not self.training:
+            return
+        for name, layer in self.network.weight_layers().items():
+            key = self._active.get(name)
+            if key is not None and isinstance(layer, QuantConvBN2d):
+                bn = layer.bn
+                assert bn.running_mean is not None and bn.running_var is not None
+                self._bn_slots[name][key] = (bn.running_mean.clone(), bn.running_var.clone())
+
+    def _detach_quantizers(self) -> None:
+        """Back to full precision (the module tree the saved weights were taken from)."""
+        for layer in self.network.weight_layers().values():
+            layer.weight_quantizer = None
+            if isinstance(layer, QuantConvBN2d):
+                layer.bn_quantizer = None
+        for node in self.network.neurons().values():
+            node.membrane_quantizer = None

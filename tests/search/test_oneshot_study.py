@@ -1,0 +1,155 @@
+"""A oneshot study end to end: its proxy study beside the main one, kills, results commands, Ray."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+from study_runs import mdsnn_search, stored_trials
+
+from mdsnn_search.cli import main
+from mdsnn_search.oneshot.finetune import ATTR_FRONT
+from mdsnn_search.oneshot.proxy import ATTR_PROXY
+from mdsnn_search.search.objectives import ATTR_BASELINE
+from mdsnn_search.search.run import run_study
+from mdsnn_search.search.spec import load_spec
+
+ONESHOT = {
+    "training": {"epochs": 1, "batch_size": 16, "lr": 0.003},
+    "proxy_trials": 120,
+    "population": 20,
+}
+FRONT = 3
+
+
+def write_oneshot(write_spec: Callable[..., Path], teacher: Path, **sections: object) -> Path:
+    return write_spec(
+        study={
+            "strategy": "oneshot",
+            "n_trials": 2 + FRONT,
+            "heartbeat_interval_s": 1,
+            "grace_period_s": 2,
+        },
+        teacher={"checkpoint": str(teacher)},
+        oneshot=ONESHOT,
+        **sections,
+    )
+
+
+def states(db: Path, study: str) -> list[str]:
+    """States of one study's trials, read without Optuna (the run may be writing)."""
+    if not db.is_file():
+        return []
+    try:
+        with sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, timeout=30) as c:
+            rows = c.execute(
+                "SELECT t.state FROM trials t JOIN studies s ON t.study_id = s.study_id "
+                "WHERE s.study_name = ? ORDER BY t.number",
+                (study,),
+            )
+            return [row[0] for row in rows]
+    except sqlite3.OperationalError:
+        return []
+
+
+def kill_when(spec: Path, tmp_path: Path, point: Callable[[], bool]) -> None:
+    run = mdsnn_search("run", str(spec), cwd=tmp_path)
+    deadline = time.monotonic() + 600
+    while not point():
+        assert run.poll() is None, f"the run ended first: {run.communicate()[1][-2000:]}"
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    run.kill()  # SIGKILL: nothing of the run gets to clean up
+    run.communicate()
+
+
+@pytest.mark.slow
+def test_proxy_and_main_study_stay_apart_and_both_resume_after_kills(
+    write_spec: Callable[..., Path], tiny_teacher: Path, tmp_path: Path
+) -> None:
+    spec = write_oneshot(write_spec, tiny_teacher)
+    db = tmp_path / "tiny.db"
+    kill_when(spec, tmp_path, lambda: 20 <= states(db, "tiny-proxy").count("COMPLETE") < 120)
+    proxy_before = states(db, "tiny-proxy").count("COMPLETE")
+    assert "COMPLETE" not in states(db, "tiny")  # killed before any fine-tuning
+    kill_when(spec, tmp_path, lambda: "RUNNING" in states(db, "tiny")[2:])  # a front trial
+    rerun = mdsnn_search("run", str(spec), "--json", cwd=tmp_path)
+    out, err = rerun.communicate(timeout=900)
+    assert rerun.returncode == 0, err[-3000:]
+    assert json.loads(out)["finished"] == 2 + FRONT
+
+    url = f"sqlite:///{db}"
+    assert sorted(optuna.get_all_study_names(url)) == ["tiny", "tiny-proxy"]
+    proxy = stored_trials(url, "tiny-proxy")
+    # Resumed, not restarted: exactly proxy_trials scored, all marked, none left open.
+    assert len(proxy) == 120 and all(t.state == TrialState.COMPLETE for t in proxy)
+    assert proxy_before < 120 and all(t.user_attrs[ATTR_PROXY] is True for t in proxy)
+    main_trials = stored_trials(url)
+    complete = [t for t in main_trials if t.state == TrialState.COMPLETE]
+    assert len(complete) == 2 + FRONT
+    assert not any(ATTR_PROXY in t.user_attrs for t in main_trials)
+    front = [t for t in complete if ATTR_BASELINE not in t.user_attrs]
+    # Each front configuration fine-tuned once, with the proxy trial's precision parameters.
+    by_number = {t.number: t for t in proxy}
+    configurations = []
+    for trial in front:
+        precision = {k: v for k, v in trial.params.items() if k in proxy[0].params}
+        if ATTR_FRONT in trial.user_attrs:  # a re-queued trial keeps the parameters only
+            assert precision == by_number[trial.user_attrs[ATTR_FRONT]["proxy_trial"]].params
+        configurations.append(json.dumps(precision, sort_keys=True))
+    assert len(set(configurations)) == FRONT
+    assert any(t.state == TrialState.FAIL for t in main_trials)  # the killed one, queued again
+
+
+@pytest.mark.slow
+def test_status_pareto_and_export_read_a_oneshot_study(
+    write_spec: Callable[..., Path],
+    tiny_teacher: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    spec = write_oneshot(write_spec, tiny_teacher)
+    run_study(load_spec(spec), progress=False)
+    capsys.readouterr()
+    assert main(["status", str(spec), "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["study"] == "tiny" and len(status["trials"]) == 2 + FRONT
+    assert not status["failures"]
+    assert main(["pareto", str(spec)]) == 0
+    assert "hypervolume" in capsys.readouterr().out.lower()
+    assert main(["export", str(spec), "--front"]) == 0
+    exports = list((tmp_path / "studies" / "tiny" / "exports").glob("*.yaml"))
+    assert exports
+
+
+def test_a_oneshot_spec_that_searches_more_than_precision_is_refused(
+    write_spec: Callable[..., Path], tiny_teacher: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = write_oneshot(write_spec, tiny_teacher, search_space={"keep_ratio": [0.5, 1.0]})
+    assert main(["validate", str(spec)]) == 2
+    assert "search_space.keep_ratio" in capsys.readouterr().err
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_oneshot_study_on_ray(
+    write_spec: Callable[..., Path],
+    tiny_teacher: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    spec = write_oneshot(write_spec, tiny_teacher, execution={"backend": "ray"})
+    with caplog.at_level(logging.INFO, logger="mdsnn_search.search.run"):
+        summary = run_study(load_spec(spec), progress=False)
+    assert summary.finished == 2 + FRONT and summary.failed_now == 0
+    # The supernet trained as a Ray task of its own, its progress lines relayed to the driver.
+    assert "supernet: epoch 1/1" in caplog.text
+    front = [t for t in summary.study.get_trials() if ATTR_FRONT in t.user_attrs]
+    assert len(front) == FRONT and all(t.state == TrialState.COMPLETE for t in front)

@@ -145,9 +145,9 @@ def run_job(
     instead of running the teacher when they hold what it distils. ``student``, a network of
     ``spec.model`` already initialised elsewhere (a oneshot study's supernet at the student's
     precision), is trained in place of one built and copied from the teacher. The metrics are
-    those of the split a caller chooses by: the test split's, or, for a bundle with a validation split (a
-    search's), the validation split's, with the test split's under :data:`TEST` (methods.md
-    section 7).
+    those of the split a caller chooses by: the test split's, or, for a bundle with a validation
+    split (a search's), the validation split's, with the test split's under :data:`TEST`
+    (methods.md section 7).
     """
     resolve_device(spec.training.device)  # a missing CUDA device is an error before any work
     seed_everything(spec.training.seed)

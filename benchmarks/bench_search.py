@@ -228,7 +228,8 @@ def main() -> None:
             console.print(
                 f"seed {seed} oneshot: {len(run.trials)} trials complete, "
                 f"{run.training_samples:,} training samples ({run.supernet_samples:,} supernet), "
-                f"tau switchable {run.tau('switchable'):.3f} recalibrate {run.tau('recalibrate'):.3f}, "
+                f"tau switchable {run.tau('switchable'):.3f} "
+                f"recalibrate {run.tau('recalibrate'):.3f}, "
                 f"proxy {run.scoring_per_min:,.0f} configurations/min"
             )
         studies: dict[str, list[list[Trial]]] = {
@@ -417,7 +418,8 @@ def oneshot_table(
 ) -> None:
     """Part 3: per seed and pooled, with the train-every-trial samplers beside it."""
     table = Table(
-        title="oneshot against train-every-trial (validation hypervolume, compute in training samples)"
+        title="oneshot against train-every-trial "
+        "(validation hypervolume, compute in training samples)"
     )
     columns = ["seed", "oneshot HV", "oneshot samples"]
     for sampler in studies:
@@ -455,7 +457,8 @@ def oneshot_table(
         pooled = [a for r in runs for a in r.proxy[mode]]
         console.print(
             f"Kendall tau, proxy ({mode} BN) vs fine-tuned validation accuracy, pooled over "
-            f"{len(pooled)} configurations of {len(runs)} seeds: {kendall(pooled, pooled_final):.3f}; "
+            f"{len(pooled)} configurations of {len(runs)} seeds: "
+            f"{kendall(pooled, pooled_final):.3f}; "
             f"per seed mean {statistics.mean(r.tau(mode) for r in runs):.3f}"
         )
     spread = statistics.stdev(hvs) if len(hvs) > 1 else 0.0
@@ -465,7 +468,8 @@ def oneshot_table(
         console.print(
             f"{sampler}: HV mean {statistics.mean(finals):.4f} at full budget, "
             f"{statistics.mean(values):.4f} at oneshot's compute; oneshot / {sampler} compute "
-            f"{statistics.mean(ratios):.3f} (target: oneshot reaches the full-budget mean at <= 0.2)"
+            f"{statistics.mean(ratios):.3f} "
+            "(target: oneshot reaches the full-budget mean at <= 0.2)"
         )
 
 

@@ -31,7 +31,7 @@ from mdsnn_search.oneshot.supernet import Supernet
 from mdsnn_search.precision import PrecisionConfig
 from mdsnn_search.search.space import LayerRoles
 from mdsnn_search.search.spec import StudySpec
-from mdsnn_search.snn.models import SpikingNetwork, build_model, layer_table
+from mdsnn_search.snn.models import SpikingNetwork, layer_table, student_from_teacher
 from mdsnn_search.train import make_optimizer, resolve_device, seed_everything
 
 CACHE_DIR = Path("studies") / "supernets"
@@ -57,7 +57,8 @@ def supernet_key(spec: StudySpec, teacher_checkpoint: Path) -> str:
 
 
 def supernet_path(spec: StudySpec, teacher_checkpoint: Path) -> Path:
-    return (CACHE_DIR / f"{spec.model.arch}-{supernet_key(spec, teacher_checkpoint)}.pt").resolve()
+    key = supernet_key(spec, teacher_checkpoint)
+    return (CACHE_DIR / f"{spec.model.file_stem}-{key}.pt").resolve()
 
 
 def build_supernet(spec: StudySpec, teacher: SpikingNetwork) -> tuple[Supernet, PrecisionSpace]:
@@ -67,10 +68,7 @@ def build_supernet(spec: StudySpec, teacher: SpikingNetwork) -> tuple[Supernet, 
     space = PrecisionSpace(spec.search_space, roles)
     highest = space.student(space.extreme(highest=True))
     full = highest.model_copy(update={"precision": PrecisionConfig()})
-    network = build_model(
-        full.model_for(spec.model, spec.data), teacher.input_shape, teacher.num_classes
-    )
-    network.load_state_dict(teacher.state_dict())
+    network = student_from_teacher(teacher, full.model_for(spec.model, spec.data))
     candidates = space.layer_candidates()
     supernet = Supernet(
         network,

@@ -2,10 +2,11 @@
 began?
 
 A study stores a hash of its spec's trial-determining sections (data, model, teacher, training,
-search space, hardware, objectives and constraints). A resume whose hash differs would mix trials
-of two different experiments in one front, so it is refused, naming each changed field, unless the
-user accepts the change. Everything else (the trial count, sampler, seed, baselines, execution,
-storage) may change between runs. The hash is taken over the spec as written (relative paths
+search space, hardware, objectives and constraints; a oneshot study's strategy and oneshot
+section too). A resume whose hash differs would mix trials of two different experiments in one
+front, so it is refused, naming each changed field, unless the user accepts the change.
+Everything else (the trial count, sampler, seed, baselines, execution, storage) may change
+between runs. The hash is taken over the spec as written (relative paths
 stay relative), so drivers on machines with different working directories agree.
 """
 
@@ -27,6 +28,10 @@ DETERMINING: tuple[tuple[str, ...], ...] = (
 )
 """Paths into a spec document of the settings that determine a trial's outcome."""
 
+ONESHOT: tuple[tuple[str, ...], ...] = (("study", "strategy"), ("oneshot",))
+"""Determining too in a oneshot study: the supernet, proxy search and front come from them (left
+out of other studies' hashes, which therefore stay those their studies stored)."""
+
 IGNORED: tuple[tuple[str, ...], ...] = (("data", "cache_dir"),)
 """Settings inside those sections that do not: where event frames are cached."""
 
@@ -36,7 +41,8 @@ _MAX_SHOWN = 6
 def determining(document: dict[str, Any]) -> dict[str, Any]:
     """The trial-determining settings of a spec document (``StudySpec.model_dump(mode="json")``)."""
     picked: dict[str, Any] = {}
-    for path in DETERMINING:
+    oneshot = _get(document, ("study", "strategy")) == "oneshot"
+    for path in DETERMINING + (ONESHOT if oneshot else ()):
         value = _get(document, path)
         for ignored in IGNORED:
             if ignored[: len(path)] == path and isinstance(value, dict):
@@ -54,8 +60,11 @@ def spec_hash(document: dict[str, Any]) -> str:
 def changed_fields(stored: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
     """Each trial-determining field that differs, as ``path: old -> new``, in spec order."""
     changes: list[str] = []
-    for key, old in determining(stored).items():
-        _diff(key, old, determining(wanted)[key], changes)
+    old, new = determining(stored), determining(wanted)
+    for key in dict.fromkeys([*old, *new]):
+        # A field determining on one side only (a oneshot setting) is compared as written.
+        path = tuple(key.split("."))
+        _diff(key, old.get(key, _get(stored, path)), new.get(key, _get(wanted, path)), changes)
     return changes
 
 

@@ -14,7 +14,7 @@ images of each digit per split, one epoch per trial), with one shared teacher:
    validation and, for the same trial, on test. Training compute is counted in training
    samples processed.
 
-3. One-shot (``--strategies oneshot``, methods.md section 6): per seed one study with
+3. One-shot (``--strategies oneshot``, docs/design/methods.md section 6): per seed one study with
    ``study.strategy: oneshot`` (a supernet trained for ``--supernet-epochs`` with the sandwich
    rule, ``--proxy-trials`` configurations scored by it, the best ``--front`` fine-tuned for
    the trials' epochs, the four baselines as always). Reported: Kendall tau between the proxy's

@@ -271,7 +271,8 @@ class ExecutionConfig(BaseModel):
 
 
 class OneShotConfig(BaseModel):
-    """``study.strategy: oneshot`` (methods.md section 6): supernet, proxy search, front."""
+    """``study.strategy: oneshot`` (docs/design/methods.md section 6): supernet, proxy search,
+    front."""
 
     model_config = _STRICT
 

@@ -3,9 +3,9 @@
 Axes: the first two objectives. When exactly one of them is maximised (accuracy), it goes on the
 y axis, so the front rises to the upper left; cost axes are logarithmic when all their values are
 positive. Accuracy is drawn in percent and on the test split: the front is chosen on the
-validation split and reported on test (methods.md section 7), so the axis says so. Studies with
-more than two objectives get a note that only the first two are drawn; their front is still the
-front over all objectives.
+validation split and reported on test (docs/design/methods.md section 7), so the axis says so.
+Studies with more than two objectives get a note that only the first two are drawn; their front
+is still the front over all objectives.
 """
 
 from __future__ import annotations

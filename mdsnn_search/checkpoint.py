@@ -7,6 +7,7 @@ metadata (data and training settings, metrics). Nothing is unpickled as code.
 
 from __future__ import annotations
 
+import os
 import pickle
 import zipfile
 from dataclasses import dataclass, field
@@ -49,7 +50,15 @@ def save_checkpoint(
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "metadata": metadata or {},
     }
-    tmp = path.with_name(path.name + ".tmp")
+    return save_atomic(payload, path)
+
+
+def save_atomic(payload: Any, path: str | Path) -> Path:
+    """``torch.save`` to ``path`` through a temporary file renamed over it, so a reader (or a run
+    killed mid-write) never sees half a file; parent folders are created."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
         torch.save(payload, tmp)
         tmp.replace(path)

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
+from mdsnn_search.checkpoint import save_atomic
 from mdsnn_search.data import make_loader
 from mdsnn_search.distill.teacher import TeacherOutputs, run_teacher
 from mdsnn_search.errors import ConfigError
@@ -87,15 +88,10 @@ class TeacherOutputCache:
 
     def save(self, path: str | Path) -> Path:
         """Write to ``path`` (atomically: a reader never sees half a file)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save(
+        return save_atomic(
             {"format": CACHE_FORMAT, "logits_seq": self.logits_seq, "membranes": self.membranes},
-            tmp,
+            path,
         )
-        tmp.replace(path)
-        return path
 
     @classmethod
     def load(cls, path: str | Path) -> TeacherOutputCache:

@@ -23,7 +23,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from mdsnn_search.checkpoint import load_checkpoint
+from mdsnn_search.checkpoint import load_checkpoint, save_atomic
 from mdsnn_search.data import DataConfig, DatasetBundle, load_dataset, make_loader
 from mdsnn_search.distill import DistillConfig, TeacherOutputCache, make_distill_step
 from mdsnn_search.oneshot.sandwich import PrecisionSpace, precision_only, sandwich
@@ -208,10 +208,7 @@ def _save(
     if optimizer is not None and scheduler is not None:
         payload["optimizer"] = optimizer.state_dict()
         payload["scheduler"] = scheduler.state_dict()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(f".{os.getpid()}.tmp")
-    torch.save(payload, temporary)
-    temporary.replace(path)
+    save_atomic(payload, path)
 
 
 def _distilled(spec: StudySpec) -> list[str] | Literal["all"]:

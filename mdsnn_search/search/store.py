@@ -12,7 +12,6 @@ unless the user accepts it, when the spec's trial-determining sections changed (
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ from mdsnn_search.search.documents import (
 )
 from mdsnn_search.search.drift import changed_fields, describe, spec_hash
 from mdsnn_search.search.objectives import ATTR_BASELINE, STUDY_SPEC, STUDY_SPEC_HASH
-from mdsnn_search.search.results.storage import read_only_storage, sqlite_path
+from mdsnn_search.search.results.storage import read_only_storage, sqlite_path, sqlite_tables
 from mdsnn_search.search.spec import StudyConfig, StudySpec, absolute_paths
 from mdsnn_search.search.storage_url import masked, missing_driver_message, parse, redact
 
@@ -270,16 +269,7 @@ def _complete_sqlite_file(path: Path, url: str) -> bool:
     of anything else is refused rather than written into."""
     if not path.is_file():
         return False
-    try:
-        with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as connection:
-            tables = {
-                row[0]
-                for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
-            }
-    except sqlite3.DatabaseError as exc:
-        raise StudyError(
-            f"storage {url}: {path} is not a readable SQLite database ({exc})"
-        ) from None
+    tables = sqlite_tables(path, url)
     foreign = sorted(
         t for t in tables if t not in _OPTUNA_TABLES and not t.startswith(("study_", "trial_"))
     )

@@ -182,16 +182,9 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
-def _check_sqlite_file(url: str, database: str | None) -> None:
-    if not database or database == ":memory:":
-        raise ConfigError(
-            f"storage {url}: an in-memory SQLite database holds no stored study; give a file"
-        )
-    path = Path(database)
-    if not path.is_file():
-        raise StudyError(
-            f"storage {url}: no such file {path} (has the study been run from this directory?)"
-        )
+def sqlite_tables(path: Path, url: str) -> set[str]:
+    """The table names of the SQLite file at ``path``, opened read-only (never created or
+    changed); StudyError naming ``url`` if it is no readable SQLite database."""
     try:
         with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as connection:
             tables = {
@@ -202,6 +195,20 @@ def _check_sqlite_file(url: str, database: str | None) -> None:
         raise StudyError(
             f"storage {url}: {path} is not a readable SQLite database ({exc})"
         ) from None
+    return tables
+
+
+def _check_sqlite_file(url: str, database: str | None) -> None:
+    if not database or database == ":memory:":
+        raise ConfigError(
+            f"storage {url}: an in-memory SQLite database holds no stored study; give a file"
+        )
+    path = Path(database)
+    if not path.is_file():
+        raise StudyError(
+            f"storage {url}: no such file {path} (has the study been run from this directory?)"
+        )
+    tables = sqlite_tables(path, url)
     if not _OPTUNA_TABLES <= tables:
         raise StudyError(
             f"storage {url}: {path} is not an Optuna study database (no Optuna tables)"

@@ -14,7 +14,7 @@ from mdsnn_search.data import cifar, digits, events, mnist, tinyimagenet  # noqa
 from mdsnn_search.data.config import DataConfig, DatasetBundle, DatasetName, Encoding, EventNorm
 from mdsnn_search.data.encoding import direct_encode, poisson_encode
 from mdsnn_search.data.loader import make_loader, time_major_collate
-from mdsnn_search.data.registry import DATASETS, load_dataset
+from mdsnn_search.data.registry import DATASETS, load_dataset, load_search_dataset
 
 __all__ = [
     "DATASETS",
@@ -25,6 +25,7 @@ __all__ = [
     "EventNorm",
     "direct_encode",
     "load_dataset",
+    "load_search_dataset",
     "make_loader",
     "poisson_encode",
     "time_major_collate",

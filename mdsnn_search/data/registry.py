@@ -39,3 +39,10 @@ def load_dataset(cfg: DataConfig) -> DatasetBundle:
         cfg.timesteps,
     )
     return bundle
+
+
+def load_search_dataset(cfg: DataConfig) -> DatasetBundle:
+    """``cfg``'s dataset as a search uses it: the stratified, seeded validation split
+    (``cfg.val_fraction``, ``cfg.split_seed``) held out of the training split; trials are chosen by
+    it and train on the rest."""
+    return load_dataset(cfg).with_validation(cfg.val_fraction, cfg.split_seed)

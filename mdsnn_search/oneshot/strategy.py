@@ -43,6 +43,7 @@ def prepare_front(
         teacher_outputs,
         on_ray=spec.execution.backend == "ray",
         report=report,
+        bundle=bundle,
     )
     teacher = load_checkpoint(teacher_checkpoint).model
     supernet, space, metadata = load_supernet(path, spec, teacher)

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from mdsnn_search.checkpoint import load_checkpoint, save_atomic
-from mdsnn_search.data import DataConfig, DatasetBundle, load_dataset, make_loader
+from mdsnn_search.data import DatasetBundle, load_search_dataset, make_loader
 from mdsnn_search.distill import DistillConfig, TeacherOutputCache, make_distill_step
 from mdsnn_search.oneshot.sandwich import PrecisionSpace, precision_only, sandwich
 from mdsnn_search.oneshot.supernet import Supernet
@@ -99,9 +99,12 @@ class SupernetJob:
     output: str
 
 
-def train_supernet(job: SupernetJob, report: Report = print) -> dict[str, Any]:
+def train_supernet(
+    job: SupernetJob, report: Report = print, bundle: DatasetBundle | None = None
+) -> dict[str, Any]:
     """Train (or finish training) the supernet of ``job`` and save it at ``job.output``;
-    returns its metadata: epochs, training samples processed (configurations x samples)."""
+    returns its metadata: epochs, training samples processed (configurations x samples).
+    ``bundle``: the study's dataset when the caller holds it (else loaded here)."""
     spec = StudySpec.model_validate(job.spec)
     config = spec.oneshot
     training = config.training
@@ -109,7 +112,7 @@ def train_supernet(job: SupernetJob, report: Report = print) -> dict[str, Any]:
         torch.set_num_threads(max(1, int(config.cpus)))
     device = resolve_device(training.device)
     seed_everything(training.seed)
-    bundle = _bundle(spec.data)
+    bundle = bundle or load_search_dataset(spec.data)
     teacher = load_checkpoint(job.teacher_checkpoint).model
     supernet, space = build_supernet(spec, teacher)
     supernet.to(device)
@@ -219,10 +222,6 @@ def _distilled(spec: StudySpec) -> list[str] | Literal["all"]:
     return [] if chosen == "none" else "all"
 
 
-def _bundle(data: DataConfig) -> DatasetBundle:
-    return load_dataset(data).with_validation(data.val_fraction, data.split_seed)
-
-
 def ensure_supernet(
     spec: StudySpec,
     teacher_checkpoint: Path,
@@ -230,6 +229,7 @@ def ensure_supernet(
     *,
     on_ray: bool,
     report: Report,
+    bundle: DatasetBundle | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """The cached supernet of ``spec``, or a newly trained one: as a Ray job of its own
     (``oneshot.cpus``/``gpus``) when ``on_ray`` (Ray is initialised), else in this process.
@@ -245,7 +245,7 @@ def ensure_supernet(
         output=str(path),
     )
     if not on_ray:
-        return path, train_supernet(job, report)
+        return path, train_supernet(job, report, bundle)
     return path, _on_ray(spec, job, report)
 
 

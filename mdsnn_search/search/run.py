@@ -19,7 +19,7 @@ from typing import Any
 
 import optuna
 
-from mdsnn_search.data import DatasetBundle, load_dataset
+from mdsnn_search.data import DatasetBundle, load_dataset, load_search_dataset
 from mdsnn_search.data.config import DOWNLOAD_PAGES
 from mdsnn_search.errors import ConfigError, MdsnnError
 from mdsnn_search.hardware import load_preset
@@ -150,7 +150,7 @@ def run_study(
     url = storage_url or spec.study.storage_url()
     roles = check_spec(spec, source, storage_url=url)
     # Split once here: the teacher, its output cache and every trial use this validation split.
-    bundle = load_dataset(spec.data).with_validation(spec.data.val_fraction, spec.data.split_seed)
+    bundle = load_search_dataset(spec.data)
     check_existing(spec, source, url, accept_change=accept_spec_change)
     local_ray.stop_orphans()  # a run killed earlier could not stop its Ray
     address_field = "--address" if address else "execution.address"

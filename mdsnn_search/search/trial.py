@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from mdsnn_search.checkpoint import load_checkpoint
-from mdsnn_search.data import DataConfig, DatasetBundle, load_dataset
+from mdsnn_search.data import DataConfig, DatasetBundle, load_search_dataset
 from mdsnn_search.distill import TeacherOutputCache
 from mdsnn_search.hardware import estimate_cost, load_preset
 from mdsnn_search.job import TrainSpec, evaluate_splits, run_job
@@ -147,8 +147,7 @@ def _supernet(path: str, spec_json: str, teacher_checkpoint: str) -> Supernet:
 def _dataset(data_json: str) -> DatasetBundle:
     """Loaded once per worker process (Ray may run several trials in one), with the validation
     split every trial is chosen by (the rest trains)."""
-    data = DataConfig.model_validate_json(data_json)
-    return load_dataset(data).with_validation(data.val_fraction, data.split_seed)
+    return load_search_dataset(DataConfig.model_validate_json(data_json))
 
 
 @functools.lru_cache(maxsize=2)

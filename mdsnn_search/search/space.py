@@ -181,16 +181,22 @@ def search_distributions(
     return trial.distributions
 
 
-def baseline_params(name: str, space: SearchSpaceConfig, roles: LayerRoles) -> dict[str, Any]:
-    """The searched parameters at baseline ``name``'s values, those the space can hold (FP32's 32
-    bits are no choice of any space; its distillation settings may be): stored on the baseline
-    trial, they show its configuration and let it count in parameter importances."""
+def baseline_params(
+    name: str,
+    space: SearchSpaceConfig,
+    roles: LayerRoles,
+    distributions: dict[str, BaseDistribution],
+) -> dict[str, Any]:
+    """The searched parameters (``distributions``, :func:`search_distributions`) at baseline
+    ``name``'s values, those the space can hold (FP32's 32 bits are no choice of any space; its
+    distillation settings may be): stored on the baseline trial, they show its configuration and
+    let it count in parameter importances."""
     student = baseline_student(name, space)
     layers = student.precision.resolve(roles.layers)
     uniform = BASELINES[name]
     distill = student.distill
     params: dict[str, Any] = {}
-    for param, distribution in search_distributions(space, roles).items():
+    for param, distribution in distributions.items():
         knob, _, layer = param.partition(":")
         bits = layers[layer] if layer else uniform
         value: Any
@@ -219,8 +225,8 @@ def record_baseline(
     """Baseline ``name``'s student, its configuration stored as the trial's parameters (those the
     space holds, :func:`baseline_params`), fixed through Optuna's ``PartialFixedSampler``."""
     student = baseline_student(name, space)
-    params = baseline_params(name, space, roles)
     distributions = search_distributions(space, roles)
+    params = baseline_params(name, space, roles, distributions)
     with warnings.catch_warnings():
         # Every recorded parameter is fixed; an independent base sampler keeps the study's own
         # (NSGA-II's generations) out of the baseline.

@@ -137,8 +137,8 @@ def _draw(ax, data: PlotData) -> None:  # type: ignore[no-untyped-def]
         if log:
             _log_axis(ax, axis)
     ax.margins(x=0.06, y=0.06)
-    ax.set_xlabel(data.x.label + (", log scale" if data.x.log else ""))
-    ax.set_ylabel(data.y.label + (", log scale" if data.y.log else ""))
+    ax.set_xlabel(data.x.title)
+    ax.set_ylabel(data.y.title)
     ax.set_title(data.title, loc="left", fontsize=11, weight="bold")
     ax.grid(True, which="major", color="0.92", lw=0.6)
     ax.legend(loc="best", fontsize=7.5, framealpha=0.9)

@@ -40,6 +40,11 @@ class Axis:
     scale: float
     """Stored value x scale = drawn value (100 for accuracy in percent)."""
 
+    @property
+    def title(self) -> str:
+        """The axis title of both figures: the label, and whether the scale is logarithmic."""
+        return self.label + (", log scale" if self.log else "")
+
 
 @dataclass(frozen=True)
 class Point:

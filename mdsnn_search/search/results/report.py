@@ -28,7 +28,7 @@ from optuna.trial import FrozenTrial, TrialState, create_trial
 from mdsnn_search.outputs import PAGE_META
 from mdsnn_search.search.objectives import TEST_ACCURACY
 from mdsnn_search.search.results.front import FrontSummary
-from mdsnn_search.search.results.plotdata import BASELINE_COLORS, Axis, PlotData, Point
+from mdsnn_search.search.results.plotdata import BASELINE_COLORS, PlotData, Point
 from mdsnn_search.search.results.records import TrialRecord
 from mdsnn_search.search.results.storage import StoredStudy
 from mdsnn_search.search.results.tables import Rows
@@ -92,7 +92,7 @@ def pareto_figure(stored: StoredStudy, records: Sequence[TrialRecord], data: Plo
         figure = optuna.visualization.plot_pareto_front(
             _hover_study(stored, records),
             targets=lambda t: coordinates[t.number],
-            target_names=[_axis_title(data.x), _axis_title(data.y)],
+            target_names=[data.x.title, data.y.title],
         )
     names = (
         ["infeasible", "feasible, dominated", "Pareto front"]
@@ -253,7 +253,3 @@ def _table_figure(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> go.F
     )
     figure.update_layout(title="Pareto front", height=120 + 30 * max(len(rows), 1))
     return figure
-
-
-def _axis_title(axis: Axis) -> str:
-    return axis.label + (", log scale" if axis.log else "")

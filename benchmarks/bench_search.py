@@ -54,12 +54,12 @@ from rich.table import Table  # noqa: E402
 
 from mdsnn_search.data import load_dataset  # noqa: E402
 from mdsnn_search.job import TEST_ACCURACY  # noqa: E402
-from mdsnn_search.search.documents import trial_document  # noqa: E402
-from mdsnn_search.search.objectives import ATTR_BASELINE, ATTR_METRICS  # noqa: E402
-from mdsnn_search.search.results import hypervolume  # noqa: E402
+from mdsnn_search.results import hypervolume  # noqa: E402
 from mdsnn_search.search.run import run_study  # noqa: E402
-from mdsnn_search.search.spec import StudySpec  # noqa: E402
 from mdsnn_search.search.teacher import ensure_teacher  # noqa: E402
+from mdsnn_search.spec.objectives import ATTR_BASELINE, ATTR_METRICS  # noqa: E402
+from mdsnn_search.spec.schema import StudySpec  # noqa: E402
+from mdsnn_search.study.documents import trial_document  # noqa: E402
 from mdsnn_search.terminal import console as make_console  # noqa: E402
 
 SPEC = Path(__file__).parents[1] / "search_spaces" / "mnist5k.yaml"

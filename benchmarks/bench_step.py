@@ -64,7 +64,7 @@ from mdsnn_search.snn.quantizers import (
     MembraneQuantizer,
     WeightQuantizer,
 )
-from mdsnn_search.train import classification_loss
+from mdsnn_search.training_loop import classification_loss
 
 INPUT = (1, 8, 8)
 CLASSES = 10

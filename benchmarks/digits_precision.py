@@ -21,7 +21,7 @@ from mdsnn_search.job import TrainSpec, run_job
 from mdsnn_search.precision import PrecisionConfig
 from mdsnn_search.snn import ModelConfig
 from mdsnn_search.terminal import console
-from mdsnn_search.train import TrainConfig
+from mdsnn_search.training_loop import TrainConfig
 
 PRECISIONS = {"FP32 teacher": (32, 32, 32), "W4/U4/BN8": (4, 4, 8), "W2/U2/BN8": (2, 2, 8)}
 

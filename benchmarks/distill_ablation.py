@@ -59,7 +59,7 @@ from mdsnn_search.snn import (  # noqa: E402
     student_from_teacher,
 )
 from mdsnn_search.terminal import console as make_console  # noqa: E402
-from mdsnn_search.train import TrainConfig, evaluate, fit, seed_everything  # noqa: E402
+from mdsnn_search.training_loop import TrainConfig, evaluate, fit, seed_everything  # noqa: E402
 
 TEACHER = "teacher"
 VARIANTS = ("qat", "+md", "+kd", "+hkd")

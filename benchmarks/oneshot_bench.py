@@ -16,13 +16,18 @@ from scipy.stats import kendalltau
 
 from mdsnn_search.checkpoint import load_checkpoint
 from mdsnn_search.data import DatasetBundle, load_dataset
-from mdsnn_search.oneshot.proxy import STUDY_SCORING, ProxyScorer, proxy_study_name
-from mdsnn_search.oneshot.strategy import STUDY_ONESHOT
-from mdsnn_search.oneshot.train import SupernetJob, load_supernet, supernet_path, train_supernet
-from mdsnn_search.search.objectives import ATTR_BASELINE
 from mdsnn_search.search.run import run_study
-from mdsnn_search.search.spec import StudySpec
 from mdsnn_search.search.teacher import ensure_teacher
+from mdsnn_search.spec.objectives import ATTR_BASELINE
+from mdsnn_search.spec.schema import StudySpec
+from mdsnn_search.strategies.oneshot.proxy import STUDY_SCORING, ProxyScorer, proxy_study_name
+from mdsnn_search.strategies.oneshot.strategy import STUDY_ONESHOT
+from mdsnn_search.strategies.oneshot.supernet_training import (
+    SupernetJob,
+    load_supernet,
+    supernet_path,
+    train_supernet,
+)
 
 Trial = optuna.trial.FrozenTrial
 BN_MODES = ("switchable", "recalibrate")

@@ -31,7 +31,7 @@ from mdsnn_search.precision import PrecisionConfig
 from mdsnn_search.snn import ModelConfig, SpikingNetwork, build_model, student_from_teacher
 from mdsnn_search.snn.bn_recalibration import recalibrate_bn_
 from mdsnn_search.terminal import console as make_console
-from mdsnn_search.train import TrainConfig, evaluate, fit, seed_everything
+from mdsnn_search.training_loop import TrainConfig, evaluate, fit, seed_everything
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "data"))
 from data_formats import make_learnable_event_folder  # noqa: E402  (the tests' own event writer)

@@ -45,13 +45,13 @@ from mdsnn_search.data import DataConfig, DatasetBundle, load_dataset  # noqa: E
 from mdsnn_search.distill import DistillConfig  # noqa: E402
 from mdsnn_search.job import TrainSpec, run_job  # noqa: E402
 from mdsnn_search.precision import LayerPrecision, PrecisionConfig  # noqa: E402
-from mdsnn_search.search.space import StudentConfig  # noqa: E402
-from mdsnn_search.search.spec import StudySpec  # noqa: E402
 from mdsnn_search.search.trial import cost_metrics  # noqa: E402
 from mdsnn_search.snn import ModelConfig  # noqa: E402
 from mdsnn_search.snn.pruning import PruningConfig  # noqa: E402
+from mdsnn_search.spec.schema import StudySpec  # noqa: E402
+from mdsnn_search.spec.space import StudentConfig  # noqa: E402
 from mdsnn_search.terminal import console as make_console  # noqa: E402
-from mdsnn_search.train import TrainConfig  # noqa: E402
+from mdsnn_search.training_loop import TrainConfig  # noqa: E402
 
 TEACHER = "teacher"
 MEMBRANES = {

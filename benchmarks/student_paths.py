@@ -27,7 +27,7 @@ from mdsnn_search.distill import DistillConfig
 from mdsnn_search.job import TrainSpec, run_job
 from mdsnn_search.precision import PrecisionConfig
 from mdsnn_search.snn import ModelConfig
-from mdsnn_search.train import TrainConfig
+from mdsnn_search.training_loop import TrainConfig
 
 PRECISIONS = {"W8/U8/BN8": (8, 8), "W4/U4/BN8": (4, 4), "W2/U2/BN8": (2, 2)}
 

@@ -35,7 +35,7 @@ from mdsnn_search.snn.models import SpikingNetwork, build_model, student_from_te
 from mdsnn_search.snn.neuron import compile_neurons_
 from mdsnn_search.snn.pruning import prune_channels_
 from mdsnn_search.snn.timesteps import check_student_timesteps
-from mdsnn_search.train import (
+from mdsnn_search.training_loop import (
     TrainConfig,
     deterministic_kernels,
     evaluate,

@@ -103,13 +103,13 @@ def test_the_package_has_no_import_cycles() -> None:
 
 def test_the_check_finds_a_cycle() -> None:
     graph = import_graph()
-    graph["mdsnn_search.search.executors"].add("mdsnn_search.search.ray_tune")
-    graph["mdsnn_search.search.ray_tune"].add("mdsnn_search.search.executors")
-    assert ["mdsnn_search.search.executors", "mdsnn_search.search.ray_tune"] in cycles(graph)
+    graph["mdsnn_search.execution.executors"].add("mdsnn_search.execution.ray_tune")
+    graph["mdsnn_search.execution.ray_tune"].add("mdsnn_search.execution.executors")
+    assert ["mdsnn_search.execution.executors", "mdsnn_search.execution.ray_tune"] in cycles(graph)
 
 
 def test_lazy_imports_count() -> None:
-    tree = ast.parse("def f():\n    from mdsnn_search.search import ray_tune\n")
-    assert _imported(tree, "mdsnn_search.search.executors", False) == [
-        "mdsnn_search.search.ray_tune"
+    tree = ast.parse("def f():\n    from mdsnn_search.execution import ray_tune\n")
+    assert _imported(tree, "mdsnn_search.execution.executors", False) == [
+        "mdsnn_search.execution.ray_tune"
     ]

@@ -19,7 +19,7 @@ from mdsnn_search.precision import PrecisionConfig
 from mdsnn_search.snn import ModelConfig, SpikingNetwork, build_model, student_from_teacher
 from mdsnn_search.snn.layers import QuantLinear
 from mdsnn_search.snn.quantizers import WeightQuantizer, signal_to_quantization_noise_db
-from mdsnn_search.train import EvalResult, TrainConfig, evaluate, fit, seed_everything
+from mdsnn_search.training_loop import EvalResult, TrainConfig, evaluate, fit, seed_everything
 
 sys.path.insert(0, str(Path(__file__).parent / "data"))
 from data_formats import make_learnable_event_folder  # noqa: E402
@@ -146,7 +146,7 @@ def test_a_job_re_estimates_bn_after_copying_the_teacher_and_after_training(
     monkeypatch.setattr(
         job, "recalibrate_bn_", lambda model, *a, **k: passes.append("job") or real(model, *a, **k)
     )
-    import mdsnn_search.train as train
+    import mdsnn_search.training_loop as train
 
     monkeypatch.setattr(
         train,

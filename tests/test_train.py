@@ -13,7 +13,7 @@ from mdsnn_search.errors import ConfigError
 from mdsnn_search.precision import PrecisionConfig
 from mdsnn_search.snn import ModelConfig, build_model, layer_table
 from mdsnn_search.snn.models import SpikingNetwork
-from mdsnn_search.train import (
+from mdsnn_search.training_loop import (
     TrainConfig,
     classification_loss,
     deterministic_kernels,

@@ -19,12 +19,12 @@ from collections.abc import Sequence
 
 from mdsnn_search import __version__
 from mdsnn_search.errors import MdsnnError
-from mdsnn_search.search.storage_errors import storage_errors_as_user_errors
-from mdsnn_search.search.storage_url import RedactingFilter, redact
+from mdsnn_search.study.storage_errors import storage_errors_as_user_errors
+from mdsnn_search.study.storage_url import RedactingFilter, redact
 
 EXIT_USER_ERROR = 2
 
-SUBCOMMANDS = ("run", "validate", "status", "pareto", "export", "dashboard", "train", "cost")
+SUBCOMMANDS = ("run", "validate", "status", "pareto", "export", "dashboard", "retrain", "cost")
 """Subcommand modules, in help order."""
 
 

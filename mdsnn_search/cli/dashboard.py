@@ -2,7 +2,7 @@
 
 Read-only by default: optuna-dashboard 0.21 has no such mode, and its web API deletes or renames a
 study, or tells a trial, on one unauthenticated request from anything that can reach the port; the
-app is served behind :class:`~mdsnn_search.search.results.read_only.ReadOnlyApp`, which refuses
+app is served behind :class:`~mdsnn_search.results.read_only.ReadOnlyApp`, which refuses
 every request but GET/HEAD/OPTIONS. ``--allow-writes`` serves it as optuna-dashboard ships it
 (notes, deleting studies, telling trials from the page).
 
@@ -19,8 +19,8 @@ import socket
 from mdsnn_search.cli.render import console
 from mdsnn_search.cli.study_args import add_study_arguments, open_from_args
 from mdsnn_search.errors import ConfigError
-from mdsnn_search.search.documents import artifact_folder
-from mdsnn_search.search.results.read_only import ReadOnlyApp
+from mdsnn_search.results.read_only import ReadOnlyApp
+from mdsnn_search.study.documents import artifact_folder
 
 HOST = "127.0.0.1"
 

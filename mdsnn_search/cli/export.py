@@ -21,14 +21,14 @@ from mdsnn_search.outputs import (
     check_output_folder,
     check_plain_name,
 )
-from mdsnn_search.search.results import (
+from mdsnn_search.results import (
     export_name,
     find_trials,
     summarize_front,
     train_spec_yaml,
     trial_train_spec,
 )
-from mdsnn_search.search.results.export import export_header
+from mdsnn_search.results.export import export_header
 from mdsnn_search.tables import rich_table
 
 if TYPE_CHECKING:

@@ -3,7 +3,7 @@
 Writes ``studies/NAME/pareto.png`` (matplotlib) and ``pareto.html`` (Optuna's plotly figures, one
 self-contained page) unless told otherwise (``--plot``,
 ``--html``, ``--no-files``); files it did not write are replaced only with ``--force``. The
-hypervolume's reference point is documented in :mod:`mdsnn_search.search.results.front`.
+hypervolume's reference point is documented in :mod:`mdsnn_search.results.front`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from mdsnn_search.cli.render import console, print_json
 from mdsnn_search.cli.study_args import add_study_arguments, open_from_args, study_folder
 from mdsnn_search.errors import ConfigError
 from mdsnn_search.outputs import PAGE, check_figure_file, check_output_file
-from mdsnn_search.search.results import FrontSummary, StoredStudy, TrialRecord, summarize_front
-from mdsnn_search.search.results.terminal import front_table, records_of
+from mdsnn_search.results import FrontSummary, StoredStudy, TrialRecord, summarize_front
+from mdsnn_search.results.terminal import front_table, records_of
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -130,10 +130,10 @@ def _write_files(
         return {}, ["one objective: no front to plot"]
     if summary.n_complete == 0:
         return {}, ["no complete trials yet: nothing to plot"]
-    from mdsnn_search.search.results.plot import save_pareto_png
-    from mdsnn_search.search.results.plotdata import plot_data
-    from mdsnn_search.search.results.report import pareto_report, save_report
-    from mdsnn_search.search.results.tables import front_rows
+    from mdsnn_search.results.plot import save_pareto_png
+    from mdsnn_search.results.plotdata import plot_data
+    from mdsnn_search.results.report import pareto_report, save_report
+    from mdsnn_search.results.tables import front_rows
 
     notes = (
         [f"{len(stored.objectives)} objectives: the plots show the first two"]

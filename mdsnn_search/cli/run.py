@@ -46,9 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mdsnn_search.errors import ConfigError
-    from mdsnn_search.search.results.terminal import front_document, front_table
+    from mdsnn_search.results.terminal import front_document, front_table
     from mdsnn_search.search.run import run_study
-    from mdsnn_search.search.spec import load_spec
+    from mdsnn_search.spec.schema import load_spec
 
     spec = load_spec(args.spec)
     if args.n_trials is not None and args.n_trials < 1:

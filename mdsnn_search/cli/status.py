@@ -6,8 +6,8 @@ import argparse
 
 from mdsnn_search.cli.render import console, print_json
 from mdsnn_search.cli.study_args import add_study_arguments, open_from_args
-from mdsnn_search.search.results import trial_counts
-from mdsnn_search.search.results.terminal import (
+from mdsnn_search.results import trial_counts
+from mdsnn_search.results.terminal import (
     counts_line,
     failures_table,
     records_of,

@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 from mdsnn_search.outputs import check_plain_name
-from mdsnn_search.search.results import StoredStudy, open_stored_study
+from mdsnn_search.results import StoredStudy, open_stored_study
 
 
 def add_study_arguments(parser: argparse.ArgumentParser) -> None:

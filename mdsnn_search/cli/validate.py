@@ -22,10 +22,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mdsnn_search.search.resources import local_node, probe_address, trial_resources
+    from mdsnn_search.execution.resources import local_node, probe_address, trial_resources
     from mdsnn_search.search.run import check_spec
-    from mdsnn_search.search.spec import load_spec
-    from mdsnn_search.search.storage_url import masked
+    from mdsnn_search.spec.schema import load_spec
+    from mdsnn_search.study.storage_url import masked
 
     spec = load_spec(args.spec)
     roles = check_spec(spec, args.spec)

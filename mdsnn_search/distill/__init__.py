@@ -2,9 +2,10 @@
 
 A quantized student learns its full-precision teacher's pre-spike membrane potentials (MD-SNN)
 and, optionally, its softened logits, with separate teacher and student temperatures (Lee et al.,
-arXiv 2106.07172). ``make_distill_step`` gives the ``step_loss`` for :func:`mdsnn_search.train.fit`;
-``evaluate_student`` the metrics a study stores. The teacher's side runs as inference
-(``inference_teacher``) or comes from a study's cache of its outputs (``TeacherOutputCache``).
+arXiv 2106.07172). ``make_distill_step`` gives the ``step_loss`` for
+:func:`mdsnn_search.training_loop.fit`; ``evaluate_student`` the metrics a study stores. The
+teacher's side runs as inference (``inference_teacher``) or comes from a study's cache of its
+outputs (``TeacherOutputCache``).
 Equations and choices: docs/distillation.md.
 """
 

@@ -20,7 +20,7 @@ from mdsnn_search.distill.pair import check_pair
 from mdsnn_search.distill.recording import recording_membranes, take_membranes
 from mdsnn_search.snn.models.network import SpikingNetwork
 from mdsnn_search.snn.neuron import QuantLIFNode
-from mdsnn_search.train import Batch, evaluate
+from mdsnn_search.training_loop import Batch, evaluate
 
 ACCURACY = "accuracy"
 LOSS = "loss"
@@ -41,7 +41,7 @@ STUDENT_METRICS: tuple[str, ...] = (
     MEMBRANE_MISMATCH_MEAN,
 )
 """Keys of :func:`evaluate_student`'s dict; the first six are those of
-:class:`~mdsnn_search.train.EvalResult`."""
+:class:`~mdsnn_search.training_loop.EvalResult`."""
 
 
 class MembraneComparison:

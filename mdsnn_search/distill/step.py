@@ -1,4 +1,5 @@
-"""One distillation training step, as the ``step_loss`` that :func:`mdsnn_search.train.fit` calls.
+"""One distillation training step: the ``step_loss`` that :func:`~mdsnn_search.training_loop.fit`
+calls.
 
 Per batch the student runs with membranes recording at the distilled layers, and the loss is
 
@@ -39,7 +40,7 @@ from mdsnn_search.distill.recording import SpikeCollector, recording_membranes, 
 from mdsnn_search.distill.teacher import TeacherOutputs, inference_teacher, run_teacher
 from mdsnn_search.snn.models.network import SpikingNetwork
 from mdsnn_search.snn.neuron import QuantLIFNode
-from mdsnn_search.train import classification_loss
+from mdsnn_search.training_loop import classification_loss
 
 PART_TOTAL = "total"
 PART_CE = "ce"
@@ -211,9 +212,9 @@ def make_distill_step(
 ) -> DistillStep:
     """Freeze ``teacher`` and return the step that distils it into the model ``fit`` trains.
 
-    The result is a :data:`~mdsnn_search.train.StepLoss` (a :class:`DistillStep`, whose ``parts``
-    hold the last batch's loss terms); with a usable ``cache`` it reads the teacher's outputs from
-    it (see :class:`DistillStep`).
+    The result is a :data:`~mdsnn_search.training_loop.StepLoss` (a :class:`DistillStep`, whose
+    ``parts`` hold the last batch's loss terms); with a usable ``cache`` it reads the teacher's
+    outputs from it (see :class:`DistillStep`).
 
     Raises ConfigError if a distilled layer is not a spiking layer of the teacher (listing those
     there are) or, when ``student`` is given now or the step first meets one, of the student.

@@ -12,13 +12,13 @@ from typing import Any
 
 from mdsnn_search.errors import ConfigError
 from mdsnn_search.hardware.aware import estimate_aware
-from mdsnn_search.hardware.compat import estimate_spikesim
 from mdsnn_search.hardware.configs import ConfigBatch
 from mdsnn_search.hardware.layers import LayerActivity, LayerSpec
 from mdsnn_search.hardware.mapping import map_layers, table_geometry
 from mdsnn_search.hardware.messages import unknown_layer_message
 from mdsnn_search.hardware.preset import HardwarePreset
 from mdsnn_search.hardware.report import CostReport
+from mdsnn_search.hardware.spikesim import estimate_spikesim
 from mdsnn_search.precision import LayerPrecision
 
 _EMPTY: Mapping[str, Any] = {}

@@ -24,10 +24,10 @@ from mdsnn_search.data.checks import check_dataset
 from mdsnn_search.errors import ConfigError, MdsnnError
 from mdsnn_search.job import load_teacher
 from mdsnn_search.outputs import check_writable_folder
-from mdsnn_search.search.spec import StudySpec
 from mdsnn_search.search.teacher import CACHE_DIR, cached_teacher_accuracy, cached_teacher_path
 from mdsnn_search.snn.models import build_model
-from mdsnn_search.train import MAX_SEED, NO_CUDA
+from mdsnn_search.spec.schema import StudySpec
+from mdsnn_search.training_loop import MAX_SEED, NO_CUDA
 
 
 def check_inputs(spec: StudySpec, source: str | Path, storage_url: str | None = None) -> None:

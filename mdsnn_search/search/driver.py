@@ -22,18 +22,10 @@ from optuna.trial import TrialState
 from pydantic import ValidationError
 
 from mdsnn_search.errors import MdsnnError
-from mdsnn_search.search.budget import (
-    Budget,
-    Claimed,
-    claim,
-    interrupt,
-    open_claimed,
-    snapshot,
-    top_up,
-)
-from mdsnn_search.search.documents import set_trial_document
-from mdsnn_search.search.heartbeat import Heartbeat
-from mdsnn_search.search.objectives import (
+from mdsnn_search.execution.protocol import TrialOutcome, TrialRequest, TrialStatus
+from mdsnn_search.search.samplers import make_sampler, trial_seed
+from mdsnn_search.search.teacher import TeacherInfo
+from mdsnn_search.spec.objectives import (
     ATTR_BASELINE,
     ATTR_FAIL_REASON,
     ATTR_METRICS,
@@ -44,13 +36,21 @@ from mdsnn_search.search.objectives import (
     ATTR_TRIAL_DIR,
     OBJECTIVES,
 )
-from mdsnn_search.search.protocol import TrialOutcome, TrialRequest, TrialStatus
-from mdsnn_search.search.samplers import make_sampler, trial_seed
-from mdsnn_search.search.signals import StopOnSignals
-from mdsnn_search.search.space import LayerRoles, record_baseline, suggest_student
-from mdsnn_search.search.spec import StudySpec
-from mdsnn_search.search.teacher import TeacherInfo
-from mdsnn_search.search.trial_attrs import (
+from mdsnn_search.spec.schema import StudySpec
+from mdsnn_search.spec.space import LayerRoles, record_baseline, suggest_student
+from mdsnn_search.study.budget import (
+    Budget,
+    Claimed,
+    claim,
+    interrupt,
+    open_claimed,
+    snapshot,
+    top_up,
+)
+from mdsnn_search.study.documents import set_trial_document
+from mdsnn_search.study.heartbeat import Heartbeat
+from mdsnn_search.study.signals import StopOnSignals
+from mdsnn_search.study.trial_attrs import (
     ATTR_ACCURACY_DROP,
     short,
     shown_metrics,

@@ -16,8 +16,8 @@ from rich.console import Group
 from rich.live import Live
 from rich.text import Text
 
+from mdsnn_search.results.terminal import front_table
 from mdsnn_search.search.driver import StudyDriver
-from mdsnn_search.search.results.terminal import front_table
 from mdsnn_search.terminal import console
 
 

@@ -22,26 +22,26 @@ import optuna
 from mdsnn_search.data import DatasetBundle, load_dataset, load_search_dataset
 from mdsnn_search.data.config import DOWNLOAD_PAGES
 from mdsnn_search.errors import ConfigError, MdsnnError
+from mdsnn_search.execution import local_ray
+from mdsnn_search.execution.executors import Executor, open_executor
+from mdsnn_search.execution.protocol import TrialContext, TrialFn
 from mdsnn_search.hardware import load_preset
-from mdsnn_search.oneshot.strategy import prepare_front
 from mdsnn_search.precision import matches_layer
-from mdsnn_search.search import local_ray
-from mdsnn_search.search.budget import snapshot
 from mdsnn_search.search.checks import check_inputs
 from mdsnn_search.search.driver import StudyDriver
-from mdsnn_search.search.executors import Executor, open_executor
-from mdsnn_search.search.heartbeat import Heartbeat
-from mdsnn_search.search.objectives import STUDY_TEACHER
 from mdsnn_search.search.progress import LiveProgress
-from mdsnn_search.search.protocol import TrialContext, TrialFn
-from mdsnn_search.search.signals import RunInterrupted, StopOnSignals
-from mdsnn_search.search.space import LayerRoles
-from mdsnn_search.search.spec import StudySpec, absolute_paths
-from mdsnn_search.search.storage_url import masked
-from mdsnn_search.search.store import OpenedStudy, check_existing, connect, open_study
 from mdsnn_search.search.teacher import ensure_teacher, ensure_teacher_outputs
 from mdsnn_search.search.trial import run_trial
 from mdsnn_search.snn.models import model_layer_table
+from mdsnn_search.spec.objectives import STUDY_TEACHER
+from mdsnn_search.spec.schema import StudySpec, absolute_paths
+from mdsnn_search.spec.space import LayerRoles
+from mdsnn_search.strategies.oneshot.strategy import prepare_front
+from mdsnn_search.study.budget import snapshot
+from mdsnn_search.study.heartbeat import Heartbeat
+from mdsnn_search.study.signals import RunInterrupted, StopOnSignals
+from mdsnn_search.study.storage_url import masked
+from mdsnn_search.study.store import OpenedStudy, check_existing, connect, open_study
 
 logger = logging.getLogger(__name__)
 

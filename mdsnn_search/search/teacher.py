@@ -37,9 +37,9 @@ from mdsnn_search.job import (
     run_job,
 )
 from mdsnn_search.precision import PrecisionConfig
-from mdsnn_search.search.spec import StudySpec
 from mdsnn_search.snn.models.external import factory_source_digest
 from mdsnn_search.snn.models.network import SpikingNetwork
+from mdsnn_search.spec.schema import StudySpec
 from mdsnn_search.terminal import PhaseProgress
 
 logger = logging.getLogger(__name__)

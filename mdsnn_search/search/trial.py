@@ -1,9 +1,9 @@
 """One trial: train the sampled student against the study's teacher, then cost it on the crossbar.
 
 Runs wherever the executor puts it (a Ray worker, or this process). Everything it needs arrives
-as plain data (:class:`~mdsnn_search.search.protocol.TrialContext` and the
-:class:`~mdsnn_search.search.protocol.TrialRequest`), so it pickles; it never touches the study
-storage. It returns a :class:`~mdsnn_search.search.protocol.TrialOutcome`; a failure is an
+as plain data (:class:`~mdsnn_search.execution.protocol.TrialContext` and the
+:class:`~mdsnn_search.execution.protocol.TrialRequest`), so it pickles; it never touches the study
+storage. It returns a :class:`~mdsnn_search.execution.protocol.TrialOutcome`; a failure is an
 outcome too, with its reason.
 """
 
@@ -21,16 +21,16 @@ import torch
 from mdsnn_search.checkpoint import load_checkpoint
 from mdsnn_search.data import DataConfig, DatasetBundle, load_search_dataset
 from mdsnn_search.distill import TeacherOutputCache
+from mdsnn_search.execution.protocol import TrialContext, TrialOutcome, TrialRequest
 from mdsnn_search.hardware import estimate_cost, load_preset
 from mdsnn_search.job import TrainSpec, evaluate_splits, run_job
-from mdsnn_search.oneshot.supernet import Supernet
-from mdsnn_search.oneshot.train import load_supernet
-from mdsnn_search.search.protocol import TrialContext, TrialOutcome, TrialRequest
-from mdsnn_search.search.space import StudentConfig, is_full_precision_student
-from mdsnn_search.search.spec import StudySpec
 from mdsnn_search.snn.models import SpikingNetwork, layer_table
 from mdsnn_search.snn.monitor import layer_activity
 from mdsnn_search.snn.pruning import kept_channel_activity, kept_fractions
+from mdsnn_search.spec.schema import StudySpec
+from mdsnn_search.spec.space import StudentConfig, is_full_precision_student
+from mdsnn_search.strategies.oneshot.supernet import Supernet
+from mdsnn_search.strategies.oneshot.supernet_training import load_supernet
 
 
 def run_trial(context: TrialContext, request: TrialRequest) -> TrialOutcome:

@@ -17,7 +17,7 @@ from spikingjelly.activation_based import functional
 from mdsnn_search.data import DataConfig, DatasetBundle, load_dataset, make_loader
 from mdsnn_search.precision import PrecisionConfig
 from mdsnn_search.snn import ModelConfig, SpikingNetwork, build_model, student_from_teacher
-from mdsnn_search.train import TrainConfig, fit, seed_everything
+from mdsnn_search.training_loop import TrainConfig, fit, seed_everything
 
 WIDTH = 0.25
 STUDENT_PRECISION = PrecisionConfig.uniform(2, 2, 8)

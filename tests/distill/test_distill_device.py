@@ -28,7 +28,7 @@ from conftest import STUDENT_PRECISION
 
 from mdsnn_search.distill import DistillConfig, make_distill_step
 from mdsnn_search.snn import SpikingNetwork, student_from_teacher
-from mdsnn_search.train import TrainConfig, deterministic_kernels, fit, seed_everything
+from mdsnn_search.training_loop import TrainConfig, deterministic_kernels, fit, seed_everything
 
 RTOL = 1e-3
 

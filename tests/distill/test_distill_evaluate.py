@@ -17,7 +17,7 @@ from mdsnn_search.distill import (
     membrane_mismatch,
 )
 from mdsnn_search.errors import ConfigError
-from mdsnn_search.train import evaluate
+from mdsnn_search.training_loop import evaluate
 
 
 @pytest.fixture

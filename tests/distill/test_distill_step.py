@@ -22,7 +22,7 @@ from mdsnn_search.distill.step import (
     PART_TOTAL,
 )
 from mdsnn_search.errors import ConfigError
-from mdsnn_search.train import classification_loss
+from mdsnn_search.training_loop import classification_loss
 
 EVERYTHING = DistillConfig(layers="all", membrane_weight=1.0, kd_weight=1.0, spike_weight=0.1)
 

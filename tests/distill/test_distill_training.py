@@ -11,7 +11,7 @@ from mdsnn_search.distill import (
     evaluate_student,
     make_distill_step,
 )
-from mdsnn_search.train import TrainConfig, fit, seed_everything
+from mdsnn_search.training_loop import TrainConfig, fit, seed_everything
 
 SEED = 2  # the ordering held for each of seeds 0-5 when this test was written
 

@@ -398,8 +398,8 @@ def test_arch_needs_input_and_classes(capsys: pytest.CaptureFixture[str]) -> Non
 
 
 @pytest.mark.skipif(
-    importlib.util.find_spec("mdsnn_search.cli.train") is None,
-    reason="the full CLI also loads mdsnn_search.cli.train, which is not written yet",
+    importlib.util.find_spec("mdsnn_search.cli.retrain") is None,
+    reason="the full CLI also loads mdsnn_search.cli.retrain, which is not written yet",
 )
 def test_subprocess_entry_point() -> None:
     code = "import sys; from mdsnn_search.cli import main; sys.exit(main())"

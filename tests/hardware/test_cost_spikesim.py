@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from mdsnn_search.hardware import LayerSpec, estimate_cost, load_preset
-from mdsnn_search.hardware.compat import pe_cycle_energy, pe_cycle_energy_terms
+from mdsnn_search.hardware.spikesim import pe_cycle_energy, pe_cycle_energy_terms
 
 SPIKESIM = "spikesim_rram_64"
 

@@ -15,9 +15,9 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from mdsnn_search.search.documents import trial_document
-from mdsnn_search.search.objectives import ATTR_STUDENT
-from mdsnn_search.search.protocol import TrialContext, TrialOutcome, TrialRequest
+from mdsnn_search.execution.protocol import TrialContext, TrialOutcome, TrialRequest
+from mdsnn_search.spec.objectives import ATTR_STUDENT
+from mdsnn_search.study.documents import trial_document
 
 POSTGRES_PASSWORD = "pg-secret-2718"
 """The test server's password: it must never appear in anything printed, logged or written."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import optuna
 from optuna.distributions import CategoricalDistribution
 
-from mdsnn_search.oneshot.finetune import select_front
+from mdsnn_search.strategies.oneshot.finetune import select_front
 
 DIRECTIONS = ["maximize", "minimize"]
 

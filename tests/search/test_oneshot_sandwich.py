@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from mdsnn_search.oneshot.sandwich import PrecisionSpace, sandwich
 from mdsnn_search.precision import FULL_PRECISION_BITS
-from mdsnn_search.search.space import LayerRoles
-from mdsnn_search.search.spec import SearchSpaceConfig
 from mdsnn_search.snn.models import arch_layer_table
+from mdsnn_search.spec.schema import SearchSpaceConfig
+from mdsnn_search.spec.space import LayerRoles
+from mdsnn_search.strategies.oneshot.sandwich import PrecisionSpace, sandwich
 
 ROLES = LayerRoles.from_table(arch_layer_table("vgg5", (1, 8, 8), 10, width=0.5))
 

@@ -15,11 +15,11 @@ from optuna.trial import TrialState
 from study_runs import mdsnn_search, stored_trials
 
 from mdsnn_search.cli import main
-from mdsnn_search.oneshot.finetune import ATTR_FRONT
-from mdsnn_search.oneshot.proxy import ATTR_PROXY
-from mdsnn_search.search.objectives import ATTR_BASELINE
 from mdsnn_search.search.run import run_study
-from mdsnn_search.search.spec import load_spec
+from mdsnn_search.spec.objectives import ATTR_BASELINE
+from mdsnn_search.spec.schema import load_spec
+from mdsnn_search.strategies.oneshot.finetune import ATTR_FRONT
+from mdsnn_search.strategies.oneshot.proxy import ATTR_PROXY
 
 ONESHOT = {
     "training": {"epochs": 1, "batch_size": 16, "lr": 0.003},

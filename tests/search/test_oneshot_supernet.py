@@ -11,9 +11,13 @@ from study_runs import tiny_spec
 
 from mdsnn_search.checkpoint import load_checkpoint
 from mdsnn_search.data import load_dataset
-from mdsnn_search.oneshot.train import SupernetJob, load_supernet, train_supernet
-from mdsnn_search.search.spec import StudySpec
 from mdsnn_search.snn.models import build_model
+from mdsnn_search.spec.schema import StudySpec
+from mdsnn_search.strategies.oneshot.supernet_training import (
+    SupernetJob,
+    load_supernet,
+    train_supernet,
+)
 
 
 def oneshot_spec(tmp_path: Path, teacher: Path, **oneshot: object) -> StudySpec:

@@ -17,10 +17,10 @@ import torch
 
 from mdsnn_search.checkpoint import save_checkpoint
 from mdsnn_search.cli import main
-from mdsnn_search.search.spec import load_spec
 from mdsnn_search.search.teacher import cached_teacher_path
 from mdsnn_search.snn.config import ModelConfig
 from mdsnn_search.snn.models import build_model
+from mdsnn_search.spec.schema import load_spec
 
 DIGITS = (1, 8, 8)
 

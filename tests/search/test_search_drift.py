@@ -6,8 +6,8 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from mdsnn_search.search.drift import changed_fields, determining, spec_hash
-from mdsnn_search.search.spec import load_spec
+from mdsnn_search.spec.schema import load_spec
+from mdsnn_search.study.drift import changed_fields, determining, spec_hash
 
 DIGITS = Path(__file__).resolve().parents[2] / "search_spaces" / "digits.yaml"
 

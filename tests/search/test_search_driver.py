@@ -11,15 +11,15 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from mdsnn_search.search.budget import claim, open_claimed, snapshot
 from mdsnn_search.search.driver import StudyDriver
-from mdsnn_search.search.heartbeat import Heartbeat
 from mdsnn_search.search.progress import LiveProgress
 from mdsnn_search.search.run import check_spec
 from mdsnn_search.search.samplers import make_sampler
-from mdsnn_search.search.spec import load_spec
-from mdsnn_search.search.store import connect, open_study
 from mdsnn_search.search.teacher import TeacherInfo
+from mdsnn_search.spec.schema import load_spec
+from mdsnn_search.study.budget import claim, open_claimed, snapshot
+from mdsnn_search.study.heartbeat import Heartbeat
+from mdsnn_search.study.store import connect, open_study
 
 
 def test_a_claimed_trial_is_pending_until_started_and_beats_while_open(

@@ -15,9 +15,9 @@ from spikingjelly.activation_based import layer, neuron
 from torch import nn
 
 from mdsnn_search.cli import main
-from mdsnn_search.search.documents import trial_document
-from mdsnn_search.search.objectives import ATTR_METRICS, ATTR_STUDENT
-from mdsnn_search.search.spec import load_spec
+from mdsnn_search.spec.objectives import ATTR_METRICS, ATTR_STUDENT
+from mdsnn_search.spec.schema import load_spec
+from mdsnn_search.study.documents import trial_document
 
 FACTORY = f"{__name__}:conv_net"
 

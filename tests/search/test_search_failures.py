@@ -12,14 +12,14 @@ from optuna.trial import TrialState
 from study_runs import bits_trial, stored_trials
 
 from mdsnn_search.cli import main
+from mdsnn_search.execution.protocol import TrialContext, TrialOutcome, TrialRequest, TrialStatus
 from mdsnn_search.search import run as run_module
-from mdsnn_search.search.documents import trial_document
-from mdsnn_search.search.objectives import ATTR_FAIL_REASON, ATTR_TRACEBACK
-from mdsnn_search.search.protocol import TrialContext, TrialOutcome, TrialRequest, TrialStatus
 from mdsnn_search.search.run import run_study
-from mdsnn_search.search.space import StudentConfig
-from mdsnn_search.search.spec import load_spec
 from mdsnn_search.search.trial import run_trial
+from mdsnn_search.spec.objectives import ATTR_FAIL_REASON, ATTR_TRACEBACK
+from mdsnn_search.spec.schema import load_spec
+from mdsnn_search.spec.space import StudentConfig
+from mdsnn_search.study.documents import trial_document
 
 
 def crash_on_trial_2(context: TrialContext, request: TrialRequest) -> TrialOutcome:

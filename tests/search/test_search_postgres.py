@@ -17,9 +17,9 @@ from optuna.trial import TrialState
 from study_runs import POSTGRES_PASSWORD, distinct_students, free_port, mdsnn_search, stored_trials
 
 from mdsnn_search import cli
-from mdsnn_search.search.documents import trial_document
-from mdsnn_search.search.objectives import ATTR_SPEC
-from mdsnn_search.search.results import open_stored_study
+from mdsnn_search.results import open_stored_study
+from mdsnn_search.spec.objectives import ATTR_SPEC
+from mdsnn_search.study.documents import trial_document
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

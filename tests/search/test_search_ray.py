@@ -18,17 +18,17 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from mdsnn_search.search.documents import trial_document
-from mdsnn_search.search.objectives import (
+from mdsnn_search.execution.protocol import TrialContext, TrialOutcome, TrialRequest
+from mdsnn_search.search.run import run_study
+from mdsnn_search.search.trial import run_trial
+from mdsnn_search.spec.objectives import (
     ATTR_FAIL_REASON,
     ATTR_METRICS,
     ATTR_TRACEBACK,
     ATTR_TRIAL_DIR,
 )
-from mdsnn_search.search.protocol import TrialContext, TrialOutcome, TrialRequest
-from mdsnn_search.search.run import run_study
-from mdsnn_search.search.spec import load_spec
-from mdsnn_search.search.trial import run_trial
+from mdsnn_search.spec.schema import load_spec
+from mdsnn_search.study.documents import trial_document
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 ray = pytest.importorskip("ray")
@@ -153,7 +153,7 @@ def test_run_joins_an_existing_ray_head(write_spec: Callable[..., Path], tmp_pat
 
 
 def test_teacher_reaches_a_node_that_cannot_see_the_driver_path(tmp_path: Path) -> None:
-    from mdsnn_search.search.ray_tune import _local_teacher
+    from mdsnn_search.execution.ray_tune import _local_teacher
 
     payload = b"checkpoint bytes"
     present = tmp_path / "teacher.pt"

@@ -12,9 +12,9 @@ import pytest
 from study_runs import mdsnn_search
 
 from mdsnn_search.errors import ConfigError
-from mdsnn_search.search import local_ray
-from mdsnn_search.search.resources import NodeResources, auto_gpus, local_node, trial_resources
-from mdsnn_search.search.spec import ExecutionConfig
+from mdsnn_search.execution import local_ray
+from mdsnn_search.execution.resources import NodeResources, auto_gpus, local_node, trial_resources
+from mdsnn_search.spec.schema import ExecutionConfig
 
 CPU_ONLY = [NodeResources(cpus=2, gpus=0)]
 REFUSED_WITHIN_S = 60

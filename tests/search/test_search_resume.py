@@ -14,13 +14,13 @@ from optuna.trial import TrialState
 from study_runs import bits_trial, stored_trials
 
 from mdsnn_search.cli import main
-from mdsnn_search.search.documents import trial_document
-from mdsnn_search.search.drift import spec_hash
-from mdsnn_search.search.objectives import ATTR_SPEC, ATTR_TEACHER, STUDY_SPEC_HASH
-from mdsnn_search.search.results import open_stored_study
+from mdsnn_search.results import open_stored_study
 from mdsnn_search.search.run import run_study
 from mdsnn_search.search.samplers import SAMPLERS
-from mdsnn_search.search.spec import load_spec
+from mdsnn_search.spec.objectives import ATTR_SPEC, ATTR_TEACHER, STUDY_SPEC_HASH
+from mdsnn_search.spec.schema import load_spec
+from mdsnn_search.study.documents import trial_document
+from mdsnn_search.study.drift import spec_hash
 
 
 def searched_params(url: str) -> list[dict[str, Any]]:

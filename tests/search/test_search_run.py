@@ -12,9 +12,11 @@ from optuna.trial import TrialState
 
 from mdsnn_search.cli import main
 from mdsnn_search.errors import StudyError
-from mdsnn_search.search.budget import claim, interrupted_numbers, snapshot, top_up
-from mdsnn_search.search.documents import trial_document
-from mdsnn_search.search.objectives import (
+from mdsnn_search.execution.protocol import TrialContext, TrialOutcome, TrialRequest
+from mdsnn_search.results import open_stored_study
+from mdsnn_search.search.run import run_study
+from mdsnn_search.search.trial import run_trial
+from mdsnn_search.spec.objectives import (
     ATTR_BASELINE,
     ATTR_CONSTRAINTS,
     ATTR_FAIL_REASON,
@@ -24,14 +26,12 @@ from mdsnn_search.search.objectives import (
     ATTR_STUDENT,
     STUDY_TEACHER,
 )
-from mdsnn_search.search.protocol import TrialContext, TrialOutcome, TrialRequest
-from mdsnn_search.search.results import open_stored_study
-from mdsnn_search.search.run import run_study
-from mdsnn_search.search.space import StudentConfig
-from mdsnn_search.search.spec import load_spec
-from mdsnn_search.search.store import check_existing, connect
-from mdsnn_search.search.trial import run_trial
-from mdsnn_search.search.trial_attrs import ATTR_ACCURACY_DROP, MAX_ATTR_CHARS, too_long
+from mdsnn_search.spec.schema import load_spec
+from mdsnn_search.spec.space import StudentConfig
+from mdsnn_search.study.budget import claim, interrupted_numbers, snapshot, top_up
+from mdsnn_search.study.documents import trial_document
+from mdsnn_search.study.store import check_existing, connect
+from mdsnn_search.study.trial_attrs import ATTR_ACCURACY_DROP, MAX_ATTR_CHARS, too_long
 
 
 def _load(spec_path: Path) -> optuna.Study:

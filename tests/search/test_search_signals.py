@@ -21,9 +21,9 @@ import pytest
 from optuna.trial import TrialState
 from study_runs import distinct_students, mdsnn_search, stored_trials, trial_states
 
-from mdsnn_search.search import local_ray
-from mdsnn_search.search.budget import INTERRUPTED
-from mdsnn_search.search.signals import RunInterrupted, StopOnSignals
+from mdsnn_search.execution import local_ray
+from mdsnn_search.study.budget import INTERRUPTED
+from mdsnn_search.study.signals import RunInterrupted, StopOnSignals
 
 N_TRIALS = 4
 FAST_HEARTBEAT = {"heartbeat_interval_s": 1, "grace_period_s": 2}

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from mdsnn_search.cli import main
-from mdsnn_search.search.spec import StudySpec, load_spec
+from mdsnn_search.spec.schema import StudySpec, load_spec
 
 SHIPPED = sorted(Path(__file__).parents[2].joinpath("search_spaces").glob("*.yaml"))
 

@@ -13,9 +13,9 @@ import pytest
 
 from mdsnn_search.cli import main
 from mdsnn_search.errors import StudyError
-from mdsnn_search.search.spec import StudyConfig
-from mdsnn_search.search.storage_url import RedactingFilter, masked, missing_driver_message, redact
-from mdsnn_search.search.store import connect
+from mdsnn_search.spec.schema import StudyConfig
+from mdsnn_search.study.storage_url import RedactingFilter, masked, missing_driver_message, redact
+from mdsnn_search.study.store import connect
 
 SECRET = "pw-never-shown-7431"
 

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from mdsnn_search.search.ray_tune import _tune_environment
+from mdsnn_search.execution.ray_tune import _tune_environment
 
 
 def test_tune_settings_hold_while_trials_run_and_the_process_gets_its_own_back(

@@ -13,9 +13,9 @@ from optuna.trial import TrialState
 from mdsnn_search.checkpoint import load_checkpoint
 from mdsnn_search.cli import main
 from mdsnn_search.data import DataConfig, load_dataset
-from mdsnn_search.search.documents import trial_document
-from mdsnn_search.search.objectives import ATTR_METRICS, STUDY_TEACHER, TEST_ACCURACY, VAL_ACCURACY
-from mdsnn_search.search.spec import load_spec
+from mdsnn_search.spec.objectives import ATTR_METRICS, STUDY_TEACHER, TEST_ACCURACY, VAL_ACCURACY
+from mdsnn_search.spec.schema import load_spec
+from mdsnn_search.study.documents import trial_document
 
 
 def test_trials_are_chosen_on_validation_and_store_both_splits(
@@ -50,10 +50,10 @@ def test_trials_are_chosen_on_validation_and_store_both_splits(
 
 
 def test_tables_and_plots_report_the_front_on_test(write_spec: Callable[..., Path]) -> None:
-    from mdsnn_search.search.results import open_stored_study, summarize_front
-    from mdsnn_search.search.results.plotdata import plot_data
-    from mdsnn_search.search.results.tables import front_rows
-    from mdsnn_search.search.results.terminal import records_of
+    from mdsnn_search.results import open_stored_study, summarize_front
+    from mdsnn_search.results.plotdata import plot_data
+    from mdsnn_search.results.tables import front_rows
+    from mdsnn_search.results.terminal import records_of
 
     spec_path = write_spec()
     assert main(["run", str(spec_path)]) == 0

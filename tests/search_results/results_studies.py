@@ -41,9 +41,7 @@ from optuna.trial import TrialState, create_trial
 from mdsnn_search import cli
 from mdsnn_search.distill import DistillConfig
 from mdsnn_search.precision import LayerPrecisionOverride, PrecisionConfig
-from mdsnn_search.search.documents import PREFIX as DOCUMENTS
-from mdsnn_search.search.documents import set_study_document
-from mdsnn_search.search.objectives import (
+from mdsnn_search.spec.objectives import (
     ATTR_BASELINE,
     ATTR_CONSTRAINTS,
     ATTR_FAIL_REASON,
@@ -54,9 +52,11 @@ from mdsnn_search.search.objectives import (
     STUDY_SPEC,
     STUDY_TEACHER,
 )
-from mdsnn_search.search.space import LayerRoles, StudentConfig
-from mdsnn_search.search.spec import StudySpec
-from mdsnn_search.search.trial_attrs import OPTUNA_CONSTRAINTS, shown_metrics, student_attrs
+from mdsnn_search.spec.schema import StudySpec
+from mdsnn_search.spec.space import LayerRoles, StudentConfig
+from mdsnn_search.study.documents import PREFIX as DOCUMENTS
+from mdsnn_search.study.documents import set_study_document
+from mdsnn_search.study.trial_attrs import OPTUNA_CONSTRAINTS, shown_metrics, student_attrs
 
 MINE = ("status", "pareto", "export", "dashboard")
 FRONT = [0, 1, 3, 4, 6]

@@ -24,10 +24,10 @@ import yaml
 from results_studies import CONSTRAINED_ROWS, Built
 
 from mdsnn_search import cli
-from mdsnn_search.search.documents import save_spec_artifact
-from mdsnn_search.search.results import open_stored_study
-from mdsnn_search.search.results.read_only import ReadOnlyApp
-from mdsnn_search.search.trial_attrs import MAX_ATTR_CHARS
+from mdsnn_search.results import open_stored_study
+from mdsnn_search.results.read_only import ReadOnlyApp
+from mdsnn_search.study.documents import save_spec_artifact
+from mdsnn_search.study.trial_attrs import MAX_ATTR_CHARS
 
 
 def free_port() -> int:

@@ -15,9 +15,9 @@ from mdsnn_search.distill import DistillConfig
 from mdsnn_search.files import load_config
 from mdsnn_search.job import TrainSpec
 from mdsnn_search.precision import PrecisionConfig
-from mdsnn_search.search.documents import trial_document
-from mdsnn_search.search.objectives import ATTR_STUDENT
-from mdsnn_search.search.results import open_stored_study, trial_train_spec
+from mdsnn_search.results import open_stored_study, trial_train_spec
+from mdsnn_search.spec.objectives import ATTR_STUDENT
+from mdsnn_search.study.documents import trial_document
 
 
 def fail(capsys: pytest.CaptureFixture[str], *args: str) -> str:

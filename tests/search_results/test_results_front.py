@@ -10,9 +10,9 @@ import optuna
 import pytest
 from optuna.trial import TrialState, create_trial
 
-from mdsnn_search.search.objectives import ATTR_BASELINE
-from mdsnn_search.search.results import hypervolume, reference_point, summarize_front
-from mdsnn_search.search.trial_attrs import OPTUNA_CONSTRAINTS
+from mdsnn_search.results import hypervolume, reference_point, summarize_front
+from mdsnn_search.spec.objectives import ATTR_BASELINE
+from mdsnn_search.study.trial_attrs import OPTUNA_CONSTRAINTS
 
 MAX_MIN = ["maximize", "minimize"]
 OBJECTIVES = ["accuracy", "edap"]
@@ -113,7 +113,7 @@ def test_optuna_still_has_the_pinned_hypervolume() -> None:
     except ImportError as exc:
         pytest.fail(
             f"Optuna {optuna.__version__} no longer has optuna._hypervolume.compute_hypervolume "
-            f"({exc}); mdsnn_search/search/results/front.py imports it: find its new home there"
+            f"({exc}); mdsnn_search/results/front.py imports it: find its new home there"
         )
     # Two boxes [0,2]x[0,1] and [0,1]x[0,2] under reference (2, 2) for minimisation points
     # (0, 1) and (1, 0): 2 + 2 - 1 = 3, in Optuna's minimisation convention.

@@ -13,7 +13,7 @@ import yaml
 from results_studies import MINE, Built
 
 from mdsnn_search import cli
-from mdsnn_search.search.objectives import STUDY_TEACHER
+from mdsnn_search.spec.objectives import STUDY_TEACHER
 
 
 def refused(capsys: pytest.CaptureFixture[str], command: str, *args: str) -> str:

@@ -14,9 +14,9 @@ import pytest
 from results_studies import CONSTRAINED_ROWS, DEFAULT_ROWS, FRONT, Built
 
 from mdsnn_search import cli
-from mdsnn_search.search.results import open_stored_study, summarize_front
-from mdsnn_search.search.results.plotdata import plot_data
-from mdsnn_search.search.results.terminal import front_table, records_of
+from mdsnn_search.results import open_stored_study, summarize_front
+from mdsnn_search.results.plotdata import plot_data
+from mdsnn_search.results.terminal import front_table, records_of
 
 
 def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, object]:

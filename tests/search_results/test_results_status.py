@@ -49,7 +49,7 @@ def test_status_json(make_study: Callable[..., Built], capsys: pytest.CaptureFix
 def test_student_summary_of_a_searched_student() -> None:
     """As the search space writes it: every layer overridden over a full-precision default; the
     linear layer leaves membrane and BN bits unset (it has neither), so 32 is not shown."""
-    from mdsnn_search.search.results import student_summary
+    from mdsnn_search.results import student_summary
 
     student = {
         "precision": {

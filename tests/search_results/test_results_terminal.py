@@ -13,7 +13,7 @@ from typing import Any
 
 from results_studies import FRONT, Built
 
-from mdsnn_search.search.results.tables import format_duration
+from mdsnn_search.results.tables import format_duration
 from mdsnn_search.tables import format_value
 
 STATUS_HEADERS = [

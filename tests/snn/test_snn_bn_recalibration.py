@@ -10,7 +10,7 @@ from mdsnn_search.precision import PrecisionConfig
 from mdsnn_search.snn import ModelConfig, SpikingNetwork, build_model
 from mdsnn_search.snn.bn_recalibration import recalibrate_bn_
 from mdsnn_search.snn.layers import QuantConvBN2d
-from mdsnn_search.train import TrainConfig, fit, seed_everything
+from mdsnn_search.training_loop import TrainConfig, fit, seed_everything
 
 
 def _trained(

@@ -26,7 +26,7 @@ from mdsnn_search.snn.layers import QuantConvBN2d, QuantLinear
 from mdsnn_search.snn.models.external import ExternalNetwork
 from mdsnn_search.snn.neuron import QuantLIFNode
 from mdsnn_search.snn.quantizers import BiasQuantizer, MembraneQuantizer, WeightQuantizer
-from mdsnn_search.train import TrainConfig, evaluate, fit, seed_everything
+from mdsnn_search.training_loop import TrainConfig, evaluate, fit, seed_everything
 
 
 class Block(nn.Module):

@@ -24,7 +24,7 @@ from mdsnn_search.snn.pruning import (
     kept_fractions,
     prune_channels_,
 )
-from mdsnn_search.train import TrainConfig
+from mdsnn_search.training_loop import TrainConfig
 
 
 def _model(bundle: DatasetBundle, pruning: PruningConfig, seed: int = 0) -> SpikingNetwork:

@@ -13,12 +13,12 @@ from pydantic import ValidationError
 
 from mdsnn_search.cli import main
 from mdsnn_search.hardware import estimate_cost, load_preset
-from mdsnn_search.search.documents import trial_document
-from mdsnn_search.search.objectives import ATTR_METRICS, ATTR_STUDENT
 from mdsnn_search.search.run import run_study
-from mdsnn_search.search.space import LayerRoles, StudentConfig, baseline_student, suggest_student
-from mdsnn_search.search.spec import SearchSpaceConfig, StudySpec, load_spec
 from mdsnn_search.snn import arch_layer_table
+from mdsnn_search.spec.objectives import ATTR_METRICS, ATTR_STUDENT
+from mdsnn_search.spec.schema import SearchSpaceConfig, StudySpec, load_spec
+from mdsnn_search.spec.space import LayerRoles, StudentConfig, baseline_student, suggest_student
+from mdsnn_search.study.documents import trial_document
 
 ROLES = LayerRoles.from_table(arch_layer_table("vgg5", (1, 8, 8), 10, width=0.5))
 SPQUANT_SPACE = {

@@ -9,7 +9,7 @@ from mdsnn_search.precision import PrecisionConfig
 from mdsnn_search.snn import ModelConfig, NeuronConfig, QuantLIFNode, build_model
 from mdsnn_search.snn.quantizers import IntegerMembraneQuantizer
 from mdsnn_search.snn.threshold import LearnableThreshold
-from mdsnn_search.train import TrainConfig, fit
+from mdsnn_search.training_loop import TrainConfig, fit
 
 ALPHA = 4.0  # NeuronConfig's default sigmoid surrogate sharpness
 

@@ -21,7 +21,7 @@ from mdsnn_search.job import TrainSpec, run_job
 from mdsnn_search.precision import PrecisionConfig
 from mdsnn_search.snn import ModelConfig, SpikingNetwork, build_model, student_from_teacher
 from mdsnn_search.snn.timesteps import check_student_timesteps, to_student_time
-from mdsnn_search.train import TrainConfig, fit
+from mdsnn_search.training_loop import TrainConfig, fit
 
 DIGITS_T4 = DataConfig(name="digits", timesteps=4, max_per_class=30)
 

@@ -1,0 +1,111 @@
+"""``mdsnn-search train CONFIG.yaml``: train one model (teacher, student, or an exported trial)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mdsnn_search.cli.render import console, print_json
+from mdsnn_search.tables import rich_table
+
+if TYPE_CHECKING:
+    from mdsnn_search.job import TrainSpec
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="train one model from a YAML config",
+        description="Train one spiking network (a teacher, a quantized student, or a trial "
+        "exported from a study) and print its accuracy and spiking activity.",
+    )
+    parser.add_argument(
+        "config", type=Path, help="train config (YAML): data, model, training, [teacher, distill]"
+    )
+    parser.add_argument(
+        "--output", type=Path, help="checkpoint path (overrides the config's output)"
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite an existing output file that is not a checkpoint of ours",
+    )
+    parser.add_argument("--epochs", type=int, help="override training.epochs")
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object instead of tables"
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mdsnn_search.files import load_config, validate_mapping
+    from mdsnn_search.job import TrainSpec, run_job
+
+    spec = load_config(TrainSpec, args.config)
+    updates: dict[str, Any] = {}
+    if args.output is not None:
+        updates["output"] = str(args.output)
+    if args.epochs is not None:
+        updates["training"] = {**spec.training.model_dump(), "epochs": args.epochs}
+    if updates:
+        spec = validate_mapping(
+            TrainSpec, {**spec.model_dump(mode="json"), **updates}, "command line"
+        )
+    _check_before_training(spec, args)
+    result = run_job(spec, progress=not args.json)
+    metrics = dict(result.metrics)
+    metrics["checkpoint"] = str(result.checkpoint) if result.checkpoint else None
+    metrics["precision"] = result.model.precision_labels()
+    if args.json:
+        print_json(metrics)
+    else:
+        _print_tables(spec.name, metrics)
+    return 0
+
+
+def _check_before_training(spec: TrainSpec, args: argparse.Namespace) -> None:
+    """Refuse, before any training, an output that would destroy a file or cannot be written, and a
+    device this machine lacks."""
+    from mdsnn_search.checkpoint import CHECKPOINT
+    from mdsnn_search.errors import ConfigError
+    from mdsnn_search.outputs import check_output_file
+    from mdsnn_search.training_loop import resolve_device
+
+    where = "--output" if args.output is not None else f"{args.config}: output"
+    output = spec.output_path()
+    if output.resolve() == args.config.resolve():
+        raise ConfigError(f"{where} {output}: is the config file being read; choose another path")
+    check_output_file(
+        output, CHECKPOINT, where=where, force=args.force, create_folder=spec.output is None
+    )
+    try:
+        resolve_device(spec.training.device)
+    except ConfigError as exc:
+        raise ConfigError(f"{args.config}: {exc}") from None
+
+
+def _print_tables(name: str, metrics: dict[str, Any]) -> None:
+    summary = [
+        ("accuracy", metrics["accuracy"]),
+        ("spikes per sample", metrics["spikes_per_sample"]),
+        ("test loss", metrics["loss"]),
+        ("final train loss", metrics["train_loss"]),
+        ("checkpoint", metrics["checkpoint"]),
+    ]
+    console.print(rich_table(f"{name}: results", ["metric", "value"], summary))
+    firing = metrics["layer_firing_rates"]
+    inputs = metrics["layer_input_rates"]
+    mismatch = metrics.get("membrane_mismatch") or {}
+    rows = [
+        (layer, label, inputs.get(layer), firing.get(layer), mismatch.get(layer))
+        for layer, label in metrics["precision"].items()
+    ]
+    console.print(
+        rich_table(
+            "per layer",
+            ["layer", "precision", "input rate", "firing rate", "membrane MSE vs teacher"],
+            rows,
+            text_columns={"precision"},
+        )
+    )

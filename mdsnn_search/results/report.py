@@ -1,0 +1,255 @@
+"""The Pareto report: one self-contained HTML page of Optuna's plotly figures.
+
+The figures are ``optuna.visualization``'s, so they zoom, pan and hover like every Optuna plot:
+the Pareto front (``plot_pareto_front``: feasible front, dominated and infeasible trials told
+apart by the constraints Optuna holds; baselines drawn on top as open markers, so the trials
+under them stay visible; the teacher, the accuracy floor and an EDAP limit as lines), the
+hypervolume history (``plot_hypervolume_history``, normalised like ``pareto``'s figure) and the
+parameter importances (``plot_param_importances``), then the front as a table. plotly.js is
+inlined once, so the page needs no network and can be mailed.
+
+The front's hover shows each trial's number, values, parameters and a short per-layer view of
+its student (bits per layer, distilled layers, loss weights), not every stored attribute.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from collections.abc import Callable, Sequence
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import optuna
+import plotly.graph_objects as go
+from optuna.trial import FrozenTrial, TrialState, create_trial
+
+from mdsnn_search.outputs import PAGE_META
+from mdsnn_search.results.front import FrontSummary
+from mdsnn_search.results.plotdata import BASELINE_COLORS, PlotData, Point
+from mdsnn_search.results.records import TrialRecord
+from mdsnn_search.results.storage import StoredStudy
+from mdsnn_search.results.tables import Rows
+from mdsnn_search.spec.objectives import TEST_ACCURACY
+from mdsnn_search.study.trial_attrs import (
+    ATTR_ACCURACY_DROP,
+    ATTR_CODE,
+    ATTR_DISTILL,
+    BITS_PREFIX,
+    distill_line,
+)
+from mdsnn_search.tables import format_value
+
+BASELINE_SYMBOLS = ("star", "diamond", "square", "triangle-up", "triangle-down", "pentagon")
+INFEASIBLE_COLOR = "#7f7f7f"
+MIN_IMPORTANCE_TRIALS = 2
+"""Optuna's importance evaluators need two complete trials with parameters (fewer: a note)."""
+
+
+def pareto_report(
+    stored: StoredStudy,
+    records: Sequence[TrialRecord],
+    data: PlotData,
+    summary: FrontSummary,
+    front: Rows,
+) -> str:
+    """The page for ``stored``; ``front`` is the front table from :mod:`.tables`."""
+    figures = [
+        pareto_figure(stored, records, data),
+        hypervolume_figure(stored, summary),
+    ]
+    importances, note = importance_figure(stored)
+    notes = list(data.notes) + ([note] if note else [])
+    if importances is not None:
+        figures.append(importances)
+    figures.append(_table_figure(*front))
+    parts = [
+        figure.to_html(full_html=False, include_plotlyjs="inline" if i == 0 else False)
+        for i, figure in enumerate(figures)
+    ]
+    body = "\n".join([f"<h1>{escape(data.title)}</h1>", *(f"<p>{escape(n)}</p>" for n in notes)])
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">{PAGE_META}'
+        f"<title>{escape(data.title)}</title></head>\n<body>\n{body}\n"
+        + "\n".join(parts)
+        + "\n</body></html>\n"
+    )
+
+
+def save_report(html: str, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(html, encoding="utf-8")
+    return path
+
+
+def pareto_figure(stored: StoredStudy, records: Sequence[TrialRecord], data: PlotData) -> go.Figure:
+    """Optuna's Pareto-front plot of the drawn axes, with baselines and reference lines added."""
+    coordinates = {p.number: (p.x, p.y) for p in data.points}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        figure = optuna.visualization.plot_pareto_front(
+            _hover_study(stored, records),
+            targets=lambda t: coordinates[t.number],
+            target_names=[data.x.title, data.y.title],
+        )
+    names = (
+        ["infeasible", "feasible, dominated", "Pareto front"]
+        if len(figure.data) == 3
+        else ["dominated", "Pareto front"]
+    )
+    for trace, name in zip(figure.data, names, strict=True):
+        trace.update(name=name, showlegend=True)
+    for i, point in enumerate(data.baselines()):
+        figure.add_trace(_baseline_trace(point, i, records))
+    for y, label in data.hlines:
+        figure.add_hline(
+            y=y,
+            line_dash="dash" if label.startswith("teacher") else "dot",
+            line_color="#555",
+            annotation_text=label,
+        )
+    for x, label in data.vlines:
+        figure.add_vline(x=x, line_dash="dot", line_color="#555", annotation_text=label)
+    figure.update_layout(
+        title=data.title,
+        legend={"orientation": "h", "y": -0.2},
+        height=620,
+    )
+    if data.x.log:
+        figure.update_xaxes(type="log")
+    if data.y.log:
+        figure.update_yaxes(type="log")
+    return figure
+
+
+def hypervolume_figure(stored: StoredStudy, summary: FrontSummary) -> go.Figure:
+    """Optuna's hypervolume history, divided by the box so it reads like ``pareto``'s figure."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        figure = optuna.visualization.plot_hypervolume_history(
+            stored.study, summary.reference.values
+        )
+    box = summary.reference.box_volume
+    if box > 0:
+        for trace in figure.data:
+            trace.y = [v / box for v in trace.y]
+    figure.update_layout(
+        title=f"Hypervolume history (normalised; reference: {summary.reference.source})",
+        yaxis_title="normalised hypervolume",
+    )
+    return figure
+
+
+def importance_figure(stored: StoredStudy) -> tuple[go.Figure | None, str | None]:
+    """Optuna's parameter importances, one bar set per objective (each towards its better end),
+    or a note saying why there are none."""
+    complete = stored.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    # Optuna takes the parameters every trial holds; name them all instead, so the trials that
+    # hold every one count (an FP32 baseline holds no bit widths).
+    names = sorted(set().union(*(t.params for t in complete)))
+    with_params = [t for t in complete if names and set(t.params) == set(names)]
+    if len(with_params) < MIN_IMPORTANCE_TRIALS:
+        return None, (
+            f"parameter importances need {MIN_IMPORTANCE_TRIALS} complete trials with every "
+            f"parameter; the study has {len(with_params)}"
+        )
+    figure: go.Figure | None = None
+    for i, (name, direction) in enumerate(zip(stored.objectives, stored.directions, strict=True)):
+        sign = -1.0 if direction == "maximize" else 1.0
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the evaluators warn about small studies
+            part = optuna.visualization.plot_param_importances(
+                stored.study,
+                params=names,
+                target=_objective(i, sign),
+                target_name=stored.label(name),
+            )
+        if figure is None:
+            figure = part
+        else:
+            figure.add_traces(part.data)
+    assert figure is not None
+    figure.update_layout(title="Parameter importances (PED-ANOVA), per objective", showlegend=True)
+    return figure, None
+
+
+def _objective(index: int, sign: float) -> Callable[[FrozenTrial], float]:
+    return lambda t: sign * t.values[index]
+
+
+def _hover_study(stored: StoredStudy, records: Sequence[TrialRecord]) -> optuna.Study:
+    """An in-memory copy of the study whose trials carry only what a hover should show.
+
+    Every trial keeps its number (unfinished ones are copied as failed placeholders) and its
+    constraints, so Optuna tells the front, dominated and infeasible trials apart as in the study.
+    """
+    view = optuna.create_study(directions=stored.study.directions)
+    by_number = {r.number: r for r in records}
+    for trial in stored.study.get_trials(deepcopy=False):
+        if trial.state == TrialState.COMPLETE:
+            shown = copy.copy(trial)
+            shown.user_attrs = hover_attrs(trial, by_number[trial.number])
+        else:
+            shown = create_trial(state=TrialState.FAIL)
+        view.add_trial(shown)
+    return view
+
+
+def hover_attrs(trial: FrozenTrial, record: TrialRecord) -> dict[str, Any]:
+    """What the front's hover shows of a trial besides number, values and parameters: its short
+    stored attributes (code, bits per layer, distillation; read from the student for trials
+    stored before them), test accuracy and constraints."""
+    attrs: dict[str, Any] = {"baseline": record.baseline} if record.baseline else {}
+    shown = {
+        k: v
+        for k, v in trial.user_attrs.items()
+        if k in (ATTR_CODE, ATTR_DISTILL, ATTR_ACCURACY_DROP) or k.startswith(BITS_PREFIX)
+    }
+    if ATTR_CODE not in shown:
+        shown[ATTR_CODE] = record.student_summary
+        if isinstance(record.student.get("distill"), dict):
+            shown[ATTR_DISTILL] = distill_line(record.student["distill"])
+    attrs.update(shown)
+    if isinstance(record.metrics.get(TEST_ACCURACY), (int, float)):
+        attrs["test accuracy (%)"] = round(100 * record.metrics[TEST_ACCURACY], 2)
+    if record.constrained:
+        attrs["feasible"] = record.feasible
+        attrs.update({f"constraint {k}": v for k, v in record.constraints.items()})
+    return attrs
+
+
+def _baseline_trace(point: Point, index: int, records: Sequence[TrialRecord]) -> go.Scatter:
+    """An open marker over the baseline's own point, so the point stays visible under it."""
+    record = next(r for r in records if r.number == point.number)
+    infeasible = record.feasible is False
+    color = INFEASIBLE_COLOR if infeasible else BASELINE_COLORS[index % len(BASELINE_COLORS)]
+    state = " (infeasible)" if infeasible else " (on front)" if point.kind == "front" else ""
+    label = f"{point.baseline}{state}"
+    return go.Scatter(
+        x=[point.x],
+        y=[point.y],
+        mode="markers+text",
+        name=f"baseline {label}",
+        text=[label],
+        textposition="top right",
+        textfont={"color": color},
+        marker={
+            "symbol": f"{BASELINE_SYMBOLS[index % len(BASELINE_SYMBOLS)]}-open",
+            "size": 18,
+            "color": color,
+            "line": {"width": 2, "color": color},
+        },
+        hovertext=[point.text],
+        hoverinfo="text",
+    )
+
+
+def _table_figure(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> go.Figure:
+    cells = [[format_value(row[i]) for row in rows] for i in range(len(columns))]
+    figure = go.Figure(
+        go.Table(header={"values": list(columns), "align": "left"}, cells={"values": cells})
+    )
+    figure.update_layout(title="Pareto front", height=120 + 30 * max(len(rows), 1))
+    return figure

@@ -1,0 +1,91 @@
+"""Rich tables of a study for the terminal: ``status``, ``pareto`` and the live progress of ``run``.
+
+Kept in the results package (not in ``cli``) so that the runner's progress display, which lives
+in ``search``, can print :func:`front_table` without importing the command-line layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import optuna
+from rich.table import Table
+
+from mdsnn_search import tables
+from mdsnn_search.results.front import FrontSummary, summarize_front
+from mdsnn_search.results.records import TrialRecord, trial_counts
+from mdsnn_search.results.storage import StoredStudy
+from mdsnn_search.results.tables import failure_rows, front_rows, status_rows
+
+TEXT_COLUMNS = frozenset({"state", "baseline", "student", "reason", "feasible"})
+"""Left-aligned columns; numbers are right-aligned."""
+
+
+def rich_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
+    return tables.rich_table(title, columns, rows, text_columns=TEXT_COLUMNS)
+
+
+def records_of(
+    stored: StoredStudy, trials: Sequence[optuna.trial.FrozenTrial] | None = None
+) -> list[TrialRecord]:
+    trials = stored.study.get_trials(deepcopy=False) if trials is None else trials
+    return [TrialRecord.from_trial(t, stored.objectives) for t in trials]
+
+
+def counts_line(counts: dict[str, int]) -> str:
+    """``12 complete, 2 running, 1 failed, 0 waiting`` (pruned only when there are any)."""
+    shown = [f"{counts[k]} {k}" for k in ("complete", "running", "failed", "waiting")]
+    if counts.get("pruned"):
+        shown.append(f"{counts['pruned']} pruned")
+    return ", ".join(shown)
+
+
+def trials_table(stored: StoredStudy, records: Sequence[TrialRecord]) -> Table:
+    columns, rows = status_rows(stored, records)
+    return rich_table(f"study {stored.name}: trials", columns, rows)
+
+
+def failures_table(records: Sequence[TrialRecord]) -> Table | None:
+    columns, rows = failure_rows(records)
+    return rich_table("failed trials", columns, rows) if rows else None
+
+
+def front_table(study: optuna.Study | StoredStudy, *, max_rows: int | None = 10) -> Table:
+    """Compact front of a study (live or stored): title with counts and hypervolume, best first.
+
+    A live ``optuna.Study`` works as long as it carries its metric names (``set_metric_names``).
+    """
+    stored, summary, records, counts = _front(study)
+    columns, rows = front_rows(stored, records)
+    title = (
+        f"Pareto front: {len(summary.front)} trials ({counts_line(counts)}); "
+        f"hypervolume {summary.normalized_hypervolume:.4f}"
+        + (" (feasible only)" if summary.constrained else "")
+    )
+    if max_rows is not None and len(rows) > max_rows:
+        title += f"; first {max_rows} shown"
+        rows = rows[:max_rows]
+    return rich_table(title, columns, rows)
+
+
+def front_document(study: optuna.Study | StoredStudy) -> dict[str, Any]:
+    """What :func:`front_table` shows, every row and digit, for ``--json``."""
+    _, summary, records, counts = _front(study)
+    return {
+        "counts": counts,
+        "constrained": summary.constrained,
+        "normalized_hypervolume": summary.normalized_hypervolume,
+        "front": [r.to_dict() for r in records],
+    }
+
+
+def _front(
+    study: optuna.Study | StoredStudy,
+) -> tuple[StoredStudy, FrontSummary, list[TrialRecord], dict[str, int]]:
+    stored = study if isinstance(study, StoredStudy) else StoredStudy(study=study, storage_url="")
+    trials = stored.study.get_trials(deepcopy=False)
+    summary = summarize_front(stored.study, stored.objectives, stored.directions)
+    front = {t.number for t in summary.front}
+    records = [TrialRecord.from_trial(t, stored.objectives) for t in trials if t.number in front]
+    return stored, summary, records, trial_counts(trials)

@@ -1,0 +1,71 @@
+"""The objectives a study can optimise, and the names results are stored under.
+
+Every key a trial writes into the study is defined here once, so the runner, the status and
+Pareto views, and the export agree on them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+ObjectiveName = Literal["accuracy", "edap", "energy", "latency", "area", "spikes"]
+Direction = Literal["maximize", "minimize"]
+
+
+@dataclass(frozen=True)
+class Objective:
+    name: str
+    metric: str
+    """Key of the value in a trial's metrics."""
+    direction: Direction
+    label: str
+    """Axis label for tables and plots, with the unit."""
+
+
+VAL_ACCURACY = "val_accuracy"
+TEST_ACCURACY = "test_accuracy"
+"""Keys of a trial's metrics (as :func:`mdsnn_search.job.evaluate_splits` writes them, which
+torch-free readers cannot import): the split trials are chosen by, and the one results report."""
+
+OBJECTIVES: dict[str, Objective] = {
+    # Chosen on the validation split; the test split's accuracy is stored beside it and reported.
+    "accuracy": Objective("accuracy", VAL_ACCURACY, "maximize", "validation accuracy"),
+    "edap": Objective("edap", "edap", "minimize", "EDAP (J s mm2)"),
+    "energy": Objective("energy", "energy_pj", "minimize", "energy (pJ)"),
+    "latency": Objective("latency", "latency_ns", "minimize", "latency (ns)"),
+    "area": Objective("area", "area_um2", "minimize", "area (um2)"),
+    "spikes": Objective("spikes", "spikes_per_sample", "minimize", "spikes per sample"),
+}
+
+# Trial attributes. ``metrics``, ``student``, ``traceback`` and ``spec`` are documents, stored whole
+# where optuna-dashboard does not cut them (:mod:`mdsnn_search.study.documents`); the others are
+# short user attributes, with those of :mod:`mdsnn_search.study.trial_attrs`.
+ATTR_METRICS = "metrics"
+"""All measured values: accuracy, cost totals, spikes, per-layer rates and membrane mismatch."""
+ATTR_STUDENT = "student"
+"""The decoded student: ``{"precision": PrecisionConfig, "distill": DistillConfig}`` as JSON."""
+ATTR_TRIAL_DIR = "ray_trial_dir"
+ATTR_FAIL_REASON = "fail_reason"
+ATTR_TRACEBACK = "traceback"
+"""The failing trial's Python traceback (its last lines when long)."""
+ATTR_SPEC = "spec"
+"""The full StudySpec this trial ran with (JSON, storage password masked); export reads it."""
+ATTR_TEACHER = "teacher"
+"""``{"checkpoint", "accuracy"}`` of the teacher this trial was distilled from and judged
+against."""
+ATTR_BASELINE = "baseline"
+"""Name of the uniform baseline a trial evaluates (``fp32``, ``w8u8``, ``w4u4``, ``w2u2``), absent
+for searched ones."""
+ATTR_FEASIBLE = "feasible"
+"""Whether every constraint holds (a boolean; Optuna holds the values themselves)."""
+ATTR_CONSTRAINTS = "constraints"
+"""Constraint values by name (<= 0 is feasible), in the order Optuna holds them unnamed."""
+
+# Study attributes (``spec`` a document, as above).
+STUDY_SPEC = "spec"
+"""The StudySpec of the study's latest accepted spec, as written (JSON, storage password masked)."""
+STUDY_SPEC_HASH = "spec_hash"
+"""Hash of that spec's trial-determining sections (:mod:`mdsnn_search.study.drift`)."""
+STUDY_TEACHER = "teacher"
+"""``{"checkpoint": path, "accuracy": float, ...}`` of the study's teacher."""

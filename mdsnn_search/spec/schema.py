@@ -1,0 +1,413 @@
+"""The study spec: one YAML document describing a whole search (``StudySpec``).
+
+Sections: ``study`` (name, storage, objectives, sampler, trial count, seed, constraints,
+baselines), ``data``, ``model``, ``teacher``, ``training`` (each trial's student training),
+``search_space``, ``hardware`` and ``execution``. Every key is checked (unknown keys are errors)
+and :func:`load_spec` reports each problem as ``file: field.path: message``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from mdsnn_search.data import DataConfig
+from mdsnn_search.data.config import STATIC_DATASETS
+from mdsnn_search.distill import MembraneNorm
+from mdsnn_search.files import load_config
+from mdsnn_search.outputs import PlainName
+from mdsnn_search.precision import (
+    MAX_INTEGER_LEVELS,
+    BitWidth,
+    LayerPrecisionOverride,
+    PrecisionConfig,
+)
+from mdsnn_search.snn.config import ModelConfig
+from mdsnn_search.snn.pruning import PruningConfig
+from mdsnn_search.spec.objectives import OBJECTIVES, Direction, ObjectiveName
+from mdsnn_search.training_loop import TrainConfig
+
+SamplerName = Literal["nsga2", "nsga3", "tpe", "gp", "random"]
+BaselineName = Literal["fp32", "w8u8", "w4u4", "w2u2"]
+DEFAULT_OBJECTIVES: tuple[ObjectiveName, ...] = ("accuracy", "edap")
+DEFAULT_BASELINES: tuple[BaselineName, ...] = ("fp32", "w8u8", "w4u4", "w2u2")
+StrategyName = Literal["trials", "oneshot"]
+SupernetBatchNorm = Literal["switchable", "recalibrate"]
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+Bits = BitWidth
+
+
+class ConstraintsConfig(BaseModel):
+    """Feasibility limits, given to Optuna with ``Trial.set_constraint`` (value <= 0 is
+    feasible)."""
+
+    model_config = _STRICT
+
+    max_accuracy_drop: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="largest allowed teacher accuracy minus student accuracy (0.02 = 2 points)",
+    )
+    max_edap: float | None = Field(None, gt=0.0, description="largest allowed EDAP in J s mm2")
+
+
+class StudyConfig(BaseModel):
+    model_config = _STRICT
+
+    name: PlainName = Field(description="study name in the storage; names studies/NAME/ too")
+    storage: str | None = Field(
+        None, description="SQLAlchemy URL; default sqlite:///studies/NAME.db"
+    )
+    objectives: list[ObjectiveName] = Field(
+        default_factory=lambda: list(DEFAULT_OBJECTIVES), min_length=1
+    )
+    sampler: SamplerName = "nsga2"
+    strategy: StrategyName = Field(
+        "trials",
+        description="trials: train every trial from the teacher; oneshot: train one any-precision "
+        "supernet, score thousands of configurations with it (study NAME-proxy) and fine-tune "
+        "only its front (section oneshot)",
+    )
+    n_trials: int = Field(
+        ge=1,
+        description="finished trials wanted, baselines included "
+        "(oneshot: the baselines plus the fine-tuned front)",
+    )
+    seed: int = Field(0, ge=0)
+    heartbeat_interval_s: int = Field(
+        10,
+        ge=1,
+        le=3600,
+        description="how often a run records that its trials are alive (Optuna heartbeat)",
+    )
+    grace_period_s: int = Field(
+        60,
+        ge=2,
+        le=86400,
+        description="a trial whose run sent no heartbeat for this long is failed and queued again",
+    )
+    constraints: ConstraintsConfig = ConstraintsConfig()
+    baselines: list[BaselineName] = Field(
+        default_factory=lambda: list(DEFAULT_BASELINES),
+        description="uniform configurations evaluated first, so the front is compared with them",
+    )
+
+    @model_validator(mode="after")
+    def _distinct_objectives(self) -> StudyConfig:
+        if len(set(self.objectives)) != len(self.objectives):
+            raise ValueError(f"objectives must be distinct, but got {self.objectives}")
+        return self
+
+    @model_validator(mode="after")
+    def _grace_outlasts_heartbeat(self) -> StudyConfig:
+        if self.grace_period_s <= self.heartbeat_interval_s:
+            raise ValueError(
+                "grace_period_s > heartbeat_interval_s must hold, but got "
+                f"(grace_period_s={self.grace_period_s}, "
+                f"heartbeat_interval_s={self.heartbeat_interval_s})"
+            )
+        return self
+
+    @property
+    def directions(self) -> list[Direction]:
+        return [OBJECTIVES[name].direction for name in self.objectives]
+
+    def storage_url(self) -> str:
+        return self.storage or f"sqlite:///studies/{self.name}.db"
+
+
+class TeacherConfig(BaseModel):
+    """The full-precision teacher: a given checkpoint, or trained once and cached under studies/."""
+
+    model_config = _STRICT
+
+    checkpoint: Path | None = Field(None, description="use this teacher instead of training one")
+    training: TrainConfig = Field(
+        TrainConfig(), description="how to train the teacher when no checkpoint is given"
+    )
+    output_cache_mb: float = Field(
+        1024.0,
+        ge=0.0,
+        description="memory budget for the teacher's logits and membranes on the training set, "
+        "computed once and shared by every trial when the inputs are deterministic; above it (or "
+        "0) each step runs the teacher",
+    )
+
+    @model_validator(mode="after")
+    def _checkpoint_exists(self) -> TeacherConfig:
+        if self.checkpoint is not None and not self.checkpoint.is_file():
+            raise ValueError(f"checkpoint: no such file {self.checkpoint}")
+        return self
+
+
+class FloatRange(BaseModel):
+    model_config = _STRICT
+
+    low: float
+    high: float
+    log: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FloatRange:
+        if not self.low <= self.high:
+            raise ValueError(f"low <= high must hold, but got (low={self.low}, high={self.high})")
+        if self.log and self.low <= 0:
+            raise ValueError(f"a log range needs low > 0, but got low={self.low}")
+        return self
+
+
+FloatDimension = float | Annotated[list[float], Field(min_length=1)] | FloatRange
+"""A fixed value, a list of choices, or a ``{low, high, log}`` range."""
+
+
+class SearchSpaceConfig(BaseModel):
+    """What the sampler chooses for each trial's student."""
+
+    model_config = _STRICT
+
+    w_bits: list[Bits] = Field(
+        default_factory=lambda: [2, 4, 8], min_length=1, description="weight bit choices"
+    )
+    u_bits: list[Bits] = Field(
+        default_factory=lambda: [2, 4, 8], min_length=1, description="membrane bit choices"
+    )
+    bn_bits: list[Bits] = Field(
+        default_factory=lambda: [8],
+        min_length=1,
+        description="folded-BN bit choices (32 = float BN)",
+    )
+    tie_layers: bool = Field(
+        False, description="one choice of each bit-width for all searched layers"
+    )
+    fixed_layers: dict[str, LayerPrecisionOverride] = Field(
+        default_factory=dict,
+        description="layers (names or patterns) kept at a given precision, not searched, e.g. the "
+        "encoding layer",
+    )
+    distill_layers: Literal["search", "all", "none"] | list[str] = Field(
+        "search",
+        description="search: one include flag per spiking layer; all/none; or a fixed list",
+    )
+    membrane_weight: FloatDimension = FloatRange(low=0.1, high=10.0, log=True)
+    membrane_norm: MembraneNorm = "teacher_power"
+    kd_weight: FloatDimension = FloatRange(low=0.0, high=2.0)
+    teacher_temperature: FloatDimension = FloatRange(low=1.0, high=8.0)
+    student_temperature: FloatDimension = FloatRange(low=1.0, high=8.0)
+    spike_weight: FloatDimension = 0.0
+    init_from_teacher: bool = True
+    # SpQuant-SNN's dimensions (docs/spquant.md); the defaults search none of them.
+    u_levels: list[Annotated[int, Field(ge=2, le=MAX_INTEGER_LEVELS)]] = Field(
+        default_factory=list,
+        description="integer-membrane level counts offered beside u_bits (3: ternary, 5: -3..1); "
+        "[] = none",
+    )
+    keep_ratio: list[Annotated[float, Field(gt=0.0, le=1.0)]] = Field(
+        default_factory=lambda: [1.0],
+        min_length=1,
+        description="kept-channel ratio choices per spiking layer",
+    )
+    learnable_threshold: list[bool] = Field(
+        default_factory=lambda: [False],
+        min_length=1,
+        description="[false, true] searches LT-SNN thresholds",
+    )
+    timesteps: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=list,
+        description="student T_s choices, each at most data.timesteps; [] = the data's T",
+    )
+
+    @model_validator(mode="after")
+    def _distinct_choices(self) -> SearchSpaceConfig:
+        for field in (
+            "w_bits",
+            "u_bits",
+            "bn_bits",
+            "u_levels",
+            "keep_ratio",
+            "learnable_threshold",
+            "timesteps",
+        ):
+            values = getattr(self, field)
+            if len(set(values)) != len(values):
+                raise ValueError(f"{field}: choices must be distinct, but got {values}")
+        return self
+
+
+class HardwareConfig(BaseModel):
+    model_config = _STRICT
+
+    preset: str = Field("rram_64", description="preset name under simulators/ or a preset file")
+    use_measured_activity: bool = Field(
+        True, description="cost with each trial's measured spike rates (event mode)"
+    )
+
+
+class ExecutionConfig(BaseModel):
+    model_config = _STRICT
+
+    backend: Literal["ray", "inline"] = Field(
+        "ray", description="ray: Ray Tune trials; inline: in this process"
+    )
+    cpus_per_trial: float = Field(1.0, gt=0.0)
+    gpus_per_trial: Annotated[float, Field(ge=0.0)] | Literal["auto"] = Field(
+        0.0,
+        description="GPUs per trial (a fraction shares one); auto: a share of a GPU where the "
+        "cluster has one, else 0",
+    )
+    max_concurrent: int = Field(2, ge=1)
+    address: str | None = Field(None, description="Ray cluster to join (None: start a local Ray)")
+    ray_dir: Path = Field(Path("studies/ray"), description="where Ray Tune keeps trial directories")
+
+    @model_validator(mode="after")
+    def _whole_gpus_above_one(self) -> ExecutionConfig:
+        gpus = self.gpus_per_trial
+        if gpus != "auto" and gpus > 1 and not float(gpus).is_integer():
+            raise ValueError(f"gpus_per_trial: above 1 a trial takes whole GPUs, but got {gpus}")
+        return self
+
+
+class OneShotConfig(BaseModel):
+    """``study.strategy: oneshot`` (docs/design/methods.md section 6): supernet, proxy search,
+    front."""
+
+    model_config = _STRICT
+
+    training: TrainConfig = Field(
+        TrainConfig(epochs=4),
+        description="the supernet's training (epochs, batch size, lr, seed); each step trains "
+        "several configurations",
+    )
+    sandwich_random: int = Field(
+        2, ge=0, description="random configurations per step besides the highest and the lowest"
+    )
+    membrane_weight: float = Field(1.0, ge=0.0, description="lambda_mem of the supernet's steps")
+    kd_weight: float = Field(1.0, ge=0.0, description="lambda_kd of the supernet's steps")
+    temperature: float = Field(4.0, gt=0.0, description="KD temperature (teacher and student)")
+    batch_norm: SupernetBatchNorm = Field(
+        "switchable",
+        description="switchable: BN statistics kept per layer and bit-width; recalibrate: "
+        "re-estimated for each scored configuration on recalibration_batches training batches",
+    )
+    recalibration_batches: int = Field(4, ge=1)
+    proxy_trials: int = Field(2000, ge=1, description="configurations the proxy search scores")
+    population: int = Field(64, ge=2, description="NSGA-II population of the proxy search")
+    cpus: float | None = Field(
+        None, gt=0.0, description="CPUs of the supernet's Ray job (None: execution.cpus_per_trial)"
+    )
+    gpus: float = Field(0.0, ge=0.0, description="GPUs of the supernet's Ray job")
+
+
+class StudySpec(BaseModel):
+    """A whole search, as written in ``search_spaces/*.yaml``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    study: StudyConfig
+    data: DataConfig
+    model: ModelConfig
+    teacher: TeacherConfig = TeacherConfig()
+    training: TrainConfig = Field(
+        TrainConfig(epochs=2), description="each trial's student training"
+    )
+    search_space: SearchSpaceConfig = SearchSpaceConfig()
+    hardware: HardwareConfig = HardwareConfig()
+    execution: ExecutionConfig = ExecutionConfig()
+    oneshot: OneShotConfig = OneShotConfig()
+
+    @model_validator(mode="after")
+    def _oneshot_searches_precision(self) -> StudySpec:
+        """The supernet shares the teacher's network across precisions: no pruning, no learnt
+        thresholds, one T_s."""
+        if self.study.strategy != "oneshot":
+            return self
+        space = self.search_space
+        fixed = {"keep_ratio": [1.0], "learnable_threshold": [False]}
+        for field, only in fixed.items():
+            if getattr(space, field) != only:
+                raise ValueError(
+                    f"search_space.{field}: study.strategy oneshot searches precision only; "
+                    f"use {only}"
+                )
+        if len(space.timesteps) > 1:
+            raise ValueError(
+                "search_space.timesteps: study.strategy oneshot searches precision only; "
+                "give one choice"
+            )
+        if self.model.quant.share_scale:
+            raise ValueError(
+                "model.quant.share_scale: study.strategy oneshot keeps one membrane range "
+                "per bit-width"
+            )
+        if self.study.n_trials <= len(self.study.baselines):
+            raise ValueError(
+                f"study.n_trials: with strategy oneshot it counts the baselines "
+                f"({len(self.study.baselines)}) plus the fine-tuned front, so it must exceed them, "
+                f"but got {self.study.n_trials}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _precision_is_searched(self) -> StudySpec:
+        if self.model.precision != PrecisionConfig():
+            raise ValueError(
+                "model.precision: the search chooses precision; use search_space.fixed_layers to "
+                "pin layers"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _student_dimensions_are_searched(self) -> StudySpec:
+        """The model section is the teacher's too: pruning, T_s and thresholds belong to the
+        space."""
+        searched = {
+            "model.pruning": (self.model.pruning != PruningConfig(), "search_space.keep_ratio"),
+            "model.timesteps": (self.model.timesteps is not None, "search_space.timesteps"),
+            "model.neuron.learnable_threshold": (
+                self.model.neuron.learnable_threshold,
+                "search_space.learnable_threshold",
+            ),
+        }
+        for field, (set_here, instead) in searched.items():
+            if set_here:
+                raise ValueError(f"{field}: the search chooses the student's; use {instead}")
+        too_many = [t for t in self.search_space.timesteps if t > self.data.timesteps]
+        if too_many:
+            raise ValueError(
+                "search_space.timesteps: a student runs at most the teacher's "
+                f"data.timesteps={self.data.timesteps}, but got {too_many}"
+            )
+        if self.data.name not in STATIC_DATASETS:  # event frames are re-binned: T_s must divide T_t
+            uneven = [t for t in self.search_space.timesteps if self.data.timesteps % t]
+            if uneven:
+                raise ValueError(
+                    "search_space.timesteps: event frames are merged in windows of T_t / T_s, so "
+                    f"each choice must divide data.timesteps={self.data.timesteps}, but got "
+                    f"{uneven}"
+                )
+        return self
+
+
+def absolute_paths(spec: StudySpec) -> StudySpec:
+    """Ray runs trials in their own folders: every path a trial reads must be absolute."""
+    data = spec.data.model_copy(
+        update={
+            k: Path(v).resolve()
+            for k, v in (("root", spec.data.root), ("cache_dir", spec.data.cache_dir))
+            if v is not None
+        }
+    )
+    preset = spec.hardware.preset
+    if Path(preset).suffix in (".yaml", ".yml", ".json"):
+        preset = str(Path(preset).resolve())
+    return spec.model_copy(
+        update={"data": data, "hardware": spec.hardware.model_copy(update={"preset": preset})}
+    )
+
+
+def load_spec(path: str | Path) -> StudySpec:
+    """Read and validate a study spec; ConfigError names the file and every bad field."""
+    return load_config(StudySpec, path)

@@ -1,0 +1,191 @@
+"""The proxy search: NSGA-II over thousands of configurations, each scored by the supernet.
+
+A configuration's proxy accuracy is the supernet evaluated at it on the validation split (never
+the test split); its cost comes from the vectorised cost model
+(:func:`~mdsnn_search.hardware.estimate_batch`, a whole population per call) with the input
+activity measured in that evaluation. BN statistics are the configuration's switchable slots,
+or (``oneshot.batch_norm: recalibrate``) those re-estimated on a few training batches.
+
+The search is its own Optuna study, ``NAME-proxy``, in the main study's storage, every trial
+marked ``proxy``; it is written a scored population at a time, so a killed run loses at most
+one population and a rerun continues to ``oneshot.proxy_trials``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+import torch
+from optuna.exceptions import ExperimentalWarning
+from optuna.trial import TrialState
+
+from mdsnn_search.data import DatasetBundle, make_loader
+from mdsnn_search.hardware import ConfigBatch, estimate_batch, load_preset
+from mdsnn_search.snn.bn_recalibration import recalibrate_bn_
+from mdsnn_search.snn.models import layer_table
+from mdsnn_search.snn.monitor import SpikeMonitor
+from mdsnn_search.spec.objectives import ATTR_METRICS, OBJECTIVES, VAL_ACCURACY
+from mdsnn_search.spec.schema import StudySpec
+from mdsnn_search.strategies.oneshot.sandwich import Params, PrecisionSpace
+from mdsnn_search.strategies.oneshot.supernet import Supernet
+
+PROXY_SUFFIX = "-proxy"
+ATTR_PROXY = "proxy"
+"""Trial user attribute: True on every trial of a proxy study."""
+STUDY_SCORING = "scoring"
+"""Proxy study user attribute: configurations scored, and seconds spent scoring (not storing)."""
+
+
+def proxy_study_name(name: str) -> str:
+    return f"{name}{PROXY_SUFFIX}"
+
+
+class ProxyScorer:
+    """Scores configurations with a trained supernet: validation accuracy, activity, cost."""
+
+    def __init__(
+        self,
+        spec: StudySpec,
+        supernet: Supernet,
+        space: PrecisionSpace,
+        bundle: DatasetBundle,
+        *,
+        batch_norm: str | None = None,
+    ) -> None:
+        assert bundle.validation is not None, "the proxy scores on the validation split"
+        self.spec = spec
+        self.supernet = supernet.eval()
+        self.space = space
+        self.batch_norm = batch_norm or spec.oneshot.batch_norm
+        self.device = next(supernet.parameters()).device
+        loader = make_loader(bundle.validation, 1024, shuffle=False)
+        self.batches = [(x.to(self.device), y.to(self.device)) for x, y in loader]
+        recalibration = make_loader(
+            bundle.train,
+            spec.oneshot.training.batch_size,
+            shuffle=True,
+            seed=spec.oneshot.training.seed,
+        )
+        self.recalibration = [
+            (x.to(self.device), y)
+            for x, y in itertools.islice(recalibration, spec.oneshot.recalibration_batches)
+        ]
+        self.table = layer_table(supernet.network)
+        self.preset = load_preset(spec.hardware.preset)
+        self.timesteps = supernet.network.run_timesteps(spec.data.timesteps)
+
+    @torch.no_grad()
+    def accuracy_and_rates(self, params: Params) -> tuple[float, float, list[float]]:
+        """Validation accuracy, spikes per sample and each layer's input rate at ``params``."""
+        network = self.supernet.network
+        self.supernet.configure_(self.space.configuration(params))
+        if self.batch_norm == "recalibrate":
+            recalibrate_bn_(network, self.recalibration)
+        correct = 0
+        with SpikeMonitor(network) as monitor:
+            for x, y in self.batches:
+                correct += int((network(x).mean(0).argmax(1) == y).sum())
+        rates = monitor.input_rates
+        accuracy = correct / max(monitor.samples, 1)
+        return accuracy, monitor.spikes_per_sample, [rates[row.name] for row in self.table]
+
+    def score(self, configurations: Sequence[Params]) -> list[dict[str, Any]]:
+        """Metrics of each configuration, keyed as a trial's (``val_accuracy``, ``edap``...)."""
+        measured = [self.accuracy_and_rates(params) for params in configurations]
+        layers = [self.space.configuration(params) for params in configurations]
+        names = [row.name for row in self.table]
+        use_activity = self.spec.hardware.use_measured_activity
+        batch = ConfigBatch.from_arrays(
+            len(names),
+            timesteps=self.timesteps,
+            w_bits=[[c[n].w_bits for n in names] for c in layers],
+            u_bits=[[c[n].u_bits for n in names] for c in layers],
+            bn_bits=[[c[n].bn_bits for n in names] for c in layers],
+            input_rate=[m[2] for m in measured] if use_activity else 1.0,
+        )
+        costs = estimate_batch(self.table, self.preset, batch)
+        return [
+            {
+                VAL_ACCURACY: accuracy,
+                "spikes_per_sample": spikes,
+                **costs.totals(i),
+            }
+            for i, (accuracy, spikes, _) in enumerate(measured)
+        ]
+
+
+@dataclass(frozen=True)
+class ProxyRun:
+    study: optuna.Study
+    scored_now: int
+    scoring_s: float
+    """Seconds spent scoring (supernet and cost model), without storage."""
+
+
+def run_proxy_search(
+    spec: StudySpec, storage: optuna.storages.BaseStorage, scorer: ProxyScorer
+) -> ProxyRun:
+    """Run (or finish) the proxy study until it holds ``oneshot.proxy_trials`` complete trials.
+
+    NSGA-II samples from an in-memory copy of the stored study (its sampler rereads every trial
+    at each ask, which on an RDB storage costs more than scoring); each scored population is
+    then written to the stored study, complete with its values and attributes.
+    """
+    config = spec.oneshot
+    directions = list(spec.study.directions)
+    stored = optuna.create_study(
+        study_name=proxy_study_name(spec.study.name),
+        storage=storage,
+        directions=directions,
+        load_if_exists=True,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        stored.set_metric_names(list(spec.study.objectives))
+    working = optuna.create_study(
+        directions=directions,
+        sampler=optuna.samplers.NSGAIISampler(
+            population_size=config.population, seed=spec.study.seed
+        ),
+    )
+    working.add_trials(stored.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    metrics_keys = [OBJECTIVES[name].metric for name in spec.study.objectives]
+    scored, spent = 0, 0.0
+    while True:
+        wanted = min(config.population, config.proxy_trials - len(working.trials))
+        if wanted <= 0:
+            break
+        trials = [working.ask() for _ in range(wanted)]
+        params = [_suggest(trial, scorer.space) for trial in trials]
+        start = time.perf_counter()
+        results = scorer.score(params)
+        spent += time.perf_counter() - start
+        for trial, metrics in zip(trials, results, strict=True):
+            trial.set_user_attr(ATTR_PROXY, True)
+            trial.set_user_attr(ATTR_METRICS, metrics)
+            working.tell(trial, [float(metrics[key]) for key in metrics_keys])
+        stored.add_trials(working.trials[-wanted:])
+        scored += wanted
+    if scored:
+        before = stored.user_attrs.get(STUDY_SCORING, {"configurations": 0, "seconds": 0.0})
+        stored.set_user_attr(
+            STUDY_SCORING,
+            {
+                "configurations": before["configurations"] + scored,
+                "seconds": before["seconds"] + spent,
+            },
+        )
+    return ProxyRun(stored, scored, spent)
+
+
+def _suggest(trial: optuna.Trial, space: PrecisionSpace) -> Params:
+    """Let the study's sampler choose every precision parameter of ``trial``."""
+    for name, distribution in space.distributions.items():
+        trial.suggest_categorical(name, distribution.choices)
+    return trial.params

@@ -1,5 +1,10 @@
-"""The package's modules import each other without cycles, lazy (in-function) imports included:
-a cycle makes import order matter and hides which module is the lower layer."""
+"""The package's layers import only downwards, and its modules import each other without cycles.
+
+Lazy (in-function) and ``TYPE_CHECKING`` imports count like the others: a type-only import from
+a higher layer still ties the lower one to it. A cycle makes import order matter and hides which
+module is the lower layer; an import back up (a run module inside the search core, say) is how
+cycles start. The layers are docs/design/design.md's "Layout".
+"""
 
 from __future__ import annotations
 
@@ -21,19 +26,42 @@ def _modules() -> dict[str, Path]:
     return modules
 
 
-def _is_type_checking(node: ast.If) -> bool:
-    return isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"
+LAYERS: tuple[frozenset[str], ...] = (
+    frozenset(
+        {
+            "mdsnn_search",
+            "errors",
+            "files",
+            "finite",
+            "precision",
+            "registry",
+            "terminal",
+            "tables",
+            "outputs",
+        }
+    ),
+    frozenset({"hardware", "data"}),
+    frozenset({"snn"}),
+    frozenset({"checkpoint", "training_loop"}),
+    frozenset({"distill"}),
+    frozenset({"job"}),
+    frozenset({"spec"}),
+    frozenset({"study"}),
+    frozenset({"results"}),
+    frozenset({"execution"}),
+    frozenset({"search"}),
+    frozenset({"strategies"}),
+    frozenset({"cli"}),
+)
+"""Bottom to top. A module may import its own layer (without cycles) and the layers below."""
 
 
 def _imported(tree: ast.Module, module: str, is_package: bool) -> list[str]:
-    """Every name ``module`` imports at run time (``if TYPE_CHECKING:`` blocks left out)."""
+    """Every name ``module`` imports: at import time, in functions and under ``TYPE_CHECKING``."""
     names: list[str] = []
     stack: list[ast.AST] = [tree]
     while stack:
         node = stack.pop()
-        if isinstance(node, ast.If) and _is_type_checking(node):
-            stack.extend(node.orelse)
-            continue
         if isinstance(node, ast.Import):
             names.extend(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -97,8 +125,46 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
+def layer(module: str) -> int:
+    """The index in :data:`LAYERS` of ``mdsnn_search.<name>...``."""
+    parts = module.split(".")
+    name = parts[1] if len(parts) > 1 else parts[0]
+    for index, names in enumerate(LAYERS):
+        if name in names:
+            return index
+    raise AssertionError(f"{module} is in no layer: add its top-level name to LAYERS")
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    return sorted(
+        f"{module} -> {target}"
+        for module, targets in graph.items()
+        for target in targets
+        if layer(target) > layer(module)
+    )
+
+
 def test_the_package_has_no_import_cycles() -> None:
     assert cycles(import_graph()) == []
+
+
+def test_no_layer_imports_a_layer_above_it() -> None:
+    assert upward_imports(import_graph()) == []
+
+
+def test_the_check_finds_an_upward_import() -> None:
+    graph = import_graph()
+    graph["mdsnn_search.search.trial"].add("mdsnn_search.strategies.oneshot.supernet")
+    assert upward_imports(graph) == [
+        "mdsnn_search.search.trial -> mdsnn_search.strategies.oneshot.supernet"
+    ]
+
+
+def test_type_checking_imports_count() -> None:
+    tree = ast.parse("if TYPE_CHECKING:\n    from mdsnn_search.search.driver import StudyDriver\n")
+    assert _imported(tree, "mdsnn_search.execution.executors", False) == [
+        "mdsnn_search.search.driver.StudyDriver"
+    ]
 
 
 def test_the_check_finds_a_cycle() -> None:

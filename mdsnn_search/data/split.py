@@ -8,7 +8,7 @@ out of the test set entirely.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -17,8 +17,23 @@ from torch.utils.data import Dataset
 
 from mdsnn_search.errors import DataError
 
-if TYPE_CHECKING:  # config imports this module (lazily) to split; only the type is needed here
-    from mdsnn_search.data.config import DataConfig
+
+class SplitSettings(Protocol):
+    """The fields of a :class:`~mdsnn_search.data.config.DataConfig` a split reads (config
+    imports this module, so this one names only what it needs)."""
+
+    @property
+    def test_fraction(self) -> float: ...
+
+    @property
+    def split_seed(self) -> int: ...
+
+    @property
+    def max_per_class(self) -> int | None: ...
+
+    @property
+    def limit(self) -> int | None: ...
+
 
 IndexArray = NDArray[np.int64]
 
@@ -67,7 +82,7 @@ def select_subset(
 
 
 def split_and_subset(
-    labels: NDArray[np.int64], cfg: DataConfig, what: str
+    labels: NDArray[np.int64], cfg: SplitSettings, what: str
 ) -> tuple[IndexArray, IndexArray]:
     """Stratified split by ``cfg.test_fraction``, then each half capped by ``cfg.max_per_class``
     and ``cfg.limit``, all seeded by ``cfg.split_seed``."""

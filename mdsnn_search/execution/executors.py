@@ -12,9 +12,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
-from mdsnn_search.execution.protocol import TrialContext, TrialFn, TrialOutcome
+from mdsnn_search.execution.protocol import TrialContext, TrialFn, TrialOutcome, TrialSource
 from mdsnn_search.execution.resources import TrialResources, local_node, trial_resources
-from mdsnn_search.search.driver import StudyDriver
 from mdsnn_search.spec.schema import ExecutionConfig
 
 
@@ -23,7 +22,7 @@ class Executor(Protocol):
     def resources(self) -> TrialResources:
         """What each trial is given (checked against the machine or cluster)."""
 
-    def run(self, driver: StudyDriver, context: TrialContext, trial_fn: TrialFn) -> None:
+    def run(self, driver: TrialSource, context: TrialContext, trial_fn: TrialFn) -> None:
         """Run trials the driver hands out until the study holds its n_trials finished trials."""
 
 
@@ -51,7 +50,7 @@ class InlineExecutor:
 
     resources: TrialResources
 
-    def run(self, driver: StudyDriver, context: TrialContext, trial_fn: TrialFn) -> None:
+    def run(self, driver: TrialSource, context: TrialContext, trial_fn: TrialFn) -> None:
         while True:
             request = driver.ask()
             if request is None:

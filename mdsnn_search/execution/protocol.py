@@ -13,7 +13,7 @@ import enum
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from mdsnn_search.spec.space import StudentConfig
 
@@ -26,8 +26,8 @@ class TrialContext:
     spec: dict[str, Any]
     teacher_checkpoint: str
     teacher_outputs: str | None = None
-    supernet: str | None = None
-    """A oneshot study's supernet: its searched trials start from its weights at their precision."""
+    strategy_state: str | None = None
+    """What the study's strategy prepared for its searched trials (a oneshot study's supernet)."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,26 @@ class TrialOutcome:
             error=document.get("error"),
             traceback=document.get("traceback"),
         )
+
+
+class TrialSource(Protocol):
+    """What an executor needs of the study's driver (``search.driver.StudyDriver``): the next
+    claimed trial, word that it started, and its outcome back. Executors know nothing
+    else of the study, so they sit below the search that drives them."""
+
+    @property
+    def study_name(self) -> str: ...
+
+    @property
+    def done(self) -> bool: ...
+
+    def ask(self) -> TrialRequest | None: ...
+
+    def wait(self) -> None: ...
+
+    def started(self, number: int) -> None: ...
+
+    def tell(self, number: int, outcome: TrialOutcome, trial_dir: str | None = None) -> None: ...
 
 
 TrialFn = Callable[[TrialContext, TrialRequest], TrialOutcome]

@@ -3,10 +3,10 @@
 :func:`ray_executor` starts a local Ray (in a temp dir this run owns, :mod:`local_ray`) or joins
 ``--address``, and refuses a per-trial request no node can hold before anything is stored. Each
 study trial is then one Ray Tune trial with those resources. Ray's searcher interface is fed by
-the :class:`StudyDriver` (ask), and a Tune callback hands starts and outcomes back to it (tell),
-so the storage is written by this driver process alone. Ray's own OptunaSearch is not used: it
-leaves NaN trials RUNNING, cannot seed baselines for several objectives and cannot store a
-failure's reason (docs/design/design.md).
+the study's driver (:class:`~mdsnn_search.execution.protocol.TrialSource`: ask), and a Tune
+callback hands starts and outcomes back to it (tell), so the storage is written by this driver
+process alone. Ray's own OptunaSearch is not used: it leaves NaN trials RUNNING, cannot seed
+baselines for several objectives and cannot store a failure's reason (docs/design/design.md).
 """
 
 from __future__ import annotations
@@ -29,14 +29,19 @@ from ray.tune.search import ConcurrencyLimiter, Searcher
 
 from mdsnn_search.errors import ConfigError
 from mdsnn_search.execution import local_ray
-from mdsnn_search.execution.protocol import TrialContext, TrialFn, TrialOutcome, TrialRequest
+from mdsnn_search.execution.protocol import (
+    TrialContext,
+    TrialFn,
+    TrialOutcome,
+    TrialRequest,
+    TrialSource,
+)
 from mdsnn_search.execution.resources import (
     NodeResources,
     TrialResources,
     probe_address,
     trial_resources,
 )
-from mdsnn_search.search.driver import StudyDriver
 from mdsnn_search.spec.schema import ExecutionConfig
 
 _REQUEST = "request"
@@ -77,7 +82,7 @@ class RayExecutor:
     execution: ExecutionConfig
     resources: TrialResources
 
-    def run(self, driver: StudyDriver, context: TrialContext, trial_fn: TrialFn) -> None:
+    def run(self, driver: TrialSource, context: TrialContext, trial_fn: TrialFn) -> None:
         """Run Ray Tune trials until the study holds its n_trials finished trials."""
         # with_parameters puts these in Ray's object store once; every node can read them.
         teacher_bytes = Path(context.teacher_checkpoint).read_bytes()
@@ -96,7 +101,7 @@ class RayExecutor:
                 num_samples=-1,  # until the searcher says FINISHED: other runs may take some trials
             ),
             run_config=tune.RunConfig(
-                name=driver.study.study_name,
+                name=driver.study_name,
                 storage_path=str(Path(self.execution.ray_dir).resolve()),
                 callbacks=[_TellDriver(driver)],
                 verbose=0,
@@ -169,7 +174,7 @@ class _DriverBound:
     into its experiment state (for its own restore, which we do not use), so the driver and its
     storage connection are left out of the pickle."""
 
-    _driver: StudyDriver
+    _driver: TrialSource
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "_driver"}
@@ -178,7 +183,7 @@ class _DriverBound:
 class _DriverSearcher(_DriverBound, Searcher):
     """Suggests the driver's next claimed trial; FINISHED once the study holds n_trials."""
 
-    def __init__(self, driver: StudyDriver) -> None:
+    def __init__(self, driver: TrialSource) -> None:
         super().__init__()
         self._driver = driver
 
@@ -202,7 +207,7 @@ class _DriverSearcher(_DriverBound, Searcher):
 
 
 class _TellDriver(_DriverBound, tune.Callback):
-    def __init__(self, driver: StudyDriver) -> None:
+    def __init__(self, driver: TrialSource) -> None:
         self._driver = driver
 
     def on_trial_start(

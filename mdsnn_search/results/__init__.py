@@ -17,13 +17,9 @@ from mdsnn_search.results.front import (
     reference_point,
     summarize_front,
 )
-from mdsnn_search.results.records import TrialRecord, student_summary, trial_counts
-from mdsnn_search.results.storage import (
-    StoredStudy,
-    open_stored_study,
-    read_only_storage,
-    sqlite_path,
-)
+from mdsnn_search.results.records import TrialRecord, trial_counts
+from mdsnn_search.results.storage import StoredStudy, open_stored_study
+from mdsnn_search.spec.summary import student_summary
 
 __all__ = [
     "FrontSummary",
@@ -34,9 +30,7 @@ __all__ = [
     "find_trials",
     "hypervolume",
     "open_stored_study",
-    "read_only_storage",
     "reference_point",
-    "sqlite_path",
     "student_summary",
     "summarize_front",
     "train_spec_yaml",

@@ -108,6 +108,10 @@ class StudyDriver:
         self._next_look = 0.0
 
     @property
+    def study_name(self) -> str:
+        return self.study.study_name
+
+    @property
     def pending(self) -> int:
         """Trials claimed by this run that have not started (Ray waits for resources)."""
         return len(self._claimed) - len(self.running)

@@ -24,7 +24,6 @@ from optuna.exceptions import DuplicatedStudyError, ExperimentalWarning
 from optuna.trial import TrialState
 
 from mdsnn_search.errors import StudyError
-from mdsnn_search.results.storage import read_only_storage, sqlite_path, sqlite_tables
 from mdsnn_search.spec.objectives import ATTR_BASELINE, STUDY_SPEC, STUDY_SPEC_HASH
 from mdsnn_search.spec.schema import StudyConfig, StudySpec, absolute_paths
 from mdsnn_search.study.budget import interrupt, requeue, snapshot, top_up
@@ -34,6 +33,7 @@ from mdsnn_search.study.documents import (
     study_document,
 )
 from mdsnn_search.study.drift import changed_fields, describe, spec_hash
+from mdsnn_search.study.read_only import read_only_storage, sqlite_path, sqlite_tables
 from mdsnn_search.study.storage_url import masked, missing_driver_message, parse, redact
 
 logger = logging.getLogger(__name__)

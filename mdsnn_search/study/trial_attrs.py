@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import optuna
 
-from mdsnn_search.results.records import student_summary
 from mdsnn_search.spec.objectives import ATTR_CONSTRAINTS, ATTR_FEASIBLE
+from mdsnn_search.spec.summary import student_summary
 
 if TYPE_CHECKING:
     from mdsnn_search.precision import LayerPrecision

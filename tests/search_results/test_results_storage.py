@@ -11,7 +11,8 @@ from results_studies import Built
 
 from mdsnn_search import cli
 from mdsnn_search.errors import ConfigError, StudyError
-from mdsnn_search.results import open_stored_study, sqlite_path
+from mdsnn_search.results import open_stored_study
+from mdsnn_search.study.read_only import sqlite_path
 
 
 def fail(capsys: pytest.CaptureFixture[str], command: str, *args: str) -> str:

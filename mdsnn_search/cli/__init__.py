@@ -19,8 +19,6 @@ from collections.abc import Sequence
 
 from mdsnn_search import __version__
 from mdsnn_search.errors import MdsnnError
-from mdsnn_search.study.storage_errors import storage_errors_as_user_errors
-from mdsnn_search.study.storage_url import RedactingFilter, redact
 
 EXIT_USER_ERROR = 2
 
@@ -44,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # After parsing, so that --help imports nothing of the study (torch comes with its spec).
+    from mdsnn_search.study.storage_errors import storage_errors_as_user_errors
+    from mdsnn_search.study.storage_url import RedactingFilter, redact
+
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

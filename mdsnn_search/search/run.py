@@ -30,13 +30,13 @@ from mdsnn_search.precision import matches_layer
 from mdsnn_search.search.checks import check_inputs
 from mdsnn_search.search.driver import StudyDriver
 from mdsnn_search.search.progress import LiveProgress
+from mdsnn_search.search.strategy import StrategySetup, get_strategy
 from mdsnn_search.search.teacher import ensure_teacher, ensure_teacher_outputs
 from mdsnn_search.search.trial import run_trial
 from mdsnn_search.snn.models import model_layer_table
 from mdsnn_search.spec.objectives import STUDY_TEACHER
 from mdsnn_search.spec.schema import StudySpec, absolute_paths
 from mdsnn_search.spec.space import LayerRoles
-from mdsnn_search.strategies.oneshot.strategy import prepare_front
 from mdsnn_search.study.budget import snapshot
 from mdsnn_search.study.heartbeat import Heartbeat
 from mdsnn_search.study.signals import RunInterrupted, StopOnSignals
@@ -79,6 +79,14 @@ def check_spec(
     def fail(field: str, message: str) -> ConfigError:
         return ConfigError(f"{source}: {field}: {message}")
 
+    try:
+        strategy = get_strategy(spec.study.strategy)
+    except ConfigError as exc:
+        raise fail("study.strategy", str(exc)) from None
+    try:
+        strategy.check(spec)  # its messages start with the field
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
     if spec.data.root is not None and not spec.data.root.exists():
         raise fail(
             "data.root",
@@ -208,9 +216,8 @@ def _run_missing(
     if opened.created or opened.changes or STUDY_TEACHER not in study.user_attrs:
         study.set_user_attr(STUDY_TEACHER, teacher_json)
     outputs = ensure_teacher_outputs(runnable, bundle, teacher, progress=progress)
-    supernet = None
-    if runnable.study.strategy == "oneshot":
-        supernet = prepare_front(
+    state = get_strategy(runnable.study.strategy).prepare(
+        StrategySetup(
             runnable,
             study,
             storage,
@@ -219,11 +226,12 @@ def _run_missing(
             outputs,
             report=_reporter(progress),
         )
+    )
     context = TrialContext(
         spec=runnable.model_dump(mode="json"),
         teacher_checkpoint=str(teacher.checkpoint.resolve()),
         teacher_outputs=None if outputs is None else str(outputs.resolve()),
-        supernet=None if supernet is None else str(supernet),
+        strategy_state=state,
     )
     with (
         Heartbeat(storage, runnable.study.heartbeat_interval_s) as heartbeat,
@@ -244,7 +252,8 @@ def _run_missing(
 
 
 def _reporter(progress: bool) -> Callable[[str], None]:
-    """Progress lines of the oneshot steps: on stderr when progress is shown, else logged."""
+    """Progress lines of the strategy's preparation: on stderr when progress is shown, else
+    logged."""
     if progress:
         return lambda line: print(line, file=sys.stderr, flush=True)
     return logger.info

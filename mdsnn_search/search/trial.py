@@ -24,13 +24,12 @@ from mdsnn_search.distill import TeacherOutputCache
 from mdsnn_search.execution.protocol import TrialContext, TrialOutcome, TrialRequest
 from mdsnn_search.hardware import estimate_cost, load_preset
 from mdsnn_search.job import TrainSpec, evaluate_splits, run_job
+from mdsnn_search.search.strategy import get_strategy
 from mdsnn_search.snn.models import SpikingNetwork, layer_table
 from mdsnn_search.snn.monitor import layer_activity
 from mdsnn_search.snn.pruning import kept_channel_activity, kept_fractions
 from mdsnn_search.spec.schema import StudySpec
 from mdsnn_search.spec.space import StudentConfig, is_full_precision_student
-from mdsnn_search.strategies.oneshot.supernet import Supernet
-from mdsnn_search.strategies.oneshot.supernet_training import load_supernet
 
 
 def run_trial(context: TrialContext, request: TrialRequest) -> TrialOutcome:
@@ -71,8 +70,10 @@ def _train_and_cost(
             _teacher_outputs(outputs) if outputs is not None and os.path.isfile(outputs) else None
         )
         initial = None
-        if context.supernet is not None and request.baseline is None:
-            initial = _supernet_student(context.supernet, spec, context.teacher_checkpoint, student)
+        if context.strategy_state is not None and request.baseline is None:
+            initial = get_strategy(spec.study.strategy).initial_student(
+                context.strategy_state, spec, context.teacher_checkpoint, student
+            )
         result = run_job(
             job,
             teacher=teacher,
@@ -124,23 +125,6 @@ def cost_metrics(
         "tops_per_mm2",
     )
     return {key: totals[key] for key in keys}
-
-
-def _supernet_student(
-    path: str, spec: StudySpec, teacher_checkpoint: str, student: StudentConfig
-) -> SpikingNetwork:
-    """The supernet at the student's precision, as a standalone network to fine-tune."""
-    supernet = _supernet(path, spec.model_dump_json(), teacher_checkpoint)
-    network = supernet.student(student.precision.resolve(list(supernet.network.weight_layers())))
-    network.config = student.model_for(spec.model, spec.data)
-    return network
-
-
-@functools.lru_cache(maxsize=1)
-def _supernet(path: str, spec_json: str, teacher_checkpoint: str) -> Supernet:
-    """Loaded once per worker process."""
-    spec = StudySpec.model_validate_json(spec_json)
-    return load_supernet(path, spec, _teacher(teacher_checkpoint))[0]
 
 
 @functools.lru_cache(maxsize=2)

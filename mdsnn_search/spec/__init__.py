@@ -1,1 +1,41 @@
-"""TBD"""
+"""What a study asks for: the YAML spec (:mod:`.schema`), its search space and baselines
+(:mod:`.space`), the objectives and the keys results are stored under (:mod:`.objectives`), and a
+student in short (:mod:`.summary`). Pure definitions: nothing here touches a storage.
+"""
+
+from mdsnn_search.spec.objectives import OBJECTIVES, Objective
+from mdsnn_search.spec.schema import (
+    ExecutionConfig,
+    HardwareConfig,
+    SearchSpaceConfig,
+    StudyConfig,
+    StudySpec,
+    absolute_paths,
+    load_spec,
+)
+from mdsnn_search.spec.space import (
+    BASELINES,
+    LayerRoles,
+    StudentConfig,
+    baseline_student,
+    suggest_student,
+)
+from mdsnn_search.spec.summary import student_summary
+
+__all__ = [
+    "BASELINES",
+    "ExecutionConfig",
+    "HardwareConfig",
+    "LayerRoles",
+    "OBJECTIVES",
+    "Objective",
+    "SearchSpaceConfig",
+    "StudentConfig",
+    "StudyConfig",
+    "StudySpec",
+    "absolute_paths",
+    "baseline_student",
+    "load_spec",
+    "student_summary",
+    "suggest_student",
+]

@@ -33,7 +33,6 @@ SamplerName = Literal["nsga2", "nsga3", "tpe", "gp", "random"]
 BaselineName = Literal["fp32", "w8u8", "w4u4", "w2u2"]
 DEFAULT_OBJECTIVES: tuple[ObjectiveName, ...] = ("accuracy", "edap")
 DEFAULT_BASELINES: tuple[BaselineName, ...] = ("fp32", "w8u8", "w4u4", "w2u2")
-StrategyName = Literal["trials", "oneshot"]
 SupernetBatchNorm = Literal["switchable", "recalibrate"]
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
@@ -66,11 +65,13 @@ class StudyConfig(BaseModel):
         default_factory=lambda: list(DEFAULT_OBJECTIVES), min_length=1
     )
     sampler: SamplerName = "nsga2"
-    strategy: StrategyName = Field(
+    strategy: str = Field(
         "trials",
-        description="trials: train every trial from the teacher; oneshot: train one any-precision "
-        "supernet, score thousands of configurations with it (study NAME-proxy) and fine-tune "
-        "only its front (section oneshot)",
+        min_length=1,
+        max_length=64,
+        description="a registered strategy (mdsnn_search.search.strategy): trials, train every "
+        "trial from the teacher; oneshot, train one any-precision supernet, score thousands of "
+        "configurations with it (study NAME-proxy) and fine-tune only its front (section oneshot)",
     )
     n_trials: int = Field(
         ge=1,
@@ -317,38 +318,6 @@ class StudySpec(BaseModel):
     hardware: HardwareConfig = HardwareConfig()
     execution: ExecutionConfig = ExecutionConfig()
     oneshot: OneShotConfig = OneShotConfig()
-
-    @model_validator(mode="after")
-    def _oneshot_searches_precision(self) -> StudySpec:
-        """The supernet shares the teacher's network across precisions: no pruning, no learnt
-        thresholds, one T_s."""
-        if self.study.strategy != "oneshot":
-            return self
-        space = self.search_space
-        fixed = {"keep_ratio": [1.0], "learnable_threshold": [False]}
-        for field, only in fixed.items():
-            if getattr(space, field) != only:
-                raise ValueError(
-                    f"search_space.{field}: study.strategy oneshot searches precision only; "
-                    f"use {only}"
-                )
-        if len(space.timesteps) > 1:
-            raise ValueError(
-                "search_space.timesteps: study.strategy oneshot searches precision only; "
-                "give one choice"
-            )
-        if self.model.quant.share_scale:
-            raise ValueError(
-                "model.quant.share_scale: study.strategy oneshot keeps one membrane range "
-                "per bit-width"
-            )
-        if self.study.n_trials <= len(self.study.baselines):
-            raise ValueError(
-                f"study.n_trials: with strategy oneshot it counts the baselines "
-                f"({len(self.study.baselines)}) plus the fine-tuned front, so it must exceed them, "
-                f"but got {self.study.n_trials}"
-            )
-        return self
 
     @model_validator(mode="after")
     def _precision_is_searched(self) -> StudySpec:

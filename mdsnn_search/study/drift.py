@@ -28,9 +28,10 @@ DETERMINING: tuple[tuple[str, ...], ...] = (
 )
 """Paths into a spec document of the settings that determine a trial's outcome."""
 
-ONESHOT: tuple[tuple[str, ...], ...] = (("study", "strategy"), ("oneshot",))
-"""Determining too in a oneshot study: the supernet, proxy search and front come from them (left
-out of other studies' hashes, which therefore stay those their studies stored)."""
+DEFAULT_STRATEGY = "trials"
+"""Under any other strategy its name and its own spec section (if any: ``oneshot``) determine the
+trials too (a oneshot study's supernet, proxy search and front come from them). They are left
+out of plain studies' hashes, which therefore stay those their studies stored."""
 
 IGNORED: tuple[tuple[str, ...], ...] = (("data", "cache_dir"),)
 """Settings inside those sections that do not: where event frames are cached."""
@@ -41,8 +42,12 @@ _MAX_SHOWN = 6
 def determining(document: dict[str, Any]) -> dict[str, Any]:
     """The trial-determining settings of a spec document (``StudySpec.model_dump(mode="json")``)."""
     picked: dict[str, Any] = {}
-    oneshot = _get(document, ("study", "strategy")) == "oneshot"
-    for path in DETERMINING + (ONESHOT if oneshot else ()):
+    strategy = _get(document, ("study", "strategy"))
+    if strategy in (None, DEFAULT_STRATEGY):
+        paths = DETERMINING
+    else:
+        paths = (*DETERMINING, ("study", "strategy"), (str(strategy),))
+    for path in paths:
         value = _get(document, path)
         for ignored in IGNORED:
             if ignored[: len(path)] == path and isinstance(value, dict):

@@ -60,10 +60,13 @@ def _non_dominated(losses: np.ndarray) -> np.ndarray:
     return np.asarray(~np.any(le & lt, axis=0))
 
 
-def fill_front_(study: optuna.Study, front: Sequence[FrozenTrial]) -> int:
-    """Give each WAITING placeholder of ``study`` the parameters of the next front configuration
-    not yet given to a trial; returns how many placeholders were filled. Safe to repeat after a
-    kill: a configuration is given once, and a re-queued trial keeps its parameters."""
+def fill_front_(
+    study: optuna.Study, storage: optuna.storages.BaseStorage, front: Sequence[FrozenTrial]
+) -> int:
+    """Give each WAITING placeholder of ``study`` (held in ``storage``) the parameters of the next
+    front configuration not yet given to a trial; returns how many placeholders were filled. Safe
+    to repeat after a kill: a configuration is given once, and a re-queued trial keeps its
+    parameters. Written through the storage's public API, as ``enqueue_trial`` writes them."""
     trials = study.get_trials(deepcopy=False)
     given = {t.user_attrs[ATTR_FRONT]["rank"] for t in trials if ATTR_FRONT in t.user_attrs}
     open_ranks = [rank for rank in range(len(front)) if rank not in given]
@@ -75,12 +78,13 @@ def fill_front_(study: optuna.Study, front: Sequence[FrozenTrial]) -> int:
         and not t.params
         and not t.system_attrs.get(FIXED_PARAMS)
     ]
-    storage = study._storage
+    study_id = storage.get_study_id_from_name(study.study_name)
     for trial, rank in zip(placeholders, open_ranks, strict=False):
         source = front[rank]
-        storage.set_trial_system_attr(trial._trial_id, FIXED_PARAMS, dict(source.params))
+        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+        storage.set_trial_system_attr(trial_id, FIXED_PARAMS, dict(source.params))
         storage.set_trial_user_attr(
-            trial._trial_id,
+            trial_id,
             ATTR_FRONT,
             {
                 "rank": rank,

@@ -1,4 +1,5 @@
-"""``study.strategy: oneshot`` before the trials: supernet, proxy search, front into the queue.
+"""``study.strategy: oneshot``: supernet, proxy search and front into the queue before the
+trials; each searched trial then starts from the supernet at its precision.
 
 Each step is idempotent, so a rerun after a kill continues where it stopped: the supernet is
 cached (and resumes from its epoch checkpoint), the proxy study continues to its trial count,
@@ -7,6 +8,7 @@ and placeholders already given a front configuration keep it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,14 +17,84 @@ import optuna
 
 from mdsnn_search.checkpoint import load_checkpoint
 from mdsnn_search.data import DatasetBundle
+from mdsnn_search.errors import ConfigError
+from mdsnn_search.search.strategy import STRATEGIES, Strategy, StrategySetup
+from mdsnn_search.snn.models import SpikingNetwork
 from mdsnn_search.spec.objectives import OBJECTIVES
 from mdsnn_search.spec.schema import StudySpec
+from mdsnn_search.spec.space import StudentConfig
 from mdsnn_search.strategies.oneshot.finetune import fill_front_, select_front
 from mdsnn_search.strategies.oneshot.proxy import ProxyScorer, run_proxy_search
+from mdsnn_search.strategies.oneshot.supernet import Supernet
 from mdsnn_search.strategies.oneshot.supernet_training import ensure_supernet, load_supernet
 
 STUDY_ONESHOT = "oneshot"
 """Main-study user attribute: the supernet's path and training samples, the proxy study's name."""
+
+
+@STRATEGIES.register("oneshot")
+class OneShot(Strategy):
+    """One any-precision supernet, a proxy search over it, then its front fine-tuned as trials."""
+
+    def check(self, spec: StudySpec) -> None:
+        """The supernet shares the teacher's network across precisions: no pruning, no learnt
+        thresholds, one T_s; and the budget must leave room for a front."""
+        space = spec.search_space
+        fixed = {"keep_ratio": [1.0], "learnable_threshold": [False]}
+        for field, only in fixed.items():
+            if getattr(space, field) != only:
+                raise ConfigError(
+                    f"search_space.{field}: study.strategy oneshot searches precision only; "
+                    f"use {only}"
+                )
+        if len(space.timesteps) > 1:
+            raise ConfigError(
+                "search_space.timesteps: study.strategy oneshot searches precision only; "
+                "give one choice"
+            )
+        if spec.model.quant.share_scale:
+            raise ConfigError(
+                "model.quant.share_scale: study.strategy oneshot keeps one membrane range "
+                "per bit-width"
+            )
+        if spec.study.n_trials <= len(spec.study.baselines):
+            raise ConfigError(
+                f"study.n_trials: with strategy oneshot it counts the baselines "
+                f"({len(spec.study.baselines)}) plus the fine-tuned front, so it must exceed them, "
+                f"but got {spec.study.n_trials}"
+            )
+
+    def prepare(self, setup: StrategySetup) -> str:
+        return str(
+            prepare_front(
+                setup.spec,
+                setup.study,
+                setup.storage,
+                setup.bundle,
+                setup.teacher_checkpoint,
+                setup.teacher_outputs,
+                report=setup.report,
+            )
+        )
+
+    def initial_student(
+        self, state: str, spec: StudySpec, teacher_checkpoint: str, student: StudentConfig
+    ) -> SpikingNetwork:
+        """The supernet at the student's precision, as a standalone network to fine-tune."""
+        supernet = _supernet(state, spec.model_dump_json(), teacher_checkpoint)
+        weight_layers = list(supernet.network.weight_layers())
+        network = supernet.student(student.precision.resolve(weight_layers))
+        network.config = student.model_for(spec.model, spec.data)
+        return network
+
+
+@functools.lru_cache(maxsize=1)
+def _supernet(path: str, spec_json: str, teacher_checkpoint: str) -> Supernet:
+    """Loaded once per worker process."""
+    spec = StudySpec.model_validate_json(spec_json)
+    teacher = load_checkpoint(teacher_checkpoint).model
+    teacher.eval()
+    return load_supernet(path, spec, teacher)[0]
 
 
 def prepare_front(
@@ -61,7 +133,7 @@ def prepare_front(
         k,
         _cost_index(spec.study.objectives),
     )
-    filled = fill_front_(study, front)
+    filled = fill_front_(study, storage, front)
     if filled:
         report(f"front: {filled} proxy configurations queued for fine-tuning")
     record: dict[str, Any] = dict(study.user_attrs.get(STUDY_ONESHOT, {}))

@@ -42,7 +42,7 @@ TABLE_EXTRAS = ("tiles", "pes", "timesteps")
 """What the totals table shows beside the totals, so ``--sensitivity --json`` carries it too."""
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "cost",
         help="energy, latency, area and EDAP of a network on a crossbar preset",

@@ -25,7 +25,7 @@ from mdsnn_search.study.documents import artifact_folder
 HOST = "127.0.0.1"
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "dashboard",
         help="open optuna-dashboard on the study's storage (127.0.0.1)",

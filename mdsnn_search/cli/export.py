@@ -38,7 +38,7 @@ EXPORT_HEADER_START = "Exported from study "
 """How :func:`export_header` starts every exported config: a file that starts so is ours."""
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "export",
         help="write chosen trials as train configs (YAML) for full-budget retraining",

@@ -21,7 +21,7 @@ from mdsnn_search.results import FrontSummary, StoredStudy, TrialRecord, summari
 from mdsnn_search.results.terminal import front_table, records_of
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "pareto",
         help="Pareto front, hypervolume and plots (PNG, HTML) of a stored study",

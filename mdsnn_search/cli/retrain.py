@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from mdsnn_search.job import TrainSpec
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "train",
         help="train one model from a YAML config",

@@ -11,7 +11,7 @@ from mdsnn_search.cli.render import console, print_json
 EXIT_ALL_FAILED = 1
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "run",
         help="run, resume or join a study",

@@ -15,7 +15,7 @@ from mdsnn_search.results.terminal import (
 )
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "status",
         help="trials of a stored study: state, objectives, metrics, failures",

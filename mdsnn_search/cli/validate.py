@@ -8,7 +8,7 @@ from pathlib import Path
 from mdsnn_search.cli.render import console, print_json
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "validate",
         help="check a study spec",

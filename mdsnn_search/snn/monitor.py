@@ -6,7 +6,9 @@ are read out once at the end.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
+from typing import Any
 
 import torch
 
@@ -52,7 +54,7 @@ class SpikeMonitor:
     def _count_samples(self, module: torch.nn.Module, args: tuple[torch.Tensor, ...]) -> None:
         self.samples += int(args[0].shape[1])
 
-    def _count_spikes(self, name: str):  # noqa: ANN202 - a hook closure
+    def _count_spikes(self, name: str) -> Callable[[torch.nn.Module, Any, torch.Tensor], None]:
         def hook(
             module: torch.nn.Module, args: tuple[torch.Tensor, ...], spikes: torch.Tensor
         ) -> None:
@@ -62,7 +64,7 @@ class SpikeMonitor:
 
         return hook
 
-    def _count_inputs(self, name: str):  # noqa: ANN202 - a hook closure
+    def _count_inputs(self, name: str) -> Callable[[torch.nn.Module, Any], None]:
         def hook(module: torch.nn.Module, args: tuple[torch.Tensor, ...]) -> None:
             x = args[0].detach()
             self._active_inputs[name] = self._active_inputs.get(name, 0) + (x != 0).sum()

@@ -7,8 +7,7 @@ no tensors) outside a distillation step: evaluation and the cost model see the p
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator
-from contextlib import contextmanager
-from types import TracebackType
+from contextlib import ExitStack, contextmanager
 
 import torch
 from torch import nn
@@ -70,7 +69,7 @@ def take_membranes(nodes: dict[str, QuantLIFNode]) -> dict[str, torch.Tensor]:
     return taken
 
 
-class SpikeCollector:
+class SpikeCollector(ExitStack):
     """Keeps every spiking layer's output ``[T, B, ...]`` of the passes inside it, graph attached.
 
     For the spike-rate regulariser, whose gradient flows through the surrogate; counting for
@@ -78,24 +77,15 @@ class SpikeCollector:
     """
 
     def __init__(self, model: SpikingNetwork) -> None:
+        super().__init__()
         self.model = model
         self.spike_seqs: list[torch.Tensor] = []
-        self._hooks: list[torch.utils.hooks.RemovableHandle] = []
 
     def __enter__(self) -> SpikeCollector:
+        super().__enter__()
         for node in self.model.neurons().values():
-            self._hooks.append(node.register_forward_hook(self._keep))
+            self.enter_context(node.register_forward_hook(self._keep))
         return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        for hook in self._hooks:
-            hook.remove()
-        self._hooks.clear()
 
     def _keep(
         self, module: torch.nn.Module, args: tuple[torch.Tensor, ...], spikes: torch.Tensor

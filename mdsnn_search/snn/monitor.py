@@ -7,7 +7,7 @@ are read out once at the end.
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import TracebackType
+from contextlib import ExitStack
 from typing import Any
 
 import torch
@@ -16,7 +16,7 @@ from mdsnn_search.hardware.layers import LayerActivity
 from mdsnn_search.snn.models.network import SpikingNetwork
 
 
-class SpikeMonitor:
+class SpikeMonitor(ExitStack):
     """Context manager recording, over every forward pass inside it:
 
     - ``firing_rates``: per spiking layer, spikes / (neurons x timesteps x samples);
@@ -25,31 +25,22 @@ class SpikeMonitor:
     """
 
     def __init__(self, model: SpikingNetwork) -> None:
+        super().__init__()
         self.model = model
         self._spikes: dict[str, torch.Tensor] = {}
         self._neuron_slots: dict[str, int] = {}
         self._active_inputs: dict[str, torch.Tensor] = {}
         self._input_slots: dict[str, int] = {}
         self.samples = 0
-        self._hooks: list[torch.utils.hooks.RemovableHandle] = []
 
     def __enter__(self) -> SpikeMonitor:
+        super().__enter__()
         for name, node in self.model.neurons().items():
-            self._hooks.append(node.register_forward_hook(self._count_spikes(name)))
+            self.enter_context(node.register_forward_hook(self._count_spikes(name)))
         for name, layer in self.model.weight_layers().items():
-            self._hooks.append(layer.register_forward_pre_hook(self._count_inputs(name)))
-        self._hooks.append(self.model.register_forward_pre_hook(self._count_samples))
+            self.enter_context(layer.register_forward_pre_hook(self._count_inputs(name)))
+        self.enter_context(self.model.register_forward_pre_hook(self._count_samples))
         return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        for hook in self._hooks:
-            hook.remove()
-        self._hooks.clear()
 
     def _count_samples(self, module: torch.nn.Module, args: tuple[torch.Tensor, ...]) -> None:
         self.samples += int(args[0].shape[1])

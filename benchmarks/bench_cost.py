@@ -25,10 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from mdsnn_search.hardware import (  # noqa: E402
+from mdsnn_search.hardware import (
     DEFAULT_PRESET,
     ConfigBatch,
     LayerActivity,
@@ -38,7 +35,9 @@ from mdsnn_search.hardware import (  # noqa: E402
     load_preset,
     read_layer_table,
 )
-from mdsnn_search.precision import LayerPrecision  # noqa: E402
+from mdsnn_search.precision import LayerPrecision
+
+REPO = Path(__file__).resolve().parents[1]
 
 LAYERS = REPO / "simulators" / "examples" / "vgg9_ncaltech101.yaml"
 TIMESTEPS = 10

@@ -29,21 +29,17 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+import torch
+from rich.table import Table
+from spikingjelly.activation_based import functional
 
-import torch  # noqa: E402
-from rich.table import Table  # noqa: E402
-from spikingjelly.activation_based import functional  # noqa: E402
-
-from mdsnn_search.data import DataConfig, DatasetBundle, load_dataset, make_loader  # noqa: E402
-from mdsnn_search.distill import (  # noqa: E402
+from mdsnn_search.data import DataConfig, DatasetBundle, load_dataset, make_loader
+from mdsnn_search.distill import (
     ACCURACY,
     MEMBRANE_MISMATCH_MEAN,
     SPIKES_PER_SAMPLE,
@@ -51,15 +47,15 @@ from mdsnn_search.distill import (  # noqa: E402
     evaluate_student,
     make_distill_step,
 )
-from mdsnn_search.precision import PrecisionConfig  # noqa: E402
-from mdsnn_search.snn import (  # noqa: E402
+from mdsnn_search.precision import PrecisionConfig
+from mdsnn_search.snn import (
     ModelConfig,
     SpikingNetwork,
     build_model,
     student_from_teacher,
 )
-from mdsnn_search.terminal import console as make_console  # noqa: E402
-from mdsnn_search.training_loop import TrainConfig, evaluate, fit, seed_everything  # noqa: E402
+from mdsnn_search.terminal import console as make_console
+from mdsnn_search.training_loop import TrainConfig, evaluate, fit, seed_everything
 
 TEACHER = "teacher"
 VARIANTS = ("qat", "+md", "+kd", "+hkd")

@@ -27,31 +27,27 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+import torch
+from rich.table import Table
 
-import torch  # noqa: E402
-from rich.table import Table  # noqa: E402
-
-from mdsnn_search.checkpoint import save_checkpoint  # noqa: E402
-from mdsnn_search.data import DataConfig, DatasetBundle, load_dataset  # noqa: E402
-from mdsnn_search.distill import DistillConfig  # noqa: E402
-from mdsnn_search.job import TrainSpec, run_job  # noqa: E402
-from mdsnn_search.precision import LayerPrecision, PrecisionConfig  # noqa: E402
-from mdsnn_search.search.trial import cost_metrics  # noqa: E402
-from mdsnn_search.snn import ModelConfig  # noqa: E402
-from mdsnn_search.snn.pruning import PruningConfig  # noqa: E402
-from mdsnn_search.spec.schema import StudySpec  # noqa: E402
-from mdsnn_search.spec.space import StudentConfig  # noqa: E402
-from mdsnn_search.terminal import console as make_console  # noqa: E402
-from mdsnn_search.training_loop import TrainConfig  # noqa: E402
+from mdsnn_search.checkpoint import save_checkpoint
+from mdsnn_search.data import DataConfig, DatasetBundle, load_dataset
+from mdsnn_search.distill import DistillConfig
+from mdsnn_search.job import TrainSpec, run_job
+from mdsnn_search.precision import LayerPrecision, PrecisionConfig
+from mdsnn_search.search.trial import cost_metrics
+from mdsnn_search.snn import ModelConfig
+from mdsnn_search.snn.pruning import PruningConfig
+from mdsnn_search.spec.schema import StudySpec
+from mdsnn_search.spec.space import StudentConfig
+from mdsnn_search.terminal import console as make_console
+from mdsnn_search.training_loop import TrainConfig
 
 TEACHER = "teacher"
 MEMBRANES = {

@@ -8,11 +8,11 @@ the other way round (docs/design/methods.md section 2).
 from __future__ import annotations
 
 import itertools
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from data_formats import make_learnable_event_folder
 
 from mdsnn_search.data import DataConfig, DatasetBundle, load_dataset, make_loader
 from mdsnn_search.precision import PrecisionConfig
@@ -20,9 +20,6 @@ from mdsnn_search.snn import ModelConfig, SpikingNetwork, build_model, student_f
 from mdsnn_search.snn.layers import QuantLinear
 from mdsnn_search.snn.quantizers import WeightQuantizer, signal_to_quantization_noise_db
 from mdsnn_search.training_loop import EvalResult, TrainConfig, evaluate, fit, seed_everything
-
-sys.path.insert(0, str(Path(__file__).parent / "data"))
-from data_formats import make_learnable_event_folder  # noqa: E402
 
 
 def _teacher(bundle: DatasetBundle, width: float, training: TrainConfig) -> SpikingNetwork:

@@ -53,7 +53,7 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from mdsnn_search.data import load_dataset  # noqa: E402
-from mdsnn_search.job import TEST_ACCURACY  # noqa: E402
+from mdsnn_search.metrics import TEST_ACCURACY  # noqa: E402
 from mdsnn_search.results import hypervolume  # noqa: E402
 from mdsnn_search.search.run import run_study  # noqa: E402
 from mdsnn_search.search.teacher import ensure_teacher  # noqa: E402

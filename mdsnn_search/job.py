@@ -28,6 +28,13 @@ from mdsnn_search.distill import (
     make_distill_step,
 )
 from mdsnn_search.errors import ConfigError
+from mdsnn_search.metrics import (
+    KEPT_CHANNELS,
+    TEACHER_OUTPUTS,
+    TEST,
+    TEST_ACCURACY,
+    VAL_ACCURACY,
+)
 from mdsnn_search.outputs import PlainName
 from mdsnn_search.snn.bn_recalibration import recalibrate_bn_
 from mdsnn_search.snn.config import ModelConfig
@@ -43,18 +50,6 @@ from mdsnn_search.training_loop import (
     resolve_device,
     seed_everything,
 )
-
-KEPT_CHANNELS = "kept_channels"
-"""Metrics key of a pruned model: kept output channels per pruned layer."""
-TEACHER_OUTPUTS = "teacher_outputs"
-"""Metrics key of a distilled model: where its steps' teacher outputs came from
-(:data:`~mdsnn_search.distill.TeacherPath`: cached, per_batch or none)."""
-
-TEST_ACCURACY = "test_accuracy"
-VAL_ACCURACY = "val_accuracy"
-TEST = "test"
-"""Metrics keys: the accuracy on each split, and (with a validation split) all of the test
-split's."""
 
 
 class TrainSpec(BaseModel):

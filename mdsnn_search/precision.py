@@ -55,6 +55,22 @@ def integer_membrane_lower(levels: int) -> int:
     return 2 - levels
 
 
+def membrane_code(u_bits: int, u_levels: int | None = None) -> str:
+    """A membrane choice as the search space offers it and the supernet keys it: ``u4`` for a
+    4-bit uniform membrane, ``int3`` for three integer levels (:func:`parse_membrane_code`
+    reads it back)."""
+    return f"int{u_levels}" if u_levels is not None else f"u{u_bits}"
+
+
+def parse_membrane_code(code: str) -> dict[str, int]:
+    """``{"u_levels": n}`` for ``intN``, ``{"u_bits": b}`` for ``uB``."""
+    if code.startswith("int"):
+        return {"u_levels": int(code.removeprefix("int"))}
+    if code.startswith("u"):
+        return {"u_bits": int(code.removeprefix("u"))}
+    raise ValueError(f"membrane code {code!r} is neither uB nor intN")
+
+
 def _check_integer_bits(data: Any, *, derive: bool) -> Any:
     """An integer membrane's ``u_bits`` is ``ceil(log2(u_levels))``: fill it in or refuse others."""
     if (

@@ -7,6 +7,17 @@ import torch
 
 from mdsnn_search.data import DataConfig, DatasetBundle, load_dataset
 
+SERVICE_MARKERS = ("ray", "postgres")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist the tests that start Ray or PostgreSQL run one after another on one
+    worker (``--dist loadgroup``): two local Rays at once would compete for the machine's CPUs
+    and a Ray test's resource checks count them. Everything else spreads over the workers."""
+    for item in items:
+        if any(item.get_closest_marker(name) for name in SERVICE_MARKERS):
+            item.add_marker(pytest.mark.xdist_group("services"))
+
 
 @pytest.fixture(autouse=True)
 def _one_torch_thread() -> None:

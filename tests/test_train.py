@@ -116,7 +116,8 @@ def test_a_job_on_a_bundle_with_validation_reports_both_splits_and_trains_on_nei
     digits_small: DatasetBundle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from mdsnn_search.data import DataConfig
-    from mdsnn_search.job import TEST, TEST_ACCURACY, VAL_ACCURACY, TrainSpec, run_job
+    from mdsnn_search.job import TrainSpec, run_job
+    from mdsnn_search.metrics import TEST, TEST_ACCURACY, VAL_ACCURACY
 
     split = digits_small.with_validation(0.2, seed=0)
     seen: list[int] = []

@@ -22,14 +22,6 @@ from mdsnn_search.distill.cache import (
 )
 from mdsnn_search.distill.config import ALL_LAYERS, DistillConfig, MembraneNorm, TeacherBatchNorm
 from mdsnn_search.distill.evaluate import (
-    ACCURACY,
-    LAYER_FIRING_RATES,
-    LAYER_INPUT_RATES,
-    LOSS,
-    MEMBRANE_MISMATCH,
-    MEMBRANE_MISMATCH_MEAN,
-    SAMPLES,
-    SPIKES_PER_SAMPLE,
     STUDENT_METRICS,
     MembraneComparison,
     evaluate_student,
@@ -46,6 +38,16 @@ from mdsnn_search.distill.losses import (
 from mdsnn_search.distill.pair import check_pair, freeze_teacher
 from mdsnn_search.distill.step import DistillStep, TeacherPath, make_distill_step
 from mdsnn_search.distill.teacher import TeacherOutputs, inference_teacher, run_teacher
+from mdsnn_search.metrics import (
+    ACCURACY,
+    LAYER_FIRING_RATES,
+    LAYER_INPUT_RATES,
+    LOSS,
+    MEMBRANE_MISMATCH,
+    MEMBRANE_MISMATCH_MEAN,
+    SAMPLES,
+    SPIKES_PER_SAMPLE,
+)
 
 __all__ = [
     "ACCURACY",

@@ -18,18 +18,20 @@ from mdsnn_search.distill.alignment import alignment_for
 from mdsnn_search.distill.losses import TimeAlignment
 from mdsnn_search.distill.pair import check_pair
 from mdsnn_search.distill.recording import recording_membranes, take_membranes
+from mdsnn_search.metrics import (
+    ACCURACY,
+    LAYER_FIRING_RATES,
+    LAYER_INPUT_RATES,
+    LOSS,
+    MEMBRANE_MISMATCH,
+    MEMBRANE_MISMATCH_MEAN,
+    SAMPLES,
+    SPIKES_PER_SAMPLE,
+)
 from mdsnn_search.snn.models.network import SpikingNetwork
 from mdsnn_search.snn.neuron import QuantLIFNode
 from mdsnn_search.training_loop import Batch, evaluate
 
-ACCURACY = "accuracy"
-LOSS = "loss"
-SPIKES_PER_SAMPLE = "spikes_per_sample"
-LAYER_FIRING_RATES = "layer_firing_rates"
-LAYER_INPUT_RATES = "layer_input_rates"
-SAMPLES = "samples"
-MEMBRANE_MISMATCH = "membrane_mismatch"
-MEMBRANE_MISMATCH_MEAN = "membrane_mismatch_mean"
 STUDENT_METRICS: tuple[str, ...] = (
     ACCURACY,
     LOSS,

@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from mdsnn_search.metrics import TEST_ACCURACY
 from mdsnn_search.results.front import FrontSummary
 from mdsnn_search.results.records import TrialRecord
 from mdsnn_search.results.storage import StoredStudy
-from mdsnn_search.spec.objectives import TEST_ACCURACY
 
 BASELINE_MARKERS = ("*", "D", "s", "^", "v", "P", "X", "h")
 BASELINE_COLORS = (

@@ -25,13 +25,13 @@ import optuna
 import plotly.graph_objects as go
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
+from mdsnn_search.metrics import TEST_ACCURACY
 from mdsnn_search.outputs import PAGE_META
 from mdsnn_search.results.front import FrontSummary
 from mdsnn_search.results.plotdata import BASELINE_COLORS, PlotData, Point
 from mdsnn_search.results.records import TrialRecord
 from mdsnn_search.results.storage import StoredStudy
 from mdsnn_search.results.tables import Rows
-from mdsnn_search.spec.objectives import TEST_ACCURACY
 from mdsnn_search.study.trial_attrs import (
     ATTR_ACCURACY_DROP,
     ATTR_CODE,

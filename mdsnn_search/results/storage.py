@@ -18,7 +18,12 @@ import optuna
 import sqlalchemy
 
 from mdsnn_search.errors import ConfigError, StudyError
-from mdsnn_search.spec.objectives import OBJECTIVES, STUDY_SPEC, STUDY_TEACHER, Direction
+from mdsnn_search.spec.objectives import (
+    STUDY_SPEC,
+    STUDY_TEACHER,
+    Direction,
+    find_objective,
+)
 from mdsnn_search.study.documents import study_document
 from mdsnn_search.study.read_only import read_only_storage
 from mdsnn_search.study.storage_url import masked, redact
@@ -62,7 +67,7 @@ class StoredStudy:
 
     def label(self, objective: str) -> str:
         """Axis/column label with the unit, e.g. ``EDAP (J s mm2)``."""
-        known = OBJECTIVES.get(objective)
+        known = find_objective(objective)
         return known.label if known is not None else objective
 
     @property

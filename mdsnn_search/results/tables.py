@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from mdsnn_search.metrics import TEST_ACCURACY
 from mdsnn_search.results.records import TrialRecord
 from mdsnn_search.results.storage import StoredStudy
-from mdsnn_search.spec.objectives import OBJECTIVES, TEST_ACCURACY
+from mdsnn_search.spec.objectives import OBJECTIVES
 
 TEST_ACCURACY_COLUMN = "test accuracy (%)"
 

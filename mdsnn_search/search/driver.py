@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from mdsnn_search.errors import MdsnnError
 from mdsnn_search.execution.protocol import TrialOutcome, TrialRequest, TrialStatus
+from mdsnn_search.metrics import ACCURACY, EDAP
 from mdsnn_search.search.samplers import make_sampler, trial_seed
 from mdsnn_search.search.teacher import TeacherInfo
 from mdsnn_search.spec.objectives import (
@@ -255,7 +256,7 @@ class StudyDriver:
         set_trial_document(trial, ATTR_METRICS, metrics)
         for key, value in shown_metrics(metrics).items():
             trial.set_user_attr(key, value)
-        trial.set_user_attr(ATTR_ACCURACY_DROP, self.teacher_accuracy - float(metrics["accuracy"]))
+        trial.set_user_attr(ATTR_ACCURACY_DROP, self.teacher_accuracy - float(metrics[ACCURACY]))
         store_constraints(trial, self._constraints(metrics))
         trial.study.tell(trial, [float(v) for v in values])  # type: ignore[arg-type]
         self.completed += 1
@@ -264,10 +265,10 @@ class StudyDriver:
         limits = self.spec.study.constraints
         constraints = {}
         if limits.max_accuracy_drop is not None:
-            drop = self.teacher_accuracy - float(metrics["accuracy"])
+            drop = self.teacher_accuracy - float(metrics[ACCURACY])
             constraints["accuracy_drop"] = drop - limits.max_accuracy_drop
         if limits.max_edap is not None:
-            constraints["edap"] = float(metrics["edap"]) - limits.max_edap
+            constraints["edap"] = float(metrics[EDAP]) - limits.max_edap
         return constraints
 
     def _fail(self, trial: optuna.Trial, reason: str, traceback: str | None = None) -> None:

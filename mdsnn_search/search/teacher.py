@@ -29,13 +29,13 @@ from mdsnn_search.distill import (
 )
 from mdsnn_search.errors import ConfigError
 from mdsnn_search.job import (
-    TEST_ACCURACY,
     TrainSpec,
     check_teacher_fits,
     evaluate_splits,
     load_teacher,
     run_job,
 )
+from mdsnn_search.metrics import ACCURACY, TEST_ACCURACY
 from mdsnn_search.precision import PrecisionConfig
 from mdsnn_search.snn.models.external import factory_source_digest
 from mdsnn_search.snn.models.network import SpikingNetwork
@@ -97,7 +97,7 @@ def cached_teacher_accuracy(
         cached = load_checkpoint(path)
         check_teacher_fits(cached.model, path, spec.model, spec.data, bundle)
         metrics = cached.metadata["metrics"]
-        accuracy = (float(metrics["accuracy"]), float(metrics[TEST_ACCURACY]))
+        accuracy = (float(metrics[ACCURACY]), float(metrics[TEST_ACCURACY]))
     except (ConfigError, KeyError, TypeError, ValueError) as exc:
         detail = (
             str(exc)
@@ -118,7 +118,7 @@ def ensure_teacher(spec: StudySpec, bundle: DatasetBundle, *, progress: bool = T
         model = load_teacher(spec.teacher.checkpoint, spec.model, spec.data, bundle)
         metrics = evaluate_splits(model, None, bundle)
         return TeacherInfo(
-            spec.teacher.checkpoint, metrics["accuracy"], metrics[TEST_ACCURACY], trained_now=False
+            spec.teacher.checkpoint, metrics[ACCURACY], metrics[TEST_ACCURACY], trained_now=False
         )
     path = cached_teacher_path(spec)
     if path.is_file():
@@ -132,7 +132,7 @@ def ensure_teacher(spec: StudySpec, bundle: DatasetBundle, *, progress: bool = T
     )
     metrics = run_job(job, bundle=bundle, progress=progress).metrics
     return TeacherInfo(
-        path, float(metrics["accuracy"]), float(metrics[TEST_ACCURACY]), trained_now=True
+        path, float(metrics[ACCURACY]), float(metrics[TEST_ACCURACY]), trained_now=True
     )
 
 

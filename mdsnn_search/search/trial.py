@@ -24,6 +24,7 @@ from mdsnn_search.distill import TeacherOutputCache
 from mdsnn_search.execution.protocol import TrialContext, TrialOutcome, TrialRequest
 from mdsnn_search.hardware import estimate_cost, load_preset
 from mdsnn_search.job import TrainSpec, evaluate_splits, run_job
+from mdsnn_search.metrics import COST_METRICS
 from mdsnn_search.search.strategy import get_strategy
 from mdsnn_search.snn.models import SpikingNetwork, layer_table
 from mdsnn_search.snn.monitor import layer_activity
@@ -113,18 +114,7 @@ def cost_metrics(
         activity=activity,
     )
     totals = report.to_dict()
-    keys = (
-        "energy_pj",
-        "latency_ns",
-        "area_um2",
-        "edp",
-        "edap",
-        "ops",
-        "synops",
-        "tops_per_w",
-        "tops_per_mm2",
-    )
-    return {key: totals[key] for key in keys}
+    return {key: totals[key] for key in COST_METRICS}
 
 
 @functools.lru_cache(maxsize=2)

@@ -9,13 +9,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from mdsnn_search.metrics import (
+    AREA_UM2,
+    EDAP,
+    ENERGY_PJ,
+    LATENCY_NS,
+    SPIKES_PER_SAMPLE,
+    VAL_ACCURACY,
+)
+
 ObjectiveName = Literal["accuracy", "edap", "energy", "latency", "area", "spikes"]
 Direction = Literal["maximize", "minimize"]
 
 
 @dataclass(frozen=True)
 class Objective:
-    name: str
+    name: ObjectiveName
     metric: str
     """Key of the value in a trial's metrics."""
     direction: Direction
@@ -23,20 +32,21 @@ class Objective:
     """Axis label for tables and plots, with the unit."""
 
 
-VAL_ACCURACY = "val_accuracy"
-TEST_ACCURACY = "test_accuracy"
-"""Keys of a trial's metrics (as :func:`mdsnn_search.job.evaluate_splits` writes them, which
-torch-free readers cannot import): the split trials are chosen by, and the one results report."""
-
-OBJECTIVES: dict[str, Objective] = {
+OBJECTIVES: dict[ObjectiveName, Objective] = {
     # Chosen on the validation split; the test split's accuracy is stored beside it and reported.
     "accuracy": Objective("accuracy", VAL_ACCURACY, "maximize", "validation accuracy"),
-    "edap": Objective("edap", "edap", "minimize", "EDAP (J s mm2)"),
-    "energy": Objective("energy", "energy_pj", "minimize", "energy (pJ)"),
-    "latency": Objective("latency", "latency_ns", "minimize", "latency (ns)"),
-    "area": Objective("area", "area_um2", "minimize", "area (um2)"),
-    "spikes": Objective("spikes", "spikes_per_sample", "minimize", "spikes per sample"),
+    "edap": Objective("edap", EDAP, "minimize", "EDAP (J s mm2)"),
+    "energy": Objective("energy", ENERGY_PJ, "minimize", "energy (pJ)"),
+    "latency": Objective("latency", LATENCY_NS, "minimize", "latency (ns)"),
+    "area": Objective("area", AREA_UM2, "minimize", "area (um2)"),
+    "spikes": Objective("spikes", SPIKES_PER_SAMPLE, "minimize", "spikes per sample"),
 }
+
+
+def find_objective(name: str) -> Objective | None:
+    """The objective called ``name``, or None: a stored study may name one this version lacks."""
+    return next((o for o in OBJECTIVES.values() if o.name == name), None)
+
 
 # Trial attributes. ``metrics``, ``student``, ``traceback`` and ``spec`` are documents, stored whole
 # where optuna-dashboard does not cut them (:mod:`mdsnn_search.study.documents`); the others are

@@ -29,6 +29,8 @@ from mdsnn_search.precision import (
     PrecisionConfig,
     is_full_precision,
     matches_layer,
+    membrane_code,
+    parse_membrane_code,
 )
 from mdsnn_search.snn.config import ModelConfig
 from mdsnn_search.snn.pruning import PruningConfig
@@ -203,7 +205,7 @@ def baseline_params(
         if knob in ("w_bits", "u_bits", "bn_bits"):
             value = getattr(bits, knob)
         elif knob == "membrane":
-            value = f"u{bits.u_bits}"
+            value = membrane_code(bits.u_bits, bits.u_levels)
         elif knob == "distill":
             value = distill.layers == "all" or layer in distill.layers
         elif knob == "keep_ratio":
@@ -276,11 +278,10 @@ def _bits(trial: optuna.Trial, name: str, choices: list[int]) -> int:
 
 def _membrane(trial: optuna.Trial, name: str, space: SearchSpaceConfig) -> dict[str, int]:
     """One categorical over uniform widths (``u4``) and integer level counts (``int3``)."""
-    options = [f"u{b}" for b in sorted(space.u_bits)] + [f"int{n}" for n in sorted(space.u_levels)]
+    options = [membrane_code(b) for b in sorted(space.u_bits)]
+    options += [membrane_code(0, n) for n in sorted(space.u_levels)]
     choice = options[0] if len(options) == 1 else str(trial.suggest_categorical(name, options))
-    if choice.startswith("int"):
-        return {"u_levels": int(choice.removeprefix("int"))}
-    return {"u_bits": int(choice.removeprefix("u"))}
+    return parse_membrane_code(choice)
 
 
 def _flag(trial: optuna.Trial, name: str, choices: list[bool]) -> bool:

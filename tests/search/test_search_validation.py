@@ -13,7 +13,8 @@ from optuna.trial import TrialState
 from mdsnn_search.checkpoint import load_checkpoint
 from mdsnn_search.cli import main
 from mdsnn_search.data import DataConfig, load_dataset
-from mdsnn_search.spec.objectives import ATTR_METRICS, STUDY_TEACHER, TEST_ACCURACY, VAL_ACCURACY
+from mdsnn_search.metrics import TEST_ACCURACY, VAL_ACCURACY
+from mdsnn_search.spec.objectives import ATTR_METRICS, STUDY_TEACHER
 from mdsnn_search.spec.schema import load_spec
 from mdsnn_search.study.documents import trial_document
 

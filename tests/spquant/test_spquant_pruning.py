@@ -12,7 +12,8 @@ from mdsnn_search.data import DataConfig, DatasetBundle, make_loader
 from mdsnn_search.errors import ConfigError
 from mdsnn_search.hardware import LayerSpec, estimate_cost, load_preset
 from mdsnn_search.hardware.mapping import kept_channels
-from mdsnn_search.job import KEPT_CHANNELS, TrainSpec, run_job
+from mdsnn_search.job import TrainSpec, run_job
+from mdsnn_search.metrics import KEPT_CHANNELS
 from mdsnn_search.precision import PrecisionConfig
 from mdsnn_search.snn import ModelConfig, SpikingNetwork, build_model, layer_table
 from mdsnn_search.snn.monitor import SpikeMonitor

@@ -27,10 +27,11 @@ from optuna.trial import TrialState
 
 from mdsnn_search.data import DatasetBundle, make_loader
 from mdsnn_search.hardware import ConfigBatch, estimate_batch, load_preset
+from mdsnn_search.metrics import VAL_ACCURACY
 from mdsnn_search.snn.bn_recalibration import recalibrate_bn_
 from mdsnn_search.snn.models import layer_table
 from mdsnn_search.snn.monitor import SpikeMonitor
-from mdsnn_search.spec.objectives import ATTR_METRICS, OBJECTIVES, VAL_ACCURACY
+from mdsnn_search.spec.objectives import ATTR_METRICS, OBJECTIVES
 from mdsnn_search.spec.schema import StudySpec
 from mdsnn_search.strategies.oneshot.sandwich import Params, PrecisionSpace
 from mdsnn_search.strategies.oneshot.supernet import Supernet

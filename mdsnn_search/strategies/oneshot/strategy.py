@@ -20,7 +20,7 @@ from mdsnn_search.data import DatasetBundle
 from mdsnn_search.errors import ConfigError
 from mdsnn_search.search.strategy import STRATEGIES, Strategy, StrategySetup
 from mdsnn_search.snn.models import SpikingNetwork
-from mdsnn_search.spec.objectives import OBJECTIVES
+from mdsnn_search.spec.objectives import OBJECTIVES, ObjectiveName
 from mdsnn_search.spec.schema import StudySpec
 from mdsnn_search.spec.space import StudentConfig
 from mdsnn_search.strategies.oneshot.finetune import fill_front_, select_front
@@ -146,7 +146,7 @@ def prepare_front(
     return path
 
 
-def _cost_index(objectives: Sequence[str]) -> int:
+def _cost_index(objectives: Sequence[ObjectiveName]) -> int:
     """The objective the front is spread along: the first minimised one (EDAP by default)."""
     minimised = [i for i, name in enumerate(objectives) if OBJECTIVES[name].direction == "minimize"]
     return minimised[0] if minimised else 0

@@ -19,7 +19,12 @@ from typing import cast
 import torch
 from torch import nn
 
-from mdsnn_search.precision import LayerPrecision, integer_membrane_lower, is_full_precision
+from mdsnn_search.precision import (
+    LayerPrecision,
+    integer_membrane_lower,
+    is_full_precision,
+    membrane_code,
+)
 from mdsnn_search.snn.layers import QuantConvBN2d
 from mdsnn_search.snn.models import SpikingNetwork
 from mdsnn_search.snn.quantizers import (
@@ -40,9 +45,9 @@ def _key(name: str) -> str:
 
 
 def _membrane_key(precision: LayerPrecision) -> str | None:
-    if precision.u_levels is not None:
-        return f"int{precision.u_levels}"
-    return None if is_full_precision(precision.u_bits) else f"u{precision.u_bits}"
+    if precision.u_levels is None and is_full_precision(precision.u_bits):
+        return None
+    return membrane_code(precision.u_bits, precision.u_levels)
 
 
 def _bn_key(precision: LayerPrecision) -> str:

@@ -25,13 +25,17 @@ lint: $(VENV)/.installed
 	$(BIN)/mypy
 
 # Lint, then the whole test suite, including the few tests that start a real Ray or a real
-# PostgreSQL (its server comes from Debian's postgresql package; .ci/run installs it).
+# PostgreSQL (its server comes from Debian's postgresql package; .ci/run installs it). Four
+# workers on two cores: most of a study test's time is waiting (subprocesses, heartbeats, Ray
+# start-up); the Ray and PostgreSQL tests run one after another on one worker. The slowest ten
+# are printed at the end.
+PYTEST_WORKERS ?= 4
 test: lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup --durations=10
 
 # Everything but the Ray and PostgreSQL end-to-end tests.
 test-fast: $(VENV)/.installed
-	$(BIN)/python -m pytest -q -m "not ray and not postgres"
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) -m "not ray and not postgres"
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_step.py

@@ -30,10 +30,9 @@ import argparse
 import json
 import statistics
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
+import ablation
 import torch
 from rich.table import Table
 from spikingjelly.activation_based import functional
@@ -70,16 +69,7 @@ console = make_console()
 
 
 @dataclass(frozen=True)
-class Setup:
-    width: float
-    timesteps: int
-    max_per_class: int | None
-    teacher_epochs: int
-    epochs: int
-    batch_size: int
-    lr: float
-    membrane_weight: float
-    kd_weight: float
+class Setup(ablation.Setup):
     teacher_temperature: float
     student_temperature: float
     teacher_bn: str = "running"
@@ -135,15 +125,6 @@ def train_student(
     return evaluate_student(student, teacher, make_loader(bundle.test, 512))
 
 
-def mean_std(values: Sequence[float]) -> tuple[float, float]:
-    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
-
-
-def fmt(values: Sequence[float], scale: float = 1.0, digits: int = 1) -> str:
-    mean, std = mean_std([v * scale for v in values])
-    return f"{mean:.{digits}f} ± {std:.{digits}f}"
-
-
 def summarise(runs: dict[str, list[dict[str, object]]], s: Setup) -> Table:
     table = Table(
         title=f"digits, vgg5 width {s.width}, T={s.timesteps}, "
@@ -167,31 +148,23 @@ def summarise(runs: dict[str, list[dict[str, object]]], s: Setup) -> Table:
         mismatch = [float(r[MEMBRANE_MISMATCH_MEAN]) for r in runs[name]] if name != TEACHER else []
         table.add_row(
             LABELS[name],
-            fmt(acc, 100.0),
-            fmt([a - b for a, b in zip(acc, base_acc, strict=True)], 100.0)
+            ablation.fmt(acc, 100.0),
+            ablation.fmt([a - b for a, b in zip(acc, base_acc, strict=True)], 100.0)
             if name != TEACHER
             else "",
-            fmt(spikes, digits=0),
-            fmt([100.0 * (x / k - 1.0) for x, k in zip(spikes, kd_spikes, strict=True)])
+            ablation.fmt(spikes, digits=0),
+            ablation.fmt([100.0 * (x / k - 1.0) for x, k in zip(spikes, kd_spikes, strict=True)])
             if name == "+hkd"
             else "",
-            fmt(mismatch, digits=3) if mismatch else "",
+            ablation.fmt(mismatch, digits=3) if mismatch else "",
         )
     return table
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    parser = ablation.parser(
+        __doc__, epochs=10, teacher_epochs=20, width=1.0, batch_size=64, lr=1e-3
     )
-    parser.add_argument("--seeds", type=int, default=3, help="number of seeds (0, 1, ...)")
-    parser.add_argument("--first-seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, default=10, help="student epochs")
-    parser.add_argument("--teacher-epochs", type=int, default=20)
-    parser.add_argument("--width", type=float, default=1.0, help="vgg5 channel-width multiplier")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--membrane-weight", type=float, default=0.3, help="lambda_mem of (b)-(d)")
     parser.add_argument("--kd-weight", type=float, default=1.0, help="lambda_kd of (c)-(d)")
     parser.add_argument("--tau-t", type=float, default=4.0, help="teacher temperature of (c)-(d)")
     parser.add_argument("--tau-s", type=float, default=1.0, help="student temperature of (d)")
@@ -207,34 +180,19 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         default=1,
         help="torch CPU threads (2 oversubscribes a shared 2-core machine)",
     )
-    parser.add_argument("--json", type=Path, help="also write every run's metrics here")
-    parser.add_argument(
-        "--smoke", action="store_true", help="seconds: 1 seed, width 0.25, 20 digits per class"
-    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     torch.set_num_threads(args.threads)
-    smoke = args.smoke
     setup = Setup(
-        width=0.25 if smoke else args.width,
-        timesteps=4,
-        max_per_class=20 if smoke else None,
-        teacher_epochs=3 if smoke else args.teacher_epochs,
-        epochs=1 if smoke else args.epochs,
-        batch_size=16 if smoke else args.batch_size,
-        lr=1e-2 if smoke else args.lr,
-        membrane_weight=args.membrane_weight,
-        kd_weight=args.kd_weight,
+        **ablation.training_setup(args, timesteps=4, smoke_teacher_epochs=3),
         teacher_temperature=args.tau_t,
         student_temperature=args.tau_s,
         teacher_bn=args.teacher_bn,
     )
-    seeds = (
-        [args.first_seed] if smoke else list(range(args.first_seed, args.first_seed + args.seeds))
-    )
+    seeds = ablation.seeds(args)
     bundle = load_dataset(
         DataConfig(name="digits", timesteps=setup.timesteps, max_per_class=setup.max_per_class)
     )

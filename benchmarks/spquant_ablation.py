@@ -29,10 +29,10 @@ import json
 import statistics
 import tempfile
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import ablation
 import torch
 from rich.table import Table
 
@@ -60,16 +60,7 @@ console = make_console()
 
 
 @dataclass(frozen=True)
-class Setup:
-    width: float
-    timesteps: int
-    max_per_class: int | None
-    teacher_epochs: int
-    epochs: int
-    batch_size: int
-    lr: float
-    membrane_weight: float
-    kd_weight: float
+class Setup(ablation.Setup):
     preset: str
 
 
@@ -134,15 +125,6 @@ def run_seed(
     return runs
 
 
-def mean_std(values: Sequence[float]) -> tuple[float, float]:
-    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
-
-
-def fmt(values: Sequence[float], scale: float = 1.0, digits: int = 1) -> str:
-    mean, std = mean_std([v * scale for v in values])
-    return f"{mean:.{digits}f} ± {std:.{digits}f}"
-
-
 def summarise(runs: dict[str, list[dict[str, object]]], s: Setup, seeds: int) -> Table:
     table = Table(
         title=f"digits, vgg5 width {s.width}, T={s.timesteps}, "
@@ -166,60 +148,37 @@ def summarise(runs: dict[str, list[dict[str, object]]], s: Setup, seeds: int) ->
         edap = [float(r["edap"]) for r in rows]
         table.add_row(
             title,
-            fmt([float(r["accuracy"]) for r in rows], 100.0),
-            fmt([float(r["spikes_per_sample"]) for r in rows], digits=0),
-            fmt(edap, 1e12, digits=3),
-            fmt([float(r["ops"]) for r in rows], 1e-6, digits=2),
-            fmt([float(r["synops"]) for r in rows], 1e-6, digits=3),
-            fmt([e / ref for e, ref in zip(edap, reference, strict=True)], digits=3),
+            ablation.fmt([float(r["accuracy"]) for r in rows], 100.0),
+            ablation.fmt([float(r["spikes_per_sample"]) for r in rows], digits=0),
+            ablation.fmt(edap, 1e12, digits=3),
+            ablation.fmt([float(r["ops"]) for r in rows], 1e-6, digits=2),
+            ablation.fmt([float(r["synops"]) for r in rows], 1e-6, digits=3),
+            ablation.fmt([e / ref for e, ref in zip(edap, reference, strict=True)], digits=3),
         )
     return table
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    parser = ablation.parser(
+        __doc__, epochs=6, teacher_epochs=12, width=0.5, batch_size=32, lr=2e-3
     )
-    parser.add_argument("--seeds", type=int, default=3, help="number of seeds (0, 1, ...)")
-    parser.add_argument("--first-seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, default=6, help="student epochs")
-    parser.add_argument("--teacher-epochs", type=int, default=12)
-    parser.add_argument("--width", type=float, default=0.5, help="vgg5 channel-width multiplier")
     parser.add_argument("--timesteps", type=int, default=4)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--membrane-weight", type=float, default=0.3, help="lambda_mem")
     parser.add_argument(
         "--kd-weight", type=float, default=1.0, help="lambda_kd (tau_t = tau_s = 4)"
     )
     parser.add_argument("--preset", default="rram_64")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-    parser.add_argument("--json", type=Path, help="also write every run's metrics here")
-    parser.add_argument(
-        "--smoke", action="store_true", help="seconds: 1 seed, width 0.25, 20 digits per class"
-    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     torch.set_num_threads(args.threads)
-    smoke = args.smoke
     setup = Setup(
-        width=0.25 if smoke else args.width,
-        timesteps=args.timesteps,
-        max_per_class=20 if smoke else None,
-        teacher_epochs=2 if smoke else args.teacher_epochs,
-        epochs=1 if smoke else args.epochs,
-        batch_size=16 if smoke else args.batch_size,
-        lr=1e-2 if smoke else args.lr,
-        membrane_weight=args.membrane_weight,
-        kd_weight=args.kd_weight,
+        **ablation.training_setup(args, timesteps=args.timesteps, smoke_teacher_epochs=2),
         preset=args.preset,
     )
-    seeds = (
-        [args.first_seed] if smoke else list(range(args.first_seed, args.first_seed + args.seeds))
-    )
+    seeds = ablation.seeds(args)
     data = DataConfig(name="digits", timesteps=setup.timesteps, max_per_class=setup.max_per_class)
     bundle = load_dataset(data)
     keys = [TEACHER] + [f"{m}@{k}" for m, k in VARIANTS]

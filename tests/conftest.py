@@ -7,16 +7,21 @@ import torch
 
 from mdsnn_search.data import DataConfig, DatasetBundle, load_dataset
 
-SERVICE_MARKERS = ("ray", "postgres")
+RAY_GROUPS = {"test_search_signals": "ray-a", "test_oneshot_study": "ray-a"}
+"""Ray test modules by xdist group (the others: ``ray-b``); the two groups run side by side."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist the tests that start Ray or PostgreSQL run one after another on one
-    worker (``--dist loadgroup``): two local Rays at once would compete for the machine's CPUs
-    and a Ray test's resource checks count them. Everything else spreads over the workers."""
+    """Under pytest-xdist (``--dist loadgroup``) the tests that start a service run one after
+    another within their group: two local Rays at a time (a third would only queue on two cores
+    and stretch their start-up timeouts), PostgreSQL beside them. Everything else spreads over
+    the workers."""
     for item in items:
-        if any(item.get_closest_marker(name) for name in SERVICE_MARKERS):
-            item.add_marker(pytest.mark.xdist_group("services"))
+        if item.get_closest_marker("postgres"):
+            item.add_marker(pytest.mark.xdist_group("postgres"))
+        elif item.get_closest_marker("ray"):
+            group = RAY_GROUPS.get(item.path.stem, "ray-b")
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(autouse=True)

@@ -47,9 +47,12 @@ def crash_on_trial_2(context: TrialContext, request: TrialRequest) -> TrialOutco
 
 
 def test_study_on_ray_records_results_and_a_crashed_trial(
-    write_spec: Callable[..., Path], ray_session: None
+    write_spec: Callable[..., Path], tiny_teacher: Path, ray_session: None
 ) -> None:
-    spec_path = write_spec(execution={"backend": "ray", "cpus_per_trial": 1, "max_concurrent": 2})
+    spec_path = write_spec(
+        execution={"backend": "ray", "cpus_per_trial": 1, "max_concurrent": 2},
+        teacher={"checkpoint": str(tiny_teacher)},
+    )
     spec = load_spec(spec_path)
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
@@ -96,9 +99,13 @@ def _stop_ray_head(temp_dir: str) -> None:
             time.sleep(0.2)
 
 
-def test_run_joins_an_existing_ray_head(write_spec: Callable[..., Path], tmp_path: Path) -> None:
+def test_run_joins_an_existing_ray_head(
+    write_spec: Callable[..., Path], tiny_teacher: Path, tmp_path: Path
+) -> None:
     spec_path = write_spec(
-        study={"n_trials": 2, "baselines": ["w4u4"]}, execution={"backend": "ray"}
+        study={"n_trials": 2, "baselines": ["w4u4"]},
+        execution={"backend": "ray"},
+        teacher={"checkpoint": str(tiny_teacher)},
     )
     ray_bin = Path(sys.executable).with_name("ray")
     port = _free_port()

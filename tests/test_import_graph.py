@@ -34,6 +34,7 @@ LAYERS: tuple[frozenset[str], ...] = (
             "files",
             "finite",
             "precision",
+            "metrics",
             "registry",
             "terminal",
             "tables",

@@ -20,6 +20,7 @@ from mdsnn_search.spec.schema import StudySpec
 from mdsnn_search.strategies.oneshot.finetune import fill_front_, select_front
 from mdsnn_search.strategies.oneshot.proxy import ProxyScorer, run_proxy_search
 from mdsnn_search.strategies.oneshot.supernet_training import ensure_supernet, load_supernet
+from mdsnn_search.study.budget import snapshot, top_up
 
 STUDY_ONESHOT = "oneshot"
 """Main-study user attribute: the supernet's path and training samples, the proxy study's name."""
@@ -61,6 +62,7 @@ def prepare_front(
         k,
         _cost_index(spec.study.objectives),
     )
+    top_up(study, snapshot(study, spec.study.n_trials), wanted=len(front))
     filled = fill_front_(study, front)
     if filled:
         report(f"front: {filled} proxy configurations queued for fine-tuning")

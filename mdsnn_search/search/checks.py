@@ -16,8 +16,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from mdsnn_search.data import DatasetBundle
 from mdsnn_search.data.checks import check_dataset
@@ -27,6 +25,8 @@ from mdsnn_search.outputs import check_writable_folder
 from mdsnn_search.search.teacher import CACHE_DIR, cached_teacher_accuracy, cached_teacher_path
 from mdsnn_search.snn.models import build_model
 from mdsnn_search.spec.schema import StudySpec
+from mdsnn_search.study.storage_url import masked, parse
+from mdsnn_search.study.store import check_sqlite_folder
 from mdsnn_search.training_loop import MAX_SEED, NO_CUDA
 
 
@@ -55,17 +55,19 @@ def _error(source: str | Path, field: str, message: str) -> ConfigError:
 
 
 def _check_storage_keeps_data(url: str, source: str | Path, field: str) -> None:
-    """Refuse an in-memory SQLite URL: the study would vanish when the run ends."""
+    """Refuse a malformed URL, a SQLite file in a missing folder (nothing creates it), and an
+    in-memory SQLite URL: the study would vanish when the run ends."""
     try:
-        parsed = make_url(url)
-    except ArgumentError:
-        return  # opening the storage reports a malformed URL
+        parsed = parse(url)
+        check_sqlite_folder(url)
+    except ConfigError as exc:
+        raise _error(source, field, str(exc)) from None
     if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
         raise _error(
             source,
             field,
-            f"{url} is an in-memory SQLite database, whose study vanishes when the run ends; "
-            "give a file, e.g. sqlite:///studies/NAME.db",
+            f"{masked(url)} is an in-memory SQLite database, whose study vanishes when the run "
+            "ends; give a file, e.g. sqlite:///studies/NAME.db",
         )
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from pydantic import ValidationError
 
+from mdsnn_search.checksums import publish
 from mdsnn_search.errors import ConfigError
 from mdsnn_search.files import format_validation_error
 from mdsnn_search.outputs import OutputKind
@@ -53,15 +54,19 @@ def save_checkpoint(
     return save_atomic(payload, path)
 
 
-def save_atomic(payload: Any, path: str | Path) -> Path:
+def save_atomic(payload: Any, path: str | Path, *, checksum: bool = False) -> Path:
     """``torch.save`` to ``path`` through a temporary file renamed over it, so a reader (or a run
-    killed mid-write) never sees half a file; parent folders are created."""
+    killed mid-write) never sees half a file; parent folders are created. ``checksum``: a file a
+    study reads back, published with its checksum (:mod:`mdsnn_search.checksums`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
         torch.save(payload, tmp)
-        tmp.replace(path)
+        if checksum:
+            publish(tmp, path)
+        else:
+            tmp.replace(path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

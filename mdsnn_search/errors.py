@@ -22,3 +22,8 @@ class DataError(MdsnnError):
 
 class StudyError(MdsnnError):
     """A stored study does not match what was asked of it (directions, name, storage)."""
+
+
+class InfrastructureError(MdsnnError):
+    """Something outside a trial's configuration broke (a damaged cache file, a full disk): a
+    trial that raises it is queued again and does not count against n_trials."""

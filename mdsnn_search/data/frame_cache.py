@@ -6,7 +6,8 @@ shapes the frames (T, frame size, sensor size, this format's version) and the fo
 modification time, so an edited or replaced recording is binned again. Frames are stored as
 float16 (area-averaged counts to three significant digits: half the disk of float32, and a
 training input needs no more). Writes are atomic (temporary file, then rename), so concurrent
-trials filling the same cache never read a half-written entry.
+trials filling the same cache never read a half-written entry, and each entry carries a checksum
+(:mod:`mdsnn_search.checksums`): a damaged entry is binned again.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from mdsnn_search.checksums import damage, publish
 from mdsnn_search.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -67,7 +69,14 @@ def cache_entry(directory: Path, recording: Path) -> Path:
 
 
 def load_cached(entry: Path, shape: tuple[int, ...]) -> NDArray[np.float16] | None:
-    """The cached frames, or None if absent, unreadable or of another shape (then rebuilt)."""
+    """The cached frames, or None if absent, damaged, unreadable or of another shape (then
+    rebuilt)."""
+    if not entry.is_file():
+        return None
+    damaged = damage(entry)
+    if damaged is not None:
+        logger.warning("%s: damaged cache entry, binning again (%s)", entry, damaged)
+        return None
     try:
         frames: NDArray[np.float16] = np.load(entry, allow_pickle=False)
     except FileNotFoundError:
@@ -79,9 +88,9 @@ def load_cached(entry: Path, shape: tuple[int, ...]) -> NDArray[np.float16] | No
 
 
 def store_cached(entry: Path, frames: NDArray[np.float16]) -> None:
-    """Write ``frames`` to ``entry`` atomically."""
+    """Write ``frames`` to ``entry`` atomically, with its checksum."""
     try:
-        _write_atomic(entry, _npy_bytes(frames))
+        _write_atomic(entry, _npy_bytes(frames), checksum=True)
     except OSError as exc:
         raise DataError(f"{entry.parent}: cannot write the frame cache ({exc})") from None
 
@@ -92,12 +101,15 @@ def _npy_bytes(array: NDArray[np.float16]) -> bytes:
     return stream.getvalue()
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def _write_atomic(path: Path, data: bytes, *, checksum: bool = False) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as stream:
             stream.write(data)
-        os.replace(tmp, path)
+        if checksum:
+            publish(Path(tmp), path)
+        else:
+            os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

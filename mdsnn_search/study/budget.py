@@ -9,7 +9,8 @@ would write them all before training one). A driver claims a WAITING trial by sw
 RUNNING: the storage lets only one switch succeed (``set_trial_state_values`` returns False to
 the others).
 
-Trials count towards n_trials unless they were interrupted: FAIL because their run stopped, with
+Trials count towards n_trials unless they were interrupted: FAIL because their run stopped (or
+they could not run for a reason outside their configuration, e.g. a damaged cache), with
 their configuration queued again as a new trial (Optuna's ``RetryHeartbeatStaleTrialCallback``
 records which). The budget is the first n_trials counted trials by number. A trial's rank among
 them can only fall (an earlier one may become interrupted; no earlier one can appear), so a
@@ -35,6 +36,8 @@ from mdsnn_search.study.documents import PREFIX as DOCUMENTS
 INTERRUPTED = (
     "interrupted: the run stopped before this trial finished; its configuration was queued again"
 )
+INFRASTRUCTURE_FAILED = "could not run (queued again, not counted)"
+"""Prefix of the reason of a trial that failed for a reason outside its configuration."""
 STALE = "interrupted: its run stopped sending heartbeats; the configuration was queued again"
 """Shown for trials failed by ``fail_stale_trials``, which stores no reason of its own."""
 

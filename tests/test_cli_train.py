@@ -174,3 +174,31 @@ def test_run_name_must_be_a_plain_name(
     assert "name: the name must be a plain name" in refused(
         capsys, str(_config(tmp_path, name=name, output=None))
     )
+
+
+def test_a_file_a_study_reads_back_is_never_an_output_force_or_not(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mdsnn_search.checksums import publish
+
+    monkeypatch.chdir(tmp_path)
+    config = _config(tmp_path)
+    assert main(["train", str(config), "--json"]) == 0  # a checkpoint of ours, as a teacher
+    capsys.readouterr()
+    teachers = tmp_path / "studies" / "teachers"
+    teachers.mkdir(parents=True)
+    published = tmp_path / "elsewhere.pt"
+    (tmp_path / "tiny.pt").rename(published.with_suffix(".staged"))
+    publish(published.with_suffix(".staged"), published)  # checksummed: a study cache anywhere
+    legacy = teachers / "vgg5-0123.pt"  # in the teacher cache, from before checksums
+    legacy.write_bytes(published.read_bytes())
+    plain = tmp_path / "plain-teacher.pt"  # a user's own teacher: no checksum
+    plain.write_bytes(published.read_bytes())
+    for target in (published, legacy, Path("studies/teachers/vgg5-0123.pt")):
+        for force in ([], ["--force"]):
+            err = refused(capsys, str(config), "--output", str(target), *force)
+            assert f"--output {target}: is a file studies read back" in err
+    before = {p: p.read_bytes() for p in (published, legacy, plain)}
+    distilling = _config(tmp_path, teacher=str(plain), distill={}, output=str(plain))
+    assert "or this config's teacher" in refused(capsys, str(distilling), "--force")
+    assert {p: p.read_bytes() for p in before} == before

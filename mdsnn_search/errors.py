@@ -7,6 +7,16 @@ keeps its traceback.
 
 from __future__ import annotations
 
+MAX_MESSAGE_CHARS = 2000
+"""The longest error line the CLI prints (a message quoting a huge value is cut)."""
+
+
+def shortened(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``text`` cut to ``limit`` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit} more characters)"
+
 
 class MdsnnError(Exception):
     """Base class of the errors a user can cause; the message names the field or file."""

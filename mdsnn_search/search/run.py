@@ -25,6 +25,7 @@ from mdsnn_search.errors import ConfigError, MdsnnError
 from mdsnn_search.execution import local_ray
 from mdsnn_search.execution.executors import Executor, open_executor
 from mdsnn_search.execution.protocol import TrialContext, TrialFn
+from mdsnn_search.execution.resources import probe_address
 from mdsnn_search.hardware import load_preset
 from mdsnn_search.precision import matches_layer
 from mdsnn_search.search.checks import check_inputs
@@ -148,12 +149,15 @@ def run_study(
         )
     source = str(source)
     url = storage_url or spec.study.storage_url()
+    address_field = "--address" if address else "execution.address"
+    if spec.execution.backend == "ray" and (address or spec.execution.address):
+        # First, before the data loads: a wrong address is the quickest thing to report.
+        probe_address(address or spec.execution.address or "", field=address_field)
     roles = check_spec(spec, source, storage_url=url)
     # Split once here: the teacher, its output cache and every trial use this validation split.
     bundle = load_search_dataset(spec.data)
     check_existing(spec, source, url, accept_change=accept_spec_change)
     local_ray.stop_orphans()  # a run killed earlier could not stop its Ray
-    address_field = "--address" if address else "execution.address"
     stop = StopOnSignals()
     with (
         open_executor(spec.execution, address or spec.execution.address, address_field) as executor,

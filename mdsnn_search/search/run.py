@@ -31,7 +31,11 @@ from mdsnn_search.precision import matches_layer
 from mdsnn_search.search.checks import check_inputs
 from mdsnn_search.search.driver import StudyDriver
 from mdsnn_search.search.progress import LiveProgress
-from mdsnn_search.search.teacher import ensure_teacher, ensure_teacher_outputs
+from mdsnn_search.search.teacher import (
+    check_beats_chance,
+    ensure_teacher,
+    ensure_teacher_outputs,
+)
 from mdsnn_search.search.trial import run_trial
 from mdsnn_search.snn.models import model_layer_table
 from mdsnn_search.spec.objectives import STUDY_TEACHER
@@ -208,6 +212,7 @@ def _run_missing(
             0, 0, float(study.user_attrs.get(STUDY_TEACHER, {}).get("accuracy", float("nan")))
         )
     teacher = ensure_teacher(runnable, bundle, progress=progress)
+    check_beats_chance(teacher.accuracy, runnable, bundle, f"teacher {teacher.checkpoint}")
     teacher_json = teacher.to_json()
     if opened.created or opened.changes or STUDY_TEACHER not in study.user_attrs:
         study.set_user_attr(STUDY_TEACHER, teacher_json)

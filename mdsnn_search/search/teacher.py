@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,6 +149,27 @@ def ensure_teacher(spec: StudySpec, bundle: DatasetBundle, *, progress: bool = T
     return TeacherInfo(
         path, float(metrics["accuracy"]), float(metrics[TEST_ACCURACY]), trained_now=True
     )
+
+
+CHANCE_MARGIN_SE = 3.0
+"""How many standard errors (of an accuracy at chance on the validation split) a teacher must
+clear chance by: below that, it has learnt nothing a student could be distilled from."""
+MIN_CHANCE_MARGIN = 0.02
+
+
+def check_beats_chance(accuracy: float, spec: StudySpec, bundle: DatasetBundle, what: str) -> None:
+    """ConfigError unless ``accuracy`` (validation) clearly beats guessing among the classes."""
+    bundle = bundle.with_validation(spec.data.val_fraction, spec.data.split_seed)
+    samples = len(bundle.validation)  # type: ignore[arg-type]
+    chance = 1.0 / bundle.num_classes
+    margin = max(CHANCE_MARGIN_SE * math.sqrt(chance * (1 - chance) / samples), MIN_CHANCE_MARGIN)
+    if accuracy < chance + margin:
+        raise ConfigError(
+            f"{what}: validation accuracy {100 * accuracy:.1f} % does not clearly beat chance "
+            f"({100 * chance:.1f} % for {bundle.num_classes} classes; at least "
+            f"{100 * (chance + margin):.1f} % on {samples} validation samples); no student can "
+            "be distilled from it: check model (width, arch), data and teacher.training"
+        )
 
 
 def _waiting(message: str) -> None:

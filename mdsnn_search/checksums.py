@@ -15,7 +15,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from mdsnn_search.errors import InfrastructureError
+from mdsnn_search.errors import InfrastructureError, WriteError
 
 SUFFIX = ".sha256"
 
@@ -40,13 +40,19 @@ def file_digest(path: Path) -> str:
 
 
 def publish(staged: Path, path: Path) -> None:
-    """Move the finished file ``staged`` to ``path`` with its checksum recorded first."""
+    """Move the finished file ``staged`` to ``path`` with its checksum recorded first;
+    WriteError naming ``path`` if the checksum cannot be written."""
     target = checksum_path(path)
     tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
     try:
         tmp.write_text(f"{file_digest(staged)}  {path.name}\n", encoding="ascii")
         tmp.replace(target)
         staged.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise WriteError(
+            f"{path}: cannot write ({exc.strerror or exc}); nothing was written"
+        ) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

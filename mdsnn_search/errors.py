@@ -37,3 +37,8 @@ class StudyError(MdsnnError):
 class InfrastructureError(MdsnnError):
     """Something outside a trial's configuration broke (a damaged cache file, a full disk): a
     trial that raises it is queued again and does not count against n_trials."""
+
+
+class WriteError(InfrastructureError):
+    """A file could not be written (a full disk, a file-size limit, no permission); the write
+    left nothing behind."""

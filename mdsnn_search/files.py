@@ -1,4 +1,8 @@
-"""Reading YAML/JSON files a user hands us, with errors that name the file.
+"""Reading YAML/JSON files a user hands us, with errors that name the file; writing files whole.
+
+Every file the tool writes goes through :func:`write_atomic`: into a temporary file beside it,
+renamed over it once complete, so a full disk (or a kill) leaves the old file or none, never half
+of one, and the failure is one :class:`~mdsnn_search.errors.WriteError` naming the file.
 
 Stricter than the parsers' defaults in ways a careless edit (or a hostile file) can trip over: a
 key given twice is an error (both parsers would silently keep the last value), and so is a
@@ -12,13 +16,16 @@ Messages about a document are cut short (:func:`~mdsnn_search.errors.shortened`)
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from mdsnn_search.errors import ConfigError, shortened
+from mdsnn_search.checksums import publish
+from mdsnn_search.errors import ConfigError, WriteError, shortened
 from mdsnn_search.finite import non_finite_fields
 
 MAX_DOCUMENT_CHARS = 1 << 20
@@ -167,3 +174,62 @@ def validate_mapping(model: type[ModelT], data: Any, source: str | Path) -> Mode
 def load_config(model: type[ModelT], path: str | Path) -> ModelT:
     """Read a YAML/JSON file and validate it as ``model``."""
     return validate_mapping(model, read_mapping(path), path)
+
+
+class _RecordingStream:
+    """A binary stream that remembers the OSError a write or flush raised: torch's zip writer
+    turns it into a RuntimeError without one."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.stream = stream
+        self.error: OSError | None = None
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self.stream.write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except OSError as exc:
+            self.error = exc
+            raise
+
+
+def write_atomic(
+    path: str | Path, write: Callable[[Any], object], *, checksum: bool = False
+) -> Path:
+    """Create ``path`` whole from ``write(stream)`` (a binary stream; parent folders are
+    created): through a temporary file renamed over it, or, with ``checksum``, published with
+    its checksum (:mod:`mdsnn_search.checksums`). WriteError naming ``path`` when the disk is
+    full or the file cannot be written; nothing is left behind."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    stream: _RecordingStream | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tmp.open("wb") as raw:
+            stream = _RecordingStream(raw)
+            write(stream)
+            stream.flush()
+            os.fsync(raw.fileno())
+        if checksum:
+            publish(tmp, path)
+        else:
+            tmp.replace(path)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        failure = exc if isinstance(exc, OSError) else stream.error if stream else None
+        if failure is not None and isinstance(exc, (OSError, RuntimeError)):
+            reason = failure.strerror or str(failure)
+            raise WriteError(f"{path}: cannot write ({reason}); nothing was written") from None
+        raise
+    return path
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """:func:`write_atomic` of UTF-8 text."""
+    return write_atomic(path, lambda stream: stream.write(text.encode("utf-8")))

@@ -202,3 +202,35 @@ def test_a_file_a_study_reads_back_is_never_an_output_force_or_not(
     distilling = _config(tmp_path, teacher=str(plain), distill={}, output=str(plain))
     assert "or this config's teacher" in refused(capsys, str(distilling), "--force")
     assert {p: p.read_bytes() for p in before} == before
+
+
+def test_a_full_disk_at_the_checkpoint_is_one_line_and_leaves_no_file(tmp_path: Path) -> None:
+    """A real failing write: the child's file-size limit (RLIMIT_FSIZE) is below the checkpoint's
+    size, so its write fails as on a full disk."""
+    import os
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    def small_files() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG instead
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+    config = _config(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "mdsnn_search.cli", "train", str(config), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        preexec_fn=small_files,
+    )
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert done.stderr.splitlines()[-1] == (
+        f"mdsnn-search train: error: {tmp_path / 'tiny.pt'}: cannot write (File too large); "
+        "nothing was written"
+    )
+    assert "Traceback" not in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["train.yaml"]

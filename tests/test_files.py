@@ -130,3 +130,52 @@ def test_a_name_longer_than_a_file_name_allows_is_refused() -> None:
     assert check_plain_name("a" * MAX_NAME_CHARS, "study.name") == "a" * MAX_NAME_CHARS
     with pytest.raises(ConfigError, match=f"study.name must be at most {MAX_NAME_CHARS} char"):
         check_plain_name("a" * 10_000_000, "study.name")
+
+
+FULL_DISK = """
+import resource, signal, sys
+from pathlib import Path
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
+resource.setrlimit(resource.RLIMIT_FSIZE, (50_000, 50_000))
+import numpy as np
+import torch
+from mdsnn_search.checkpoint import save_atomic
+from mdsnn_search.data.frame_cache import store_cached
+from mdsnn_search.errors import WriteError
+from mdsnn_search.files import write_text_atomic
+folder = Path(sys.argv[1])
+(folder / "old.txt").write_text("the old file")
+writes = {
+    "cache.pt": lambda p: save_atomic({"x": torch.ones(100_000)}, p, checksum=True),
+    "old.txt": lambda p: write_text_atomic(p, "x" * 100_000),
+    "frames.npy": lambda p: store_cached(p, np.ones((100, 1000), dtype=np.float16)),
+}
+for name, write in writes.items():
+    try:
+        write(folder / name)
+    except WriteError as exc:
+        print(exc)
+"""
+
+
+def test_a_write_that_does_not_fit_fails_by_name_and_leaves_nothing_half_written(
+    tmp_path: Path,
+) -> None:
+    """A real failing write: the file-size limit (RLIMIT_FSIZE) of a child process."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", FULL_DISK, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        str(tmp_path / name) for name in ("cache.pt", "old.txt", "frames.npy")
+    ]
+    assert all("cannot write (File too large); nothing was written" in line for line in lines)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.txt"]
+    assert (tmp_path / "old.txt").read_text() == "the old file"

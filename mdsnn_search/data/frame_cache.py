@@ -13,19 +13,18 @@ trials filling the same cache never read a half-written entry, and each entry ca
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
-from mdsnn_search.checksums import damage, publish
+from mdsnn_search.checksums import damage
 from mdsnn_search.errors import DataError
+from mdsnn_search.files import write_atomic, write_text_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +51,7 @@ def cache_directory(cache_dir: Path, settings: Mapping[str, object]) -> Path:
     try:
         directory.mkdir(parents=True, exist_ok=True)
         if not (directory / "settings.json").exists():
-            _write_atomic(directory / "settings.json", described.encode())
+            write_text_atomic(directory / "settings.json", described)
     except OSError as exc:
         raise DataError(f"cache_dir {cache_dir}: cannot write the frame cache ({exc})") from None
     return directory
@@ -89,27 +88,4 @@ def load_cached(entry: Path, shape: tuple[int, ...]) -> NDArray[np.float16] | No
 
 def store_cached(entry: Path, frames: NDArray[np.float16]) -> None:
     """Write ``frames`` to ``entry`` atomically, with its checksum."""
-    try:
-        _write_atomic(entry, _npy_bytes(frames), checksum=True)
-    except OSError as exc:
-        raise DataError(f"{entry.parent}: cannot write the frame cache ({exc})") from None
-
-
-def _npy_bytes(array: NDArray[np.float16]) -> bytes:
-    stream = io.BytesIO()
-    np.save(stream, array, allow_pickle=False)
-    return stream.getvalue()
-
-
-def _write_atomic(path: Path, data: bytes, *, checksum: bool = False) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            stream.write(data)
-        if checksum:
-            publish(Path(tmp), path)
-        else:
-            os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(entry, lambda stream: np.save(stream, frames, allow_pickle=False), checksum=True)

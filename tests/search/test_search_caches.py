@@ -142,3 +142,28 @@ def test_one_holder_builds_while_the_others_wait(tmp_path: Path) -> None:
         order.append("first built")
     thread.join(10)
     assert order == ["first built", "second saw it"]
+
+
+def test_two_runs_started_together_train_the_teacher_once(
+    write_spec: Callable[..., Path],
+) -> None:
+    from mdsnn_search.data import load_search_dataset
+    from mdsnn_search.search.teacher import ensure_teacher, ensure_teacher_outputs
+
+    spec = load_spec(write_spec())
+    bundle = load_search_dataset(spec.data)
+    results: list[tuple[bool, Path | None]] = []
+
+    def run() -> None:
+        teacher = ensure_teacher(spec, bundle, progress=False)
+        results.append((teacher.trained_now, ensure_teacher_outputs(spec, bundle, teacher)))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(300)
+    assert sorted(trained for trained, _ in results) == [False, True]
+    assert len({outputs for _, outputs in results}) == 1
+    cached = sorted(p.name for p in Path("studies/teachers").glob("*.pt"))
+    assert len(cached) == 2 and all(damage(Path("studies/teachers") / n) is None for n in cached)

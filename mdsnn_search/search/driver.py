@@ -111,6 +111,7 @@ class StudyDriver:
         self.completed = 0
         self.failed = 0
         self._infrastructure_in_a_row = 0
+        self._halt: StudyError | None = None
         self.budget: Budget = snapshot(study, spec.study.n_trials)
         self._next_look = 0.0
 
@@ -133,10 +134,13 @@ class StudyDriver:
         """The next trial's request, or None when there is nothing to claim now (then
         :attr:`done` says whether there ever will be).
 
-        Raises :class:`RunInterrupted` once a stop signal arrived (executors ask between trials).
+        Raises :class:`RunInterrupted` once a stop signal arrived (executors ask between trials),
+        and StudyError once trials keep failing for infrastructure reasons (:meth:`_requeue`).
         """
         if self._stop is not None:
             self._stop.check()
+        if self._halt is not None:
+            raise self._halt
         if time.monotonic() < self._next_look:
             return None
         while True:
@@ -279,7 +283,8 @@ class StudyDriver:
 
     def _requeue(self, trial: optuna.Trial, outcome: TrialOutcome) -> None:
         """FAIL a trial that could not run for a reason outside its configuration and queue its
-        configuration again (it does not count); StudyError once it keeps happening."""
+        configuration again (it does not count). Once it keeps happening, the next :meth:`ask`
+        raises StudyError (raised here, it would reach an executor's callback, not the run)."""
         error = outcome.error or "an infrastructure failure"
         trial.set_user_attr(ATTR_FAIL_REASON, short(f"{INFRASTRUCTURE_FAILED}: {error}"))
         if outcome.traceback:
@@ -291,7 +296,7 @@ class StudyDriver:
         )
         self._infrastructure_in_a_row += 1
         if self._infrastructure_in_a_row >= MAX_INFRASTRUCTURE_FAILURES:
-            raise StudyError(
+            self._halt = StudyError(
                 f"{self._infrastructure_in_a_row} trials in a row could not run for a reason "
                 f"outside their configuration, the last: {short(error)}; their configurations "
                 "were queued again, so the next run retries them"

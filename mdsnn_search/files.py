@@ -105,9 +105,12 @@ def read_document(path: str | Path) -> Any:
     if not path.is_file():
         raise ConfigError(f"{path}: no such file")
     try:
-        text = path.read_text(encoding="utf-8")
+        too_big = path.stat().st_size > 4 * MAX_DOCUMENT_CHARS  # UTF-8: at most 4 bytes a char
+        text = "" if too_big else path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read ({exc})") from None
+    if too_big:
+        raise ConfigError(f"{path}: more than a config may hold ({MAX_DOCUMENT_CHARS} characters)")
     if len(text) > MAX_DOCUMENT_CHARS:
         raise ConfigError(
             f"{path}: {len(text)} characters, more than a config may hold ({MAX_DOCUMENT_CHARS})"

@@ -110,6 +110,9 @@ def test_a_huge_document_is_refused_before_parsing(tmp_path: Path) -> None:
     huge.write_text("search_space:\n  w_bits: [" + "2," * 1_400_000 + "2]\n")
     with pytest.raises(ConfigError, match=f"more than a config may hold \\({MAX_DOCUMENT_CHARS}"):
         read_document(huge)
+    huge.write_text("a: " + "x" * (4 * MAX_DOCUMENT_CHARS) + "\n")  # refused without reading it
+    with pytest.raises(ConfigError, match=f"more than a config may hold \\({MAX_DOCUMENT_CHARS}"):
+        read_document(huge)
 
 
 def test_validation_messages_list_a_few_problems_and_are_cut_short() -> None:

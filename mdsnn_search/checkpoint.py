@@ -7,7 +7,6 @@ metadata (data and training settings, metrics). Nothing is unpickled as code.
 
 from __future__ import annotations
 
-import os
 import pickle
 import zipfile
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ import torch
 from pydantic import ValidationError
 
 from mdsnn_search.errors import ConfigError
-from mdsnn_search.files import format_validation_error
+from mdsnn_search.files import format_validation_error, write_atomic
 from mdsnn_search.outputs import OutputKind
 from mdsnn_search.snn.config import ModelConfig
 from mdsnn_search.snn.models import SpikingNetwork, build_model
@@ -40,8 +39,6 @@ def save_checkpoint(
     path: str | Path, model: SpikingNetwork, metadata: dict[str, Any] | None = None
 ) -> Path:
     """Write ``model`` and ``metadata`` to ``path`` (parent folders are created)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "format": CHECKPOINT_FORMAT,
         "model": model.config.model_dump(mode="json"),
@@ -53,19 +50,11 @@ def save_checkpoint(
     return save_atomic(payload, path)
 
 
-def save_atomic(payload: Any, path: str | Path) -> Path:
-    """``torch.save`` to ``path`` through a temporary file renamed over it, so a reader (or a run
-    killed mid-write) never sees half a file; parent folders are created."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    try:
-        torch.save(payload, tmp)
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+def save_atomic(payload: Any, path: str | Path, *, checksum: bool = False) -> Path:
+    """``torch.save`` to ``path`` whole (:func:`~mdsnn_search.files.write_atomic`: a reader, a run
+    killed mid-write or a full disk never leaves half a file); parent folders are created.
+    ``checksum``: a file a study reads back, published with its checksum."""
+    return write_atomic(path, lambda stream: torch.save(payload, stream), checksum=checksum)
 
 
 def is_checkpoint(path: Path) -> bool:

@@ -7,6 +7,16 @@ keeps its traceback.
 
 from __future__ import annotations
 
+MAX_MESSAGE_CHARS = 2000
+"""The longest error line the CLI prints (a message quoting a huge value is cut)."""
+
+
+def shortened(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``text`` cut to ``limit`` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit} more characters)"
+
 
 class MdsnnError(Exception):
     """Base class of the errors a user can cause; the message names the field or file."""
@@ -22,3 +32,13 @@ class DataError(MdsnnError):
 
 class StudyError(MdsnnError):
     """A stored study does not match what was asked of it (directions, name, storage)."""
+
+
+class InfrastructureError(MdsnnError):
+    """Something outside a trial's configuration broke (a damaged cache file, a full disk): a
+    trial that raises it is queued again and does not count against n_trials."""
+
+
+class WriteError(InfrastructureError):
+    """A file could not be written (a full disk, a file-size limit, no permission); the write
+    left nothing behind."""

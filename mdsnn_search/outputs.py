@@ -36,10 +36,16 @@ _SIGNATURE_BYTES = 4 << 20
 """How much of a figure or page is searched for the signature (ours are far smaller)."""
 
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
+MAX_NAME_CHARS = 100
+"""File names may have 255 bytes; a name also gets suffixes (``NAME-proxy``, ``NAME.db``)."""
 
 
 def check_plain_name(name: str, what: str) -> str:
     """``name`` if it can name a file or folder alone; ConfigError naming ``what`` otherwise."""
+    if len(name) > MAX_NAME_CHARS:
+        raise ConfigError(
+            f"{what} must be at most {MAX_NAME_CHARS} characters, but got {len(name)}"
+        )
     if not _PLAIN_NAME.fullmatch(name):
         raise ConfigError(
             f"{what} must be a plain name "

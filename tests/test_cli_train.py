@@ -174,3 +174,63 @@ def test_run_name_must_be_a_plain_name(
     assert "name: the name must be a plain name" in refused(
         capsys, str(_config(tmp_path, name=name, output=None))
     )
+
+
+def test_a_file_a_study_reads_back_is_never_an_output_force_or_not(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mdsnn_search.checksums import publish
+
+    monkeypatch.chdir(tmp_path)
+    config = _config(tmp_path)
+    assert main(["train", str(config), "--json"]) == 0  # a checkpoint of ours, as a teacher
+    capsys.readouterr()
+    teachers = tmp_path / "studies" / "teachers"
+    teachers.mkdir(parents=True)
+    published = tmp_path / "elsewhere.pt"
+    (tmp_path / "tiny.pt").rename(published.with_suffix(".staged"))
+    publish(published.with_suffix(".staged"), published)  # checksummed: a study cache anywhere
+    legacy = teachers / "vgg5-0123.pt"  # in the teacher cache, from before checksums
+    legacy.write_bytes(published.read_bytes())
+    plain = tmp_path / "plain-teacher.pt"  # a user's own teacher: no checksum
+    plain.write_bytes(published.read_bytes())
+    for target in (published, legacy, Path("studies/teachers/vgg5-0123.pt")):
+        for force in ([], ["--force"]):
+            err = refused(capsys, str(config), "--output", str(target), *force)
+            assert f"--output {target}: is a file studies read back" in err
+    before = {p: p.read_bytes() for p in (published, legacy, plain)}
+    distilling = _config(tmp_path, teacher=str(plain), distill={}, output=str(plain))
+    assert "or this config's teacher" in refused(capsys, str(distilling), "--force")
+    assert {p: p.read_bytes() for p in before} == before
+
+
+def test_a_full_disk_at_the_checkpoint_is_one_line_and_leaves_no_file(tmp_path: Path) -> None:
+    """A real failing write: the child's file-size limit (RLIMIT_FSIZE) is below the checkpoint's
+    size, so its write fails as on a full disk."""
+    import os
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    def small_files() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG instead
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+    config = _config(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "mdsnn_search.cli", "train", str(config), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        preexec_fn=small_files,
+    )
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert done.stderr.splitlines()[-1] == (
+        f"mdsnn-search train: error: {tmp_path / 'tiny.pt'}: cannot write (File too large); "
+        "nothing was written"
+    )
+    assert "Traceback" not in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["train.yaml"]

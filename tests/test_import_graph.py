@@ -35,6 +35,8 @@ LAYERS: tuple[frozenset[str], ...] = (
             "finite",
             "precision",
             "metrics",
+            "checksums",
+            "file_lock",
             "registry",
             "terminal",
             "tables",

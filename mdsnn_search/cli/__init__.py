@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from mdsnn_search import __version__
-from mdsnn_search.errors import MdsnnError
+from mdsnn_search.errors import MdsnnError, shortened
 
 EXIT_USER_ERROR = 2
 
@@ -57,7 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with storage_errors_as_user_errors():
             return int(args.handler(args) or 0)
     except MdsnnError as exc:
-        print(f"mdsnn-search {args.command}: error: {redact(str(exc))}", file=sys.stderr)
+        message = shortened(" ".join(redact(str(exc)).splitlines()))
+        print(f"mdsnn-search {args.command}: error: {message}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signum", signal.SIGINT)

@@ -4,7 +4,10 @@ Read-only by default: optuna-dashboard 0.21 has no such mode, and its web API de
 study, or tells a trial, on one unauthenticated request from anything that can reach the port; the
 app is served behind :class:`~mdsnn_search.results.read_only.ReadOnlyApp`, which refuses
 every request but GET/HEAD/OPTIONS. ``--allow-writes`` serves it as optuna-dashboard ships it
-(notes, deleting studies, telling trials from the page).
+(notes, deleting studies, telling trials from the page). In either mode a request is answered
+only when its Host header is a loopback name (localhost, 127.0.0.1, ::1), so a page of another
+origin cannot reach it through DNS rebinding; ``--host NAME`` accepts NAME too (e.g. the name
+of a tunnel to this port).
 
 Constraints are stored in the form optuna-dashboard reads, so its Pareto view tells feasible and
 infeasible trials apart as ``mdsnn-search pareto`` does; the study's specs are served from
@@ -19,7 +22,7 @@ import socket
 from mdsnn_search.cli.render import console
 from mdsnn_search.cli.study_args import add_study_arguments, open_from_args
 from mdsnn_search.errors import ConfigError
-from mdsnn_search.results.read_only import ReadOnlyApp
+from mdsnn_search.results.read_only import LOOPBACK_HOSTS, HostCheckApp, ReadOnlyApp
 from mdsnn_search.study.documents import artifact_folder
 
 HOST = "127.0.0.1"
@@ -39,12 +42,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="let the dashboard change the study (notes, delete, tell); read-only by default",
     )
+    parser.add_argument(
+        "--host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also accept requests whose Host header is NAME (repeatable); only loopback names "
+        "(localhost, 127.0.0.1, ::1) by default",
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if not 0 < args.port < 65536:
         raise ConfigError(f"--port must be in 1..65535, but got {args.port}")
+    for name in args.host:
+        if not name.strip() or any(c in name for c in "/ @"):
+            raise ConfigError(f"--host must be a host name, but got {name[:80]!r}")
     stored = open_from_args(args)
     _check_port_free(args.port)
     storage = stored.storage
@@ -63,8 +77,11 @@ def run(args: argparse.Namespace) -> int:
 
     artifacts = artifact_folder(stored.name)
     app = wsgi(storage, FileSystemArtifactStore(str(artifacts)) if artifacts.is_dir() else None)
+    served = HostCheckApp(
+        app if args.allow_writes else ReadOnlyApp(app), {*LOOPBACK_HOSTS, *args.host}
+    )
     try:
-        bottle.run(app if args.allow_writes else ReadOnlyApp(app), host=HOST, port=args.port)
+        bottle.run(served, host=HOST, port=args.port)
     except OSError as exc:
         raise _port_error(args.port, exc) from None
     return 0

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from mdsnn_search.cli.render import console, print_json
 from mdsnn_search.cli.study_args import add_study_arguments, open_from_args, study_folder
 from mdsnn_search.errors import ConfigError
+from mdsnn_search.files import write_text_atomic
 from mdsnn_search.outputs import (
     OutputKind,
     check_output_file,
@@ -120,9 +121,7 @@ def run(args: argparse.Namespace) -> int:
         out_dir.mkdir(parents=default, exist_ok=True)
     written: list[dict[str, Any]] = []
     for (trial, spec), path in zip(specs, paths, strict=True):
-        path.write_text(
-            train_spec_yaml(spec, export_header(stored, trial, args.epochs)), encoding="utf-8"
-        )
+        write_text_atomic(path, train_spec_yaml(spec, export_header(stored, trial, args.epochs)))
         written.append(
             {
                 "trial": trial.number,

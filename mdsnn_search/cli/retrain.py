@@ -29,7 +29,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--force",
         action="store_true",
-        help="overwrite an existing output file that is not a checkpoint of ours",
+        help="overwrite an existing output file that is not a checkpoint of ours (never a file "
+        "a study reads back, such as a cached teacher)",
     )
     parser.add_argument("--epochs", type=int, help="override training.epochs")
     parser.add_argument(
@@ -68,6 +69,7 @@ def _check_before_training(spec: TrainSpec, args: argparse.Namespace) -> None:
     """Refuse, before any training, an output that would destroy a file or cannot be written, and a
     device this machine lacks."""
     from mdsnn_search.checkpoint import CHECKPOINT
+    from mdsnn_search.checksums import is_study_file
     from mdsnn_search.errors import ConfigError
     from mdsnn_search.outputs import check_output_file
     from mdsnn_search.training_loop import resolve_device
@@ -76,6 +78,12 @@ def _check_before_training(spec: TrainSpec, args: argparse.Namespace) -> None:
     output = spec.output_path()
     if output.resolve() == args.config.resolve():
         raise ConfigError(f"{where} {output}: is the config file being read; choose another path")
+    if is_study_file(output) or (spec.teacher and output.resolve() == spec.teacher.resolve()):
+        raise ConfigError(
+            f"{where} {output}: is a file studies read back (a cached teacher, its outputs, a "
+            "supernet) or this config's teacher; it is never overwritten, --force or not; "
+            "choose another path"
+        )
     check_output_file(
         output, CHECKPOINT, where=where, force=args.force, create_folder=spec.output is None
     )

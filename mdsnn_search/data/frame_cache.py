@@ -6,24 +6,25 @@ shapes the frames (T, frame size, sensor size, this format's version) and the fo
 modification time, so an edited or replaced recording is binned again. Frames are stored as
 float16 (area-averaged counts to three significant digits: half the disk of float32, and a
 training input needs no more). Writes are atomic (temporary file, then rename), so concurrent
-trials filling the same cache never read a half-written entry.
+trials filling the same cache never read a half-written entry, and each entry carries a checksum
+(:mod:`mdsnn_search.checksums`): a damaged entry is binned again.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
+from mdsnn_search.checksums import damage
 from mdsnn_search.errors import DataError
+from mdsnn_search.files import write_atomic, write_text_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def cache_directory(cache_dir: Path, settings: Mapping[str, object]) -> Path:
     try:
         directory.mkdir(parents=True, exist_ok=True)
         if not (directory / "settings.json").exists():
-            _write_atomic(directory / "settings.json", described.encode())
+            write_text_atomic(directory / "settings.json", described)
     except OSError as exc:
         raise DataError(f"cache_dir {cache_dir}: cannot write the frame cache ({exc})") from None
     return directory
@@ -67,7 +68,14 @@ def cache_entry(directory: Path, recording: Path) -> Path:
 
 
 def load_cached(entry: Path, shape: tuple[int, ...]) -> NDArray[np.float16] | None:
-    """The cached frames, or None if absent, unreadable or of another shape (then rebuilt)."""
+    """The cached frames, or None if absent, damaged, unreadable or of another shape (then
+    rebuilt)."""
+    if not entry.is_file():
+        return None
+    damaged = damage(entry)
+    if damaged is not None:
+        logger.warning("%s: damaged cache entry, binning again (%s)", entry, damaged)
+        return None
     try:
         frames: NDArray[np.float16] = np.load(entry, allow_pickle=False)
     except FileNotFoundError:
@@ -79,25 +87,5 @@ def load_cached(entry: Path, shape: tuple[int, ...]) -> NDArray[np.float16] | No
 
 
 def store_cached(entry: Path, frames: NDArray[np.float16]) -> None:
-    """Write ``frames`` to ``entry`` atomically."""
-    try:
-        _write_atomic(entry, _npy_bytes(frames))
-    except OSError as exc:
-        raise DataError(f"{entry.parent}: cannot write the frame cache ({exc})") from None
-
-
-def _npy_bytes(array: NDArray[np.float16]) -> bytes:
-    stream = io.BytesIO()
-    np.save(stream, array, allow_pickle=False)
-    return stream.getvalue()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            stream.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``frames`` to ``entry`` atomically, with its checksum."""
+    write_atomic(entry, lambda stream: np.save(stream, frames, allow_pickle=False), checksum=True)

@@ -23,9 +23,10 @@ import torch
 from torch.utils.data import Dataset
 
 from mdsnn_search.checkpoint import save_atomic
+from mdsnn_search.checksums import verify
 from mdsnn_search.data import make_loader
 from mdsnn_search.distill.teacher import TeacherOutputs, run_teacher
-from mdsnn_search.errors import ConfigError
+from mdsnn_search.errors import ConfigError, InfrastructureError
 from mdsnn_search.snn.models.network import SpikingNetwork
 
 CACHE_FORMAT = "mdsnn-search/teacher-outputs/1"
@@ -87,16 +88,24 @@ class TeacherOutputCache:
         )
 
     def save(self, path: str | Path) -> Path:
-        """Write to ``path`` (atomically: a reader never sees half a file)."""
+        """Write to ``path`` (atomically: a reader never sees half a file) with its checksum."""
         return save_atomic(
             {"format": CACHE_FORMAT, "logits_seq": self.logits_seq, "membranes": self.membranes},
             path,
+            checksum=True,
         )
 
     @classmethod
     def load(cls, path: str | Path) -> TeacherOutputCache:
-        """Memory-map a saved cache (nothing is read until a lookup touches it)."""
-        payload = torch.load(path, mmap=True, weights_only=True)
+        """Memory-map a saved cache (nothing is read until a lookup touches it) once its checksum
+        matches; InfrastructureError naming a damaged file."""
+        verify(Path(path), "teacher-output cache")
+        try:
+            payload = torch.load(path, mmap=True, weights_only=True)
+        except Exception as exc:  # torch raises several types for a damaged archive
+            raise InfrastructureError(
+                f"teacher-output cache {path} is unreadable ({exc})"
+            ) from None
         if not isinstance(payload, dict) or payload.get("format") != CACHE_FORMAT:
             raise ConfigError(
                 f"{path}: not a teacher-output cache (expected format {CACHE_FORMAT})"

@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from mdsnn_search.files import write_text_atomic
+
 logger = logging.getLogger(__name__)
 
 PREFIX = "mdsnn-ray-"
@@ -37,8 +39,8 @@ def claim_temp_dir() -> Path:
     limited to about 100 characters.
     """
     path = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=tempfile.gettempdir()))
-    (path / OWNER_FILE).write_text(
-        json.dumps({"pid": os.getpid(), "start": _start_time(os.getpid())})
+    write_text_atomic(
+        path / OWNER_FILE, json.dumps({"pid": os.getpid(), "start": _start_time(os.getpid())})
     )
     os.environ[ENV_MARKER] = str(path)
     return path

@@ -10,11 +10,13 @@ Ray's logs and checkpoints hold nothing this package must import to read.
 from __future__ import annotations
 
 import enum
+import errno
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from mdsnn_search.errors import InfrastructureError
 from mdsnn_search.spec.space import StudentConfig
 
 
@@ -59,6 +61,19 @@ class TrialStatus(enum.Enum):
     """The trial trained and was costed: its metrics are the result."""
     FAILED = "failed"
     """The trial raised, crashed or reported nothing: recorded FAIL with the reason."""
+    INFRASTRUCTURE = "infrastructure"
+    """It could not run for a reason outside its configuration (a damaged cache file, a full
+    disk): recorded FAIL with the reason, its configuration queued again, not counted."""
+
+
+_INFRASTRUCTURE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO})
+
+
+def is_infrastructure(exc: BaseException) -> bool:
+    """Whether ``exc`` is no fault of the trial's configuration."""
+    return isinstance(exc, InfrastructureError) or (
+        isinstance(exc, OSError) and exc.errno in _INFRASTRUCTURE_ERRNOS
+    )
 
 
 @dataclass(frozen=True)
@@ -80,8 +95,10 @@ class TrialOutcome:
 
     @classmethod
     def from_exception(cls, exc: BaseException) -> TrialOutcome:
-        """FAILED with the exception being handled and its traceback."""
-        return cls.failed(f"{type(exc).__name__}: {exc}", traceback.format_exc())
+        """FAILED (INFRASTRUCTURE, see :func:`is_infrastructure`) with the exception being
+        handled and its traceback."""
+        status = TrialStatus.INFRASTRUCTURE if is_infrastructure(exc) else TrialStatus.FAILED
+        return cls(status, error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -20,6 +20,13 @@ from mdsnn_search.spec.schema import ExecutionConfig
 CONNECT_TIMEOUT_S = 10.0
 """How long joining a Ray cluster may take to answer before the run is refused."""
 
+HANDSHAKE_TIMEOUT_S = 2.0
+"""How long a listener at the address may take to answer as a gRPC (HTTP/2) server does."""
+
+HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+"""A client's HTTP/2 connection preface and an empty SETTINGS frame (RFC 9113 section 3.4)."""
+HTTP2_SETTINGS = 4
+
 DEFAULT_RAY_PORT = 6379
 RAY_CLIENT_PORT = 10001
 
@@ -88,23 +95,48 @@ def local_node() -> NodeResources:
 def probe_address(
     address: str, *, field: str = "--address", timeout_s: float = CONNECT_TIMEOUT_S
 ) -> None:
-    """Refuse a cluster address where nothing answers within ``timeout_s`` (Ray would retry for
-    minutes); ``field`` names where the address came from.
+    """Refuse a cluster address where nothing answers within ``timeout_s``, or where what
+    answers is not a gRPC server (Ray would retry for minutes, or hang on a listener that never
+    speaks its protocol); ``field`` names where the address came from.
 
-    ``auto`` (find a cluster on this machine) is left to Ray, which fails fast when there is none.
+    Ray's GCS and its client server both speak gRPC, which is HTTP/2: sent a client's connection
+    preface, they answer with a SETTINGS frame. ``auto`` (find a cluster on this machine) is left
+    to Ray, which fails fast when there is none.
     """
     if address == "auto":
         return
     host, port = _host_port(address, field)
     try:
-        with socket.create_connection((host, port), timeout=timeout_s):
-            pass
+        with socket.create_connection((host, port), timeout=timeout_s) as connection:
+            connection.settimeout(HANDSHAKE_TIMEOUT_S)
+            answer = _http2_answer(connection)
     except OSError as exc:
         reason = "no answer" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
         raise ConfigError(
             f"{field} {address}: no Ray cluster answers at {host}:{port} within {timeout_s:g} s "
             f"({reason})"
         ) from None
+    if answer is None:
+        raise ConfigError(
+            f"{field} {address}: something listens at {host}:{port}, but it is not a Ray "
+            f"cluster (no gRPC answer within {HANDSHAKE_TIMEOUT_S:g} s)"
+        )
+
+
+def _http2_answer(connection: socket.socket) -> bytes | None:
+    """The server's first HTTP/2 frame header if it answers the preface with SETTINGS, else None
+    (silence, a close, or another protocol)."""
+    try:
+        connection.sendall(HTTP2_PREFACE)
+        header = b""
+        while len(header) < 9:
+            chunk = connection.recv(9 - len(header))
+            if not chunk:
+                return None
+            header += chunk
+    except (TimeoutError, ConnectionError):
+        return None
+    return header if header[3] == HTTP2_SETTINGS else None
 
 
 def _host_port(address: str, field: str) -> tuple[str, int]:

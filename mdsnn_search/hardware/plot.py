@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mdsnn_search.errors import ConfigError
+from mdsnn_search.files import write_atomic
 from mdsnn_search.hardware.report import CostReport
 from mdsnn_search.outputs import FIGURE_METADATA, FIGURE_SUFFIXES
 
@@ -56,5 +57,7 @@ def plot_breakdown(report: CostReport, path: str | Path) -> Path:
         f"{conventions.get('preset')} ({conventions.get('engine')}), T={report.timesteps}: "
         f"EDAP {report.edap:.3g} J s mm2, {report.tops_per_w:.3g} TOPS/W"
     )
-    figure.savefig(path, metadata=FIGURE_METADATA)
-    return path
+    return write_atomic(
+        path,
+        lambda stream: figure.savefig(stream, format=path.suffix[1:], metadata=FIGURE_METADATA),
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mdsnn_search.files import write_atomic
 from mdsnn_search.outputs import FIGURE_METADATA
 from mdsnn_search.results.plotdata import BASELINE_COLORS, BASELINE_MARKERS, PlotData
 
@@ -16,11 +17,12 @@ def save_pareto_png(data: PlotData, path: str | Path) -> Path:
     from matplotlib.figure import Figure
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig = Figure(figsize=(8.5, 5.8), dpi=150, layout="constrained")
     _draw(fig.add_subplot(), data)
-    fig.savefig(path, metadata=FIGURE_METADATA)
-    return path
+    return write_atomic(
+        path,
+        lambda stream: fig.savefig(stream, format=path.suffix[1:], metadata=FIGURE_METADATA),
+    )
 
 
 def _draw(ax, data: PlotData) -> None:  # type: ignore[no-untyped-def]

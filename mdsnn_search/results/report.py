@@ -25,6 +25,7 @@ import optuna
 import plotly.graph_objects as go
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
+from mdsnn_search.files import write_text_atomic
 from mdsnn_search.metrics import TEST_ACCURACY
 from mdsnn_search.outputs import PAGE_META
 from mdsnn_search.results.front import FrontSummary
@@ -78,10 +79,7 @@ def pareto_report(
 
 
 def save_report(html: str, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(html, encoding="utf-8")
-    return path
+    return write_text_atomic(path, html)
 
 
 def pareto_figure(stored: StoredStudy, records: Sequence[TrialRecord], data: PlotData) -> go.Figure:

@@ -8,7 +8,8 @@ Checked here: the storage keeps what it is given (no in-memory SQLite), the stud
 baselines, CUDA where a device asks for it, the dataset (loaded, a sample of items read through the
 real readers, at least two classes), the architecture against the real input shape, and the teacher
 (a given checkpoint, or the cached one: loads with ``weights_only`` and fits model and data), or,
-when it has still to be trained, that its cache folder is writable.
+when it has still to be trained, that its cache folder is writable; and that training (the
+teacher's, a trial's) fits in memory at the data's timesteps and the batch size.
 """
 
 from __future__ import annotations
@@ -16,18 +17,24 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from mdsnn_search.data import DatasetBundle
 from mdsnn_search.data.checks import check_dataset
 from mdsnn_search.errors import ConfigError, MdsnnError
 from mdsnn_search.job import load_teacher
 from mdsnn_search.outputs import check_writable_folder
-from mdsnn_search.search.teacher import CACHE_DIR, cached_teacher_accuracy, cached_teacher_path
-from mdsnn_search.snn.models import build_model
+from mdsnn_search.search.teacher import (
+    CACHE_DIR,
+    cached_teacher_accuracy,
+    cached_teacher_path,
+    check_beats_chance,
+)
+from mdsnn_search.snn.memory import available_bytes, training_bytes
+from mdsnn_search.snn.models import SpikingNetwork, build_model
 from mdsnn_search.spec.schema import StudySpec
-from mdsnn_search.training_loop import MAX_SEED, NO_CUDA
+from mdsnn_search.study.storage_url import masked, parse
+from mdsnn_search.study.store import check_sqlite_folder
+from mdsnn_search.training_loop import MAX_SEED, NO_CUDA, resolve_device
 
 
 def check_inputs(spec: StudySpec, source: str | Path, storage_url: str | None = None) -> None:
@@ -44,10 +51,11 @@ def check_inputs(spec: StudySpec, source: str | Path, storage_url: str | None = 
     except MdsnnError as exc:
         raise _error(source, "data", str(exc)) from None
     try:
-        build_model(spec.model, bundle.input_shape, bundle.num_classes)
+        model = build_model(spec.model, bundle.input_shape, bundle.num_classes)
     except ConfigError as exc:
         raise _error(source, "model", str(exc).removeprefix("model: ")) from None
     _check_teacher(spec, bundle, source)
+    _check_memory(spec, model, source)
 
 
 def _error(source: str | Path, field: str, message: str) -> ConfigError:
@@ -55,17 +63,19 @@ def _error(source: str | Path, field: str, message: str) -> ConfigError:
 
 
 def _check_storage_keeps_data(url: str, source: str | Path, field: str) -> None:
-    """Refuse an in-memory SQLite URL: the study would vanish when the run ends."""
+    """Refuse a malformed URL, a SQLite file in a missing folder (nothing creates it), and an
+    in-memory SQLite URL: the study would vanish when the run ends."""
     try:
-        parsed = make_url(url)
-    except ArgumentError:
-        return  # opening the storage reports a malformed URL
+        parsed = parse(url)
+        check_sqlite_folder(url)
+    except ConfigError as exc:
+        raise _error(source, field, str(exc)) from None
     if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
         raise _error(
             source,
             field,
-            f"{url} is an in-memory SQLite database, whose study vanishes when the run ends; "
-            "give a file, e.g. sqlite:///studies/NAME.db",
+            f"{masked(url)} is an in-memory SQLite database, whose study vanishes when the run "
+            "ends; give a file, e.g. sqlite:///studies/NAME.db",
         )
 
 
@@ -102,6 +112,28 @@ def _check_devices(spec: StudySpec, source: str | Path) -> None:
             raise _error(source, field, NO_CUDA)
 
 
+def _check_memory(spec: StudySpec, model: SpikingNetwork, source: str | Path) -> None:
+    """Refuse training that cannot fit in memory (:mod:`mdsnn_search.snn.memory`): the teacher's,
+    when it has still to be trained, and a trial's."""
+    trainings = {"training.batch_size": spec.training}
+    if spec.teacher.checkpoint is None and not cached_teacher_path(spec).is_file():
+        trainings = {"teacher.training.batch_size": spec.teacher.training, **trainings}
+    timesteps = spec.data.timesteps
+    for field, training in trainings.items():
+        device = resolve_device(training.device)
+        needed = training_bytes(model, timesteps, training.batch_size)
+        available = available_bytes(device)
+        if needed > available:
+            raise _error(
+                source,
+                "data.timesteps",
+                f"training with {timesteps} timesteps and {field} {training.batch_size} needs "
+                f"at least {needed / 2**30:.1f} GiB for its activations (measured on this "
+                f"model), but {device.type} has {available / 2**30:.1f} GiB available; "
+                f"lower data.timesteps or {field}",
+            )
+
+
 def _check_teacher(spec: StudySpec, bundle: DatasetBundle, source: str | Path) -> None:
     if spec.teacher.checkpoint is not None:
         try:
@@ -112,7 +144,8 @@ def _check_teacher(spec: StudySpec, bundle: DatasetBundle, source: str | Path) -
     cached = cached_teacher_path(spec)
     try:
         if cached.is_file():
-            cached_teacher_accuracy(cached, spec, bundle)
+            accuracy, _ = cached_teacher_accuracy(cached, spec, bundle)
+            check_beats_chance(accuracy, spec, bundle, f"cached teacher {cached}")
         else:
             check_writable_folder(CACHE_DIR, where="teacher cache")
     except ConfigError as exc:

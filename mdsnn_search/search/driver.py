@@ -21,7 +21,7 @@ from optuna.exceptions import ExperimentalWarning, UpdateFinishedTrialError
 from optuna.trial import TrialState
 from pydantic import ValidationError
 
-from mdsnn_search.errors import MdsnnError
+from mdsnn_search.errors import MdsnnError, StudyError
 from mdsnn_search.execution.protocol import TrialOutcome, TrialRequest, TrialStatus
 from mdsnn_search.metrics import ACCURACY, EDAP
 from mdsnn_search.search.samplers import make_sampler, trial_seed
@@ -40,11 +40,13 @@ from mdsnn_search.spec.objectives import (
 from mdsnn_search.spec.schema import StudySpec
 from mdsnn_search.spec.space import LayerRoles, record_baseline, suggest_student
 from mdsnn_search.study.budget import (
+    INFRASTRUCTURE_FAILED,
     Budget,
     Claimed,
     claim,
     interrupt,
     open_claimed,
+    requeue,
     snapshot,
     top_up,
 )
@@ -67,6 +69,10 @@ POLL_S = 1.0
 """How long a driver with nothing to claim waits before it looks at the study again."""
 
 MAX_TRACEBACK_CHARS = 8000
+
+MAX_INFRASTRUCTURE_FAILURES = 3
+"""Trials in a row that fail for a reason outside their configuration before the run stops
+(each is queued again, so without a limit a broken cache would loop forever)."""
 
 
 class StudyDriver:
@@ -105,6 +111,8 @@ class StudyDriver:
         """Trials of this run that an executor has started; the other claimed ones are pending."""
         self.completed = 0
         self.failed = 0
+        self._infrastructure_in_a_row = 0
+        self._halt: StudyError | None = None
         self.budget: Budget = snapshot(study, spec.study.n_trials)
         self._next_look = 0.0
 
@@ -131,10 +139,13 @@ class StudyDriver:
         """The next trial's request, or None when there is nothing to claim now (then
         :attr:`done` says whether there ever will be).
 
-        Raises :class:`RunInterrupted` once a stop signal arrived (executors ask between trials).
+        Raises :class:`RunInterrupted` once a stop signal arrived (executors ask between trials),
+        and StudyError once trials keep failing for infrastructure reasons (:meth:`_requeue`).
         """
         if self._stop is not None:
             self._stop.check()
+        if self._halt is not None:
+            raise self._halt
         if time.monotonic() < self._next_look:
             return None
         while True:
@@ -239,6 +250,10 @@ class StudyDriver:
     def _record(self, trial: optuna.Trial, outcome: TrialOutcome, trial_dir: str | None) -> None:
         if trial_dir is not None:
             trial.set_user_attr(ATTR_TRIAL_DIR, trial_dir)
+        if outcome.status == TrialStatus.INFRASTRUCTURE:
+            self._requeue(trial, outcome)
+            return
+        self._infrastructure_in_a_row = 0
         if outcome.status != TrialStatus.OK:
             self._fail(trial, outcome.error or "the trial reported no result", outcome.traceback)
             return
@@ -270,6 +285,27 @@ class StudyDriver:
         if limits.max_edap is not None:
             constraints["edap"] = float(metrics[EDAP]) - limits.max_edap
         return constraints
+
+    def _requeue(self, trial: optuna.Trial, outcome: TrialOutcome) -> None:
+        """FAIL a trial that could not run for a reason outside its configuration and queue its
+        configuration again (it does not count). Once it keeps happening, the next :meth:`ask`
+        raises StudyError (raised here, it would reach an executor's callback, not the run)."""
+        error = outcome.error or "an infrastructure failure"
+        trial.set_user_attr(ATTR_FAIL_REASON, short(f"{INFRASTRUCTURE_FAILED}: {error}"))
+        if outcome.traceback:
+            set_trial_document(trial, ATTR_TRACEBACK, outcome.traceback[-MAX_TRACEBACK_CHARS:])
+        trial.study.tell(trial, state=TrialState.FAIL)
+        requeue(self.study, self.storage.get_trial(self._claimed[trial.number]))
+        logger.warning(
+            "trial %d could not run (%s); its configuration was queued again", trial.number, error
+        )
+        self._infrastructure_in_a_row += 1
+        if self._infrastructure_in_a_row >= MAX_INFRASTRUCTURE_FAILURES:
+            self._halt = StudyError(
+                f"{self._infrastructure_in_a_row} trials in a row could not run for a reason "
+                f"outside their configuration, the last: {short(error)}; their configurations "
+                "were queued again, so the next run retries them"
+            )
 
     def _fail(self, trial: optuna.Trial, reason: str, traceback: str | None = None) -> None:
         trial.set_user_attr(ATTR_FAIL_REASON, short(reason))

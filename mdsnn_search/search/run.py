@@ -25,13 +25,18 @@ from mdsnn_search.errors import ConfigError, MdsnnError
 from mdsnn_search.execution import local_ray
 from mdsnn_search.execution.executors import Executor, open_executor
 from mdsnn_search.execution.protocol import TrialContext, TrialFn
+from mdsnn_search.execution.resources import probe_address
 from mdsnn_search.hardware import load_preset
 from mdsnn_search.precision import matches_layer
 from mdsnn_search.search.checks import check_inputs
 from mdsnn_search.search.driver import StudyDriver
 from mdsnn_search.search.progress import LiveProgress
 from mdsnn_search.search.strategy import StrategySetup, get_strategy
-from mdsnn_search.search.teacher import ensure_teacher, ensure_teacher_outputs
+from mdsnn_search.search.teacher import (
+    check_beats_chance,
+    ensure_teacher,
+    ensure_teacher_outputs,
+)
 from mdsnn_search.search.trial import run_trial
 from mdsnn_search.snn.models import model_layer_table
 from mdsnn_search.spec.objectives import STUDY_TEACHER
@@ -156,12 +161,15 @@ def run_study(
         )
     source = str(source)
     url = storage_url or spec.study.storage_url()
+    address_field = "--address" if address else "execution.address"
+    if spec.execution.backend == "ray" and (address or spec.execution.address):
+        # First, before the data loads: a wrong address is the quickest thing to report.
+        probe_address(address or spec.execution.address or "", field=address_field)
     roles = check_spec(spec, source, storage_url=url)
     # Split once here: the teacher, its output cache and every trial use this validation split.
     bundle = load_search_dataset(spec.data)
     check_existing(spec, source, url, accept_change=accept_spec_change)
     local_ray.stop_orphans()  # a run killed earlier could not stop its Ray
-    address_field = "--address" if address else "execution.address"
     stop = StopOnSignals()
     with (
         open_executor(spec.execution, address or spec.execution.address, address_field) as executor,
@@ -212,6 +220,7 @@ def _run_missing(
             0, 0, float(study.user_attrs.get(STUDY_TEACHER, {}).get("accuracy", float("nan")))
         )
     teacher = ensure_teacher(runnable, bundle, progress=progress)
+    check_beats_chance(teacher.accuracy, runnable, bundle, f"teacher {teacher.checkpoint}")
     teacher_json = teacher.to_json()
     if opened.created or opened.changes or STUDY_TEACHER not in study.user_attrs:
         study.set_user_attr(STUDY_TEACHER, teacher_json)

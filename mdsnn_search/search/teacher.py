@@ -7,7 +7,9 @@ teacher trains on the training split less the validation split, and its accuracy
 students are judged, is the validation split's (docs/design/methods.md section 7). Beside it,
 keyed by the teacher file's content, the data and the layers, go the teacher's outputs on that
 training split (:func:`ensure_teacher_outputs`), which every trial of a study then reads instead
-of running it.
+of running it. Both are published with checksums (:mod:`mdsnn_search.checksums`) and built under
+a file lock (:mod:`mdsnn_search.file_lock`): of runs started together, one trains the teacher and
+computes its outputs while the others wait, then use them.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from mdsnn_search.checkpoint import load_checkpoint
+from mdsnn_search.checksums import damage, publish, remove
 from mdsnn_search.data import DatasetBundle
 from mdsnn_search.distill import (
     CACHE_FORMAT,
@@ -28,6 +32,7 @@ from mdsnn_search.distill import (
     inference_teacher,
 )
 from mdsnn_search.errors import ConfigError
+from mdsnn_search.file_lock import exclusive
 from mdsnn_search.job import (
     TrainSpec,
     check_teacher_fits,
@@ -91,8 +96,14 @@ def cached_teacher_path(spec: StudySpec) -> Path:
 def cached_teacher_accuracy(
     path: Path, spec: StudySpec, bundle: DatasetBundle
 ) -> tuple[float, float]:
-    """The stored validation and test accuracy of the cached teacher, once it loads and fits;
-    ConfigError saying to delete a damaged or foreign cache file."""
+    """The stored validation and test accuracy of the cached teacher, once its checksum matches
+    and it loads and fits; ConfigError saying to delete a damaged or foreign cache file."""
+    damaged = damage(path)
+    if damaged is not None:
+        raise ConfigError(
+            f"cached teacher {path} is damaged ({damaged}); delete it and the next run trains "
+            "the teacher again"
+        )
     try:
         cached = load_checkpoint(path)
         check_teacher_fits(cached.model, path, spec.model, spec.data, bundle)
@@ -121,19 +132,48 @@ def ensure_teacher(spec: StudySpec, bundle: DatasetBundle, *, progress: bool = T
             spec.teacher.checkpoint, metrics[ACCURACY], metrics[TEST_ACCURACY], trained_now=False
         )
     path = cached_teacher_path(spec)
-    if path.is_file():
-        return TeacherInfo(path, *cached_teacher_accuracy(path, spec, bundle), trained_now=False)
-    job = TrainSpec(
-        name=f"teacher-{spec.model.file_stem}",
-        data=spec.data,
-        model=spec.model,
-        training=spec.teacher.training,
-        output=path,
-    )
-    metrics = run_job(job, bundle=bundle, progress=progress).metrics
+    with exclusive(path, lambda: _waiting(f"another run is training the teacher {path}")):
+        if path.is_file():
+            accuracy = cached_teacher_accuracy(path, spec, bundle)
+            return TeacherInfo(path, *accuracy, trained_now=False)
+        staged = path.with_name(f"{path.stem}.training.pt")
+        job = TrainSpec(
+            name=f"teacher-{spec.model.file_stem}",
+            data=spec.data,
+            model=spec.model,
+            training=spec.teacher.training,
+            output=staged,
+        )
+        metrics = run_job(job, bundle=bundle, progress=progress).metrics
+        publish(staged, path)
     return TeacherInfo(
         path, float(metrics[ACCURACY]), float(metrics[TEST_ACCURACY]), trained_now=True
     )
+
+
+CHANCE_MARGIN_SE = 3.0
+"""How many standard errors (of an accuracy at chance on the validation split) a teacher must
+clear chance by: below that, it has learnt nothing a student could be distilled from."""
+MIN_CHANCE_MARGIN = 0.02
+
+
+def check_beats_chance(accuracy: float, spec: StudySpec, bundle: DatasetBundle, what: str) -> None:
+    """ConfigError unless ``accuracy`` (validation) clearly beats guessing among the classes."""
+    bundle = bundle.with_validation(spec.data.val_fraction, spec.data.split_seed)
+    samples = len(bundle.validation)  # type: ignore[arg-type]
+    chance = 1.0 / bundle.num_classes
+    margin = max(CHANCE_MARGIN_SE * math.sqrt(chance * (1 - chance) / samples), MIN_CHANCE_MARGIN)
+    if accuracy < chance + margin:
+        raise ConfigError(
+            f"{what}: validation accuracy {100 * accuracy:.1f} % does not clearly beat chance "
+            f"({100 * chance:.1f} % for {bundle.num_classes} classes; at least "
+            f"{100 * (chance + margin):.1f} % on {samples} validation samples); no student can "
+            "be distilled from it: check model (width, arch), data and teacher.training"
+        )
+
+
+def _waiting(message: str) -> None:
+    logger.warning("%s; waiting for it", message)
 
 
 def ensure_teacher_outputs(
@@ -173,12 +213,19 @@ def ensure_teacher_outputs(
     }
     key = hashlib.sha256(json.dumps(determining, sort_keys=True).encode()).hexdigest()[:16]
     path = CACHE_DIR / f"{teacher.checkpoint.stem}-outputs-{key}.pt"
-    if not path.is_file():
-        try:
-            _compute_outputs(inference, bundle, layers, progress).save(path)
-        except ConfigError as exc:
-            logger.info("teacher outputs per batch: %s", exc)
-            return None
+    with exclusive(path, lambda: _waiting(f"another run is computing the teacher outputs {path}")):
+        damaged = damage(path) if path.is_file() else None
+        if damaged is not None:
+            logger.warning(
+                "teacher outputs %s are damaged (%s); computing them again", path, damaged
+            )
+            remove(path)
+        if not path.is_file():
+            try:
+                _compute_outputs(inference, bundle, layers, progress).save(path)
+            except ConfigError as exc:
+                logger.info("teacher outputs per batch: %s", exc)
+                return None
     logger.info("teacher outputs cached for the study: %s (%.0f MB)", path, size_mb)
     return path
 

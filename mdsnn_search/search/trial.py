@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from mdsnn_search.checkpoint import load_checkpoint
+from mdsnn_search.checksums import checksum_path, verify
 from mdsnn_search.data import DataConfig, DatasetBundle, load_search_dataset
 from mdsnn_search.distill import TeacherOutputCache
 from mdsnn_search.execution.protocol import TrialContext, TrialOutcome, TrialRequest
@@ -132,6 +133,9 @@ def _teacher_outputs(path: str) -> TeacherOutputCache:
 
 @functools.lru_cache(maxsize=2)
 def _teacher(path: str) -> SpikingNetwork:
+    """A cached teacher is checked against its checksum (a given one has none)."""
+    if checksum_path(Path(path)).exists():
+        verify(Path(path), "teacher checkpoint")
     teacher = load_checkpoint(path).model
     teacher.eval()
     return teacher

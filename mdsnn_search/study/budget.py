@@ -2,11 +2,15 @@
 
 Several drivers (processes, machines) may share one study. ``study.ask`` creates a trial whenever
 the queue is empty, so drivers racing for the last trial would overshoot n_trials. Instead the
-whole budget is enqueued (baselines first, then empty placeholders whose parameters the sampler
-chooses when they are claimed), and a driver claims a WAITING trial by switching it to RUNNING:
-the storage lets only one switch succeed (``set_trial_state_values`` returns False to the others).
+queue holds the baselines, and a driver that finds nothing to claim enqueues an empty placeholder
+(whose parameters the sampler chooses when it is claimed) only while the budget lacks trials:
+the queue grows as trials are needed, never n_trials rows up front (a study of 100000 trials
+would write them all before training one). A driver claims a WAITING trial by switching it to
+RUNNING: the storage lets only one switch succeed (``set_trial_state_values`` returns False to
+the others).
 
-Trials count towards n_trials unless they were interrupted: FAIL because their run stopped, with
+Trials count towards n_trials unless they were interrupted: FAIL because their run stopped (or
+they could not run for a reason outside their configuration, e.g. a damaged cache), with
 their configuration queued again as a new trial (Optuna's ``RetryHeartbeatStaleTrialCallback``
 records which). The budget is the first n_trials counted trials by number. A trial's rank among
 them can only fall (an earlier one may become interrupted; no earlier one can appear), so a
@@ -32,6 +36,8 @@ from mdsnn_search.study.documents import PREFIX as DOCUMENTS
 INTERRUPTED = (
     "interrupted: the run stopped before this trial finished; its configuration was queued again"
 )
+INFRASTRUCTURE_FAILED = "could not run (queued again, not counted)"
+"""Prefix of the reason of a trial that failed for a reason outside its configuration."""
 STALE = "interrupted: its run stopped sending heartbeats; the configuration was queued again"
 """Shown for trials failed by ``fail_stale_trials``, which stores no reason of its own."""
 
@@ -99,11 +105,14 @@ def interrupted_numbers(trials: list[FrozenTrial]) -> set[int]:
     }
 
 
-def top_up(study: optuna.Study, budget: Budget) -> int:
-    """Enqueue the placeholders the budget lacks; returns how many."""
-    for _ in range(budget.missing):
+def top_up(study: optuna.Study, budget: Budget, wanted: int = 1) -> int:
+    """Enqueue placeholders until ``wanted`` trials are claimable, within the budget; returns how
+    many. Drivers racing here may enqueue one too many: the surplus ranks beyond n_trials and is
+    never claimed."""
+    added = max(0, min(budget.missing, wanted - len(budget.claimable)))
+    for _ in range(added):
         study.enqueue_trial({})
-    return budget.missing
+    return added
 
 
 def trial_id(study: optuna.Study, storage: BaseStorage, number: int) -> int:

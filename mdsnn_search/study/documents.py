@@ -24,6 +24,9 @@ from optuna.artifacts import FileSystemArtifactStore, upload_artifact
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial
 
+from mdsnn_search.errors import WriteError
+from mdsnn_search.files import write_text_atomic
+
 PREFIX = "mdsnn."
 """System attribute names are ``mdsnn.<key>``, apart from Optuna's own (``constraints``...)."""
 
@@ -71,14 +74,19 @@ def save_spec_artifact(storage: BaseStorage, study: optuna.Study, document: Any)
     """``document`` (a spec) as the study's ``spec.yaml`` artifact, plain text so a browser
     shows it."""
     folder = artifact_folder(study.study_name)
-    folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / SPEC_ARTIFACT
-        path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-        upload_artifact(
-            artifact_store=FileSystemArtifactStore(str(folder)),
-            file_path=str(path),
-            study_or_trial=study,
-            storage=storage,
-            mimetype="text/plain",
-        )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / SPEC_ARTIFACT
+            write_text_atomic(path, yaml.safe_dump(document, sort_keys=False))
+            upload_artifact(
+                artifact_store=FileSystemArtifactStore(str(folder)),
+                file_path=str(path),
+                study_or_trial=study,
+                storage=storage,
+                mimetype="text/plain",
+            )
+    except OSError as exc:
+        raise WriteError(
+            f"{folder}: cannot write the spec artifact ({exc.strerror or exc})"
+        ) from None

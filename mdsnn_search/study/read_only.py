@@ -42,7 +42,7 @@ def sqlite_path(url: str) -> Path | None:
     """The file a ``sqlite:///`` URL points to (relative to the working directory), else None."""
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # a malformed URL is parse()'s to report
         return None
     if (
         parsed.get_backend_name() != "sqlite"

@@ -10,6 +10,7 @@ text a database driver wrote (an error message), and the CLI's log handler appli
 from __future__ import annotations
 
 import logging
+import re
 from typing import TYPE_CHECKING
 
 from mdsnn_search.errors import ConfigError
@@ -24,18 +25,33 @@ DRIVER_EXTRAS: dict[str, str] = {"psycopg": "postgres"}
 
 _passwords: set[str] = set()
 
+_USERINFO = re.compile(r"^(?P<head>[^:/]+://[^:/@]*:)(?P<password>[^@]*)@")
+"""``scheme://user:PASSWORD@``: where a URL SQLAlchemy cannot parse keeps its password."""
+
 
 def parse(url: str) -> URL:
-    """The SQLAlchemy URL of ``url`` (its password remembered for :func:`redact`)."""
+    """The SQLAlchemy URL of ``url`` (its password remembered for :func:`redact`); ConfigError
+    for a malformed one, its password masked (e.g. a port that is not a number)."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
+    userinfo = _USERINFO.match(url)
+    if userinfo and userinfo["password"]:
+        _passwords.add(userinfo["password"])
     try:
         parsed = make_url(url)
     except ArgumentError:
         raise ConfigError(
             f"storage {redact(url)!r} is not a SQLAlchemy URL (e.g. sqlite:///studies/NAME.db)"
         ) from None
+    except ValueError:  # SQLAlchemy's int() of the port
+        raise ConfigError(
+            f"storage {redact(url)!r}: the port must be a number in 1..65535"
+        ) from None
+    if parsed.port is not None and not 1 <= parsed.port <= 65535:
+        raise ConfigError(
+            f"storage {redact(url)!r}: the port must be a number in 1..65535, but got {parsed.port}"
+        )
     if parsed.password:
         _passwords.add(str(parsed.password))
     return parsed

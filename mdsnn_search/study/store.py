@@ -23,7 +23,7 @@ import sqlalchemy
 from optuna.exceptions import DuplicatedStudyError, ExperimentalWarning
 from optuna.trial import TrialState
 
-from mdsnn_search.errors import StudyError
+from mdsnn_search.errors import ConfigError, StudyError
 from mdsnn_search.spec.objectives import ATTR_BASELINE, STUDY_SPEC, STUDY_SPEC_HASH
 from mdsnn_search.spec.schema import StudyConfig, StudySpec, absolute_paths
 from mdsnn_search.study.budget import interrupt, requeue, snapshot, top_up
@@ -46,6 +46,9 @@ SQLITE_BUSY_TIMEOUT_S = 60.0
 
 SCHEMA_ATTEMPTS = 3
 
+STUDIES_FOLDER = Path("studies")
+"""The tool's own folder for SQLite studies, the only one a run creates."""
+
 
 @dataclass(frozen=True)
 class OpenedStudy:
@@ -62,13 +65,26 @@ def spec_document(spec: StudySpec, url: str) -> dict[str, Any]:
     return document
 
 
+def check_sqlite_folder(url: str) -> None:
+    """Refuse a SQLite file whose folder is missing, unless it is :data:`STUDIES_FOLDER`: a typo
+    in a path (``sqlite:///../x/s.db``) must not create folders anywhere."""
+    path = sqlite_path(url)
+    if path is not None and path.parent != STUDIES_FOLDER and not path.parent.is_dir():
+        raise ConfigError(
+            f"storage {masked(url)}: no such folder {path.parent} "
+            "(create it, or give a path in an existing folder)"
+        )
+
+
 def connect(url: str, config: StudyConfig) -> optuna.storages.RDBStorage:
-    """The writing run's storage, with heartbeats; creates a SQLite file (and its folder)."""
+    """The writing run's storage, with heartbeats; creates a SQLite file (and, in
+    :data:`STUDIES_FOLDER`, its folder)."""
     parsed = parse(url)
     is_sqlite = parsed.get_backend_name() == "sqlite"
+    check_sqlite_folder(url)
     path = sqlite_path(url)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(exist_ok=True)
     engine_kwargs: dict[str, Any] = {}
     if is_sqlite:
         # The driver's own transaction handling starts transactions late (at the first write);
@@ -211,9 +227,10 @@ def _initialise(
     spec: StudySpec,
     document: dict[str, Any],
 ) -> None:
-    """The new study's whole queue (baselines first), metric names, then its spec hash: other runs
-    wait for the hash, so when they see it, the queue is complete. Also finishes a creation its
-    run did not (baselines already queued are not queued twice)."""
+    """The new study's queue (its baselines, or one placeholder: the rest is enqueued as trials
+    are claimed, :mod:`budget`), metric names, then its spec hash: other runs wait for the hash,
+    so when they see it, the queue is there. Also finishes a creation its run did not (baselines
+    already queued are not queued twice)."""
     queued = {t.user_attrs.get(ATTR_BASELINE) for t in study.get_trials(deepcopy=False)}
     for baseline in spec.study.baselines:
         if baseline not in queued:

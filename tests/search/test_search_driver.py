@@ -60,7 +60,9 @@ def test_a_claimed_trial_is_pending_until_started_and_beats_while_open(
         assert driver.interrupt_open() == 1
     trials = snapshot(study, 4).trials
     assert trials[request.number].state == TrialState.FAIL
-    assert snapshot(study, 4).missing == 0  # its configuration was queued again
+    # Its configuration was queued again, after the other baseline.
+    claimable = snapshot(study, 4).claimable
+    assert [t.user_attrs.get("baseline") for t in claimable] == ["w4u4", "fp32"]
 
 
 @pytest.mark.parametrize("sampler", ["random", "tpe"])
@@ -85,3 +87,26 @@ def test_a_claimed_trial_opens_as_an_optuna_trial_that_samples_and_records(
     assert stored.state == TrialState.COMPLETE and stored.values == [0.5, 1.0]
     assert stored.params == {"w_bits:conv2": bits} and stored.user_attrs["note"] == "opened"
     assert stored.constraints == {"edap": -1.0}
+
+
+def test_a_huge_budget_queues_trials_as_they_are_claimed_not_up_front(
+    write_spec: Callable[..., Path],
+) -> None:
+    spec = load_spec(write_spec(study={"n_trials": 100000, "baselines": []}))
+    url = spec.study.storage_url()
+    storage = connect(url, spec.study)
+    study = open_study(spec, "spec.yaml", url, storage, accept_change=False).study
+    assert [t.state for t in study.get_trials()] == [TrialState.WAITING]
+    with Heartbeat(storage, 60) as heartbeat:
+        driver = StudyDriver(
+            study,
+            storage,
+            spec,
+            check_spec(spec),
+            TeacherInfo(Path("t.pt"), accuracy=0.9, test_accuracy=0.9, trained_now=False),
+            heartbeat,
+        )
+        requests = [driver.ask() for _ in range(3)]
+        assert [r.number for r in requests if r is not None] == [0, 1, 2]
+        assert [t.state for t in study.get_trials()] == [TrialState.RUNNING] * 3
+        driver.interrupt_open()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +14,13 @@ from study_runs import mdsnn_search
 
 from mdsnn_search.errors import ConfigError
 from mdsnn_search.execution import local_ray
-from mdsnn_search.execution.resources import NodeResources, auto_gpus, local_node, trial_resources
+from mdsnn_search.execution.resources import (
+    NodeResources,
+    auto_gpus,
+    local_node,
+    probe_address,
+    trial_resources,
+)
 from mdsnn_search.spec.schema import ExecutionConfig
 
 CPU_ONLY = [NodeResources(cpus=2, gpus=0)]
@@ -131,3 +138,48 @@ def test_a_local_ray_that_cannot_hold_a_trial_refuses_before_storing(
     assert nothing_stored(tmp_path)
     # The Ray it started to ask is gone again, temp dir and all.
     assert not list(Path(tempfile.gettempdir()).glob(f"{local_ray.PREFIX}{pid}-*"))
+
+
+@pytest.mark.parametrize("speaks", [b"", b"HTTP/1.1 400 Bad Request\r\n\r\n"])
+def test_a_listener_that_is_not_ray_is_refused_quickly(
+    speaks: bytes, write_spec: Callable[..., Path], tmp_path: Path
+) -> None:
+    """A plain TCP listener (silent, or answering as HTTP/1.1) is not a Ray cluster: one line."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        accepted: list[socket.socket] = []
+
+        def serve() -> None:
+            while True:
+                try:
+                    connection, _ = listener.accept()
+                except OSError:
+                    return
+                accepted.append(connection)
+                if speaks:
+                    connection.sendall(speaks)
+
+        threading.Thread(target=serve, daemon=True).start()
+        spec = write_spec(execution={"backend": "ray"})
+        err, _ = refused(["run", str(spec), "--address", f"127.0.0.1:{port}"], tmp_path)
+        for connection in accepted:
+            connection.close()
+    assert f"--address 127.0.0.1:{port}: something listens at 127.0.0.1:{port}" in err
+    assert "it is not a Ray cluster" in err and nothing_stored(tmp_path)
+
+
+def test_a_grpc_server_passes_the_probe() -> None:
+    """What Ray's GCS and client server are: a gRPC server answers the HTTP/2 preface."""
+    grpc = pytest.importorskip("grpc")
+    from concurrent.futures import ThreadPoolExecutor
+
+    server = grpc.server(ThreadPoolExecutor(max_workers=1))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        probe_address(f"127.0.0.1:{port}")
+        probe_address(f"ray://127.0.0.1:{port}")
+    finally:
+        server.stop(None)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mdsnn_search.cli import main
-from mdsnn_search.errors import StudyError
+from mdsnn_search.errors import ConfigError, StudyError
 from mdsnn_search.spec.schema import StudyConfig
 from mdsnn_search.study.storage_url import RedactingFilter, masked, missing_driver_message, redact
 from mdsnn_search.study.store import connect
@@ -102,3 +102,37 @@ def test_an_unreachable_server_is_one_line_without_the_password(
     assert main(["status", "--storage", url, "--study", "t"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and SECRET not in err and "cannot" in err
+
+
+@pytest.mark.parametrize("port", ["abc", "99999"])
+def test_a_malformed_port_is_one_line_for_every_command_without_the_password(
+    port: str, write_spec: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = write_spec()
+    url = f"postgresql://ann:{SECRET}@127.0.0.1:{port}/studies"
+    for command in (
+        ["run", str(spec), "--storage", url],
+        ["status", "--storage", url],
+        ["pareto", "--storage", url],
+    ):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "port must be a number" in err, err
+        assert SECRET not in err and "Traceback" not in err
+    assert not Path("studies").exists()
+
+
+def test_a_sqlite_file_in_a_missing_folder_is_refused_and_no_folder_is_created(
+    write_spec: Callable[..., Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    missing = tmp_path / "typo" / "deeper"
+    url = f"sqlite:///{missing}/s.db"
+    spec = write_spec(study={"storage": url})
+    for command in (["validate", str(spec)], ["run", str(spec)]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "study.storage" in err, err
+        assert f"no such folder {missing}" in err
+    with pytest.raises(ConfigError, match="no such folder"):
+        connect(url, StudyConfig(name="t", n_trials=1))
+    assert not (tmp_path / "typo").exists() and not Path("studies").exists()

@@ -25,7 +25,7 @@ from results_studies import CONSTRAINED_ROWS, Built
 
 from mdsnn_search import cli
 from mdsnn_search.results import open_stored_study
-from mdsnn_search.results.read_only import ReadOnlyApp
+from mdsnn_search.results.read_only import LOOPBACK_HOSTS, HostCheckApp, ReadOnlyApp
 from mdsnn_search.study.documents import save_spec_artifact
 from mdsnn_search.study.trial_attrs import MAX_ATTR_CHARS
 
@@ -197,3 +197,44 @@ def test_port_in_use_is_a_user_error(
         port = taken.getsockname()[1]
         assert cli.main(["dashboard", *built.args(), "--port", str(port)]) == 2
     assert f"cannot serve on 127.0.0.1:{port}" in capsys.readouterr().err
+
+
+def test_host_check_app_accepts_loopback_names_only() -> None:
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    statuses: list[str] = []
+    checked = HostCheckApp(app, {*LOOPBACK_HOSTS, "tunnel.example"})
+    accepted = ["localhost:8080", "127.0.0.1", "[::1]:8080", "LOCALHOST.", "tunnel.example:80"]
+    refused = ["evil.example:8080", "127.0.0.1.evil.example", "", "[::2]:8080", "localhost.evil"]
+    for host in accepted + refused:
+        body = checked({"HTTP_HOST": host}, lambda status, headers: statuses.append(status))
+        assert (body == [b"ok"]) == (host in accepted), host
+    assert statuses.count("403 Forbidden") == len(refused)
+
+
+def test_dashboard_refuses_a_rebound_host_name_unless_given_with_host(
+    make_study: Callable[..., Built], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built = make_study()
+    rebound = "attacker.example"
+
+    def status_for(port: int, host: str) -> int:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/studies", headers={"Host": host}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as exc:
+            return int(exc.code)
+
+    for extra, accepted in (((), False), (("--host", rebound), True)):
+        with serving(built, monkeypatch, *extra) as (port, _, _):
+            get(f"http://127.0.0.1:{port}/api/studies", time.monotonic() + 60)
+            assert status_for(port, f"{rebound}:{port}") == (200 if accepted else 403)
+            assert status_for(port, f"localhost:{port}") == 200
+    with serving(built, monkeypatch, "--allow-writes") as (port, _, _):
+        get(f"http://127.0.0.1:{port}/api/studies", time.monotonic() + 60)
+        assert status_for(port, rebound) == 403

@@ -1,7 +1,7 @@
 """Front fine-tuning: the best configurations of the proxy study become trials of the main study.
 
-The main study's budget is already queued (baselines first, then empty placeholders; see
-:mod:`mdsnn_search.study.budget`). Here each empty placeholder gets one configuration of the
+The main study's queue holds its baselines; placeholders for the front are enqueued within the
+budget (:mod:`mdsnn_search.study.budget`). Here each empty placeholder gets one configuration of the
 proxy front as its fixed parameters, as ``enqueue_trial`` would have given it, and is then claimed
 and run by the ordinary driver: its sampler chooses the distillation knobs the proxy did not
 search, and the trial trains from the supernet's weights (:mod:`mdsnn_search.search.trial`).

@@ -27,6 +27,7 @@ from mdsnn_search.strategies.oneshot.finetune import fill_front_, select_front
 from mdsnn_search.strategies.oneshot.proxy import ProxyScorer, run_proxy_search
 from mdsnn_search.strategies.oneshot.supernet import Supernet
 from mdsnn_search.strategies.oneshot.supernet_training import ensure_supernet, load_supernet
+from mdsnn_search.study.budget import snapshot, top_up
 
 STUDY_ONESHOT = "oneshot"
 """Main-study user attribute: the supernet's path and training samples, the proxy study's name."""
@@ -133,6 +134,7 @@ def prepare_front(
         k,
         _cost_index(spec.study.objectives),
     )
+    top_up(study, snapshot(study, spec.study.n_trials), wanted=len(front))
     filled = fill_front_(study, storage, front)
     if filled:
         report(f"front: {filled} proxy configurations queued for fine-tuning")

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from mdsnn_search.checkpoint import load_checkpoint, save_atomic
+from mdsnn_search.checksums import damage, remove, verify
 from mdsnn_search.data import DatasetBundle, load_search_dataset, make_loader
 from mdsnn_search.distill import DistillConfig, TeacherOutputCache, make_distill_step
 from mdsnn_search.precision import PrecisionConfig
@@ -81,7 +82,9 @@ def build_supernet(spec: StudySpec, teacher: SpikingNetwork) -> tuple[Supernet, 
 def load_supernet(
     path: str | Path, spec: StudySpec, teacher: SpikingNetwork
 ) -> tuple[Supernet, PrecisionSpace, dict[str, Any]]:
-    """A trained supernet from its checkpoint, with the metadata its job stored."""
+    """A trained supernet from its checkpoint, with the metadata its job stored;
+    InfrastructureError naming it if its checksum does not match."""
+    verify(Path(path), "supernet")
     payload = torch.load(path, map_location="cpu", weights_only=True)
     supernet, space = build_supernet(spec, teacher)
     supernet.load_supernet_state(payload["supernet"])
@@ -137,6 +140,10 @@ def train_supernet(
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=training.epochs)
     partial = Path(job.output).with_suffix(".partial.pt")
     start, samples = 0, 0
+    damaged = damage(partial) if partial.is_file() else None
+    if damaged is not None:
+        report(f"supernet: {partial} is damaged ({damaged}); training from the start")
+        remove(partial)
     if partial.is_file():
         saved = torch.load(partial, map_location=device, weights_only=True)
         supernet.load_supernet_state(saved["supernet"])
@@ -187,7 +194,7 @@ def train_supernet(
         "configs_per_step": per_step,
     }
     _save(Path(job.output), supernet, None, None, training.epochs, samples, metadata)
-    partial.unlink(missing_ok=True)
+    remove(partial)
     return metadata
 
 
@@ -211,7 +218,7 @@ def _save(
     if optimizer is not None and scheduler is not None:
         payload["optimizer"] = optimizer.state_dict()
         payload["scheduler"] = scheduler.state_dict()
-    save_atomic(payload, path)
+    save_atomic(payload, path, checksum=True)
 
 
 def _distilled(spec: StudySpec) -> list[str] | Literal["all"]:
@@ -235,6 +242,10 @@ def ensure_supernet(
     (``oneshot.cpus``/``gpus``) when ``on_ray`` (Ray is initialised), else in this process.
     Returns its path and metadata (``training_samples``: 0 when it was cached)."""
     path = supernet_path(spec, teacher_checkpoint)
+    damaged = damage(path) if path.is_file() else None
+    if damaged is not None:
+        report(f"supernet: {path} is damaged ({damaged}); training it again")
+        remove(path)
     if path.is_file():
         report(f"supernet: cached {path}")
         return path, {**_metadata(path), "training_samples": 0, "cached": True}

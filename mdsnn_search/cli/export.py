@@ -32,7 +32,10 @@ from mdsnn_search.results.export import export_header
 from mdsnn_search.tables import rich_table
 
 if TYPE_CHECKING:
+    from optuna.trial import FrozenTrial
+
     from mdsnn_search.job import TrainSpec
+    from mdsnn_search.results import StoredStudy
 
 EXPORT_HEADER_START = "Exported from study "
 """How :func:`export_header` starts every exported config: a file that starts so is ours."""
@@ -64,6 +67,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--force",
         action="store_true",
         help="overwrite existing files that are not configs exported by mdsnn-search",
+    )
+    parser.add_argument(
+        "--nir",
+        action="store_true",
+        help="write each trial's trained student as a NIR file (its kept checkpoint, or the one "
+        "train made from its export); retrains nothing",
     )
     parser.add_argument("--json", action="store_true", help="print the written files as JSON")
     parser.set_defaults(handler=run)
@@ -102,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
     out_dir = study_folder(stored) / "exports" if default else args.out
     where = "export folder" if default else "--out"
     check_output_folder(out_dir, where=where, create_parents=default)
+    if args.nir:
+        return _export_nir(args, stored, chosen, out_dir, where)
     # Build and check every file before writing any, so a bad trial or path leaves nothing
     # half-exported.
     specs = [
@@ -143,4 +154,51 @@ def run(args: argparse.Namespace) -> int:
     if teacher is not None and not teacher.is_file():
         console.print(f"note: teacher checkpoint {teacher} is not there; train needs it")
     console.print(f"retrain with: mdsnn-search train {written[0]['file']}")
+    return 0
+
+
+def _is_nir(path: Path) -> bool:
+    """An HDF5 file with a NIR graph this package wrote (its metadata format)."""
+    from mdsnn_search.snn.nir_export import is_our_nir
+
+    return is_our_nir(path)
+
+
+def _export_nir(
+    args: argparse.Namespace,
+    stored: StoredStudy,
+    chosen: list[FrozenTrial],
+    out_dir: Path,
+    where: str,
+) -> int:
+    """The chosen trials' trained students as NIR files: every graph built before any is written."""
+    from mdsnn_search.results.deploy import nir_exports, write_nir_exports
+
+    if args.epochs is not None:
+        raise ConfigError("--epochs: --nir retrains nothing; leave --epochs out")
+    folders = list(dict.fromkeys([out_dir, study_folder(stored) / "exports"]))
+    exports = nir_exports(stored, chosen, out_dir, folders)
+    nir_file = OutputKind("NIR file written by mdsnn-search export --nir", _is_nir)
+    for export in exports:
+        check_output_file(export.file, nir_file, where=where, force=args.force, create_folder=True)
+    if exports:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    write_nir_exports(exports)
+    written = [
+        {
+            "trial": e.trial,
+            "file": str(e.file),
+            "student": str(e.source.path),
+            "from": e.source.kind,
+        }
+        for e in exports
+    ]
+    if args.json:
+        print_json({"study": stored.name, "nir": written})
+        return 0
+    if not written:
+        console.print(f"study {stored.name}: no complete trials on the front; nothing exported")
+        return 0
+    rows = [[w["trial"], w["file"], w["from"]] for w in written]
+    console.print(rich_table(f"study {stored.name}: NIR", ["trial", "file", "student"], rows))
     return 0

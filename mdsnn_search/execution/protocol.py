@@ -9,6 +9,7 @@ Ray's logs and checkpoints hold nothing this package must import to read.
 
 from __future__ import annotations
 
+import base64
 import enum
 import traceback
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mdsnn_search.spec.space import StudentConfig
+from mdsnn_search.study.students import StudentsTarget
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,8 @@ class TrialContext:
     teacher_outputs: str | None = None
     supernet: str | None = None
     """A oneshot study's supernet: its searched trials start from its weights at their precision."""
+    students: StudentsTarget | None = None
+    """Where trials keep their trained students (None: the spec keeps none)."""
 
 
 @dataclass(frozen=True)
@@ -69,10 +73,24 @@ class TrialOutcome:
     metrics: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     traceback: str | None = None
+    student_checkpoint: str | None = None
+    """Where the trial wrote its student (the driver's students folder, seen from its node)."""
+    student_bytes: bytes | None = None
+    """The student checkpoint itself, from a node that does not see that folder."""
 
     @classmethod
-    def ok(cls, metrics: dict[str, Any]) -> TrialOutcome:
-        return cls(TrialStatus.OK, metrics=metrics)
+    def ok(
+        cls,
+        metrics: dict[str, Any],
+        student_checkpoint: str | None = None,
+        student_bytes: bytes | None = None,
+    ) -> TrialOutcome:
+        return cls(
+            TrialStatus.OK,
+            metrics=metrics,
+            student_checkpoint=student_checkpoint,
+            student_bytes=student_bytes,
+        )
 
     @classmethod
     def failed(cls, error: str, traceback: str | None = None) -> TrialOutcome:
@@ -89,6 +107,12 @@ class TrialOutcome:
             "metrics": self.metrics,
             "error": self.error,
             "traceback": self.traceback,
+            "student_checkpoint": self.student_checkpoint,
+            "student_bytes": (
+                None
+                if self.student_bytes is None
+                else base64.b64encode(self.student_bytes).decode()
+            ),
         }
 
     @classmethod
@@ -98,6 +122,12 @@ class TrialOutcome:
             metrics=dict(document.get("metrics") or {}),
             error=document.get("error"),
             traceback=document.get("traceback"),
+            student_checkpoint=document.get("student_checkpoint"),
+            student_bytes=(
+                None
+                if document.get("student_bytes") is None
+                else base64.b64decode(document["student_bytes"])
+            ),
         )
 
 

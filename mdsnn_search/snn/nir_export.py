@@ -123,9 +123,13 @@ def nir_graph(model: SpikingNetwork, data: DataConfig | None = None) -> nir.NIRG
 def write_nir(model: SpikingNetwork, path: str | Path, data: DataConfig | None = None) -> Path:
     """Write ``model`` to ``path`` as a NIR file (HDF5) through a temporary file renamed over it:
     a refused layer or a failed write leaves no file behind."""
+    return write_graph(nir_graph(model, data), path)
+
+
+def write_graph(graph: nir.NIRGraph, path: str | Path) -> Path:
+    """``nir.write`` through a temporary file renamed over ``path`` (no half-written file)."""
     import nir
 
-    graph = nir_graph(model, data)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
@@ -136,6 +140,17 @@ def write_nir(model: SpikingNetwork, path: str | Path, data: DataConfig | None =
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def is_our_nir(path: Path) -> bool:
+    """Whether ``path`` is a NIR file written here (its graph's ``format``)."""
+    import nir
+
+    try:
+        metadata = nir.read(str(path)).metadata
+    except Exception:  # anything nir cannot read is not one of ours
+        return False
+    return bool(metadata.get("format") == NIR_FORMAT)
 
 
 def _vgg_parts(model: SpikingNetwork) -> tuple[nn.Sequential, QuantLinear]:
@@ -214,7 +229,7 @@ def _conv(
         input_shape=tuple(int(s) for s in shape[1:]),
         weight=_array(weight),
         stride=tuple(int(s) for s in conv.stride),
-        padding=tuple(int(p) for p in conv.padding),  # type: ignore[arg-type]
+        padding=tuple(int(p) for p in conv.padding),
         dilation=tuple(int(d) for d in conv.dilation),
         groups=int(conv.groups),
         bias=_array(bias),

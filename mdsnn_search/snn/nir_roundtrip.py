@@ -29,6 +29,8 @@ from mdsnn_search.snn.timesteps import to_student_time
 class _Heaviside(nn.Module):
     """``nir.Threshold``: 1 where the input exceeds the threshold."""
 
+    threshold: torch.Tensor
+
     def __init__(self, threshold: torch.Tensor) -> None:
         super().__init__()
         self.register_buffer("threshold", threshold)

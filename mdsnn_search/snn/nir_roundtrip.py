@@ -39,8 +39,13 @@ class _Heaviside(nn.Module):
         return (x > self.threshold).to(x.dtype)
 
 
-def load_with_snntorch(path: str | Path) -> nn.Module:
-    """The NIR file as a snnTorch network (one call per timestep, ``[B, C, H, W]`` in)."""
+def load_with_snntorch(path: str | Path, *, reset_from_metadata: bool = False) -> nn.Module:
+    """The NIR file as a snnTorch network (one call per timestep, ``[C, H, W]`` in).
+
+    ``reset_from_metadata``: a LIF node whose metadata says ``reset = "subtract"`` (a soft-reset
+    student) gets snnTorch's reset by subtraction instead of the reset to zero NIR specifies; a
+    reader that honours that one field runs a soft-reset student as trained.
+    """
     import nir
     import nirtorch
     from snntorch import import_nir
@@ -56,7 +61,22 @@ def load_with_snntorch(path: str | Path) -> nn.Module:
         kind: snntorch_node for kind in (nir.Affine, nir.Conv2d, nir.Flatten, nir.LIF)
     }
     node_map[nir.Threshold] = lambda node: _Heaviside(torch.from_numpy(node.threshold))
-    return nirtorch.nir_to_torch(graph, node_map)
+    module = nirtorch.nir_to_torch(graph, node_map)
+    if reset_from_metadata:
+        modules = dict(module.named_modules())
+        for name, node in graph.nodes.items():
+            if isinstance(node, nir.LIF) and node.metadata.get("reset") == "subtract":
+                neuron = modules[name]
+                neuron.reset_mechanism = "subtract"
+                neuron.state_function = neuron._base_sub
+    return module
+
+
+def snntorch_neurons(module: nn.Module) -> dict[str, nn.Module]:
+    """The snnTorch neurons of an imported network, by NIR node name."""
+    import snntorch
+
+    return {name: m for name, m in module.named_modules() if isinstance(m, snntorch.SpikingNeuron)}
 
 
 def _reset_snntorch(module: nn.Module) -> None:
@@ -118,17 +138,22 @@ def _spiking_outputs(model: SpikingNetwork) -> dict[str, nn.Module]:
 
 
 def compare(
-    model: SpikingNetwork, path: str | Path, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]
+    model: SpikingNetwork,
+    path: str | Path,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    *,
+    imported: nn.Module | None = None,
 ) -> Agreement:
     """Run ``batches`` (``[T, B, C, H, W]`` frames and labels, as our loaders give them) through
-    ``model`` and through the NIR file in snnTorch; count each sample's spikes per spiking layer
-    and both accuracies.
+    ``model`` and through the NIR file in snnTorch (``imported``: the file already loaded, e.g.
+    with other reader options); count each sample's spikes per spiking layer and both accuracies.
 
     snnTorch runs one sample at a time, unbatched (``[C, H, W]`` a step): its import maps NIR's
     ``Flatten(start_dim=0)`` (NIR shapes have no batch axis) to ``torch.nn.Flatten(0)``, which on a
     batch would flatten the batch axis too.
     """
-    imported = load_with_snntorch(path)
+    if imported is None:
+        imported = load_with_snntorch(path)
     imported.eval()
     model.eval()
     spiking = _spiking_outputs(model)

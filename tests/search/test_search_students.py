@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
+import mdsnn_search
 from mdsnn_search.checkpoint import load_checkpoint
 from mdsnn_search.cli import main
 from mdsnn_search.data import load_search_dataset
+from mdsnn_search.errors import StudyError
 from mdsnn_search.execution.protocol import TrialContext, TrialOutcome, TrialRequest
 from mdsnn_search.job import evaluate_splits
 from mdsnn_search.results import open_stored_study
@@ -72,6 +74,20 @@ def test_trials_keep_students_and_export_them_as_nir(
     assert len(error.splitlines()) == 1
     assert "trial 2" in error and "was not kept" in error and "mdsnn-search train" in error
     assert not list((tmp_path / "studies/tiny/exports").glob("*trial2.nir"))
+    # The Python API raises the same error, with the same line.
+    with pytest.raises(StudyError) as raised:
+        mdsnn_search.export(spec_path, [2], nir=True)
+    assert error == f"mdsnn-search export: error: {raised.value}"
+
+    # The commands it names make one: the trial retrained from its export, then written as NIR.
+    assert main(["export", str(spec_path), "--trials", "2", "--epochs", "1"]) == 0
+    assert main(["train", str(tmp_path / "studies/tiny/exports/tiny-trial2.yaml"), "--json"]) == 0
+    capsys.readouterr()
+    assert main(["export", str(spec_path), "--trials", "2", "--nir", "--json"]) == 0
+    (written,) = json.loads(capsys.readouterr().out)["nir"]
+    assert written["from"] == "retrained"
+    assert written["student"] == str(tmp_path / "studies/tiny/exports/tiny-trial2.pt")
+    assert is_our_nir(Path(written["file"]))
 
 
 def test_a_node_without_the_students_folder_returns_the_student_as_bytes(

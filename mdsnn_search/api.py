@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from mdsnn_search.hardware.report import CostReport
     from mdsnn_search.job import JobResult, TrainSpec
     from mdsnn_search.results.storage import StoredStudy
+    from mdsnn_search.snn.config import ModelConfig
     from mdsnn_search.spec.schema import StudySpec
 
 
@@ -153,7 +154,7 @@ def front(
         summary = summarize_front(stored.study, stored.objectives, stored.directions)
         on_front = {t.number for t in summary.front}
         trials = stored.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    reference = _reference_trial(summary.reference.source)
+    reference = _reference_trial(trials, stored.directions)
     shown = []
     for trial in trials:
         record = TrialRecord.from_trial(trial, stored.objectives)
@@ -176,10 +177,18 @@ def front(
     return shown
 
 
-def _reference_trial(source: str) -> int | None:
-    """The trial number in a reference's source (``"the FP32 baseline, trial N"``), if any."""
-    head, _, number = source.rpartition("trial ")
-    return int(number) if head and number.isdigit() else None
+def _reference_trial(
+    trials: list[optuna.trial.FrozenTrial], directions: Sequence[str]
+) -> int | None:
+    """The trial whose costs are the hypervolume's reference: the first complete FP32 baseline,
+    when some objective is a cost (:func:`mdsnn_search.results.front.reference_point`)."""
+    from mdsnn_search.results.front import FP32_BASELINE
+    from mdsnn_search.spec.objectives import ATTR_BASELINE
+
+    if all(direction == "maximize" for direction in directions):
+        return None
+    fp32 = [t for t in trials if str(t.user_attrs.get(ATTR_BASELINE, "")).lower() == FP32_BASELINE]
+    return fp32[0].number if fp32 else None
 
 
 def export(
@@ -194,10 +203,10 @@ def export(
 ) -> list[Path]:
     """Write trials (None: the whole front) as train configs, or with ``nir`` their trained
     students as NIR files (``mdsnn-search export``); returns the written files."""
-    return [e.file for e in export_records(spec, trials, out, nir, epochs, force, storage)]
+    return [e.file for e in _exported(spec, trials, out, nir, epochs, force, storage)]
 
 
-def export_records(
+def _exported(
     spec: str | Path | Mapping[str, Any] | StudySpec,
     trials: Sequence[int] | None,
     out: str | Path | None,
@@ -206,7 +215,7 @@ def export_records(
     force: bool,
     storage: str | None,
 ) -> list[Exported]:
-    """:func:`export` with what the command prints of each file."""
+    """:func:`export`'s files with what the command prints of each."""
     from mdsnn_search.cli.export import export_trials
 
     stored = _stored(spec, storage, None)
@@ -249,7 +258,7 @@ def train(
 
 
 def cost(
-    model: Mapping[str, Any] | Any,
+    model: ModelConfig | Mapping[str, Any],
     *,
     input_shape: tuple[int, int, int],
     num_classes: int,
@@ -266,7 +275,9 @@ def cost(
     from mdsnn_search.snn.pruning import kept_count
 
     config = (
-        model if isinstance(model, ModelConfig) else validate_mapping(ModelConfig, model, "model")
+        model
+        if isinstance(model, ModelConfig)
+        else validate_mapping(ModelConfig, dict(model), "model")
     )
     layers = model_layer_table(config, input_shape, num_classes)
     names = [layer.name for layer in layers]

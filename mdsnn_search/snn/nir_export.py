@@ -95,7 +95,7 @@ def nir_graph(model: SpikingNetwork, data: DataConfig | None = None) -> nir.NIRG
                     nodes[name], shape = _conv(module, shape, masks.get(module.layer_name))
                     previous_fires = False
                 elif isinstance(module, QuantLIFNode):
-                    nodes[name] = _lif(name, module, shape, neurons.get(id(module), name))
+                    nodes[name] = _lif(module, shape, neurons.get(id(module), name))
                     previous_fires = True
                 elif isinstance(module, sj_layer.MaxPool2d | nn.MaxPool2d):
                     if not previous_fires:
@@ -239,7 +239,7 @@ def _conv(
     return node, out_shape
 
 
-def _lif(name: str, node: QuantLIFNode, shape: tuple[int, ...], layer: str) -> nir.NIRNode:
+def _lif(node: QuantLIFNode, shape: tuple[int, ...], layer: str) -> nir.NIRNode:
     import nir
 
     theta = (
@@ -253,8 +253,7 @@ def _lif(name: str, node: QuantLIFNode, shape: tuple[int, ...], layer: str) -> n
         "fires_at": "v >= v_threshold",
         **_membrane_metadata(node.membrane_quantizer, theta),
     }
-    if node.v_reset is not None and float(node.v_reset) != 0.0:
-        raise ConfigError(f"layer {name!r}: a hard reset to {node.v_reset} is not exported")
+    # A hard reset is to 0 (NeuronConfig has no other), a soft one has no v_reset at all.
     return nir.LIF(
         tau=ones * np.float32(node.tau * DT),
         r=ones * np.float32(1.0 if node.decay_input else node.tau),

@@ -68,6 +68,7 @@ def test_trials_keep_students_and_export_them_as_nir(
     run_study(load_spec(spec_path), progress=False)
     (third,) = [t for t in open_stored_study(spec_path).study.get_trials() if t.number == 2]
     assert ATTR_STUDENT_CHECKPOINT not in third.user_attrs
+    assert not (tmp_path / "studies/tiny/students/trial-2.pt").exists()
     capsys.readouterr()
     assert main(["export", str(spec_path), "--trials", "2", "--nir"]) == 2
     error = capsys.readouterr().err.strip()

@@ -155,16 +155,35 @@ def is_our_nir(path: Path) -> bool:
 
 def _vgg_parts(model: SpikingNetwork) -> tuple[nn.Sequential, QuantLinear]:
     """The feature stack and classifier of a sequential (VGG-style) network, or ConfigError naming
-    the first part that is not one."""
+    the first layer that does not fit one."""
     features = getattr(model, "features", None)
     classifier = getattr(model, "classifier", None)
     if isinstance(features, nn.Sequential) and isinstance(classifier, QuantLinear):
         return features, classifier
-    first = next(iter(model.named_children()), ("model", model))
+    name, module = _first_foreign(model)
     raise ConfigError(
-        f"layer {first[0]!r} of {model.config.label}: only a sequential conv/LIF/max-pool stack "
-        "with a linear classifier (the VGG family) has an exact NIR form; nothing was written"
+        f"layer {name!r} of {model.config.label}: {type(module).__name__} is not exported; NIR "
+        "export takes a sequential conv/LIF/max-pool stack with a linear classifier (the VGG "
+        "family); nothing was written"
     )
+
+
+_EXPORTED = (QuantConvBN2d, QuantLIFNode, QuantLinear, sj_layer.MaxPool2d, nn.MaxPool2d)
+_CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
+
+
+def _first_foreign(model: nn.Module) -> tuple[str, nn.Module]:
+    """The first submodule (in registration order) that is neither an exported layer, a part of
+    one, nor a plain container: a residual block, say."""
+    inside: list[str] = []
+    for name, module in model.named_modules():
+        if not name or any(name.startswith(f"{prefix}.") for prefix in inside):
+            continue
+        if isinstance(module, _EXPORTED):
+            inside.append(name)
+        elif not isinstance(module, _CONTAINERS):
+            return name, module
+    return next(model.named_children(), ("model", model))
 
 
 def _array(tensor: torch.Tensor) -> np.ndarray:

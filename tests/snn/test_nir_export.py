@@ -115,3 +115,10 @@ def test_a_layer_nir_cannot_hold_is_refused_by_name(
     with pytest.raises(ConfigError, match="layer 'pool1'"):
         write_nir(model, path, DATA)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_residual_network_is_refused_naming_its_first_block(tmp_path: Path) -> None:
+    model = build_model(ModelConfig(arch="resnet19", width=0.25), (1, 8, 8), 10)
+    with pytest.raises(ConfigError, match=r"layer 'stages\.0' of resnet19: SpikingBasicBlock"):
+        write_nir(model, tmp_path / "resnet.nir", DATA)
+    assert list(tmp_path.iterdir()) == []

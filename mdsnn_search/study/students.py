@@ -6,7 +6,9 @@ driver creates the folder and a token file in it; a trial that finds the same to
 the driver's file system (one machine, or a shared one) and writes its checkpoint in place. A trial
 on a node without it returns the checkpoint's bytes with its result (through Ray, as the teacher
 travels the other way) and the driver writes them. Either way the driver records the path in the
-trial's user attribute :data:`ATTR_STUDENT_CHECKPOINT`.
+trial's user attribute :data:`ATTR_STUDENT_CHECKPOINT`. Runs sharing a study on one folder each
+write their own token; the trials of a run whose token was replaced send bytes, which is slower
+but as correct.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from mdsnn_search.snn.models import SpikingNetwork
 from mdsnn_search.snn.neuron import NeuronConfig
 from mdsnn_search.snn.nir_export import write_nir
 from mdsnn_search.snn.nir_roundtrip import compare
+from mdsnn_search.snn.pruning import PruningConfig
 from mdsnn_search.training_loop import TrainConfig, fit, seed_everything
 
 DATA = DataConfig(name="digits", timesteps=2, max_per_class=30)
@@ -122,3 +123,20 @@ def test_a_residual_network_is_refused_naming_its_first_block(tmp_path: Path) ->
     with pytest.raises(ConfigError, match=r"layer 'stages\.0' of resnet19: SpikingBasicBlock"):
         write_nir(model, tmp_path / "resnet.nir", DATA)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_pruned_channels_are_zero_in_the_file_and_silent_in_snntorch(
+    hard_reset_student: SpikingNetwork, digits_small: DatasetBundle, tmp_path: Path
+) -> None:
+    config = hard_reset_student.config.model_copy(update={"pruning": PruningConfig(keep_ratio=0.5)})
+    pruned = build_model(config, digits_small.input_shape, digits_small.num_classes)
+    pruned.load_state_dict(hard_reset_student.state_dict(), strict=False)  # masks stay open
+    mask = pruned.features.lif2.channel_mask
+    mask.mask[::2] = 0.0  # every other channel of conv2 pruned
+    path = write_nir(pruned.eval(), tmp_path / "pruned.nir", DATA)
+    node = nir.read(str(path)).nodes["conv2"]
+    dropped = np.flatnonzero(mask.mask.numpy() == 0)
+    np.testing.assert_array_equal(node.metadata["pruned_channels"], dropped)
+    assert not node.weight[dropped].any() and not node.bias[dropped].any()
+    agreement = compare(pruned, path, make_loader(digits_small.test, 64))
+    assert all(agreement.layers_equal.values()), agreement.to_dict()

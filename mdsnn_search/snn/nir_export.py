@@ -20,6 +20,10 @@ node of a VGG-style network (docs/nir.md has the full account and the measured r
   > 0.5, i.e. >= 1): exact. Max pooling of anything but spikes is refused.
 - ``fc`` (:class:`~mdsnn_search.snn.layers.QuantLinear`): ``nir.Affine``, its output the
   per-timestep logits; the prediction is the argmax of their mean over the timesteps.
+- A spiking ResNet's block: the second neuron's current is its conv's plus the shortcut's (a 1x1
+  conv, or the block's input spikes), two NIR edges into one node, which NIR sums; the global
+  average pool is ``nir.AvgPool2d`` over the whole map; the head's hidden layer is an
+  ``Affine`` and a ``LIF``. Node names are the layers' with ``_`` for ``.``.
 
 A quantized membrane has no NIR field: its levels go into the LIF node's metadata
 (``membrane_quantization``), and a reader that ignores them runs the membrane at full precision.
@@ -42,6 +46,7 @@ from torch import nn
 from mdsnn_search.errors import ConfigError
 from mdsnn_search.snn.layers import QuantConvBN2d, QuantLinear
 from mdsnn_search.snn.models.network import SpikingNetwork
+from mdsnn_search.snn.models.resnet import SpikingBasicBlock, SpikingResNet
 from mdsnn_search.snn.neuron import QuantLIFNode
 from mdsnn_search.snn.quantizers import (
     IntegerMembraneQuantizer,
@@ -75,49 +80,141 @@ def nir_graph(model: SpikingNetwork, data: DataConfig | None = None) -> nir.NIRG
     """
     import nir
 
-    features, classifier = _vgg_parts(model)
-    neurons = {id(node): name for name, node in model.neurons().items()}
-    masks = {
-        name: node.channel_mask.mask.detach()
-        for name, node in model.neurons().items()
-        if node.channel_mask is not None
-    }
-    nodes: dict[str, nir.NIRNode] = {}
-    shape: tuple[int, ...] = tuple(model.input_shape)
-    nodes["input"] = nir.Input(input_type=np.array(shape))
-    previous_fires = False
+    graph = _Graph(model)
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
-            for name, module in features.named_children():
-                if isinstance(module, QuantConvBN2d):
-                    nodes[name], shape = _conv(module, shape, masks.get(module.layer_name))
-                    previous_fires = False
-                elif isinstance(module, QuantLIFNode):
-                    nodes[name] = _lif(module, shape, neurons.get(id(module), name))
-                    previous_fires = True
-                elif isinstance(module, sj_layer.MaxPool2d | nn.MaxPool2d):
-                    if not previous_fires:
-                        raise ConfigError(
-                            f"layer {name!r}: max pooling of non-spike input has no exact NIR "
-                            "form (only an OR of spikes is a sum pool and a threshold)"
-                        )
-                    pool, or_gate, shape = _or_pool(name, module, shape)
-                    nodes[name], nodes[f"{name}_or"] = pool, or_gate
-                else:
-                    raise ConfigError(
-                        f"layer {name!r}: {type(module).__name__} has no exact NIR form; "
-                        "nothing was written"
-                    )
-            nodes["flatten"] = nir.Flatten(input_type={"input": np.array(shape)}, start_dim=0)
-            nodes[classifier.layer_name] = _affine(classifier)
+            if isinstance(model, SpikingResNet):
+                last = _resnet(graph, model)
+            else:
+                last = _vgg(graph, model)
     finally:
         model.train(was_training)
-    nodes["output"] = nir.Output(output_type=np.array([model.num_classes]))
-    names = list(nodes)
-    edges = list(zip(names[:-1], names[1:], strict=True))
-    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=_graph_metadata(model, data))
+    graph.add("output", nir.Output(output_type=np.array([model.num_classes])), last)
+    return nir.NIRGraph(nodes=graph.nodes, edges=graph.edges, metadata=_graph_metadata(model, data))
+
+
+class _Graph:
+    """Nodes and edges as they are added; a node with several sources sums them (NIR's rule)."""
+
+    def __init__(self, model: SpikingNetwork) -> None:
+        import nir
+
+        self.nodes: dict[str, nir.NIRNode] = {"input": nir.Input(np.array(model.input_shape))}
+        self.edges: list[tuple[str, str]] = []
+        self.shapes: dict[str, tuple[int, ...]] = {"input": tuple(model.input_shape)}
+        self.masks = {
+            name: node.channel_mask.mask.detach()
+            for name, node in model.neurons().items()
+            if node.channel_mask is not None and bool((node.channel_mask.mask == 0).any())
+        }
+
+    def add(
+        self, name: str, node: nir.NIRNode, *sources: str, shape: tuple[int, ...] | None = None
+    ) -> str:
+        self.nodes[name] = node
+        self.edges += [(source, name) for source in sources]
+        self.shapes[name] = shape if shape is not None else self.shapes[sources[0]]
+        return name
+
+    def conv(self, name: str, layer: QuantConvBN2d, source: str, mask_of: str) -> str:
+        node, shape = _conv(layer, self.shapes[source], self.masks.get(mask_of))
+        return self.add(name, node, source, shape=shape)
+
+    def lif(self, name: str, neuron: QuantLIFNode, *sources: str) -> str:
+        return self.add(name, _lif(neuron, self.shapes[sources[0]]), *sources)
+
+    def flatten(self, source: str) -> str:
+        import nir
+
+        shape = self.shapes[source]
+        node = nir.Flatten(input_type={"input": np.array(shape)}, start_dim=0)
+        return self.add("flatten", node, source, shape=(int(np.prod(shape)),))
+
+    def affine(self, layer: QuantLinear, source: str) -> str:
+        node = _affine(layer, self.masks.get(layer.layer_name))
+        return self.add(_node_name(layer.layer_name), node, source, shape=(layer.out_channels,))
+
+
+def _node_name(layer_name: str) -> str:
+    """A layer's name as a NIR node name (no dots: readers take them for subgraph paths)."""
+    return layer_name.replace(".", "_")
+
+
+def _vgg(graph: _Graph, model: SpikingNetwork) -> str:
+    """The conv/LIF/max-pool stack and classifier of a VGG-style network; its last node."""
+    features, classifier = _vgg_parts(model)
+    last, fires = "input", False
+    for name, module in features.named_children():
+        if isinstance(module, QuantConvBN2d):
+            last, fires = graph.conv(name, module, last, module.layer_name), False
+        elif isinstance(module, QuantLIFNode):
+            last, fires = graph.lif(name, module, last), True
+        elif isinstance(module, sj_layer.MaxPool2d | nn.MaxPool2d):
+            if not fires:
+                raise ConfigError(
+                    f"layer {name!r}: max pooling of non-spike input has no exact NIR "
+                    "form (only an OR of spikes is a sum pool and a threshold)"
+                )
+            pool, or_gate, shape = _or_pool(name, module, graph.shapes[last])
+            or_gate.metadata["module"] = f"features.{name}"
+            graph.add(name, pool, last, shape=shape)
+            last = graph.add(f"{name}_or", or_gate, name)
+        else:
+            raise ConfigError(
+                f"layer {name!r}: {type(module).__name__} has no exact NIR form; "
+                "nothing was written"
+            )
+    return graph.affine(classifier, graph.flatten(last))
+
+
+def _resnet(graph: _Graph, model: SpikingResNet) -> str:
+    """Stem, residual blocks (the block's second neuron sums its conv and shortcut), the global
+    average pool and the head; its last node."""
+    import nir
+
+    last = "input"
+    for module in model.stem:
+        if isinstance(module, QuantConvBN2d):
+            last = graph.conv(_node_name(module.layer_name), module, last, module.layer_name)
+        else:
+            assert isinstance(module, QuantLIFNode)
+            last = graph.lif(f"{last}_lif", module, last)
+    for block in model.stages:
+        assert isinstance(block, SpikingBasicBlock)
+        prefix = _node_name(block.conv1.layer_name.rpartition(".")[0])
+        conv1 = graph.conv(f"{prefix}_conv1", block.conv1, last, block.conv1.layer_name)
+        lif1 = graph.lif(f"{prefix}_conv1_lif", block.lif1, conv1)
+        conv2_name = block.conv2.layer_name
+        conv2 = graph.conv(f"{prefix}_conv2", block.conv2, lif1, conv2_name)
+        if block.shortcut is None:
+            if conv2_name in graph.masks:
+                raise ConfigError(
+                    f"layer {conv2_name!r}: pruned channels on an identity shortcut have no exact "
+                    "NIR form (the skip current would have to be masked too); nothing was written"
+                )
+            shortcut = last
+        else:
+            shortcut = graph.conv(f"{prefix}_shortcut", block.shortcut, last, conv2_name)
+        last = graph.lif(f"{prefix}_conv2_lif", block.lif2, conv2, shortcut)
+    channels, height, width = graph.shapes[last]
+    pool = nir.AvgPool2d(
+        kernel_size=np.array([height, width]),
+        stride=np.array([height, width]),
+        padding=np.array([0, 0]),
+        metadata={"replaces": "the mean over all positions (global average pooling)"},
+    )
+    pool.input_type = {"input": np.array(graph.shapes[last])}
+    pool.output_type = {"output": np.array([channels, 1, 1])}
+    last = graph.flatten(graph.add("pool", pool, last, shape=(channels, 1, 1)))
+    for module in model.head:
+        if isinstance(module, QuantLinear):
+            last = graph.affine(module, last)
+        else:
+            assert isinstance(module, QuantLIFNode)
+            last = graph.lif(f"{last}_lif", module, last)
+    return last
 
 
 def write_nir(model: SpikingNetwork, path: str | Path, data: DataConfig | None = None) -> Path:
@@ -163,8 +260,8 @@ def _vgg_parts(model: SpikingNetwork) -> tuple[nn.Sequential, QuantLinear]:
     name, module = _first_foreign(model)
     raise ConfigError(
         f"layer {name!r} of {model.config.label}: {type(module).__name__} is not exported; NIR "
-        "export takes a sequential conv/LIF/max-pool stack with a linear classifier (the VGG "
-        "family); nothing was written"
+        "export takes a conv/LIF/max-pool stack with a linear classifier (the VGG family) or a "
+        "spiking ResNet; nothing was written"
     )
 
 
@@ -258,7 +355,7 @@ def _conv(
     return node, out_shape
 
 
-def _lif(node: QuantLIFNode, shape: tuple[int, ...], layer: str) -> nir.NIRNode:
+def _lif(node: QuantLIFNode, shape: tuple[int, ...]) -> nir.NIRNode:
     import nir
 
     theta = (
@@ -266,7 +363,7 @@ def _lif(node: QuantLIFNode, shape: tuple[int, ...], layer: str) -> nir.NIRNode:
     )
     ones = np.ones(shape, dtype=np.float32)
     metadata: dict[str, Any] = {
-        "layer": layer,
+        "layer": node.layer_name,
         "reset": "subtract" if node.v_reset is None else "zero",
         "threshold_learnt": node.threshold is not None,
         "fires_at": "v >= v_threshold",
@@ -343,18 +440,21 @@ def _pair(value: Any) -> tuple[int, int]:
     return (int(first), int(second))
 
 
-def _affine(layer: QuantLinear) -> nir.NIRNode:
+def _affine(layer: QuantLinear, mask: torch.Tensor | None = None) -> nir.NIRNode:
     import nir
 
     linear = layer.linear
-    weight = linear.weight
-    metadata: dict[str, Any] = {"layer": layer.layer_name, "output": "per-timestep logits"}
+    weight: torch.Tensor = linear.weight
+    metadata: dict[str, Any] = {"layer": layer.layer_name}
     quantizer = layer.weight_quantizer
     if quantizer is not None:
         levels, step = _levels(quantizer(weight), _weight_range(quantizer, weight), quantizer.bits)
         weight = torch.from_numpy(levels).to(weight) * step
         metadata |= {"weight_levels": levels, "weight_scale": step}
-    bias = linear.bias if linear.bias is not None else torch.zeros(weight.shape[0])
+    bias: torch.Tensor = linear.bias if linear.bias is not None else torch.zeros(weight.shape[0])
+    if mask is not None:
+        weight, bias = weight * mask.view(-1, 1), bias * mask
+        metadata["pruned_channels"] = np.flatnonzero(_array(mask) == 0).astype(np.int32)
     return nir.Affine(weight=_array(weight), bias=_array(bias), metadata=metadata)
 
 

@@ -124,16 +124,18 @@ class Agreement:
         }
 
 
-def _spiking_outputs(model: SpikingNetwork) -> dict[str, nn.Module]:
-    """Our modules whose outputs are spikes, by the NIR node names that carry the same spikes."""
-    features = getattr(model, "features", nn.Sequential())
-    named = dict(features.named_children())
+def _spiking_outputs(model: SpikingNetwork, path: str | Path) -> dict[str, nn.Module]:
+    """Our modules whose outputs are spikes, by the NIR node that carries the same spikes: each
+    LIF node's neuron (its ``layer`` metadata) and each OR gate's max pool (its ``module``)."""
+    import nir
+
+    neurons = model.neurons()
     out: dict[str, nn.Module] = {}
-    for name, module in named.items():
-        if name.startswith("lif"):
-            out[name] = module
-        elif name.startswith("pool"):
-            out[f"{name}_or"] = module
+    for name, node in nir.read(str(path)).nodes.items():
+        if isinstance(node, nir.LIF):
+            out[name] = neurons[str(node.metadata["layer"])]
+        elif isinstance(node, nir.Threshold):
+            out[name] = model.get_submodule(str(node.metadata["module"]))
     return out
 
 
@@ -156,7 +158,7 @@ def compare(
         imported = load_with_snntorch(path)
     imported.eval()
     model.eval()
-    spiking = _spiking_outputs(model)
+    spiking = _spiking_outputs(model, path)
     ours_counts: dict[str, list[torch.Tensor]] = {name: [] for name in spiking}
     theirs_step: dict[str, list[torch.Tensor]] = {name: [] for name in spiking}
     hooks = [

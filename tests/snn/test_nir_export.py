@@ -118,10 +118,43 @@ def test_a_layer_nir_cannot_hold_is_refused_by_name(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_residual_network_is_refused_naming_its_first_block(tmp_path: Path) -> None:
-    model = build_model(ModelConfig(arch="resnet19", width=0.25), (1, 8, 8), 10)
-    with pytest.raises(ConfigError, match=r"layer 'stages\.0' of resnet19: SpikingBasicBlock"):
-        write_nir(model, tmp_path / "resnet.nir", DATA)
+def test_a_spiking_resnet_round_trips_spike_for_spike(
+    digits_small: DatasetBundle, tmp_path: Path
+) -> None:
+    """Residual blocks (the second neuron sums conv and shortcut: two NIR edges into one node) and
+    the global average pool (NIR's AvgPool2d over the whole map)."""
+    seed_everything(0)
+    config = ModelConfig(
+        arch="resnet18",
+        width=0.125,
+        neuron=NeuronConfig(reset="hard"),
+        precision=PrecisionConfig.uniform(4, 32, 8),
+    )
+    model = build_model(config, digits_small.input_shape, digits_small.num_classes)
+    loader = make_loader(digits_small.train, 32, shuffle=True, seed=0)
+    fit(model, loader, TrainConfig(epochs=1, lr=3e-3, seed=0, device="cpu"), progress=False)
+    path = write_nir(model.eval(), tmp_path / "resnet.nir", DATA)
+    graph = nir.read(str(path))
+    assert ("layer2_0_shortcut", "layer2_0_conv2_lif") in graph.edges
+    assert ("layer2_0_conv2", "layer2_0_conv2_lif") in graph.edges
+    assert ("layer1_0_conv1_lif", "layer1_1_conv2_lif") not in graph.edges
+    assert ("layer1_0_conv2_lif", "layer1_1_conv2_lif") in graph.edges  # identity shortcut
+    agreement = compare(model, path, make_loader(digits_small.test, 64))
+    assert len(agreement.layers_equal) == 17  # the stem's and two per block's eight blocks
+    assert all(agreement.layers_equal.values()), agreement.to_dict()
+    assert sum(int(counts.sum()) for counts in agreement.ours_spikes.values()) > 0
+    assert agreement.prediction_agreement == 1.0
+
+
+class _NotExported(SpikingNetwork):
+    def __init__(self) -> None:
+        super().__init__(ModelConfig(arch="vgg5"), (1, 8, 8), 10)
+        self.body = nn.Sequential(nn.Conv2d(1, 4, 3), nn.AvgPool2d(2))
+
+
+def test_another_network_is_refused_naming_its_first_foreign_layer(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"layer 'body\.0' of vgg5: Conv2d is not exported"):
+        write_nir(_NotExported(), tmp_path / "other.nir", DATA)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -29,7 +29,6 @@ def _modules() -> dict[str, Path]:
 LAYERS: tuple[frozenset[str], ...] = (
     frozenset(
         {
-            "mdsnn_search",
             "errors",
             "files",
             "finite",
@@ -54,7 +53,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"execution"}),
     frozenset({"search"}),
     frozenset({"strategies"}),
-    frozenset({"cli"}),
+    frozenset({"cli", "api", "mdsnn_search"}),  # the package root names the Python API
 )
 """Bottom to top. A module may import its own layer (without cycles) and the layers below."""
 

@@ -40,20 +40,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from mdsnn_search.files import load_config, validate_mapping
+    from mdsnn_search.files import load_config
     from mdsnn_search.job import TrainSpec, run_job
 
-    spec = load_config(TrainSpec, args.config)
-    updates: dict[str, Any] = {}
-    if args.output is not None:
-        updates["output"] = str(args.output)
-    if args.epochs is not None:
-        updates["training"] = {**spec.training.model_dump(), "epochs": args.epochs}
-    if updates:
-        spec = validate_mapping(
-            TrainSpec, {**spec.model_dump(mode="json"), **updates}, "command line"
-        )
-    _check_before_training(spec, args)
+    spec = with_overrides(load_config(TrainSpec, args.config), args.output, args.epochs)
+    check_before_training(spec, args.config, output_given=args.output is not None, force=args.force)
     result = run_job(spec, progress=not args.json)
     metrics = dict(result.metrics)
     metrics["checkpoint"] = str(result.checkpoint) if result.checkpoint else None
@@ -65,7 +56,24 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_before_training(spec: TrainSpec, args: argparse.Namespace) -> None:
+def with_overrides(spec: TrainSpec, output: Path | None, epochs: int | None) -> TrainSpec:
+    """``spec`` with the command line's output and epochs, validated again."""
+    from mdsnn_search.files import validate_mapping
+    from mdsnn_search.job import TrainSpec
+
+    updates: dict[str, Any] = {}
+    if output is not None:
+        updates["output"] = str(output)
+    if epochs is not None:
+        updates["training"] = {**spec.training.model_dump(), "epochs": epochs}
+    if not updates:
+        return spec
+    return validate_mapping(TrainSpec, {**spec.model_dump(mode="json"), **updates}, "command line")
+
+
+def check_before_training(
+    spec: TrainSpec, config: Path | None, *, output_given: bool, force: bool
+) -> None:
     """Refuse, before any training, an output that would destroy a file or cannot be written, and a
     device this machine lacks."""
     from mdsnn_search.checkpoint import CHECKPOINT
@@ -74,9 +82,10 @@ def _check_before_training(spec: TrainSpec, args: argparse.Namespace) -> None:
     from mdsnn_search.outputs import check_output_file
     from mdsnn_search.training_loop import resolve_device
 
-    where = "--output" if args.output is not None else f"{args.config}: output"
+    source = config if config is not None else "train config"
+    where = "--output" if output_given else f"{source}: output"
     output = spec.output_path()
-    if output.resolve() == args.config.resolve():
+    if config is not None and output.resolve() == config.resolve():
         raise ConfigError(f"{where} {output}: is the config file being read; choose another path")
     if is_study_file(output) or (spec.teacher and output.resolve() == spec.teacher.resolve()):
         raise ConfigError(
@@ -85,12 +94,12 @@ def _check_before_training(spec: TrainSpec, args: argparse.Namespace) -> None:
             "choose another path"
         )
     check_output_file(
-        output, CHECKPOINT, where=where, force=args.force, create_folder=spec.output is None
+        output, CHECKPOINT, where=where, force=force, create_folder=spec.output is None
     )
     try:
         resolve_device(spec.training.device)
     except ConfigError as exc:
-        raise ConfigError(f"{args.config}: {exc}") from None
+        raise ConfigError(f"{source}: {exc}") from None
 
 
 def _print_tables(name: str, metrics: dict[str, Any]) -> None:

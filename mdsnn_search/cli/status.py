@@ -13,6 +13,7 @@ from mdsnn_search.results.terminal import (
     records_of,
     trials_table,
 )
+from mdsnn_search.study.students import ATTR_STUDENT_CHECKPOINT, kept_students
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -37,6 +38,9 @@ def run(args: argparse.Namespace) -> int:
     trials = stored.study.get_trials(deepcopy=False)
     records = records_of(stored, trials)
     counts = trial_counts(trials)
+    kept = kept_students(
+        [p for t in trials if isinstance(p := t.user_attrs.get(ATTR_STUDENT_CHECKPOINT), str)]
+    )
     if args.json:
         print_json(
             {
@@ -45,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
                 "objectives": stored.objectives,
                 "directions": stored.directions,
                 "counts": counts,
+                "kept_students": {"count": kept.count, "bytes": kept.bytes},
                 "trials": [r.to_dict() for r in records],
                 "failures": [
                     {"number": r.number, "reason": r.fail_reason}
@@ -57,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
     if records:
         console.print(trials_table(stored, records))
     console.print(f"study {stored.name} ({stored.storage_url}): {counts_line(counts)}")
+    console.print(kept.line())
     failures = failures_table(records)
     if failures is not None:
         console.print(failures)

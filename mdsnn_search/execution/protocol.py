@@ -9,6 +9,7 @@ Ray's logs and checkpoints hold nothing this package must import to read.
 
 from __future__ import annotations
 
+import base64
 import enum
 import errno
 import traceback
@@ -18,6 +19,7 @@ from typing import Any, Protocol
 
 from mdsnn_search.errors import InfrastructureError
 from mdsnn_search.spec.space import StudentConfig
+from mdsnn_search.study.students import StudentsTarget
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,8 @@ class TrialContext:
     teacher_outputs: str | None = None
     strategy_state: str | None = None
     """What the study's strategy prepared for its searched trials (a oneshot study's supernet)."""
+    students: StudentsTarget | None = None
+    """Where trials keep their trained students (None: the spec keeps none)."""
 
 
 @dataclass(frozen=True)
@@ -84,10 +88,24 @@ class TrialOutcome:
     metrics: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     traceback: str | None = None
+    student_checkpoint: str | None = None
+    """Where the trial wrote its student (the driver's students folder, seen from its node)."""
+    student_bytes: bytes | None = None
+    """The student checkpoint itself, from a node that does not see that folder."""
 
     @classmethod
-    def ok(cls, metrics: dict[str, Any]) -> TrialOutcome:
-        return cls(TrialStatus.OK, metrics=metrics)
+    def ok(
+        cls,
+        metrics: dict[str, Any],
+        student_checkpoint: str | None = None,
+        student_bytes: bytes | None = None,
+    ) -> TrialOutcome:
+        return cls(
+            TrialStatus.OK,
+            metrics=metrics,
+            student_checkpoint=student_checkpoint,
+            student_bytes=student_bytes,
+        )
 
     @classmethod
     def failed(cls, error: str, traceback: str | None = None) -> TrialOutcome:
@@ -106,6 +124,12 @@ class TrialOutcome:
             "metrics": self.metrics,
             "error": self.error,
             "traceback": self.traceback,
+            "student_checkpoint": self.student_checkpoint,
+            "student_bytes": (
+                None
+                if self.student_bytes is None
+                else base64.b64encode(self.student_bytes).decode()
+            ),
         }
 
     @classmethod
@@ -115,6 +139,12 @@ class TrialOutcome:
             metrics=dict(document.get("metrics") or {}),
             error=document.get("error"),
             traceback=document.get("traceback"),
+            student_checkpoint=document.get("student_checkpoint"),
+            student_bytes=(
+                None
+                if document.get("student_bytes") is None
+                else base64.b64decode(document["student_bytes"])
+            ),
         )
 
 

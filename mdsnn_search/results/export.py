@@ -63,7 +63,7 @@ def trial_train_spec(
     from mdsnn_search.job import TrainSpec
 
     where = f"trial {trial.number} of study {stored.name!r}"
-    spec = _trial_spec(stored, trial, where)
+    spec = trial_spec(stored, trial, where)
     student = trial_document(trial, ATTR_STUDENT)
     if not isinstance(student, dict) or "precision" not in student:
         raise StudyError(
@@ -90,7 +90,7 @@ def trial_train_spec(
     return validate_mapping(TrainSpec, document, where)
 
 
-def _trial_spec(stored: StoredStudy, trial: FrozenTrial, where: str) -> StudySpec:
+def trial_spec(stored: StoredStudy, trial: FrozenTrial, where: str) -> StudySpec:
     """The spec the trial ran with (stored per trial), else the study's (older studies)."""
     document = trial_document(trial, ATTR_SPEC)
     if not isinstance(document, dict):

@@ -53,6 +53,7 @@ from mdsnn_search.study.budget import (
 from mdsnn_search.study.documents import set_trial_document
 from mdsnn_search.study.heartbeat import Heartbeat
 from mdsnn_search.study.signals import StopOnSignals
+from mdsnn_search.study.students import ATTR_STUDENT_CHECKPOINT, write_returned
 from mdsnn_search.study.trial_attrs import (
     ATTR_ACCURACY_DROP,
     short,
@@ -92,6 +93,7 @@ class StudyDriver:
         heartbeat: Heartbeat,
         on_change: Listener | None = None,
         stop: StopOnSignals | None = None,
+        students_folder: str | None = None,
     ) -> None:
         self.study = study
         self.storage = storage
@@ -103,6 +105,8 @@ class StudyDriver:
         self.heartbeat = heartbeat
         self._on_change = on_change
         self._stop = stop
+        self.students_folder = students_folder
+        """Where students returned as bytes are written (None: the spec keeps none)."""
         self._claimed: dict[int, int] = {}
         """Trial number -> trial id of every trial this run claimed and has not told yet."""
         self._open: dict[int, optuna.Trial] = {}
@@ -257,6 +261,7 @@ class StudyDriver:
         if outcome.status != TrialStatus.OK:
             self._fail(trial, outcome.error or "the trial reported no result", outcome.traceback)
             return
+        self._keep_student(trial, outcome)
         metrics = outcome.metrics
         objectives = self.spec.study.objectives
         values = [metrics.get(OBJECTIVES[name].metric) for name in objectives]
@@ -275,6 +280,14 @@ class StudyDriver:
         store_constraints(trial, self._constraints(metrics))
         trial.study.tell(trial, [float(v) for v in values])  # type: ignore[arg-type]
         self.completed += 1
+
+    def _keep_student(self, trial: optuna.Trial, outcome: TrialOutcome) -> None:
+        """Record where the trial's student is kept; write it first if it came back as bytes."""
+        path = outcome.student_checkpoint
+        if outcome.student_bytes is not None and self.students_folder is not None:
+            path = str(write_returned(self.students_folder, trial.number, outcome.student_bytes))
+        if path is not None:
+            trial.set_user_attr(ATTR_STUDENT_CHECKPOINT, path)
 
     def _constraints(self, metrics: dict[str, Any]) -> dict[str, float]:
         limits = self.spec.study.constraints

@@ -47,6 +47,7 @@ from mdsnn_search.study.heartbeat import Heartbeat
 from mdsnn_search.study.signals import RunInterrupted, StopOnSignals
 from mdsnn_search.study.storage_url import masked
 from mdsnn_search.study.store import OpenedStudy, check_existing, connect, open_study
+from mdsnn_search.study.students import prepare_students_folder
 
 logger = logging.getLogger(__name__)
 
@@ -241,13 +242,24 @@ def _run_missing(
         teacher_checkpoint=str(teacher.checkpoint.resolve()),
         teacher_outputs=None if outputs is None else str(outputs.resolve()),
         strategy_state=state,
+        students=(
+            prepare_students_folder(study.study_name) if runnable.execution.keep_students else None
+        ),
     )
     with (
         Heartbeat(storage, runnable.study.heartbeat_interval_s) as heartbeat,
         LiveProgress(enabled=progress) as live,
     ):
         driver = StudyDriver(
-            study, storage, runnable, roles, teacher, heartbeat, on_change=live, stop=stop
+            study,
+            storage,
+            runnable,
+            roles,
+            teacher,
+            heartbeat,
+            on_change=live,
+            stop=stop,
+            students_folder=None if context.students is None else context.students.folder,
         )
         try:
             executor.run(driver, context, trial_fn)

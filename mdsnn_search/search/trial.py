@@ -13,12 +13,13 @@ import copy
 import functools
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from mdsnn_search.checkpoint import load_checkpoint
+from mdsnn_search.checkpoint import load_checkpoint, save_checkpoint
 from mdsnn_search.checksums import checksum_path, verify
 from mdsnn_search.data import DataConfig, DatasetBundle, load_search_dataset
 from mdsnn_search.distill import TeacherOutputCache
@@ -32,6 +33,7 @@ from mdsnn_search.snn.monitor import layer_activity
 from mdsnn_search.snn.pruning import kept_channel_activity, kept_fractions
 from mdsnn_search.spec.schema import StudySpec
 from mdsnn_search.spec.space import StudentConfig, is_full_precision_student
+from mdsnn_search.study.students import StudentsTarget, student_file
 
 
 def run_trial(context: TrialContext, request: TrialRequest) -> TrialOutcome:
@@ -39,15 +41,42 @@ def run_trial(context: TrialContext, request: TrialRequest) -> TrialOutcome:
     try:
         spec = StudySpec.model_validate(context.spec)
         torch.set_num_threads(max(1, int(spec.execution.cpus_per_trial)))
-        return TrialOutcome.ok(_train_and_cost(spec, context, request))
+        model, metrics = _train_and_cost(spec, context, request)
+        if context.students is None:
+            return TrialOutcome.ok(metrics)
+        return _keep_student(context.students, model, spec, request, metrics)
     # A trial's failure is a result: recorded FAIL (the driver logs it), and the study goes on.
     except Exception as exc:
         return TrialOutcome.from_exception(exc)
 
 
+def _keep_student(
+    target: StudentsTarget,
+    model: SpikingNetwork,
+    spec: StudySpec,
+    request: TrialRequest,
+    metrics: dict[str, Any],
+) -> TrialOutcome:
+    """The outcome with the trained student kept: written into the driver's students folder when
+    this node sees it, else carried back as bytes for the driver to write."""
+    metadata = {
+        "study": spec.study.name,
+        "trial": request.number,
+        "student": request.student.model_dump(mode="json"),
+        "data": spec.data.model_dump(mode="json"),
+        "metrics": metrics,
+    }
+    if target.reachable():
+        path = save_checkpoint(student_file(target.folder, request.number), model, metadata)
+        return TrialOutcome.ok(metrics, student_checkpoint=str(path))
+    with tempfile.TemporaryDirectory() as tmp:
+        local = save_checkpoint(Path(tmp) / "student.pt", model, metadata)
+        return TrialOutcome.ok(metrics, student_bytes=local.read_bytes())
+
+
 def _train_and_cost(
     spec: StudySpec, context: TrialContext, request: TrialRequest
-) -> dict[str, Any]:
+) -> tuple[SpikingNetwork, dict[str, Any]]:
     student, number = request.student, request.number
     bundle = _dataset(spec.data.model_dump_json())
     teacher = _teacher(context.teacher_checkpoint)
@@ -88,7 +117,7 @@ def _train_and_cost(
         model, metrics = result.model, result.metrics
     metrics.update(cost_metrics(spec, model, student, metrics))
     plain: dict[str, Any] = json.loads(json.dumps(metrics))  # plain JSON types for the storage
-    return plain
+    return model, plain
 
 
 def cost_metrics(

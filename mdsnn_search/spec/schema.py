@@ -262,6 +262,11 @@ class ExecutionConfig(BaseModel):
     max_concurrent: int = Field(2, ge=1)
     address: str | None = Field(None, description="Ray cluster to join (None: start a local Ray)")
     ray_dir: Path = Field(Path("studies/ray"), description="where Ray Tune keeps trial directories")
+    keep_students: bool = Field(
+        True,
+        description="keep each trial's trained student as studies/NAME/students/trial-N.pt "
+        "(export --nir reads it); false keeps none",
+    )
 
     @model_validator(mode="after")
     def _whole_gpus_above_one(self) -> ExecutionConfig:

@@ -11,6 +11,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from mdsnn_search.execution.protocol import TrialOutcome
 from mdsnn_search.search.driver import StudyDriver
 from mdsnn_search.search.progress import LiveProgress
 from mdsnn_search.search.run import check_spec
@@ -20,6 +21,7 @@ from mdsnn_search.spec.schema import load_spec
 from mdsnn_search.study.budget import claim, open_claimed, snapshot
 from mdsnn_search.study.heartbeat import Heartbeat
 from mdsnn_search.study.store import connect, open_study
+from mdsnn_search.study.students import ATTR_STUDENT_CHECKPOINT
 
 
 def test_a_claimed_trial_is_pending_until_started_and_beats_while_open(
@@ -110,3 +112,36 @@ def test_a_huge_budget_queues_trials_as_they_are_claimed_not_up_front(
         assert [r.number for r in requests if r is not None] == [0, 1, 2]
         assert [t.state for t in study.get_trials()] == [TrialState.RUNNING] * 3
         driver.interrupt_open()
+
+
+def test_a_student_returned_as_bytes_is_written_by_the_driver(
+    write_spec: Callable[..., Path], tmp_path: Path
+) -> None:
+    """A trial on a node without the driver's file system sends its student back as bytes."""
+    spec = load_spec(write_spec())
+    url = spec.study.storage_url()
+    storage = connect(url, spec.study)
+    study = open_study(spec, "spec.yaml", url, storage, accept_change=False).study
+    folder = tmp_path / "students"
+    folder.mkdir()
+    with Heartbeat(storage, 10) as heartbeat:
+        driver = StudyDriver(
+            study,
+            storage,
+            spec,
+            check_spec(spec),
+            TeacherInfo(Path("t.pt"), accuracy=0.9, test_accuracy=0.9, trained_now=False),
+            heartbeat,
+            students_folder=str(folder),
+        )
+        request = driver.ask()
+        assert request is not None
+        driver.started(request.number)
+        metrics = {"accuracy": 0.8, "val_accuracy": 0.8, "test_accuracy": 0.8, "edap": 1e-9}
+        driver.tell(request.number, TrialOutcome.ok(metrics, student_bytes=b"the checkpoint"))
+    trial = study.trials[request.number]
+    assert trial.state == TrialState.COMPLETE
+    kept = Path(trial.user_attrs[ATTR_STUDENT_CHECKPOINT])
+    assert kept == folder / f"trial-{request.number}.pt"
+    assert kept.read_bytes() == b"the checkpoint"
+    assert [p.name for p in folder.iterdir()] == [kept.name]  # no temporary file left

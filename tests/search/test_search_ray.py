@@ -29,6 +29,7 @@ from mdsnn_search.spec.objectives import (
 )
 from mdsnn_search.spec.schema import load_spec
 from mdsnn_search.study.documents import trial_document
+from mdsnn_search.study.students import ATTR_STUDENT_CHECKPOINT
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 ray = pytest.importorskip("ray")
@@ -72,6 +73,10 @@ def test_study_on_ray_records_results_and_a_crashed_trial(
     for trial in trials:
         assert Path(trial.user_attrs[ATTR_TRIAL_DIR]).is_dir()  # the Ray trial directory
     assert all(trial_document(t, ATTR_METRICS) for t in trials if t.state == TrialState.COMPLETE)
+    # Each complete trial's student, trained in a Ray worker, is kept where the driver records it.
+    kept = [t.user_attrs.get(ATTR_STUDENT_CHECKPOINT) for t in trials]
+    assert [k is not None for k in kept] == [t.state == TrialState.COMPLETE for t in trials]
+    assert all(Path(k).is_file() for k in kept if k is not None)
 
 
 def _free_port() -> int:

@@ -9,6 +9,10 @@ evaluation (:func:`mdsnn_search.job.evaluate_splits`), and its crossbar cost
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
 # The student's evaluation on one split.
 ACCURACY = "accuracy"
 LOSS = "loss"
@@ -55,3 +59,40 @@ COST_METRICS: tuple[str, ...] = (
     TOPS_PER_MM2,
 )
 """The cost totals a trial stores."""
+
+
+class TrialMetrics(BaseModel):
+    """A trial's metrics, typed: each field is one of the keys above (a test holds them equal).
+
+    Trials may report more (a stand-in trial in a test, a strategy's own figures): extra keys are
+    kept as given. Non-finite values are kept too; the driver refuses them as objectives.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="allow", ser_json_inf_nan="constants")
+
+    accuracy: float | None = None
+    loss: float | None = None
+    spikes_per_sample: float | None = None
+    layer_firing_rates: dict[str, Any] | None = None
+    layer_input_rates: dict[str, Any] | None = None
+    samples: int | None = None
+    membrane_mismatch: dict[str, Any] | None = None
+    membrane_mismatch_mean: float | None = None
+    val_accuracy: float | None = None
+    test_accuracy: float | None = None
+    test: dict[str, Any] | None = None
+    kept_channels: dict[str, Any] | None = None
+    teacher_outputs: str | None = None
+    energy_pj: float | None = None
+    latency_ns: float | None = None
+    area_um2: float | None = None
+    edp: float | None = None
+    edap: float | None = None
+    ops: float | None = None
+    synops: float | None = None
+    tops_per_w: float | None = None
+    tops_per_mm2: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The metrics a trial reported, as the study stores them (unset keys left out)."""
+        return self.model_dump(exclude_unset=True)

@@ -2,9 +2,12 @@
 
 The driver (:mod:`driver`) asks for a :class:`TrialRequest`, an executor (:mod:`executors`,
 :mod:`ray_tune`) runs the trial function on it wherever it runs trials and hands the
-:class:`TrialOutcome` back to the driver. Where they cross Ray (its trial config, its reported
-result) they travel as plain JSON (:meth:`TrialRequest.to_json`, :meth:`TrialOutcome.to_json`), so
-Ray's logs and checkpoints hold nothing this package must import to read.
+:class:`TrialOutcome` back to the driver. They are pydantic models over the project's own
+(:class:`~mdsnn_search.spec.schema.StudySpec`, :class:`~mdsnn_search.spec.space.StudentConfig`,
+:class:`~mdsnn_search.metrics.TrialMetrics`), so what a trial receives and reports is validated
+where it arrives. Where they cross Ray (its trial config, its reported result) they travel as
+their JSON form (:meth:`TrialRequest.to_json`, :meth:`TrialOutcome.to_json`), so Ray's logs and
+checkpoints hold nothing this package must import to read.
 """
 
 from __future__ import annotations
@@ -13,21 +16,27 @@ import base64
 import enum
 import errno
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from pydantic import BaseModel, ConfigDict, field_serializer, field_validator
+
 from mdsnn_search.errors import InfrastructureError
+from mdsnn_search.metrics import TrialMetrics
+from mdsnn_search.spec.schema import StudySpec
 from mdsnn_search.spec.space import StudentConfig
 from mdsnn_search.study.students import StudentsTarget
 
+_RECORD = ConfigDict(frozen=True, extra="forbid")
 
-@dataclass(frozen=True)
-class TrialContext:
-    """What every trial of a study shares: the spec (as JSON), the teacher's checkpoint and, when
-    the study cached them, the teacher's outputs on the training set."""
 
-    spec: dict[str, Any]
+class TrialContext(BaseModel):
+    """What every trial of a study shares: the spec, the teacher's checkpoint and, when the study
+    cached them, the teacher's outputs on the training set."""
+
+    model_config = _RECORD
+
+    spec: StudySpec
     teacher_checkpoint: str
     teacher_outputs: str | None = None
     strategy_state: str | None = None
@@ -36,28 +45,21 @@ class TrialContext:
     """Where trials keep their trained students (None: the spec keeps none)."""
 
 
-@dataclass(frozen=True)
-class TrialRequest:
+class TrialRequest(BaseModel):
     """One claimed trial, decoded: the student to train and, for a baseline, its name."""
+
+    model_config = _RECORD
 
     number: int
     student: StudentConfig
     baseline: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "number": self.number,
-            "student": self.student.model_dump(mode="json"),
-            "baseline": self.baseline,
-        }
+        return self.model_dump(mode="json")
 
     @classmethod
-    def from_json(cls, document: dict[str, Any]) -> TrialRequest:
-        return cls(
-            number=int(document["number"]),
-            student=StudentConfig.model_validate(document["student"]),
-            baseline=document.get("baseline"),
-        )
+    def from_json(cls, document: Mapping[str, Any]) -> TrialRequest:
+        return cls.model_validate(document)
 
 
 class TrialStatus(enum.Enum):
@@ -80,72 +82,64 @@ def is_infrastructure(exc: BaseException) -> bool:
     )
 
 
-@dataclass(frozen=True)
-class TrialOutcome:
-    """A trial's result: OK with its metrics (JSON), or FAILED with the reason and traceback."""
+class TrialOutcome(BaseModel):
+    """A trial's result: OK with its metrics, or FAILED (INFRASTRUCTURE) with the reason and
+    traceback; an OK trial may hand back its student (where it wrote it, or the bytes)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     status: TrialStatus
-    metrics: dict[str, Any] = field(default_factory=dict)
+    metrics: TrialMetrics = TrialMetrics()
     error: str | None = None
     traceback: str | None = None
     student_checkpoint: str | None = None
     """Where the trial wrote its student (the driver's students folder, seen from its node)."""
     student_bytes: bytes | None = None
-    """The student checkpoint itself, from a node that does not see that folder."""
+    """The student checkpoint itself, from a node that does not see that folder (base64 in its
+    JSON form)."""
+
+    @field_serializer("student_bytes", when_used="json-unless-none")
+    def _encode(self, value: bytes) -> str:
+        return base64.b64encode(value).decode()
+
+    @field_validator("student_bytes", mode="before")
+    @classmethod
+    def _decode(cls, value: Any) -> Any:
+        return base64.b64decode(value) if isinstance(value, str) else value
 
     @classmethod
     def ok(
         cls,
-        metrics: dict[str, Any],
+        metrics: Mapping[str, Any] | TrialMetrics,
         student_checkpoint: str | None = None,
         student_bytes: bytes | None = None,
     ) -> TrialOutcome:
         return cls(
-            TrialStatus.OK,
-            metrics=metrics,
+            status=TrialStatus.OK,
+            metrics=TrialMetrics.model_validate(metrics),
             student_checkpoint=student_checkpoint,
             student_bytes=student_bytes,
         )
 
     @classmethod
     def failed(cls, error: str, traceback: str | None = None) -> TrialOutcome:
-        return cls(TrialStatus.FAILED, error=error, traceback=traceback)
+        return cls(status=TrialStatus.FAILED, error=error, traceback=traceback)
 
     @classmethod
     def from_exception(cls, exc: BaseException) -> TrialOutcome:
         """FAILED (INFRASTRUCTURE, see :func:`is_infrastructure`) with the exception being
         handled and its traceback."""
         status = TrialStatus.INFRASTRUCTURE if is_infrastructure(exc) else TrialStatus.FAILED
-        return cls(status, error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
+        return cls(
+            status=status, error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()
+        )
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "status": self.status.value,
-            "metrics": self.metrics,
-            "error": self.error,
-            "traceback": self.traceback,
-            "student_checkpoint": self.student_checkpoint,
-            "student_bytes": (
-                None
-                if self.student_bytes is None
-                else base64.b64encode(self.student_bytes).decode()
-            ),
-        }
+        return self.model_dump(mode="json")
 
     @classmethod
-    def from_json(cls, document: dict[str, Any]) -> TrialOutcome:
-        return cls(
-            status=TrialStatus(document["status"]),
-            metrics=dict(document.get("metrics") or {}),
-            error=document.get("error"),
-            traceback=document.get("traceback"),
-            student_checkpoint=document.get("student_checkpoint"),
-            student_bytes=(
-                None
-                if document.get("student_bytes") is None
-                else base64.b64decode(document["student_bytes"])
-            ),
-        )
+    def from_json(cls, document: Mapping[str, Any]) -> TrialOutcome:
+        return cls.model_validate(document)
 
 
 class TrialSource(Protocol):

@@ -251,7 +251,7 @@ def _trainable(
 ) -> None:
     local = _local_teacher(context.teacher_checkpoint, teacher_bytes)
     request = TrialRequest.from_json(config[_REQUEST])
-    outcome = trial_fn(dataclasses.replace(context, teacher_checkpoint=local), request)
+    outcome = trial_fn(context.model_copy(update={"teacher_checkpoint": local}), request)
     tune.report({_OUTCOME: json.dumps(outcome.to_json())})
 
 

@@ -249,7 +249,7 @@ class StudyDriver:
         trial.set_user_attr(ATTR_TEACHER, self.teacher)
         self._open[frozen.number] = trial
         self._changed()
-        return TrialRequest(frozen.number, student, baseline)
+        return TrialRequest(number=frozen.number, student=student, baseline=baseline)
 
     def _record(self, trial: optuna.Trial, outcome: TrialOutcome, trial_dir: str | None) -> None:
         if trial_dir is not None:
@@ -262,7 +262,7 @@ class StudyDriver:
             self._fail(trial, outcome.error or "the trial reported no result", outcome.traceback)
             return
         self._keep_student(trial, outcome)
-        metrics = outcome.metrics
+        metrics = outcome.metrics.as_dict()
         objectives = self.spec.study.objectives
         values = [metrics.get(OBJECTIVES[name].metric) for name in objectives]
         bad = [n for n, v in zip(objectives, values, strict=True) if not _finite(v)]

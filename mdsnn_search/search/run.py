@@ -238,7 +238,7 @@ def _run_missing(
         )
     )
     context = TrialContext(
-        spec=runnable.model_dump(mode="json"),
+        spec=runnable,
         teacher_checkpoint=str(teacher.checkpoint.resolve()),
         teacher_outputs=None if outputs is None else str(outputs.resolve()),
         strategy_state=state,

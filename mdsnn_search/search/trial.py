@@ -39,7 +39,7 @@ from mdsnn_search.study.students import StudentsTarget, student_file
 def run_trial(context: TrialContext, request: TrialRequest) -> TrialOutcome:
     """Train and cost one student; never raises for a failing configuration."""
     try:
-        spec = StudySpec.model_validate(context.spec)
+        spec = context.spec
         torch.set_num_threads(max(1, int(spec.execution.cpus_per_trial)))
         model, metrics = _train_and_cost(spec, context, request)
         if context.students is None:

@@ -59,7 +59,9 @@ def test_a_trial_failing_inside_the_trial_function_returns_its_traceback(
         spec=spec.model_dump(mode="json"), teacher_checkpoint=str(tmp_path / "no-teacher.pt")
     )
     student = {"precision": {"default": {"w_bits": 4, "u_bits": 4, "bn_bits": 8}}, "distill": {}}
-    outcome = run_trial(context, TrialRequest(0, StudentConfig.model_validate(student)))
+    outcome = run_trial(
+        context, TrialRequest(number=0, student=StudentConfig.model_validate(student))
+    )
     assert outcome.status == TrialStatus.FAILED and outcome.error is not None
     assert outcome.traceback is not None
     assert "no-teacher.pt" in outcome.error

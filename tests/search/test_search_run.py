@@ -219,7 +219,7 @@ def test_non_finite_result_is_a_failure(write_spec: Callable[..., Path]) -> None
     def nan_accuracy(context: TrialContext, request: TrialRequest) -> TrialOutcome:
         outcome = run_trial(context, request)
         if request.number == 1:
-            outcome.metrics["val_accuracy"] = float("nan")
+            return TrialOutcome.ok({**outcome.metrics.as_dict(), "val_accuracy": float("nan")})
         return outcome
 
     run_study(spec, trial_fn=nan_accuracy, progress=False)

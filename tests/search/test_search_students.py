@@ -104,7 +104,7 @@ def test_a_node_without_the_students_folder_returns_the_student_as_bytes(
         teacher_checkpoint=str(tiny_teacher),
         students=StudentsTarget(str(elsewhere), "token"),
     )
-    outcome = run_trial(context, TrialRequest(7, student, "fp32"))
+    outcome = run_trial(context, TrialRequest(number=7, student=student, baseline="fp32"))
     assert outcome.error is None
     assert outcome.student_checkpoint is None and outcome.student_bytes is not None
     travelled = TrialOutcome.from_json(json.loads(json.dumps(outcome.to_json())))

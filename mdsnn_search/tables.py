@@ -25,6 +25,12 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``1 trial``, ``2 trials``: every count a message prints goes through here, so none reads
+    "1 trials" (``plural`` for nouns that do not take an ``s``)."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 def rich_table(
     title: str,
     columns: Sequence[str],

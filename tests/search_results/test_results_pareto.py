@@ -11,7 +11,7 @@ from typing import Any
 
 import matplotlib.image
 import pytest
-from results_studies import CONSTRAINED_ROWS, DEFAULT_ROWS, FRONT, Built
+from results_studies import CONSTRAINED_ROWS, DEFAULT_ROWS, FRONT, Built, Row
 
 from mdsnn_search import cli
 from mdsnn_search.results import open_stored_study, summarize_front
@@ -53,6 +53,29 @@ def page_figures(page: str) -> list[dict[str, Any]]:
     return figures
 
 
+def front_table_rows(page: str) -> list[str]:
+    """The trial numbers (first cells) of the page's front table, one per ``<tr>`` of its body."""
+    body = re.search(r'<table class="front">.*?<tbody>(.*?)</tbody>', page, re.S)
+    assert body is not None, "no front table"
+    return re.findall(r"<tr><td>([^<]*)</td>", body.group(1))
+
+
+def test_report_front_table_shows_every_row_whatever_their_number(
+    make_study: Callable[..., Built], tmp_path: Path
+) -> None:
+    """A front of 30 trials: the table holds 30 rows in a plain HTML table, which grows with its
+    rows (a plotly table's fixed height hid all but its header)."""
+    rows = [Row(0.50 + 0.01 * i, 1e-11 * (i + 1)) for i in range(30)]
+    built = make_study(rows)
+    page_path = tmp_path / "report.html"
+    args = ["--html", str(page_path), "--plot", str(tmp_path / "p.png")]
+    assert cli.main(["pareto", *built.args(), *args]) == 0
+    page = page_path.read_text()
+    assert front_table_rows(page) == [str(n) for n in range(29, -1, -1)]
+    assert "Pareto front (30 trials)" in page
+    assert all(f["data"][0].get("type") != "table" for f in page_figures(page))
+
+
 def test_writes_png_and_html_report(
     make_study: Callable[..., Built],
     capsys: pytest.CaptureFixture[str],
@@ -78,7 +101,7 @@ def test_writes_png_and_html_report(
     assert image[..., :3].std() > 0.05  # not a blank canvas
     page = (work / "studies" / "t" / "pareto.html").read_text()
     assert not re.search(r"<script[^>]*\bsrc=", page) and "plotly.js v" in page.lower()
-    front, history, importances, table = page_figures(page)
+    front, history, importances = page_figures(page)
     traces = {trace.get("name"): trace for trace in front["data"]}
     assert (
         front["layout"]["xaxis"]["type"] == "log"
@@ -102,7 +125,7 @@ def test_writes_png_and_html_report(
     assert any("teacher 95.0%" in a["text"] for a in front["layout"]["annotations"])
     assert history["data"][0]["y"][-1] == pytest.approx(0.8842)
     assert {trace["name"] for trace in importances["data"]} >= {"validation accuracy"}
-    assert table["data"][0]["type"] == "table"
+    assert front_table_rows(page) == [str(n) for n in (0, 1, 4, 6, 3)]
     assert not (work / "studies" / "t" / "pareto.png").exists()
     assert built.db_digest() == before
 
@@ -181,5 +204,5 @@ def test_report_of_a_study_too_small_for_importances(
     assert cli.main(["pareto", *built.args(), *args]) == 0
     page = page_path.read_text()
     assert "parameter importances need 2 complete trials with every parameter" in page
-    front, history, table = page_figures(page)
-    assert table["data"][0]["cells"]["values"][0] == ["0"]
+    front, history = page_figures(page)
+    assert front_table_rows(page) == ["0"] and "Pareto front (1 trial)" in page

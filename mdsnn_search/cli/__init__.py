@@ -22,6 +22,7 @@ from mdsnn_search import __version__
 from mdsnn_search.errors import MdsnnError
 from mdsnn_search.study.storage_errors import storage_errors_as_user_errors
 from mdsnn_search.study.storage_url import RedactingFilter, redact
+from mdsnn_search.tables import counted
 
 EXIT_USER_ERROR = 2
 
@@ -72,8 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         signum = getattr(exc, "signum", signal.SIGINT)
         requeued = getattr(exc, "requeued", 0)
         done = (
-            f"; {requeued} unfinished trial(s) marked FAIL (interrupted) and queued again; "
-            "rerun to resume"
+            f"; {counted(requeued, 'unfinished trial')} marked FAIL (interrupted) and queued "
+            "again; rerun to resume"
             if requeued
             else ""
         )

@@ -19,6 +19,7 @@ from mdsnn_search.errors import ConfigError
 from mdsnn_search.outputs import PAGE, check_figure_file, check_output_file
 from mdsnn_search.results import FrontSummary, StoredStudy, TrialRecord, summarize_front
 from mdsnn_search.results.terminal import front_table, records_of
+from mdsnn_search.tables import counted
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -88,8 +89,9 @@ def run(args: argparse.Namespace) -> int:
     )
     if summary.constrained:
         console.print(
-            f"front of feasible trials only: {summary.n_infeasible} complete trial(s) "
-            "violate a constraint"
+            f"front of feasible trials only: {counted(summary.n_infeasible, 'complete trial')} "
+            + ("violates" if summary.n_infeasible == 1 else "violate")
+            + " a constraint"
         )
     for note in skipped:
         console.print(note)

@@ -102,6 +102,8 @@ class StudyDriver:
         """The claimed trials decoded into requests."""
         self.running: set[int] = set()
         """Trials of this run that an executor has started; the other claimed ones are pending."""
+        self._mine: set[int] = set()
+        """Every trial this run claimed, told or not: never counted as another run's."""
         self.completed = 0
         self.failed = 0
         self.budget: Budget = snapshot(study, spec.study.n_trials)
@@ -114,8 +116,9 @@ class StudyDriver:
 
     @property
     def elsewhere(self) -> int:
-        """Trials other runs of the study are running (at the last look)."""
-        return max(0, len(self.budget.running) - len(self._claimed))
+        """Trials other runs of the study are running (at the last look): running trials this
+        run never claimed (a trial it just told may still read RUNNING in an older look)."""
+        return sum(t.number not in self._mine for t in self.budget.running)
 
     @property
     def done(self) -> bool:
@@ -142,6 +145,7 @@ class StudyDriver:
                 return None
             # Known as ours at once: a signal from here on finds it in interrupt_open.
             self._claimed[claimed.trial.number] = claimed.trial_id
+            self._mine.add(claimed.trial.number)
             self.heartbeat.add(claimed.trial_id)
             request = self._decode(claimed)
             if request is not None:
@@ -170,6 +174,8 @@ class StudyDriver:
             )
         self._forget(number)
         self._next_look = 0.0
+        # A fresh look, so the trials done count this outcome as this run's counts do.
+        self.budget = snapshot(self.study, self.spec.study.n_trials)
         self._changed()
 
     def interrupt_open(self) -> int:

@@ -25,16 +25,17 @@ from mdsnn_search.errors import ConfigError, MdsnnError
 from mdsnn_search.execution import local_ray
 from mdsnn_search.execution.executors import Executor, open_executor
 from mdsnn_search.execution.protocol import TrialContext, TrialFn
+from mdsnn_search.execution.resources import local_node, probe_address, trial_resources
 from mdsnn_search.hardware import load_preset
 from mdsnn_search.precision import matches_layer
 from mdsnn_search.search.checks import check_inputs
 from mdsnn_search.search.driver import StudyDriver
 from mdsnn_search.search.progress import LiveProgress
-from mdsnn_search.search.teacher import ensure_teacher, ensure_teacher_outputs
+from mdsnn_search.search.teacher import TeacherInfo, ensure_teacher, ensure_teacher_outputs
 from mdsnn_search.search.trial import run_trial
 from mdsnn_search.snn.models import model_layer_table
 from mdsnn_search.spec.objectives import STUDY_TEACHER
-from mdsnn_search.spec.schema import StudySpec, absolute_paths
+from mdsnn_search.spec.schema import ExecutionConfig, StudySpec, absolute_paths
 from mdsnn_search.spec.space import LayerRoles
 from mdsnn_search.strategies.oneshot.strategy import prepare_front
 from mdsnn_search.study.budget import snapshot
@@ -151,18 +152,23 @@ def run_study(
     roles = check_spec(spec, source, storage_url=url)
     # Split once here: the teacher, its output cache and every trial use this validation split.
     bundle = load_search_dataset(spec.data)
-    check_existing(spec, source, url, accept_change=accept_spec_change)
-    local_ray.stop_orphans()  # a run killed earlier could not stop its Ray
+    stored = check_existing(spec, source, url, accept_change=accept_spec_change)
+    address = address or spec.execution.address
     address_field = "--address" if address else "execution.address"
+    _check_trial_request(spec.execution, address, address_field)
+    runnable = _runnable(spec, url)
+    teacher = None
+    if stored is None or not snapshot(stored, spec.study.n_trials).done:
+        # Before Ray starts: its processes would share the CPUs the teacher trains on.
+        with StopOnSignals():
+            teacher = _prepare_teacher(runnable, bundle, progress)
+    local_ray.stop_orphans()  # a run killed earlier could not stop its Ray
     stop = StopOnSignals()
-    with (
-        open_executor(spec.execution, address or spec.execution.address, address_field) as executor,
-        stop,
-    ):
+    with open_executor(spec.execution, address, address_field) as executor, stop:
         storage = connect(url, spec.study)
         opened = open_study(spec, source, url, storage, accept_change=accept_spec_change)
         run = _run_missing(
-            opened, _runnable(spec, url), roles, bundle, storage, executor, trial_fn, progress, stop
+            opened, runnable, roles, bundle, storage, executor, trial_fn, progress, stop, teacher
         )
         finished = snapshot(opened.study, spec.study.n_trials).finished
     return RunSummary(
@@ -177,6 +183,36 @@ def run_study(
         gpus_per_trial=executor.resources.gpus,
         study=opened.study,
     )
+
+
+def _check_trial_request(execution: ExecutionConfig, address: str | None, field: str) -> None:
+    """The per-trial request against this machine, or the cluster address answering, before the
+    teacher is trained (the executor checks the request against the cluster itself once joined).
+    """
+    if address is None:
+        where = "this machine" if execution.backend == "inline" else "the local Ray"
+        trial_resources(execution, [local_node()], where)
+    else:
+        probe_address(address, field=field)
+
+
+@dataclass(frozen=True)
+class _Teacher:
+    info: TeacherInfo
+    outputs: Path | None
+
+
+def _prepare_teacher(spec: StudySpec, bundle: DatasetBundle, progress: bool) -> _Teacher:
+    """The teacher (cached, given or trained now) and its cached outputs on the training split.
+
+    Done before the executor starts Ray, so the teacher trains as it does alone: torch's OpenMP
+    threads (one per core) spin-wait for each other, and when other processes hold a core (Ray's
+    head and its workers, which start busy) each parallel step waits for a descheduled thread.
+    On a 2-core machine that made the digits teacher train about ten times slower inside ``run``
+    than alone (README, "How long make run takes"; benchmarks/bench_teacher_epoch.py).
+    """
+    teacher = ensure_teacher(spec, bundle, progress=progress)
+    return _Teacher(teacher, ensure_teacher_outputs(spec, bundle, teacher, progress=progress))
 
 
 @dataclass(frozen=True)
@@ -196,18 +232,20 @@ def _run_missing(
     trial_fn: TrialFn,
     progress: bool,
     stop: StopOnSignals,
+    prepared: _Teacher | None,
 ) -> _Ran:
-    """The teacher, then trials until the study is complete; nothing when it already is."""
+    """Trials until the study is complete, from the prepared teacher (prepared now if the study
+    was complete when the run started and no longer is); nothing when it is complete."""
     study = opened.study
     if snapshot(study, runnable.study.n_trials).done:
         return _Ran(
             0, 0, float(study.user_attrs.get(STUDY_TEACHER, {}).get("accuracy", float("nan")))
         )
-    teacher = ensure_teacher(runnable, bundle, progress=progress)
+    prepared = prepared or _prepare_teacher(runnable, bundle, progress)
+    teacher, outputs = prepared.info, prepared.outputs
     teacher_json = teacher.to_json()
     if opened.created or opened.changes or STUDY_TEACHER not in study.user_attrs:
         study.set_user_attr(STUDY_TEACHER, teacher_json)
-    outputs = ensure_teacher_outputs(runnable, bundle, teacher, progress=progress)
     supernet = None
     if runnable.study.strategy == "oneshot":
         supernet = prepare_front(

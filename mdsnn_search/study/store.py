@@ -107,11 +107,16 @@ def connect(url: str, config: StudyConfig) -> optuna.storages.RDBStorage:
     return storage
 
 
-def check_existing(spec: StudySpec, source: str, url: str, *, accept_change: bool) -> None:
-    """Read-only: refuse a stored study that does not match ``spec``; creates and writes nothing."""
+def check_existing(
+    spec: StudySpec, source: str, url: str, *, accept_change: bool
+) -> optuna.Study | None:
+    """Read-only: refuse a stored study that does not match ``spec``; creates and writes nothing.
+    The stored study (read-only), or None when there is none yet."""
     stored = _stored_study(url, spec.study.name)
-    if stored is not None and _created(stored[0]):
-        check_matches(*stored, spec, source, url, accept_change=accept_change)
+    if stored is None or not _created(stored[0]):
+        return None
+    check_matches(*stored, spec, source, url, accept_change=accept_change)
+    return stored[0]
 
 
 def open_study(

@@ -12,6 +12,7 @@ once, after it is converted from the teacher and before training (:mod:`mdsnn_se
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from mdsnn_search.snn.neuron import compile_neurons_
 from mdsnn_search.snn.pruning import prune_channels_
 from mdsnn_search.snn.timesteps import check_student_timesteps
 from mdsnn_search.training_loop import (
+    EpochLog,
     TrainConfig,
     deterministic_kernels,
     evaluate,
@@ -49,6 +51,9 @@ KEPT_CHANNELS = "kept_channels"
 TEACHER_OUTPUTS = "teacher_outputs"
 """Metrics key of a distilled model: where its steps' teacher outputs came from
 (:data:`~mdsnn_search.distill.TeacherPath`: cached, per_batch or none)."""
+
+EpochReport = Callable[[int, float], None]
+"""``(epoch, accuracy)`` after each epoch: the learning curve :func:`run_job` reports."""
 
 TEST_ACCURACY = "test_accuracy"
 VAL_ACCURACY = "val_accuracy"
@@ -144,8 +149,13 @@ def run_job(
     progress: bool = True,
     save: bool = True,
     student: SpikingNetwork | None = None,
+    on_epoch: EpochReport | None = None,
 ) -> JobResult:
     """Train ``spec.model`` on ``spec.data``; distil from the teacher when the spec says so.
+
+    With ``on_epoch``, the model is evaluated after every epoch on the split results are chosen
+    by (validation when the bundle has one, else test) and ``on_epoch(epoch, accuracy)`` is
+    called: a search trial's learning curve.
 
     ``teacher`` and ``bundle`` may be passed in by a caller that already holds them (a search
     runs many jobs against one cached teacher and dataset), and so may ``teacher_outputs``, the
@@ -159,7 +169,7 @@ def run_job(
     bit on one machine.
     """
     with deterministic_kernels():
-        return _train(spec, teacher, bundle, teacher_outputs, progress, save, student)
+        return _train(spec, teacher, bundle, teacher_outputs, progress, save, student, on_epoch)
 
 
 def _train(
@@ -170,6 +180,7 @@ def _train(
     progress: bool,
     save: bool,
     student: SpikingNetwork | None,
+    on_epoch: EpochReport | None = None,
 ) -> JobResult:
     resolve_device(spec.training.device)  # a missing CUDA device is an error before any work
     seed_everything(spec.training.seed)
@@ -213,6 +224,10 @@ def _train(
         seed=spec.training.seed,
         with_index=cache is not None,
     )
+    eval_loader = None
+    if on_epoch is not None:
+        chosen_by = bundle.validation if bundle.validation is not None else bundle.test
+        eval_loader = make_loader(chosen_by, max(spec.training.batch_size, 256), shuffle=False)
     history = fit(
         model,
         train_loader,
@@ -220,6 +235,8 @@ def _train(
         step_loss=step_loss,
         progress=progress,
         description=spec.name,
+        eval_loader=eval_loader,
+        on_epoch=None if on_epoch is None else _epoch_accuracy(on_epoch),
     )
     metrics = evaluate_splits(model, teacher, bundle, max(spec.training.batch_size, 256))
     metrics["train_loss"] = history.history[-1].train_loss
@@ -233,6 +250,14 @@ def _train(
             spec.output_path(), model, {"spec": spec.model_dump(mode="json"), "metrics": metrics}
         )
     return JobResult(model=model, metrics=metrics, checkpoint=checkpoint)
+
+
+def _epoch_accuracy(report: EpochReport) -> Callable[[EpochLog], None]:
+    def on_epoch(log: EpochLog) -> None:
+        if log.eval_accuracy is not None:
+            report(log.epoch, log.eval_accuracy)
+
+    return on_epoch
 
 
 def evaluate_splits(

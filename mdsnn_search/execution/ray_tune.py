@@ -4,9 +4,11 @@
 ``--address``, and refuses a per-trial request no node can hold before anything is stored. Each
 study trial is then one Ray Tune trial with those resources. Ray's searcher interface is fed by
 the :class:`StudyDriver` (ask), and a Tune callback hands starts and outcomes back to it (tell),
-so the storage is written by this driver process alone. Ray's own OptunaSearch is not used: it
-leaves NaN trials RUNNING, cannot seed baselines for several objectives and cannot store a
-failure's reason (docs/design/design.md).
+so the storage is written by this driver process alone: a trial reports one Tune result per
+epoch (its validation accuracy, a row of its progress.csv), which the callback hands to the driver
+as the trial's intermediate value, and its outcome as its last result. Ray's own OptunaSearch is
+not used: it leaves NaN trials RUNNING, cannot seed baselines for several objectives and cannot
+store a failure's reason (docs/design/design.md).
 """
 
 from __future__ import annotations
@@ -29,7 +31,13 @@ from ray.tune.search import ConcurrencyLimiter, Searcher
 
 from mdsnn_search.errors import ConfigError
 from mdsnn_search.execution import local_ray
-from mdsnn_search.execution.protocol import TrialContext, TrialFn, TrialOutcome, TrialRequest
+from mdsnn_search.execution.protocol import (
+    TrialContext,
+    TrialFn,
+    TrialOutcome,
+    TrialRequest,
+    epoch_reporting,
+)
 from mdsnn_search.execution.resources import (
     NodeResources,
     TrialResources,
@@ -42,7 +50,11 @@ from mdsnn_search.spec.schema import ExecutionConfig
 _REQUEST = "request"
 """Key of the trial request (JSON) in a Ray trial's config."""
 _OUTCOME = "outcome_json"
-"""Key of the trial outcome (a JSON string) in the result a Ray trial reports."""
+"""Key of the trial outcome (a JSON string) in the result a Ray trial reports last."""
+_EPOCH = "epoch"
+_VAL_ACCURACY = "val_accuracy"
+"""Keys of the result a Ray trial reports after each epoch (one row of its progress.csv), which
+:class:`_TellDriver` hands to the driver as an intermediate value."""
 
 
 @contextmanager
@@ -210,6 +222,17 @@ class _TellDriver(_DriverBound, tune.Callback):
     ) -> None:
         self._driver.started(_number(trial))
 
+    def on_trial_result(
+        self,
+        iteration: int,
+        trials: list[Trial],
+        trial: Trial,
+        result: dict[str, Any],
+        **info: Any,
+    ) -> None:
+        if _VAL_ACCURACY in result and _OUTCOME not in result:
+            self._driver.report(_number(trial), int(result[_EPOCH]), float(result[_VAL_ACCURACY]))
+
     def on_trial_complete(
         self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
     ) -> None:
@@ -246,8 +269,13 @@ def _trainable(
 ) -> None:
     local = _local_teacher(context.teacher_checkpoint, teacher_bytes)
     request = TrialRequest.from_json(config[_REQUEST])
-    outcome = trial_fn(dataclasses.replace(context, teacher_checkpoint=local), request)
+    with epoch_reporting(_report_epoch):
+        outcome = trial_fn(dataclasses.replace(context, teacher_checkpoint=local), request)
     tune.report({_OUTCOME: json.dumps(outcome.to_json())})
+
+
+def _report_epoch(epoch: int, accuracy: float) -> None:
+    tune.report({_EPOCH: epoch, _VAL_ACCURACY: accuracy})
 
 
 def _local_teacher(path: str, payload: bytes) -> str:

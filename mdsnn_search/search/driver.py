@@ -159,6 +159,19 @@ class StudyDriver:
         self.running.add(number)
         self._changed()
 
+    def report(self, number: int, epoch: int, accuracy: float) -> None:
+        """Store a running trial's validation accuracy after ``epoch`` as its Optuna intermediate
+        value at that step (the dashboard's learning curves). Through the storage: Optuna's
+        ``Trial.report`` refuses studies of several objectives. A trial no longer this run's
+        (failed by another run meanwhile) is left alone."""
+        trial_id = self._claimed.get(number)
+        if trial_id is None or not math.isfinite(accuracy):
+            return
+        try:
+            self.storage.set_trial_intermediate_value(trial_id, epoch, float(accuracy))
+        except UpdateFinishedTrialError:
+            logger.debug("trial %d finished elsewhere; its epoch %d is not stored", number, epoch)
+
     def tell(self, number: int, outcome: TrialOutcome, trial_dir: str | None = None) -> None:
         """Record an outcome: COMPLETE with values and constraints, or FAIL with the reason.
 

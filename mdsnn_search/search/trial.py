@@ -21,7 +21,12 @@ import torch
 from mdsnn_search.checkpoint import load_checkpoint
 from mdsnn_search.data import DataConfig, DatasetBundle, load_search_dataset
 from mdsnn_search.distill import TeacherOutputCache
-from mdsnn_search.execution.protocol import TrialContext, TrialOutcome, TrialRequest
+from mdsnn_search.execution.protocol import (
+    TrialContext,
+    TrialOutcome,
+    TrialRequest,
+    report_epoch,
+)
 from mdsnn_search.hardware import estimate_cost, load_preset
 from mdsnn_search.job import TrainSpec, evaluate_splits, run_job
 from mdsnn_search.snn.models import SpikingNetwork, layer_table
@@ -81,6 +86,7 @@ def _train_and_cost(
             progress=False,
             save=False,
             student=initial,
+            on_epoch=report_epoch,
         )
         model, metrics = result.model, result.metrics
     metrics.update(cost_metrics(spec, model, student, metrics))

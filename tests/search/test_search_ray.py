@@ -69,6 +69,15 @@ def test_study_on_ray_records_results_and_a_crashed_trial(
     for trial in trials:
         assert Path(trial.user_attrs[ATTR_TRIAL_DIR]).is_dir()  # the Ray trial directory
     assert all(trial_document(t, ATTR_METRICS) for t in trials if t.state == TrialState.COMPLETE)
+    # One Tune result per epoch (1 here) reached the driver as the intermediate value, and the
+    # trial's progress.csv holds it; the FP32 baseline trains nothing.
+    for trial in (trials[1], trials[3]):
+        assert list(trial.intermediate_values) == [1]
+        progress = (Path(trial.user_attrs[ATTR_TRIAL_DIR]) / "progress.csv").read_text()
+        header, first = progress.splitlines()[:2]
+        row = dict(zip(header.split(","), first.split(","), strict=False))
+        assert float(row["val_accuracy"]) == pytest.approx(trial.intermediate_values[1])
+    assert trials[0].intermediate_values == {}
 
 
 def _free_port() -> int:

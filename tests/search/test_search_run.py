@@ -26,7 +26,7 @@ from mdsnn_search.spec.objectives import (
     ATTR_STUDENT,
     STUDY_TEACHER,
 )
-from mdsnn_search.spec.schema import load_spec
+from mdsnn_search.spec.schema import StudySpec, load_spec
 from mdsnn_search.spec.space import StudentConfig
 from mdsnn_search.study.budget import claim, interrupted_numbers, snapshot, top_up
 from mdsnn_search.study.documents import trial_document
@@ -295,3 +295,20 @@ def test_the_teacher_is_ready_before_the_executor_starts(
 
     summary = run_study(spec, trial_fn=stand_in, progress=False)
     assert seen == [True] and summary.ran_now == 4
+
+
+def test_each_trained_trial_stores_its_learning_curve(write_spec: Callable[..., Path]) -> None:
+    """Validation accuracy after every epoch, as the trial's Optuna intermediate values (the
+    dashboard's intermediate-value plot); the FP32 baseline trains nothing, so it has none."""
+    spec = load_spec(write_spec(study={"n_trials": 3}, training={"epochs": 2}))
+    run_study(spec, progress=False)
+    trials = _load_study(spec).get_trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 3
+    assert trials[0].intermediate_values == {}
+    for trial in trials[1:]:
+        curve = trial.intermediate_values
+        assert sorted(curve) == [1, 2] and all(0.0 < v <= 1.0 for v in curve.values())
+
+
+def _load_study(spec: StudySpec) -> optuna.Study:
+    return optuna.load_study(study_name=spec.study.name, storage=spec.study.storage_url())

@@ -139,13 +139,13 @@ def open_study(
         except DuplicatedStudyError:
             pass
         else:
-            _initialise(study, storage, spec, document)
+            _initialise(study, storage, spec, document, url)
             return OpenedStudy(study, created=True)
     study = optuna.load_study(study_name=name, storage=storage)
     if not _wait_until_created(study, spec.study.grace_period_s):
         # Its creating run died half-way (or it is not ours): finish the creation, if it matches.
         _check_directions(study, spec, source, url)
-        _initialise(study, storage, spec, document)
+        _initialise(study, storage, spec, document, url)
         return OpenedStudy(study, created=True)
     changes = check_matches(study, storage, spec, source, url, accept_change=accept_change)
     legacy = STUDY_SPEC_HASH not in study.user_attrs
@@ -153,7 +153,7 @@ def open_study(
         _adopt_legacy(study, storage)
     if changes or legacy:
         set_study_document(storage, study, STUDY_SPEC, document)
-        save_spec_artifact(storage, study, document)
+        save_spec_artifact(storage, study, document, url)
         study.set_user_attr(STUDY_SPEC_HASH, spec_hash(document))
     return OpenedStudy(study, created=False, changes=changes)
 
@@ -215,6 +215,7 @@ def _initialise(
     storage: optuna.storages.BaseStorage,
     spec: StudySpec,
     document: dict[str, Any],
+    url: str,
 ) -> None:
     """The new study's whole queue (baselines first), metric names, then its spec hash: other runs
     wait for the hash, so when they see it, the queue is complete. Also finishes a creation its
@@ -228,7 +229,7 @@ def _initialise(
         warnings.simplefilter("ignore", ExperimentalWarning)
         study.set_metric_names(list(spec.study.objectives))
     set_study_document(storage, study, STUDY_SPEC, document)
-    save_spec_artifact(storage, study, document)
+    save_spec_artifact(storage, study, document, url)
     study.set_user_attr(STUDY_SPEC_HASH, spec_hash(document))
 
 

@@ -115,7 +115,7 @@ def test_dashboard_shows_what_pareto_shows(
     monkeypatch.chdir(tmp_path)
     stored = open_stored_study(built.spec_path)
     assert stored.storage is not None
-    save_spec_artifact(stored.storage, stored.study, stored.spec_document)
+    save_spec_artifact(stored.storage, stored.study, stored.spec_document, built.url)
     assert cli.main(["pareto", *built.args(), "--json", "--no-files"]) == 0
     front = [t["number"] for t in json.loads(capsys.readouterr().out)["front"]]
     study_id = stored.storage.get_study_id_from_name(stored.name)

@@ -17,6 +17,7 @@ from mdsnn_search import cli
 from mdsnn_search.results import open_stored_study, summarize_front
 from mdsnn_search.results.plotdata import plot_data
 from mdsnn_search.results.terminal import front_table, records_of
+from mdsnn_search.study.folder import study_folder
 
 
 def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, object]:
@@ -99,7 +100,9 @@ def test_writes_png_and_html_report(
     image = matplotlib.image.imread(png)
     assert image.shape[0] > 500 and image.shape[1] > 800
     assert image[..., :3].std() > 0.05  # not a blank canvas
-    page = (work / "studies" / "t" / "pareto.html").read_text()
+    folder = work / study_folder("t", built.url)
+    assert folder.name.startswith("t-")  # not the default storage: a folder of its own
+    page = (folder / "pareto.html").read_text()
     assert not re.search(r"<script[^>]*\bsrc=", page) and "plotly.js v" in page.lower()
     front, history, importances = page_figures(page)
     traces = {trace.get("name"): trace for trace in front["data"]}
@@ -126,7 +129,7 @@ def test_writes_png_and_html_report(
     assert history["data"][0]["y"][-1] == pytest.approx(0.8842)
     assert {trace["name"] for trace in importances["data"]} >= {"validation accuracy"}
     assert front_table_rows(page) == [str(n) for n in (0, 1, 4, 6, 3)]
-    assert not (work / "studies" / "t" / "pareto.png").exists()
+    assert not (folder / "pareto.png").exists()
     assert built.db_digest() == before
 
 

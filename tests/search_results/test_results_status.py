@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 
 import pytest
 from results_studies import Built
 
 from mdsnn_search import cli
+from mdsnn_search.tables import format_value
 
 
 def test_status_table_counts_and_failures(
@@ -68,3 +70,31 @@ def test_student_summary_of_a_searched_student() -> None:
         "distill": {"layers": "all"},
     }
     assert student_summary(uniform) == "W4 U4 BN8 Dall"
+
+
+def test_status_on_an_80_column_terminal_splits_no_number(
+    make_study: Callable[..., Built],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """16 trials at 80 columns: every number of ``--json`` shows whole (as one word), lines fit,
+    nothing is cut, and 16 trials take no 119 lines (each trial a block of three or four)."""
+    from results_studies import Row
+
+    from mdsnn_search.cli import status
+    from mdsnn_search.terminal import console
+
+    rows = [Row(0.9 + 0.005 * i, 1e-10 * (1 + i % 5)) for i in range(16)]
+    built = make_study(rows)
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setattr(status, "console", console())
+    assert cli.main(["status", *built.args()]) == 0
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out).splitlines()
+    assert max(map(len, lines)) <= 80 and "…" not in "".join(lines)
+    assert len(lines) <= 2 + 16 * 4  # title, counts, at most four lines a trial
+    words = set(" ".join(lines).split())
+    assert cli.main(["status", *built.args(), "--json"]) == 0
+    for trial in json.loads(capsys.readouterr().out)["trials"]:
+        accuracy = format_value(trial["values"]["accuracy"] * 100.0)
+        assert {f"#{trial['number']}", accuracy, format_value(trial["values"]["edap"])} <= words

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,6 +83,12 @@ class TrialRecord:
     def student_summary(self) -> str:
         return student_summary(self.student)
 
+    @property
+    def feasibility(self) -> str | None:
+        """``feasible``, or ``infeasible:`` and each violated constraint (:func:`feasibility`);
+        None when no constraint was evaluated."""
+        return feasibility(self.constraints) if self.constrained else None
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "number": self.number,
@@ -92,6 +98,7 @@ class TrialRecord:
             "feasible": self.feasible,
             "constrained": self.constrained,
             "constraints": self.constraints,
+            "feasibility": self.feasibility,
             "duration_s": self.duration_s,
             "datetime_start": self.datetime_start,
             "fail_reason": self.fail_reason,
@@ -107,6 +114,23 @@ def constraint_values(trial: FrozenTrial) -> dict[str, float]:
     if isinstance(stored, dict):
         return {str(k): float(v) for k, v in stored.items()}
     return {str(k): float(v) for k, v in trial.constraints.items()}
+
+
+def feasibility(constraints: Mapping[str, float]) -> str:
+    """What a person reads of a trial's constraints, wherever it is listed (the tables, the
+    report, the dashboard's trial attributes): ``feasible``, or ``infeasible:`` and by how much
+    each violated limit is exceeded (the accuracy drop in points of validation accuracy, the
+    split the constraint is judged on)."""
+    violated = [_violation(name, slack) for name, slack in constraints.items() if slack > 0.0]
+    return "infeasible: " + "; ".join(violated) if violated else "feasible"
+
+
+def _violation(name: str, slack: float) -> str:
+    if name == "accuracy_drop":
+        return f"validation accuracy drop {100.0 * slack:.2f} points over max_accuracy_drop"
+    if name == "edap":
+        return f"EDAP {slack:.3g} J s mm2 over max_edap"
+    return f"{name} {slack:.4g} over its limit"
 
 
 def is_feasible(trial: FrozenTrial) -> bool | None:

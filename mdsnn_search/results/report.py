@@ -225,7 +225,7 @@ def hover_attrs(trial: FrozenTrial, record: TrialRecord) -> dict[str, Any]:
     if isinstance(record.metrics.get(TEST_ACCURACY), (int, float)):
         attrs["test accuracy (%)"] = round(100 * record.metrics[TEST_ACCURACY], 2)
     if record.constrained:
-        attrs["feasible"] = record.feasible
+        attrs["feasibility"] = record.feasibility
         attrs.update({f"constraint {k}": v for k, v in record.constraints.items()})
     return attrs
 

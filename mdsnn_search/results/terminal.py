@@ -19,7 +19,7 @@ from mdsnn_search.results.storage import StoredStudy
 from mdsnn_search.results.tables import failure_rows, front_rows, status_rows
 from mdsnn_search.tables import counted
 
-TEXT_COLUMNS = frozenset({"state", "baseline", "student", "reason", "feasible"})
+TEXT_COLUMNS = frozenset({"state", "baseline", "student", "reason", "feasibility"})
 """Left-aligned columns; numbers are right-aligned."""
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import optuna
 
-from mdsnn_search.results.records import student_summary
+from mdsnn_search.results.records import feasibility, student_summary
 from mdsnn_search.spec.objectives import ATTR_CONSTRAINTS, ATTR_FEASIBLE
 
 if TYPE_CHECKING:
@@ -30,6 +30,10 @@ BITS_PREFIX = "bits."
 or batch norm)."""
 ATTR_DISTILL = "distill"
 """The distillation settings on one line: distilled layers, loss weights, temperatures."""
+ATTR_FEASIBILITY = "feasibility"
+"""``feasible``, or ``infeasible:`` and the violated constraints, as every listing shows it
+(:func:`~mdsnn_search.results.records.feasibility`): the dashboard's trial table and trial page
+show it beside the state, which says only "Complete"."""
 ATTR_ACCURACY_DROP = "accuracy_drop"
 """Teacher accuracy minus the trial's (validation), the quantity ``max_accuracy_drop`` limits."""
 MAX_ATTR_CHARS = 1024
@@ -76,14 +80,27 @@ def distill_line(distill: Mapping[str, Any]) -> str:
 
 def store_constraints(trial: optuna.Trial, constraints: Mapping[str, float]) -> None:
     """Constraint values (<= 0 holds) where Optuna and optuna-dashboard both read them, in the
-    order given; their names and the feasibility (a boolean) as user attributes."""
+    order given; their names, the feasibility (a boolean) and its readable line as user
+    attributes."""
     storage = trial.storage
     study_id = storage.get_study_id_from_name(trial.study.study_name)
     trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
     values = [float(v) for v in constraints.values()]
     storage.set_trial_system_attr(trial_id, OPTUNA_CONSTRAINTS, values)
-    trial.set_user_attr(ATTR_CONSTRAINTS, dict(constraints))
-    trial.set_user_attr(ATTR_FEASIBLE, all(v <= 0 for v in values))
+    for key, value in constraint_attrs(constraints).items():
+        trial.set_user_attr(key, value)
+
+
+def constraint_attrs(constraints: Mapping[str, float]) -> dict[str, Any]:
+    """The user attributes of a trial's constraints: by name, whether all hold, and (when there
+    are any) the readable line."""
+    attrs: dict[str, Any] = {
+        ATTR_CONSTRAINTS: {k: float(v) for k, v in constraints.items()},
+        ATTR_FEASIBLE: all(v <= 0 for v in constraints.values()),
+    }
+    if constraints:
+        attrs[ATTR_FEASIBILITY] = feasibility(constraints)
+    return attrs
 
 
 SHOWN_METRICS = (

@@ -29,12 +29,15 @@ from mdsnn_search.distill import (
     make_distill_step,
 )
 from mdsnn_search.errors import ConfigError
+from mdsnn_search.hardware import DEFAULT_PRESET, estimate_cost, load_preset
 from mdsnn_search.outputs import PlainName
+from mdsnn_search.precision import PrecisionConfig
 from mdsnn_search.snn.bn_recalibration import recalibrate_bn_
 from mdsnn_search.snn.config import ModelConfig
-from mdsnn_search.snn.models import SpikingNetwork, build_model, student_from_teacher
+from mdsnn_search.snn.models import SpikingNetwork, build_model, layer_table, student_from_teacher
+from mdsnn_search.snn.monitor import layer_activity
 from mdsnn_search.snn.neuron import compile_neurons_
-from mdsnn_search.snn.pruning import prune_channels_
+from mdsnn_search.snn.pruning import kept_channel_activity, kept_fractions, prune_channels_
 from mdsnn_search.snn.timesteps import check_student_timesteps
 from mdsnn_search.training_loop import (
     EpochLog,
@@ -62,6 +65,17 @@ TEST = "test"
 split's."""
 
 
+class CrossbarCost(BaseModel):
+    """The crossbar a trained network is costed on (a study's ``hardware`` section)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    preset: str = Field(DEFAULT_PRESET, description="preset name under simulators/ or a file")
+    use_measured_activity: bool = Field(
+        True, description="cost with the network's measured spike rates (event mode)"
+    )
+
+
 class TrainSpec(BaseModel):
     """The document ``mdsnn-search train`` reads: data, model, training, optional teacher."""
 
@@ -77,6 +91,9 @@ class TrainSpec(BaseModel):
     )
     output: Path | None = Field(
         None, description="where to save the checkpoint (default studies/runs/NAME.pt)"
+    )
+    hardware: CrossbarCost = Field(
+        CrossbarCost(), description="the crossbar the trained network's EDAP is reported on"
     )
 
     @model_validator(mode="after")
@@ -225,6 +242,7 @@ def _train(
         with_index=cache is not None,
     )
     eval_loader = None
+    eval_split = "validation" if bundle.validation is not None else "test"
     if on_epoch is not None:
         chosen_by = bundle.validation if bundle.validation is not None else bundle.test
         eval_loader = make_loader(chosen_by, max(spec.training.batch_size, 256), shuffle=False)
@@ -237,6 +255,7 @@ def _train(
         description=spec.name,
         eval_loader=eval_loader,
         on_epoch=None if on_epoch is None else _epoch_accuracy(on_epoch),
+        eval_split=eval_split,
     )
     metrics = evaluate_splits(model, teacher, bundle, max(spec.training.batch_size, 256))
     metrics["train_loss"] = history.history[-1].train_loss
@@ -250,6 +269,51 @@ def _train(
             spec.output_path(), model, {"spec": spec.model_dump(mode="json"), "metrics": metrics}
         )
     return JobResult(model=model, metrics=metrics, checkpoint=checkpoint)
+
+
+COST_KEYS = (
+    "energy_pj",
+    "latency_ns",
+    "area_um2",
+    "edp",
+    "edap",
+    "ops",
+    "synops",
+    "tops_per_w",
+    "tops_per_mm2",
+)
+"""The cost totals a trained network's metrics hold."""
+
+
+def network_cost(
+    model: SpikingNetwork,
+    precision: PrecisionConfig,
+    hardware: CrossbarCost,
+    data_timesteps: int,
+    metrics: dict[str, Any],
+) -> dict[str, Any]:
+    """Crossbar cost totals (:data:`COST_KEYS`) of ``model`` at ``precision``, with its activity
+    as measured in ``metrics`` (the split it was chosen by; a search's validation split).
+
+    Membrane bits are each layer's stored word (``u_bits``, derived for integer membranes), the
+    kept channels those of the model's masks, the timesteps those the network runs (T_s).
+    """
+    table = layer_table(model)
+    keep_fraction = kept_fractions(model)
+    activity = None
+    if hardware.use_measured_activity:
+        measured = layer_activity(metrics["layer_input_rates"], metrics["layer_firing_rates"])
+        activity = kept_channel_activity(table, measured, keep_fraction)
+    report = estimate_cost(
+        table,
+        load_preset(hardware.preset),
+        timesteps=model.run_timesteps(data_timesteps),
+        precision=precision.resolve([row.name for row in table]),
+        keep_fraction=keep_fraction,
+        activity=activity,
+    )
+    totals = report.to_dict()
+    return {key: totals[key] for key in COST_KEYS}
 
 
 def _epoch_accuracy(report: EpochReport) -> Callable[[EpochLog], None]:

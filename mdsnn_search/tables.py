@@ -28,6 +28,11 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+def percent(fraction: float) -> str:
+    """An accuracy as a person reads it: ``99.65 %`` (stored as a fraction, read in percent)."""
+    return f"{100.0 * fraction:.2f} %"
+
+
 def counted(n: int, noun: str, plural: str | None = None) -> str:
     """``1 trial``, ``2 trials``: every count a message prints goes through here, so none reads
     "1 trials" (``plural`` for nouns that do not take an ``s``)."""

@@ -194,9 +194,11 @@ def fit(
     progress: bool = True,
     description: str = "train",
     on_epoch: Callable[[EpochLog], None] | None = None,
+    eval_split: str = "eval",
 ) -> TrainResult:
     """Train ``model`` in place for ``config.epochs`` epochs; evaluate after each if asked, and
-    hand each epoch's log to ``on_epoch`` (a search reports its learning curve from there).
+    hand each epoch's log to ``on_epoch`` (a search reports its learning curve from there);
+    ``eval_split`` names the evaluated split in the progress line.
 
     With ``config.precise_bn`` the BN statistics are re-estimated over ``train_loader`` at the
     end (:mod:`mdsnn_search.snn.bn_recalibration`), so what is evaluated or saved next uses the
@@ -246,7 +248,7 @@ def fit(
                 on_epoch(log)
             status = f"epoch {epoch}/{config.epochs} loss {train_loss:.4f}"
             if log.eval_accuracy is not None:
-                status += f" acc {log.eval_accuracy:.2%}"
+                status += f" {eval_split} accuracy {100.0 * log.eval_accuracy:.2f} %"
             bar.report(status)
             logger.info("%s: %s", description, status)
     compile_neurons_(model, False)  # evaluation and BN re-estimation would each compile anew

@@ -18,7 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "train",
         help="train one model from a YAML config",
         description="Train one spiking network (a teacher, a quantized student, or a trial "
-        "exported from a study) and print its accuracy and spiking activity.",
+        "exported from a study) and print its accuracy (test split, in percent), its EDAP on "
+        "the config's crossbar (hardware.preset) and its spiking activity.",
     )
     parser.add_argument(
         "config", type=Path, help="train config (YAML): data, model, training, [teacher, distill]"
@@ -40,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mdsnn_search.files import load_config, validate_mapping
-    from mdsnn_search.job import TrainSpec, run_job
+    from mdsnn_search.job import TrainSpec, network_cost, run_job
 
     spec = load_config(TrainSpec, args.config)
     updates: dict[str, Any] = {}
@@ -55,12 +56,16 @@ def run(args: argparse.Namespace) -> int:
     _check_before_training(spec, args)
     result = run_job(spec, progress=not args.json)
     metrics = dict(result.metrics)
+    cost = network_cost(
+        result.model, spec.model.precision, spec.hardware, spec.data.timesteps, metrics
+    )
+    metrics.update(cost)
     metrics["checkpoint"] = str(result.checkpoint) if result.checkpoint else None
     metrics["precision"] = result.model.precision_labels()
     if args.json:
         print_json(metrics)
     else:
-        _print_tables(spec.name, metrics)
+        _print_tables(spec.name, metrics, spec.hardware.preset)
     return 0
 
 
@@ -85,15 +90,25 @@ def _check_before_training(spec: TrainSpec, args: argparse.Namespace) -> None:
         raise ConfigError(f"{args.config}: {exc}") from None
 
 
-def _print_tables(name: str, metrics: dict[str, Any]) -> None:
-    summary = [
-        ("accuracy", metrics["accuracy"]),
+def _print_tables(name: str, metrics: dict[str, Any], preset: str) -> None:
+    from mdsnn_search.job import TEST_ACCURACY, VAL_ACCURACY
+    from mdsnn_search.tables import percent
+
+    summary: list[tuple[str, Any]] = [("test accuracy", percent(metrics[TEST_ACCURACY]))]
+    if VAL_ACCURACY in metrics:
+        summary.append(("validation accuracy", percent(metrics[VAL_ACCURACY])))
+    summary += [
+        (f"EDAP on {preset} (J s mm2)", metrics["edap"]),
+        ("energy (pJ)", metrics["energy_pj"]),
+        ("latency (ns)", metrics["latency_ns"]),
         ("spikes per sample", metrics["spikes_per_sample"]),
         ("test loss", metrics["loss"]),
         ("final train loss", metrics["train_loss"]),
         ("checkpoint", metrics["checkpoint"]),
     ]
-    console.print(rich_table(f"{name}: results", ["metric", "value"], summary))
+    console.print(
+        rich_table(f"{name}: results", ["metric", "value"], summary, text_columns={"value"})
+    )
     firing = metrics["layer_firing_rates"]
     inputs = metrics["layer_input_rates"]
     mismatch = metrics.get("membrane_mismatch") or {}

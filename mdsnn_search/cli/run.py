@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from mdsnn_search.results.terminal import front_document, front_table
     from mdsnn_search.search.run import run_study
     from mdsnn_search.spec.schema import load_spec
-    from mdsnn_search.tables import counted
+    from mdsnn_search.tables import counted, percent
 
     spec = load_spec(args.spec)
     if args.n_trials is not None and args.n_trials < 1:
@@ -70,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
             f"study {summary.study_name} ({summary.storage_url}): "
             f"{summary.finished}/{counted(summary.total, 'trial')} finished, "
             f"{summary.ran_now} run now ({summary.failed_now} failed); "
-            f"teacher accuracy {summary.teacher_accuracy:.2%}"
+            f"teacher accuracy {percent(summary.teacher_accuracy)} (validation), "
+            f"{percent(summary.teacher_test_accuracy)} (test)"
         )
         console.print(front_table(summary.study))
     if summary.all_failed:

@@ -201,6 +201,11 @@ def _hover_study(stored: StoredStudy, records: Sequence[TrialRecord]) -> optuna.
         if trial.state == TrialState.COMPLETE:
             shown = copy.copy(trial)
             shown.user_attrs = hover_attrs(trial, by_number[trial.number])
+            # Optuna's hover lists the values as stored: accuracy in percent, as everywhere.
+            shown.values = [
+                100.0 * v if name == "accuracy" else v
+                for name, v in zip(stored.objectives, trial.values, strict=True)
+            ]
         else:
             shown = create_trial(state=TrialState.FAIL)
         view.add_trial(shown)
@@ -210,7 +215,7 @@ def _hover_study(stored: StoredStudy, records: Sequence[TrialRecord]) -> optuna.
 def hover_attrs(trial: FrozenTrial, record: TrialRecord) -> dict[str, Any]:
     """What the front's hover shows of a trial besides number, values and parameters: its short
     stored attributes (code, bits per layer, distillation; read from the student for trials
-    stored before them), test accuracy and constraints."""
+    stored before them), validation and test accuracy in percent, and feasibility."""
     attrs: dict[str, Any] = {"baseline": record.baseline} if record.baseline else {}
     shown = {
         k: v
@@ -222,6 +227,8 @@ def hover_attrs(trial: FrozenTrial, record: TrialRecord) -> dict[str, Any]:
         if isinstance(record.student.get("distill"), dict):
             shown[ATTR_DISTILL] = distill_line(record.student["distill"])
     attrs.update(shown)
+    if "accuracy" in record.values:
+        attrs["validation accuracy (%)"] = round(100 * record.values["accuracy"], 2)
     if isinstance(record.metrics.get(TEST_ACCURACY), (int, float)):
         attrs["test accuracy (%)"] = round(100 * record.metrics[TEST_ACCURACY], 2)
     if record.constrained:

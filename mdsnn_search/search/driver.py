@@ -270,7 +270,8 @@ class StudyDriver:
         set_trial_document(trial, ATTR_METRICS, metrics)
         for key, value in shown_metrics(metrics).items():
             trial.set_user_attr(key, value)
-        trial.set_user_attr(ATTR_ACCURACY_DROP, self.teacher_accuracy - float(metrics["accuracy"]))
+        drop = self.teacher_accuracy - float(metrics["accuracy"])
+        trial.set_user_attr(ATTR_ACCURACY_DROP, 100.0 * drop)
         store_constraints(trial, self._constraints(metrics))
         trial.study.tell(trial, [float(v) for v in values])  # type: ignore[arg-type]
         self.completed += 1

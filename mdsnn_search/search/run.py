@@ -34,7 +34,7 @@ from mdsnn_search.search.progress import LiveProgress
 from mdsnn_search.search.teacher import TeacherInfo, ensure_teacher, ensure_teacher_outputs
 from mdsnn_search.search.trial import run_trial
 from mdsnn_search.snn.models import model_layer_table
-from mdsnn_search.spec.objectives import STUDY_TEACHER
+from mdsnn_search.spec.objectives import STUDY_TEACHER, TEST_ACCURACY
 from mdsnn_search.spec.schema import ExecutionConfig, StudySpec, absolute_paths
 from mdsnn_search.spec.space import LayerRoles
 from mdsnn_search.strategies.oneshot.strategy import prepare_front
@@ -57,6 +57,8 @@ class RunSummary:
     ran_now: int
     failed_now: int
     teacher_accuracy: float
+    """On the validation split (what students are judged against)."""
+    teacher_test_accuracy: float
     cpus_per_trial: float
     gpus_per_trial: float
     study: optuna.Study = field(repr=False, compare=False)
@@ -179,6 +181,7 @@ def run_study(
         ran_now=run.completed + run.failed,
         failed_now=run.failed,
         teacher_accuracy=run.teacher_accuracy,
+        teacher_test_accuracy=run.teacher_test_accuracy,
         cpus_per_trial=executor.resources.cpus,
         gpus_per_trial=executor.resources.gpus,
         study=opened.study,
@@ -220,6 +223,7 @@ class _Ran:
     completed: int
     failed: int
     teacher_accuracy: float
+    teacher_test_accuracy: float
 
 
 def _run_missing(
@@ -238,9 +242,9 @@ def _run_missing(
     was complete when the run started and no longer is); nothing when it is complete."""
     study = opened.study
     if snapshot(study, runnable.study.n_trials).done:
-        return _Ran(
-            0, 0, float(study.user_attrs.get(STUDY_TEACHER, {}).get("accuracy", float("nan")))
-        )
+        stored = study.user_attrs.get(STUDY_TEACHER, {})
+        nan = float("nan")
+        return _Ran(0, 0, float(stored.get("accuracy", nan)), float(stored.get(TEST_ACCURACY, nan)))
     prepared = prepared or _prepare_teacher(runnable, bundle, progress)
     teacher, outputs = prepared.info, prepared.outputs
     teacher_json = teacher.to_json()
@@ -278,7 +282,7 @@ def _run_missing(
             if stop.received is not None:
                 raise RunInterrupted(stop.received, requeued) from None
             raise
-    return _Ran(driver.completed, driver.failed, teacher.accuracy)
+    return _Ran(driver.completed, driver.failed, teacher.accuracy, teacher.test_accuracy)
 
 
 def _reporter(progress: bool) -> Callable[[str], None]:

@@ -27,11 +27,8 @@ from mdsnn_search.execution.protocol import (
     TrialRequest,
     report_epoch,
 )
-from mdsnn_search.hardware import estimate_cost, load_preset
-from mdsnn_search.job import TrainSpec, evaluate_splits, run_job
-from mdsnn_search.snn.models import SpikingNetwork, layer_table
-from mdsnn_search.snn.monitor import layer_activity
-from mdsnn_search.snn.pruning import kept_channel_activity, kept_fractions
+from mdsnn_search.job import CrossbarCost, TrainSpec, evaluate_splits, network_cost, run_job
+from mdsnn_search.snn.models import SpikingNetwork
 from mdsnn_search.spec.schema import StudySpec
 from mdsnn_search.spec.space import StudentConfig, is_full_precision_student
 from mdsnn_search.strategies.oneshot.supernet import Supernet
@@ -98,38 +95,9 @@ def cost_metrics(
     spec: StudySpec, model: SpikingNetwork, student: StudentConfig, metrics: dict[str, Any]
 ) -> dict[str, Any]:
     """Crossbar cost of ``model`` at the student's precision, with its activity measured on the
-    validation split (the test split is only reported).
-
-    Membrane bits are each layer's stored word (``u_bits``, derived for integer membranes), the
-    kept channels those of the model's masks, the timesteps those the student runs (T_s).
-    """
-    table = layer_table(model)
-    keep_fraction = kept_fractions(model)
-    activity = None
-    if spec.hardware.use_measured_activity:
-        measured = layer_activity(metrics["layer_input_rates"], metrics["layer_firing_rates"])
-        activity = kept_channel_activity(table, measured, keep_fraction)
-    report = estimate_cost(
-        table,
-        load_preset(spec.hardware.preset),
-        timesteps=model.run_timesteps(spec.data.timesteps),
-        precision=student.precision.resolve([row.name for row in table]),
-        keep_fraction=keep_fraction,
-        activity=activity,
-    )
-    totals = report.to_dict()
-    keys = (
-        "energy_pj",
-        "latency_ns",
-        "area_um2",
-        "edp",
-        "edap",
-        "ops",
-        "synops",
-        "tops_per_w",
-        "tops_per_mm2",
-    )
-    return {key: totals[key] for key in keys}
+    validation split (the test split is only reported): :func:`~mdsnn_search.job.network_cost`."""
+    hardware = CrossbarCost.model_validate(spec.hardware.model_dump())
+    return network_cost(model, student.precision, hardware, spec.data.timesteps, metrics)
 
 
 def _supernet_student(

@@ -34,8 +34,9 @@ ATTR_FEASIBILITY = "feasibility"
 """``feasible``, or ``infeasible:`` and the violated constraints, as every listing shows it
 (:func:`~mdsnn_search.results.records.feasibility`): the dashboard's trial table and trial page
 show it beside the state, which says only "Complete"."""
-ATTR_ACCURACY_DROP = "accuracy_drop"
-"""Teacher accuracy minus the trial's (validation), the quantity ``max_accuracy_drop`` limits."""
+ATTR_ACCURACY_DROP = "validation accuracy drop (points)"
+"""Teacher accuracy minus the trial's on the validation split, in percentage points: the quantity
+``max_accuracy_drop`` limits (as a fraction there)."""
 MAX_ATTR_CHARS = 1024
 """optuna-dashboard 0.21 cuts a (JSON) attribute value at this many characters."""
 OPTUNA_CONSTRAINTS = "constraints"
@@ -104,8 +105,6 @@ def constraint_attrs(constraints: Mapping[str, float]) -> dict[str, Any]:
 
 
 SHOWN_METRICS = (
-    "val_accuracy",
-    "test_accuracy",
     "edap",
     "energy_pj",
     "latency_ns",
@@ -113,11 +112,24 @@ SHOWN_METRICS = (
     "spikes_per_sample",
     "tops_per_w",
 )
-"""Metrics shown one per attribute; every metric is in the trial's ``metrics`` document."""
+"""Metrics shown one per attribute as stored; every metric is in the trial's ``metrics``
+document."""
+SHOWN_ACCURACIES = {
+    "val_accuracy": "validation accuracy (%)",
+    "test_accuracy": "test accuracy (%)",
+}
+"""Accuracies shown one per attribute, in percent and named by their split, as every table
+shows them (stored as fractions in ``metrics``)."""
 
 
 def shown_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: metrics[k] for k in SHOWN_METRICS if isinstance(metrics.get(k), (int, float))}
+    shown = {
+        label: 100.0 * metrics[key]
+        for key, label in SHOWN_ACCURACIES.items()
+        if isinstance(metrics.get(key), (int, float))
+    }
+    shown.update({k: metrics[k] for k in SHOWN_METRICS if isinstance(metrics.get(k), (int, float))})
+    return shown
 
 
 def short(text: str) -> str:

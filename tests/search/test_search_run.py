@@ -122,7 +122,15 @@ def test_study_stores_objectives_metrics_and_configs(
         study.user_attrs[STUDY_TEACHER]["accuracy"]
         - trial_document(searched, ATTR_METRICS)["accuracy"]
     )
-    assert searched.user_attrs[ATTR_ACCURACY_DROP] == pytest.approx(drop)
+    assert searched.user_attrs[ATTR_ACCURACY_DROP] == pytest.approx(100.0 * drop)  # points
+    metrics = trial_document(searched, ATTR_METRICS)
+    assert searched.user_attrs["validation accuracy (%)"] == pytest.approx(
+        100.0 * metrics["val_accuracy"]
+    )
+    assert searched.user_attrs["test accuracy (%)"] == pytest.approx(
+        100.0 * metrics["test_accuracy"]
+    )
+    assert "val_accuracy" not in searched.user_attrs  # no fraction a person would misread
     assert searched.constraints == {"0": pytest.approx(drop - 0.5)}
 
 

@@ -90,6 +90,7 @@ class Row:
     distilled: tuple[str, ...] = ("conv1", "conv2")
     constraint: float | None = None
     reason: str | None = None
+    test_accuracy: float | None = None
 
 
 DEFAULT_ROWS = [
@@ -160,6 +161,7 @@ def metrics(row: Row) -> dict[str, Any]:
         "spikes_per_sample": 900.0 * (row.edap / 1e-9) ** 0.2,  # FP32 spikes most
         "layer_firing_rates": {"conv1": 0.1, "conv2": 0.05},
         "membrane_mismatch": {"conv1": 0.01},
+        **({"test_accuracy": row.test_accuracy} if row.test_accuracy is not None else {}),
     }
 
 

@@ -125,7 +125,7 @@ def test_writes_png_and_html_report(
     baseline = traces["baseline w4u4"]
     assert baseline["marker"]["symbol"].endswith("-open")  # the trial under it stays visible
     assert (baseline["x"], baseline["y"]) == ([1e-10], [90.0])
-    assert any("teacher 95.0%" in a["text"] for a in front["layout"]["annotations"])
+    assert any("teacher 95.00 % (validation)" in a["text"] for a in front["layout"]["annotations"])
     assert history["data"][0]["y"][-1] == pytest.approx(0.8842)
     assert {trace["name"] for trace in importances["data"]} >= {"validation accuracy"}
     assert front_table_rows(page) == [str(n) for n in (0, 1, 4, 6, 3)]
@@ -209,3 +209,33 @@ def test_report_of_a_study_too_small_for_importances(
     assert "parameter importances need 2 complete trials with every parameter" in page
     front, history = page_figures(page)
     assert front_table_rows(page) == ["0"] and "Pareto front (1 trial)" in page
+
+
+def test_a_plot_draws_points_and_reference_lines_on_one_split(
+    make_study: Callable[..., Built],
+) -> None:
+    """Validation accuracy, the split the front is chosen on and the floor judged on, for the
+    points, the teacher line and the floor line alike, in percent; each hover adds the test
+    accuracy. A point under the floor is an infeasible trial, and only those are."""
+    rows = [
+        Row(0.93, 2e-10, test_accuracy=0.97, constraint=-0.03),  # drop 0.02: feasible
+        Row(0.89, 1e-10, test_accuracy=0.96, constraint=0.01),  # drop 0.06: infeasible
+    ]
+    built = make_study(rows, constraints={"max_accuracy_drop": 0.05})
+    stored = open_stored_study(built.spec_path)
+    records = records_of(stored)
+    data = plot_data(
+        stored, records, summarize_front(stored.study, stored.objectives, stored.directions)
+    )
+    assert data.y.title == "validation accuracy (%)"
+    assert [(p.number, p.y) for p in data.points] == [
+        (0, pytest.approx(93.0)),
+        (1, pytest.approx(89.0)),
+    ]
+    assert data.hlines == [
+        (pytest.approx(95.0), "teacher 95.00 % (validation)"),
+        (pytest.approx(90.0), "accuracy floor 90.00 % (validation)"),
+    ]
+    floor = data.hlines[1][0]
+    assert [p.y < floor for p in data.points] == [r.feasible is False for r in records]
+    assert "validation accuracy 89.00 %, test accuracy 96.00 %" in data.points[1].text

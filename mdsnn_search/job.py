@@ -12,6 +12,7 @@ once, after it is converted from the teacher and before training (:mod:`mdsnn_se
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,9 @@ from mdsnn_search.distill import (
     make_distill_step,
 )
 from mdsnn_search.errors import ConfigError
+from mdsnn_search.hardware import DEFAULT_PRESET, estimate_cost, load_preset
 from mdsnn_search.metrics import (
+    COST_METRICS,
     KEPT_CHANNELS,
     TEACHER_OUTPUTS,
     TEST,
@@ -36,13 +39,16 @@ from mdsnn_search.metrics import (
     VAL_ACCURACY,
 )
 from mdsnn_search.outputs import PlainName
+from mdsnn_search.precision import PrecisionConfig
 from mdsnn_search.snn.bn_recalibration import recalibrate_bn_
 from mdsnn_search.snn.config import ModelConfig
-from mdsnn_search.snn.models import SpikingNetwork, build_model, student_from_teacher
+from mdsnn_search.snn.models import SpikingNetwork, build_model, layer_table, student_from_teacher
+from mdsnn_search.snn.monitor import layer_activity
 from mdsnn_search.snn.neuron import compile_neurons_
-from mdsnn_search.snn.pruning import prune_channels_
+from mdsnn_search.snn.pruning import kept_channel_activity, kept_fractions, prune_channels_
 from mdsnn_search.snn.timesteps import check_student_timesteps
 from mdsnn_search.training_loop import (
+    EpochLog,
     TrainConfig,
     deterministic_kernels,
     evaluate,
@@ -50,6 +56,20 @@ from mdsnn_search.training_loop import (
     resolve_device,
     seed_everything,
 )
+
+EpochReport = Callable[[int, float], None]
+"""``(epoch, accuracy)`` after each epoch: the learning curve :func:`run_job` reports."""
+
+
+class CrossbarCost(BaseModel):
+    """The crossbar a trained network is costed on (a study's ``hardware`` section)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    preset: str = Field(DEFAULT_PRESET, description="preset name under simulators/ or a file")
+    use_measured_activity: bool = Field(
+        True, description="cost with the network's measured spike rates (event mode)"
+    )
 
 
 class TrainSpec(BaseModel):
@@ -67,6 +87,9 @@ class TrainSpec(BaseModel):
     )
     output: Path | None = Field(
         None, description="where to save the checkpoint (default studies/runs/NAME.pt)"
+    )
+    hardware: CrossbarCost = Field(
+        CrossbarCost(), description="the crossbar the trained network's EDAP is reported on"
     )
 
     @model_validator(mode="after")
@@ -139,8 +162,13 @@ def run_job(
     progress: bool = True,
     save: bool = True,
     student: SpikingNetwork | None = None,
+    on_epoch: EpochReport | None = None,
 ) -> JobResult:
     """Train ``spec.model`` on ``spec.data``; distil from the teacher when the spec says so.
+
+    With ``on_epoch``, the model is evaluated after every epoch on the split results are chosen
+    by (validation when the bundle has one, else test) and ``on_epoch(epoch, accuracy)`` is
+    called: a search trial's learning curve.
 
     ``teacher`` and ``bundle`` may be passed in by a caller that already holds them (a search
     runs many jobs against one cached teacher and dataset), and so may ``teacher_outputs``, the
@@ -154,7 +182,7 @@ def run_job(
     bit on one machine.
     """
     with deterministic_kernels():
-        return _train(spec, teacher, bundle, teacher_outputs, progress, save, student)
+        return _train(spec, teacher, bundle, teacher_outputs, progress, save, student, on_epoch)
 
 
 def _train(
@@ -165,6 +193,7 @@ def _train(
     progress: bool,
     save: bool,
     student: SpikingNetwork | None,
+    on_epoch: EpochReport | None = None,
 ) -> JobResult:
     resolve_device(spec.training.device)  # a missing CUDA device is an error before any work
     seed_everything(spec.training.seed)
@@ -208,6 +237,11 @@ def _train(
         seed=spec.training.seed,
         with_index=cache is not None,
     )
+    eval_loader = None
+    eval_split = "validation" if bundle.validation is not None else "test"
+    if on_epoch is not None:
+        chosen_by = bundle.validation if bundle.validation is not None else bundle.test
+        eval_loader = make_loader(chosen_by, max(spec.training.batch_size, 256), shuffle=False)
     history = fit(
         model,
         train_loader,
@@ -215,6 +249,9 @@ def _train(
         step_loss=step_loss,
         progress=progress,
         description=spec.name,
+        eval_loader=eval_loader,
+        on_epoch=None if on_epoch is None else _epoch_accuracy(on_epoch),
+        eval_split=eval_split,
     )
     metrics = evaluate_splits(model, teacher, bundle, max(spec.training.batch_size, 256))
     metrics["train_loss"] = history.history[-1].train_loss
@@ -228,6 +265,46 @@ def _train(
             spec.output_path(), model, {"spec": spec.model_dump(mode="json"), "metrics": metrics}
         )
     return JobResult(model=model, metrics=metrics, checkpoint=checkpoint)
+
+
+def network_cost(
+    model: SpikingNetwork,
+    precision: PrecisionConfig,
+    hardware: CrossbarCost,
+    data_timesteps: int,
+    metrics: dict[str, Any],
+) -> dict[str, Any]:
+    """Crossbar cost totals (:data:`~mdsnn_search.metrics.COST_METRICS`) of ``model`` at
+    ``precision``, with its activity as measured in ``metrics`` (the split it was chosen by; a
+    search's validation split).
+
+    Membrane bits are each layer's stored word (``u_bits``, derived for integer membranes), the
+    kept channels those of the model's masks, the timesteps those the network runs (T_s).
+    """
+    table = layer_table(model)
+    keep_fraction = kept_fractions(model)
+    activity = None
+    if hardware.use_measured_activity:
+        measured = layer_activity(metrics["layer_input_rates"], metrics["layer_firing_rates"])
+        activity = kept_channel_activity(table, measured, keep_fraction)
+    report = estimate_cost(
+        table,
+        load_preset(hardware.preset),
+        timesteps=model.run_timesteps(data_timesteps),
+        precision=precision.resolve([row.name for row in table]),
+        keep_fraction=keep_fraction,
+        activity=activity,
+    )
+    totals = report.to_dict()
+    return {key: totals[key] for key in COST_METRICS}
+
+
+def _epoch_accuracy(report: EpochReport) -> Callable[[EpochLog], None]:
+    def on_epoch(log: EpochLog) -> None:
+        if log.eval_accuracy is not None:
+            report(log.epoch, log.eval_accuracy)
+
+    return on_epoch
 
 
 def evaluate_splits(

@@ -103,7 +103,8 @@ class EpochLog:
     epoch: int
     train_loss: float
     lr: float
-    test_accuracy: float | None = None
+    eval_accuracy: float | None = None
+    """On ``fit``'s ``eval_loader`` (a search's validation split), when it was given one."""
 
 
 @dataclass
@@ -192,8 +193,12 @@ def fit(
     eval_loader: Iterable[Batch] | None = None,
     progress: bool = True,
     description: str = "train",
+    on_epoch: Callable[[EpochLog], None] | None = None,
+    eval_split: str = "eval",
 ) -> TrainResult:
-    """Train ``model`` in place for ``config.epochs`` epochs; evaluate after each if asked.
+    """Train ``model`` in place for ``config.epochs`` epochs; evaluate after each if asked, and
+    hand each epoch's log to ``on_epoch`` (a search reports its learning curve from there);
+    ``eval_split`` names the evaluated split in the progress line.
 
     With ``config.precise_bn`` the BN statistics are re-estimated over ``train_loader`` at the
     end (:mod:`mdsnn_search.snn.bn_recalibration`), so what is evaluated or saved next uses the
@@ -237,11 +242,13 @@ def fit(
             if scheduler is not None:
                 scheduler.step()
             if eval_loader is not None:
-                log.test_accuracy = evaluate(model, eval_loader, device=device).accuracy
+                log.eval_accuracy = evaluate(model, eval_loader, device=device).accuracy
             result.history.append(log)
+            if on_epoch is not None:
+                on_epoch(log)
             status = f"epoch {epoch}/{config.epochs} loss {train_loss:.4f}"
-            if log.test_accuracy is not None:
-                status += f" acc {log.test_accuracy:.2%}"
+            if log.eval_accuracy is not None:
+                status += f" {eval_split} accuracy {100.0 * log.eval_accuracy:.2f} %"
             bar.report(status)
             logger.info("%s: %s", description, status)
     compile_neurons_(model, False)  # evaluation and BN re-estimation would each compile anew

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,15 @@ def test_train_tables_and_a_distilled_student(
     )
     assert main(["train", str(teacher_config)]) == 0
     out = capsys.readouterr().out
-    assert "accuracy" in out and "firing rate" in out
+    assert "firing rate" in out
+    results = {
+        cells[0]: cells[1]
+        for cells in ([c.strip() for c in line.split("│")[1:-1]] for line in out.splitlines())
+        if len(cells) == 2
+    }
+    # The accuracy in percent with its split, and the network's EDAP on the default crossbar.
+    assert re.fullmatch(r"\d{1,3}\.\d\d %", results["test accuracy"])
+    assert float(results["EDAP on rram_64 (J s mm2)"]) > 0
     layers = {
         cells[0]: cells[1]
         for cells in ([c.strip() for c in line.split("│")[1:-1]] for line in out.splitlines())
@@ -68,6 +77,7 @@ def test_train_tables_and_a_distilled_student(
     assert main(["train", str(student), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert set(result["membrane_mismatch"]) == {"conv1", "conv2", "conv3", "conv4"}
+    assert result["edap"] > 0 and result["test_accuracy"] == result["accuracy"]
 
 
 def test_train_into_a_log_prints_one_line_per_epoch(

@@ -3,9 +3,9 @@
 Each subcommand lives in its own module of this package with ``register(subparsers)``; modules are
 listed in :data:`SUBCOMMANDS`. This module only builds the parser, turns user errors
 (:class:`MdsnnError`) into one line on stderr and exit status 2 and a stopping signal into one line
-and 128 + its number, and keeps storage passwords out of everything it prints or logs. Subcommand
-modules import their heavy dependencies (torch, ray) inside their handlers, so ``--help`` stays
-fast.
+and 128 + its number, and keeps storage passwords out of everything it prints or logs (argument
+errors included). Subcommand modules import their heavy dependencies (torch, ray) inside their
+handlers, so ``--help`` stays fast.
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from mdsnn_search import __version__
 from mdsnn_search.errors import MdsnnError, shortened
+from mdsnn_search.tables import counted
 
 EXIT_USER_ERROR = 2
 
@@ -26,8 +28,20 @@ SUBCOMMANDS = ("run", "validate", "status", "pareto", "export", "dashboard", "re
 """Subcommand modules, in help order."""
 
 
+class RedactingParser(argparse.ArgumentParser):
+    """An argument parser whose errors never show a password: argparse echoes what it refuses
+    (``unrecognized arguments: --storage postgresql://user:secret@...``). Subcommand parsers are
+    of this class too (``add_subparsers`` makes its parsers of the parent's class)."""
+
+    def error(self, message: str) -> NoReturn:
+        from mdsnn_search.study.storage_url import redact
+
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {redact(message)}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = RedactingParser(
         prog="mdsnn-search",
         description="Search quantized spiking networks for accuracy against crossbar EDAP.",
     )
@@ -64,8 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         signum = getattr(exc, "signum", signal.SIGINT)
         requeued = getattr(exc, "requeued", 0)
         done = (
-            f"; {requeued} unfinished trial(s) marked FAIL (interrupted) and queued again; "
-            "rerun to resume"
+            f"; {counted(requeued, 'unfinished trial')} marked FAIL (interrupted) and queued "
+            "again; rerun to resume"
             if requeued
             else ""
         )

@@ -19,11 +19,12 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from mdsnn_search.cli.render import print_json
+from mdsnn_search.cli.render import console, print_json
 from mdsnn_search.errors import ConfigError
 from mdsnn_search.hardware import (
     DEFAULT_PRESET,
     ConfigBatch,
+    CostReport,
     LayerSpec,
     estimate_cost,
     load_preset,
@@ -137,27 +138,34 @@ def run(args: argparse.Namespace) -> int:
     report = estimate_cost(
         layers, preset, **config
     )  # checks every input before the sensitivity uses it
+    # Written first, so that every mode (--sensitivity, --json) says where it went.
+    figure = _plot(report, args.plot) if args.plot is not None else None
     if args.sensitivity:
         rows = sensitivity(layers, preset, ConfigBatch.of(layers, **config))
         if args.json:
             totals = {**report.totals(), **{k: getattr(report, k) for k in TABLE_EXTRAS}}
-            print_json({"totals": totals, "sensitivity": [asdict(row) for row in rows]})
+            document = {"totals": totals, "sensitivity": [asdict(row) for row in rows]}
+            print_json({**document, **({"plot": figure} if figure else {})})
         else:
             from mdsnn_search.hardware.render import render_sensitivity
 
             render_sensitivity(report, rows)
-        return 0
-    if args.plot is not None:
-        from mdsnn_search.hardware.plot import plot_breakdown
-
-        plot_breakdown(report, args.plot)
-    if args.json:
-        print_json(report.to_dict())
+    elif args.json:
+        print_json({**report.to_dict(), **({"plot": figure} if figure else {})})
     else:
         from mdsnn_search.hardware.render import render
 
         render(report)
+    if figure is not None and not args.json:
+        console.print(f"plot: {figure}")
     return 0
+
+
+def _plot(report: CostReport, path: Path) -> str:
+    """The breakdown figure at ``path``; its absolute path, for the user to find it."""
+    from mdsnn_search.hardware.plot import plot_breakdown
+
+    return str(plot_breakdown(report, path).resolve())
 
 
 def _layer_table(args: argparse.Namespace) -> list[LayerSpec]:

@@ -11,7 +11,8 @@ of a tunnel to this port).
 
 Constraints are stored in the form optuna-dashboard reads, so its Pareto view tells feasible and
 infeasible trials apart as ``mdsnn-search pareto`` does; the study's specs are served from
-``studies/NAME/artifacts/`` (see the README for what the dashboard shows and what it does not).
+``artifacts/`` of the study's folder (see the README for what the dashboard shows and what it
+does not).
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     from optuna.artifacts import FileSystemArtifactStore
     from optuna_dashboard import wsgi  # slow (imports scikit-learn), so after the checks
 
-    artifacts = artifact_folder(stored.name)
+    artifacts = artifact_folder(stored.name, stored.storage_url)
     app = wsgi(storage, FileSystemArtifactStore(str(artifacts)) if artifacts.is_dir() else None)
     served = HostCheckApp(
         app if args.allow_writes else ReadOnlyApp(app), {*LOOPBACK_HOSTS, *args.host}

@@ -1,9 +1,10 @@
 """``mdsnn-search export SPEC --trials 12 15`` (or ``--front``): trials as train configs.
 
 Each chosen trial becomes one self-contained YAML that ``mdsnn-search train FILE`` accepts from any
-folder (teacher and output are absolute paths), in ``studies/NAME/exports/`` unless ``--out`` says
-otherwise. ``--epochs`` sets the retraining budget. Files of the same name are replaced only if they
-were exported before; ``--force`` replaces any file.
+folder (teacher and output are absolute paths), in ``exports/`` of the study's folder
+(:mod:`mdsnn_search.study.folder`) unless ``--out`` says otherwise. ``--epochs`` sets the
+retraining budget. Files of the same name are replaced only if they were exported before;
+``--force`` replaces any file.
 """
 
 from __future__ import annotations
@@ -57,7 +58,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--front", action="store_true", help="export every trial on the Pareto front"
     )
     parser.add_argument(
-        "--out", type=Path, metavar="DIR", help="output folder (default studies/NAME/exports/)"
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="output folder (default exports/ in the study's folder)",
     )
     parser.add_argument(
         "--epochs",

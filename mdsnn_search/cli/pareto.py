@@ -1,9 +1,10 @@
 """``mdsnn-search pareto SPEC``: the Pareto front of a stored study, its hypervolume and plots.
 
-Writes ``studies/NAME/pareto.png`` (matplotlib) and ``pareto.html`` (Optuna's plotly figures, one
-self-contained page) unless told otherwise (``--plot``,
-``--html``, ``--no-files``); files it did not write are replaced only with ``--force``. The
-hypervolume's reference point is documented in :mod:`mdsnn_search.results.front`.
+Writes ``pareto.png`` (matplotlib) and ``pareto.html`` (Optuna's plotly figures, one
+self-contained page) into the study's folder (``studies/NAME/`` for the default storage,
+``studies/NAME-<hash>/`` for another; :mod:`mdsnn_search.study.folder`) unless told otherwise
+(``--plot``, ``--html``, ``--no-files``); files it did not write are replaced only with
+``--force``. The hypervolume's reference point is documented in :mod:`mdsnn_search.results.front`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from mdsnn_search.errors import ConfigError
 from mdsnn_search.outputs import PAGE, check_figure_file, check_output_file
 from mdsnn_search.results import FrontSummary, StoredStudy, TrialRecord, summarize_front
 from mdsnn_search.results.terminal import front_table, records_of
+from mdsnn_search.tables import counted
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,10 +32,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add_study_arguments(parser)
     parser.add_argument(
-        "--plot", type=Path, metavar="PNG", help="plot file (default studies/NAME/pareto.png)"
+        "--plot",
+        type=Path,
+        metavar="PNG",
+        help="plot file (default pareto.png in the study's folder)",
     )
     parser.add_argument(
-        "--html", type=Path, metavar="HTML", help="page file (default studies/NAME/pareto.html)"
+        "--html",
+        type=Path,
+        metavar="HTML",
+        help="page file (default pareto.html in the study's folder)",
     )
     parser.add_argument("--no-files", action="store_true", help="write neither plot nor page")
     parser.add_argument(
@@ -88,8 +96,9 @@ def run(args: argparse.Namespace) -> int:
     )
     if summary.constrained:
         console.print(
-            f"front of feasible trials only: {summary.n_infeasible} complete trial(s) "
-            "violate a constraint"
+            f"front of feasible trials only: {counted(summary.n_infeasible, 'complete trial')} "
+            + ("violates" if summary.n_infeasible == 1 else "violate")
+            + " a constraint"
         )
     for note in skipped:
         console.print(note)

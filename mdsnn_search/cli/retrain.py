@@ -18,7 +18,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "train",
         help="train one model from a YAML config",
         description="Train one spiking network (a teacher, a quantized student, or a trial "
-        "exported from a study) and print its accuracy and spiking activity.",
+        "exported from a study) and print its accuracy (test split, in percent), its EDAP on "
+        "the config's crossbar (hardware.preset) and its spiking activity.",
     )
     parser.add_argument(
         "config", type=Path, help="train config (YAML): data, model, training, [teacher, distill]"
@@ -41,18 +42,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     from mdsnn_search.files import load_config
-    from mdsnn_search.job import TrainSpec, run_job
+    from mdsnn_search.job import TrainSpec, network_cost, run_job
 
     spec = with_overrides(load_config(TrainSpec, args.config), args.output, args.epochs)
     check_before_training(spec, args.config, output_given=args.output is not None, force=args.force)
     result = run_job(spec, progress=not args.json)
     metrics = dict(result.metrics)
+    cost = network_cost(
+        result.model, spec.model.precision, spec.hardware, spec.data.timesteps, metrics
+    )
+    metrics.update(cost)
     metrics["checkpoint"] = str(result.checkpoint) if result.checkpoint else None
     metrics["precision"] = result.model.precision_labels()
     if args.json:
         print_json(metrics)
     else:
-        _print_tables(spec.name, metrics)
+        _print_tables(spec.name, metrics, spec.hardware.preset)
     return 0
 
 
@@ -102,15 +107,25 @@ def check_before_training(
         raise ConfigError(f"{source}: {exc}") from None
 
 
-def _print_tables(name: str, metrics: dict[str, Any]) -> None:
-    summary = [
-        ("accuracy", metrics["accuracy"]),
+def _print_tables(name: str, metrics: dict[str, Any], preset: str) -> None:
+    from mdsnn_search.metrics import TEST_ACCURACY, VAL_ACCURACY
+    from mdsnn_search.tables import percent
+
+    summary: list[tuple[str, Any]] = [("test accuracy", percent(metrics[TEST_ACCURACY]))]
+    if VAL_ACCURACY in metrics:
+        summary.append(("validation accuracy", percent(metrics[VAL_ACCURACY])))
+    summary += [
+        (f"EDAP on {preset} (J s mm2)", metrics["edap"]),
+        ("energy (pJ)", metrics["energy_pj"]),
+        ("latency (ns)", metrics["latency_ns"]),
         ("spikes per sample", metrics["spikes_per_sample"]),
         ("test loss", metrics["loss"]),
         ("final train loss", metrics["train_loss"]),
         ("checkpoint", metrics["checkpoint"]),
     ]
-    console.print(rich_table(f"{name}: results", ["metric", "value"], summary))
+    console.print(
+        rich_table(f"{name}: results", ["metric", "value"], summary, text_columns={"value"})
+    )
     firing = metrics["layer_firing_rates"]
     inputs = metrics["layer_input_rates"]
     mismatch = metrics.get("membrane_mismatch") or {}

@@ -49,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from mdsnn_search.results.terminal import front_document, front_table
     from mdsnn_search.search.run import run_study
     from mdsnn_search.spec.schema import load_spec
+    from mdsnn_search.tables import counted, percent
 
     spec = load_spec(args.spec)
     if args.n_trials is not None and args.n_trials < 1:
@@ -67,9 +68,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         console.print(
             f"study {summary.study_name} ({summary.storage_url}): "
-            f"{summary.finished}/{summary.total} trials finished, "
+            f"{summary.finished}/{counted(summary.total, 'trial')} finished, "
             f"{summary.ran_now} run now ({summary.failed_now} failed); "
-            f"teacher accuracy {summary.teacher_accuracy:.2%}"
+            f"teacher accuracy {percent(summary.teacher_accuracy)} (validation), "
+            f"{percent(summary.teacher_test_accuracy)} (test)"
         )
         console.print(front_table(summary.study))
     if summary.all_failed:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mdsnn_search.outputs import check_plain_name
 from mdsnn_search.results import StoredStudy, open_stored_study
+from mdsnn_search.study import folder
 
 
 def add_study_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +34,6 @@ def open_from_args(args: argparse.Namespace) -> StoredStudy:
 
 
 def study_folder(stored: StoredStudy) -> Path:
-    """Where results of a study go by default: ``studies/NAME/`` (so NAME must be a plain name)."""
-    check_plain_name(stored.name, "the study name (it names the folder studies/NAME)")
-    return Path("studies") / stored.name
+    """Where results of a study go by default: its folder, one per storage and name
+    (:mod:`mdsnn_search.study.folder`)."""
+    return folder.study_folder(stored.name, stored.storage_url)

@@ -26,6 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from mdsnn_search.search.run import check_spec
     from mdsnn_search.spec.schema import load_spec
     from mdsnn_search.study.storage_url import masked
+    from mdsnn_search.tables import counted
 
     spec = load_spec(args.spec)
     roles = check_spec(spec, args.spec)
@@ -55,8 +56,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         console.print(
             f"{args.spec}: valid. Study {spec.study.name!r} in {summary['storage']}, "
-            f"{spec.study.n_trials} trials, sampler {spec.study.sampler}, "
+            f"{counted(spec.study.n_trials, 'trial')}, sampler {spec.study.sampler}, "
             f"objectives {summary['objectives']}; "
-            f"{len(roles.layers)} weight layers, {len(roles.spiking)} spiking; {per_trial}."
+            f"{counted(len(roles.layers), 'weight layer')}, {len(roles.spiking)} spiking; "
+            f"{per_trial}."
         )
     return 0

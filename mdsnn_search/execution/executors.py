@@ -7,12 +7,19 @@ per-trial request against what the machine or cluster has, before the study is t
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
-from mdsnn_search.execution.protocol import TrialContext, TrialFn, TrialOutcome, TrialSource
+from mdsnn_search.execution.protocol import (
+    TrialContext,
+    TrialFn,
+    TrialOutcome,
+    TrialSource,
+    epoch_reporting,
+)
 from mdsnn_search.execution.resources import TrialResources, local_node, trial_resources
 from mdsnn_search.spec.schema import ExecutionConfig
 
@@ -60,7 +67,8 @@ class InlineExecutor:
                 continue
             driver.started(request.number)
             try:
-                outcome = trial_fn(context, request)
+                with epoch_reporting(functools.partial(driver.report, request.number)):
+                    outcome = trial_fn(context, request)
             except Exception as exc:
                 outcome = TrialOutcome.from_exception(exc)
             driver.tell(request.number, outcome)

@@ -8,6 +8,11 @@ The driver (:mod:`driver`) asks for a :class:`TrialRequest`, an executor (:mod:`
 where it arrives. Where they cross Ray (its trial config, its reported result) they travel as
 their JSON form (:meth:`TrialRequest.to_json`, :meth:`TrialOutcome.to_json`), so Ray's logs and
 checkpoints hold nothing this package must import to read.
+
+While a trial runs, :func:`report_epoch` hands its validation accuracy after each epoch to
+whatever the executor set with :func:`epoch_reporting` (the driver, directly or through Ray
+Tune's per-epoch results), so the study stores the trial's learning curve as Optuna
+intermediate values. The trial function's signature stays ``(context, request)``.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ import base64
 import enum
 import errno
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, field_serializer, field_validator
@@ -159,9 +166,34 @@ class TrialSource(Protocol):
 
     def started(self, number: int) -> None: ...
 
+    def report(self, number: int, epoch: int, accuracy: float) -> None: ...
+
     def tell(self, number: int, outcome: TrialOutcome, trial_dir: str | None = None) -> None: ...
 
 
 TrialFn = Callable[[TrialContext, TrialRequest], TrialOutcome]
 """Runs one trial; :func:`mdsnn_search.search.trial.run_trial` in the product, a cheap stand-in
 in tests of the driver."""
+
+
+EpochReporter = Callable[[int, float], None]
+"""``(epoch, validation accuracy)``, called once per epoch by a running trial."""
+
+_epoch_reporter: ContextVar[EpochReporter | None] = ContextVar("epoch_reporter", default=None)
+
+
+@contextmanager
+def epoch_reporting(reporter: EpochReporter) -> Iterator[None]:
+    """Within it, :func:`report_epoch` calls ``reporter`` (an executor wraps each trial)."""
+    token = _epoch_reporter.set(reporter)
+    try:
+        yield
+    finally:
+        _epoch_reporter.reset(token)
+
+
+def report_epoch(epoch: int, accuracy: float) -> None:
+    """Report one epoch's validation accuracy of the running trial; nothing outside a trial."""
+    reporter = _epoch_reporter.get()
+    if reporter is not None:
+        reporter(epoch, accuracy)

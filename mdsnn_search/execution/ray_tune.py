@@ -5,8 +5,11 @@
 study trial is then one Ray Tune trial with those resources. Ray's searcher interface is fed by
 the study's driver (:class:`~mdsnn_search.execution.protocol.TrialSource`: ask), and a Tune
 callback hands starts and outcomes back to it (tell), so the storage is written by this driver
-process alone. Ray's own OptunaSearch is not used: it leaves NaN trials RUNNING, cannot seed
-baselines for several objectives and cannot store a failure's reason (docs/design/design.md).
+process alone: a trial reports one Tune result per epoch (its validation accuracy, a row of its
+progress.csv), which the callback hands to the driver as the trial's intermediate value, and its
+outcome as its last result. Ray's own OptunaSearch is not used: it leaves NaN trials RUNNING,
+cannot seed baselines for several objectives and cannot store a failure's reason
+(docs/design/design.md).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from mdsnn_search.execution.protocol import (
     TrialOutcome,
     TrialRequest,
     TrialSource,
+    epoch_reporting,
 )
 from mdsnn_search.execution.resources import (
     NodeResources,
@@ -47,7 +51,11 @@ from mdsnn_search.spec.schema import ExecutionConfig
 _REQUEST = "request"
 """Key of the trial request (JSON) in a Ray trial's config."""
 _OUTCOME = "outcome_json"
-"""Key of the trial outcome (a JSON string) in the result a Ray trial reports."""
+"""Key of the trial outcome (a JSON string) in the result a Ray trial reports last."""
+_EPOCH = "epoch"
+_VAL_ACCURACY = "val_accuracy"
+"""Keys of the result a Ray trial reports after each epoch (one row of its progress.csv), which
+:class:`_TellDriver` hands to the driver as an intermediate value."""
 
 
 @contextmanager
@@ -215,6 +223,17 @@ class _TellDriver(_DriverBound, tune.Callback):
     ) -> None:
         self._driver.started(_number(trial))
 
+    def on_trial_result(
+        self,
+        iteration: int,
+        trials: list[Trial],
+        trial: Trial,
+        result: dict[str, Any],
+        **info: Any,
+    ) -> None:
+        if _VAL_ACCURACY in result and _OUTCOME not in result:
+            self._driver.report(_number(trial), int(result[_EPOCH]), float(result[_VAL_ACCURACY]))
+
     def on_trial_complete(
         self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
     ) -> None:
@@ -251,8 +270,13 @@ def _trainable(
 ) -> None:
     local = _local_teacher(context.teacher_checkpoint, teacher_bytes)
     request = TrialRequest.from_json(config[_REQUEST])
-    outcome = trial_fn(context.model_copy(update={"teacher_checkpoint": local}), request)
+    with epoch_reporting(_report_epoch):
+        outcome = trial_fn(context.model_copy(update={"teacher_checkpoint": local}), request)
     tune.report({_OUTCOME: json.dumps(outcome.to_json())})
+
+
+def _report_epoch(epoch: int, accuracy: float) -> None:
+    tune.report({_EPOCH: epoch, _VAL_ACCURACY: accuracy})
 
 
 def _local_teacher(path: str, payload: bytes) -> str:

@@ -100,12 +100,25 @@ def _percent(part: float, whole: float) -> str:
 
 
 def conventions_text(report: CostReport) -> Text:
+    """The conventions, one per line; a group of them (the quirks) as one indented line each."""
     text = Text("Conventions\n", style="bold")
     for key, value in report.conventions.items():
-        text.append(f"  {key}: {value}\n")
+        if isinstance(value, dict):
+            text.append(f"  {key}:\n")
+            for name, setting in value.items():
+                text.append(f"    {name}: {_setting(setting)}\n")
+        else:
+            text.append(f"  {key}: {_setting(value)}\n")
     for warning in report.warnings:
         text.append(f"warning: {warning}\n", style="yellow")
     return text
+
+
+def _setting(value: object) -> str:
+    """A convention's value as a person reads it: a switch is on or off."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
 
 
 def render(report: CostReport, console: Console | None = None) -> None:

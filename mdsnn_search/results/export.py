@@ -86,6 +86,7 @@ def trial_train_spec(
         "teacher": _teacher_checkpoint(stored, trial),
         "distill": student.get("distill"),
         "output": str(out_dir / f"{name}.pt"),
+        "hardware": spec.hardware.model_dump(mode="json"),
     }
     return validate_mapping(TrainSpec, document, where)
 

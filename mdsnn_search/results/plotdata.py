@@ -2,8 +2,11 @@
 
 Axes: the first two objectives. When exactly one of them is maximised (accuracy), it goes on the
 y axis, so the front rises to the upper left; cost axes are logarithmic when all their values are
-positive. Accuracy is drawn in percent and on the test split: the front is chosen on the
-validation split and reported on test (docs/design/methods.md section 7), so the axis says so.
+positive. Accuracy is drawn in percent and on the validation split, the one the front is chosen
+on and the accuracy constraint judged on, and so are its reference lines: the teacher's
+validation accuracy and the floor ``max_accuracy_drop`` sets below it, so a point under the floor
+is exactly an infeasible trial. The test split's accuracy, which a front reports
+(docs/design/methods.md section 7), is in each point's hover and the tables.
 Studies with more than two objectives get a note that only the first two are drawn; their front
 is still the front over all objectives.
 """
@@ -17,6 +20,7 @@ from mdsnn_search.metrics import TEST_ACCURACY
 from mdsnn_search.results.front import FrontSummary
 from mdsnn_search.results.records import TrialRecord
 from mdsnn_search.results.storage import StoredStudy
+from mdsnn_search.tables import percent
 
 BASELINE_MARKERS = ("*", "D", "s", "^", "v", "P", "X", "h")
 BASELINE_COLORS = (
@@ -93,8 +97,8 @@ def plot_data(
     points = [
         Point(
             number=r.number,
-            x=_reported(r, x.objective) * x.scale,
-            y=_reported(r, y.objective) * y.scale,
+            x=r.values[x.objective] * x.scale,
+            y=r.values[y.objective] * y.scale,
             kind="front"
             if r.number in front_numbers
             else ("infeasible" if r.feasible is False else "trial"),
@@ -123,26 +127,23 @@ def plot_data(
     return data
 
 
-def _reported(record: TrialRecord, name: str) -> float:
-    """The value a plot reports: accuracy on the test split (where the trial stored it), any other
-    objective as stored."""
-    test = record.metrics.get(TEST_ACCURACY) if name == "accuracy" else None
-    return float(test) if isinstance(test, (int, float)) else record.values[name]
-
-
 def _axis(stored: StoredStudy, name: str, index: int, values: list[float], direction: str) -> Axis:
     if name == "accuracy":
-        return Axis(
-            name, index, "test accuracy (%); front chosen on validation", log=False, scale=100.0
-        )
+        return Axis(name, index, "validation accuracy (%)", log=False, scale=100.0)
     log = direction == "minimize" and bool(values) and min(values) > 0
     return Axis(name, index, stored.label(name), log=log, scale=1.0)
 
 
 def _hover(record: TrialRecord) -> str:
     head = f"trial {record.number}" + (f" [{record.baseline}]" if record.baseline else "")
-    values = ", ".join(f"{k}={v:.4g}" for k, v in record.values.items())
-    return f"{head}: {values}; {record.student_summary}"
+    values = [
+        f"validation accuracy {percent(v)}" if k == "accuracy" else f"{k} {v:.4g}"
+        for k, v in record.values.items()
+    ]
+    test = record.metrics.get(TEST_ACCURACY)
+    if "accuracy" in record.values and isinstance(test, (int, float)):
+        values.insert(1, f"test accuracy {percent(test)}")
+    return f"{head}: {', '.join(values)}; {record.student_summary}"
 
 
 def _step_line(points: list[Point], directions: tuple[str, str]) -> list[tuple[float, float]]:
@@ -159,13 +160,16 @@ def _step_line(points: list[Point], directions: tuple[str, str]) -> list[tuple[f
 
 
 def _add_reference_lines(data: PlotData, stored: StoredStudy) -> None:
-    teacher_accuracy = stored.teacher.get(TEST_ACCURACY, stored.teacher.get("accuracy"))
+    """The teacher and the accuracy floor on the validation split, as the points are drawn."""
+    teacher_accuracy = stored.teacher.get("accuracy")
     limits = stored.constraints
     for axis, lines in ((data.y, data.hlines), (data.x, data.vlines)):
         if axis.objective == "accuracy" and isinstance(teacher_accuracy, (int, float)):
-            lines.append((teacher_accuracy * axis.scale, f"teacher {teacher_accuracy * 100:.1f}%"))
+            lines.append(
+                (teacher_accuracy * axis.scale, f"teacher {percent(teacher_accuracy)} (validation)")
+            )
             if "max_accuracy_drop" in limits:
                 floor = teacher_accuracy - limits["max_accuracy_drop"]
-                lines.append((floor * axis.scale, f"accuracy floor {floor * 100:.1f}%"))
+                lines.append((floor * axis.scale, f"accuracy floor {percent(floor)} (validation)"))
         if axis.objective == "edap" and "max_edap" in limits:
             lines.append((limits["max_edap"] * axis.scale, f"max EDAP {limits['max_edap']:.3g}"))

@@ -21,7 +21,7 @@ from mdsnn_search.spec.objectives import (
     ATTR_METRICS,
     ATTR_STUDENT,
 )
-from mdsnn_search.spec.summary import student_summary
+from mdsnn_search.spec.summary import feasibility, student_summary
 from mdsnn_search.study.budget import STALE
 from mdsnn_search.study.documents import trial_document
 
@@ -83,6 +83,12 @@ class TrialRecord:
     def student_summary(self) -> str:
         return student_summary(self.student)
 
+    @property
+    def feasibility(self) -> str | None:
+        """``feasible``, or ``infeasible:`` and each violated constraint (:func:`feasibility`);
+        None when no constraint was evaluated."""
+        return feasibility(self.constraints) if self.constrained else None
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "number": self.number,
@@ -92,6 +98,7 @@ class TrialRecord:
             "feasible": self.feasible,
             "constrained": self.constrained,
             "constraints": self.constraints,
+            "feasibility": self.feasibility,
             "duration_s": self.duration_s,
             "datetime_start": self.datetime_start,
             "fail_reason": self.fail_reason,

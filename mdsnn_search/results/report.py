@@ -8,6 +8,11 @@ hypervolume history (``plot_hypervolume_history``, normalised like ``pareto``'s 
 parameter importances (``plot_param_importances``), then the front as a table. plotly.js is
 inlined once, so the page needs no network and can be mailed.
 
+The front table is a plain HTML ``<table>``, not a plotly table: a plotly figure has a fixed
+height, and its rows (wrapped student codes make them taller than any fixed guess) scroll out of
+sight under it, so a page could show the table's header alone. An HTML table grows with its rows,
+every one of them visible.
+
 The front's hover shows each trial's number, values, parameters and a short per-layer view of
 its student (bits per layer, distilled layers, loss weights), not every stored attribute.
 """
@@ -40,10 +45,15 @@ from mdsnn_search.study.trial_attrs import (
     BITS_PREFIX,
     distill_line,
 )
-from mdsnn_search.tables import format_value
+from mdsnn_search.tables import counted, format_value
 
 BASELINE_SYMBOLS = ("star", "diamond", "square", "triangle-up", "triangle-down", "pentagon")
 INFEASIBLE_COLOR = "#7f7f7f"
+TABLE_STYLE = (
+    "<style>table.front{border-collapse:collapse;font-family:sans-serif;font-size:14px}"
+    "table.front th,table.front td{border:1px solid #ccc;padding:4px 8px;text-align:right}"
+    "table.front th{background:#f3f3f3}</style>"
+)
 MIN_IMPORTANCE_TRIALS = 2
 """Optuna's importance evaluators need two complete trials with parameters (fewer: a note)."""
 
@@ -64,15 +74,15 @@ def pareto_report(
     notes = list(data.notes) + ([note] if note else [])
     if importances is not None:
         figures.append(importances)
-    figures.append(_table_figure(*front))
     parts = [
         figure.to_html(full_html=False, include_plotlyjs="inline" if i == 0 else False)
         for i, figure in enumerate(figures)
     ]
+    parts.append(front_table_html(*front))
     body = "\n".join([f"<h1>{escape(data.title)}</h1>", *(f"<p>{escape(n)}</p>" for n in notes)])
     return (
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">{PAGE_META}'
-        f"<title>{escape(data.title)}</title></head>\n<body>\n{body}\n"
+        f"<title>{escape(data.title)}</title>{TABLE_STYLE}</head>\n<body>\n{body}\n"
         + "\n".join(parts)
         + "\n</body></html>\n"
     )
@@ -189,6 +199,11 @@ def _hover_study(stored: StoredStudy, records: Sequence[TrialRecord]) -> optuna.
         if trial.state == TrialState.COMPLETE:
             shown = copy.copy(trial)
             shown.user_attrs = hover_attrs(trial, by_number[trial.number])
+            # Optuna's hover lists the values as stored: accuracy in percent, as everywhere.
+            shown.values = [
+                100.0 * v if name == "accuracy" else v
+                for name, v in zip(stored.objectives, trial.values, strict=True)
+            ]
         else:
             shown = create_trial(state=TrialState.FAIL)
         view.add_trial(shown)
@@ -198,7 +213,7 @@ def _hover_study(stored: StoredStudy, records: Sequence[TrialRecord]) -> optuna.
 def hover_attrs(trial: FrozenTrial, record: TrialRecord) -> dict[str, Any]:
     """What the front's hover shows of a trial besides number, values and parameters: its short
     stored attributes (code, bits per layer, distillation; read from the student for trials
-    stored before them), test accuracy and constraints."""
+    stored before them), validation and test accuracy in percent, and feasibility."""
     attrs: dict[str, Any] = {"baseline": record.baseline} if record.baseline else {}
     shown = {
         k: v
@@ -210,10 +225,12 @@ def hover_attrs(trial: FrozenTrial, record: TrialRecord) -> dict[str, Any]:
         if isinstance(record.student.get("distill"), dict):
             shown[ATTR_DISTILL] = distill_line(record.student["distill"])
     attrs.update(shown)
+    if "accuracy" in record.values:
+        attrs["validation accuracy (%)"] = round(100 * record.values["accuracy"], 2)
     if isinstance(record.metrics.get(TEST_ACCURACY), (int, float)):
         attrs["test accuracy (%)"] = round(100 * record.metrics[TEST_ACCURACY], 2)
     if record.constrained:
-        attrs["feasible"] = record.feasible
+        attrs["feasibility"] = record.feasibility
         attrs.update({f"constraint {k}": v for k, v in record.constraints.items()})
     return attrs
 
@@ -244,10 +261,14 @@ def _baseline_trace(point: Point, index: int, records: Sequence[TrialRecord]) ->
     )
 
 
-def _table_figure(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> go.Figure:
-    cells = [[format_value(row[i]) for row in rows] for i in range(len(columns))]
-    figure = go.Figure(
-        go.Table(header={"values": list(columns), "align": "left"}, cells={"values": cells})
+def front_table_html(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """The front as an HTML table, one ``<tr>`` per front trial: as tall as its rows."""
+    head = "".join(f"<th>{escape(c)}</th>" for c in columns)
+    body = "\n".join(
+        "<tr>" + "".join(f"<td>{escape(format_value(v))}</td>" for v in row) + "</tr>"
+        for row in rows
     )
-    figure.update_layout(title="Pareto front", height=120 + 30 * max(len(rows), 1))
-    return figure
+    return (
+        f'<h2>Pareto front ({counted(len(rows), "trial")})</h2>\n<table class="front">\n'
+        f"<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody></table>"
+    )

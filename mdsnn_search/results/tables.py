@@ -17,6 +17,7 @@ from mdsnn_search.results.storage import StoredStudy
 from mdsnn_search.spec.objectives import OBJECTIVES
 
 TEST_ACCURACY_COLUMN = "test accuracy (%)"
+FEASIBILITY_COLUMN = "feasibility"
 
 EXTRA_METRICS: dict[str, str] = {
     "energy_pj": "energy (pJ)",
@@ -57,7 +58,7 @@ def status_rows(stored: StoredStudy, records: Sequence[TrialRecord]) -> Rows:
     extra = extra_metrics(stored)
     with_feasibility = any(r.constrained for r in records)
     columns = ["#", "state", "baseline", *objective_columns(stored), *extra.values()]
-    columns += ["feasible"] if with_feasibility else []
+    columns += [FEASIBILITY_COLUMN] if with_feasibility else []
     columns += ["duration", "student"]
     rows = []
     for r in records:
@@ -68,16 +69,20 @@ def status_rows(stored: StoredStudy, records: Sequence[TrialRecord]) -> Rows:
             *objective_cells(stored, r),
             *(r.metrics.get(k) for k in extra),
         ]
-        row += [_yes_no(r.feasible)] if with_feasibility else []
+        row += [r.feasibility] if with_feasibility else []
         row += [format_duration(r.duration_s), r.student_summary if r.student else None]
         rows.append(row)
     return columns, rows
 
 
 def front_rows(stored: StoredStudy, records: Sequence[TrialRecord]) -> Rows:
-    """Front trials (``records`` already chosen), best first in the first objective."""
+    """Front trials (``records`` already chosen), best first in the first objective; their
+    feasibility when constraints were evaluated (a constrained front holds feasible ones only)."""
     extra = extra_metrics(stored)
-    columns = ["#", "baseline", *objective_columns(stored), *extra.values(), "student"]
+    with_feasibility = any(r.constrained for r in records)
+    columns = ["#", "baseline", *objective_columns(stored), *extra.values()]
+    columns += [FEASIBILITY_COLUMN] if with_feasibility else []
+    columns += ["student"]
     first, direction = stored.objectives[0], stored.directions[0]
     ordered = sorted(
         records, key=lambda r: r.values.get(first, 0.0), reverse=direction == "maximize"
@@ -88,6 +93,7 @@ def front_rows(stored: StoredStudy, records: Sequence[TrialRecord]) -> Rows:
             r.baseline,
             *objective_cells(stored, r),
             *(r.metrics.get(k) for k in extra),
+            *([r.feasibility] if with_feasibility else []),
             r.student_summary,
         ]
         for r in ordered
@@ -112,7 +118,3 @@ def format_duration(seconds: float | None) -> str | None:
         return f"{minutes}m{secs:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m"
-
-
-def _yes_no(flag: bool | None) -> str | None:
-    return None if flag is None else ("yes" if flag else "no")

@@ -17,8 +17,9 @@ from mdsnn_search.results.front import FrontSummary, summarize_front
 from mdsnn_search.results.records import TrialRecord, trial_counts
 from mdsnn_search.results.storage import StoredStudy
 from mdsnn_search.results.tables import failure_rows, front_rows, status_rows
+from mdsnn_search.tables import counted
 
-TEXT_COLUMNS = frozenset({"state", "baseline", "student", "reason", "feasible"})
+TEXT_COLUMNS = frozenset({"state", "baseline", "student", "reason", "feasibility"})
 """Left-aligned columns; numbers are right-aligned."""
 
 
@@ -59,7 +60,7 @@ def front_table(study: optuna.Study | StoredStudy, *, max_rows: int | None = 10)
     stored, summary, records, counts = _front(study)
     columns, rows = front_rows(stored, records)
     title = (
-        f"Pareto front: {len(summary.front)} trials ({counts_line(counts)}); "
+        f"Pareto front: {counted(len(summary.front), 'trial')} ({counts_line(counts)}); "
         f"hypervolume {summary.normalized_hypervolume:.4f}"
         + (" (feasible only)" if summary.constrained else "")
     )

@@ -31,9 +31,10 @@ from mdsnn_search.search.teacher import (
 )
 from mdsnn_search.snn.memory import available_bytes, training_bytes
 from mdsnn_search.snn.models import SpikingNetwork, build_model
-from mdsnn_search.spec.schema import StudySpec
+from mdsnn_search.spec.schema import StudyConfig, StudySpec
 from mdsnn_search.study.storage_url import masked, parse
 from mdsnn_search.study.store import check_sqlite_folder
+from mdsnn_search.tables import counted
 from mdsnn_search.training_loop import MAX_SEED, NO_CUDA, resolve_device
 
 
@@ -92,13 +93,22 @@ def _check_study(spec: StudySpec, source: str | Path) -> None:
             source, "study.baselines", f"baselines must be distinct, but got {study.baselines}"
         )
     if len(study.baselines) > study.n_trials:
-        raise _error(
-            source,
-            "study.n_trials",
-            f"{study.n_trials} trial(s) cannot hold the {len(study.baselines)} baselines "
-            f"{study.baselines}; "
-            "raise n_trials (or --n-trials) or list fewer baselines",
-        )
+        raise _error(source, "study.n_trials", _too_few_trials(study))
+
+
+def _too_few_trials(study: StudyConfig) -> str:
+    """The refusal of fewer trials than baselines, naming the two shortest fixes: as many trials
+    as baselines, or the first n_trials baselines only."""
+    default = "baselines" not in study.model_fields_set
+    named = ", ".join(study.baselines)
+    kept = "[" + ", ".join(study.baselines[: study.n_trials]) + "]"
+    return (
+        f"{counted(study.n_trials, 'trial')} cannot hold the "
+        f"{counted(len(study.baselines), 'baseline')} {named}"
+        + (" (the default study.baselines)" if default else "")
+        + f"; run with --n-trials {len(study.baselines)}, or list fewer baselines "
+        f"(study.baselines: {kept})"
+    )
 
 
 def _check_devices(spec: StudySpec, source: str | Path) -> None:

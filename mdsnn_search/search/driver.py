@@ -113,6 +113,8 @@ class StudyDriver:
         """The claimed trials decoded into requests."""
         self.running: set[int] = set()
         """Trials of this run that an executor has started; the other claimed ones are pending."""
+        self._mine: set[int] = set()
+        """Every trial this run claimed, told or not: never counted as another run's."""
         self.completed = 0
         self.failed = 0
         self._infrastructure_in_a_row = 0
@@ -131,8 +133,9 @@ class StudyDriver:
 
     @property
     def elsewhere(self) -> int:
-        """Trials other runs of the study are running (at the last look)."""
-        return max(0, len(self.budget.running) - len(self._claimed))
+        """Trials other runs of the study are running (at the last look): running trials this
+        run never claimed (a trial it just told may still read RUNNING in an older look)."""
+        return sum(t.number not in self._mine for t in self.budget.running)
 
     @property
     def done(self) -> bool:
@@ -162,6 +165,7 @@ class StudyDriver:
                 return None
             # Known as ours at once: a signal from here on finds it in interrupt_open.
             self._claimed[claimed.trial.number] = claimed.trial_id
+            self._mine.add(claimed.trial.number)
             self.heartbeat.add(claimed.trial_id)
             request = self._decode(claimed)
             if request is not None:
@@ -174,6 +178,19 @@ class StudyDriver:
     def started(self, number: int) -> None:
         self.running.add(number)
         self._changed()
+
+    def report(self, number: int, epoch: int, accuracy: float) -> None:
+        """Store a running trial's validation accuracy after ``epoch`` as its Optuna intermediate
+        value at that step (the dashboard's learning curves). Through the storage: Optuna's
+        ``Trial.report`` refuses studies of several objectives. A trial no longer this run's
+        (failed by another run meanwhile) is left alone."""
+        trial_id = self._claimed.get(number)
+        if trial_id is None or not math.isfinite(accuracy):
+            return
+        try:
+            self.storage.set_trial_intermediate_value(trial_id, epoch, float(accuracy))
+        except UpdateFinishedTrialError:
+            logger.debug("trial %d finished elsewhere; its epoch %d is not stored", number, epoch)
 
     def tell(self, number: int, outcome: TrialOutcome, trial_dir: str | None = None) -> None:
         """Record an outcome: COMPLETE with values and constraints, or FAIL with the reason.
@@ -190,6 +207,8 @@ class StudyDriver:
             )
         self._forget(number)
         self._next_look = 0.0
+        # A fresh look, so the trials done count this outcome as this run's counts do.
+        self.budget = snapshot(self.study, self.spec.study.n_trials)
         self._changed()
 
     def interrupt_open(self) -> int:
@@ -276,7 +295,8 @@ class StudyDriver:
         set_trial_document(trial, ATTR_METRICS, metrics)
         for key, value in shown_metrics(metrics).items():
             trial.set_user_attr(key, value)
-        trial.set_user_attr(ATTR_ACCURACY_DROP, self.teacher_accuracy - float(metrics[ACCURACY]))
+        drop = self.teacher_accuracy - float(metrics[ACCURACY])
+        trial.set_user_attr(ATTR_ACCURACY_DROP, 100.0 * drop)
         store_constraints(trial, self._constraints(metrics))
         trial.study.tell(trial, [float(v) for v in values])  # type: ignore[arg-type]
         self.completed += 1

@@ -18,6 +18,7 @@ from rich.text import Text
 
 from mdsnn_search.results.terminal import front_table
 from mdsnn_search.search.driver import StudyDriver
+from mdsnn_search.tables import counted
 from mdsnn_search.terminal import console
 
 
@@ -64,10 +65,17 @@ class LiveProgress:
 
     def _headline(self, driver: StudyDriver) -> str:
         elapsed = time.monotonic() - self._start
-        elsewhere = f", {driver.elsewhere} running in other runs" if driver.elsewhere else ""
-        return (
-            f"{driver.study.study_name}: {driver.budget.finished}/{driver.budget.n_trials} trials "
-            f"done ({driver.completed} complete, {driver.failed} failed this run), "
-            f"{len(driver.running)} running, "
-            f"{driver.pending} pending{elsewhere}, {elapsed:.0f} s"
-        )
+        return headline(driver, elapsed)
+
+
+def headline(driver: StudyDriver, elapsed_s: float) -> str:
+    """``digits: 7/16 trials done (5 complete, 1 failed this run), 2 running, 0 pending, 40 s``:
+    every count from the driver's one look at the study and its own trials."""
+    budget = driver.budget
+    elsewhere = f", {driver.elsewhere} running in other runs" if driver.elsewhere else ""
+    return (
+        f"{driver.study.study_name}: {budget.finished}/{counted(budget.n_trials, 'trial')} "
+        f"done ({driver.completed} complete, {driver.failed} failed this run), "
+        f"{len(driver.running)} running, "
+        f"{driver.pending} pending{elsewhere}, {elapsed_s:.0f} s"
+    )

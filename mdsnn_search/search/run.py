@@ -25,14 +25,16 @@ from mdsnn_search.errors import ConfigError, MdsnnError
 from mdsnn_search.execution import local_ray
 from mdsnn_search.execution.executors import Executor, open_executor
 from mdsnn_search.execution.protocol import TrialContext, TrialFn
-from mdsnn_search.execution.resources import probe_address
+from mdsnn_search.execution.resources import local_node, probe_address, trial_resources
 from mdsnn_search.hardware import load_preset
+from mdsnn_search.metrics import TEST_ACCURACY
 from mdsnn_search.precision import matches_layer
 from mdsnn_search.search.checks import check_inputs
 from mdsnn_search.search.driver import StudyDriver
 from mdsnn_search.search.progress import LiveProgress
 from mdsnn_search.search.strategy import StrategySetup, get_strategy
 from mdsnn_search.search.teacher import (
+    TeacherInfo,
     check_beats_chance,
     ensure_teacher,
     ensure_teacher_outputs,
@@ -40,7 +42,7 @@ from mdsnn_search.search.teacher import (
 from mdsnn_search.search.trial import run_trial
 from mdsnn_search.snn.models import model_layer_table
 from mdsnn_search.spec.objectives import STUDY_TEACHER
-from mdsnn_search.spec.schema import StudySpec, absolute_paths
+from mdsnn_search.spec.schema import ExecutionConfig, StudySpec, absolute_paths
 from mdsnn_search.spec.space import LayerRoles
 from mdsnn_search.study.budget import snapshot
 from mdsnn_search.study.heartbeat import Heartbeat
@@ -62,6 +64,8 @@ class RunSummary:
     ran_now: int
     failed_now: int
     teacher_accuracy: float
+    """On the validation split (what students are judged against)."""
+    teacher_test_accuracy: float
     cpus_per_trial: float
     gpus_per_trial: float
     study: optuna.Study = field(repr=False, compare=False)
@@ -169,17 +173,23 @@ def run_study(
     roles = check_spec(spec, source, storage_url=url)
     # Split once here: the teacher, its output cache and every trial use this validation split.
     bundle = load_search_dataset(spec.data)
-    check_existing(spec, source, url, accept_change=accept_spec_change)
+    stored = check_existing(spec, source, url, accept_change=accept_spec_change)
+    address = address or spec.execution.address
+    if address is None:
+        _check_local_request(spec.execution)
+    runnable = _runnable(spec, url)
+    teacher = None
+    if stored is None or not snapshot(stored, spec.study.n_trials).done:
+        # Before Ray starts: its processes would share the CPUs the teacher trains on.
+        with StopOnSignals():
+            teacher = _prepare_teacher(runnable, bundle, progress)
     local_ray.stop_orphans()  # a run killed earlier could not stop its Ray
     stop = StopOnSignals()
-    with (
-        open_executor(spec.execution, address or spec.execution.address, address_field) as executor,
-        stop,
-    ):
+    with open_executor(spec.execution, address, address_field) as executor, stop:
         storage = connect(url, spec.study)
         opened = open_study(spec, source, url, storage, accept_change=accept_spec_change)
         run = _run_missing(
-            opened, _runnable(spec, url), roles, bundle, storage, executor, trial_fn, progress, stop
+            opened, runnable, roles, bundle, storage, executor, trial_fn, progress, stop, teacher
         )
         finished = snapshot(opened.study, spec.study.n_trials).finished
     return RunSummary(
@@ -190,10 +200,39 @@ def run_study(
         ran_now=run.completed + run.failed,
         failed_now=run.failed,
         teacher_accuracy=run.teacher_accuracy,
+        teacher_test_accuracy=run.teacher_test_accuracy,
         cpus_per_trial=executor.resources.cpus,
         gpus_per_trial=executor.resources.gpus,
         study=opened.study,
     )
+
+
+def _check_local_request(execution: ExecutionConfig) -> None:
+    """The per-trial request against this machine, before the teacher is trained (a cluster's
+    address was probed first; the executor checks the request against the cluster once joined).
+    """
+    where = "this machine" if execution.backend == "inline" else "the local Ray"
+    trial_resources(execution, [local_node()], where)
+
+
+@dataclass(frozen=True)
+class _Teacher:
+    info: TeacherInfo
+    outputs: Path | None
+
+
+def _prepare_teacher(spec: StudySpec, bundle: DatasetBundle, progress: bool) -> _Teacher:
+    """The teacher (cached, given or trained now) and its cached outputs on the training split.
+
+    Done before the executor starts Ray, so the teacher trains as it does alone: torch's OpenMP
+    threads (one per core) spin-wait for each other, and when other processes hold a core (Ray's
+    head and its workers, which start busy) each parallel step waits for a descheduled thread.
+    On a 2-core machine that made the digits teacher train about ten times slower inside ``run``
+    than alone (README, "How long make run takes"; benchmarks/bench_teacher_epoch.py).
+    """
+    teacher = ensure_teacher(spec, bundle, progress=progress)
+    check_beats_chance(teacher.accuracy, spec, bundle, f"teacher {teacher.checkpoint}")
+    return _Teacher(teacher, ensure_teacher_outputs(spec, bundle, teacher, progress=progress))
 
 
 @dataclass(frozen=True)
@@ -201,6 +240,7 @@ class _Ran:
     completed: int
     failed: int
     teacher_accuracy: float
+    teacher_test_accuracy: float
 
 
 def _run_missing(
@@ -213,19 +253,20 @@ def _run_missing(
     trial_fn: TrialFn,
     progress: bool,
     stop: StopOnSignals,
+    prepared: _Teacher | None,
 ) -> _Ran:
-    """The teacher, then trials until the study is complete; nothing when it already is."""
+    """Trials until the study is complete, from the prepared teacher (prepared now if the study
+    was complete when the run started and no longer is); nothing when it is complete."""
     study = opened.study
     if snapshot(study, runnable.study.n_trials).done:
-        return _Ran(
-            0, 0, float(study.user_attrs.get(STUDY_TEACHER, {}).get("accuracy", float("nan")))
-        )
-    teacher = ensure_teacher(runnable, bundle, progress=progress)
-    check_beats_chance(teacher.accuracy, runnable, bundle, f"teacher {teacher.checkpoint}")
+        stored = study.user_attrs.get(STUDY_TEACHER, {})
+        nan = float("nan")
+        return _Ran(0, 0, float(stored.get("accuracy", nan)), float(stored.get(TEST_ACCURACY, nan)))
+    prepared = prepared or _prepare_teacher(runnable, bundle, progress)
+    teacher, outputs = prepared.info, prepared.outputs
     teacher_json = teacher.to_json()
     if opened.created or opened.changes or STUDY_TEACHER not in study.user_attrs:
         study.set_user_attr(STUDY_TEACHER, teacher_json)
-    outputs = ensure_teacher_outputs(runnable, bundle, teacher, progress=progress)
     state = get_strategy(runnable.study.strategy).prepare(
         StrategySetup(
             runnable,
@@ -269,7 +310,7 @@ def _run_missing(
             if stop.received is not None:
                 raise RunInterrupted(stop.received, requeued) from None
             raise
-    return _Ran(driver.completed, driver.failed, teacher.accuracy)
+    return _Ran(driver.completed, driver.failed, teacher.accuracy, teacher.test_accuracy)
 
 
 def _reporter(progress: bool) -> Callable[[str], None]:

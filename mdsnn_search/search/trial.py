@@ -23,14 +23,15 @@ from mdsnn_search.checkpoint import load_checkpoint, save_checkpoint
 from mdsnn_search.checksums import checksum_path, verify
 from mdsnn_search.data import DataConfig, DatasetBundle, load_search_dataset
 from mdsnn_search.distill import TeacherOutputCache
-from mdsnn_search.execution.protocol import TrialContext, TrialOutcome, TrialRequest
-from mdsnn_search.hardware import estimate_cost, load_preset
-from mdsnn_search.job import TrainSpec, evaluate_splits, run_job
-from mdsnn_search.metrics import COST_METRICS
+from mdsnn_search.execution.protocol import (
+    TrialContext,
+    TrialOutcome,
+    TrialRequest,
+    report_epoch,
+)
+from mdsnn_search.job import CrossbarCost, TrainSpec, evaluate_splits, network_cost, run_job
 from mdsnn_search.search.strategy import get_strategy
-from mdsnn_search.snn.models import SpikingNetwork, layer_table
-from mdsnn_search.snn.monitor import layer_activity
-from mdsnn_search.snn.pruning import kept_channel_activity, kept_fractions
+from mdsnn_search.snn.models import SpikingNetwork
 from mdsnn_search.spec.schema import StudySpec
 from mdsnn_search.spec.space import StudentConfig, is_full_precision_student
 from mdsnn_search.study.students import StudentsTarget, student_file
@@ -113,6 +114,7 @@ def _train_and_cost(
             progress=False,
             save=False,
             student=initial,
+            on_epoch=report_epoch,
         )
         model, metrics = result.model, result.metrics
     metrics.update(cost_metrics(spec, model, student, metrics))
@@ -124,27 +126,9 @@ def cost_metrics(
     spec: StudySpec, model: SpikingNetwork, student: StudentConfig, metrics: dict[str, Any]
 ) -> dict[str, Any]:
     """Crossbar cost of ``model`` at the student's precision, with its activity measured on the
-    validation split (the test split is only reported).
-
-    Membrane bits are each layer's stored word (``u_bits``, derived for integer membranes), the
-    kept channels those of the model's masks, the timesteps those the student runs (T_s).
-    """
-    table = layer_table(model)
-    keep_fraction = kept_fractions(model)
-    activity = None
-    if spec.hardware.use_measured_activity:
-        measured = layer_activity(metrics["layer_input_rates"], metrics["layer_firing_rates"])
-        activity = kept_channel_activity(table, measured, keep_fraction)
-    report = estimate_cost(
-        table,
-        load_preset(spec.hardware.preset),
-        timesteps=model.run_timesteps(spec.data.timesteps),
-        precision=student.precision.resolve([row.name for row in table]),
-        keep_fraction=keep_fraction,
-        activity=activity,
-    )
-    totals = report.to_dict()
-    return {key: totals[key] for key in COST_METRICS}
+    validation split (the test split is only reported): :func:`~mdsnn_search.job.network_cost`."""
+    hardware = CrossbarCost.model_validate(spec.hardware.model_dump())
+    return network_cost(model, student.precision, hardware, spec.data.timesteps, metrics)
 
 
 @functools.lru_cache(maxsize=2)

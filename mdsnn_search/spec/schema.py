@@ -57,7 +57,10 @@ class ConstraintsConfig(BaseModel):
 class StudyConfig(BaseModel):
     model_config = _STRICT
 
-    name: PlainName = Field(description="study name in the storage; names studies/NAME/ too")
+    name: PlainName = Field(
+        description="study name in the storage; names its folder studies/NAME/ too "
+        "(studies/NAME-<hash>/ for a storage other than the default)"
+    )
     storage: str | None = Field(
         None, description="SQLAlchemy URL; default sqlite:///studies/NAME.db"
     )

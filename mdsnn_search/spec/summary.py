@@ -1,11 +1,13 @@
-"""A student in short, as tables, hover text and the dashboard show it: ``W2/4/8 U4 BN8 D3``.
+"""A trial in short, as tables, hover text and the dashboard show it: its student
+(``W2/4/8 U4 BN8 D3``) and its feasibility (``infeasible: validation accuracy drop ...``).
 
-It reads the student's JSON form (``StudentConfig.model_dump(mode="json")``), which is what a
-study stores, so a stored trial is summarised without rebuilding its config.
+They read what a study stores (the student's JSON form, ``StudentConfig.model_dump(mode="json")``,
+and the constraint slacks by name), so a stored trial is summarised without rebuilding its config.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from mdsnn_search.precision import FULL_PRECISION_BITS, is_full_precision
@@ -75,3 +77,20 @@ def _overrides_cover_all(precision: dict[str, Any], key: str) -> bool:
     """Whether a ``"*"`` override sets ``key``, so the default is never used for it."""
     star = (precision.get("layers") or {}).get("*") or {}
     return star.get(key) is not None
+
+
+def feasibility(constraints: Mapping[str, float]) -> str:
+    """What a person reads of a trial's constraints, wherever it is listed (the tables, the
+    report, the dashboard's trial attributes): ``feasible``, or ``infeasible:`` and by how much
+    each violated limit is exceeded (the accuracy drop in points of validation accuracy, the
+    split the constraint is judged on)."""
+    violated = [_violation(name, slack) for name, slack in constraints.items() if slack > 0.0]
+    return "infeasible: " + "; ".join(violated) if violated else "feasible"
+
+
+def _violation(name: str, slack: float) -> str:
+    if name == "accuracy_drop":
+        return f"validation accuracy drop {100.0 * slack:.2f} points over max_accuracy_drop"
+    if name == "edap":
+        return f"EDAP {slack:.3g} J s mm2 over max_edap"
+    return f"{name} {slack:.4g} over its limit"

@@ -8,8 +8,9 @@ What the dashboard shows is kept short (:mod:`mdsnn_search.study.trial_attrs`). 
 before kept them as user attributes; the readers here fall back to those.
 
 For people, each spec the study accepts is also an Optuna artifact, ``spec.yaml``, in
-``studies/NAME/artifacts/`` beside the study's other outputs: ``mdsnn-search dashboard`` serves
-that folder, so the dashboard lists the spec with the study and opens it whole.
+``artifacts/`` of the study's folder (:mod:`.folder`) beside the study's other outputs:
+``mdsnn-search dashboard`` serves that folder, so the dashboard lists the spec with the study and
+opens it whole.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from optuna.trial import FrozenTrial
 
 from mdsnn_search.errors import WriteError
 from mdsnn_search.files import write_text_atomic
+from mdsnn_search.study.folder import study_folder
 
 PREFIX = "mdsnn."
 """System attribute names are ``mdsnn.<key>``, apart from Optuna's own (``constraints``...)."""
@@ -65,15 +67,17 @@ def study_document(storage: BaseStorage | None, study: optuna.Study, key: str) -
 SPEC_ARTIFACT = "spec.yaml"
 
 
-def artifact_folder(study_name: str) -> Path:
-    """Where a study's artifacts are kept, relative to the working directory (like ``studies/``)."""
-    return Path("studies") / study_name / "artifacts"
+def artifact_folder(study_name: str, storage_url: str) -> Path:
+    """Where a study's artifacts are kept: ``artifacts/`` of its folder (:mod:`.folder`)."""
+    return study_folder(study_name, storage_url) / "artifacts"
 
 
-def save_spec_artifact(storage: BaseStorage, study: optuna.Study, document: Any) -> None:
+def save_spec_artifact(
+    storage: BaseStorage, study: optuna.Study, document: Any, storage_url: str
+) -> None:
     """``document`` (a spec) as the study's ``spec.yaml`` artifact, plain text so a browser
-    shows it."""
-    folder = artifact_folder(study.study_name)
+    shows it; ``storage_url`` is ``storage``'s (it names the study's folder)."""
+    folder = artifact_folder(study.study_name, storage_url)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory() as tmp:

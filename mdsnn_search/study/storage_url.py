@@ -4,7 +4,9 @@ A storage URL may carry a database password (``postgresql://user:secret@host/db`
 reaches a message, a log line, a stored document or a written file goes through :func:`masked`.
 Every password of a URL parsed here is also remembered, so :func:`redact` can take it out of free
 text a database driver wrote (an error message), and the CLI's log handler applies
-:class:`RedactingFilter` to every record.
+:class:`RedactingFilter` to every record. :func:`redact` also masks the password of any URL
+written out in the text (``scheme://user:secret@``), parsed or not: a command-line error
+(argparse echoing an option it does not know, with its value) comes before any URL is parsed.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ DRIVER_EXTRAS: dict[str, str] = {"psycopg": "postgres"}
 """Driver module -> the extra of this package that installs it."""
 
 _passwords: set[str] = set()
+_CREDENTIALS = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^\s/:@]*:)[^\s@]+(?=@)")
+"""The password part of ``scheme://user:password@`` anywhere in a text."""
 
 _USERINFO = re.compile(r"^(?P<head>[^:/]+://[^:/@]*:)(?P<password>[^@]*)@")
 """``scheme://user:PASSWORD@``: where a URL SQLAlchemy cannot parse keeps its password."""
@@ -67,7 +71,9 @@ def masked(url: str) -> str:
 
 
 def redact(text: str) -> str:
-    """``text`` without any password of a URL parsed in this process."""
+    """``text`` without any password of a URL parsed in this process, nor any URL's password
+    written out in it."""
+    text = _CREDENTIALS.sub(lambda m: m.group("head") + MASK, text)
     for password in sorted(_passwords, key=len, reverse=True):
         text = text.replace(password, MASK)
     return text
@@ -85,12 +91,12 @@ def missing_driver_message(url: str, exc: ImportError) -> str:
 
 
 class RedactingFilter(logging.Filter):
-    """Takes remembered passwords out of every log record that passes a handler."""
+    """Takes passwords (remembered, or in a URL) out of every log record that passes a
+    handler."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if _passwords:
-            record.msg = redact(record.getMessage())
-            record.args = None
-            if record.exc_info and not record.exc_text:
-                record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        record.msg = redact(record.getMessage())
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
         return True

@@ -123,11 +123,16 @@ def connect(url: str, config: StudyConfig) -> optuna.storages.RDBStorage:
     return storage
 
 
-def check_existing(spec: StudySpec, source: str, url: str, *, accept_change: bool) -> None:
-    """Read-only: refuse a stored study that does not match ``spec``; creates and writes nothing."""
+def check_existing(
+    spec: StudySpec, source: str, url: str, *, accept_change: bool
+) -> optuna.Study | None:
+    """Read-only: refuse a stored study that does not match ``spec``; creates and writes nothing.
+    The stored study (read-only), or None when there is none yet."""
     stored = _stored_study(url, spec.study.name)
-    if stored is not None and _created(stored[0]):
-        check_matches(*stored, spec, source, url, accept_change=accept_change)
+    if stored is None or not _created(stored[0]):
+        return None
+    check_matches(*stored, spec, source, url, accept_change=accept_change)
+    return stored[0]
 
 
 def open_study(
@@ -150,13 +155,13 @@ def open_study(
         except DuplicatedStudyError:
             pass
         else:
-            _initialise(study, storage, spec, document)
+            _initialise(study, storage, spec, document, url)
             return OpenedStudy(study, created=True)
     study = optuna.load_study(study_name=name, storage=storage)
     if not _wait_until_created(study, spec.study.grace_period_s):
         # Its creating run died half-way (or it is not ours): finish the creation, if it matches.
         _check_directions(study, spec, source, url)
-        _initialise(study, storage, spec, document)
+        _initialise(study, storage, spec, document, url)
         return OpenedStudy(study, created=True)
     changes = check_matches(study, storage, spec, source, url, accept_change=accept_change)
     legacy = STUDY_SPEC_HASH not in study.user_attrs
@@ -164,7 +169,7 @@ def open_study(
         _adopt_legacy(study, storage)
     if changes or legacy:
         set_study_document(storage, study, STUDY_SPEC, document)
-        save_spec_artifact(storage, study, document)
+        save_spec_artifact(storage, study, document, url)
         study.set_user_attr(STUDY_SPEC_HASH, spec_hash(document))
     return OpenedStudy(study, created=False, changes=changes)
 
@@ -226,6 +231,7 @@ def _initialise(
     storage: optuna.storages.BaseStorage,
     spec: StudySpec,
     document: dict[str, Any],
+    url: str,
 ) -> None:
     """The new study's queue (its baselines, or one placeholder: the rest is enqueued as trials
     are claimed, :mod:`budget`), metric names, then its spec hash: other runs wait for the hash,
@@ -240,7 +246,7 @@ def _initialise(
         warnings.simplefilter("ignore", ExperimentalWarning)
         study.set_metric_names(list(spec.study.objectives))
     set_study_document(storage, study, STUDY_SPEC, document)
-    save_spec_artifact(storage, study, document)
+    save_spec_artifact(storage, study, document, url)
     study.set_user_attr(STUDY_SPEC_HASH, spec_hash(document))
 
 

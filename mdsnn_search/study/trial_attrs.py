@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import optuna
 
 from mdsnn_search.spec.objectives import ATTR_CONSTRAINTS, ATTR_FEASIBLE
-from mdsnn_search.spec.summary import student_summary
+from mdsnn_search.spec.summary import feasibility, student_summary
 
 if TYPE_CHECKING:
     from mdsnn_search.precision import LayerPrecision
@@ -30,8 +30,13 @@ BITS_PREFIX = "bits."
 or batch norm)."""
 ATTR_DISTILL = "distill"
 """The distillation settings on one line: distilled layers, loss weights, temperatures."""
-ATTR_ACCURACY_DROP = "accuracy_drop"
-"""Teacher accuracy minus the trial's (validation), the quantity ``max_accuracy_drop`` limits."""
+ATTR_FEASIBILITY = "feasibility"
+"""``feasible``, or ``infeasible:`` and the violated constraints, as every listing shows it
+(:func:`~mdsnn_search.results.records.feasibility`): the dashboard's trial table and trial page
+show it beside the state, which says only "Complete"."""
+ATTR_ACCURACY_DROP = "validation accuracy drop (points)"
+"""Teacher accuracy minus the trial's on the validation split, in percentage points: the quantity
+``max_accuracy_drop`` limits (as a fraction there)."""
 MAX_ATTR_CHARS = 1024
 """optuna-dashboard 0.21 cuts a (JSON) attribute value at this many characters."""
 OPTUNA_CONSTRAINTS = "constraints"
@@ -76,19 +81,30 @@ def distill_line(distill: Mapping[str, Any]) -> str:
 
 def store_constraints(trial: optuna.Trial, constraints: Mapping[str, float]) -> None:
     """Constraint values (<= 0 holds) where Optuna and optuna-dashboard both read them, in the
-    order given; their names and the feasibility (a boolean) as user attributes."""
+    order given; their names, the feasibility (a boolean) and its readable line as user
+    attributes."""
     storage = trial.storage
     study_id = storage.get_study_id_from_name(trial.study.study_name)
     trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
     values = [float(v) for v in constraints.values()]
     storage.set_trial_system_attr(trial_id, OPTUNA_CONSTRAINTS, values)
-    trial.set_user_attr(ATTR_CONSTRAINTS, dict(constraints))
-    trial.set_user_attr(ATTR_FEASIBLE, all(v <= 0 for v in values))
+    for key, value in constraint_attrs(constraints).items():
+        trial.set_user_attr(key, value)
+
+
+def constraint_attrs(constraints: Mapping[str, float]) -> dict[str, Any]:
+    """The user attributes of a trial's constraints: by name, whether all hold, and (when there
+    are any) the readable line."""
+    attrs: dict[str, Any] = {
+        ATTR_CONSTRAINTS: {k: float(v) for k, v in constraints.items()},
+        ATTR_FEASIBLE: all(v <= 0 for v in constraints.values()),
+    }
+    if constraints:
+        attrs[ATTR_FEASIBILITY] = feasibility(constraints)
+    return attrs
 
 
 SHOWN_METRICS = (
-    "val_accuracy",
-    "test_accuracy",
     "edap",
     "energy_pj",
     "latency_ns",
@@ -96,11 +112,24 @@ SHOWN_METRICS = (
     "spikes_per_sample",
     "tops_per_w",
 )
-"""Metrics shown one per attribute; every metric is in the trial's ``metrics`` document."""
+"""Metrics shown one per attribute as stored; every metric is in the trial's ``metrics``
+document."""
+SHOWN_ACCURACIES = {
+    "val_accuracy": "validation accuracy (%)",
+    "test_accuracy": "test accuracy (%)",
+}
+"""Accuracies shown one per attribute, in percent and named by their split, as every table
+shows them (stored as fractions in ``metrics``)."""
 
 
 def shown_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: metrics[k] for k in SHOWN_METRICS if isinstance(metrics.get(k), (int, float))}
+    shown = {
+        label: 100.0 * metrics[key]
+        for key, label in SHOWN_ACCURACIES.items()
+        if isinstance(metrics.get(key), (int, float))
+    }
+    shown.update({k: metrics[k] for k in SHOWN_METRICS if isinstance(metrics.get(k), (int, float))})
+    return shown
 
 
 def short(text: str) -> str:

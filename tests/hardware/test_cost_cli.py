@@ -263,6 +263,25 @@ def test_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     )  # our own figure: replaced
 
 
+def test_plot_says_where_it_went_and_quirks_read_as_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The figure's absolute path is printed (a relative --plot too), in the table mode, the
+    sensitivity mode and the JSON; the quirks print one per line, not as a Python dict."""
+    pytest.importorskip("matplotlib")
+    monkeypatch.chdir(tmp_path)
+    figure = (tmp_path / "b.png").resolve()
+    assert cli.main(["cost", "--layers", str(VGG9), "-T", "2", "--plot", "b.png"]) == 0
+    out = capsys.readouterr().out
+    assert out.rstrip().splitlines()[-1] == f"plot: {figure}"
+    assert "{" not in out and "  quirks:\n    neuron_memory_first_five_layers: off\n" in out
+    args = ["cost", "--layers", str(VGG9), "-T", "2", "--plot", "b.png", "--sensitivity"]
+    figure.unlink()
+    assert cli.main(args) == 0
+    assert f"plot: {figure}" in capsys.readouterr().out and figure.is_file()
+    assert run_json(capsys, *args[1:])["plot"] == str(figure)
+
+
 def test_plot_never_replaces_a_file_it_did_not_write(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

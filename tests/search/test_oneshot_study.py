@@ -20,6 +20,7 @@ from mdsnn_search.spec.objectives import ATTR_BASELINE
 from mdsnn_search.spec.schema import load_spec
 from mdsnn_search.strategies.oneshot.finetune import ATTR_FRONT
 from mdsnn_search.strategies.oneshot.proxy import ATTR_PROXY
+from mdsnn_search.study.folder import study_folder
 
 ONESHOT = {
     "training": {"epochs": 1, "batch_size": 16, "lr": 0.003},
@@ -125,7 +126,8 @@ def test_status_pareto_and_export_read_a_oneshot_study(
     assert main(["pareto", str(spec)]) == 0
     assert "hypervolume" in capsys.readouterr().out.lower()
     assert main(["export", str(spec), "--front"]) == 0
-    exports = list((tmp_path / "studies" / "tiny" / "exports").glob("*.yaml"))
+    folder = study_folder("tiny", load_spec(spec).study.storage_url())
+    exports = list((tmp_path / folder / "exports").glob("*.yaml"))
     assert exports
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import optuna
 import pytest
 import torch
+import yaml
 
 from mdsnn_search.checkpoint import save_checkpoint
 from mdsnn_search.cli import main
@@ -108,7 +109,10 @@ def assert_refused(
             {"search_space": {"fixed_layers": {"conv1": {"w_bits": 8.0}}}},
             ["search_space.fixed_layers.conv1.w_bits"],
         ),
-        ({"study": {"n_trials": 1}}, ["study.n_trials", "cannot hold the 2 baselines"]),
+        (
+            {"study": {"n_trials": 1}},
+            ["study.n_trials", "1 trial cannot hold the 2 baselines", "--n-trials 2", "[fp32]"],
+        ),
         ({"study": {"baselines": ["fp32", "fp32"]}}, ["study.baselines", "distinct"]),
         ({"study": {"name": ".."}}, ["study.name", "plain name"]),
         ({"study": {"name": "a/b"}}, ["study.name", "plain name"]),
@@ -217,5 +221,31 @@ def test_n_trials_flag_is_checked_against_the_baselines(
 ) -> None:
     spec_path = write_spec()
     assert main(["run", str(spec_path), "--n-trials", "1"]) == 2
-    assert "study.n_trials: 1 trial(s) cannot hold the 2 baselines" in capsys.readouterr().err
+    assert "study.n_trials: 1 trial cannot hold the 2 baselines fp32, w4u4;" in (
+        capsys.readouterr().err
+    )
+    assert not (tmp_path / "tiny.db").exists()
+
+
+def test_a_quick_spec_under_the_default_baselines_names_the_shortest_fixes(
+    write_spec: Callable[..., Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A spec that lists no baselines gets the four defaults; with 2 trials the one line says so
+    and names both fixes: --n-trials 4, or the first two baselines only."""
+    spec_path = write_spec()
+    document = yaml.safe_load(spec_path.read_text())
+    del document["study"]["baselines"]
+    document["study"]["n_trials"] = 2
+    spec_path.write_text(yaml.safe_dump(document))
+    assert main(["run", str(spec_path)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err.count("\n") == 1
+        and (
+            "study.n_trials: 2 trials cannot hold the 4 baselines fp32, w8u8, w4u4, w2u2 "
+            "(the default study.baselines); run with --n-trials 4, or list fewer baselines "
+            "(study.baselines: [fp32, w8u8])"
+        )
+        in err
+    )
     assert not (tmp_path / "tiny.db").exists()

@@ -145,3 +145,35 @@ def test_a_student_returned_as_bytes_is_written_by_the_driver(
     assert kept == folder / f"trial-{request.number}.pt"
     assert kept.read_bytes() == b"the checkpoint"
     assert [p.name for p in folder.iterdir()] == [kept.name]  # no temporary file left
+
+
+def test_every_progress_line_counts_agree_and_no_run_is_invented(
+    write_spec: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One run alone, trials told one after another: each progress line's done count holds every
+    outcome told so far (it used to lag one behind: "6/16 trials done (7 complete ...)"), and a
+    trial just told never shows as "running in other runs"."""
+    from mdsnn_search.execution.protocol import TrialOutcome
+
+    spec = load_spec(write_spec())
+    url = spec.study.storage_url()
+    storage = connect(url, spec.study)
+    study = open_study(spec, "spec.yaml", url, storage, accept_change=False).study
+    progress = LiveProgress()
+    teacher = TeacherInfo(Path("t.pt"), accuracy=0.9, test_accuracy=0.9, trained_now=False)
+    with Heartbeat(storage, 1) as heartbeat:
+        driver = StudyDriver(study, storage, spec, check_spec(spec), teacher, heartbeat, progress)
+        for told in range(1, 3):
+            request = driver.ask()
+            assert request is not None
+            driver.started(request.number)
+            driver.tell(request.number, TrialOutcome.failed("a stand-in trial"))
+            line = capsys.readouterr().err.splitlines()[-1]
+            assert line.startswith(f"tiny: {told}/4 trials done (0 complete, {told} failed")
+            assert "other runs" not in line and driver.elsewhere == 0
+
+
+def test_counts_read_in_the_singular_and_plural() -> None:
+    from mdsnn_search.tables import counted
+
+    assert [counted(n, "trial") for n in (0, 1, 2)] == ["0 trials", "1 trial", "2 trials"]

@@ -20,6 +20,7 @@ from mdsnn_search import cli
 from mdsnn_search.results import open_stored_study
 from mdsnn_search.spec.objectives import ATTR_SPEC
 from mdsnn_search.study.documents import trial_document
+from mdsnn_search.study.folder import study_folder
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -59,7 +60,7 @@ def test_two_runs_share_one_postgresql_study_and_never_show_its_password(
     ):
         assert cli.main([*command, "--storage", postgres_url, "--study", "tiny"]) == 0
     shown = capsys.readouterr()
-    exports = list((tmp_path / "studies" / "tiny" / "exports").glob("*.yaml"))
+    exports = list((tmp_path / study_folder("tiny", postgres_url) / "exports").glob("*.yaml"))
     assert exports and all(f"({masked})" in path.read_text() for path in exports)
     stored = [
         open_stored_study(storage=postgres_url, study_name="tiny").spec_document,

@@ -26,7 +26,7 @@ from mdsnn_search.spec.objectives import (
     ATTR_STUDENT,
     STUDY_TEACHER,
 )
-from mdsnn_search.spec.schema import load_spec
+from mdsnn_search.spec.schema import StudySpec, load_spec
 from mdsnn_search.spec.space import StudentConfig
 from mdsnn_search.study.budget import claim, interrupted_numbers, snapshot, top_up
 from mdsnn_search.study.documents import trial_document
@@ -122,7 +122,15 @@ def test_study_stores_objectives_metrics_and_configs(
         study.user_attrs[STUDY_TEACHER]["accuracy"]
         - trial_document(searched, ATTR_METRICS)["accuracy"]
     )
-    assert searched.user_attrs[ATTR_ACCURACY_DROP] == pytest.approx(drop)
+    assert searched.user_attrs[ATTR_ACCURACY_DROP] == pytest.approx(100.0 * drop)  # points
+    metrics = trial_document(searched, ATTR_METRICS)
+    assert searched.user_attrs["validation accuracy (%)"] == pytest.approx(
+        100.0 * metrics["val_accuracy"]
+    )
+    assert searched.user_attrs["test accuracy (%)"] == pytest.approx(
+        100.0 * metrics["test_accuracy"]
+    )
+    assert "val_accuracy" not in searched.user_attrs  # no fraction a person would misread
     assert searched.constraints == {"0": pytest.approx(drop - 0.5)}
 
 
@@ -269,3 +277,46 @@ def test_export_then_train_round_trips(
     assert result["precision"] == expected  # the retrained model has the trial's bits
     assert set(result["membrane_mismatch"]) == {"conv1", "conv2", "conv3", "conv4"}
     assert Path(result["checkpoint"]).is_file()
+
+
+def test_the_teacher_is_ready_before_the_executor_starts(
+    write_spec: Callable[..., Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The teacher trains (and its outputs are cached) before the executor starts Ray, whose
+    processes would otherwise share its CPUs (issue 26: 16 s an epoch inside run, 1.5 s alone)."""
+    import mdsnn_search.search.run as run_module
+    from mdsnn_search.search.teacher import cached_teacher_path
+
+    spec = load_spec(write_spec())
+    teacher = cached_teacher_path(spec)
+    seen: list[bool] = []
+    opened = run_module.open_executor
+
+    def open_executor(*args: object, **kwargs: object) -> object:
+        seen.append(teacher.is_file() and any(teacher.parent.glob("*-outputs-*.pt")))
+        return opened(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(run_module, "open_executor", open_executor)
+
+    def stand_in(context: TrialContext, request: TrialRequest) -> TrialOutcome:
+        return TrialOutcome.failed("a stand-in trial")
+
+    summary = run_study(spec, trial_fn=stand_in, progress=False)
+    assert seen == [True] and summary.ran_now == 4
+
+
+def test_each_trained_trial_stores_its_learning_curve(write_spec: Callable[..., Path]) -> None:
+    """Validation accuracy after every epoch, as the trial's Optuna intermediate values (the
+    dashboard's intermediate-value plot); the FP32 baseline trains nothing, so it has none."""
+    spec = load_spec(write_spec(study={"n_trials": 3}, training={"epochs": 2}))
+    run_study(spec, progress=False)
+    trials = _load_study(spec).get_trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 3
+    assert trials[0].intermediate_values == {}
+    for trial in trials[1:]:
+        curve = trial.intermediate_values
+        assert sorted(curve) == [1, 2] and all(0.0 < v <= 1.0 for v in curve.values())
+
+
+def _load_study(spec: StudySpec) -> optuna.Study:
+    return optuna.load_study(study_name=spec.study.name, storage=spec.study.storage_url())

@@ -43,9 +43,7 @@ from mdsnn_search.distill import DistillConfig
 from mdsnn_search.precision import LayerPrecisionOverride, PrecisionConfig
 from mdsnn_search.spec.objectives import (
     ATTR_BASELINE,
-    ATTR_CONSTRAINTS,
     ATTR_FAIL_REASON,
-    ATTR_FEASIBLE,
     ATTR_METRICS,
     ATTR_STUDENT,
     ATTR_TRIAL_DIR,
@@ -56,7 +54,12 @@ from mdsnn_search.spec.schema import StudySpec
 from mdsnn_search.spec.space import LayerRoles, StudentConfig
 from mdsnn_search.study.documents import PREFIX as DOCUMENTS
 from mdsnn_search.study.documents import set_study_document
-from mdsnn_search.study.trial_attrs import OPTUNA_CONSTRAINTS, shown_metrics, student_attrs
+from mdsnn_search.study.trial_attrs import (
+    OPTUNA_CONSTRAINTS,
+    constraint_attrs,
+    shown_metrics,
+    student_attrs,
+)
 
 MINE = ("status", "pareto", "export", "dashboard")
 FRONT = [0, 1, 3, 4, 6]
@@ -87,6 +90,7 @@ class Row:
     distilled: tuple[str, ...] = ("conv1", "conv2")
     constraint: float | None = None
     reason: str | None = None
+    test_accuracy: float | None = None
 
 
 DEFAULT_ROWS = [
@@ -157,6 +161,7 @@ def metrics(row: Row) -> dict[str, Any]:
         "spikes_per_sample": 900.0 * (row.edap / 1e-9) ** 0.2,  # FP32 spikes most
         "layer_firing_rates": {"conv1": 0.1, "conv2": 0.05},
         "membrane_mismatch": {"conv1": 0.01},
+        **({"test_accuracy": row.test_accuracy} if row.test_accuracy is not None else {}),
     }
 
 
@@ -172,8 +177,7 @@ def make_trial(row: Row, objectives: list[str]) -> optuna.trial.FrozenTrial:
         m = metrics(row)
         documents[ATTR_METRICS] = m
         attrs.update(shown_metrics(m))
-        attrs[ATTR_CONSTRAINTS] = {}
-        attrs[ATTR_FEASIBLE] = True
+        attrs.update(constraint_attrs({}))
         values = [
             m["accuracy"]
             if name == "accuracy"
@@ -187,8 +191,7 @@ def make_trial(row: Row, objectives: list[str]) -> optuna.trial.FrozenTrial:
     if row.reason:
         attrs[ATTR_FAIL_REASON] = row.reason
     if row.constraint is not None:
-        attrs[ATTR_CONSTRAINTS] = {"edap": row.constraint}
-        attrs[ATTR_FEASIBLE] = row.constraint <= 0
+        attrs.update(constraint_attrs({"edap": row.constraint}))
     trial = create_trial(
         state=row.state,
         values=values,

@@ -115,7 +115,7 @@ def test_dashboard_shows_what_pareto_shows(
     monkeypatch.chdir(tmp_path)
     stored = open_stored_study(built.spec_path)
     assert stored.storage is not None
-    save_spec_artifact(stored.storage, stored.study, stored.spec_document)
+    save_spec_artifact(stored.storage, stored.study, stored.spec_document, built.url)
     assert cli.main(["pareto", *built.args(), "--json", "--no-files"]) == 0
     front = [t["number"] for t in json.loads(capsys.readouterr().out)["front"]]
     study_id = stored.storage.get_study_id_from_name(stored.name)
@@ -127,6 +127,18 @@ def test_dashboard_shows_what_pareto_shows(
         assert feasible == {1, 2, 3} and set(front) <= feasible
         baseline = trials[0]
         assert baseline["params"] and {"key": "baseline", "value": "w8u8"} in baseline["user_attrs"]
+        # Beside the state ("Complete"), the trial table and page show whether it is feasible
+        # and which limit it breaks.
+        readable = {
+            n: next(a["value"] for a in t["user_attrs"] if a["key"] == "feasibility")
+            for n, t in trials.items()
+        }
+        assert readable == {
+            0: "infeasible: EDAP 1 J s mm2 over max_edap",
+            1: "feasible",
+            2: "feasible",
+            3: "feasible",
+        }
         shown = [a for t in detail["trials"] for a in t["user_attrs"]] + detail["user_attrs"]
         assert shown and all(len(a["value"]) < MAX_ATTR_CHARS for a in shown)
         (artifact,) = detail["artifacts"]

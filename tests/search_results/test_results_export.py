@@ -18,6 +18,7 @@ from mdsnn_search.precision import PrecisionConfig
 from mdsnn_search.results import open_stored_study, trial_train_spec
 from mdsnn_search.spec.objectives import ATTR_STUDENT
 from mdsnn_search.study.documents import trial_document
+from mdsnn_search.study.folder import study_folder
 
 
 def fail(capsys: pytest.CaptureFixture[str], *args: str) -> str:
@@ -86,11 +87,10 @@ def test_export_front_to_default_folder(
     before = built.db_digest()
     assert cli.main(["export", "--storage", built.url, "--study", "t", "--front"]) == 0
     assert "retrain with: mdsnn-search train" in capsys.readouterr().out
-    written = sorted(p.name for p in (tmp_path / "studies" / "t" / "exports").iterdir())
+    exports = tmp_path / study_folder("t", built.url) / "exports"
+    written = sorted(p.name for p in exports.iterdir())
     assert written == sorted(f"t-trial{n}.yaml" for n in FRONT)
-    epochs = yaml.safe_load((tmp_path / "studies" / "t" / "exports" / "t-trial0.yaml").read_text())[
-        "training"
-    ]["epochs"]
+    epochs = yaml.safe_load((exports / "t-trial0.yaml").read_text())["training"]["epochs"]
     assert epochs == 2  # the search's budget unless --epochs
     assert built.db_digest() == before
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -167,3 +168,39 @@ def test_a_damaged_database_is_one_line_and_untouched(
         assert "storage: (sqlite3.OperationalError) no such table: trial_values" in err
         assert "exceeding max length" not in err
     assert built.db_digest() == before
+
+
+def test_two_studies_of_one_name_in_two_storages_keep_their_own_folders(
+    make_study: Callable[..., Built],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``t`` in the default storage (sqlite:///studies/t.db) writes studies/t/; ``t`` in another
+    storage writes studies/t-<hash>/, so neither overwrites the other's plot, report or exports,
+    whichever way its storage URL is written."""
+    from mdsnn_search.study.folder import study_folder
+
+    other = make_study()
+    work = tmp_path / "work"
+    (work / "studies").mkdir(parents=True)
+    monkeypatch.chdir(work)
+    shutil.copyfile(other.db_path, work / "studies" / "t.db")
+    default = ["--storage", "sqlite:///studies/t.db", "--study", "t"]
+    elsewhere = ["--storage", other.url, "--study", "t"]
+    for args in (default, elsewhere):
+        assert cli.main(["pareto", *args]) == 0
+        assert cli.main(["export", *args, "--trials", "4"]) == 0
+    out = capsys.readouterr().out
+    mine = study_folder("t", other.url)
+    assert study_folder("t", "sqlite:///studies/t.db") == Path("studies/t")
+    assert study_folder("t", f"sqlite:///{work / 'studies' / 't.db'}") == Path("studies/t")
+    assert mine.parent == Path("studies") and mine.name.startswith("t-") and len(mine.name) == 10
+    for folder in (Path("studies/t"), mine):
+        assert {p.name for p in folder.iterdir()} == {"pareto.png", "pareto.html", "exports"}
+        assert f"html: {folder / 'pareto.html'}" in out
+    masked = "postgresql://ann:***@db.example/studies"
+    assert study_folder("t", "postgresql://ann:secret@db.example/studies") == study_folder(
+        "t", masked
+    )  # the password does not name the folder
+    assert study_folder("t", masked) != mine

@@ -11,12 +11,13 @@ from typing import Any
 
 import matplotlib.image
 import pytest
-from results_studies import CONSTRAINED_ROWS, DEFAULT_ROWS, FRONT, Built
+from results_studies import CONSTRAINED_ROWS, DEFAULT_ROWS, FRONT, Built, Row
 
 from mdsnn_search import cli
 from mdsnn_search.results import open_stored_study, summarize_front
 from mdsnn_search.results.plotdata import plot_data
 from mdsnn_search.results.terminal import front_table, records_of
+from mdsnn_search.study.folder import study_folder
 
 
 def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, object]:
@@ -53,6 +54,29 @@ def page_figures(page: str) -> list[dict[str, Any]]:
     return figures
 
 
+def front_table_rows(page: str) -> list[str]:
+    """The trial numbers (first cells) of the page's front table, one per ``<tr>`` of its body."""
+    body = re.search(r'<table class="front">.*?<tbody>(.*?)</tbody>', page, re.S)
+    assert body is not None, "no front table"
+    return re.findall(r"<tr><td>([^<]*)</td>", body.group(1))
+
+
+def test_report_front_table_shows_every_row_whatever_their_number(
+    make_study: Callable[..., Built], tmp_path: Path
+) -> None:
+    """A front of 30 trials: the table holds 30 rows in a plain HTML table, which grows with its
+    rows (a plotly table's fixed height hid all but its header)."""
+    rows = [Row(0.50 + 0.01 * i, 1e-11 * (i + 1)) for i in range(30)]
+    built = make_study(rows)
+    page_path = tmp_path / "report.html"
+    args = ["--html", str(page_path), "--plot", str(tmp_path / "p.png")]
+    assert cli.main(["pareto", *built.args(), *args]) == 0
+    page = page_path.read_text()
+    assert front_table_rows(page) == [str(n) for n in range(29, -1, -1)]
+    assert "Pareto front (30 trials)" in page
+    assert all(f["data"][0].get("type") != "table" for f in page_figures(page))
+
+
 def test_writes_png_and_html_report(
     make_study: Callable[..., Built],
     capsys: pytest.CaptureFixture[str],
@@ -76,9 +100,11 @@ def test_writes_png_and_html_report(
     image = matplotlib.image.imread(png)
     assert image.shape[0] > 500 and image.shape[1] > 800
     assert image[..., :3].std() > 0.05  # not a blank canvas
-    page = (work / "studies" / "t" / "pareto.html").read_text()
+    folder = work / study_folder("t", built.url)
+    assert folder.name.startswith("t-")  # not the default storage: a folder of its own
+    page = (folder / "pareto.html").read_text()
     assert not re.search(r"<script[^>]*\bsrc=", page) and "plotly.js v" in page.lower()
-    front, history, importances, table = page_figures(page)
+    front, history, importances = page_figures(page)
     traces = {trace.get("name"): trace for trace in front["data"]}
     assert (
         front["layout"]["xaxis"]["type"] == "log"
@@ -99,11 +125,11 @@ def test_writes_png_and_html_report(
     baseline = traces["baseline w4u4"]
     assert baseline["marker"]["symbol"].endswith("-open")  # the trial under it stays visible
     assert (baseline["x"], baseline["y"]) == ([1e-10], [90.0])
-    assert any("teacher 95.0%" in a["text"] for a in front["layout"]["annotations"])
+    assert any("teacher 95.00 % (validation)" in a["text"] for a in front["layout"]["annotations"])
     assert history["data"][0]["y"][-1] == pytest.approx(0.8842)
     assert {trace["name"] for trace in importances["data"]} >= {"validation accuracy"}
-    assert table["data"][0]["type"] == "table"
-    assert not (work / "studies" / "t" / "pareto.png").exists()
+    assert front_table_rows(page) == [str(n) for n in (0, 1, 4, 6, 3)]
+    assert not (folder / "pareto.png").exists()
     assert built.db_digest() == before
 
 
@@ -181,5 +207,35 @@ def test_report_of_a_study_too_small_for_importances(
     assert cli.main(["pareto", *built.args(), *args]) == 0
     page = page_path.read_text()
     assert "parameter importances need 2 complete trials with every parameter" in page
-    front, history, table = page_figures(page)
-    assert table["data"][0]["cells"]["values"][0] == ["0"]
+    front, history = page_figures(page)
+    assert front_table_rows(page) == ["0"] and "Pareto front (1 trial)" in page
+
+
+def test_a_plot_draws_points_and_reference_lines_on_one_split(
+    make_study: Callable[..., Built],
+) -> None:
+    """Validation accuracy, the split the front is chosen on and the floor judged on, for the
+    points, the teacher line and the floor line alike, in percent; each hover adds the test
+    accuracy. A point under the floor is an infeasible trial, and only those are."""
+    rows = [
+        Row(0.93, 2e-10, test_accuracy=0.97, constraint=-0.03),  # drop 0.02: feasible
+        Row(0.89, 1e-10, test_accuracy=0.96, constraint=0.01),  # drop 0.06: infeasible
+    ]
+    built = make_study(rows, constraints={"max_accuracy_drop": 0.05})
+    stored = open_stored_study(built.spec_path)
+    records = records_of(stored)
+    data = plot_data(
+        stored, records, summarize_front(stored.study, stored.objectives, stored.directions)
+    )
+    assert data.y.title == "validation accuracy (%)"
+    assert [(p.number, p.y) for p in data.points] == [
+        (0, pytest.approx(93.0)),
+        (1, pytest.approx(89.0)),
+    ]
+    assert data.hlines == [
+        (pytest.approx(95.0), "teacher 95.00 % (validation)"),
+        (pytest.approx(90.0), "accuracy floor 90.00 % (validation)"),
+    ]
+    floor = data.hlines[1][0]
+    assert [p.y < floor for p in data.points] == [r.feasible is False for r in records]
+    assert "validation accuracy 89.00 %, test accuracy 96.00 %" in data.points[1].text

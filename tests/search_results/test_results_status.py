@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from results_studies import Built
 
 from mdsnn_search import cli
+from mdsnn_search.tables import format_value
 
 
 def test_status_table_counts_and_failures(
@@ -68,3 +71,56 @@ def test_student_summary_of_a_searched_student() -> None:
         "distill": {"layers": "all"},
     }
     assert student_summary(uniform) == "W4 U4 BN8 Dall"
+
+
+def test_status_on_an_80_column_terminal_splits_no_number(
+    make_study: Callable[..., Built],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """16 trials at 80 columns: every number of ``--json`` shows whole (as one word), lines fit,
+    nothing is cut, and 16 trials take no 119 lines (each trial a block of three or four)."""
+    from results_studies import Row
+
+    from mdsnn_search.cli import status
+    from mdsnn_search.terminal import console
+
+    rows = [Row(0.9 + 0.005 * i, 1e-10 * (1 + i % 5)) for i in range(16)]
+    built = make_study(rows)
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setattr(status, "console", console())
+    assert cli.main(["status", *built.args()]) == 0
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out).splitlines()
+    assert max(map(len, lines)) <= 80 and "…" not in "".join(lines)
+    assert len(lines) <= 2 + 16 * 4  # title, counts, at most four lines a trial
+    words = set(" ".join(lines).split())
+    assert cli.main(["status", *built.args(), "--json"]) == 0
+    for trial in json.loads(capsys.readouterr().out)["trials"]:
+        accuracy = format_value(trial["values"]["accuracy"] * 100.0)
+        assert {f"#{trial['number']}", accuracy, format_value(trial["values"]["edap"])} <= words
+
+
+def test_feasibility_and_the_broken_limit_show_wherever_a_trial_is_listed(
+    make_study: Callable[..., Built], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """status, pareto's table, the report's table and hover, and the JSON all carry one line:
+    ``feasible`` or ``infeasible:`` with the limit broken and by how much."""
+    from results_studies import CONSTRAINED_ROWS
+
+    built = make_study(CONSTRAINED_ROWS, constraints={"max_edap": 4.5e-10})
+    broken = "infeasible: EDAP 1 J s mm2 over max_edap"
+    assert cli.main(["status", *built.args()]) == 0
+    out = capsys.readouterr().out
+    assert "feasibility" in out and broken in out and out.count("│ feasible ") == 3
+    assert cli.main(["status", *built.args(), "--json"]) == 0
+    trials = json.loads(capsys.readouterr().out)["trials"]
+    assert [t["feasibility"] for t in trials] == [broken, "feasible", "feasible", "feasible"]
+    page = tmp_path / "report.html"
+    args = [*built.args(), "--html", str(page), "--plot", str(tmp_path / "p.png")]
+    assert cli.main(["pareto", *args]) == 0
+    out = capsys.readouterr().out
+    assert "feasibility" in out and out.count("│ feasible ") == 2  # the front: trials 1 and 2
+    html = page.read_text()
+    assert "<th>feasibility</th>" in html and html.count("<td>feasible</td>") == 2
+    assert '\\"feasibility\\": \\"infeasible: EDAP 1 J s mm2 over max_edap\\"' in html  # hover

@@ -28,7 +28,8 @@ from mdsnn_search.data import DataConfig, load_dataset, make_loader
 from mdsnn_search.precision import LayerPrecision, PrecisionConfig
 from mdsnn_search.snn import ModelConfig, build_model
 from mdsnn_search.snn.neuron import NeuronConfig
-from mdsnn_search.snn.nir_export import DT, write_nir
+from mdsnn_search.snn.nir_export import write_nir
+from mdsnn_search.snn.nir_nodes import DT
 from mdsnn_search.snn.nir_roundtrip import compare, load_with_snntorch, snntorch_neurons
 from mdsnn_search.terminal import console
 from mdsnn_search.training_loop import TrainConfig, fit, seed_everything

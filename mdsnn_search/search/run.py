@@ -284,7 +284,9 @@ def _run_missing(
         teacher_outputs=None if outputs is None else str(outputs.resolve()),
         strategy_state=state,
         students=(
-            prepare_students_folder(study.study_name) if runnable.execution.keep_students else None
+            prepare_students_folder(study.study_name, runnable.study.storage_url())
+            if runnable.execution.keep_students
+            else None
         ),
     )
     with (

@@ -1,7 +1,8 @@
 """Where a study keeps its trials' trained students, and how they get there from any node.
 
 A front trial's weights are what reaches a chip (``export --nir``), so each trial keeps its student
-checkpoint as ``studies/NAME/students/trial-N.pt`` (spec switch ``execution.keep_students``). The
+checkpoint as ``students/trial-N.pt`` in the study's folder (:func:`~.folder.study_folder`:
+``studies/NAME/`` for the default storage; spec switch ``execution.keep_students``). The
 driver creates the folder and a token file in it; a trial that finds the same token there shares
 the driver's file system (one machine, or a shared one) and writes its checkpoint in place. A trial
 on a node without it returns the checkpoint's bytes with its result (through Ray, as the teacher
@@ -18,15 +19,17 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from mdsnn_search.study.folder import study_folder
+
 ATTR_STUDENT_CHECKPOINT = "student_checkpoint"
 """User attribute of a trial whose student was kept: the checkpoint's absolute path."""
 
 TOKEN_FILE = ".driver-token"
 
 
-def students_folder(study_name: str) -> Path:
-    """``studies/NAME/students``, relative to the working directory (like ``studies/``)."""
-    return Path("studies") / study_name / "students"
+def students_folder(study_name: str, storage_url: str) -> Path:
+    """``students/`` in the study's folder, relative to the working directory."""
+    return study_folder(study_name, storage_url) / "students"
 
 
 def student_file(folder: str | Path, number: int) -> Path:
@@ -48,10 +51,10 @@ class StudentsTarget:
             return False
 
 
-def prepare_students_folder(study_name: str) -> StudentsTarget:
+def prepare_students_folder(study_name: str, storage_url: str) -> StudentsTarget:
     """Create the study's students folder with a fresh token; trials that read the token back
     write there directly."""
-    folder = students_folder(study_name).resolve()
+    folder = students_folder(study_name, storage_url).resolve()
     folder.mkdir(parents=True, exist_ok=True)
     token = secrets.token_hex(16)
     (folder / TOKEN_FILE).write_text(token, encoding="utf-8")

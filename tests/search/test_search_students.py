@@ -23,6 +23,7 @@ from mdsnn_search.spec.objectives import ATTR_METRICS
 from mdsnn_search.spec.schema import load_spec
 from mdsnn_search.spec.space import StudentConfig
 from mdsnn_search.study.documents import trial_document
+from mdsnn_search.study.folder import study_folder
 from mdsnn_search.study.students import (
     ATTR_STUDENT_CHECKPOINT,
     StudentsTarget,
@@ -38,10 +39,11 @@ def test_trials_keep_students_and_export_them_as_nir(
 ) -> None:
     spec_path = write_spec(study={"n_trials": 2}, teacher={"checkpoint": str(tiny_teacher)})
     spec = load_spec(spec_path)
+    folder = tmp_path / study_folder("tiny", spec.study.storage_url())
     run_study(spec, progress=False)
     trials = open_stored_study(spec_path).study.get_trials()
     kept = [Path(t.user_attrs[ATTR_STUDENT_CHECKPOINT]) for t in trials]
-    assert kept == [(tmp_path / "studies/tiny/students" / f"trial-{n}.pt") for n in (0, 1)]
+    assert kept == [(folder / "students" / f"trial-{n}.pt") for n in (0, 1)]
     # The kept file is the trained student itself: it scores the trial's accuracy again.
     bundle = load_search_dataset(spec.data)
     checkpoint = load_checkpoint(kept[1])
@@ -68,13 +70,13 @@ def test_trials_keep_students_and_export_them_as_nir(
     run_study(load_spec(spec_path), progress=False)
     (third,) = [t for t in open_stored_study(spec_path).study.get_trials() if t.number == 2]
     assert ATTR_STUDENT_CHECKPOINT not in third.user_attrs
-    assert not (tmp_path / "studies/tiny/students/trial-2.pt").exists()
+    assert not (folder / "students/trial-2.pt").exists()
     capsys.readouterr()
     assert main(["export", str(spec_path), "--trials", "2", "--nir"]) == 2
     error = capsys.readouterr().err.strip()
     assert len(error.splitlines()) == 1
     assert "trial 2" in error and "was not kept" in error and "mdsnn-search train" in error
-    assert not list((tmp_path / "studies/tiny/exports").glob("*trial2.nir"))
+    assert not list((folder / "exports").glob("*trial2.nir"))
     # The Python API raises the same error, with the same line.
     with pytest.raises(StudyError) as raised:
         mdsnn_search.export(spec_path, [2], nir=True)
@@ -82,12 +84,12 @@ def test_trials_keep_students_and_export_them_as_nir(
 
     # The commands it names make one: the trial retrained from its export, then written as NIR.
     assert main(["export", str(spec_path), "--trials", "2", "--epochs", "1"]) == 0
-    assert main(["train", str(tmp_path / "studies/tiny/exports/tiny-trial2.yaml"), "--json"]) == 0
+    assert main(["train", str(folder / "exports/tiny-trial2.yaml"), "--json"]) == 0
     capsys.readouterr()
     assert main(["export", str(spec_path), "--trials", "2", "--nir", "--json"]) == 0
     (written,) = json.loads(capsys.readouterr().out)["nir"]
     assert written["from"] == "retrained"
-    assert written["student"] == str(tmp_path / "studies/tiny/exports/tiny-trial2.pt")
+    assert written["student"] == str(folder / "exports/tiny-trial2.pt")
     assert is_our_nir(Path(written["file"]))
 
 

@@ -50,7 +50,9 @@ def test_trials_are_chosen_on_validation_and_store_both_splits(
     assert all(0 <= t["metrics"][TEST_ACCURACY] <= 1 for t in front)
 
 
-def test_tables_and_plots_report_the_front_on_test(write_spec: Callable[..., Path]) -> None:
+def test_tables_report_both_splits_and_plots_the_split_the_front_is_chosen_on(
+    write_spec: Callable[..., Path],
+) -> None:
     from mdsnn_search.results import open_stored_study, summarize_front
     from mdsnn_search.results.plotdata import plot_data
     from mdsnn_search.results.tables import front_rows
@@ -72,6 +74,9 @@ def test_tables_and_plots_report_the_front_on_test(write_spec: Callable[..., Pat
             row[val] == 100 * record.values["accuracy"]
             and row[test] == 100 * record.metrics[TEST_ACCURACY]
         )
+    # One split per plot, its reference lines included: validation, where the front is chosen and
+    # the accuracy constraint judged; each point's test accuracy is in its hover text.
     data = plot_data(stored, records, summary)
-    assert "test accuracy" in data.y.label and "validation" in data.y.label
-    assert all(p.y == 100 * by_number[p.number].metrics[TEST_ACCURACY] for p in data.points)
+    assert data.y.label == "validation accuracy (%)"
+    assert all(p.y == 100 * by_number[p.number].values["accuracy"] for p in data.points)
+    assert all("test" in p.text for p in data.points)

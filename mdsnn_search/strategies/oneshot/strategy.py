@@ -134,7 +134,8 @@ def prepare_front(
         k,
         _cost_index(spec.study.objectives),
     )
-    top_up(study, snapshot(study, spec.study.n_trials), wanted=len(front))
+    # The front takes the whole budget the baselines leave: queue all of it.
+    top_up(study, snapshot(study, spec.study.n_trials), wanted=spec.study.n_trials)
     filled = fill_front_(study, storage, front)
     if filled:
         report(f"front: {filled} proxy configurations queued for fine-tuning")

@@ -24,7 +24,7 @@ from mdsnn_search.outputs import (
 from mdsnn_search.results import (
     export_name,
     find_trials,
-    summarize_front,
+    summarize_stored,
     train_spec_yaml,
     trial_train_spec,
 )
@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     stored = open_from_args(args)
     check_plain_name(stored.name, "the study name (it names the exported files)")
     if args.front:
-        trials = summarize_front(stored.study, stored.objectives, stored.directions).front
+        trials = summarize_stored(stored).front
         numbers = [t.number for t in trials]
     else:
         numbers = list(dict.fromkeys(args.trials))

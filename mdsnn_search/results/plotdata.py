@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from mdsnn_search.results.front import FrontSummary
 from mdsnn_search.results.records import TrialRecord
 from mdsnn_search.results.storage import StoredStudy
-from mdsnn_search.spec.objectives import TEST_ACCURACY
+from mdsnn_search.spec.objectives import STUDY_REFERENCE, TEST_ACCURACY
 
 BASELINE_MARKERS = ("*", "D", "s", "^", "v", "P", "X", "h")
 BASELINE_COLORS = (
@@ -109,7 +109,7 @@ def plot_data(
     _add_reference_lines(data, stored)
     data.notes.append(
         f"{len(summary.front)} of {summary.n_complete} complete trials on the front; hypervolume "
-        f"{summary.normalized_hypervolume:.4f} (normalised; reference: {summary.reference.source})"
+        f"{summary.hypervolume:.4f} in the region of interest ({summary.region.describe()})"
     )
     if summary.constrained:
         marked = (
@@ -159,8 +159,13 @@ def _step_line(points: list[Point], directions: tuple[str, str]) -> list[tuple[f
 
 
 def _add_reference_lines(data: PlotData, stored: StoredStudy) -> None:
+    """The full-precision reference (the teacher, and its FP32 EDAP when stored) and the limits."""
     teacher_accuracy = stored.teacher.get(TEST_ACCURACY, stored.teacher.get("accuracy"))
     limits = stored.constraints
+    reference = stored.study.user_attrs.get(STUDY_REFERENCE)
+    fp32 = reference.get("fp32", {}) if isinstance(reference, dict) else {}
+    if isinstance(fp32.get("edap"), (int, float)):
+        data.notes.append(f"FP32 reference (the teacher, not a trial): EDAP {fp32['edap']:.3g}")
     for axis, lines in ((data.y, data.hlines), (data.x, data.vlines)):
         if axis.objective == "accuracy" and isinstance(teacher_accuracy, (int, float)):
             lines.append((teacher_accuracy * axis.scale, f"teacher {teacher_accuracy * 100:.1f}%"))

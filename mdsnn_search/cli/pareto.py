@@ -1,9 +1,9 @@
 """``mdsnn-search pareto SPEC``: the Pareto front of a stored study, its hypervolume and plots.
 
 Writes ``studies/NAME/pareto.png`` (matplotlib) and ``pareto.html`` (Optuna's plotly figures, one
-self-contained page) unless told otherwise (``--plot``,
-``--html``, ``--no-files``); files it did not write are replaced only with ``--force``. The hypervolume (in
-the region of interest) and the iso-cost gains are defined in :mod:`mdsnn_search.results.front`.
+self-contained page) unless told otherwise (``--plot``, ``--html``, ``--no-files``); files it did
+not write are replaced only with ``--force``. The hypervolume (in the region of interest) and the
+iso-cost gains are defined in :mod:`mdsnn_search.results.front`.
 """
 
 from __future__ import annotations

@@ -23,12 +23,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mdsnn_search.execution.resources import local_node, probe_address, trial_resources
-    from mdsnn_search.search.run import check_spec
+    from mdsnn_search.search.run import check_spec, space_warnings
     from mdsnn_search.spec.schema import load_spec
     from mdsnn_search.study.storage_url import masked
 
     spec = load_spec(args.spec)
     roles = check_spec(spec, args.spec)
+    warnings = space_warnings(spec, roles)
     execution = spec.execution
     if execution.address is None:
         resources = trial_resources(execution, [local_node()], "this machine")
@@ -49,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
         "layers": roles.layers,
         "spiking_layers": roles.spiking,
         "trial_resources": per_trial,
+        "warnings": warnings,
     }
     if args.json:
         print_json(summary)
@@ -59,4 +61,6 @@ def run(args: argparse.Namespace) -> int:
             f"objectives {summary['objectives']}; "
             f"{len(roles.layers)} weight layers, {len(roles.spiking)} spiking; {per_trial}."
         )
+        for line in warnings:
+            console.print(f"warning: {line}")
     return 0

@@ -161,8 +161,13 @@ def region_of_interest(
             continue
         if direction == "maximize":  # no such objective today; its observed range
             axes.append(
-                RegionAxis(name, min(observed, default=0.0), max(observed, default=1.0), False,
-                           "observed range")
+                RegionAxis(
+                    name,
+                    min(observed, default=0.0),
+                    max(observed, default=1.0),
+                    False,
+                    "observed range",
+                )
             )
             continue
         metric = OBJECTIVES[name].metric if name in OBJECTIVES else name
@@ -192,7 +197,10 @@ def region_of_interest(
 def _teacher_accuracy(
     study: optuna.Study, reference: Mapping[str, Any], observed: Sequence[float]
 ) -> tuple[float, str]:
-    for source, record in (("teacher", reference), ("teacher", study.user_attrs.get(STUDY_TEACHER))):
+    for source, record in (
+        ("teacher", reference),
+        ("teacher", study.user_attrs.get(STUDY_TEACHER)),
+    ):
         if isinstance(record, dict) and isinstance(record.get("accuracy"), (int, float)):
             return float(record["accuracy"]), source
     return max(observed, default=1.0), "best trial (no teacher stored)"
@@ -317,3 +325,11 @@ def _complete(study: optuna.Study) -> list[FrozenTrial]:
         for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         if t.values is not None
     ]
+
+
+def as_losses(values: np.ndarray, directions: Sequence[Direction]) -> np.ndarray:
+    """Values turned into losses (maximised columns negated), so smaller is better everywhere."""
+    if values.shape[1] != len(directions):
+        raise ValueError(f"expected {len(directions)} values per point, but got {values.shape[1]}")
+    signs = np.array([-1.0 if d == "maximize" else 1.0 for d in directions])
+    return np.asarray(values * signs, dtype=float)

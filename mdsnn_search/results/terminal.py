@@ -96,7 +96,9 @@ def gain_lines(summary: FrontSummary) -> list[str]:
     lines = []
     for gain in summary.gains:
         if gain.trial is None:
-            lines.append(f"vs {gain.baseline}: no searched trial at its EDAP ({gain.cost:.3g}) or less")
+            lines.append(
+                f"vs {gain.baseline}: no searched trial at its EDAP ({gain.cost:.3g}) or less"
+            )
             continue
         test = "" if gain.test_gain is None else f", test {gain.test_gain * 100:+.2f}"
         lines.append(

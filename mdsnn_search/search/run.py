@@ -30,12 +30,13 @@ from mdsnn_search.precision import matches_layer
 from mdsnn_search.search.checks import check_inputs
 from mdsnn_search.search.driver import StudyDriver
 from mdsnn_search.search.progress import LiveProgress
+from mdsnn_search.search.reference import cost_warnings, ensure_reference
 from mdsnn_search.search.teacher import ensure_teacher, ensure_teacher_outputs
 from mdsnn_search.search.trial import run_trial
 from mdsnn_search.snn.models import model_layer_table
 from mdsnn_search.spec.objectives import STUDY_TEACHER
 from mdsnn_search.spec.schema import StudySpec, absolute_paths
-from mdsnn_search.spec.space import LayerRoles
+from mdsnn_search.spec.space import LayerRoles, baseline_queue
 from mdsnn_search.strategies.oneshot.strategy import prepare_front
 from mdsnn_search.study.budget import snapshot
 from mdsnn_search.study.heartbeat import Heartbeat
@@ -152,6 +153,11 @@ def run_study(
     # Split once here: the teacher, its output cache and every trial use this validation split.
     bundle = load_search_dataset(spec.data)
     check_existing(spec, source, url, accept_change=accept_spec_change)
+    baselines, left_out = baseline_queue(
+        spec.search_space, roles, list(spec.study.baselines), spec.data.timesteps
+    )
+    for note in left_out:
+        logger.warning("%s: %s", source, note)
     local_ray.stop_orphans()  # a run killed earlier could not stop its Ray
     address_field = "--address" if address else "execution.address"
     stop = StopOnSignals()
@@ -160,7 +166,9 @@ def run_study(
         stop,
     ):
         storage = connect(url, spec.study)
-        opened = open_study(spec, source, url, storage, accept_change=accept_spec_change)
+        opened = open_study(
+            spec, source, url, storage, accept_change=accept_spec_change, baselines=baselines
+        )
         run = _run_missing(
             opened, _runnable(spec, url), roles, bundle, storage, executor, trial_fn, progress, stop
         )
@@ -207,6 +215,7 @@ def _run_missing(
     teacher_json = teacher.to_json()
     if opened.created or opened.changes or STUDY_TEACHER not in study.user_attrs:
         study.set_user_attr(STUDY_TEACHER, teacher_json)
+    ensure_reference(study, runnable, roles, bundle, str(teacher.checkpoint.resolve()))
     outputs = ensure_teacher_outputs(runnable, bundle, teacher, progress=progress)
     supernet = None
     if runnable.study.strategy == "oneshot":
@@ -256,3 +265,9 @@ def _runnable(spec: StudySpec, url: str) -> StudySpec:
     return runnable.model_copy(
         update={"study": runnable.study.model_copy(update={"storage": masked(url)})}
     )
+
+
+def space_warnings(spec: StudySpec, roles: LayerRoles) -> list[str]:
+    """``validate``'s warnings on the space's cost range (:func:`cost_warnings`)."""
+    table = model_layer_table(spec.model, *_input_hint(spec))
+    return cost_warnings(spec, table, roles)

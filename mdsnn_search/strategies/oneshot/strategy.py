@@ -15,7 +15,7 @@ import optuna
 
 from mdsnn_search.checkpoint import load_checkpoint
 from mdsnn_search.data import DatasetBundle
-from mdsnn_search.spec.objectives import OBJECTIVES
+from mdsnn_search.spec.objectives import ATTR_BASELINE, OBJECTIVES
 from mdsnn_search.spec.schema import StudySpec
 from mdsnn_search.strategies.oneshot.finetune import fill_front_, select_front
 from mdsnn_search.strategies.oneshot.proxy import ProxyScorer, run_proxy_search
@@ -54,7 +54,10 @@ def prepare_front(
             f"proxy: scored {proxy.scored_now} configurations in {proxy.scoring_s:.1f} s "
             f"({60 * proxy.scored_now / max(proxy.scoring_s, 1e-9):,.0f}/min)"
         )
-    k = spec.study.n_trials - len(spec.study.baselines)
+    trials = study.get_trials(deepcopy=False)
+    k = spec.study.n_trials - len(
+        {t.user_attrs[ATTR_BASELINE] for t in trials if ATTR_BASELINE in t.user_attrs}
+    )
     front = select_front(
         proxy.study.get_trials(deepcopy=False),
         spec.study.directions,

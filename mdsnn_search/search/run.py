@@ -38,6 +38,7 @@ from mdsnn_search.spec.objectives import STUDY_TEACHER
 from mdsnn_search.spec.schema import StudySpec, absolute_paths
 from mdsnn_search.spec.space import LayerRoles, baseline_queue
 from mdsnn_search.strategies.oneshot.strategy import prepare_front
+from mdsnn_search.strategies.sensitivity import queue_allocations
 from mdsnn_search.study.budget import snapshot
 from mdsnn_search.study.heartbeat import Heartbeat
 from mdsnn_search.study.signals import RunInterrupted, StopOnSignals
@@ -227,6 +228,11 @@ def _run_missing(
             teacher.checkpoint.resolve(),
             outputs,
             report=_reporter(progress),
+        )
+    if runnable.study.strategy == "sensitivity":
+        # To move onto the strategy registry: a pass before the trials, like oneshot's.
+        queue_allocations(
+            study, runnable, roles, bundle, str(teacher.checkpoint.resolve()), _reporter(progress)
         )
     context = TrialContext(
         spec=runnable.model_dump(mode="json"),

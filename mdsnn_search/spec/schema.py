@@ -40,7 +40,7 @@ timesteps ``tT``."""
 BaselineName = Annotated[str, Field(pattern="^(?:" + BASELINE_PATTERN.pattern + ")$")]
 DEFAULT_OBJECTIVES: tuple[ObjectiveName, ...] = ("accuracy", "edap")
 DEFAULT_BASELINES: tuple[str, ...] = ("w8u8", "w4u4", "w2u2")
-StrategyName = Literal["trials", "oneshot"]
+StrategyName = Literal["trials", "oneshot", "sensitivity"]
 SupernetBatchNorm = Literal["switchable", "recalibrate"]
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
@@ -77,7 +77,9 @@ class StudyConfig(BaseModel):
         "trials",
         description="trials: train every trial from the teacher; oneshot: train one any-precision "
         "supernet, score thousands of configurations with it (study NAME-proxy) and fine-tune "
-        "only its front (section oneshot)",
+        "only its front (section oneshot); sensitivity: measure each layer's loss increase per "
+        "cheaper choice on the teacher-copied student (no training), queue allocations over the "
+        "EDAP range as the first searched trials, then the sampler",
     )
     n_trials: int = Field(
         ge=1,
@@ -357,6 +359,22 @@ class StudySpec(BaseModel):
                 f"study.n_trials: with strategy oneshot it counts the baselines "
                 f"({len(self.study.baselines)}) plus the fine-tuned front, so it must exceed them, "
                 f"but got {self.study.n_trials}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _sensitivity_enumerates_layers(self) -> StudySpec:
+        """The sensitivity pass allocates a choice per layer and measures it without training."""
+        if self.study.strategy != "sensitivity":
+            return self
+        if self.search_space.tie_layers:
+            raise ValueError(
+                "search_space.tie_layers: study.strategy sensitivity allocates per layer; use false"
+            )
+        if self.search_space.learnable_threshold != [False]:
+            raise ValueError(
+                "search_space.learnable_threshold: study.strategy sensitivity measures students "
+                "without training, so learnt thresholds cannot be scored; use [false]"
             )
         return self
 

@@ -83,7 +83,12 @@ def front_document(study: optuna.Study | StoredStudy) -> dict[str, Any]:
 def _front(
     study: optuna.Study | StoredStudy,
 ) -> tuple[StoredStudy, FrontSummary, list[TrialRecord], dict[str, int]]:
-    stored = study if isinstance(study, StoredStudy) else StoredStudy(study=study, storage_url="")
+    stored = (
+        study
+        if isinstance(study, StoredStudy)
+        # a live study: its own storage holds the spec (and so the accuracy floor)
+        else StoredStudy(study=study, storage_url="", storage=study._storage)
+    )
     trials = stored.study.get_trials(deepcopy=False)
     summary = summarize_stored(stored)
     front = {t.number for t in summary.front}

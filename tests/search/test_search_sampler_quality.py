@@ -6,8 +6,10 @@ sampling exactly what random search samples (docs/benchmarks.md)."""
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import optuna
@@ -111,18 +113,26 @@ def run_surrogate_study(sampler: str, seed: int, folder: Path) -> optuna.Study:
     return study
 
 
-def _folder() -> Path:
-    """Optuna commits every write; in a memory-backed folder the commits cost nothing."""
-    return Path(tempfile.mkdtemp(dir="/dev/shm" if Path("/dev/shm").is_dir() else None))
+@contextlib.contextmanager
+def _workdir() -> Iterator[Path]:
+    """A memory-backed folder to work in (Optuna commits every write; there the commits cost
+    nothing; each study writes its spec artifact under studies/), removed afterwards."""
+    shm = Path("/dev/shm")
+    with (
+        tempfile.TemporaryDirectory(dir=shm if shm.is_dir() else None) as folder,
+        pytest.MonkeyPatch.context() as patch,
+    ):
+        patch.chdir(folder)
+        yield Path(folder)
 
 
 @pytest.fixture(scope="module")
-def studies() -> dict[str, list[optuna.Study]]:
-    folder = _folder()
-    return {
-        sampler: [run_surrogate_study(sampler, seed, folder) for seed in SEEDS]
-        for sampler in ("random", "tpe", "nsga2", "nsga3")
-    }
+def studies() -> Iterator[dict[str, list[optuna.Study]]]:
+    with _workdir() as folder:
+        yield {
+            sampler: [run_surrogate_study(sampler, seed, folder) for seed in SEEDS]
+            for sampler in ("random", "tpe", "nsga2", "nsga3")
+        }
 
 
 def hypervolume(study: optuna.Study) -> float:
@@ -165,7 +175,7 @@ def test_gp_proposes_its_own_and_beats_random_search(
 ) -> None:
     """Optuna's GP sampler fits its model at every trial: seconds a trial on two loaded cores,
     so this case is marked slow."""
-    folder = _folder()
-    gp = [run_surrogate_study("gp", seed, folder) for seed in SEEDS]
-    assert_own_proposals(gp, studies["random"])
-    assert_beats_random(gp, studies["random"])
+    with _workdir() as folder:
+        gp = [run_surrogate_study("gp", seed, folder) for seed in SEEDS]
+        assert_own_proposals(gp, studies["random"])
+        assert_beats_random(gp, studies["random"])

@@ -27,7 +27,7 @@ from mdsnn_search.outputs import (
 from mdsnn_search.results import (
     export_name,
     find_trials,
-    summarize_front,
+    summarize_stored,
     train_spec_yaml,
     trial_train_spec,
 )
@@ -146,7 +146,7 @@ def export_trials(
         raise ConfigError(f"--epochs must be >= 1, but got {epochs}")
     check_plain_name(stored.name, "the study name (it names the exported files)")
     if numbers is None:
-        trials = summarize_front(stored.study, stored.objectives, stored.directions).front
+        trials = summarize_stored(stored).front
         numbers = [t.number for t in trials]
     chosen = find_trials(stored, list(dict.fromkeys(numbers)))
     default = out is None

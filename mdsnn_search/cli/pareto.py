@@ -4,13 +4,13 @@ Writes ``pareto.png`` (matplotlib) and ``pareto.html`` (Optuna's plotly figures,
 self-contained page) into the study's folder (``studies/NAME/`` for the default storage,
 ``studies/NAME-<hash>/`` for another; :mod:`mdsnn_search.study.folder`) unless told otherwise
 (``--plot``, ``--html``, ``--no-files``); files it did not write are replaced only with
-``--force``. The hypervolume's reference point is documented in :mod:`mdsnn_search.results.front`.
+``--force``. The hypervolume (in the region of interest) and the iso-cost gains are defined in
+:mod:`mdsnn_search.results.front`.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +18,8 @@ from mdsnn_search.cli.render import console, print_json
 from mdsnn_search.cli.study_args import add_study_arguments, open_from_args, study_folder
 from mdsnn_search.errors import ConfigError
 from mdsnn_search.outputs import PAGE, check_figure_file, check_output_file
-from mdsnn_search.results import FrontSummary, StoredStudy, TrialRecord, summarize_front
-from mdsnn_search.results.terminal import front_table, records_of
+from mdsnn_search.results import FrontSummary, StoredStudy, TrialRecord, summarize_stored
+from mdsnn_search.results.terminal import front_table, gain_lines, records_of
 from mdsnn_search.tables import counted
 
 
@@ -45,14 +45,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--no-files", action="store_true", help="write neither plot nor page")
     parser.add_argument(
-        "--reference",
-        type=float,
-        nargs="+",
-        metavar="V",
-        help="hypervolume reference point, one value per objective "
-        "(default: accuracy 0, costs of the FP32 baseline)",
-    )
-    parser.add_argument(
         "--force",
         action="store_true",
         help="overwrite existing plot/page files that mdsnn-search did not write",
@@ -67,16 +59,9 @@ def run(args: argparse.Namespace) -> int:
     stored = open_from_args(args)
     if args.no_files and (args.plot or args.html):
         raise ConfigError("--no-files contradicts --plot/--html")
-    if args.reference is not None and len(args.reference) != len(stored.objectives):
-        raise ConfigError(
-            f"--reference needs one value per objective ({', '.join(stored.objectives)}), "
-            f"but got {len(args.reference)}"
-        )
-    if args.reference is not None and not all(math.isfinite(v) for v in args.reference):
-        raise ConfigError(f"--reference values must be finite numbers, but got {args.reference}")
     targets = None if args.no_files else _file_targets(args, stored)
     trials = stored.study.get_trials(deepcopy=False)
-    summary = summarize_front(stored.study, stored.objectives, stored.directions, args.reference)
+    summary = summarize_stored(stored)
     records = records_of(stored, trials)
     files, skipped = _write_files(targets, stored, records, summary)
     if args.json:
@@ -86,14 +71,12 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"study {stored.name}: no complete trials yet, so no front")
         return 0
     console.print(front_table(stored, max_rows=None))
-    ref = ", ".join(
-        f"{n}={v:.4g}" for n, v in zip(stored.objectives, summary.reference.values, strict=True)
-    )
     console.print(
-        f"hypervolume {summary.normalized_hypervolume:.4f} normalised "
-        f"({summary.hypervolume:.4g} raw); "
-        f"reference {ref} from {summary.reference.source}"
+        f"hypervolume {summary.hypervolume:.4f} in the region of interest: "
+        f"{summary.region.describe()}"
     )
+    for line in gain_lines(summary):
+        console.print(line)
     if summary.constrained:
         console.print(
             f"front of feasible trials only: {counted(summary.n_infeasible, 'complete trial')} "
@@ -169,13 +152,7 @@ def _document(
         "constrained": summary.constrained,
         "n_complete": summary.n_complete,
         "n_infeasible": summary.n_infeasible,
-        "hypervolume": {
-            "normalized": summary.normalized_hypervolume,
-            "raw": summary.hypervolume,
-            "reference": summary.reference.values,
-            "ideal": summary.reference.ideal,
-            "reference_source": summary.reference.source,
-        },
+        **summary.to_dict(),
         "front": [r.to_dict() for r in records if r.number in on_front],
         "files": files,
     }

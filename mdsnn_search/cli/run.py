@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.json,
     )
     if args.json:
-        print_json({**summary.to_json(), **front_document(summary.study)})
+        print_json({**summary.to_json(), **front_document(summary.stored())})
     else:
         console.print(
             f"study {summary.study_name} ({summary.storage_url}): "
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
             f"teacher accuracy {percent(summary.teacher_accuracy)} (validation), "
             f"{percent(summary.teacher_test_accuracy)} (test)"
         )
-        console.print(front_table(summary.study))
+        console.print(front_table(summary.stored()))
     if summary.all_failed:
         print(
             f"mdsnn-search run: error: every trial this run ran failed ({summary.failed_now}); "

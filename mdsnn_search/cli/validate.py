@@ -23,13 +23,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     from mdsnn_search.execution.resources import local_node, probe_address, trial_resources
-    from mdsnn_search.search.run import check_spec
+    from mdsnn_search.search.run import check_spec, space_warnings
     from mdsnn_search.spec.schema import load_spec
     from mdsnn_search.study.storage_url import masked
     from mdsnn_search.tables import counted
 
     spec = load_spec(args.spec)
     roles = check_spec(spec, args.spec)
+    warnings = space_warnings(spec, roles)
     execution = spec.execution
     if execution.address is None:
         resources = trial_resources(execution, [local_node()], "this machine")
@@ -50,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
         "layers": roles.layers,
         "spiking_layers": roles.spiking,
         "trial_resources": per_trial,
+        "warnings": warnings,
     }
     if args.json:
         print_json(summary)
@@ -61,4 +63,6 @@ def run(args: argparse.Namespace) -> int:
             f"{counted(len(roles.layers), 'weight layer')}, {len(roles.spiking)} spiking; "
             f"{per_trial}."
         )
+        for line in warnings:
+            console.print(f"warning: {line}")
     return 0

@@ -20,6 +20,7 @@ from mdsnn_search.metrics import TEST_ACCURACY
 from mdsnn_search.results.front import FrontSummary
 from mdsnn_search.results.records import TrialRecord
 from mdsnn_search.results.storage import StoredStudy
+from mdsnn_search.spec.objectives import STUDY_REFERENCE
 from mdsnn_search.tables import percent
 
 BASELINE_MARKERS = ("*", "D", "s", "^", "v", "P", "X", "h")
@@ -113,7 +114,7 @@ def plot_data(
     _add_reference_lines(data, stored)
     data.notes.append(
         f"{len(summary.front)} of {summary.n_complete} complete trials on the front; hypervolume "
-        f"{summary.normalized_hypervolume:.4f} (normalised; reference: {summary.reference.source})"
+        f"{summary.hypervolume:.4f} in the region of interest ({summary.region.describe()})"
     )
     if summary.constrained:
         marked = (
@@ -160,9 +161,14 @@ def _step_line(points: list[Point], directions: tuple[str, str]) -> list[tuple[f
 
 
 def _add_reference_lines(data: PlotData, stored: StoredStudy) -> None:
-    """The teacher and the accuracy floor on the validation split, as the points are drawn."""
+    """The full-precision reference (the teacher on the validation split, as the points are drawn,
+    and its FP32 EDAP when stored) and the limits."""
     teacher_accuracy = stored.teacher.get("accuracy")
     limits = stored.constraints
+    reference = stored.study.user_attrs.get(STUDY_REFERENCE)
+    fp32 = reference.get("fp32", {}) if isinstance(reference, dict) else {}
+    if isinstance(fp32.get("edap"), (int, float)):
+        data.notes.append(f"FP32 reference (the teacher, not a trial): EDAP {fp32['edap']:.3g}")
     for axis, lines in ((data.y, data.hlines), (data.x, data.vlines)):
         if axis.objective == "accuracy" and isinstance(teacher_accuracy, (int, float)):
             lines.append(

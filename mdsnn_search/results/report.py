@@ -35,9 +35,10 @@ from mdsnn_search.metrics import TEST_ACCURACY
 from mdsnn_search.outputs import PAGE_META
 from mdsnn_search.results.front import FrontSummary
 from mdsnn_search.results.plotdata import BASELINE_COLORS, PlotData, Point
-from mdsnn_search.results.records import TrialRecord
+from mdsnn_search.results.records import TrialRecord, is_feasible
 from mdsnn_search.results.storage import StoredStudy
 from mdsnn_search.results.tables import Rows
+from mdsnn_search.results.terminal import gain_lines
 from mdsnn_search.study.trial_attrs import (
     ATTR_ACCURACY_DROP,
     ATTR_CODE,
@@ -71,7 +72,7 @@ def pareto_report(
         hypervolume_figure(stored, summary),
     ]
     importances, note = importance_figure(stored)
-    notes = list(data.notes) + ([note] if note else [])
+    notes = list(data.notes) + gain_lines(summary) + ([note] if note else [])
     if importances is not None:
         figures.append(importances)
     parts = [
@@ -133,19 +134,24 @@ def pareto_figure(stored: StoredStudy, records: Sequence[TrialRecord], data: Plo
 
 
 def hypervolume_figure(stored: StoredStudy, summary: FrontSummary) -> go.Figure:
-    """Optuna's hypervolume history, divided by the box so it reads like ``pareto``'s figure."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        figure = optuna.visualization.plot_hypervolume_history(
-            stored.study, summary.reference.values
-        )
-    box = summary.reference.box_volume
-    if box > 0:
-        for trace in figure.data:
-            trace.y = [v / box for v in trace.y]
+    """The front's hypervolume in the region of interest after each trial (by number), the same
+    measure as ``pareto``'s."""
+    complete = [
+        t
+        for t in stored.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if t.values is not None and is_feasible(t) is not False
+    ]
+    complete.sort(key=lambda t: t.number)
+    numbers = [t.number for t in complete]
+    history = [
+        summary.region.hypervolume([t.values for t in complete[: i + 1]])
+        for i in range(len(complete))
+    ]
+    figure = go.Figure(go.Scatter(x=numbers, y=history, mode="lines+markers", name="hypervolume"))
     figure.update_layout(
-        title=f"Hypervolume history (normalised; reference: {summary.reference.source})",
-        yaxis_title="normalised hypervolume",
+        title="Hypervolume history (region of interest)",
+        xaxis_title="trial",
+        yaxis_title="hypervolume",
     )
     return figure
 

@@ -40,7 +40,7 @@ class StoredStudy:
     storage_url: str
     spec_path: Path | None = None
     storage: optuna.storages.BaseStorage | None = None
-    """The storage the study was read from (None for a live study handed in by the runner)."""
+    """The storage the study was read from (the run's own for a study still running)."""
     _spec: StudySpec | None = field(default=None, repr=False)
 
     @property

@@ -13,7 +13,7 @@ import optuna
 from rich.table import Table
 
 from mdsnn_search import tables
-from mdsnn_search.results.front import FrontSummary, summarize_front
+from mdsnn_search.results.front import FrontSummary, summarize_stored
 from mdsnn_search.results.records import TrialRecord, trial_counts
 from mdsnn_search.results.storage import StoredStudy
 from mdsnn_search.results.tables import failure_rows, front_rows, status_rows
@@ -52,16 +52,14 @@ def failures_table(records: Sequence[TrialRecord]) -> Table | None:
     return rich_table("failed trials", columns, rows) if rows else None
 
 
-def front_table(study: optuna.Study | StoredStudy, *, max_rows: int | None = 10) -> Table:
-    """Compact front of a study (live or stored): title with counts and hypervolume, best first.
-
-    A live ``optuna.Study`` works as long as it carries its metric names (``set_metric_names``).
-    """
-    stored, summary, records, counts = _front(study)
+def front_table(stored: StoredStudy, *, max_rows: int | None = 10) -> Table:
+    """Compact front of a study (a running one too, :meth:`StoredStudy.live`): title with counts
+    and hypervolume, best first."""
+    summary, records, counts = _front(stored)
     columns, rows = front_rows(stored, records)
     title = (
         f"Pareto front: {counted(len(summary.front), 'trial')} ({counts_line(counts)}); "
-        f"hypervolume {summary.normalized_hypervolume:.4f}"
+        f"hypervolume {summary.hypervolume:.4f}"
         + (" (feasible only)" if summary.constrained else "")
     )
     if max_rows is not None and len(rows) > max_rows:
@@ -70,23 +68,37 @@ def front_table(study: optuna.Study | StoredStudy, *, max_rows: int | None = 10)
     return rich_table(title, columns, rows)
 
 
-def front_document(study: optuna.Study | StoredStudy) -> dict[str, Any]:
+def front_document(stored: StoredStudy) -> dict[str, Any]:
     """What :func:`front_table` shows, every row and digit, for ``--json``."""
-    _, summary, records, counts = _front(study)
+    summary, records, counts = _front(stored)
     return {
         "counts": counts,
         "constrained": summary.constrained,
-        "normalized_hypervolume": summary.normalized_hypervolume,
+        **summary.to_dict(),
         "front": [r.to_dict() for r in records],
     }
 
 
-def _front(
-    study: optuna.Study | StoredStudy,
-) -> tuple[StoredStudy, FrontSummary, list[TrialRecord], dict[str, int]]:
-    stored = study if isinstance(study, StoredStudy) else StoredStudy(study=study, storage_url="")
+def _front(stored: StoredStudy) -> tuple[FrontSummary, list[TrialRecord], dict[str, int]]:
     trials = stored.study.get_trials(deepcopy=False)
-    summary = summarize_front(stored.study, stored.objectives, stored.directions)
+    summary = summarize_stored(stored)
     front = {t.number for t in summary.front}
     records = [TrialRecord.from_trial(t, stored.objectives) for t in trials if t.number in front]
-    return stored, summary, records, trial_counts(trials)
+    return summary, records, trial_counts(trials)
+
+
+def gain_lines(summary: FrontSummary) -> list[str]:
+    """One line per uniform baseline: the front's iso-cost gain over it, validation and test."""
+    lines = []
+    for gain in summary.gains:
+        if gain.trial is None:
+            lines.append(
+                f"vs {gain.baseline}: no searched trial at its EDAP ({gain.cost:.3g}) or less"
+            )
+            continue
+        test = "" if gain.test_gain is None else f", test {gain.test_gain * 100:+.2f}"
+        lines.append(
+            f"vs {gain.baseline} (EDAP {gain.cost:.3g}): trial {gain.trial} at no more EDAP, "
+            f"accuracy validation {(gain.val_gain or 0.0) * 100:+.2f}{test} points"
+        )
+    return lines

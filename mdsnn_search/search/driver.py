@@ -38,7 +38,12 @@ from mdsnn_search.spec.objectives import (
     OBJECTIVES,
 )
 from mdsnn_search.spec.schema import StudySpec
-from mdsnn_search.spec.space import LayerRoles, record_baseline, suggest_student
+from mdsnn_search.spec.space import (
+    LayerRoles,
+    baseline_params,
+    parse_baseline,
+    suggest_student,
+)
 from mdsnn_search.study.budget import (
     INFRASTRUCTURE_FAILED,
     Budget,
@@ -250,10 +255,11 @@ class StudyDriver:
         trial = open_claimed(self.study, self.storage, claimed, sampler)
         baseline = frozen.user_attrs.get(ATTR_BASELINE)
         try:
-            if baseline is not None:
-                student = record_baseline(trial, baseline, self.spec.search_space, self.roles)
-            else:
-                student = suggest_student(trial, self.spec.search_space, self.roles)
+            if baseline is not None and not frozen.system_attrs.get("fixed_params"):
+                # Queued by a version that stored baselines without their parameters.
+                self._fix_baseline(trial, baseline)
+            # A baseline is an ordinary trial: its queued parameters are the baseline's.
+            student = suggest_student(trial, self.spec.search_space, self.roles)
         except (ValidationError, MdsnnError, ValueError) as exc:
             # An enqueued configuration the space cannot express: fail it and claim another.
             self._fail(trial, f"invalid configuration: {exc}")
@@ -262,13 +268,24 @@ class StudyDriver:
         set_trial_document(trial, ATTR_STUDENT, student.model_dump(mode="json"))
         for key, value in student_attrs(student, self.roles).items():
             trial.set_user_attr(key, value)
-        for key, value in student_attrs(student, self.roles).items():
-            trial.set_user_attr(key, value)
         set_trial_document(trial, ATTR_SPEC, self.trial_spec)
         trial.set_user_attr(ATTR_TEACHER, self.teacher)
         self._open[frozen.number] = trial
         self._changed()
         return TrialRequest(number=frozen.number, student=student, baseline=baseline)
+
+    def _fix_baseline(self, trial: optuna.Trial, name: str) -> None:
+        """Fix a legacy baseline trial's parameters; one the space cannot express (``fp32``, the
+        reference now) raises ValueError, which fails the trial."""
+        baseline = parse_baseline(name)
+        if baseline is None:
+            raise ValueError("fp32 is the study's reference now, measured once, not a trial")
+        params = baseline_params(
+            baseline, self.spec.search_space, self.roles, self.spec.data.timesteps
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ExperimentalWarning)
+            trial.study.sampler = optuna.samplers.PartialFixedSampler(params, trial.study.sampler)
 
     def _record(self, trial: optuna.Trial, outcome: TrialOutcome, trial_dir: str | None) -> None:
         if trial_dir is not None:

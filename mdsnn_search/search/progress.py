@@ -16,6 +16,7 @@ from rich.console import Group
 from rich.live import Live
 from rich.text import Text
 
+from mdsnn_search.results.storage import StoredStudy
 from mdsnn_search.results.terminal import front_table
 from mdsnn_search.search.driver import StudyDriver
 from mdsnn_search.tables import counted
@@ -49,7 +50,12 @@ class LiveProgress:
         if not self.enabled:
             return
         if self._live is not None:
-            self._live.update(Group(Text(self._headline(driver)), front_table(driver.study)))
+            self._live.update(
+                Group(
+                    Text(self._headline(driver)),
+                    front_table(StoredStudy(driver.study, "", storage=driver.storage)),
+                )
+            )
             return
         counts = (
             driver.budget.finished,

@@ -29,9 +29,11 @@ from mdsnn_search.execution.resources import local_node, probe_address, trial_re
 from mdsnn_search.hardware import load_preset
 from mdsnn_search.metrics import TEST_ACCURACY
 from mdsnn_search.precision import matches_layer
+from mdsnn_search.results.storage import StoredStudy
 from mdsnn_search.search.checks import check_inputs
 from mdsnn_search.search.driver import StudyDriver
 from mdsnn_search.search.progress import LiveProgress
+from mdsnn_search.search.reference import cost_warnings, ensure_reference
 from mdsnn_search.search.strategy import StrategySetup, get_strategy
 from mdsnn_search.search.teacher import (
     TeacherInfo,
@@ -43,7 +45,7 @@ from mdsnn_search.search.trial import run_trial
 from mdsnn_search.snn.models import model_layer_table
 from mdsnn_search.spec.objectives import STUDY_TEACHER
 from mdsnn_search.spec.schema import ExecutionConfig, StudySpec, absolute_paths
-from mdsnn_search.spec.space import LayerRoles
+from mdsnn_search.spec.space import LayerRoles, baseline_queue
 from mdsnn_search.study.budget import snapshot
 from mdsnn_search.study.heartbeat import Heartbeat
 from mdsnn_search.study.signals import RunInterrupted, StopOnSignals
@@ -69,6 +71,7 @@ class RunSummary:
     cpus_per_trial: float
     gpus_per_trial: float
     study: optuna.Study = field(repr=False, compare=False)
+    storage: optuna.storages.BaseStorage = field(repr=False, compare=False)
 
     @property
     def all_failed(self) -> bool:
@@ -76,7 +79,11 @@ class RunSummary:
         return self.ran_now > 0 and self.failed_now == self.ran_now
 
     def to_json(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "study"}
+        return {k: v for k, v in self.__dict__.items() if k not in ("study", "storage")}
+
+    def stored(self) -> StoredStudy:
+        """The study as the results side reads it (the run's storage holds its spec)."""
+        return StoredStudy(self.study, storage_url=self.storage_url, storage=self.storage)
 
 
 def check_spec(
@@ -174,6 +181,11 @@ def run_study(
     # Split once here: the teacher, its output cache and every trial use this validation split.
     bundle = load_search_dataset(spec.data)
     stored = check_existing(spec, source, url, accept_change=accept_spec_change)
+    baselines, left_out = baseline_queue(
+        spec.search_space, roles, list(spec.study.baselines), spec.data.timesteps
+    )
+    for note in left_out:
+        logger.warning("%s: %s", source, note)
     address = address or spec.execution.address
     if address is None:
         _check_local_request(spec.execution)
@@ -187,7 +199,9 @@ def run_study(
     stop = StopOnSignals()
     with open_executor(spec.execution, address, address_field) as executor, stop:
         storage = connect(url, spec.study)
-        opened = open_study(spec, source, url, storage, accept_change=accept_spec_change)
+        opened = open_study(
+            spec, source, url, storage, accept_change=accept_spec_change, baselines=baselines
+        )
         run = _run_missing(
             opened, runnable, roles, bundle, storage, executor, trial_fn, progress, stop, teacher
         )
@@ -204,6 +218,7 @@ def run_study(
         cpus_per_trial=executor.resources.cpus,
         gpus_per_trial=executor.resources.gpus,
         study=opened.study,
+        storage=storage,
     )
 
 
@@ -267,9 +282,11 @@ def _run_missing(
     teacher_json = teacher.to_json()
     if opened.created or opened.changes or STUDY_TEACHER not in study.user_attrs:
         study.set_user_attr(STUDY_TEACHER, teacher_json)
+    ensure_reference(study, runnable, roles, bundle, str(teacher.checkpoint.resolve()))
     state = get_strategy(runnable.study.strategy).prepare(
         StrategySetup(
             runnable,
+            roles,
             study,
             storage,
             bundle,
@@ -329,3 +346,9 @@ def _runnable(spec: StudySpec, url: str) -> StudySpec:
     return runnable.model_copy(
         update={"study": runnable.study.model_copy(update={"storage": masked(url)})}
     )
+
+
+def space_warnings(spec: StudySpec, roles: LayerRoles) -> list[str]:
+    """``validate``'s warnings on the space's cost range (:func:`cost_warnings`)."""
+    table = model_layer_table(spec.model, *_input_hint(spec))
+    return cost_warnings(spec, table, roles)

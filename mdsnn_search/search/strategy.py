@@ -20,7 +20,7 @@ from mdsnn_search.data import DatasetBundle
 from mdsnn_search.registry import Registry
 from mdsnn_search.snn.models import SpikingNetwork
 from mdsnn_search.spec.schema import StudySpec
-from mdsnn_search.spec.space import StudentConfig
+from mdsnn_search.spec.space import LayerRoles, StudentConfig
 
 ENTRY_POINT_GROUP = "mdsnn_search.strategies"
 
@@ -31,6 +31,7 @@ class StrategySetup:
     baselines and the searched trials' placeholders), the data and the trained teacher."""
 
     spec: StudySpec
+    roles: LayerRoles
     study: optuna.Study
     storage: optuna.storages.BaseStorage
     bundle: DatasetBundle

@@ -14,16 +14,16 @@ from mdsnn_search.spec.schema import (
     load_spec,
 )
 from mdsnn_search.spec.space import (
-    BASELINES,
     LayerRoles,
     StudentConfig,
-    baseline_student,
+    UniformBaseline,
+    baseline_queue,
+    parse_baseline,
     suggest_student,
 )
 from mdsnn_search.spec.summary import student_summary
 
 __all__ = [
-    "BASELINES",
     "ExecutionConfig",
     "HardwareConfig",
     "LayerRoles",
@@ -34,7 +34,9 @@ __all__ = [
     "StudyConfig",
     "StudySpec",
     "absolute_paths",
-    "baseline_student",
+    "UniformBaseline",
+    "baseline_queue",
+    "parse_baseline",
     "load_spec",
     "student_summary",
     "suggest_student",

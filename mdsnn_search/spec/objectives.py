@@ -79,3 +79,9 @@ STUDY_SPEC_HASH = "spec_hash"
 """Hash of that spec's trial-determining sections (:mod:`mdsnn_search.study.drift`)."""
 STUDY_TEACHER = "teacher"
 """``{"checkpoint": path, "accuracy": float, ...}`` of the study's teacher."""
+STUDY_REFERENCE = "reference"
+"""The full-precision reference and the space's cost range, measured once by the runner:
+``{"accuracy", "test_accuracy"}`` of the teacher, ``"fp32"``: its cost totals (``edap``,
+``energy_pj``, ...) and ``"cheapest"``: those of the space's cheapest configuration (cost model
+only, the teacher's activity), which bounds the front measure's cost axes
+(:mod:`mdsnn_search.results.front`)."""

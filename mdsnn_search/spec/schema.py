@@ -8,6 +8,7 @@ and :func:`load_spec` reports each problem as ``file: field.path: message``.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -30,9 +31,15 @@ from mdsnn_search.spec.objectives import OBJECTIVES, Direction, ObjectiveName
 from mdsnn_search.training_loop import TrainConfig
 
 SamplerName = Literal["nsga2", "nsga3", "tpe", "gp", "random"]
-BaselineName = Literal["fp32", "w8u8", "w4u4", "w2u2"]
+BASELINE_PATTERN = re.compile(
+    r"fp32|w(?P<w>[1-8])u(?P<u>[1-8])(?:k(?P<k>[1-9][0-9]?))?(?:t(?P<t>[1-9][0-9]*))?"
+)
+"""Uniform baselines (:func:`mdsnn_search.spec.space.parse_baseline`): ``fp32`` (the reference,
+measured once, no trial) or ``wWuU`` with an optional keep percentage ``kK`` and student
+timesteps ``tT``."""
+BaselineName = Annotated[str, Field(pattern="^(?:" + BASELINE_PATTERN.pattern + ")$")]
 DEFAULT_OBJECTIVES: tuple[ObjectiveName, ...] = ("accuracy", "edap")
-DEFAULT_BASELINES: tuple[BaselineName, ...] = ("fp32", "w8u8", "w4u4", "w2u2")
+DEFAULT_BASELINES: tuple[str, ...] = ("w8u8", "w4u4", "w2u2")
 SupernetBatchNorm = Literal["switchable", "recalibrate"]
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
@@ -74,7 +81,10 @@ class StudyConfig(BaseModel):
         max_length=64,
         description="a registered strategy (mdsnn_search.search.strategy): trials, train every "
         "trial from the teacher; oneshot, train one any-precision supernet, score thousands of "
-        "configurations with it (study NAME-proxy) and fine-tune only its front (section oneshot)",
+        "configurations with it (study NAME-proxy) and fine-tune only its front (section oneshot); "
+        "sensitivity, measure each layer's loss increase per cheaper choice on the "
+        "teacher-copied student (no training), queue allocations over the EDAP range as the first "
+        "searched trials, then the sampler",
     )
     n_trials: int = Field(
         ge=1,
@@ -97,7 +107,10 @@ class StudyConfig(BaseModel):
     constraints: ConstraintsConfig = ConstraintsConfig()
     baselines: list[BaselineName] = Field(
         default_factory=lambda: list(DEFAULT_BASELINES),
-        description="uniform configurations evaluated first, so the front is compared with them",
+        description="uniform configurations evaluated first, as ordinary trials of the space, so "
+        "the front is compared with them: wWuU, optionally kK (keep K %) and tT (T_s); those the "
+        "space cannot express are left out (validate says which); fp32 is the reference, "
+        "measured once without a trial",
     )
 
     @model_validator(mode="after")

@@ -11,12 +11,11 @@ sampled only when they have more than one choice.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import optuna
-from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution
+from optuna.distributions import BaseDistribution, FloatDistribution
 from pydantic import BaseModel, ConfigDict, Field
 
 from mdsnn_search.data import DataConfig
@@ -24,7 +23,6 @@ from mdsnn_search.data.config import STATIC_DATASETS
 from mdsnn_search.distill import DistillConfig
 from mdsnn_search.hardware.layers import LayerSpec
 from mdsnn_search.precision import (
-    LayerPrecision,
     LayerPrecisionOverride,
     PrecisionConfig,
     is_full_precision,
@@ -34,16 +32,47 @@ from mdsnn_search.precision import (
 )
 from mdsnn_search.snn.config import ModelConfig
 from mdsnn_search.snn.pruning import PruningConfig
-from mdsnn_search.spec.schema import FloatDimension, FloatRange, SearchSpaceConfig
+from mdsnn_search.spec.schema import (
+    BASELINE_PATTERN,
+    FloatDimension,
+    FloatRange,
+    SearchSpaceConfig,
+)
 
-BASELINES: dict[str, LayerPrecision] = {
-    "fp32": LayerPrecision.uniform(32, 32, 32),
-    "w8u8": LayerPrecision.uniform(8, 8, 8),
-    "w4u4": LayerPrecision.uniform(4, 4, 8),
-    "w2u2": LayerPrecision.uniform(2, 2, 8),
-}
-"""Uniform configurations every study evaluates first. Quantized baselines are trained like
-searched trials with MD-SNN's plain recipe: every spiking layer distilled, no logit KD."""
+BASELINE_BN_BITS = 8
+"""Folded-BN bits of a uniform baseline (or the space's widest choice below that)."""
+
+
+@dataclass(frozen=True)
+class UniformBaseline:
+    """A hand-picked configuration: every searched layer at ``w_bits`` and ``u_bits``, every
+    spiking layer keeping ``keep_ratio`` of its channels, the student at ``timesteps`` (None: the
+    data's T), trained with MD-SNN's plain recipe (every spiking layer distilled, no logit KD).
+    Named ``w2u2``, ``w1u2k50`` (keep 0.5), ``w2u2t2`` (T_s = 2), ``w1u2k50t2``."""
+
+    name: str
+    w_bits: int
+    u_bits: int
+    keep_ratio: float
+    timesteps: int | None
+
+
+def parse_baseline(name: str) -> UniformBaseline | None:
+    """The baseline ``name`` stands for; None for ``fp32``, the full-precision reference, which
+    the runner measures once and stores on the study instead of running as a trial."""
+    match = BASELINE_PATTERN.fullmatch(name)
+    if match is None:
+        raise ValueError(f"baseline {name!r} is not fp32 or wWuU[kK][tT] (e.g. w2u2, w1u2k50t2)")
+    if name == "fp32":
+        return None
+    w, u, keep, timesteps = match.group("w", "u", "k", "t")
+    return UniformBaseline(
+        name=name,
+        w_bits=int(w),
+        u_bits=int(u),
+        keep_ratio=1.0 if keep is None else int(keep) / 100,
+        timesteps=None if timesteps is None else int(timesteps),
+    )
 
 
 class StudentConfig(BaseModel):
@@ -114,7 +143,7 @@ def pinned_fields(name: str, space: SearchSpaceConfig) -> dict[str, int]:
 
 
 def suggest_student(
-    trial: optuna.Trial, space: SearchSpaceConfig, roles: LayerRoles
+    trial: optuna.trial.BaseTrial, space: SearchSpaceConfig, roles: LayerRoles
 ) -> StudentConfig:
     """Sample one student. Bits that ``fixed_layers`` pins, and dimensions the space fixes, are
     not sampled (and so are no parameters); every other knob of every layer is."""
@@ -154,20 +183,6 @@ def suggest_student(
     )
 
 
-def baseline_student(name: str, space: SearchSpaceConfig) -> StudentConfig:
-    """A uniform baseline. ``fixed_layers`` apply to the quantized ones, as they would to any
-    searched student; ``fp32`` is the teacher itself, all layers at full precision."""
-    pinned = {} if name == "fp32" else dict(space.fixed_layers)
-    return StudentConfig(
-        precision=PrecisionConfig(default=BASELINES[name], layers=pinned),
-        distill=DistillConfig(
-            layers="all",
-            membrane_norm=space.membrane_norm,
-            init_from_teacher=space.init_from_teacher,
-        ),
-    )
-
-
 def search_distributions(
     space: SearchSpaceConfig, roles: LayerRoles
 ) -> dict[str, BaseDistribution]:
@@ -184,79 +199,60 @@ def search_distributions(
 
 
 def baseline_params(
-    name: str,
+    baseline: UniformBaseline,
     space: SearchSpaceConfig,
     roles: LayerRoles,
-    distributions: dict[str, BaseDistribution],
+    data_timesteps: int,
 ) -> dict[str, Any]:
-    """The searched parameters (``distributions``, :func:`search_distributions`) at baseline
-    ``name``'s values, those the space can hold (FP32's 32 bits are no choice of any space; its
-    distillation settings may be): stored on the baseline trial, they show its configuration and
-    let it count in parameter importances."""
-    student = baseline_student(name, space)
-    layers = student.precision.resolve(roles.layers)
-    uniform = BASELINES[name]
-    distill = student.distill
+    """Every searched parameter at ``baseline``'s value: enqueued with these, the baseline is an
+    ordinary trial of the space, so every sampler models it with the searched trials and it
+    counts in parameter importances. Distillation weights take their defaults, clipped into the
+    space's range.
+
+    Raises ValueError naming the search_space field when the space cannot express the baseline.
+    """
+    bn = max((b for b in space.bn_bits if b <= BASELINE_BN_BITS), default=min(space.bn_bits))
+    timesteps = data_timesteps if baseline.timesteps is None else baseline.timesteps
+    wanted: dict[str, tuple[str, Any]] = {
+        "w_bits": ("w_bits", baseline.w_bits),
+        "u_bits": ("u_bits", baseline.u_bits),
+        "membrane": ("u_bits", membrane_code(baseline.u_bits)),
+        "bn_bits": ("bn_bits", bn),
+        "keep_ratio": ("keep_ratio", baseline.keep_ratio),
+        "timesteps": ("timesteps", timesteps),
+        "learnable_threshold": ("learnable_threshold", False),
+        "distill": ("distill_layers", True),
+    }
+    defaults = DistillConfig()
     params: dict[str, Any] = {}
-    for param, distribution in distributions.items():
-        knob, _, layer = param.partition(":")
-        bits = layers[layer] if layer else uniform
-        value: Any
-        if knob in ("w_bits", "u_bits", "bn_bits"):
-            value = getattr(bits, knob)
-        elif knob == "membrane":
-            value = membrane_code(bits.u_bits, bits.u_levels)
-        elif knob == "distill":
-            value = distill.layers == "all" or layer in distill.layers
-        elif knob == "keep_ratio":
-            value = 1.0
-        elif knob == "learnable_threshold":
-            value = student.learnable_threshold
-        elif hasattr(distill, knob):
-            value = getattr(distill, knob)
-        else:
-            continue  # timesteps: a baseline runs at the data's T, which the space may not offer
-        if _holds(distribution, value):
-            params[param] = value
-    return params
-
-
-def record_baseline(
-    trial: optuna.Trial, name: str, space: SearchSpaceConfig, roles: LayerRoles
-) -> StudentConfig:
-    """Baseline ``name``'s student, its configuration stored as the trial's parameters (those the
-    space holds, :func:`baseline_params`), fixed through Optuna's ``PartialFixedSampler``."""
-    student = baseline_student(name, space)
-    distributions = search_distributions(space, roles)
-    params = baseline_params(name, space, roles, distributions)
-    with warnings.catch_warnings():
-        # Every recorded parameter is fixed; an independent base sampler keeps the study's own
-        # (NSGA-II's generations) out of the baseline.
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        trial.study.sampler = optuna.samplers.PartialFixedSampler(
-            params, optuna.samplers.RandomSampler()
-        )
-    for param in params:
-        distribution = distributions[param]
-        if isinstance(distribution, CategoricalDistribution):
-            trial.suggest_categorical(param, distribution.choices)
+    for param, distribution in search_distributions(space, roles).items():
+        knob = param.partition(":")[0]
+        if knob in wanted:
+            field, value = wanted[knob]
+            choices = getattr(distribution, "choices", ())
+            if value not in choices:
+                raise ValueError(
+                    f"search_space.{field}: baseline {baseline.name} needs {value!r}, which is "
+                    f"not a choice ({list(choices)})"
+                )
         elif isinstance(distribution, FloatDistribution):
-            trial.suggest_float(
-                param,
-                distribution.low,
-                distribution.high,
-                log=distribution.log,
-                step=distribution.step,
+            value = min(distribution.high, max(distribution.low, getattr(defaults, knob)))
+        else:
+            raise ValueError(f"search_space: baseline {baseline.name} sets no value of {param}")
+        params[param] = value
+    fixed: dict[str, tuple[list[Any], Any]] = {
+        "w_bits": (space.w_bits, baseline.w_bits),
+        "u_bits": (space.u_bits if not space.u_levels else [], baseline.u_bits),
+        "keep_ratio": (space.keep_ratio, baseline.keep_ratio),
+        "timesteps": (space.timesteps or [data_timesteps], timesteps),
+    }
+    for field, (choices, value) in fixed.items():
+        if len(choices) == 1 and choices[0] != value:
+            raise ValueError(
+                f"search_space.{field}: baseline {baseline.name} needs {value}, but the space "
+                f"fixes {choices[0]}"
             )
-    return student
-
-
-def _holds(distribution: BaseDistribution, value: Any) -> bool:
-    if isinstance(distribution, CategoricalDistribution):
-        return value in distribution.choices
-    if isinstance(distribution, FloatDistribution):
-        return bool(distribution.low <= value <= distribution.high)
-    return False
+    return params
 
 
 def is_full_precision_student(student: StudentConfig, layer_names: list[str]) -> bool:
@@ -270,13 +266,13 @@ def is_full_precision_student(student: StudentConfig, layer_names: list[str]) ->
     )
 
 
-def _bits(trial: optuna.Trial, name: str, choices: list[int]) -> int:
+def _bits(trial: optuna.trial.BaseTrial, name: str, choices: list[int]) -> int:
     if len(choices) == 1:
         return choices[0]
     return int(trial.suggest_categorical(name, sorted(choices)))
 
 
-def _membrane(trial: optuna.Trial, name: str, space: SearchSpaceConfig) -> dict[str, int]:
+def _membrane(trial: optuna.trial.BaseTrial, name: str, space: SearchSpaceConfig) -> dict[str, int]:
     """One categorical over uniform widths (``u4``) and integer level counts (``int3``)."""
     options = [membrane_code(b) for b in sorted(space.u_bits)]
     options += [membrane_code(0, n) for n in sorted(space.u_levels)]
@@ -284,13 +280,13 @@ def _membrane(trial: optuna.Trial, name: str, space: SearchSpaceConfig) -> dict[
     return parse_membrane_code(choice)
 
 
-def _flag(trial: optuna.Trial, name: str, choices: list[bool]) -> bool:
+def _flag(trial: optuna.trial.BaseTrial, name: str, choices: list[bool]) -> bool:
     if len(choices) == 1:
         return choices[0]
     return bool(trial.suggest_categorical(name, [False, True]))
 
 
-def _float(trial: optuna.Trial, name: str, dimension: FloatDimension) -> float:
+def _float(trial: optuna.trial.BaseTrial, name: str, dimension: FloatDimension) -> float:
     if isinstance(dimension, FloatRange):
         if dimension.low == dimension.high:
             return dimension.low
@@ -305,7 +301,7 @@ def _float(trial: optuna.Trial, name: str, dimension: FloatDimension) -> float:
 
 
 def _distill_layers(
-    trial: optuna.Trial, space: SearchSpaceConfig, roles: LayerRoles
+    trial: optuna.trial.BaseTrial, space: SearchSpaceConfig, roles: LayerRoles
 ) -> list[str] | str:
     if space.distill_layers == "search":
         return [
@@ -314,3 +310,21 @@ def _distill_layers(
     if space.distill_layers == "none":
         return []
     return space.distill_layers
+
+
+def baseline_queue(
+    space: SearchSpaceConfig, roles: LayerRoles, names: list[str], data_timesteps: int
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """The baselines to enqueue (name -> parameters, in the spec's order) and a note for each
+    listed one the space cannot express (``fp32`` is the study's reference, never a trial)."""
+    queue: dict[str, dict[str, Any]] = {}
+    left_out: list[str] = []
+    for name in names:
+        baseline = parse_baseline(name)
+        if baseline is None:
+            continue
+        try:
+            queue[name] = baseline_params(baseline, space, roles, data_timesteps)
+        except ValueError as exc:
+            left_out.append(f"study.baselines: {name} is left out: {exc}")
+    return queue, left_out

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -142,9 +143,15 @@ def open_study(
     storage: optuna.storages.RDBStorage,
     *,
     accept_change: bool,
+    baselines: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> OpenedStudy:
     """Create the study with its whole trial queue, or resume it after the same checks as
-    :func:`check_existing` (another run may have created it since)."""
+    :func:`check_existing` (another run may have created it since).
+
+    ``baselines`` (name -> every searched parameter,
+    :func:`mdsnn_search.spec.space.baseline_queue`) are queued first, as ordinary trials.
+    """
+    queue = baselines or {}
     name = spec.study.name
     document = spec_document(spec, url)
     if name not in {s.study_name for s in storage.get_all_studies()}:
@@ -155,13 +162,13 @@ def open_study(
         except DuplicatedStudyError:
             pass
         else:
-            _initialise(study, storage, spec, document, url)
+            _initialise(study, storage, spec, document, queue, url)
             return OpenedStudy(study, created=True)
     study = optuna.load_study(study_name=name, storage=storage)
     if not _wait_until_created(study, spec.study.grace_period_s):
         # Its creating run died half-way (or it is not ours): finish the creation, if it matches.
         _check_directions(study, spec, source, url)
-        _initialise(study, storage, spec, document, url)
+        _initialise(study, storage, spec, document, queue, url)
         return OpenedStudy(study, created=True)
     changes = check_matches(study, storage, spec, source, url, accept_change=accept_change)
     legacy = STUDY_SPEC_HASH not in study.user_attrs
@@ -231,16 +238,17 @@ def _initialise(
     storage: optuna.storages.BaseStorage,
     spec: StudySpec,
     document: dict[str, Any],
+    baselines: Mapping[str, Mapping[str, Any]],
     url: str,
 ) -> None:
-    """The new study's queue (its baselines, or one placeholder: the rest is enqueued as trials
-    are claimed, :mod:`budget`), metric names, then its spec hash: other runs wait for the hash,
-    so when they see it, the queue is there. Also finishes a creation its run did not (baselines
-    already queued are not queued twice)."""
+    """The new study's queue (its baselines first, with their parameters, or one placeholder: the
+    rest is enqueued as trials are claimed, :mod:`budget`), metric names, then its spec hash: other
+    runs wait for the hash, so when they see it, the queue is there. Also finishes a creation its
+    run did not (baselines already queued are not queued twice)."""
     queued = {t.user_attrs.get(ATTR_BASELINE) for t in study.get_trials(deepcopy=False)}
-    for baseline in spec.study.baselines:
-        if baseline not in queued:
-            study.enqueue_trial({}, user_attrs={ATTR_BASELINE: baseline})
+    for name, params in baselines.items():
+        if name not in queued:
+            study.enqueue_trial(dict(params), user_attrs={ATTR_BASELINE: name})
     top_up(study, snapshot(study, spec.study.n_trials))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExperimentalWarning)

@@ -24,6 +24,7 @@ from mdsnn_search.spec.objectives import (
     ATTR_METRICS,
     ATTR_SPEC,
     ATTR_STUDENT,
+    STUDY_REFERENCE,
     STUDY_TEACHER,
 )
 from mdsnn_search.spec.schema import StudySpec, load_spec
@@ -49,7 +50,9 @@ def test_study_stores_objectives_metrics_and_configs(
     assert main(["pareto", str(spec_path), "--json", "--no-files"]) == 0
     pareto = json.loads(capsys.readouterr().out)
     assert summary["front"] == pareto["front"] and summary["front"]  # the table's trials, whole
-    assert summary["normalized_hypervolume"] == pareto["hypervolume"]["normalized"]
+    assert summary["hypervolume"] == pareto["hypervolume"]  # one measure, one definition
+    assert summary["iso_cost_gains"] == pareto["iso_cost_gains"]
+    assert [g["baseline"] for g in pareto["iso_cost_gains"]] == ["w4u4"]
     study = _load(spec_path)
     assert [d.name for d in study.directions] == ["MAXIMIZE", "MINIMIZE"]
     assert study.metric_names == ["accuracy", "edap"]
@@ -59,7 +62,13 @@ def test_study_stores_objectives_metrics_and_configs(
     )
     trials = study.get_trials(states=(TrialState.COMPLETE,))
     assert len(trials) == 4
-    assert [t.user_attrs.get(ATTR_BASELINE) for t in trials[:2]] == ["fp32", "w4u4"]
+    # fp32 is the study's reference, measured once, not a trial
+    assert [t.user_attrs.get(ATTR_BASELINE) for t in trials[:2]] == ["w4u4", None]
+    reference = study.user_attrs[STUDY_REFERENCE]
+    assert reference["accuracy"] == study.user_attrs[STUDY_TEACHER]["accuracy"]
+    # The FP32 reference costs more than any quantized student, the space's cheapest less.
+    assert reference["fp32"]["edap"] > max(t.values[1] for t in trials)
+    assert 0 < reference["cheapest"]["edap"] < trials[0].values[1]
     for trial in trials:
         metrics = trial_document(trial, ATTR_METRICS)
         assert trial.values == [metrics["accuracy"], metrics["edap"]]
@@ -76,41 +85,31 @@ def test_study_stores_objectives_metrics_and_configs(
         assert set(metrics["membrane_mismatch"]) == {"conv1", "conv2", "conv3", "conv4"}
         student = StudentConfig.model_validate(trial_document(trial, ATTR_STUDENT))
         conv1 = student.precision.for_layer("conv1")
-        assert conv1.w_bits == (32 if trial.number == 0 else 8)  # pinned by fixed_layers
-        if trial.number > 0:
-            assert conv1.u_bits in (2, 4)  # not pinned: quantized like any other layer
+        assert conv1.w_bits == 8  # pinned by fixed_layers
+        assert conv1.u_bits in (2, 4)  # not pinned: quantized like any other layer
         assert trial.user_attrs[ATTR_CONSTRAINTS].keys() == {"accuracy_drop"}
         assert list(trial.constraints.values()) == [
             trial.user_attrs[ATTR_CONSTRAINTS]["accuracy_drop"]
         ]
-        if (
-            trial.number > 0
-        ):  # digits are direct-coded: the study's cached teacher outputs serve every step
-            assert metrics["teacher_outputs"] == "cached"
+        # digits are direct-coded: the study's cached teacher outputs serve every step
+        assert metrics["teacher_outputs"] == "cached"
         assert trial.user_attrs[ATTR_FEASIBLE] is (trial.constraints["0"] <= 0)
-    fp32, w4u4, searched = trials[0], trials[1], trials[2]
-    # Baselines carry the searched parameters at their values, those the space holds: all for
-    # W4/U4 (conv1's weights are pinned), the distillation settings for FP32 (32 bits is no choice).
+    w4u4, searched = trials[0], trials[1]
+    # A baseline is an ordinary trial: every searched parameter, at its values (conv1's weights
+    # are pinned).
     assert w4u4.params.keys() == searched.params.keys()
     assert {v for k, v in w4u4.params.items() if k.startswith(("w_bits:", "u_bits:"))} == {4}
     assert all(v is True for k, v in w4u4.params.items() if k.startswith("distill:"))
     assert w4u4.params["kd_weight"] == 0.0 and w4u4.distributions == {
         k: searched.distributions[k] for k in w4u4.params
     }
-    assert fp32.params.keys() == {k for k in searched.params if not k.startswith(("w_", "u_"))}
     assert w4u4.user_attrs["bits.fc"] == "W4" and w4u4.user_attrs["bits.conv1"] == "W8/U4/BN8"
-    assert w4u4.user_attrs["code"] == "W4/8 U4 BN8 Dall"
-    assert (
-        trial_document(fp32, ATTR_METRICS)["accuracy"]
-        == study.user_attrs[STUDY_TEACHER]["accuracy"]
-    )
+    assert w4u4.user_attrs["code"] == "W4/8 U4 BN8 D4"  # its distill flags: all 4 layers
     assert searched.params and all(
         k.startswith(("w_bits:", "u_bits:", "bn_bits:", "distill:"))
         or k in {"membrane_weight", "kd_weight", "teacher_temperature", "student_temperature"}
         for k in searched.params
     )
-    # The FP32 baseline costs more than any quantized student on the same crossbar.
-    assert fp32.values[1] > max(t.values[1] for t in trials[1:])
     # optuna-dashboard cuts attributes at 1,024 characters: what it shows stays under that, the
     # long documents are stored whole where it does not show them.
     for attrs in [study.user_attrs, *(t.user_attrs for t in study.get_trials())]:

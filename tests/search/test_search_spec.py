@@ -30,7 +30,30 @@ def test_digits_spec_validates_offline(capsys: pytest.CaptureFixture[str]) -> No
         )
         == 0
     )
-    assert '"spiking_layers"' in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert '"spiking_layers"' in out and '"warnings": []' in out
+
+
+def test_validate_warns_of_a_space_that_cannot_go_below_a_baseline(
+    write_spec: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Its cheapest point (W4) costs more than the w2u2 baseline, which the space therefore
+    cannot express; both are said, and the spec is still valid."""
+    spec_path = write_spec(
+        study={"baselines": ["w2u2", "w4u4"]},
+        search_space={"w_bits": [4, 8], "u_bits": [2, 4]},
+    )
+    assert main(["validate", str(spec_path)]) == 0
+    out = capsys.readouterr().out
+    assert "warning: study.baselines: w2u2 is left out: search_space.w_bits" in out
+    assert "warning: search_space: its cheapest point" in out and "baseline w2u2" in out
+    spec_path = write_spec(
+        study={"baselines": ["w4u4"]},
+        search_space={"w_bits": [4, 8], "u_bits": [4, 8], "keep_ratio": [1.0]},
+        data={"timesteps": 4},
+    )
+    main(["validate", str(spec_path)])
+    assert "cheapest point" not in capsys.readouterr().out  # W4/U4 is its cheapest: no warning
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
-"""The front is Optuna's ``best_trials`` (constraints included); hypervolume on hand-checkable
-cases; the one private Optuna import, guarded."""
+"""The front is Optuna's ``best_trials`` (constraints included); the region-of-interest
+hypervolume and the iso-cost gains on hand-checkable cases; the one private Optuna import,
+guarded."""
 
 from __future__ import annotations
 
@@ -10,8 +11,14 @@ import optuna
 import pytest
 from optuna.trial import TrialState, create_trial
 
-from mdsnn_search.results import hypervolume, reference_point, summarize_front
-from mdsnn_search.spec.objectives import ATTR_BASELINE
+from mdsnn_search.results import iso_cost_gains, region_of_interest, summarize_front
+from mdsnn_search.results.front import Region, RegionAxis
+from mdsnn_search.spec.objectives import (
+    ATTR_BASELINE,
+    STUDY_REFERENCE,
+    STUDY_TEACHER,
+    TEST_ACCURACY,
+)
 from mdsnn_search.study.trial_attrs import OPTUNA_CONSTRAINTS
 
 MAX_MIN = ["maximize", "minimize"]
@@ -76,7 +83,7 @@ def test_constrained_front_uses_feasible_trials_only() -> None:
     assert summary.constrained and summary.n_infeasible == 2 and summary.n_complete == 4
     assert [t.number for t in summary.front] == [1]  # 2 (slack exactly 0 is feasible) is dominated
     assert [t.number for t in summary.front] == sorted(t.number for t in s.best_trials)
-    assert math.isfinite(summary.normalized_hypervolume)
+    assert math.isfinite(summary.hypervolume)
 
 
 def test_unconstrained_study_front_is_every_non_dominated_trial() -> None:
@@ -87,21 +94,73 @@ def test_unconstrained_study_front_is_every_non_dominated_trial() -> None:
     assert [t.number for t in summary.front] == [0]
 
 
-def test_hypervolume_two_objectives_by_hand() -> None:
-    # accuracy 0.5 @ edap 2 and 0.8 @ edap 3, reference (0, 4):
-    # union of [2,4]x[0,0.5] (1.0) and [3,4]x[0,0.8] (0.8) minus overlap [3,4]x[0,0.5] (0.5) = 1.3
-    assert hypervolume([(0.5, 2.0), (0.8, 3.0)], MAX_MIN, (0.0, 4.0)) == pytest.approx(1.3)
-    # a dominated point and a point beyond the reference add nothing
-    assert hypervolume(
-        [(0.5, 2.0), (0.8, 3.0), (0.4, 3.5), (0.99, 5.0)], MAX_MIN, (0.0, 4.0)
-    ) == pytest.approx(1.3)
-    assert hypervolume([], MAX_MIN, (0.0, 4.0)) == 0.0
+def region(acc: tuple[float, float], edap: tuple[float, float]) -> Region:
+    """Accuracy from acc[0] (0) to acc[1] (1); EDAP from edap[0] (0) down to edap[1] (1), log10."""
+    return Region(
+        [
+            RegionAxis("accuracy", acc[0], acc[1], log=False, source="given"),
+            RegionAxis("edap", math.log10(edap[0]), math.log10(edap[1]), log=True, source="given"),
+        ]
+    )
 
 
-def test_hypervolume_three_objectives_is_a_box_for_one_point() -> None:
-    assert hypervolume(
-        [(0.5, 1.0, 2.0)], ["maximize", "minimize", "minimize"], (0.0, 3.0, 3.0)
-    ) == pytest.approx(0.5 * 2 * 1)
+def test_region_hypervolume_by_hand() -> None:
+    # accuracy 0.8..1.0, EDAP 100 -> 1 (two decades): (0.9, 10) scores (0.5, 0.5), (1.0, 100)
+    # scores (1, 0) and adds nothing, (0.85, 1) scores (0.25, 1): 0.25 + 0.25 - 0.125 = 0.375.
+    box = region((0.8, 1.0), (100.0, 1.0))
+    assert box.hypervolume([(0.9, 10.0)]) == pytest.approx(0.25)
+    assert box.hypervolume([(0.9, 10.0), (1.0, 100.0), (0.85, 1.0)]) == pytest.approx(0.375)
+    # clipped: above the teacher counts as 1, below the cheapest as 1; dominated adds nothing
+    assert box.hypervolume([(1.5, 0.01)]) == pytest.approx(1.0)
+    assert box.hypervolume([(0.9, 10.0), (0.88, 20.0)]) == pytest.approx(0.25)
+    assert box.hypervolume([]) == 0.0
+
+
+def test_region_of_interest_from_the_stored_reference() -> None:
+    """Accuracy from the teacher less the allowed drop; EDAP from the costliest quantized
+    baseline (never a legacy FP32 trial) to the space's cheapest configuration."""
+    s = study(
+        [(0.99, 1000.0), (0.95, 100.0), (0.90, 10.0), (0.96, 5.0)],
+        {0: {ATTR_BASELINE: "fp32"}, 1: {ATTR_BASELINE: "w8u8"}, 2: {ATTR_BASELINE: "w2u2"}},
+    )
+    s.set_user_attr(STUDY_REFERENCE, {"accuracy": 0.98, "cheapest": {"edap": 1.0}})
+    box = region_of_interest(s, OBJECTIVES, MAX_MIN, max_accuracy_drop=0.08)  # type: ignore[arg-type]
+    acc, cost = box.axes
+    assert (acc.worst, acc.best) == pytest.approx((0.90, 0.98))
+    assert (cost.worst, cost.best) == pytest.approx((2.0, 0.0))
+    assert "cheapest configuration of the space" in cost.source
+    # without the constraint the floor is 10 points below the teacher
+    assert region_of_interest(s, OBJECTIVES, MAX_MIN, None).axes[0].worst == pytest.approx(0.88)  # type: ignore[arg-type]
+    summary = summarize_front(s, OBJECTIVES, MAX_MIN, 0.08)  # type: ignore[arg-type]
+    # trial 3 scores (0.75, 1 - log10(5)/2): the fp32 trial is past the costliest baseline
+    assert summary.hypervolume == pytest.approx(0.75 * (1 - math.log10(5) / 2))
+
+
+def test_region_of_a_legacy_study_without_reference() -> None:
+    """Stored before the reference: the teacher record's accuracy, the cheapest trial."""
+    s = study([(0.95, 1000.0), (0.9, 100.0), (0.8, 10.0)], {0: {ATTR_BASELINE: "fp32"}})
+    s.set_user_attr(STUDY_TEACHER, {"accuracy": 0.95})
+    acc, cost = region_of_interest(s, OBJECTIVES, MAX_MIN, None).axes  # type: ignore[arg-type]
+    assert (acc.worst, acc.best) == pytest.approx((0.85, 0.95))
+    assert (cost.worst, cost.best) == pytest.approx((3.0, 1.0))
+    assert cost.source == "costliest trial to cheapest trial"
+
+
+def test_iso_cost_gain_per_baseline() -> None:
+    """The best searched trial at no more EDAP, on validation; its test gain beside it."""
+    attrs: dict[int, dict[str, object]] = {
+        0: {ATTR_BASELINE: "w4u4", TEST_ACCURACY: 0.90},
+        1: {ATTR_BASELINE: "w2u2", TEST_ACCURACY: 0.85},
+        2: {TEST_ACCURACY: 0.91},
+        3: {TEST_ACCURACY: 0.80},
+        4: {TEST_ACCURACY: 0.99},
+    }
+    s = study([(0.90, 10.0), (0.86, 4.0), (0.93, 9.0), (0.80, 3.0), (0.99, 11.0)], attrs)
+    gains = {g.baseline: g for g in iso_cost_gains(s.trials, OBJECTIVES)}
+    assert gains["w4u4"].trial == 2 and gains["w4u4"].val_gain == pytest.approx(0.03)
+    assert gains["w4u4"].test_gain == pytest.approx(0.01)
+    assert gains["w2u2"].trial == 3 and gains["w2u2"].val_gain == pytest.approx(-0.06)
+    assert iso_cost_gains(s.trials, ["accuracy"]) == []
 
 
 def test_optuna_still_has_the_pinned_hypervolume() -> None:
@@ -119,18 +178,3 @@ def test_optuna_still_has_the_pinned_hypervolume() -> None:
     # (0, 1) and (1, 0): 2 + 2 - 1 = 3, in Optuna's minimisation convention.
     points = np.array([[0.0, 1.0], [1.0, 0.0]])
     assert compute_hypervolume(points, np.array([2.0, 2.0])) == pytest.approx(3.0)
-
-
-def test_reference_is_the_fp32_baseline_and_normalises_to_unit_box() -> None:
-    s = study([(0.95, 10.0), (0.9, 2.0), (0.8, 1.0)], {0: {ATTR_BASELINE: "fp32"}})
-    ref = reference_point(s.trials, OBJECTIVES, MAX_MIN)  # type: ignore[arg-type]
-    assert ref.values == [0.0, 10.0] and ref.ideal == [1.0, 0.0] and "FP32" in ref.source
-    summary = summarize_front(s, OBJECTIVES, MAX_MIN)  # type: ignore[arg-type]
-    # 0.9 x (10-2) + 0.8 x (2-1) over a 1 x 10 box (the FP32 point sits on the reference edge)
-    assert summary.hypervolume == pytest.approx(0.9 * 8 + 0.8 * 1)
-    assert summary.normalized_hypervolume == pytest.approx((0.9 * 8 + 0.8 * 1) / 10)
-
-
-def test_reference_falls_back_to_worst_observed() -> None:
-    ref = reference_point(study([(0.9, 2.0), (0.8, 4.0)]).trials, OBJECTIVES, MAX_MIN)  # type: ignore[arg-type]
-    assert ref.values == [0.0, pytest.approx(4.4)] and "not comparable" in ref.source

@@ -4,17 +4,19 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import matplotlib.image
+import optuna
 import pytest
-from results_studies import CONSTRAINED_ROWS, DEFAULT_ROWS, FRONT, Built, Row
+from results_studies import CONSTRAINED_ROWS, DEFAULT_ROWS, FRONT, TEACHER_ACCURACY, Built, Row
 
 from mdsnn_search import cli
-from mdsnn_search.results import open_stored_study, summarize_front
+from mdsnn_search.results import open_stored_study, summarize_stored
 from mdsnn_search.results.plotdata import plot_data
 from mdsnn_search.results.terminal import front_table, records_of
 from mdsnn_search.study.folder import study_folder
@@ -31,13 +33,30 @@ def test_front_and_hypervolume(
     built = make_study()
     doc = run_json(capsys, *built.args(), "--no-files")
     assert [t["number"] for t in doc["front"]] == FRONT  # type: ignore[index]
-    hv = doc["hypervolume"]
-    assert hv["reference"] == [0.0, 1.0e-9] and hv["ideal"] == [1.0, 0.0]  # type: ignore[index]
-    # by hand, sweeping the front by EDAP: 0.6 x (1e-9 - 4e-11) + (0.91 - 0.6) x (1e-9 - 8e-11)
-    # + (0.93 - 0.91) x (1e-9 - 2e-10) + (0.94 - 0.93) x (1e-9 - 3e-10); FP32 sits on the edge
-    raw = 0.6 * 9.6e-10 + 0.31 * 9.2e-10 + 0.02 * 8e-10 + 0.01 * 7e-10
-    assert hv["raw"] == pytest.approx(raw)  # type: ignore[index]
-    assert hv["normalized"] == pytest.approx(raw / 1e-9)  # type: ignore[index]
+    # A study stored before the FP32 reference moved onto the study: its fp32 trial is the
+    # reference, not a baseline. Accuracy from the teacher less 10 points; EDAP (log10) from the
+    # costliest quantized baseline (w8u8, 3e-10) to the cheapest trial (w2u2, 4e-11).
+    acc = doc["region"]["accuracy"]  # type: ignore[index]
+    assert (acc["worst"], acc["best"]) == pytest.approx((TEACHER_ACCURACY - 0.1, TEACHER_ACCURACY))
+    edap = doc["region"]["edap"]  # type: ignore[index]
+    assert (edap["worst"], edap["best"]) == pytest.approx((3e-10, 4e-11))
+
+    def score(a: float, e: float) -> tuple[float, float]:
+        x = min(1.0, max(0.0, (a - acc["worst"]) / 0.1))
+        y = (math.log10(3e-10) - math.log10(e)) / (math.log10(3e-10) - math.log10(4e-11))
+        return x, min(1.0, max(0.0, y))
+
+    # sweep the front from cheapest to costliest: each adds its score box above the last accuracy
+    front = sorted([score(0.6, 4e-11), score(0.91, 8e-11), score(0.93, 2e-10), score(0.94, 3e-10)])
+    by_hand, top = 0.0, 0.0
+    for x, y in sorted(front, key=lambda p: -p[1]):
+        by_hand += max(0.0, x - top) * y
+        top = max(top, x)
+    assert doc["hypervolume"] == pytest.approx(by_hand) and by_hand > 0  # type: ignore[index]
+    gains = {g["baseline"]: g for g in doc["iso_cost_gains"]}  # type: ignore[union-attr]
+    assert set(gains) == {"w8u8", "w4u4", "w2u2"}
+    assert gains["w4u4"]["trial"] == 6 and gains["w4u4"]["val_gain"] == pytest.approx(0.01)
+    assert gains["w2u2"]["trial"] is None
     trial = doc["front"][1]  # type: ignore[index]
     assert trial["student"]["precision"]["default"]["w_bits"] == 8 and "edap" in trial["metrics"]
     assert doc["files"] == {}
@@ -95,7 +114,8 @@ def test_writes_png_and_html_report(
     png.parent.mkdir()  # an explicit path's folder must exist (a default one is created)
     assert cli.main(["pareto", *built.args(), "--plot", str(png)]) == 0
     out = capsys.readouterr().out
-    assert "hypervolume 0.8842 normalised" in out and "the FP32 baseline, trial 0" in out
+    assert "hypervolume 0.4338 in the region of interest" in out
+    assert "vs w4u4 (EDAP 1e-10): trial 6 at no more EDAP, accuracy validation +1.00" in out
     assert "feasible" not in out  # the runner's feasible=True without constraints is no constraint
     image = matplotlib.image.imread(png)
     assert image.shape[0] > 500 and image.shape[1] > 800
@@ -126,7 +146,7 @@ def test_writes_png_and_html_report(
     assert baseline["marker"]["symbol"].endswith("-open")  # the trial under it stays visible
     assert (baseline["x"], baseline["y"]) == ([1e-10], [90.0])
     assert any("teacher 95.00 % (validation)" in a["text"] for a in front["layout"]["annotations"])
-    assert history["data"][0]["y"][-1] == pytest.approx(0.8842)
+    assert history["data"][0]["y"][-1] == pytest.approx(0.4338, abs=1e-4)  # pareto's measure
     assert {trace["name"] for trace in importances["data"]} >= {"validation accuracy"}
     assert front_table_rows(page) == [str(n) for n in (0, 1, 4, 6, 3)]
     assert not (folder / "pareto.png").exists()
@@ -155,17 +175,6 @@ def test_report_tells_feasible_infeasible_and_marks_infeasible_baselines(
     assert "baseline w8u8 (infeasible)" in traces
 
 
-def test_reference_point_option(
-    make_study: Callable[..., Built], capsys: pytest.CaptureFixture[str]
-) -> None:
-    built = make_study()
-    doc = run_json(capsys, *built.args(), "--no-files", "--reference", "0", "2e-9")
-    assert doc["hypervolume"]["reference_source"] == "given"  # type: ignore[index]
-    assert doc["hypervolume"]["normalized"] == pytest.approx((0.8842e-9 + 0.95e-9) / 2e-9)  # type: ignore[index]
-    assert cli.main(["pareto", *built.args(), "--reference", "0"]) == 2
-    assert "one value per objective" in capsys.readouterr().err
-
-
 def test_constrained_front_is_feasible_only(
     make_study: Callable[..., Built], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -173,7 +182,8 @@ def test_constrained_front_is_feasible_only(
     doc = run_json(capsys, *built.args(), "--no-files")
     assert doc["constrained"] is True and doc["n_infeasible"] == 1
     assert [t["number"] for t in doc["front"]] == [1, 2]  # type: ignore[index]
-    assert "worst observed" in doc["hypervolume"]["reference_source"]  # type: ignore[index]
+    assert 0.0 <= doc["hypervolume"] <= 1.0  # type: ignore[operator]
+    assert doc["region"]["accuracy"]["source"] == "teacher"  # type: ignore[index]
     assert cli.main(["pareto", *built.args(), "--no-files"]) == 0
     assert "feasible trials only" in capsys.readouterr().out
 
@@ -181,7 +191,7 @@ def test_constrained_front_is_feasible_only(
 def test_three_objectives_plot_first_two(make_study: Callable[..., Built]) -> None:
     built = make_study(DEFAULT_ROWS[:8], objectives=("accuracy", "edap", "spikes"))
     stored = open_stored_study(built.spec_path)
-    summary = summarize_front(stored.study, stored.objectives, stored.directions)
+    summary = summarize_stored(stored)
     data = plot_data(stored, records_of(stored), summary)
     assert (data.x.objective, data.y.objective) == ("edap", "accuracy")
     assert any("only the first two are drawn" in note for note in data.notes)
@@ -190,9 +200,12 @@ def test_three_objectives_plot_first_two(make_study: Callable[..., Built]) -> No
 def test_front_table_for_live_study(make_study: Callable[..., Built]) -> None:
     from rich.console import Console
 
+    from mdsnn_search.results import StoredStudy
+
     built = make_study()
     console = Console(width=200, record=True)
-    console.print(front_table(built.study, max_rows=3))
+    live = StoredStudy(built.study, "", storage=optuna.storages.RDBStorage(built.url))
+    console.print(front_table(live, max_rows=3))
     text = console.export_text()
     assert "Pareto front: 5 trials (8 complete, 1 running, 1 failed, 1 waiting)" in text
     assert "first 3 shown" in text and "fp32" in text
@@ -224,9 +237,7 @@ def test_a_plot_draws_points_and_reference_lines_on_one_split(
     built = make_study(rows, constraints={"max_accuracy_drop": 0.05})
     stored = open_stored_study(built.spec_path)
     records = records_of(stored)
-    data = plot_data(
-        stored, records, summarize_front(stored.study, stored.objectives, stored.directions)
-    )
+    data = plot_data(stored, records, summarize_stored(stored))
     assert data.y.title == "validation accuracy (%)"
     assert [(p.number, p.y) for p in data.points] == [
         (0, pytest.approx(93.0)),

@@ -114,6 +114,6 @@ def test_pareto_in_a_log_shows_every_header_and_number_whole(
     assert sorted(by_number) == FRONT
     assert rows == [cells(by_number[int(row[0])], headers) for row in rows]
     assert [int(row[0]) for row in rows] == [0, 1, 4, 6, 3]  # best validation accuracy first
-    hypervolume = doc["hypervolume"]
-    assert f"hypervolume {hypervolume['normalized']:.4f} normalised" in out
+    assert f"hypervolume {doc['hypervolume']:.4f} in the region of interest" in out
+    assert "vs w4u4 (EDAP 1e-10): trial 6 at no more EDAP" in out  # the iso-cost gains, whole
     assert "…" not in out

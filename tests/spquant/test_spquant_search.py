@@ -17,7 +17,7 @@ from mdsnn_search.search.run import run_study
 from mdsnn_search.snn import arch_layer_table
 from mdsnn_search.spec.objectives import ATTR_METRICS, ATTR_STUDENT
 from mdsnn_search.spec.schema import SearchSpaceConfig, StudySpec, load_spec
-from mdsnn_search.spec.space import LayerRoles, StudentConfig, baseline_student, suggest_student
+from mdsnn_search.spec.space import LayerRoles, StudentConfig, suggest_student
 from mdsnn_search.study.documents import trial_document
 
 ROLES = LayerRoles.from_table(arch_layer_table("vgg5", (1, 8, 8), 10, width=0.5))
@@ -116,10 +116,6 @@ def test_student_model_carries_its_dimensions(tmp_path: Path) -> None:
     assert model.pruning == student.pruning and model.precision == student.precision
     events = spec.data.model_copy(update={"name": "events"})
     assert student.model_for(spec.model, events).frame_merge == "mean"
-    assert (
-        baseline_student("w4u4", spec.search_space).model_for(spec.model, spec.data).timesteps
-        is None
-    )
 
 
 @pytest.mark.parametrize(

@@ -59,12 +59,12 @@ class PrecisionSpace:
         self.space = precision_only(space)
         self.roles = roles
         probe = _Probe()
-        suggest_student(probe, self.space, roles)  # type: ignore[arg-type]  # a duck-typed Trial
+        suggest_student(probe, self.space, roles)  # a duck-typed Trial
         self.distributions: dict[str, CategoricalDistribution] = probe.offered
 
     def student(self, params: Params) -> StudentConfig:
         fixed = optuna.trial.FixedTrial(params)
-        return suggest_student(fixed, self.space, self.roles)  # type: ignore[arg-type]
+        return suggest_student(fixed, self.space, self.roles)
 
     def configuration(self, params: Params) -> dict[str, LayerPrecision]:
         """Per-layer precision of the configuration ``params`` names."""

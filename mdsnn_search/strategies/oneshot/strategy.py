@@ -20,7 +20,7 @@ from mdsnn_search.data import DatasetBundle
 from mdsnn_search.errors import ConfigError
 from mdsnn_search.search.strategy import STRATEGIES, Strategy, StrategySetup
 from mdsnn_search.snn.models import SpikingNetwork
-from mdsnn_search.spec.objectives import OBJECTIVES, ObjectiveName
+from mdsnn_search.spec.objectives import ATTR_BASELINE, OBJECTIVES, ObjectiveName
 from mdsnn_search.spec.schema import StudySpec
 from mdsnn_search.spec.space import StudentConfig
 from mdsnn_search.strategies.oneshot.finetune import fill_front_, select_front
@@ -127,7 +127,10 @@ def prepare_front(
             f"proxy: scored {proxy.scored_now} configurations in {proxy.scoring_s:.1f} s "
             f"({60 * proxy.scored_now / max(proxy.scoring_s, 1e-9):,.0f}/min)"
         )
-    k = spec.study.n_trials - len(spec.study.baselines)
+    trials = study.get_trials(deepcopy=False)
+    k = spec.study.n_trials - len(
+        {t.user_attrs[ATTR_BASELINE] for t in trials if ATTR_BASELINE in t.user_attrs}
+    )
     front = select_front(
         proxy.study.get_trials(deepcopy=False),
         spec.study.directions,

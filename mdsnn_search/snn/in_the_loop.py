@@ -1,0 +1,70 @@
+"""Putting the crossbar in the loop: each costed weight layer gets the mapping the cost model uses.
+
+Which layers are mapped, and which are refused with the reason (never silently left ideal), is
+decided here; how a mapped layer computes is :mod:`mdsnn_search.snn.crossbar`.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from mdsnn_search.errors import ConfigError
+from mdsnn_search.hardware.layers import LayerSpec
+from mdsnn_search.hardware.mapping import crossbar_reads
+from mdsnn_search.hardware.preset import HardwarePreset
+from mdsnn_search.precision import is_full_precision
+from mdsnn_search.snn.crossbar import AdcRange, CrossbarADC
+from mdsnn_search.snn.layers import QuantConvBN2d, WeightLayer
+from mdsnn_search.snn.pruning import ChannelMask
+from mdsnn_search.snn.quantize import weight_layers
+
+
+def put_crossbar_in_loop_(
+    model: nn.Module,
+    table: list[LayerSpec],
+    preset: HardwarePreset,
+    *,
+    adc_range: AdcRange = "calibrated",
+    skip: tuple[str, ...] = (),
+) -> list[str]:
+    """Give every costed weight layer of ``model`` its crossbar mapping; returns their names.
+
+    The layers the preset does not cost (linear ones when ``include_linear`` is off) are computed
+    digitally, as the cost model charges them; ``skip`` names layers kept off the crossbars (the
+    encoding layer, whose input is not spikes). Raises ConfigError, with the reason, for a layer
+    the mapped pass cannot follow: full-precision or unquantized weights, grouped convolutions,
+    pruned channels.
+    """
+    if any(isinstance(m, ChannelMask) and m.keep_ratio < 1.0 for m in model.modules()):
+        raise ConfigError(
+            "crossbar in the loop: the model is pruned; the in-the-loop pass maps unpruned "
+            "layers only (keep_ratio 1)"
+        )
+    layers = weight_layers(model)
+    mapped: list[str] = []
+    for spec in table:
+        if spec.name in skip or (spec.kind == "linear" and not preset.conventions.include_linear):
+            continue
+        layer = layers.get(spec.name)
+        if layer is None:
+            raise ConfigError(f"crossbar in the loop: the model has no layer {spec.name!r}")
+        reason = _cannot_map(layer)
+        if reason:
+            raise ConfigError(f"crossbar in the loop: layer {spec.name!r} {reason}")
+        quantizer = layer.weight_quantizer
+        assert quantizer is not None
+        reads = crossbar_reads(spec, spec.c_in, quantizer.bits, preset)
+        layer.crossbar = CrossbarADC(
+            reads, kernel=spec.kernel, w_bits=quantizer.bits, adc_range=adc_range
+        ).to(next(layer.parameters()).device)
+        mapped.append(spec.name)
+    return mapped
+
+
+def _cannot_map(layer: WeightLayer) -> str | None:
+    quantizer = getattr(layer, "weight_quantizer", None)
+    if quantizer is None or is_full_precision(quantizer.bits):
+        return "has full-precision weights: a crossbar stores integer weight levels"
+    if isinstance(layer, QuantConvBN2d) and layer.conv.groups != 1:
+        return "is a grouped convolution, which the crossbar mapping does not describe"
+    return None

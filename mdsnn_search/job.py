@@ -31,7 +31,13 @@ from mdsnn_search.errors import ConfigError
 from mdsnn_search.outputs import PlainName
 from mdsnn_search.snn.bn_recalibration import recalibrate_bn_
 from mdsnn_search.snn.config import ModelConfig
-from mdsnn_search.snn.models import SpikingNetwork, build_model, student_from_teacher
+from mdsnn_search.snn.in_the_loop import CrossbarLoopConfig, put_crossbar_in_loop_for
+from mdsnn_search.snn.models import (
+    SpikingNetwork,
+    build_model,
+    layer_table,
+    student_from_teacher,
+)
 from mdsnn_search.snn.neuron import compile_neurons_
 from mdsnn_search.snn.pruning import prune_channels_
 from mdsnn_search.snn.timesteps import check_student_timesteps
@@ -50,6 +56,8 @@ TEACHER_OUTPUTS = "teacher_outputs"
 """Metrics key of a distilled model: where its steps' teacher outputs came from
 (:data:`~mdsnn_search.distill.TeacherPath`: cached, per_batch or none)."""
 
+CROSSBAR_LAYERS = "crossbar_layers"
+"""Metrics key of a job with the crossbar in the loop: the layers computed as mapped."""
 TEST_ACCURACY = "test_accuracy"
 VAL_ACCURACY = "val_accuracy"
 TEST = "test"
@@ -72,6 +80,11 @@ class TrainSpec(BaseModel):
     )
     output: Path | None = Field(
         None, description="where to save the checkpoint (default studies/runs/NAME.pt)"
+    )
+    crossbar: CrossbarLoopConfig | None = Field(
+        None,
+        description="train and evaluate with the crossbar in the loop (the ADC of each mapped "
+        "layer); None: ideal arithmetic",
     )
 
     @model_validator(mode="after")
@@ -198,6 +211,9 @@ def _train(
     if cache is not None:
         cache.require_samples(len(bundle.train))  # type: ignore[arg-type]
     kept = prune(model, bundle, spec) if spec.model.pruning.active else None
+    mapped = None
+    if spec.crossbar is not None:
+        mapped = put_crossbar_in_loop_for(model, layer_table(model), spec.crossbar)
     if spec.training.precise_bn and (copied or kept is not None):
         # The copied or pruned student's BN statistics are the teacher's or the unpruned
         # network's: re-estimate them on what this student computes before it trains
@@ -227,6 +243,8 @@ def _train(
         metrics[TEACHER_OUTPUTS] = step_loss.teacher_path
     if kept is not None:
         metrics[KEPT_CHANNELS] = kept
+    if mapped is not None:
+        metrics[CROSSBAR_LAYERS] = mapped
     checkpoint = None
     if save:
         checkpoint = save_checkpoint(

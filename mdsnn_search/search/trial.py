@@ -23,6 +23,7 @@ from mdsnn_search.data import DataConfig, DatasetBundle, load_search_dataset
 from mdsnn_search.distill import TeacherOutputCache
 from mdsnn_search.execution.protocol import TrialContext, TrialOutcome, TrialRequest
 from mdsnn_search.hardware import estimate_cost, load_preset
+from mdsnn_search.hardware.preset import with_adc_bits
 from mdsnn_search.job import TrainSpec, evaluate_splits, run_job
 from mdsnn_search.snn.models import SpikingNetwork, layer_table
 from mdsnn_search.snn.monitor import layer_activity
@@ -63,6 +64,7 @@ def _train_and_cost(
             training=spec.training,
             distill=student.distill,
             teacher=Path(context.teacher_checkpoint),
+            crossbar=student.crossbar_for(spec.hardware),
         )
         outputs = context.teacher_outputs
         # A node that cannot see the driver's file runs the teacher per batch (the trial records
@@ -103,9 +105,12 @@ def cost_metrics(
     if spec.hardware.use_measured_activity:
         measured = layer_activity(metrics["layer_input_rates"], metrics["layer_firing_rates"])
         activity = kept_channel_activity(table, measured, keep_fraction)
+    preset = load_preset(spec.hardware.preset)
+    if student.adc_bits is not None:
+        preset = with_adc_bits(preset, student.adc_bits)
     report = estimate_cost(
         table,
-        load_preset(spec.hardware.preset),
+        preset,
         timesteps=model.run_timesteps(spec.data.timesteps),
         precision=student.precision.resolve([row.name for row in table]),
         keep_fraction=keep_fraction,

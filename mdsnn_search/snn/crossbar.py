@@ -60,7 +60,8 @@ class CrossbarADC(nn.Module):
         full = [float(rows * (2**bits - 1)) for bits in reads.slice_bits]
         # -1: not calibrated yet (the first batch sets it).
         initial = full if adc_range == "full" else [-1.0] * len(full)
-        self.register_buffer("p_max", torch.tensor(initial, dtype=torch.float64))
+        # Not persistent: a checkpoint holds the network; its spec says how it was mapped.
+        self.register_buffer("p_max", torch.tensor(initial, dtype=torch.float64), persistent=False)
 
     def _slices(self, levels: torch.Tensor) -> list[torch.Tensor]:
         """Offset-free stored value u of each weight, split into its slices (least significant
@@ -120,7 +121,8 @@ class CrossbarADC(nn.Module):
                 "with search_space.fixed_layers and leave it out of the mapped layers)"
             )
         p = self.partial_sums(x.to(torch.float32), levels.to(torch.float32), conv)
-        if bool((self.p_max < 0).any()):
+        if bool((self.p_max < 0).any()) and bool(p.amax() > 0):
+            # calibrated on the first batch that drives any row (a dry pass on zeros does not)
             dims = [d for d in range(p.dim()) if d != 3]
             self.p_max.copy_(p.amax(dim=dims).to(torch.float64).clamp_min(1.0))
         error = torch.zeros_like(p[:, 0, 0, 0])

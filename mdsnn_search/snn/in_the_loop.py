@@ -6,17 +6,57 @@ decided here; how a mapped layer computes is :mod:`mdsnn_search.snn.crossbar`.
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from mdsnn_search.errors import ConfigError
 from mdsnn_search.hardware.layers import LayerSpec
 from mdsnn_search.hardware.mapping import crossbar_reads
-from mdsnn_search.hardware.preset import HardwarePreset
+from mdsnn_search.hardware.preset import MAX_ADC_BITS, HardwarePreset, load_preset, with_adc_bits
 from mdsnn_search.precision import is_full_precision
 from mdsnn_search.snn.crossbar import AdcRange, CrossbarADC
 from mdsnn_search.snn.layers import QuantConvBN2d, WeightLayer
 from mdsnn_search.snn.pruning import ChannelMask
 from mdsnn_search.snn.quantize import weight_layers
+
+EncodingLayer = Literal["digital", "mapped"]
+
+
+class CrossbarLoopConfig(BaseModel):
+    """A job's crossbar in the loop: its student trains and is evaluated as ``preset`` maps it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    preset: str = Field("rram_64", description="hardware preset name or file whose mapping to use")
+    adc_bits: int | None = Field(
+        None, ge=1, le=MAX_ADC_BITS, description="ADC resolution; None: the preset's adc.bits"
+    )
+    adc_range: AdcRange = Field(
+        "calibrated",
+        description="calibrated: each slice's range is the largest partial sum of the first "
+        "batch; full: rows x (2^slice bits - 1)",
+    )
+    encoding_layer: EncodingLayer = Field(
+        "digital",
+        description="digital: the first layer, which reads the encoded input (not spikes), is "
+        "computed exactly; mapped: it is mapped too (needs spike input, e.g. Poisson encoding)",
+    )
+
+    def hardware(self) -> HardwarePreset:
+        preset = load_preset(self.preset)
+        return preset if self.adc_bits is None else with_adc_bits(preset, self.adc_bits)
+
+
+def put_crossbar_in_loop_for(
+    model: nn.Module, table: list[LayerSpec], config: CrossbarLoopConfig
+) -> list[str]:
+    """:func:`put_crossbar_in_loop_` as ``config`` asks; returns the mapped layers' names."""
+    skip = (table[0].name,) if config.encoding_layer == "digital" and table else ()
+    return put_crossbar_in_loop_(
+        model, table, config.hardware(), adc_range=config.adc_range, skip=skip
+    )
 
 
 def put_crossbar_in_loop_(

@@ -64,6 +64,18 @@ def test_digits_spec_validates_offline(capsys: pytest.CaptureFixture[str]) -> No
             "gpus_per_trial: above 1 a trial takes whole GPUs",
         ),
         ({"execution": {"gpus_per_trial": "some"}}, "execution.gpus_per_trial"),
+        (
+            {"search_space": {"adc_bits": [0, 4]}, "hardware": {"in_the_loop": True}},
+            "search_space.adc_bits.0: Input should be greater than or equal to 1",
+        ),
+        (
+            {"search_space": {"adc_bits": [4, 17]}, "hardware": {"in_the_loop": True}},
+            "search_space.adc_bits.1: Input should be less than or equal to 16",
+        ),
+        (
+            {"search_space": {"adc_bits": [3, 4]}},
+            "search_space.adc_bits: needs hardware.in_the_loop: true",
+        ),
     ],
 )
 def test_bad_spec_is_one_clear_error_and_creates_no_database(

@@ -1,0 +1,47 @@
+"""A job, and a searched student, with the crossbar in the loop: trained and evaluated as mapped."""
+
+from __future__ import annotations
+
+import optuna
+
+from mdsnn_search.data import DataConfig, DatasetBundle
+from mdsnn_search.job import CROSSBAR_LAYERS, TrainSpec, run_job
+from mdsnn_search.precision import PrecisionConfig
+from mdsnn_search.snn import ModelConfig
+from mdsnn_search.snn.in_the_loop import CrossbarLoopConfig
+from mdsnn_search.snn.models import arch_layer_table
+from mdsnn_search.spec.schema import HardwareConfig, SearchSpaceConfig
+from mdsnn_search.spec.space import LayerRoles, suggest_student
+from mdsnn_search.training_loop import TrainConfig
+
+
+def _job(crossbar: CrossbarLoopConfig | None) -> TrainSpec:
+    return TrainSpec(
+        data=DataConfig(name="digits", timesteps=2, max_per_class=30),
+        model=ModelConfig(arch="vgg5", width=0.25, precision=PrecisionConfig.uniform(4, 4, 8)),
+        training=TrainConfig(epochs=1, device="cpu", batch_size=32, seed=0),
+        crossbar=crossbar,
+    )
+
+
+def test_a_job_trains_and_evaluates_with_the_adc_in_the_loop(digits_small: DatasetBundle) -> None:
+    ideal = run_job(_job(None), bundle=digits_small, progress=False, save=False).metrics
+    coarse = CrossbarLoopConfig(adc_bits=1)
+    result = run_job(_job(coarse), bundle=digits_small, progress=False, save=False)
+    mapped = result.metrics[CROSSBAR_LAYERS]
+    names = list(result.model.weight_layers())
+    assert mapped == names[1:]  # the encoding layer reads pixels: computed digitally
+    assert CROSSBAR_LAYERS not in ideal
+    assert result.metrics["train_loss"] != ideal["train_loss"]
+
+
+def test_a_searched_student_carries_its_adc_bits_into_its_job() -> None:
+    roles = LayerRoles.from_table(arch_layer_table("vgg5", (1, 8, 8), 10, width=0.5))
+    trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
+    student = suggest_student(trial, SearchSpaceConfig(adc_bits=[3, 5], tie_layers=True), roles)
+    assert student.adc_bits == trial.params["adc_bits"] in (3, 5)
+    assert student.crossbar_for(HardwareConfig()) is None
+    crossbar = student.crossbar_for(HardwareConfig(in_the_loop=True, adc_range="full"))
+    bits = student.adc_bits
+    assert crossbar == CrossbarLoopConfig(preset="rram_64", adc_bits=bits, adc_range="full")
+    assert crossbar.hardware().adc.bits == bits

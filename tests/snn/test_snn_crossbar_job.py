@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-import optuna
+from pathlib import Path
 
+import optuna
+import pytest
+import yaml
+
+from mdsnn_search.cli import main
 from mdsnn_search.data import DataConfig, DatasetBundle
 from mdsnn_search.job import CROSSBAR_LAYERS, TrainSpec, run_job
 from mdsnn_search.precision import PrecisionConfig
+from mdsnn_search.search.run import run_study
 from mdsnn_search.snn import ModelConfig
 from mdsnn_search.snn.in_the_loop import CrossbarLoopConfig
 from mdsnn_search.snn.models import arch_layer_table
-from mdsnn_search.spec.schema import HardwareConfig, SearchSpaceConfig
-from mdsnn_search.spec.space import LayerRoles, suggest_student
+from mdsnn_search.spec.objectives import ATTR_METRICS, ATTR_STUDENT
+from mdsnn_search.spec.schema import HardwareConfig, SearchSpaceConfig, load_spec
+from mdsnn_search.spec.space import LayerRoles, StudentConfig, suggest_student
+from mdsnn_search.study.documents import trial_document
 from mdsnn_search.training_loop import TrainConfig
 
 
@@ -45,3 +53,43 @@ def test_a_searched_student_carries_its_adc_bits_into_its_job() -> None:
     bits = student.adc_bits
     assert crossbar == CrossbarLoopConfig(preset="rram_64", adc_bits=bits, adc_range="full")
     assert crossbar.hardware().adc.bits == bits
+
+
+def test_a_study_searches_adc_bits_in_the_loop_and_exports_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    document = {
+        "study": {
+            "name": "adc",
+            "storage": f"sqlite:///{tmp_path / 'adc.db'}",
+            "n_trials": 2,
+            "baselines": ["w4u4"],
+        },
+        "data": {"name": "digits", "timesteps": 2, "max_per_class": 20},
+        "model": {"arch": "vgg5", "width": 0.5},
+        "teacher": {"training": {"epochs": 2, "batch_size": 16, "lr": 0.003}},
+        "training": {"epochs": 1, "batch_size": 16, "lr": 0.003},
+        "search_space": {"w_bits": [4], "u_bits": [4], "adc_bits": [3, 6], "tie_layers": True},
+        "hardware": {"in_the_loop": True},
+        "execution": {"backend": "inline", "max_concurrent": 1},
+    }
+    spec_path = tmp_path / "adc.yaml"
+    spec_path.write_text(yaml.safe_dump(document))
+    spec = load_spec(spec_path)
+    run_study(spec, progress=False)
+    study = optuna.load_study(study_name="adc", storage=spec.study.storage_url())
+    baseline, searched = study.trials
+    for trial in (baseline, searched):
+        metrics = trial_document(trial, ATTR_METRICS)
+        assert metrics[CROSSBAR_LAYERS] == ["conv2", "conv3", "conv4", "fc"], trial.user_attrs
+    student = StudentConfig.model_validate(trial_document(searched, ATTR_STUDENT))
+    assert student.adc_bits == searched.params["adc_bits"] in (3, 6)
+    assert StudentConfig.model_validate(trial_document(baseline, ATTR_STUDENT)).adc_bits is None
+    out = tmp_path / "exports"
+    assert (
+        main(["export", str(spec_path), "--trials", str(searched.number), "--out", str(out)]) == 0
+    )
+    (exported,) = out.glob("*.yaml")
+    crossbar = yaml.safe_load(exported.read_text())["crossbar"]
+    assert crossbar["adc_bits"] == student.adc_bits and crossbar["preset"] == "rram_64"

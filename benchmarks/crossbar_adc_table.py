@@ -17,6 +17,11 @@ the noise floor is the largest seed std of the ideal row.
     python benchmarks/crossbar_adc_table.py                   # digits, 3 seeds
     python benchmarks/crossbar_adc_table.py --data mnist5k    # also mnist5k
     python benchmarks/crossbar_adc_table.py --smoke           # 1 seed, 1 epoch, 2 resolutions
+    python benchmarks/crossbar_adc_table.py --sigma 0.1 --draws 5   # + device variation
+
+With ``--sigma`` each "trained with" student is also evaluated under that device variation
+(lognormal, ``crossbar.variation_sigma``), ``--draws`` seeded draws per seed; its column is the
+mean ± std over all (seed, draw) pairs.
 
 The last line is the W4 student's accuracy at the preset's 4-bit ADC trained with the ADC in the
 loop, less trained without it (both evaluated with it), in points, on the first data set.
@@ -42,12 +47,17 @@ from mdsnn_search.job import TrainSpec, run_job
 from mdsnn_search.precision import PrecisionConfig
 from mdsnn_search.snn import ModelConfig, SpikingNetwork, build_model, layer_table
 from mdsnn_search.snn.bn_recalibration import recalibrate_bn_
-from mdsnn_search.snn.in_the_loop import CrossbarLoopConfig, put_crossbar_in_loop_for
+from mdsnn_search.snn.in_the_loop import (
+    CrossbarLoopConfig,
+    draw_variation_,
+    put_crossbar_in_loop_for,
+)
 from mdsnn_search.snn.models import student_from_teacher
 from mdsnn_search.training_loop import TrainConfig, evaluate, fit, seed_everything
 
 IDEAL = "ideal"
 COLUMNS = ("copied", "trained with", "trained without, evaluated with")
+VARIED = "trained with, varied"
 STUDENTS = (4, 2)
 
 
@@ -71,8 +81,10 @@ def measure(
     teacher_training: TrainConfig,
     student_training: TrainConfig,
     scratch: Path,
-) -> dict[tuple[int, str, str], float]:
-    """(student bits, row, column) -> test accuracy for one seed."""
+    sigma: float,
+    draws: int,
+) -> dict[tuple[int, str, str], list[float]]:
+    """(student bits, row, column) -> test accuracies for one seed (one, or one per draw)."""
     seed_everything(seed)
     train = make_loader(bundle.train, teacher_training.batch_size, shuffle=True, seed=seed)
     test = make_loader(bundle.test, 512, shuffle=False)
@@ -82,7 +94,7 @@ def measure(
     teacher_path = save_checkpoint(scratch / f"teacher-{seed}.pt", teacher, {})
     teacher.eval()
     calibration = next(iter(make_loader(bundle.train, 256, shuffle=True, seed=seed)))[0]
-    cells: dict[tuple[int, str, str], float] = {}
+    cells: dict[tuple[int, str, str], list[float]] = {}
     for w in STUDENTS:
         config = model.model_copy(update={"precision": PrecisionConfig.uniform(w, w, 8)})
 
@@ -100,19 +112,26 @@ def measure(
         copied = student_from_teacher(teacher, config)
         recalibrate_bn_(copied, train)
         ideal = job(None)
-        cells[(w, IDEAL, COLUMNS[0])] = evaluate(copied, test).accuracy
-        cells[(w, IDEAL, COLUMNS[1])] = cells[(w, IDEAL, COLUMNS[2])] = evaluate(
-            ideal, test
-        ).accuracy
+        cells[(w, IDEAL, COLUMNS[0])] = [evaluate(copied, test).accuracy]
+        cells[(w, IDEAL, COLUMNS[1])] = cells[(w, IDEAL, COLUMNS[2])] = [
+            evaluate(ideal, test).accuracy
+        ]
         for bits in adc_bits:
             row = str(bits)
-            cells[(w, row, COLUMNS[0])] = evaluate(
-                _with_adc(copied, bits, calibration), test
-            ).accuracy
-            cells[(w, row, COLUMNS[1])] = evaluate(job(bits), test).accuracy
-            cells[(w, row, COLUMNS[2])] = evaluate(
-                _with_adc(ideal, bits, calibration), test
-            ).accuracy
+            cells[(w, row, COLUMNS[0])] = [
+                evaluate(_with_adc(copied, bits, calibration), test).accuracy
+            ]
+            trained = job(bits)
+            cells[(w, row, COLUMNS[1])] = [evaluate(trained, test).accuracy]
+            cells[(w, row, COLUMNS[2])] = [
+                evaluate(_with_adc(ideal, bits, calibration), test).accuracy
+            ]
+            if sigma > 0:
+                varied = []
+                for draw in range(draws):
+                    draw_variation_(trained, seed * draws + draw, sigma)
+                    varied.append(evaluate(trained, test).accuracy)
+                cells[(w, row, VARIED)] = varied
     return cells
 
 
@@ -132,17 +151,19 @@ def _cell(values: list[float]) -> str:
 
 def report(
     title: str,
-    runs: list[dict[tuple[int, str, str], float]],
+    runs: list[dict[tuple[int, str, str], list[float]]],
     bundle: DatasetBundle,
     adc_bits: list[int],
     timesteps: int,
+    sigma: float,
 ) -> dict[tuple[int, str, str], float]:
     """Print one data set's table (markdown); return the mean of every cell."""
     rows = [str(b) for b in adc_bits] + [IDEAL]
+    columns = COLUMNS + ((VARIED,) if sigma > 0 else ())
     print(f"\n{title}: {len(runs)} seed(s), test accuracy % mean ± std over seeds")
     header = ["ADC bits"]
     for w in STUDENTS:
-        header += [f"W{w}/U{w}/BN8 {column}" for column in COLUMNS] + [f"W{w} EDAP (J s mm2)"]
+        header += [f"W{w}/U{w}/BN8 {column}" for column in columns] + [f"W{w} EDAP (J s mm2)"]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     means = {}
@@ -150,8 +171,11 @@ def report(
     for row in rows:
         line = [row]
         for w in STUDENTS:
-            for column in COLUMNS:
-                values = [run[(w, row, column)] for run in runs]
+            for column in columns:
+                if (w, row, column) not in runs[0]:
+                    line.append("-")
+                    continue
+                values = [value for run in runs for value in run[(w, row, column)]]
                 means[(w, row, column)] = statistics.mean(values)
                 line.append(_cell(values))
                 if row == IDEAL and len(values) > 1:
@@ -172,6 +196,8 @@ def main() -> None:
     parser.add_argument("--adc-bits", type=int, nargs="+", default=[3, 4, 5, 6, 8])
     parser.add_argument("--teacher-epochs", type=int, default=8)
     parser.add_argument("--student-epochs", type=int, default=2)
+    parser.add_argument("--sigma", type=float, default=0.0, help="device variation (lognormal)")
+    parser.add_argument("--draws", type=int, default=5, help="variation draws per seed")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
@@ -198,10 +224,14 @@ def main() -> None:
                     teacher_training,
                     student_training,
                     Path(scratch),
+                    args.sigma,
+                    args.draws,
                 )
                 for seed in range(seeds)
             ]
-            means = report(f"{name} (vgg5 x0.5, T=4)", runs, bundle, adc_bits, data.timesteps)
+            varied = f", variation sigma {args.sigma}" if args.sigma > 0 else ""
+            title = f"{name} (vgg5 x0.5, T=4){varied}"
+            means = report(title, runs, bundle, adc_bits, data.timesteps, args.sigma)
             if headline is None and 4 in adc_bits:
                 headline = 100 * (means[(4, "4", COLUMNS[1])] - means[(4, "4", COLUMNS[2])])
     if headline is not None:

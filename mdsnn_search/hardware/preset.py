@@ -57,6 +57,13 @@ class CrossbarConfig(_Config):
     pe_cycle_clocks: int = Field(
         26, ge=1, description="clock cycles of one PE cycle with the ADC at adc.bits"
     )
+    variation_sigma: float = Field(
+        0.0,
+        ge=0.0,
+        le=2.0,
+        description="device variation: each cell's conductance is its level x exp(N(0, sigma^2)), "
+        "drawn per evaluation (crossbar in the loop only; the cost model ignores it)",
+    )
     tile_packing: TilePacking = Field(
         "packed",
         description="packed: PEs of all layers fill tiles in turn (SpikeSim's code); per_layer: "

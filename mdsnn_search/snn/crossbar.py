@@ -18,6 +18,11 @@ partial-sum word, rounding the rest and clipping above. P_max is per slice and l
 rows per read x (2^(b_j) - 1), the largest sum the rows can produce; or ``calibrated``, the
 largest partial sum of the first batch the layer converts (NeuroSim and NICE use both).
 
+Device variation (preset ``crossbar.variation_sigma``, 0 by default) multiplies each cell's
+conductance by exp(N(0, sigma^2)) (median 1), drawn per seed, at evaluation only: training sees
+the nominal cells, the ranges are calibrated on them, and the digital side still subtracts the
+nominal offset, so the error is ADC(p_varied) - p.
+
 All partial sums of a layer come from one grouped convolution: the input channels are padded to
 whole row tiles and each tile is a group whose filters are every (fold, slice, output channel)'s
 slice weights, masked to the fold's taps.
@@ -50,9 +55,13 @@ class CrossbarADC(nn.Module):
         kernel: int,
         w_bits: int,
         adc_range: AdcRange = "calibrated",
+        variation_sigma: float = 0.0,
     ) -> None:
         super().__init__()
         self.reads = reads
+        self.variation_sigma = variation_sigma
+        self.variation_seed = 0
+        self._variation: torch.Tensor | None = None
         self.kernel = kernel
         self.w_bits = w_bits
         self.adc_range: AdcRange = adc_range
@@ -80,13 +89,33 @@ class CrossbarADC(nn.Module):
         mask = (taps[None, :] // self.reads.taps_per_pe) == folds[:, None]
         return mask.to(like.dtype).view(self.reads.fold, self.kernel, self.kernel)
 
+    def draw_variation_(self, seed: int) -> None:
+        """Draw the cells' conductance factors anew from ``seed`` (at the next evaluation)."""
+        self.variation_seed = seed
+        self._variation = None
+
+    def _cell_factors(self, shape: torch.Size, like: torch.Tensor) -> torch.Tensor:
+        """exp(N(0, sigma^2)) per cell of every slice: drawn once per seed, on the CPU so that a
+        seed gives the same draw on every device."""
+        if self._variation is None or self._variation.shape != shape:
+            generator = torch.Generator().manual_seed(self.variation_seed)
+            noise = torch.randn(shape, generator=generator, dtype=torch.float32)
+            self._variation = torch.exp(self.variation_sigma * noise)
+        return self._variation.to(like.device)
+
     def partial_sums(
-        self, x: torch.Tensor, levels: torch.Tensor, conv: Mapping[str, object]
+        self,
+        x: torch.Tensor,
+        levels: torch.Tensor,
+        conv: Mapping[str, object],
+        *,
+        varied: bool = False,
     ) -> torch.Tensor:
         """[N, row tiles, fold, slices, C_out, ...]: every row group's column partial sums.
 
         ``levels`` are [C_out, C_in, k, k] (a linear layer's [C_out, C_in] with ``conv`` empty);
-        ``conv`` holds the layer's stride, padding and dilation.
+        ``conv`` holds the layer's stride, padding and dilation. ``varied``: each cell's
+        conductance carries its drawn variation factor.
         """
         r = self.reads
         linear = levels.dim() == 2
@@ -99,6 +128,8 @@ class CrossbarADC(nn.Module):
                 f"crossbar mapping: {c_in} input channels do not fit {r.row_tiles} row tiles"
             )
         slices = torch.stack(self._slices(w4), dim=0)  # [J, C_out, C_in, k, k]
+        if varied:
+            slices = slices * self._cell_factors(slices.shape, slices)
         slices = F.pad(slices, (0, 0, 0, 0, 0, pad))
         x4 = F.pad(x4, (0, 0, 0, 0, 0, pad))
         k = w4.shape[-1]
@@ -125,6 +156,11 @@ class CrossbarADC(nn.Module):
             # calibrated on the first batch that drives any row (a dry pass on zeros does not)
             dims = [d for d in range(p.dim()) if d != 3]
             self.p_max.copy_(p.amax(dim=dims).to(torch.float64).clamp_min(1.0))
+        read = p  # what the columns carry: the ideal sums, or with variation at evaluation
+        if self.variation_sigma > 0 and not self.training:
+            read = self.partial_sums(
+                x.to(torch.float32), levels.to(torch.float32), conv, varied=True
+            )
         error = torch.zeros_like(p[:, 0, 0, 0])
         for j, bits in enumerate(self.reads.adc_bits):
             top = 2**bits - 1
@@ -132,15 +168,15 @@ class CrossbarADC(nn.Module):
             while top * 2**shift < float(self.p_max[j]):
                 shift += 1
             step = 2.0**shift
-            pj = p[:, :, :, j]
-            converted = torch.clamp(torch.round(pj / step), max=top) * step
+            converted = torch.clamp(torch.round(read[:, :, :, j] / step), max=top) * step
             weight = 2.0 ** (j * self.reads.bits_per_cell)
-            error = error + (converted - pj).sum(dim=(1, 2)) * weight
+            error = error + (converted - p[:, :, :, j]).sum(dim=(1, 2)) * weight
         return error * 2 if self.w_bits == 1 else error
 
     def extra_repr(self) -> str:
         r = self.reads
         return (
             f"row_tiles={r.row_tiles}, fold={r.fold}, slice_bits={r.slice_bits}, "
-            f"adc_bits={r.adc_bits}, range={self.adc_range}"
+            f"adc_bits={r.adc_bits}, range={self.adc_range}, "
+            f"variation_sigma={self.variation_sigma}"
         )

@@ -95,7 +95,11 @@ def put_crossbar_in_loop_(
         assert quantizer is not None
         reads = crossbar_reads(spec, spec.c_in, quantizer.bits, preset)
         layer.crossbar = CrossbarADC(
-            reads, kernel=spec.kernel, w_bits=quantizer.bits, adc_range=adc_range
+            reads,
+            kernel=spec.kernel,
+            w_bits=quantizer.bits,
+            adc_range=adc_range,
+            variation_sigma=preset.crossbar.variation_sigma,
         ).to(next(layer.parameters()).device)
         mapped.append(spec.name)
     return mapped
@@ -108,3 +112,13 @@ def _cannot_map(layer: WeightLayer) -> str | None:
     if isinstance(layer, QuantConvBN2d) and layer.conv.groups != 1:
         return "is a grouped convolution, which the crossbar mapping does not describe"
     return None
+
+
+def draw_variation_(model: nn.Module, seed: int, sigma: float | None = None) -> None:
+    """A new draw of every mapped layer's device variation (layer i from seed x 1000 + i), at
+    ``sigma`` if given (0: nominal cells), else at the preset's."""
+    adcs = [m for m in model.modules() if isinstance(m, CrossbarADC)]
+    for i, adc in enumerate(adcs):
+        if sigma is not None:
+            adc.variation_sigma = sigma
+        adc.draw_variation_(seed * 1000 + i)

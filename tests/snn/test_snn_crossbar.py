@@ -16,7 +16,7 @@ from mdsnn_search.hardware import aware, load_preset
 from mdsnn_search.hardware.layers import LayerSpec
 from mdsnn_search.hardware.mapping import crossbar_reads, table_geometry
 from mdsnn_search.snn.crossbar import CrossbarADC
-from mdsnn_search.snn.in_the_loop import put_crossbar_in_loop_
+from mdsnn_search.snn.in_the_loop import draw_variation_, put_crossbar_in_loop_
 from mdsnn_search.snn.layers import QuantConvBN2d, QuantLinear
 from mdsnn_search.snn.quantizers import BiasQuantizer, make_weight_quantizer
 
@@ -161,3 +161,25 @@ def test_layers_the_preset_does_not_cost_stay_digital() -> None:
     layer = QuantLinear("fc", 150, 4, weight_quantizer=make_weight_quantizer(4))
     assert put_crossbar_in_loop_(layer, [FC], load_preset("spikesim_rram_64")) == []
     assert layer.crossbar is None
+
+
+def test_device_variation_is_seeded_and_applies_at_evaluation_only() -> None:
+    preset = load_preset("rram_64").with_overrides(crossbar={"variation_sigma": 0.3})
+    layer, nominal = _conv(4, 8), _conv(4, 8)
+    put_crossbar_in_loop_(layer, [CONV], preset)
+    put_crossbar_in_loop_(nominal, [CONV], load_preset("rram_64"))
+    assert layer.crossbar is not None and nominal.crossbar is not None
+    for mapped in (layer, nominal):  # exact conversions: only the variation is left
+        mapped.crossbar.reads = dataclasses.replace(mapped.crossbar.reads, adc_bits=(24,))
+    x = _spikes(2, 3, 70, 6, 6)
+    layer.train(), nominal.train()
+    torch.testing.assert_close(layer(x), nominal(x), rtol=0, atol=0)  # training: nominal cells
+    layer.eval(), nominal.eval()
+    draw_variation_(layer, seed=1)
+    first = layer(x)
+    assert not torch.equal(first, nominal(x))
+    assert torch.equal(layer(x), first)  # the same draw until the next one
+    draw_variation_(layer, seed=2)
+    assert not torch.equal(layer(x), first)
+    draw_variation_(layer, seed=1)
+    assert torch.equal(layer(x), first)

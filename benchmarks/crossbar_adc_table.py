@@ -17,11 +17,11 @@ the noise floor is the largest seed std of the ideal row.
     python benchmarks/crossbar_adc_table.py                   # digits, 3 seeds
     python benchmarks/crossbar_adc_table.py --data mnist5k    # also mnist5k
     python benchmarks/crossbar_adc_table.py --smoke           # 1 seed, 1 epoch, 2 resolutions
-    python benchmarks/crossbar_adc_table.py --sigma 0.1 --draws 5   # + device variation
+    python benchmarks/crossbar_adc_table.py --sigma 0.1 0.3 --draws 5   # + device variation
 
-With ``--sigma`` each "trained with" student is also evaluated under that device variation
-(lognormal, ``crossbar.variation_sigma``), ``--draws`` seeded draws per seed; its column is the
-mean ± std over all (seed, draw) pairs.
+With ``--sigma`` each "trained with" student is also evaluated under each device variation
+(lognormal, ``crossbar.variation_sigma``), ``--draws`` seeded draws per seed; such a column is
+the mean ± std over all (seed, draw) pairs.
 
 The last line is the W4 student's accuracy at the preset's 4-bit ADC trained with the ADC in the
 loop, less trained without it (both evaluated with it), in points, on the first data set.
@@ -57,7 +57,7 @@ from mdsnn_search.training_loop import TrainConfig, evaluate, fit, seed_everythi
 
 IDEAL = "ideal"
 COLUMNS = ("copied", "trained with", "trained without, evaluated with")
-VARIED = "trained with, varied"
+VARIED = "trained with, sigma {sigma:g}"
 STUDENTS = (4, 2)
 
 
@@ -81,7 +81,7 @@ def measure(
     teacher_training: TrainConfig,
     student_training: TrainConfig,
     scratch: Path,
-    sigma: float,
+    sigmas: list[float],
     draws: int,
 ) -> dict[tuple[int, str, str], list[float]]:
     """(student bits, row, column) -> test accuracies for one seed (one, or one per draw)."""
@@ -126,12 +126,12 @@ def measure(
             cells[(w, row, COLUMNS[2])] = [
                 evaluate(_with_adc(ideal, bits, calibration), test).accuracy
             ]
-            if sigma > 0:
+            for sigma in sigmas:
                 varied = []
                 for draw in range(draws):
                     draw_variation_(trained, seed * draws + draw, sigma)
                     varied.append(evaluate(trained, test).accuracy)
-                cells[(w, row, VARIED)] = varied
+                cells[(w, row, VARIED.format(sigma=sigma))] = varied
     return cells
 
 
@@ -155,11 +155,11 @@ def report(
     bundle: DatasetBundle,
     adc_bits: list[int],
     timesteps: int,
-    sigma: float,
+    sigmas: list[float],
 ) -> dict[tuple[int, str, str], float]:
     """Print one data set's table (markdown); return the mean of every cell."""
     rows = [str(b) for b in adc_bits] + [IDEAL]
-    columns = COLUMNS + ((VARIED,) if sigma > 0 else ())
+    columns = COLUMNS + tuple(VARIED.format(sigma=sigma) for sigma in sigmas)
     print(f"\n{title}: {len(runs)} seed(s), test accuracy % mean ± std over seeds")
     header = ["ADC bits"]
     for w in STUDENTS:
@@ -196,7 +196,9 @@ def main() -> None:
     parser.add_argument("--adc-bits", type=int, nargs="+", default=[3, 4, 5, 6, 8])
     parser.add_argument("--teacher-epochs", type=int, default=8)
     parser.add_argument("--student-epochs", type=int, default=2)
-    parser.add_argument("--sigma", type=float, default=0.0, help="device variation (lognormal)")
+    parser.add_argument(
+        "--sigma", type=float, nargs="*", default=[], help="device variations (lognormal)"
+    )
     parser.add_argument("--draws", type=int, default=5, help="variation draws per seed")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--smoke", action="store_true")
@@ -229,8 +231,7 @@ def main() -> None:
                 )
                 for seed in range(seeds)
             ]
-            varied = f", variation sigma {args.sigma}" if args.sigma > 0 else ""
-            title = f"{name} (vgg5 x0.5, T=4){varied}"
+            title = f"{name} (vgg5 x0.5, T=4)"
             means = report(title, runs, bundle, adc_bits, data.timesteps, args.sigma)
             if headline is None and 4 in adc_bits:
                 headline = 100 * (means[(4, "4", COLUMNS[1])] - means[(4, "4", COLUMNS[2])])

@@ -24,6 +24,7 @@ from mdsnn_search.precision import (
     BitWidth,
     LayerPrecisionOverride,
     PrecisionConfig,
+    is_full_precision,
 )
 from mdsnn_search.snn.config import ModelConfig
 from mdsnn_search.snn.crossbar import AdcRange
@@ -375,10 +376,24 @@ class StudySpec(BaseModel):
                 "search_space.adc_bits: needs hardware.in_the_loop: true (ideal accuracy does "
                 "not see the ADC, so the search would just take the fewest bits)"
             )
-        if self.hardware.in_the_loop and self.study.strategy == "oneshot":
+        if not self.hardware.in_the_loop:
+            return self
+        if self.study.strategy == "oneshot":
             raise ValueError(
                 "hardware.in_the_loop: study.strategy oneshot trains its supernet without the "
                 "crossbar; use a per-trial strategy"
+            )
+        # A crossbar stores integer weight levels: full-precision weights cannot be mapped, and
+        # a trial must not be scored ideally in a study that claims the crossbar in the loop.
+        if "fp32" in self.study.baselines:
+            raise ValueError(
+                "study.baselines: fp32 cannot be computed as mapped with hardware.in_the_loop "
+                "(a crossbar stores integer weight levels); leave it out"
+            )
+        if any(is_full_precision(bits) for bits in self.search_space.w_bits):
+            raise ValueError(
+                "search_space.w_bits: full-precision weights cannot be computed as mapped with "
+                "hardware.in_the_loop (a crossbar stores integer weight levels)"
             )
         return self
 

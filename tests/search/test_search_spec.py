@@ -76,6 +76,18 @@ def test_digits_spec_validates_offline(capsys: pytest.CaptureFixture[str]) -> No
             {"search_space": {"adc_bits": [3, 4]}},
             "search_space.adc_bits: needs hardware.in_the_loop: true",
         ),
+        (
+            {"hardware": {"in_the_loop": True}, "study": {"baselines": ["fp32", "w4u4"]}},
+            "study.baselines: fp32 cannot be computed as mapped with hardware.in_the_loop",
+        ),
+        (
+            {
+                "hardware": {"in_the_loop": True},
+                "study": {"baselines": []},
+                "search_space": {"w_bits": [4, 32]},
+            },
+            "search_space.w_bits: full-precision weights cannot be computed as mapped",
+        ),
     ],
 )
 def test_bad_spec_is_one_clear_error_and_creates_no_database(

@@ -70,7 +70,7 @@ class QuantConvBN2d(nn.Module, StepModule):
         self.bn_quantizer = bn_quantizer
         self.step_mode = step_mode
         self.crossbar: CrossbarADC | None = None
-        """The ADC in the loop, set by :func:`~mdsnn_search.snn.in_the_loop.put_crossbar_in_loop_`."""
+        """The ADC in the loop, set by ``snn.in_the_loop.put_crossbar_in_loop_``."""
 
     @property
     def in_channels(self) -> int:
@@ -193,7 +193,7 @@ class QuantLinear(nn.Module, StepModule):
         self.weight_quantizer = weight_quantizer
         self.step_mode = step_mode
         self.crossbar: CrossbarADC | None = None
-        """The ADC in the loop, set by :func:`~mdsnn_search.snn.in_the_loop.put_crossbar_in_loop_`."""
+        """The ADC in the loop, set by ``snn.in_the_loop.put_crossbar_in_loop_``."""
 
     @property
     def in_channels(self) -> int:

@@ -30,8 +30,10 @@ from mdsnn_search.distill import (
 )
 from mdsnn_search.errors import ConfigError
 from mdsnn_search.hardware import DEFAULT_PRESET, estimate_cost, load_preset
+from mdsnn_search.hardware.preset import with_adc_bits
 from mdsnn_search.metrics import (
     COST_METRICS,
+    CROSSBAR_LAYERS,
     KEPT_CHANNELS,
     TEACHER_OUTPUTS,
     TEST,
@@ -42,6 +44,7 @@ from mdsnn_search.outputs import PlainName
 from mdsnn_search.precision import PrecisionConfig
 from mdsnn_search.snn.bn_recalibration import recalibrate_bn_
 from mdsnn_search.snn.config import ModelConfig
+from mdsnn_search.snn.in_the_loop import CrossbarLoopConfig, put_crossbar_in_loop_for
 from mdsnn_search.snn.models import SpikingNetwork, build_model, layer_table, student_from_teacher
 from mdsnn_search.snn.monitor import layer_activity
 from mdsnn_search.snn.neuron import compile_neurons_
@@ -70,6 +73,9 @@ class CrossbarCost(BaseModel):
     use_measured_activity: bool = Field(
         True, description="cost with the network's measured spike rates (event mode)"
     )
+    adc_bits: int | None = Field(
+        None, ge=1, le=16, description="the ADC resolution costed; None: the preset's"
+    )
 
 
 class TrainSpec(BaseModel):
@@ -90,6 +96,11 @@ class TrainSpec(BaseModel):
     )
     hardware: CrossbarCost = Field(
         CrossbarCost(), description="the crossbar the trained network's EDAP is reported on"
+    )
+    crossbar: CrossbarLoopConfig | None = Field(
+        None,
+        description="train and evaluate with the crossbar in the loop (the ADC of each mapped "
+        "layer); None: ideal arithmetic",
     )
 
     @model_validator(mode="after")
@@ -222,6 +233,9 @@ def _train(
     if cache is not None:
         cache.require_samples(len(bundle.train))  # type: ignore[arg-type]
     kept = prune(model, bundle, spec) if spec.model.pruning.active else None
+    mapped = None
+    if spec.crossbar is not None:
+        mapped = put_crossbar_in_loop_for(model, layer_table(model), spec.crossbar)
     if spec.training.precise_bn and (copied or kept is not None):
         # The copied or pruned student's BN statistics are the teacher's or the unpruned
         # network's: re-estimate them on what this student computes before it trains
@@ -259,6 +273,8 @@ def _train(
         metrics[TEACHER_OUTPUTS] = step_loss.teacher_path
     if kept is not None:
         metrics[KEPT_CHANNELS] = kept
+    if mapped is not None:
+        metrics[CROSSBAR_LAYERS] = mapped
     checkpoint = None
     if save:
         checkpoint = save_checkpoint(
@@ -287,9 +303,12 @@ def network_cost(
     if hardware.use_measured_activity:
         measured = layer_activity(metrics["layer_input_rates"], metrics["layer_firing_rates"])
         activity = kept_channel_activity(table, measured, keep_fraction)
+    preset = load_preset(hardware.preset)
+    if hardware.adc_bits is not None:
+        preset = with_adc_bits(preset, hardware.adc_bits)
     report = estimate_cost(
         table,
-        load_preset(hardware.preset),
+        preset,
         timesteps=model.run_timesteps(data_timesteps),
         precision=precision.resolve([row.name for row in table]),
         keep_fraction=keep_fraction,

@@ -36,6 +36,8 @@ KEPT_CHANNELS = "kept_channels"
 """A pruned model's kept output channels per pruned layer."""
 TEACHER_OUTPUTS = "teacher_outputs"
 """Where a distilled model's steps took the teacher's outputs from (cached, per_batch or none)."""
+CROSSBAR_LAYERS = "crossbar_layers"
+"""With the crossbar in the loop: the layers computed as mapped."""
 
 # The crossbar cost (:class:`mdsnn_search.hardware.CostReport`'s totals).
 ENERGY_PJ = "energy_pj"
@@ -83,6 +85,7 @@ class TrialMetrics(BaseModel):
     test: dict[str, Any] | None = None
     kept_channels: dict[str, Any] | None = None
     teacher_outputs: str | None = None
+    crossbar_layers: list[str] | None = None
     energy_pj: float | None = None
     latency_ns: float | None = None
     area_um2: float | None = None

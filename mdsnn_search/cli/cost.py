@@ -36,6 +36,7 @@ from mdsnn_search.hardware import (
     sensitivity,
 )
 from mdsnn_search.hardware.messages import validation_message
+from mdsnn_search.hardware.preset import MAX_ADC_BITS, with_adc_bits
 from mdsnn_search.outputs import check_figure_file
 from mdsnn_search.precision import FULL_PRECISION_BITS, LayerPrecision
 
@@ -68,6 +69,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=DEFAULT_PRESET,
         metavar="PRESET",
         help=f"preset name ({', '.join(preset_names())}) or file (default: {DEFAULT_PRESET})",
+    )
+    parser.add_argument(
+        "--adc-bits",
+        type=int,
+        metavar="B",
+        help=f"override the preset's ADC resolution (1-{MAX_ADC_BITS}; the PE cycle follows)",
     )
     parser.add_argument("--timesteps", "-T", type=int, required=True, metavar="T", help="timesteps")
     bits = parser.add_argument_group("precision (uniform flags, or one file)")
@@ -129,6 +136,12 @@ def run(args: argparse.Namespace) -> int:
     preset = load_preset(args.hardware)
     if args.output_side is not None:
         preset = preset.with_overrides(conventions={"output_side": args.output_side})
+    if args.adc_bits is not None:
+        if not 1 <= args.adc_bits <= MAX_ADC_BITS:
+            raise ConfigError(
+                f"--adc-bits must be an integer in [1, {MAX_ADC_BITS}], but got {args.adc_bits}"
+            )
+        preset = with_adc_bits(preset, args.adc_bits)
     config = {
         "timesteps": args.timesteps,
         "precision": _precision(args, names),

@@ -83,6 +83,7 @@ from mdsnn_search.hardware.mapping import (
     TableGeometry,
     kept_channel_arrays,
     layer_order_warning,
+    row_grouping,
 )
 from mdsnn_search.hardware.preset import HardwarePreset, QuirksConfig
 from mdsnn_search.hardware.report import (
@@ -197,9 +198,7 @@ def _slices(w_bits: Ints, preset: HardwarePreset) -> _Slices:
     b_c, adc = preset.crossbar.bits_per_cell, preset.adc
     cells = laws.cells_per_weight(w_bits, b_c)
     full = np.full(w_bits.shape, adc.bits, dtype=np.int64)
-    top = full  # the top slice's ADC bits: all full-cell columns at adc.bits, unless rule 2 applies
-    if adc.follow_slice_bits:
-        top = laws.slice_adc_bits(laws.top_slice_bits(w_bits, b_c), b_c, adc.bits, adc.min_bits)
+    top = laws.top_adc_bits(w_bits, b_c, adc.bits, adc.min_bits, adc.follow_slice_bits)
     full_energy = laws.adc_energy_scale(adc.bits, adc.reference_bits)
     return _Slices(
         cells=cells,
@@ -214,8 +213,7 @@ def _mapping(
     c_in: Ints, c_out: Ints, cells: Ints, geometry: TableGeometry, preset: HardwarePreset
 ) -> _Mapping:
     b = preset.crossbar.size
-    row_tiles = -(-c_in // b)
-    fold = -(-geometry.taps // preset.crossbar.pe_kernel**2)
+    row_tiles, fold = row_grouping(c_in, geometry.taps, b, preset.crossbar.pe_kernel)
     col_tiles = -(-(cells * c_out) // b)
     neuron_groups = -(-c_out // b)
     full = preset.quirks.charge_unmapped_cells

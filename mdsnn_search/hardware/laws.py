@@ -55,6 +55,18 @@ def slice_adc_bits(slice_bits: ArrayLike, bits_per_cell: int, adc_bits: int, min
     return np.maximum(min_bits, adc_bits - (bits_per_cell - np.asarray(slice_bits, dtype=np.int64)))
 
 
+def top_adc_bits(
+    w_bits: ArrayLike, bits_per_cell: int, adc_bits: int, min_bits: int, follow_slice_bits: bool
+) -> Ints:
+    """ADC resolution of the most significant slice's columns (every other slice is full and
+    converts at ``adc_bits``): :func:`slice_adc_bits` of its bits when the preset follows slice
+    bits, else ``adc_bits``. The cost model and the in-the-loop forward pass both read it here."""
+    bits = np.asarray(w_bits, dtype=np.int64)
+    if not follow_slice_bits:
+        return np.full(bits.shape, adc_bits, dtype=np.int64)
+    return slice_adc_bits(top_slice_bits(bits, bits_per_cell), bits_per_cell, adc_bits, min_bits)
+
+
 def _adc_energy_shape(bits: ArrayLike) -> Floats:
     # ZigZag's analog-IMC ADC energy, (k5 * b + k6 * 4^b) * Vdd^2 with k5 = 100 fF, k6 = 0.001 fF:
     # a linear (comparator/logic) term plus a 4^b (capacitive DAC, thermal-noise limited) term.

@@ -15,10 +15,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
+from mdsnn_search.hardware import laws
 from mdsnn_search.hardware.layers import LayerActivity, LayerSpec
-from mdsnn_search.hardware.preset import OutputSide
+from mdsnn_search.hardware.preset import HardwarePreset, OutputSide
 from mdsnn_search.precision import LayerPrecision
 
 Ints = NDArray[np.int64]
@@ -213,3 +214,60 @@ def layer_order_warning(names: Sequence[str], pes: Sequence[int]) -> str | None:
                 "SpikeSim would refuse this network ('Check layer order'); costed anyway"
             )
     return None
+
+
+def row_grouping(c_in: ArrayLike, taps: ArrayLike, size: int, pe_kernel: int) -> tuple[Ints, Ints]:
+    """(row tiles, fold) of a layer: its C_in rows fill ceil(C_in / B) crossbars, and its k x k
+    taps ceil(taps / pe_kernel^2) PEs, each PE summing the columns of its pe_kernel^2 crossbars
+    (one per tap) before they are converted. A row group (one ADC read) is one (tile, fold)."""
+    rows, kernel_taps = np.asarray(c_in, dtype=np.int64), np.asarray(taps, dtype=np.int64)
+    return -(-rows // size), -(-kernel_taps // pe_kernel**2)
+
+
+@dataclass(frozen=True)
+class CrossbarReads:
+    """How one layer's weights are read off the crossbars: what the cost model charges and the
+    in-the-loop forward pass (``mdsnn_search.snn.crossbar``) computes, from one rule.
+
+    Rows: input channel c sits in row tile c // B; kernel tap t (row-major over k x k) in fold
+    t // pe_kernel^2. Every (row tile, fold) pair is one row group, whose column partial sum one
+    conversion reads. Columns: a weight of ``w_bits`` is stored offset-free as w + 2^(w_bits-1)
+    (see :func:`.laws.cells_per_weight`) in ``len(slice_bits)`` cells, slice j (least
+    significant first) holding ``slice_bits[j]`` bits at weight 2^(j b_c), converted at
+    ``adc_bits[j]``.
+    """
+
+    rows: int
+    """B: input channels one crossbar holds."""
+    taps_per_pe: int
+    """pe_kernel^2: taps whose crossbars a PE sums before conversion."""
+    row_tiles: int
+    fold: int
+    bits_per_cell: int
+    slice_bits: tuple[int, ...]
+    adc_bits: tuple[int, ...]
+
+    @property
+    def row_groups(self) -> int:
+        return self.row_tiles * self.fold
+
+
+def crossbar_reads(
+    spec: LayerSpec, c_in: int, w_bits: int, preset: HardwarePreset
+) -> CrossbarReads:
+    """The reads of layer ``spec`` with ``c_in`` kept input channels at ``w_bits`` on ``preset``."""
+    xb, adc = preset.crossbar, preset.adc
+    b_c = xb.bits_per_cell
+    row_tiles, fold = row_grouping(c_in, spec.kernel * spec.kernel, xb.size, xb.pe_kernel)
+    cells = int(laws.cells_per_weight(w_bits, b_c))
+    top_bits = int(laws.top_slice_bits(w_bits, b_c))
+    top_adc = int(laws.top_adc_bits(w_bits, b_c, adc.bits, adc.min_bits, adc.follow_slice_bits))
+    return CrossbarReads(
+        rows=xb.size,
+        taps_per_pe=xb.pe_kernel**2,
+        row_tiles=int(row_tiles),
+        fold=int(fold),
+        bits_per_cell=b_c,
+        slice_bits=(b_c,) * (cells - 1) + (top_bits,),
+        adc_bits=(adc.bits,) * (cells - 1) + (top_adc,),
+    )

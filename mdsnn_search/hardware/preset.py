@@ -12,6 +12,7 @@ commented in the shipped files.
 from __future__ import annotations
 
 import functools
+import math
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -56,6 +57,13 @@ class CrossbarConfig(_Config):
     pe_cycle_clocks: int = Field(
         26, ge=1, description="clock cycles of one PE cycle with the ADC at adc.bits"
     )
+    variation_sigma: float = Field(
+        0.0,
+        ge=0.0,
+        le=2.0,
+        description="device variation: each cell's conductance is its level x exp(N(0, sigma^2)), "
+        "drawn per evaluation (crossbar in the loop only; the cost model ignores it)",
+    )
     tile_packing: TilePacking = Field(
         "packed",
         description="packed: PEs of all layers fill tiles in turn (SpikeSim's code); per_layer: "
@@ -86,10 +94,16 @@ class CrossbarConfig(_Config):
         return self.pe_cycle_clocks * self.clock_ns
 
 
+MAX_ADC_BITS = 16
+"""The highest ADC resolution a preset, ``cost --adc-bits`` or ``search_space.adc_bits`` takes."""
+
+
 class AdcConfig(_Config):
     """ADC resolution. Energy and area constants are given at ``reference_bits`` and scaled."""
 
-    bits: int = Field(ge=1, le=16, description="resolution for a column of full b_c-bit cells")
+    bits: int = Field(
+        ge=1, le=MAX_ADC_BITS, description="resolution for a column of full b_c-bit cells"
+    )
     reference_bits: int = Field(
         ge=1,
         le=16,
@@ -272,6 +286,20 @@ class HardwarePreset(_Config):
             raise ConfigError(
                 f"preset {self.name} with overrides: {validation_message(exc)}"
             ) from None
+
+
+def with_adc_bits(preset: HardwarePreset, bits: int) -> HardwarePreset:
+    """``preset`` with its ADC at ``bits``: the PE cycle grows or shrinks by the conversions'
+    time (mux_ratio conversions of conversion_clocks_per_bit per bit, rounded up to whole
+    clocks), the rest of the cycle stays; ``min_bits`` drops to ``bits`` if above it."""
+    if isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= MAX_ADC_BITS:
+        raise ConfigError(f"adc bits must be an integer in [1, {MAX_ADC_BITS}], but got {bits!r}")
+    xb, adc = preset.crossbar, preset.adc
+    delta = xb.mux_ratio * (bits - adc.bits) * adc.conversion_clocks_per_bit
+    return preset.with_overrides(
+        adc={"bits": bits, "min_bits": min(adc.min_bits, bits)},
+        crossbar={"pe_cycle_clocks": xb.pe_cycle_clocks + math.ceil(delta)},
+    )
 
 
 @functools.cache

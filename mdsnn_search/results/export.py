@@ -25,8 +25,11 @@ from mdsnn_search.study.documents import trial_document
 if TYPE_CHECKING:
     from mdsnn_search.job import TrainSpec
     from mdsnn_search.spec.schema import StudySpec
+    from mdsnn_search.spec.space import StudentConfig
 
-STUDENT_KEYS = frozenset({"precision", "distill", "pruning", "timesteps", "learnable_threshold"})
+STUDENT_KEYS = frozenset(
+    {"precision", "distill", "pruning", "timesteps", "learnable_threshold", "adc_bits"}
+)
 """Keys of ATTR_STUDENT this export knows how to write; any other key is refused, not dropped."""
 
 
@@ -82,11 +85,16 @@ def trial_train_spec(
         "name": name,
         "data": spec.data.model_dump(mode="json"),
         "model": _student_model(spec, student, where),
+        "crossbar": _student_crossbar(spec, student, where),
         "training": training,
         "teacher": _teacher_checkpoint(stored, trial),
         "distill": student.get("distill"),
         "output": str(out_dir / f"{name}.pt"),
-        "hardware": spec.hardware.model_dump(mode="json"),
+        "hardware": {
+            "preset": spec.hardware.preset,
+            "use_measured_activity": spec.hardware.use_measured_activity,
+            "adc_bits": student.get("adc_bits"),
+        },
     }
     return validate_mapping(TrainSpec, document, where)
 
@@ -102,19 +110,29 @@ def trial_spec(stored: StoredStudy, trial: FrozenTrial, where: str) -> StudySpec
     return validate_mapping(StudySpec, document, f"{where} (stored spec)")
 
 
-def _student_model(spec: StudySpec, student: dict[str, Any], where: str) -> dict[str, Any]:
-    """The study's model section as the trial's student (precision, pruning, threshold, T_s)."""
+def _student_config(student: dict[str, Any], where: str) -> StudentConfig:
     from pydantic import ValidationError
 
     from mdsnn_search.spec.space import StudentConfig
 
     try:
-        settings = StudentConfig.model_validate(
-            {**student, "distill": student.get("distill") or {}}
-        )
+        return StudentConfig.model_validate({**student, "distill": student.get("distill") or {}})
     except ValidationError as exc:
         raise StudyError(f"{where}: stored student config is invalid: {exc}") from None
+
+
+def _student_model(spec: StudySpec, student: dict[str, Any], where: str) -> dict[str, Any]:
+    """The study's model section as the trial's student (precision, pruning, threshold, T_s)."""
+    settings = _student_config(student, where)
     return settings.model_for(spec.model, spec.data).model_dump(mode="json")
+
+
+def _student_crossbar(
+    spec: StudySpec, student: dict[str, Any], where: str
+) -> dict[str, Any] | None:
+    """The trial's crossbar in the loop (None when the study ran ideal arithmetic)."""
+    crossbar = _student_config(student, where).crossbar_for(spec.hardware)
+    return None if crossbar is None else crossbar.model_dump(mode="json")
 
 
 def train_spec_yaml(train_spec: TrainSpec, header: str = "") -> str:

@@ -94,6 +94,7 @@ def _train_and_cost(
             training=spec.training,
             distill=student.distill,
             teacher=Path(context.teacher_checkpoint),
+            crossbar=student.crossbar_for(spec.hardware),
         )
         outputs = context.teacher_outputs
         # A node that cannot see the driver's file runs the teacher per batch (the trial records
@@ -126,8 +127,13 @@ def cost_metrics(
     spec: StudySpec, model: SpikingNetwork, student: StudentConfig, metrics: dict[str, Any]
 ) -> dict[str, Any]:
     """Crossbar cost of ``model`` at the student's precision, with its activity measured on the
-    validation split (the test split is only reported): :func:`~mdsnn_search.job.network_cost`."""
-    hardware = CrossbarCost.model_validate(spec.hardware.model_dump())
+    validation split (the test split is only reported), at the student's ADC resolution when
+    it searches one: :func:`~mdsnn_search.job.network_cost`."""
+    hardware = CrossbarCost(
+        preset=spec.hardware.preset,
+        use_measured_activity=spec.hardware.use_measured_activity,
+        adc_bits=student.adc_bits,
+    )
     return network_cost(model, student.precision, hardware, spec.data.timesteps, metrics)
 
 

@@ -15,6 +15,7 @@ from spikingjelly.activation_based.base import StepModule
 from torch import nn
 from torch.nn.common_types import _size_2_t
 
+from mdsnn_search.snn.crossbar import CrossbarADC
 from mdsnn_search.snn.quantizers import BiasQuantizer, WeightQuantizer
 
 
@@ -68,6 +69,8 @@ class QuantConvBN2d(nn.Module, StepModule):
         self.weight_quantizer = weight_quantizer
         self.bn_quantizer = bn_quantizer
         self.step_mode = step_mode
+        self.crossbar: CrossbarADC | None = None
+        """The ADC in the loop, set by ``snn.in_the_loop.put_crossbar_in_loop_``."""
 
     @property
     def in_channels(self) -> int:
@@ -92,12 +95,23 @@ class QuantConvBN2d(nn.Module, StepModule):
             return self._forward(x_seq)
         return self._forward(x_seq.flatten(0, 1)).unflatten(0, x_seq.shape[:2])
 
+    def _conversion_error(self, x: torch.Tensor, quantized: torch.Tensor) -> torch.Tensor | None:
+        """The ADC's error of ``conv(x, quantized)`` when the crossbar is in the loop, else None."""
+        if self.crossbar is None or self.weight_quantizer is None:
+            return None
+        levels, step = self.weight_quantizer.levels(quantized)
+        c = self.conv
+        geometry = {"stride": c.stride, "padding": c.padding, "dilation": c.dilation}
+        return self.crossbar.error(x, levels, geometry, self.layer_name) * step
+
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.bn_quantizer is None:
             w = self.conv.weight
-            y = self.bn(
-                self._conv(x, w if self.weight_quantizer is None else self.weight_quantizer(w))
-            )
+            if self.weight_quantizer is not None:
+                w = self.weight_quantizer(w)
+            y = self._conv(x, w)
+            error = self._conversion_error(x, w)
+            y = self.bn(y if error is None else y + error)
         else:
             y = self._folded(x)
         return y
@@ -119,8 +133,12 @@ class QuantConvBN2d(nn.Module, StepModule):
         quantized_bias = self.bn_quantizer(folded_bias)
         # The BN's own mode decides, so that precise BN (snn.bn_recalibration) can put the BN
         # alone into training mode.
+        error = self._conversion_error(x, folded_w)
         if not bn.training:
-            return self._conv(x, folded_w, bias=False) + quantized_bias.view(1, -1, 1, 1)
+            y = self._conv(x, folded_w, bias=False)
+            if error is not None:
+                y = y + error
+            return y + quantized_bias.view(1, -1, 1, 1)
         # conv(x, Q(W*s)) / s == conv(x, Q(W*s) / s) for a per-output-channel s: dividing the
         # small weight tensor instead of the activations leaves one conv and one fused BN.
         unfolded_w = folded_w / _safe_nonzero(running_scale).view(-1, 1, 1, 1)
@@ -130,8 +148,11 @@ class QuantConvBN2d(nn.Module, StepModule):
         momentum = bn.momentum if bn.momentum is not None else 0.1
         if bn.num_batches_tracked is not None:
             bn.num_batches_tracked.add_(1)
+        y = self._conv(x, unfolded_w)
+        if error is not None:
+            y = y + error / _safe_nonzero(running_scale).view(1, -1, 1, 1)
         return F.batch_norm(
-            self._conv(x, unfolded_w),
+            y,
             bn.running_mean,
             bn.running_var,
             bn.weight,
@@ -171,6 +192,8 @@ class QuantLinear(nn.Module, StepModule):
         self.linear = nn.Linear(in_features, out_features, bias=bias)
         self.weight_quantizer = weight_quantizer
         self.step_mode = step_mode
+        self.crossbar: CrossbarADC | None = None
+        """The ADC in the loop, set by ``snn.in_the_loop.put_crossbar_in_loop_``."""
 
     @property
     def in_channels(self) -> int:
@@ -186,7 +209,13 @@ class QuantLinear(nn.Module, StepModule):
         w = self.linear.weight
         if self.weight_quantizer is not None:
             w = self.weight_quantizer(w)
-        return F.linear(x_seq, w, self.linear.bias)
+        y = F.linear(x_seq, w, self.linear.bias)
+        if self.crossbar is None or self.weight_quantizer is None:
+            return y
+        levels, step = self.weight_quantizer.levels(w)
+        flat = x_seq.reshape(-1, x_seq.shape[-1])
+        error = self.crossbar.error(flat, levels, {}, self.layer_name) * step
+        return y + error.reshape(y.shape)
 
     def extra_repr(self) -> str:
         return f"layer_name={self.layer_name!r}, step_mode={self.step_mode}"

@@ -184,6 +184,7 @@ class WeightQuantizer(nn.Module):
 
     initialized: torch.Tensor
     magnitude: torch.Tensor
+    last_alpha: torch.Tensor
 
     def __init__(
         self, bits: int, *, transform: WeightTransform = "clamp", scale_init: ScaleInit = "mse"
@@ -233,7 +234,15 @@ class WeightQuantizer(nn.Module):
         if self.training:
             self.magnitude.copy_(magnitude)
         ratio = scale_grad(self.ratio, 1.0 / math.sqrt(w.numel() * positive_levels(self.bits)))
-        return quantize_symmetric(source, ratio.abs() * magnitude + 1e-8, self.bits)
+        alpha = ratio.abs() * magnitude + 1e-8
+        self.last_alpha = alpha.detach()
+        return quantize_symmetric(source, alpha, self.bits)
+
+    def levels(self, quantized: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(integer levels, step) of the tensor the last :meth:`forward` returned: quantized =
+        levels x step, levels in [-n, n] (+-1 at one bit). The crossbar stores the levels."""
+        step = self.last_alpha / positive_levels(self.bits)
+        return torch.round(quantized.detach() / step), step
 
     def extra_repr(self) -> str:
         return f"bits={self.bits}, transform={self.transform}, scale_init={self.scale_init}"

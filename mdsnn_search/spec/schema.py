@@ -18,14 +18,17 @@ from mdsnn_search.data import DataConfig
 from mdsnn_search.data.config import STATIC_DATASETS
 from mdsnn_search.distill import MembraneNorm
 from mdsnn_search.files import load_config
+from mdsnn_search.hardware.preset import MAX_ADC_BITS
 from mdsnn_search.outputs import PlainName
 from mdsnn_search.precision import (
     MAX_INTEGER_LEVELS,
     BitWidth,
     LayerPrecisionOverride,
     PrecisionConfig,
+    is_full_precision,
 )
 from mdsnn_search.snn.config import ModelConfig
+from mdsnn_search.snn.crossbar import AdcRange
 from mdsnn_search.snn.pruning import PruningConfig
 from mdsnn_search.spec.objectives import OBJECTIVES, Direction, ObjectiveName
 from mdsnn_search.training_loop import TrainConfig
@@ -236,6 +239,11 @@ class SearchSpaceConfig(BaseModel):
         default_factory=list,
         description="student T_s choices, each at most data.timesteps; [] = the data's T",
     )
+    adc_bits: list[Annotated[int, Field(ge=1, le=MAX_ADC_BITS)]] = Field(
+        default_factory=list,
+        description="ADC resolution choices, one for all layers (needs hardware.in_the_loop); "
+        "[] = the preset's adc.bits",
+    )
 
     @model_validator(mode="after")
     def _distinct_choices(self) -> SearchSpaceConfig:
@@ -247,6 +255,7 @@ class SearchSpaceConfig(BaseModel):
             "keep_ratio",
             "learnable_threshold",
             "timesteps",
+            "adc_bits",
         ):
             values = getattr(self, field)
             if len(set(values)) != len(values):
@@ -260,6 +269,15 @@ class HardwareConfig(BaseModel):
     preset: str = Field("rram_64", description="preset name under simulators/ or a preset file")
     use_measured_activity: bool = Field(
         True, description="cost with each trial's measured spike rates (event mode)"
+    )
+    in_the_loop: bool = Field(
+        False,
+        description="train and score each student with the crossbar in the loop: every mapped "
+        "layer's partial sums through the preset's ADC (docs/design/methods.md section 10)",
+    )
+    adc_range: AdcRange = Field(
+        "calibrated",
+        description="in the loop, each ADC's range: calibrated on the first batch, or full",
     )
 
 
@@ -339,6 +357,30 @@ class StudySpec(BaseModel):
     hardware: HardwareConfig = HardwareConfig()
     execution: ExecutionConfig = ExecutionConfig()
     oneshot: OneShotConfig = OneShotConfig()
+
+    @model_validator(mode="after")
+    def _adc_bits_need_the_loop(self) -> StudySpec:
+        """Searched ADC bits move the cost; only an accuracy measured in the loop sees them."""
+        if self.search_space.adc_bits and not self.hardware.in_the_loop:
+            raise ValueError(
+                "search_space.adc_bits: needs hardware.in_the_loop: true (ideal accuracy does "
+                "not see the ADC, so the search would just take the fewest bits)"
+            )
+        if not self.hardware.in_the_loop:
+            return self
+        # A crossbar stores integer weight levels: full-precision weights cannot be mapped, and
+        # a trial must not be scored ideally in a study that claims the crossbar in the loop.
+        if "fp32" in self.study.baselines:
+            raise ValueError(
+                "study.baselines: fp32 cannot be computed as mapped with hardware.in_the_loop "
+                "(a crossbar stores integer weight levels); leave it out"
+            )
+        if any(is_full_precision(bits) for bits in self.search_space.w_bits):
+            raise ValueError(
+                "search_space.w_bits: full-precision weights cannot be computed as mapped with "
+                "hardware.in_the_loop (a crossbar stores integer weight levels)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _precision_is_searched(self) -> StudySpec:

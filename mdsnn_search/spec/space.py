@@ -31,11 +31,13 @@ from mdsnn_search.precision import (
     parse_membrane_code,
 )
 from mdsnn_search.snn.config import ModelConfig
+from mdsnn_search.snn.in_the_loop import CrossbarLoopConfig
 from mdsnn_search.snn.pruning import PruningConfig
 from mdsnn_search.spec.schema import (
     BASELINE_PATTERN,
     FloatDimension,
     FloatRange,
+    HardwareConfig,
     SearchSpaceConfig,
 )
 
@@ -85,6 +87,9 @@ class StudentConfig(BaseModel):
     pruning: PruningConfig = PruningConfig()
     timesteps: int | None = Field(None, ge=1, description="student T_s; None: the data's T")
     learnable_threshold: bool = False
+    adc_bits: int | None = Field(
+        None, ge=1, description="ADC resolution of every mapped layer; None: the preset's"
+    )
 
     def model_for(self, model: ModelConfig, data: DataConfig) -> ModelConfig:
         """The study's ``model`` section as this student: what a trial trains and ``export`` writes.
@@ -103,6 +108,15 @@ class StudentConfig(BaseModel):
         if self.timesteps is not None:
             update["frame_merge"] = "first" if data.name in STATIC_DATASETS else "mean"
         return model.model_copy(update=update)
+
+    def crossbar_for(self, hardware: HardwareConfig) -> CrossbarLoopConfig | None:
+        """This student's crossbar in the loop, when the study asks for it: the study's preset
+        at the student's ADC bits. What a trial trains with and ``export`` writes."""
+        if not hardware.in_the_loop:
+            return None
+        return CrossbarLoopConfig(
+            preset=hardware.preset, adc_bits=self.adc_bits, adc_range=hardware.adc_range
+        )
 
 
 @dataclass(frozen=True)
@@ -180,6 +194,7 @@ def suggest_student(
         pruning=PruningConfig(layers={name: ratio for name, ratio in keep.items() if ratio < 1.0}),
         timesteps=_bits(trial, "timesteps", space.timesteps) if space.timesteps else None,
         learnable_threshold=_flag(trial, "learnable_threshold", space.learnable_threshold),
+        adc_bits=_bits(trial, "adc_bits", space.adc_bits) if space.adc_bits else None,
     )
 
 

@@ -340,6 +340,8 @@ def test_arch_path(capsys: pytest.CaptureFixture[str]) -> None:
         (["--width", "0.5"], "--width goes with --arch"),
         (["--keep-ratio", "0"], "--keep-ratio must lie in (0, 1], but got 0.0"),
         (["--keep-ratio", "nan"], "--keep-ratio must lie in (0, 1]"),
+        (["--adc-bits", "0"], "--adc-bits must be an integer in [1, 16], but got 0"),
+        (["--adc-bits", "17"], "--adc-bits must be an integer in [1, 16], but got 17"),
     ],
 )
 def test_bad_values_exit_2(
@@ -437,3 +439,30 @@ def test_subprocess_entry_point() -> None:
     )
     assert bad.returncode == 2
     assert bad.stderr.count("\n") == 1 and "unknown hardware preset 'nope'" in bad.stderr
+
+
+def test_adc_bits_move_the_adc_share_energy_area_and_latency(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Over the offered resolutions the ADC's energy, area and conversion time rise with its bits
+    (and its share of the total with them), while nothing the ADC does not touch moves."""
+    reports = [
+        run_json(capsys, "--layers", str(VGG9), "-T", "2", "--weight-bits", "4", "--adc-bits", b)
+        for b in ("1", "3", "4", "5", "6", "8", "12", "16")
+    ]
+    default = run_json(capsys, "--layers", str(VGG9), "-T", "2", "--weight-bits", "4")
+    assert reports[2]["energy_pj"] == default["energy_pj"]  # the preset's own 4 bits
+    assert reports[2]["latency_ns"] == default["latency_ns"]
+
+    def share(report: dict[str, object], kind: str) -> float:
+        parts = report[f"{kind}_breakdown_{'pj' if kind == 'energy' else 'um2'}"]
+        assert isinstance(parts, dict)
+        return float(parts["adc"]) / sum(float(v) for v in parts.values())
+
+    for low, high in zip(reports, reports[1:], strict=False):
+        for key in ("energy_pj", "area_um2", "latency_ns"):
+            assert float(high[key]) > float(low[key])  # type: ignore[arg-type]
+        assert share(high, "energy") > share(low, "energy")
+        assert share(high, "area") > share(low, "area")
+        crossbar = [r["energy_breakdown_pj"]["crossbar"] for r in (low, high)]  # type: ignore[index]
+        assert crossbar[0] == crossbar[1]

@@ -87,6 +87,30 @@ def test_validate_warns_of_a_space_that_cannot_go_below_a_baseline(
             "gpus_per_trial: above 1 a trial takes whole GPUs",
         ),
         ({"execution": {"gpus_per_trial": "some"}}, "execution.gpus_per_trial"),
+        (
+            {"search_space": {"adc_bits": [0, 4]}, "hardware": {"in_the_loop": True}},
+            "search_space.adc_bits.0: Input should be greater than or equal to 1",
+        ),
+        (
+            {"search_space": {"adc_bits": [4, 17]}, "hardware": {"in_the_loop": True}},
+            "search_space.adc_bits.1: Input should be less than or equal to 16",
+        ),
+        (
+            {"search_space": {"adc_bits": [3, 4]}},
+            "search_space.adc_bits: needs hardware.in_the_loop: true",
+        ),
+        (
+            {"hardware": {"in_the_loop": True}, "study": {"baselines": ["fp32", "w4u4"]}},
+            "study.baselines: fp32 cannot be computed as mapped with hardware.in_the_loop",
+        ),
+        (
+            {
+                "hardware": {"in_the_loop": True},
+                "study": {"baselines": []},
+                "search_space": {"w_bits": [4, 32]},
+            },
+            "search_space.w_bits: full-precision weights cannot be computed as mapped",
+        ),
     ],
 )
 def test_bad_spec_is_one_clear_error_and_creates_no_database(

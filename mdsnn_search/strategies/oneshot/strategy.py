@@ -53,6 +53,11 @@ class OneShot(Strategy):
                 "search_space.timesteps: study.strategy oneshot searches precision only; "
                 "give one choice"
             )
+        if spec.hardware.in_the_loop:
+            raise ConfigError(
+                "hardware.in_the_loop: study.strategy oneshot trains its supernet without the "
+                "crossbar; use a per-trial strategy"
+            )
         if spec.model.quant.share_scale:
             raise ConfigError(
                 "model.quant.share_scale: study.strategy oneshot keeps one membrane range "

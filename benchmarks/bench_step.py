@@ -56,14 +56,10 @@ from mdsnn_search.distill import (
 )
 from mdsnn_search.precision import PrecisionConfig
 from mdsnn_search.snn import ModelConfig, build_model, student_from_teacher
+from mdsnn_search.snn.integer_membrane import IntegerMembraneQuantizer
 from mdsnn_search.snn.models.vgg import POOL, VGG_CONFIGS
 from mdsnn_search.snn.neuron import compile_neurons_
-from mdsnn_search.snn.quantizers import (
-    BiasQuantizer,
-    IntegerMembraneQuantizer,
-    MembraneQuantizer,
-    WeightQuantizer,
-)
+from mdsnn_search.snn.quantizers import BiasQuantizer, MembraneQuantizer, WeightQuantizer
 from mdsnn_search.training_loop import classification_loss
 
 INPUT = (1, 8, 8)

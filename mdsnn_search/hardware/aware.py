@@ -79,11 +79,14 @@ from numpy.typing import NDArray
 from mdsnn_search.hardware import laws
 from mdsnn_search.hardware.configs import ConfigBatch
 from mdsnn_search.hardware.mapping import (
+    CrossbarMapping,
     MappedLayer,
     TableGeometry,
+    WeightSlices,
+    crossbar_mapping,
     kept_channel_arrays,
     layer_order_warning,
-    row_grouping,
+    weight_slices,
 )
 from mdsnn_search.hardware.preset import HardwarePreset, QuirksConfig
 from mdsnn_search.hardware.report import (
@@ -135,36 +138,6 @@ class AwareScores:
         return self.halt_clocks[:, -1] * self.clock_ns
 
 
-@dataclass(frozen=True)
-class _Slices:
-    """Rules 1-2 applied to weight bits."""
-
-    cells: Ints
-    adc_widest: Ints
-    """The layer's highest ADC resolution (sizes its ADCs and its conversion time)."""
-    adc_energy: Floats
-    """Mean energy of one conversion over the slices, relative to the reference bits."""
-    partial_sum_bits: Ints
-
-
-@dataclass(frozen=True)
-class _Mapping:
-    """Crossbar mapping of the kept channels (rule 1) and how full the crossbars are."""
-
-    row_tiles: Ints
-    fold: Ints
-    """PEs a kernel spans: ceil(taps / pe_kernel^2)."""
-    row_groups: Ints
-    col_tiles: Ints
-    neuron_groups: Ints
-    pes: Ints
-    columns: Ints
-    """Columns converted per row group and site (mapped ones, or all with charge_unmapped_cells)."""
-    row_fill: Floats | float
-    col_fill: Floats | float
-    neuron_fill: Floats | float
-
-
 def score(
     geometry: TableGeometry, batch: ConfigBatch, preset: HardwarePreset, event: bool
 ) -> AwareScores:
@@ -172,8 +145,8 @@ def score(
     cols = geometry.costed
     c_in_all, c_out_all = kept_channel_arrays(geometry.layers, batch.keep_fraction)
     c_in, c_out = c_in_all[:, cols], c_out_all[:, cols]
-    slices = _slices(batch.w_bits[:, cols], preset)
-    mapped = _mapping(c_in, c_out, slices.cells, geometry, preset)
+    slices = weight_slices(batch.w_bits[:, cols], preset)
+    mapped = crossbar_mapping(c_in, c_out, slices.cells, geometry, preset)
     timesteps = batch.timesteps[:, None]
     per_site = geometry.sites * timesteps
     rate = batch.input_rate[:, cols] if event else np.ones(c_in.shape)
@@ -194,48 +167,11 @@ def score(
     )
 
 
-def _slices(w_bits: Ints, preset: HardwarePreset) -> _Slices:
-    b_c, adc = preset.crossbar.bits_per_cell, preset.adc
-    cells = laws.cells_per_weight(w_bits, b_c)
-    full = np.full(w_bits.shape, adc.bits, dtype=np.int64)
-    top = laws.top_adc_bits(w_bits, b_c, adc.bits, adc.min_bits, adc.follow_slice_bits)
-    full_energy = laws.adc_energy_scale(adc.bits, adc.reference_bits)
-    return _Slices(
-        cells=cells,
-        adc_widest=np.where(cells > 1, full, top),
-        adc_energy=((cells - 1) * full_energy + laws.adc_energy_scale(top, adc.reference_bits))
-        / cells,
-        partial_sum_bits=laws.partial_sum_bits(top, cells, b_c),
-    )
-
-
-def _mapping(
-    c_in: Ints, c_out: Ints, cells: Ints, geometry: TableGeometry, preset: HardwarePreset
-) -> _Mapping:
-    b = preset.crossbar.size
-    row_tiles, fold = row_grouping(c_in, geometry.taps, b, preset.crossbar.pe_kernel)
-    col_tiles = -(-(cells * c_out) // b)
-    neuron_groups = -(-c_out // b)
-    full = preset.quirks.charge_unmapped_cells
-    return _Mapping(
-        row_tiles=row_tiles,
-        fold=fold,
-        row_groups=row_tiles * fold,
-        col_tiles=col_tiles,
-        neuron_groups=neuron_groups,
-        pes=row_tiles * fold * col_tiles,
-        columns=col_tiles * b if full else cells * c_out,
-        row_fill=1.0 if full else c_in / (row_tiles * b),
-        col_fill=1.0 if full else cells * c_out / (col_tiles * b),
-        neuron_fill=1.0 if full else c_out / (neuron_groups * b),
-    )
-
-
 def _energy(
     geometry: TableGeometry,
     preset: HardwarePreset,
-    slices: _Slices,
-    m: _Mapping,
+    slices: WeightSlices,
+    m: CrossbarMapping,
     c_in: Ints,
     c_out: Ints,
     batch: ConfigBatch,
@@ -280,8 +216,8 @@ def _energy(
 def _area(
     geometry: TableGeometry,
     preset: HardwarePreset,
-    slices: _Slices,
-    m: _Mapping,
+    slices: WeightSlices,
+    m: CrossbarMapping,
     c_in: Ints,
     c_out: Ints,
     batch: ConfigBatch,
@@ -333,7 +269,11 @@ def _area(
 
 
 def _pipeline(
-    geometry: TableGeometry, preset: HardwarePreset, slices: _Slices, c_out: Ints, timesteps: Ints
+    geometry: TableGeometry,
+    preset: HardwarePreset,
+    slices: WeightSlices,
+    c_out: Ints,
+    timesteps: Ints,
 ) -> tuple[Floats, Floats]:
     """(start, halt) of each layer in clocks (rule 5)."""
     xb, adc = preset.crossbar, preset.adc

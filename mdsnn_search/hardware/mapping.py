@@ -271,3 +271,73 @@ def crossbar_reads(
         slice_bits=(b_c,) * (cells - 1) + (top_bits,),
         adc_bits=(adc.bits,) * (cells - 1) + (top_adc,),
     )
+
+
+@dataclass(frozen=True)
+class WeightSlices:
+    """Rules 1-2 applied to weight bits."""
+
+    cells: Ints
+    adc_widest: Ints
+    """The layer's highest ADC resolution (sizes its ADCs and its conversion time)."""
+    adc_energy: Floats
+    """Mean energy of one conversion over the slices, relative to the reference bits."""
+    partial_sum_bits: Ints
+
+
+@dataclass(frozen=True)
+class CrossbarMapping:
+    """Crossbar mapping of the kept channels (rule 1) and how full the crossbars are."""
+
+    row_tiles: Ints
+    fold: Ints
+    """PEs a kernel spans: ceil(taps / pe_kernel^2)."""
+    row_groups: Ints
+    col_tiles: Ints
+    neuron_groups: Ints
+    pes: Ints
+    columns: Ints
+    """Columns converted per row group and site (mapped ones, or all with charge_unmapped_cells)."""
+    row_fill: Floats | float
+    col_fill: Floats | float
+    neuron_fill: Floats | float
+
+
+def weight_slices(w_bits: Ints, preset: HardwarePreset) -> WeightSlices:
+    """The aware model's rules 1-2 (:mod:`.aware`): cells per weight, the ADC bits per slice
+    (``follow_slice_bits``) and their mean conversion energy, the partial-sum width."""
+    b_c, adc = preset.crossbar.bits_per_cell, preset.adc
+    cells = laws.cells_per_weight(w_bits, b_c)
+    full = np.full(w_bits.shape, adc.bits, dtype=np.int64)
+    top = laws.top_adc_bits(w_bits, b_c, adc.bits, adc.min_bits, adc.follow_slice_bits)
+    full_energy = laws.adc_energy_scale(adc.bits, adc.reference_bits)
+    return WeightSlices(
+        cells=cells,
+        adc_widest=np.where(cells > 1, full, top),
+        adc_energy=((cells - 1) * full_energy + laws.adc_energy_scale(top, adc.reference_bits))
+        / cells,
+        partial_sum_bits=laws.partial_sum_bits(top, cells, b_c),
+    )
+
+
+def crossbar_mapping(
+    c_in: Ints, c_out: Ints, cells: Ints, geometry: TableGeometry, preset: HardwarePreset
+) -> CrossbarMapping:
+    """Kept channels onto B x B crossbars (rule 1): row groups, column tiles, PEs and fills."""
+    b = preset.crossbar.size
+    row_tiles, fold = row_grouping(c_in, geometry.taps, b, preset.crossbar.pe_kernel)
+    col_tiles = -(-(cells * c_out) // b)
+    neuron_groups = -(-c_out // b)
+    full = preset.quirks.charge_unmapped_cells
+    return CrossbarMapping(
+        row_tiles=row_tiles,
+        fold=fold,
+        row_groups=row_tiles * fold,
+        col_tiles=col_tiles,
+        neuron_groups=neuron_groups,
+        pes=row_tiles * fold * col_tiles,
+        columns=col_tiles * b if full else cells * c_out,
+        row_fill=1.0 if full else c_in / (row_tiles * b),
+        col_fill=1.0 if full else cells * c_out / (col_tiles * b),
+        neuron_fill=1.0 if full else c_out / (neuron_groups * b),
+    )

@@ -12,7 +12,7 @@ only while ``record_membrane`` is on, so a model pays no memory for it otherwise
 
 SpQuant-SNN's options (docs/spquant.md):
 
-- An integer-level membrane (:class:`~mdsnn_search.snn.quantizers.IntegerMembraneQuantizer`)
+- An integer-level membrane (:class:`~mdsnn_search.snn.integer_membrane.IntegerMembraneQuantizer`)
   counts in units of the threshold: U_t = theta * q(U_t / theta), levels lb*theta, ..., theta.
   At theta = 1 (the default) these are SpQuant's integer levels lb..1. The LIF above is kept as
   configured; ``NeuronConfig(tau=2, decay_input=False, reset="hard")`` is exactly SpQuant's
@@ -37,8 +37,9 @@ from spikingjelly.activation_based.neuron import BaseNode
 from spikingjelly.activation_based.surrogate import SurrogateFunctionBase
 from torch import nn
 
+from mdsnn_search.snn.integer_membrane import IntegerMembraneQuantizer
 from mdsnn_search.snn.pruning import ChannelMask
-from mdsnn_search.snn.quantizers import IntegerMembraneQuantizer, MembraneQuantizer
+from mdsnn_search.snn.quantizers import MembraneQuantizer
 from mdsnn_search.snn.threshold import LearnableThreshold, learnable_fire
 
 SurrogateName = Literal["sigmoid", "atan", "rect", "piecewise_quadratic"]

@@ -12,10 +12,10 @@ import torch
 from torch import nn
 
 from mdsnn_search.errors import ConfigError
+from mdsnn_search.snn.integer_membrane import IntegerMembraneQuantizer
 from mdsnn_search.snn.layers import QuantConvBN2d, QuantLinear
 from mdsnn_search.snn.neuron import QuantLIFNode
 from mdsnn_search.snn.quantizers import (
-    IntegerMembraneQuantizer,
     MembraneQuantizer,
     WeightQuantizer,
     mse_clipping_range,

@@ -31,14 +31,10 @@ from torch import nn
 from mdsnn_search.errors import ConfigError
 from mdsnn_search.precision import PrecisionConfig, integer_membrane_lower, is_full_precision
 from mdsnn_search.snn.config import QuantConfig
+from mdsnn_search.snn.integer_membrane import IntegerMembraneQuantizer
 from mdsnn_search.snn.layers import QuantConvBN2d, QuantLinear, WeightLayer
 from mdsnn_search.snn.neuron import SURROGATES, NeuronConfig, QuantLIFNode, SurrogateName
-from mdsnn_search.snn.quantizers import (
-    BiasQuantizer,
-    IntegerMembraneQuantizer,
-    MembraneQuantizer,
-    make_weight_quantizer,
-)
+from mdsnn_search.snn.quantizers import BiasQuantizer, MembraneQuantizer, make_weight_quantizer
 
 _FOREIGN = (nn.modules.conv._ConvNd, nn.modules.batchnorm._NormBase, nn.Linear, BaseNode)
 FULL_PRECISION = PrecisionConfig()

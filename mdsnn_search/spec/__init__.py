@@ -7,12 +7,12 @@ from mdsnn_search.spec.objectives import OBJECTIVES, Objective
 from mdsnn_search.spec.schema import (
     ExecutionConfig,
     HardwareConfig,
-    SearchSpaceConfig,
     StudyConfig,
     StudySpec,
     absolute_paths,
     load_spec,
 )
+from mdsnn_search.spec.search_space import SearchSpaceConfig
 from mdsnn_search.spec.space import (
     LayerRoles,
     StudentConfig,

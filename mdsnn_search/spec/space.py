@@ -33,13 +33,8 @@ from mdsnn_search.precision import (
 from mdsnn_search.snn.config import ModelConfig
 from mdsnn_search.snn.in_the_loop import CrossbarLoopConfig
 from mdsnn_search.snn.pruning import PruningConfig
-from mdsnn_search.spec.schema import (
-    BASELINE_PATTERN,
-    FloatDimension,
-    FloatRange,
-    HardwareConfig,
-    SearchSpaceConfig,
-)
+from mdsnn_search.spec.schema import BASELINE_PATTERN, HardwareConfig
+from mdsnn_search.spec.search_space import FloatDimension, FloatRange, SearchSpaceConfig
 
 BASELINE_BN_BITS = 8
 """Folded-BN bits of a uniform baseline (or the space's widest choice below that)."""

@@ -6,7 +6,7 @@ import numpy as np
 
 from mdsnn_search.precision import FULL_PRECISION_BITS
 from mdsnn_search.snn.models import arch_layer_table
-from mdsnn_search.spec.schema import SearchSpaceConfig
+from mdsnn_search.spec.search_space import SearchSpaceConfig
 from mdsnn_search.spec.space import LayerRoles
 from mdsnn_search.strategies.oneshot.sandwich import PrecisionSpace, sandwich
 

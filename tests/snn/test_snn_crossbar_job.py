@@ -18,7 +18,8 @@ from mdsnn_search.snn import ModelConfig
 from mdsnn_search.snn.in_the_loop import CrossbarLoopConfig
 from mdsnn_search.snn.models import arch_layer_table
 from mdsnn_search.spec.objectives import ATTR_METRICS, ATTR_STUDENT
-from mdsnn_search.spec.schema import HardwareConfig, SearchSpaceConfig, load_spec
+from mdsnn_search.spec.schema import HardwareConfig, load_spec
+from mdsnn_search.spec.search_space import SearchSpaceConfig
 from mdsnn_search.spec.space import LayerRoles, StudentConfig, suggest_student
 from mdsnn_search.study.documents import trial_document
 from mdsnn_search.training_loop import TrainConfig

@@ -7,8 +7,9 @@ import torch
 from spikingjelly.activation_based import neuron
 from spikingjelly.activation_based.neuron import BaseNode
 
+from mdsnn_search.snn.integer_membrane import IntegerMembraneQuantizer
 from mdsnn_search.snn.neuron import NeuronConfig, QuantLIFNode, compile_neurons_
-from mdsnn_search.snn.quantizers import IntegerMembraneQuantizer, MembraneQuantizer
+from mdsnn_search.snn.quantizers import MembraneQuantizer
 
 
 @pytest.mark.parametrize("reset", ["soft", "hard"])

@@ -7,19 +7,21 @@ import itertools
 import pytest
 import torch
 
+from mdsnn_search.snn.integer_membrane import (
+    IntegerMembraneQuantizer,
+    quantize_integer_levels,
+    stacked_surrogate_grad,
+)
 from mdsnn_search.snn.quantizers import (
     CLIP_GRID,
     BiasQuantizer,
-    IntegerMembraneQuantizer,
     MembraneQuantizer,
     WeightQuantizer,
     make_weight_quantizer,
     mse_clipping_range,
-    quantize_integer_levels,
     quantize_symmetric,
     sawb_scale,
     signal_to_quantization_noise_db,
-    stacked_surrogate_grad,
 )
 
 

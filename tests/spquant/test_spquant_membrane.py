@@ -10,7 +10,8 @@ from pydantic import ValidationError
 from mdsnn_search.hardware import LayerSpec, estimate_cost, load_preset
 from mdsnn_search.precision import LayerPrecision, LayerPrecisionOverride, PrecisionConfig
 from mdsnn_search.snn import ModelConfig, NeuronConfig, QuantLIFNode, build_model
-from mdsnn_search.snn.quantizers import IntegerMembraneQuantizer, MembraneQuantizer
+from mdsnn_search.snn.integer_membrane import IntegerMembraneQuantizer
+from mdsnn_search.snn.quantizers import MembraneQuantizer
 
 # docs/design/methods.md section 2: forward levels (5 levels, -3..1) and stacked-surrogate
 # gradients.

@@ -16,7 +16,8 @@ from mdsnn_search.hardware import estimate_cost, load_preset
 from mdsnn_search.search.run import run_study
 from mdsnn_search.snn import arch_layer_table
 from mdsnn_search.spec.objectives import ATTR_METRICS, ATTR_STUDENT
-from mdsnn_search.spec.schema import SearchSpaceConfig, StudySpec, load_spec
+from mdsnn_search.spec.schema import StudySpec, load_spec
+from mdsnn_search.spec.search_space import SearchSpaceConfig
 from mdsnn_search.spec.space import LayerRoles, StudentConfig, suggest_student
 from mdsnn_search.study.documents import trial_document
 

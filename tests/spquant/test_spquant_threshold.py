@@ -7,7 +7,7 @@ import torch
 from mdsnn_search.data import DatasetBundle, make_loader
 from mdsnn_search.precision import PrecisionConfig
 from mdsnn_search.snn import ModelConfig, NeuronConfig, QuantLIFNode, build_model
-from mdsnn_search.snn.quantizers import IntegerMembraneQuantizer
+from mdsnn_search.snn.integer_membrane import IntegerMembraneQuantizer
 from mdsnn_search.snn.threshold import LearnableThreshold
 from mdsnn_search.training_loop import TrainConfig, fit
 

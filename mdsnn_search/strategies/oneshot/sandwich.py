@@ -20,7 +20,7 @@ import optuna
 from optuna.distributions import CategoricalDistribution
 
 from mdsnn_search.precision import LayerPrecision, integer_membrane_bits
-from mdsnn_search.spec.schema import SearchSpaceConfig
+from mdsnn_search.spec.search_space import SearchSpaceConfig
 from mdsnn_search.spec.space import LayerRoles, StudentConfig, suggest_student
 
 Params = dict[str, Any]

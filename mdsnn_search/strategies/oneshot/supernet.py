@@ -25,11 +25,11 @@ from mdsnn_search.precision import (
     is_full_precision,
     membrane_code,
 )
+from mdsnn_search.snn.integer_membrane import IntegerMembraneQuantizer
 from mdsnn_search.snn.layers import QuantConvBN2d
 from mdsnn_search.snn.models import SpikingNetwork
 from mdsnn_search.snn.quantizers import (
     BiasQuantizer,
-    IntegerMembraneQuantizer,
     MembraneQuantizer,
     WeightQuantizer,
     make_weight_quantizer,

@@ -6,8 +6,8 @@ plain functions over the code the ``mdsnn-search`` commands run:
 - :func:`load_spec`: a validated study spec from a file or a mapping;
 - :func:`run`: run or resume a study, returning the ``optuna.Study``;
 - :func:`open_study`: a stored study, read-only;
-- :func:`front`: its Pareto front as :class:`FrontTrial` records, baselines and the hypervolume
-  reference marked;
+- :func:`front`: its Pareto front as a :class:`Front`: :class:`FrontTrial` records with the
+  baselines marked, the full-precision reference, the hypervolume and the iso-cost gains;
 - :func:`export`: trials as train configs, or their trained students as NIR files;
 - :func:`train`: train an exported config (or any train config);
 - :func:`cost`: the crossbar cost of a model configuration.
@@ -22,6 +22,7 @@ messages the commands print. Subpackages:
 """
 
 from mdsnn_search.api import (
+    Front,
     FrontTrial,
     cost,
     export,
@@ -38,6 +39,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ConfigError",
     "DataError",
+    "Front",
     "FrontTrial",
     "MdsnnError",
     "StudyError",

@@ -124,9 +124,7 @@ class FrontTrial:
     """Objective values by objective name."""
     on_front: bool
     baseline: str | None
-    """The uniform baseline it evaluates (``fp32``, ``w4u4``, ...), None for a searched trial."""
-    reference: bool
-    """Whether its costs are the hypervolume's reference point (the FP32 baseline)."""
+    """The uniform baseline it evaluates (``w4u4``, ``w1u2k50``, ...), None for a searched trial."""
     feasible: bool | None
     student: dict[str, Any] = field(repr=False)
     metrics: dict[str, Any] = field(repr=False)
@@ -134,16 +132,31 @@ class FrontTrial:
     """The trial's kept student (``export(..., nir=True)`` reads it), if kept."""
 
 
-def front(
-    study: optuna.Study | str | Path | Mapping[str, Any] | StudySpec,
-) -> list[FrontTrial]:
-    """The study's Pareto front (constraints respected) and its complete baselines, by trial
-    number, as ``pareto`` shows them: each marked on or off the front, its baseline tag, and the
-    trial whose costs are the hypervolume's reference."""
+@dataclass(frozen=True)
+class Front:
+    """A study's front as ``pareto`` shows it (docs/design/methods.md section 8)."""
+
+    trials: list[FrontTrial]
+    """The front and the complete baselines beside it, by trial number."""
+    reference: dict[str, Any]
+    """The full-precision reference, measured once and stored on the study (no trial): the
+    teacher's accuracy and the FP32 network's costs; empty for a study stored before it was."""
+    hypervolume: float
+    """In the region of interest, in [0, 1]."""
+    gains: list[dict[str, Any]]
+    """The iso-cost gain over each uniform baseline, on validation and on test."""
+
+
+def front(study: optuna.Study | str | Path | Mapping[str, Any] | StudySpec) -> Front:
+    """The study's Pareto front (constraints respected), the baselines beside it, the reference,
+    the hypervolume and the iso-cost gains. Given a spec (or its path) the region's accuracy floor
+    is the stored spec's, as ``pareto`` uses it; given an ``optuna.Study`` object, whose stored
+    spec Optuna's public API does not reach, it is the default, ten points under the teacher."""
     import optuna
     from optuna.trial import TrialState
 
-    from mdsnn_search.results import StoredStudy, TrialRecord, summarize_front
+    from mdsnn_search.results import StoredStudy, TrialRecord, summarize_stored
+    from mdsnn_search.spec.objectives import STUDY_REFERENCE
     from mdsnn_search.study.students import ATTR_STUDENT_CHECKPOINT
 
     if isinstance(study, optuna.Study):
@@ -151,10 +164,9 @@ def front(
     else:
         stored = _stored(study, None, None)
     with _user_errors():
-        summary = summarize_front(stored.study, stored.objectives, stored.directions)
+        summary = summarize_stored(stored)
         on_front = {t.number for t in summary.front}
         trials = stored.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    reference = _reference_trial(trials, stored.directions)
     shown = []
     for trial in trials:
         record = TrialRecord.from_trial(trial, stored.objectives)
@@ -167,28 +179,19 @@ def front(
                 values=record.values,
                 on_front=trial.number in on_front,
                 baseline=record.baseline,
-                reference=trial.number == reference,
                 feasible=record.feasible,
                 student=record.student,
                 metrics=record.metrics,
                 student_checkpoint=kept if isinstance(kept, str) else None,
             )
         )
-    return shown
-
-
-def _reference_trial(
-    trials: list[optuna.trial.FrozenTrial], directions: Sequence[str]
-) -> int | None:
-    """The trial whose costs are the hypervolume's reference: the first complete FP32 baseline,
-    when some objective is a cost (:func:`mdsnn_search.results.front.reference_point`)."""
-    from mdsnn_search.results.front import FP32_BASELINE
-    from mdsnn_search.spec.objectives import ATTR_BASELINE
-
-    if all(direction == "maximize" for direction in directions):
-        return None
-    fp32 = [t for t in trials if str(t.user_attrs.get(ATTR_BASELINE, "")).lower() == FP32_BASELINE]
-    return fp32[0].number if fp32 else None
+    reference = stored.study.user_attrs.get(STUDY_REFERENCE)
+    return Front(
+        trials=shown,
+        reference=dict(reference) if isinstance(reference, dict) else {},
+        hypervolume=summary.hypervolume,
+        gains=[g.to_dict() for g in summary.gains],
+    )
 
 
 def export(

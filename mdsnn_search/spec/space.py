@@ -232,6 +232,8 @@ def baseline_params(
         "timesteps": ("timesteps", timesteps),
         "learnable_threshold": ("learnable_threshold", False),
         "distill": ("distill_layers", True),
+        # The finest resolution offered: a hand-picked baseline does not trade accuracy for ADC.
+        "adc_bits": ("adc_bits", max(space.adc_bits, default=0)),
     }
     defaults = DistillConfig()
     params: dict[str, Any] = {}

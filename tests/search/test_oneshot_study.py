@@ -35,6 +35,7 @@ def write_oneshot(write_spec: Callable[..., Path], teacher: Path, **sections: ob
         study={
             "strategy": "oneshot",
             "n_trials": 2 + FRONT,
+            "baselines": ["w4u4", "w2u2"],
             "heartbeat_interval_s": 1,
             "grace_period_s": 2,
         },

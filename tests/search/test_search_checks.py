@@ -230,8 +230,8 @@ def test_n_trials_flag_is_checked_against_the_baselines(
 def test_a_quick_spec_under_the_default_baselines_names_the_shortest_fixes(
     write_spec: Callable[..., Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    """A spec that lists no baselines gets the four defaults; with 2 trials the one line says so
-    and names both fixes: --n-trials 4, or the first two baselines only."""
+    """A spec that lists no baselines gets the three defaults; with 2 trials the one line says so
+    and names both fixes: --n-trials 3, or the first two baselines only."""
     spec_path = write_spec()
     document = yaml.safe_load(spec_path.read_text())
     del document["study"]["baselines"]
@@ -242,9 +242,9 @@ def test_a_quick_spec_under_the_default_baselines_names_the_shortest_fixes(
     assert (
         err.count("\n") == 1
         and (
-            "study.n_trials: 2 trials cannot hold the 4 baselines fp32, w8u8, w4u4, w2u2 "
-            "(the default study.baselines); run with --n-trials 4, or list fewer baselines "
-            "(study.baselines: [fp32, w8u8])"
+            "study.n_trials: 2 trials cannot hold the 3 baselines w8u8, w4u4, w2u2 "
+            "(the default study.baselines); run with --n-trials 3, or list fewer baselines "
+            "(study.baselines: [w8u8, w4u4])"
         )
         in err
     )

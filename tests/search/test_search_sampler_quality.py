@@ -108,7 +108,7 @@ def run_surrogate_study(sampler: str, seed: int, folder: Path) -> optuna.Study:
     with Heartbeat(storage, spec.study.heartbeat_interval_s) as heartbeat:
         driver = StudyDriver(study, storage, spec, ROLES, teacher, heartbeat)
         executor = InlineExecutor(TrialResources(cpus=1.0, gpus=0.0))
-        executor.run(driver, TrialContext(spec={}, teacher_checkpoint=""), surrogate_trial)
+        executor.run(driver, TrialContext(spec=spec, teacher_checkpoint=""), surrogate_trial)
     assert driver.completed == N_TRIALS and driver.failed == 0
     return study
 

@@ -11,14 +11,10 @@ import optuna
 import pytest
 from optuna.trial import TrialState, create_trial
 
+from mdsnn_search.metrics import TEST_ACCURACY
 from mdsnn_search.results import iso_cost_gains, region_of_interest, summarize_front
 from mdsnn_search.results.front import Region, RegionAxis
-from mdsnn_search.spec.objectives import (
-    ATTR_BASELINE,
-    STUDY_REFERENCE,
-    STUDY_TEACHER,
-    TEST_ACCURACY,
-)
+from mdsnn_search.spec.objectives import ATTR_BASELINE, STUDY_REFERENCE, STUDY_TEACHER
 from mdsnn_search.study.trial_attrs import OPTUNA_CONSTRAINTS
 
 MAX_MIN = ["maximize", "minimize"]

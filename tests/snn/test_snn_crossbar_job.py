@@ -87,7 +87,9 @@ def test_a_study_searches_adc_bits_in_the_loop_and_exports_them(
         assert metrics[CROSSBAR_LAYERS] == ["conv2", "conv3", "conv4", "fc"], trial.user_attrs
     student = StudentConfig.model_validate(trial_document(searched, ATTR_STUDENT))
     assert student.adc_bits == searched.params["adc_bits"] in (3, 6)
-    assert StudentConfig.model_validate(trial_document(baseline, ATTR_STUDENT)).adc_bits is None
+    # A uniform baseline converts at the finest resolution the space offers.
+    assert baseline.user_attrs["baseline"] == "w4u4"
+    assert StudentConfig.model_validate(trial_document(baseline, ATTR_STUDENT)).adc_bits == 6
     out = tmp_path / "exports"
     assert (
         main(["export", str(spec_path), "--trials", str(searched.number), "--out", str(out)]) == 0

@@ -34,16 +34,8 @@ from mdsnn_search.hardware.estimate import (
 from mdsnn_search.hardware.layers import LayerSpec
 from mdsnn_search.hardware.mapping import TableGeometry, kept_channel_arrays, table_geometry
 from mdsnn_search.hardware.preset import HardwarePreset
-from mdsnn_search.hardware.report import (
-    AREA_COMPONENTS,
-    EDAP,
-    EDP,
-    ENERGY_COMPONENTS,
-    TOPS_PER_MM2,
-    TOPS_PER_W,
-    TOTAL_KEYS,
-    figures_of_merit,
-)
+from mdsnn_search.hardware.report import AREA_COMPONENTS, ENERGY_COMPONENTS, figures_of_merit
+from mdsnn_search.metrics import COST_METRICS, EDAP, EDP, TOPS_PER_MM2, TOPS_PER_W
 
 Floats = NDArray[np.float64]
 Ints = NDArray[np.int64]
@@ -73,7 +65,7 @@ class BatchCost:
 
     def totals(self, index: int) -> dict[str, float]:
         """Configuration ``index``'s totals, keyed as :meth:`CostReport.totals`."""
-        return {key: float(getattr(self, key)[index]) for key in TOTAL_KEYS}
+        return {key: float(getattr(self, key)[index]) for key in COST_METRICS}
 
 
 def estimate_batch(

@@ -21,22 +21,24 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from mdsnn_search.metrics import (
+    AREA_UM2,
+    COST_METRICS,
+    EDAP,
+    EDP,
+    ENERGY_PJ,
+    LATENCY_NS,
+    OPS,
+    SYNOPS,
+    TOPS_PER_MM2,
+    TOPS_PER_W,
+)
+
 Floats = NDArray[np.float64]
 
 if TYPE_CHECKING:
     from mdsnn_search.hardware.mapping import MappedLayer
 
-# Metric keys (also the top-level keys of ``to_dict`` and of ``mdsnn-search cost --json``).
-ENERGY_PJ = "energy_pj"
-LATENCY_NS = "latency_ns"
-AREA_UM2 = "area_um2"
-EDP = "edp"
-EDAP = "edap"
-OPS = "ops"
-SYNOPS = "synops"
-TOPS_PER_W = "tops_per_w"
-TOPS_PER_MM2 = "tops_per_mm2"
-TOTAL_KEYS = (ENERGY_PJ, LATENCY_NS, AREA_UM2, EDP, EDAP, OPS, SYNOPS, TOPS_PER_W, TOPS_PER_MM2)
 UNITS = {
     ENERGY_PJ: "pJ",
     LATENCY_NS: "ns",
@@ -175,7 +177,7 @@ class CostReport:
         return self.rows.build()
 
     def totals(self) -> dict[str, float]:
-        return {key: getattr(self, key) for key in TOTAL_KEYS}
+        return {key: getattr(self, key) for key in COST_METRICS}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the totals at the top level, then tables, breakdowns and conventions."""

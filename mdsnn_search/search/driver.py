@@ -9,6 +9,7 @@ n_trials. Executors (Ray Tune, or in-process) only move requests and outcomes ar
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -164,14 +165,17 @@ class StudyDriver:
             budget = self._look()
             if budget.done:
                 return None
-            claimed = claim(self.study, self.storage, budget)
+            # Claimed and known as ours in one step: a signal in between would leave a trial
+            # RUNNING that interrupt_open cannot find; it is raised once the trial is ours.
+            with self._stop.deferred() if self._stop is not None else contextlib.nullcontext():
+                claimed = claim(self.study, self.storage, budget)
+                if claimed is not None:
+                    self._claimed[claimed.trial.number] = claimed.trial_id
+                    self._mine.add(claimed.trial.number)
+                    self.heartbeat.add(claimed.trial_id)
             if claimed is None:
                 self._idle()
                 return None
-            # Known as ours at once: a signal from here on finds it in interrupt_open.
-            self._claimed[claimed.trial.number] = claimed.trial_id
-            self._mine.add(claimed.trial.number)
-            self.heartbeat.add(claimed.trial_id)
             request = self._decode(claimed)
             if request is not None:
                 return request

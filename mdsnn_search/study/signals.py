@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType, TracebackType
 from typing import Any
 
@@ -40,6 +42,7 @@ class StopOnSignals:
 
     def __init__(self) -> None:
         self.received: int | None = None
+        self._deferring = 0
         self._previous: dict[signal.Signals, Any] = {}
         self._unraisable = sys.unraisablehook
 
@@ -60,6 +63,17 @@ class StopOnSignals:
         self._restore()
         sys.unraisablehook = self._unraisable
 
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Within it a stop signal is only recorded, and raised when the block ends: a step that
+        must finish whole (claiming a trial and recording it as this run's) does."""
+        self._deferring += 1
+        try:
+            yield
+        finally:
+            self._deferring -= 1
+        self.check()
+
     def check(self) -> None:
         """Raise :class:`RunInterrupted` if a stop signal arrived."""
         if self.received is not None:
@@ -68,7 +82,8 @@ class StopOnSignals:
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self._restore()
         self.received = signum
-        raise RunInterrupted(signum)
+        if not self._deferring:
+            raise RunInterrupted(signum)
 
     def _drop_own(self, unraisable: Any) -> None:
         if not isinstance(unraisable.exc_value, RunInterrupted):

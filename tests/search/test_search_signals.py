@@ -174,3 +174,16 @@ def test_a_signal_lost_in_a_finaliser_still_stops_the_run(
     assert interrupted.value.exit_status == 143
     assert signal.getsignal(signal.SIGTERM) is before  # the previous handler is back
     assert capsys.readouterr().err == ""  # dropped silently: no "Exception ignored" traceback
+
+
+def test_a_signal_inside_a_deferred_step_is_raised_when_the_step_ends() -> None:
+    """Claiming a trial and recording it as the run's is one step: a signal in the middle must
+    not leave a trial RUNNING that the run cannot find to requeue."""
+    finished = False
+    with StopOnSignals() as stop:
+        with pytest.raises(RunInterrupted) as raised:
+            with stop.deferred():
+                os.kill(os.getpid(), signal.SIGINT)
+                finished = True
+    assert finished and raised.value.signum == signal.SIGINT
+    assert stop.received == signal.SIGINT

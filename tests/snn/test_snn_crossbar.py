@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from mdsnn_search.errors import ConfigError
-from mdsnn_search.hardware import aware, load_preset
+from mdsnn_search.hardware import laws, load_preset, mapping
 from mdsnn_search.hardware.layers import LayerSpec
 from mdsnn_search.hardware.mapping import crossbar_reads, table_geometry
 from mdsnn_search.snn.crossbar import CrossbarADC
@@ -54,8 +54,8 @@ def test_reads_are_the_cost_models_mapping(preset_name: str, w_bits: int) -> Non
     c_in = np.array([[spec.c_in for spec in table]])
     c_out = np.array([[spec.c_out for spec in table]])
     bits = np.full((1, 2), w_bits)
-    slices = aware._slices(bits, preset)
-    mapped = aware._mapping(c_in, c_out, slices.cells, geometry, preset)
+    slices = mapping.weight_slices(bits, preset)
+    mapped = mapping.crossbar_mapping(c_in, c_out, slices.cells, geometry, preset)
     for i, spec in enumerate(table):
         reads = crossbar_reads(spec, spec.c_in, w_bits, preset)
         assert reads.row_groups == mapped.row_groups[0, i]
@@ -63,7 +63,7 @@ def test_reads_are_the_cost_models_mapping(preset_name: str, w_bits: int) -> Non
         assert sum(reads.slice_bits) == w_bits
         assert max(reads.adc_bits) == slices.adc_widest[0, i]
         # the mean conversion energy the cost model charges is that of these columns' bits
-        energy = np.mean([aware.laws.adc_energy_scale(b, 4) for b in reads.adc_bits])
+        energy = np.mean([laws.adc_energy_scale(b, 4) for b in reads.adc_bits])
         assert energy == pytest.approx(slices.adc_energy[0, i])
 
 

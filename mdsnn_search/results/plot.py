@@ -3,11 +3,15 @@ select)."""
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 from mdsnn_search.files import write_atomic
 from mdsnn_search.outputs import FIGURE_METADATA
 from mdsnn_search.results.plotdata import BASELINE_COLORS, BASELINE_MARKERS, PlotData
+
+NOTE_WIDTH = 110
+"""Characters per line of the notes under the plot (they fit the axes' width at 7.5 pt)."""
 
 FRONT_COLOR = "#1f77b4"
 
@@ -145,10 +149,13 @@ def _draw(ax, data: PlotData) -> None:  # type: ignore[no-untyped-def]
     ax.grid(True, which="major", color="0.92", lw=0.6)
     ax.legend(loc="best", fontsize=7.5, framealpha=0.9)
     if data.notes:
+        # Wrapped to the axes' width: a longer line would make the constrained layout shrink the
+        # axes to keep the text inside the figure.
+        lines = [line for note in data.notes for line in textwrap.wrap(note, NOTE_WIDTH)]
         ax.text(
             0.0,
-            -0.13 - 0.035 * (len(data.notes) - 1),
-            "\n".join(data.notes),
+            -0.13 - 0.035 * (len(lines) - 1),
+            "\n".join(lines),
             transform=ax.transAxes,
             fontsize=7.5,
             color="0.3",

@@ -10,6 +10,7 @@ with it before a run writes.
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import optuna
@@ -57,16 +58,30 @@ def sqlite_tables(path: Path, url: str) -> set[str]:
     """The table names of the SQLite file at ``path``, opened read-only (never created or
     changed); StudyError naming ``url`` if it is no readable SQLite database."""
     try:
-        with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as connection:
-            tables = {
-                row[0]
-                for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
-            }
+        return _table_names(path, "ro")
+    except sqlite3.DatabaseError as exc:
+        if getattr(exc, "sqlite_errorname", "") != "SQLITE_READONLY_ROLLBACK":
+            raise StudyError(
+                f"storage {url}: {path} is not a readable SQLite database ({exc})"
+            ) from None
+    # A writer killed mid-transaction left a hot journal, which only a writable connection may
+    # roll back. Rolling it back restores the last committed state (what any later connection
+    # would do), so committed trials stay as the search wrote them; mode=rw never creates a file.
+    try:
+        return _table_names(path, "rw")
     except sqlite3.DatabaseError as exc:
         raise StudyError(
-            f"storage {url}: {path} is not a readable SQLite database ({exc})"
+            f"storage {url}: {path} holds a transaction a killed run left unfinished, and it "
+            f"cannot be rolled back ({exc}); open it once with write access"
         ) from None
-    return tables
+
+
+def _table_names(path: Path, mode: str) -> set[str]:
+    with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode={mode}", uri=True)) as connection:
+        return {
+            row[0]
+            for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
 
 
 def _check_sqlite_file(url: str, database: str | None) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -80,6 +82,43 @@ def test_foreign_sqlite_file_is_refused_untouched(
         capsys, "status", "--storage", f"sqlite:///{db}"
     )
     assert db.read_bytes() == before
+
+
+KILLED_WRITER = """
+import os, signal, sqlite3, sys
+connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+connection.execute("PRAGMA cache_size=1")  # spill to the journal before the commit
+connection.execute("BEGIN IMMEDIATE")
+connection.execute("CREATE TABLE bulk (x)")
+connection.executemany("INSERT INTO bulk VALUES (randomblob(600))", [()] * 3000)
+connection.execute("UPDATE trials SET state = 'FAIL'")
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_run_killed_mid_write_leaves_a_study_that_opens_as_committed(
+    make_study: Callable[..., Built], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A killed writer's hot journal is rolled back on opening (a read-only connection cannot),
+    so status reads the last committed trials."""
+    built = make_study()
+    path = sqlite_path(built.url)
+    assert path is not None
+    subprocess.run([sys.executable, "-c", KILLED_WRITER, str(path)], check=False, timeout=60)
+    journal = path.with_name(path.name + "-journal")
+    assert journal.stat().st_size > 0
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True).execute(
+            "SELECT count(*) FROM trials"
+        ).fetchall()
+    stored = open_stored_study(storage=built.url, study_name="t")
+    states = {trial.state.name for trial in stored.study.get_trials(deepcopy=False)}
+    assert "COMPLETE" in states and "bulk" not in sqlite_tables_of(path)
+
+
+def sqlite_tables_of(path: Path) -> set[str]:
+    with sqlite3.connect(path) as connection:
+        return {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
 
 
 def test_arguments_needed(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

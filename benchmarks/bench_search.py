@@ -21,6 +21,11 @@ beyond seed noise.
     python benchmarks/bench_search.py                 # 3 seeds x 40 trials, every strategy
     python benchmarks/bench_search.py --smoke         # tiny, to check that it runs
     python benchmarks/bench_search.py --seeds 2 --trials 16 --strategies random nsga2 sensitivity
+    python benchmarks/bench_search.py --workdir runs/bench --strategies random oneshot
+
+``--workdir`` keeps the studies (one SQLite file) there: a rerun with the same settings reads the
+studies it finds finished instead of running them again, so strategies can be added later and
+measured in one table with those already run.
 
 The last line is ``hv_ratio_vs_random=<best strategy's mean / random's mean>``.
 """
@@ -152,6 +157,12 @@ def main() -> None:
     parser.add_argument("--plot", type=Path, default=Path("docs/bench_search_hv.png"))
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help="keep the studies here and reuse finished ones (default: a temporary folder)",
+    )
+    parser.add_argument(
         "--threads", type=int, default=None, help="torch threads (default: torch's)"
     )
     parser.add_argument("--front", type=int, default=8, help="oneshot: configurations fine-tuned")
@@ -169,7 +180,8 @@ def main() -> None:
     doc = bench_document(args)
     runs: dict[str, list[Run]] = {name: [] for name in args.strategies}
     with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
+        workdir = args.workdir.resolve() if args.workdir is not None else Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
         first = study_spec(doc, workdir, "teacher")
         bundle = load_search_dataset(first.data)
         teacher = ensure_teacher(first, bundle, progress=False)
@@ -245,7 +257,8 @@ def report(
         console.print(
             f"noise floor: W4/U4 over {len(noise)} training seeds {seed_noise:.2f} points (std); "
             f"random search's {len(searched)} searched trials {spread:.2f}; space / noise "
-            f"{spread / seed_noise:.2f} (the comparison needs >= 3)"
+            f"{spread / seed_noise if seed_noise > 0 else float('inf'):.2f} "
+            "(the comparison needs >= 3)"
         )
     finals = {name: [r.hv[-1] for r in rs] for name, rs in runs.items()}
     means = {name: statistics.mean(v) for name, v in finals.items()}

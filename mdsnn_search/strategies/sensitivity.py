@@ -13,6 +13,10 @@ Before any trial trains, one pass over the space without training:
    cheapest's, ``scipy.optimize.milp`` picks one choice per (layer, knob) minimising the summed
    Omega within the budget (a multiple-choice knapsack). Log EDAP is only nearly additive over
    single changes, so each allocation's EDAP is then computed by the full cost model.
+4. **Iso-cost anchors.** Each quantized uniform baseline of the study is a budget too: the
+   allocation the program picks within its EDAP, tightened until the full cost model agrees, is
+   the mixed-precision answer to "what is best at no more cost than W4/U4?" (HAWQ-V3 sets its
+   budgets from uniform models the same way). Anchors are always queued; the sweep fills the rest.
 
 The distinct allocations are queued as the study's first searched trials (after the baselines);
 the spec's sampler proposes the rest, learning from them like from any trial. The pass's cost,
@@ -26,7 +30,7 @@ import itertools
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -46,14 +50,17 @@ from mdsnn_search.snn.models.registry import student_from_teacher
 from mdsnn_search.snn.pruning import prune_channels_
 from mdsnn_search.spec.objectives import ATTR_BASELINE
 from mdsnn_search.spec.schema import StudySpec
-from mdsnn_search.spec.space import LayerRoles, search_distributions
+from mdsnn_search.spec.space import LayerRoles, baseline_queue, search_distributions
 from mdsnn_search.training_loop import evaluate
 
 STUDY_SENSITIVITY = "sensitivity"
 """Study attribute: the pass's cost and its allocations (``{"seconds", "forward_samples",
 "training_sample_equivalents", "configurations": [...]}``)."""
 ATTR_ALLOCATION = "sensitivity_allocation"
-"""Trial attribute of a trial the pass queued: ``{"rank", "predicted_loss_increase", "edap"}``."""
+"""Trial attribute of a trial the pass queued: ``{"rank", "predicted_loss_increase", "edap",
+"baselines"}`` (``baselines``: the uniform baselines it is the iso-cost anchor of)."""
+ANCHOR_TIGHTENINGS = 8
+"""Re-solves with a tighter budget while the full cost model puts an anchor above its baseline."""
 KNOBS = ("w_bits", "u_bits", "membrane", "keep_ratio", "timesteps")
 """The parameters the pass allocates; every other one takes the highest (or default) value."""
 FORWARD_PER_TRAINING_SAMPLE = 3.0
@@ -68,6 +75,8 @@ class Allocation:
     params: dict[str, Any]
     predicted_loss_increase: float
     edap: float
+    baselines: tuple[str, ...] = ()
+    """The uniform baselines whose EDAP bounds this allocation (it is their iso-cost anchor)."""
 
 
 def _order(distribution: CategoricalDistribution) -> list[Any]:
@@ -147,7 +156,8 @@ def sensitivity_allocations(
     count: int,
     report: Callable[[str], None] = lambda line: None,
 ) -> tuple[list[Allocation], dict[str, Any]]:
-    """Up to ``count`` distinct allocations spanning the budget range, and the pass's record."""
+    """One iso-cost anchor per quantized uniform baseline of the study and, up to ``count`` in
+    all, distinct allocations spanning the budget range; and the pass's record."""
     import torch
 
     from mdsnn_search.search.reference import student_cost, student_of
@@ -160,6 +170,9 @@ def sensitivity_allocations(
     def log_edap(params: dict[str, Any]) -> float:
         return math.log10(student_cost(spec, table, student_of(params, spec, roles), None)["edap"])
 
+    baselines, _ = baseline_queue(
+        spec.search_space, roles, list(spec.study.baselines), spec.data.timesteps
+    )
     top = highest_params(spec, roles)
     base_loss, base_cost = scorer.loss(top), log_edap(top)
     groups: list[tuple[str, list[Any], list[float], list[float]]] = []
@@ -177,26 +190,48 @@ def sensitivity_allocations(
             f"sensitivity: {name} "
             + ", ".join(f"{c}: {o:+.4f}" for c, o in zip(choices, omegas, strict=True))
         )
-    lowest = sum(min(c) for *_, c in groups)
-    allocations: dict[str, Allocation] = {}
-    for budget in np.linspace(0.0, lowest, num=max(count * 2, 2))[1:]:
-        chosen = _solve(groups, float(budget))
+
+    def allocate(budget: float, baseline: str | None = None) -> Allocation | None:
+        chosen = _solve(groups, budget)
         if chosen is None:
-            continue
+            return None
         params = {
             **top,
             **{name: choices[k] for (name, choices, _, _), k in zip(groups, chosen, strict=True)},
         }
-        key = repr(sorted(params.items()))
-        if key in allocations:
-            continue
         predicted = sum(g[2][k] for g, k in zip(groups, chosen, strict=True))
-        allocations[key] = Allocation(params, predicted, 10 ** log_edap(params))
-    # Spread over the range: every k-th of the distinct allocations, cheapest included.
-    ordered = sorted(allocations.values(), key=lambda a: a.edap)
-    if len(ordered) > count:
-        picks = np.linspace(0, len(ordered) - 1, num=count).round().astype(int)
-        ordered = [ordered[i] for i in sorted(set(picks.tolist()))]
+        named = () if baseline is None else (baseline,)
+        return Allocation(params, predicted, 10 ** log_edap(params), named)
+
+    anchors: dict[str, Allocation] = {}
+    for name, params in baselines.items():
+        target = log_edap(params) - base_cost
+        budget = target
+        for _ in range(ANCHOR_TIGHTENINGS):
+            anchor = allocate(budget, name)
+            if anchor is None:
+                break
+            excess = math.log10(anchor.edap) - base_cost - target
+            if excess <= 0.0:
+                key = _key(anchor.params)
+                if key in anchors:  # the same answer for a cheaper baseline too
+                    anchor = replace(anchor, baselines=(*anchors[key].baselines, name))
+                anchors[key] = anchor
+                break
+            budget -= excess
+    lowest = sum(min(c) for *_, c in groups)
+    swept: dict[str, Allocation] = {}
+    for budget in np.linspace(0.0, lowest, num=max(count * 2, 2))[1:]:
+        allocation = allocate(float(budget))
+        if allocation is not None and _key(allocation.params) not in anchors:
+            swept.setdefault(_key(allocation.params), allocation)
+    # Spread the rest over the range: every k-th of the distinct allocations, cheapest included.
+    rest = sorted(swept.values(), key=lambda a: a.edap)
+    room = max(count - len(anchors), 0)
+    if len(rest) > room:
+        picks = np.linspace(0, len(rest) - 1, num=room).round().astype(int).tolist()
+        rest = [rest[i] for i in sorted(set(picks))]
+    ordered = sorted([*anchors.values(), *rest], key=lambda a: a.edap)
     seconds = time.perf_counter() - started
     record = {
         "seconds": seconds,
@@ -204,10 +239,19 @@ def sensitivity_allocations(
         "training_sample_equivalents": scorer.forward_samples / FORWARD_PER_TRAINING_SAMPLE,
         "base_loss": base_loss,
         "configurations": [
-            {"predicted_loss_increase": a.predicted_loss_increase, "edap": a.edap} for a in ordered
+            {
+                "predicted_loss_increase": a.predicted_loss_increase,
+                "edap": a.edap,
+                "baselines": list(a.baselines),
+            }
+            for a in ordered
         ],
     }
     return ordered, record
+
+
+def _key(params: dict[str, Any]) -> str:
+    return repr(sorted(params.items()))
 
 
 def _solve(
@@ -272,6 +316,7 @@ def queue_allocations(
                     "rank": rank,
                     "predicted_loss_increase": allocation.predicted_loss_increase,
                     "edap": allocation.edap,
+                    "baselines": list(allocation.baselines),
                 }
             },
         )

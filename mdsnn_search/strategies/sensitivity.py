@@ -157,7 +157,8 @@ def sensitivity_allocations(
     report: Callable[[str], None] = lambda line: None,
 ) -> tuple[list[Allocation], dict[str, Any]]:
     """One iso-cost anchor per quantized uniform baseline of the study and, up to ``count`` in
-    all, distinct allocations spanning the budget range; and the pass's record."""
+    all (at least the cheapest), distinct allocations spanning the budget range; and the pass's
+    record."""
     import torch
 
     from mdsnn_search.search.reference import student_cost, student_of
@@ -225,9 +226,10 @@ def sensitivity_allocations(
         allocation = allocate(float(budget))
         if allocation is not None and _key(allocation.params) not in anchors:
             swept.setdefault(_key(allocation.params), allocation)
-    # Spread the rest over the range: every k-th of the distinct allocations, cheapest included.
+    # Spread the rest over the range: every k-th of the distinct allocations, the cheapest always
+    # (it is where the front must reach below every baseline).
     rest = sorted(swept.values(), key=lambda a: a.edap)
-    room = max(count - len(anchors), 0)
+    room = max(count - len(anchors), 1)
     if len(rest) > room:
         picks = np.linspace(0, len(rest) - 1, num=room).round().astype(int).tolist()
         rest = [rest[i] for i in sorted(set(picks))]

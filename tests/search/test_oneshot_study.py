@@ -133,12 +133,23 @@ def test_status_pareto_and_export_read_a_oneshot_study(
     assert exports
 
 
-def test_a_oneshot_spec_that_searches_more_than_precision_is_refused(
-    write_spec: Callable[..., Path], tiny_teacher: Path, capsys: pytest.CaptureFixture[str]
+def test_a_oneshot_spec_whose_space_the_supernet_cannot_serve_is_refused(
+    write_spec: Callable[..., Path],
+    tiny_teacher: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    spec = write_oneshot(write_spec, tiny_teacher, search_space={"keep_ratio": [0.5, 1.0]})
-    assert main(["validate", str(spec)]) == 2
-    assert "search_space.keep_ratio" in capsys.readouterr().err
+    elastic = {"keep_ratio": [0.5, 1.0], "timesteps": [1, 2]}
+    spec = write_oneshot(write_spec, tiny_teacher, search_space=elastic)
+    assert main(["validate", str(spec)]) == 0  # keep ratios and timesteps are served
+    capsys.readouterr()
+    spec = write_oneshot(
+        write_spec, tiny_teacher, search_space={**elastic, "learnable_threshold": [False, True]}
+    )
+    assert main(["run", str(spec)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "spec.yaml: search_space.learnable_threshold:" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "tiny.db").exists() and not (tmp_path / "studies").exists()
 
 
 @pytest.mark.ray

@@ -42,6 +42,7 @@ def elastic_spec(tmp_path: Path, teacher: Path, **oneshot: object) -> StudySpec:
             "bn_bits": [8],
             "keep_ratio": KEEP,
             "timesteps": [1, 2],
+            "learnable_threshold": [False, True],
         },
         oneshot={
             "training": {"epochs": 1, "batch_size": 16, "lr": 0.003, "max_batches_per_epoch": 3},
@@ -71,7 +72,9 @@ def test_a_configuration_below_every_channel_and_the_data_t_is_served_bit_for_bi
     x = torch.stack([bundle.validation[i][0] for i in range(24)], 1)
     lowest = space.extreme(highest=False)
     rng = np.random.default_rng(3)
-    for params in [lowest, *(space.random(rng) for _ in range(3))]:
+    configurations = [lowest, *(space.random(rng) for _ in range(5))]
+    assert {p["learnable_threshold"] for p in configurations} == {False, True}
+    for params in configurations:
         configuration = space.configuration(params)
         student_config = space.student(params)
         supernet.configure_(configuration)
@@ -97,9 +100,10 @@ def test_a_configuration_below_every_channel_and_the_data_t_is_served_bit_for_bi
             channels = initial.weight_layers()[name].out_channels
             assert node.channel_mask is not None
             assert node.channel_mask.kept == kept_count(ratio, channels)
-    # The lowest configuration is at the lowest keep ratio and T_s.
+    # The lowest configuration is at the lowest keep ratio and T_s, with fixed thresholds.
     assert set(space.configuration(lowest).keep_ratio.values()) == {min(KEEP), 1.0}
     assert space.configuration(lowest).timesteps == 1
+    assert not space.configuration(lowest).learnable_threshold
     # Not vacuous: fewer channels, or another T_s, compute something else; BN slots per T_s.
     highest = space.extreme(highest=True)
     narrow = {**highest, **{k: 0.25 for k in highest if k.startswith("keep_ratio")}}
@@ -111,6 +115,10 @@ def test_a_configuration_below_every_channel_and_the_data_t_is_served_bit_for_bi
     assert not torch.equal(outputs[0], outputs[1]) and not torch.equal(outputs[0], outputs[2])
     slots = supernet.supernet_state()["bn_slots"]["conv2"]
     assert {"t1_w2_bn8", "t2_w4_bn8"} <= set(slots)
+    # The learnt thresholds (one per layer and membrane width) trained away from theta = 1.
+    thetas = supernet.supernet_state()["thresholds"]
+    assert {"conv2.u2.theta", "conv2.u4.theta"} <= set(thetas)
+    assert any(float(theta) != 1.0 for theta in thetas.values())
 
 
 def test_every_keep_ratio_keeps_the_channels_pruning_would_keep_on_the_teacher(

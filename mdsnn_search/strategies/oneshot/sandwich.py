@@ -113,11 +113,12 @@ class PrecisionSpace:
 
 
 def subnet_config(student: StudentConfig, layers: list[str]) -> SubnetConfig:
-    """The supernet configuration of ``student`` (its precision, keep ratios and T_s)."""
+    """The supernet configuration of ``student`` (precision, keep ratios, T_s, thresholds)."""
     return SubnetConfig(
         precision=student.precision.resolve(layers),
         keep_ratio={name: student.pruning.for_layer(name) for name in layers},
         timesteps=student.timesteps,
+        learnable_threshold=student.learnable_threshold,
     )
 
 

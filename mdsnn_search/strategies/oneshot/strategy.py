@@ -41,14 +41,10 @@ class OneShot(Strategy):
     """One any-precision supernet, a proxy search over it, then its front fine-tuned as trials."""
 
     def check(self, spec: StudySpec) -> None:
-        """The supernet serves bits, keep ratios and timesteps, not learnt thresholds; and the
-        budget must leave room for a front."""
+        """The supernet serves bits, keep ratios, timesteps and learnt thresholds, but teaches
+        event data's shorter T_s only in whole windows of the largest; and the budget must leave
+        room for a front."""
         space = spec.search_space
-        if space.learnable_threshold != [False]:
-            raise ConfigError(
-                "search_space.learnable_threshold: study.strategy oneshot shares one threshold "
-                "per layer across its configurations, so it cannot learn them; use [false]"
-            )
         largest = max(space.timesteps, default=spec.data.timesteps)
         merged = [t for t in space.timesteps if largest % t]
         if merged and spec.oneshot.inplace_distillation and spec.data.name not in STATIC_DATASETS:

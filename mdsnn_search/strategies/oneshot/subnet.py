@@ -1,4 +1,4 @@
-"""One configuration of the supernet: per-layer precision, per-layer keep ratio, student T_s.
+"""One configuration of the supernet: per-layer precision and keep ratio, T_s, thresholds.
 
 It reads as the ``{layer: LayerPrecision}`` mapping that ``PrecisionConfig.resolve`` gives (what
 the cost model's precision columns take), and carries the two elastic dimensions beside it.
@@ -19,11 +19,12 @@ from mdsnn_search.precision import LayerPrecision
 class SubnetConfig(Mapping[str, LayerPrecision]):
     """``precision`` of every weight layer by name; ``keep_ratio`` of every weight layer (1.0
     for a layer that keeps all its channels, and for every layer without a neuron); ``timesteps``
-    the student's T_s (None: the data's T)."""
+    the student's T_s (None: the data's T); ``learnable_threshold``: learnt thresholds (LT-SNN)."""
 
     precision: Mapping[str, LayerPrecision]
     keep_ratio: Mapping[str, float]
     timesteps: int | None = None
+    learnable_threshold: bool = False
 
     def __getitem__(self, name: str) -> LayerPrecision:
         return self.precision[name]

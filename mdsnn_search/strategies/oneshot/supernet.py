@@ -1,4 +1,4 @@
-"""The supernet: one set of weights serving every precision, keep ratio and T_s of a space.
+"""The supernet: one set of weights serving every precision, keep ratio, T_s and threshold mode.
 
 Every weight layer and neuron of one :class:`~mdsnn_search.snn.models.SpikingNetwork` keeps,
 per candidate bit-width, its own weight quantizer and membrane quantizer (so its own clipping
@@ -8,10 +8,12 @@ timesteps). Channels are elastic by slicing one importance order per spiking lay
 from the teacher with pruning's membrane prior (:func:`~mdsnn_search.snn.pruning.channel_order`),
 so every keep ratio r keeps the first ``kept_count(r, C)`` channels of it; timesteps are elastic
 because the network maps its input onto ``config.timesteps`` itself
-(:mod:`mdsnn_search.snn.timesteps`). :meth:`Supernet.configure_` puts that state into the
-network for one configuration, exactly where the factory would have built it (quantizers,
-channel masks, T_s); the network then *is* the standalone student of that configuration, with
-the same module tree and state-dict keys, which :meth:`Supernet.student` relies on.
+(:mod:`mdsnn_search.snn.timesteps`). A space that searches learnable thresholds gets one learnt
+threshold per spiking layer and membrane width (a configuration with fixed thresholds uses
+none). :meth:`Supernet.configure_` puts that state into the network for one configuration,
+exactly where the factory would have built it (quantizers, channel masks, thresholds, T_s); the
+network then *is* the standalone student of that configuration, with the same module tree and
+state-dict keys, which :meth:`Supernet.student` relies on.
 """
 
 from __future__ import annotations
@@ -40,7 +42,11 @@ from mdsnn_search.snn.quantizers import (
     WeightQuantizer,
     make_weight_quantizer,
 )
+from mdsnn_search.snn.threshold import LearnableThreshold
 from mdsnn_search.strategies.oneshot.subnet import SubnetConfig
+
+FULL_MEMBRANE = "u32"
+"""Membrane key of a full-precision membrane (it has no quantizer, but may have a threshold)."""
 
 
 def _key(name: str) -> str:
@@ -74,6 +80,8 @@ class Supernet(nn.Module):
         network: SpikingNetwork,
         weight_bits: Mapping[str, list[int]],
         membrane: Mapping[str, list[LayerPrecision]],
+        *,
+        learnt_thresholds: bool = False,
     ) -> None:
         super().__init__()
         self.network = network
@@ -104,6 +112,16 @@ class Supernet(nn.Module):
                     else MembraneQuantizer(precision.u_bits, init_alpha=threshold)
                 )
             self.membrane_quantizers[_key(name)] = per_width
+        self.thresholds = nn.ModuleDict()
+        """Per spiking layer and membrane width, its learnt threshold (when the space offers)."""
+        neurons = network.neurons()
+        for name, precisions in membrane.items() if learnt_thresholds else ():
+            per_width = nn.ModuleDict()
+            for precision in precisions:
+                key = _membrane_key(precision) or FULL_MEMBRANE
+                if key not in per_width:
+                    per_width[key] = LearnableThreshold(float(neurons[name].v_threshold))
+            self.thresholds[_key(name)] = per_width
         layers = network.weight_layers()
         self.channel_order: dict[str, torch.Tensor] = {
             name: torch.arange(layers[name].out_channels)
@@ -156,6 +174,14 @@ class Supernet(nn.Module):
                 key = _membrane_key(precision)
                 membranes = cast(nn.ModuleDict, self.membrane_quantizers[_key(name)])
                 neurons[name].membrane_quantizer = None if key is None else membranes[key]
+                neurons[name].threshold = (
+                    cast(
+                        LearnableThreshold,
+                        cast(nn.ModuleDict, self.thresholds[_key(name)])[key or FULL_MEMBRANE],
+                    )
+                    if configuration.learnable_threshold
+                    else None
+                )
 
     def _mask_channels(
         self, neurons: Mapping[str, QuantLIFNode], keep: Mapping[str, float]
@@ -200,7 +226,7 @@ class Supernet(nn.Module):
         """Everything to rebuild this supernet: weights, quantizers, every BN slot, the channel
         order."""
         self._store_active()
-        derived = ("weight_quantizer", "membrane_quantizer", "channel_mask")
+        derived = ("weight_quantizer", "membrane_quantizer", "channel_mask", "threshold.")
         return {
             "weights": {
                 k: v
@@ -210,6 +236,7 @@ class Supernet(nn.Module):
             "channel_order": {k: v.clone() for k, v in self.channel_order.items()},
             "weight_quantizers": self.weight_quantizers.state_dict(),
             "membrane_quantizers": self.membrane_quantizers.state_dict(),
+            "thresholds": self.thresholds.state_dict(),
             "bn_slots": copy.deepcopy(self._bn_slots),
             "active": dict(self._active),
         }
@@ -219,6 +246,7 @@ class Supernet(nn.Module):
         self.network.load_state_dict(state["weights"])  # type: ignore[arg-type]
         self.weight_quantizers.load_state_dict(state["weight_quantizers"])  # type: ignore[arg-type]
         self.membrane_quantizers.load_state_dict(state["membrane_quantizers"])  # type: ignore[arg-type]
+        self.thresholds.load_state_dict(state["thresholds"])  # type: ignore[arg-type]
         self.set_channel_order_(state["channel_order"])  # type: ignore[arg-type]
         self._bn_slots = copy.deepcopy(state["bn_slots"])  # type: ignore[arg-type]
         self._active = dict(state["active"])  # type: ignore[call-overload]
@@ -243,3 +271,4 @@ class Supernet(nn.Module):
         for node in self.network.neurons().values():
             node.membrane_quantizer = None
             node.channel_mask = None
+            node.threshold = None

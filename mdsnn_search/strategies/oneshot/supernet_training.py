@@ -78,13 +78,20 @@ def build_supernet(spec: StudySpec, teacher: SpikingNetwork) -> tuple[Supernet, 
     roles = LayerRoles.from_table(layer_table(teacher))
     space = PrecisionSpace(spec.search_space, roles)
     highest = space.student(space.extreme(highest=True))
-    full = highest.model_copy(update={"precision": PrecisionConfig(), "pruning": PruningConfig()})
+    full = highest.model_copy(
+        update={
+            "precision": PrecisionConfig(),
+            "pruning": PruningConfig(),
+            "learnable_threshold": False,
+        }
+    )
     network = student_from_teacher(teacher, full.model_for(spec.model, spec.data))
     candidates = space.layer_candidates()
     supernet = Supernet(
         network,
         weight_bits={name: sorted({p.w_bits for p in ps}) for name, ps in candidates.items()},
         membrane={name: ps for name, ps in candidates.items() if name in roles.spiking},
+        learnt_thresholds=True in spec.search_space.learnable_threshold,
     )
     return supernet, space
 

@@ -120,7 +120,9 @@ def test_status_pareto_and_export_read_a_oneshot_study(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    spec = write_oneshot(write_spec, tiny_teacher)
+    # The whole space the supernet serves: front trials start from its masks, T_s and thresholds.
+    elastic = {"keep_ratio": [0.5, 1.0], "timesteps": [1, 2], "learnable_threshold": [False, True]}
+    spec = write_oneshot(write_spec, tiny_teacher, search_space=elastic)
     run_study(load_spec(spec), progress=False)
     capsys.readouterr()
     assert main(["status", str(spec), "--json"]) == 0

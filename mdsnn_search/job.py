@@ -6,7 +6,8 @@ therefore never disagree on what a configuration means.
 
 Data is loaded at ``data.timesteps`` (the teacher's T); a model with fewer ``timesteps`` maps the
 frames onto its own (:mod:`mdsnn_search.snn.timesteps`). A model with channel pruning is pruned
-once, after it is converted from the teacher and before training (:mod:`mdsnn_search.snn.pruning`).
+once, after it is converted from the teacher and before training (:mod:`mdsnn_search.snn.pruning`);
+a student handed in already initialised keeps the masks it comes with.
 """
 
 from __future__ import annotations
@@ -48,7 +49,12 @@ from mdsnn_search.snn.in_the_loop import CrossbarLoopConfig, put_crossbar_in_loo
 from mdsnn_search.snn.models import SpikingNetwork, build_model, layer_table, student_from_teacher
 from mdsnn_search.snn.monitor import layer_activity
 from mdsnn_search.snn.neuron import compile_neurons_
-from mdsnn_search.snn.pruning import kept_channel_activity, kept_fractions, prune_channels_
+from mdsnn_search.snn.pruning import (
+    kept_channel_activity,
+    kept_counts,
+    kept_fractions,
+    prune_channels_,
+)
 from mdsnn_search.snn.timesteps import check_student_timesteps
 from mdsnn_search.training_loop import (
     EpochLog,
@@ -186,7 +192,8 @@ def run_job(
     teacher's outputs on ``bundle.train`` (a study computes them once); the step reads them
     instead of running the teacher when they hold what it distils. ``student``, a network of
     ``spec.model`` already initialised elsewhere (a oneshot study's supernet at the student's
-    precision), is trained in place of one converted from the teacher. The metrics are those of
+    precision), is trained in place of one converted from the teacher, with the channel masks it
+    has (it is not pruned again). The metrics are those of
     the split a caller chooses by: the test split's, or, for a bundle with a validation split (a
     search's), the validation split's, with the test split's under :data:`TEST`
     (docs/design/methods.md section 7). Seeded and on deterministic kernels, a job repeats bit for
@@ -232,7 +239,11 @@ def _train(
     cache = step_loss.cache if step_loss is not None else None
     if cache is not None:
         cache.require_samples(len(bundle.train))  # type: ignore[arg-type]
-    kept = prune(model, bundle, spec) if spec.model.pruning.active else None
+    kept = None
+    if spec.model.pruning.active:
+        # A given student's masks were chosen where it was initialised (a supernet's channel
+        # order): scoring its channels again would train another network than the one handed in.
+        kept = kept_counts(model) if student is not None else prune(model, bundle, spec)
     mapped = None
     if spec.crossbar is not None:
         mapped = put_crossbar_in_loop_for(model, layer_table(model), spec.crossbar)

@@ -13,6 +13,11 @@ kept at the distilled layers only; see :mod:`mdsnn_search.distill.teacher`). Wit
 membrane nor logit distillation the teacher is not used at all (``none``), so quantization-aware
 training alone goes through the same step.
 
+A caller may also hand a batch's teacher outputs in (``teacher_outputs=``): in-place
+distillation, where a supernet's largest configuration, run just before on the same batch,
+teaches the smaller ones. With ``keep_outputs`` set, a step keeps its student's detached logits
+and recorded membranes in ``outputs`` for exactly that.
+
 The student's membrane step t is compared with the teacher steps it corresponds to
 (:func:`~mdsnn_search.distill.alignment.alignment_for`: the same step, or the student's frame
 merge when it runs fewer timesteps). Terms whose weight is zero are not computed. Nothing reads a
@@ -105,6 +110,9 @@ class DistillStep:
         if uses_teacher and self.cache is None:
             self.inference = inference_teacher(teacher, fold_bn=not batch_bn)
         self.parts: dict[str, torch.Tensor] = {}
+        self.keep_outputs = False
+        self.outputs: TeacherOutputs | None = None
+        """With ``keep_outputs``: the last call's student logits and membranes, detached."""
 
     @property
     def uses_teacher(self) -> bool:
@@ -122,9 +130,15 @@ class DistillStep:
         x_seq: torch.Tensor,
         y: torch.Tensor,
         index: torch.Tensor | None = None,
+        *,
+        teacher_outputs: TeacherOutputs | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``teacher_outputs``: the batch's teacher side given by the caller (the frozen teacher
+        is then not asked); its membranes are on the timeline of the network that made them."""
         check_pair(student, self.teacher, self.layer_weights)
-        teacher = self._teacher_outputs(x_seq, index)
+        teacher = (
+            teacher_outputs if teacher_outputs is not None else self._teacher_outputs(x_seq, index)
+        )
         with ExitStack() as stack:
             nodes = stack.enter_context(recording_membranes(student, self.layer_weights))
             spikes = (
@@ -159,6 +173,10 @@ class DistillStep:
             loss = loss + self.config.spike_weight * rate
         parts[PART_TOTAL] = loss
         self.parts = {key: value.detach() for key, value in parts.items()}
+        if self.keep_outputs:
+            self.outputs = TeacherOutputs(
+                logits_seq.detach(), {name: h.detach() for name, h in student_h.items()}
+            )
         return loss, logits_seq
 
     def _teacher_outputs(

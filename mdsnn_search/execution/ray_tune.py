@@ -30,6 +30,7 @@ from ray import tune
 from ray.tune.experiment import Trial
 from ray.tune.search import ConcurrencyLimiter, Searcher
 
+from mdsnn_search.checksums import checksum_path
 from mdsnn_search.errors import ConfigError
 from mdsnn_search.execution import local_ray
 from mdsnn_search.execution.protocol import (
@@ -96,7 +97,11 @@ class RayExecutor:
         teacher_bytes = Path(context.teacher_checkpoint).read_bytes()
         trainable = tune.with_resources(
             tune.with_parameters(
-                _trainable, context=context, trial_fn=trial_fn, teacher_bytes=teacher_bytes
+                _trainable,
+                context=context,
+                trial_fn=trial_fn,
+                teacher_bytes=teacher_bytes,
+                state_files=_state_files(context.strategy_state),
             ),
             {"cpu": self.resources.cpus, "gpu": self.resources.gpus},
         )
@@ -266,12 +271,18 @@ def _error_text(error_file: str | None) -> str:
 
 
 def _trainable(
-    config: dict[str, Any], context: TrialContext, trial_fn: TrialFn, teacher_bytes: bytes
+    config: dict[str, Any],
+    context: TrialContext,
+    trial_fn: TrialFn,
+    teacher_bytes: bytes,
+    state_files: tuple[bytes, bytes | None] | None = None,
 ) -> None:
-    local = _local_teacher(context.teacher_checkpoint, teacher_bytes)
+    update = {"teacher_checkpoint": _local_copy(context.teacher_checkpoint, teacher_bytes)}
+    if context.strategy_state is not None and state_files is not None:
+        update["strategy_state"] = _local_copy(context.strategy_state, *state_files)
     request = TrialRequest.from_json(config[_REQUEST])
     with epoch_reporting(_report_epoch):
-        outcome = trial_fn(context.model_copy(update={"teacher_checkpoint": local}), request)
+        outcome = trial_fn(context.model_copy(update=update), request)
     tune.report({_OUTCOME: json.dumps(outcome.to_json())})
 
 
@@ -279,16 +290,32 @@ def _report_epoch(epoch: int, accuracy: float) -> None:
     tune.report({_EPOCH: epoch, _VAL_ACCURACY: accuracy})
 
 
-def _local_teacher(path: str, payload: bytes) -> str:
-    """The teacher's checkpoint on this node: the driver's path when this node sees it (one
-    machine, or shared storage), else a copy written once from the bytes Ray's object store
-    brought along."""
+def _state_files(state: str | None) -> tuple[bytes, bytes | None] | None:
+    """The file a strategy prepared for its trials (a oneshot study's supernet) and its checksum,
+    to travel through Ray's object store as the teacher does; None when the state is no file."""
+    if state is None or not os.path.isfile(state):
+        return None
+    checksum = checksum_path(Path(state))
+    return Path(state).read_bytes(), checksum.read_bytes() if checksum.is_file() else None
+
+
+def _local_copy(path: str, payload: bytes, checksum: bytes | None = None) -> str:
+    """A driver's file (the teacher's checkpoint, a strategy's state) on this node: the driver's
+    path when this node sees it (one machine, or shared storage), else a copy written once from
+    the bytes Ray's object store brought along, with the driver's checksum beside it (so a file
+    damaged on the driver is still refused here)."""
     if os.path.isfile(path):
         return path
     digest = hashlib.sha256(payload).hexdigest()[:16]
-    local = Path(tempfile.gettempdir()) / f"mdsnn-teacher-{digest}.pt"
-    if not local.is_file():
-        partial = local.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_bytes(payload)
-        partial.replace(local)
+    local = Path(tempfile.gettempdir()) / f"mdsnn-{Path(path).stem}-{digest}{Path(path).suffix}"
+    if checksum is not None:
+        _write_once(checksum_path(local), checksum)
+    _write_once(local, payload)
     return str(local)
+
+
+def _write_once(path: Path, payload: bytes) -> None:
+    if not path.is_file():
+        partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        partial.write_bytes(payload)
+        partial.replace(path)

@@ -51,7 +51,9 @@ class Strategy:
 
     def prepare(self, setup: StrategySetup) -> str | None:
         """Work before the trials (a supernet, trials enqueued first). Returns what every trial
-        needs to read (a path), carried by the trial context; idempotent, so a rerun resumes."""
+        needs to read (a path), carried by the trial context; idempotent, so a rerun resumes. A
+        file there (and its checksum) reaches Ray workers through Ray's object store, as the
+        teacher's checkpoint does, so the nodes need no shared file system."""
         return None
 
     def initial_student(

@@ -180,11 +180,13 @@ def channel_scores(h_seq: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def prune_channels_(model: nn.Module, batches: Iterable[torch.Tensor]) -> dict[str, int]:
-    """Score and mask every masked layer of ``model`` in place; returns the kept count per layer.
+def channel_order(model: nn.Module, batches: Iterable[torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Every masked layer's channels, best-scoring first (:func:`channel_scores` averaged over
+    ``batches``, ties in channel order): the first ``kept_count(r, C)`` are what a layer at keep
+    ratio r keeps, so every ratio keeps a prefix of one order.
 
-    ``batches`` are input sequences ``[T, B, ...]`` (training data, already on the model's device).
-    Masks are opened first, so pruning again re-scores from scratch. Nothing to prune: no pass.
+    ``batches`` are input sequences ``[T, B, ...]`` (training data, already on the model's device);
+    the model runs in evaluation mode with its masks open, which stay open afterwards.
     """
     nodes = _masked_neurons(model)
     if not nodes:
@@ -214,14 +216,35 @@ def prune_channels_(model: nn.Module, batches: Iterable[torch.Tensor]) -> dict[s
         model.train(was_training)
     if not any(counts.values()):
         raise ValueError("pruning needs at least one batch to score the channels on")
-    kept = {}
-    for name, mask in masks.items():
-        scores = sums[name] / max(counts[name], 1)
-        keep = kept_count(mask.keep_ratio, scores.numel())
-        order = torch.argsort(scores, descending=True, stable=True)
-        mask.mask.zero_().index_fill_(0, order[:keep], 1.0)
-        kept[name] = keep
-    return kept
+    return {
+        name: torch.argsort(sums[name] / max(counts[name], 1), descending=True, stable=True)
+        for name in masks
+    }
+
+
+def close_mask_(mask: ChannelMask, order: torch.Tensor) -> int:
+    """Keep the first ``kept_count(mask.keep_ratio, C)`` channels of ``order``; returns that
+    count."""
+    keep = kept_count(mask.keep_ratio, mask.mask.numel())
+    mask.mask.zero_().index_fill_(0, order[:keep].to(mask.mask.device), 1.0)
+    return keep
+
+
+@torch.no_grad()
+def prune_channels_(model: nn.Module, batches: Iterable[torch.Tensor]) -> dict[str, int]:
+    """Score and mask every masked layer of ``model`` in place; returns the kept count per layer.
+
+    ``batches`` are input sequences ``[T, B, ...]`` (training data, already on the model's device).
+    Masks are opened first, so pruning again re-scores from scratch. Nothing to prune: no pass.
+    """
+    masks = _masks(model)
+    orders = channel_order(model, batches)
+    return {name: close_mask_(masks[name], order) for name, order in orders.items()}
+
+
+def kept_counts(model: nn.Module) -> dict[str, int]:
+    """Kept output channels per masked layer (what a job reports as ``kept_channels``)."""
+    return {name: mask.kept for name, mask in _masks(model).items()}
 
 
 def kept_fractions(model: nn.Module) -> dict[str, float]:

@@ -225,6 +225,12 @@ class OneShotConfig(BaseModel):
     membrane_weight: float = Field(1.0, ge=0.0, description="lambda_mem of the supernet's steps")
     kd_weight: float = Field(1.0, ge=0.0, description="lambda_kd of the supernet's steps")
     temperature: float = Field(4.0, gt=0.0, description="KD temperature (teacher and student)")
+    inplace_distillation: bool = Field(
+        True,
+        description="the sandwich's smaller configurations learn from its largest one's logits "
+        "and membranes on the same batch (the largest from the teacher); false: all from the "
+        "teacher",
+    )
     batch_norm: SupernetBatchNorm = Field(
         "switchable",
         description="switchable: BN statistics kept per layer and bit-width; recalibrate: "

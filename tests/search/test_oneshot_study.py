@@ -13,12 +13,14 @@ import optuna
 import pytest
 import yaml
 from optuna.trial import TrialState
-from study_runs import mdsnn_search, stored_trials
+from study_runs import mdsnn_search, stored_trials, tiny_spec
 
 from mdsnn_search.cli import main
+from mdsnn_search.errors import ConfigError
 from mdsnn_search.search.run import run_study
 from mdsnn_search.spec.objectives import ATTR_BASELINE
-from mdsnn_search.spec.schema import load_spec
+from mdsnn_search.spec.schema import StudySpec, load_spec
+from mdsnn_search.strategies.oneshot import OneShot
 from mdsnn_search.strategies.oneshot.finetune import ATTR_FRONT
 from mdsnn_search.strategies.oneshot.proxy import ATTR_PROXY
 from mdsnn_search.study.folder import study_folder
@@ -118,7 +120,9 @@ def test_status_pareto_and_export_read_a_oneshot_study(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    spec = write_oneshot(write_spec, tiny_teacher)
+    # The whole space the supernet serves: front trials start from its masks, T_s and thresholds.
+    elastic = {"keep_ratio": [0.5, 1.0], "timesteps": [1, 2], "learnable_threshold": [False, True]}
+    spec = write_oneshot(write_spec, tiny_teacher, search_space=elastic)
     run_study(load_spec(spec), progress=False)
     capsys.readouterr()
     assert main(["status", str(spec), "--json"]) == 0
@@ -133,12 +137,41 @@ def test_status_pareto_and_export_read_a_oneshot_study(
     assert exports
 
 
-def test_a_oneshot_spec_that_searches_more_than_precision_is_refused(
-    write_spec: Callable[..., Path], tiny_teacher: Path, capsys: pytest.CaptureFixture[str]
+def test_a_oneshot_spec_the_supernet_cannot_serve_is_refused_before_anything_is_stored(
+    write_spec: Callable[..., Path],
+    tiny_teacher: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    spec = write_oneshot(write_spec, tiny_teacher, search_space={"keep_ratio": [0.5, 1.0]})
-    assert main(["validate", str(spec)]) == 2
-    assert "search_space.keep_ratio" in capsys.readouterr().err
+    elastic = {"keep_ratio": [0.5, 1.0], "timesteps": [1, 2], "learnable_threshold": [False, True]}
+    spec = write_oneshot(write_spec, tiny_teacher, search_space=elastic)
+    assert main(["validate", str(spec)]) == 0  # keep ratios, timesteps, thresholds are served
+    capsys.readouterr()
+    spec = write_oneshot(
+        write_spec, tiny_teacher, search_space=elastic, model={"quant": {"share_scale": True}}
+    )
+    assert main(["run", str(spec)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "spec.yaml: model.quant.share_scale:" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "tiny.db").exists() and not (tmp_path / "studies").exists()
+
+
+def test_event_timesteps_that_do_not_divide_the_largest_are_refused(tmp_path: Path) -> None:
+    def spec(timesteps: list[int], inplace: bool) -> StudySpec:
+        document = tiny_spec(
+            tmp_path,
+            study={"strategy": "oneshot"},
+            data={"name": "events", "timesteps": 12, "root": str(tmp_path)},
+            search_space={"timesteps": timesteps},
+            oneshot={"inplace_distillation": inplace},
+        )
+        document["data"].pop("max_per_class")
+        return StudySpec.model_validate(document)
+
+    with pytest.raises(ConfigError, match=r"^search_space\.timesteps: .* but 4 does not"):
+        OneShot().check(spec([4, 6], inplace=True))
+    OneShot().check(spec([4, 6], inplace=False))  # every T_s is taught by the teacher
+    OneShot().check(spec([3, 6], inplace=True))
 
 
 @pytest.mark.ray

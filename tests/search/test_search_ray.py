@@ -174,12 +174,12 @@ def test_run_joins_an_existing_ray_head(
 
 
 def test_teacher_reaches_a_node_that_cannot_see_the_driver_path(tmp_path: Path) -> None:
-    from mdsnn_search.execution.ray_tune import _local_teacher
+    from mdsnn_search.execution.ray_tune import _local_copy
 
     payload = b"checkpoint bytes"
     present = tmp_path / "teacher.pt"
     present.write_bytes(payload)
-    assert _local_teacher(str(present), payload) == str(present)
-    copied = Path(_local_teacher(str(tmp_path / "elsewhere" / "teacher.pt"), payload))
+    assert _local_copy(str(present), payload) == str(present)
+    copied = Path(_local_copy(str(tmp_path / "elsewhere" / "teacher.pt"), payload))
     assert copied.read_bytes() == payload and copied.parent == Path(tempfile.gettempdir())
     copied.unlink()

@@ -1,13 +1,15 @@
-"""The precision part of the search space, and the sandwich rule that samples it.
+"""The part of the search space the supernet serves, and the sandwich rule that samples it.
 
 The supernet trains on, and the proxy search scores, exactly the configurations the study's
 ``search_space`` can express: they are decoded by the study's own
 :func:`~mdsnn_search.spec.space.suggest_student`, with the distillation knobs held fixed (they
 belong to fine-tuning, not to the supernet). So a proxy trial's parameters are main-study
-parameters too (``w_bits:conv2``, ``membrane:conv3``...) and enqueue there unchanged.
+parameters too (``w_bits:conv2``, ``membrane:conv3``, ``keep_ratio:conv2``, ``timesteps``...) and
+enqueue there unchanged.
 
-Sandwich rule (slimmable networks, BigNAS): each training step takes the highest configuration,
-the lowest and ``n`` random ones, so the extremes of the space are trained at every step.
+Sandwich rule (slimmable networks, BigNAS): each training step takes the highest configuration
+(most bits, every channel offered, the most timesteps), the lowest (fewest bits, lowest keep
+ratio, fewest timesteps) and ``n`` random ones, so the extremes of the space train at every step.
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ from optuna.distributions import CategoricalDistribution
 from mdsnn_search.precision import LayerPrecision, integer_membrane_bits
 from mdsnn_search.spec.search_space import SearchSpaceConfig
 from mdsnn_search.spec.space import LayerRoles, StudentConfig, suggest_student
+from mdsnn_search.strategies.oneshot.subnet import SubnetConfig
 
 Params = dict[str, Any]
 
 
-def precision_only(space: SearchSpaceConfig) -> SearchSpaceConfig:
-    """``space`` with every non-precision knob fixed (nothing else becomes a parameter)."""
+def supernet_space(space: SearchSpaceConfig) -> SearchSpaceConfig:
+    """``space`` with the distillation knobs fixed: what remains (bits, membranes, keep ratios,
+    timesteps) is what the supernet serves and the proxy searches."""
     return space.model_copy(
         update={
             "distill_layers": "none",
@@ -41,8 +45,8 @@ def precision_only(space: SearchSpaceConfig) -> SearchSpaceConfig:
 
 
 def _precision_rank(choice: Any) -> tuple[float, float]:
-    """Order of a choice by the precision it gives: bits, and a uniform membrane above an integer
-    one stored in the same bits (``int3`` < ``u2``)."""
+    """Order of a choice by the precision it gives: bits (keep ratio, timesteps), and a uniform
+    membrane above an integer one stored in the same bits (``int3`` < ``u2``)."""
     if isinstance(choice, str):
         match = re.fullmatch(r"(u|int)(\d+)", choice)
         if match is None:
@@ -53,10 +57,10 @@ def _precision_rank(choice: Any) -> tuple[float, float]:
 
 
 class PrecisionSpace:
-    """The study's precision knobs as Optuna parameters, decoded into per-layer precisions."""
+    """The study's supernet knobs as Optuna parameters, decoded into :class:`SubnetConfig`."""
 
     def __init__(self, space: SearchSpaceConfig, roles: LayerRoles) -> None:
-        self.space = precision_only(space)
+        self.space = supernet_space(space)
         self.roles = roles
         probe = _Probe()
         suggest_student(probe, self.space, roles)  # a duck-typed Trial
@@ -66,9 +70,17 @@ class PrecisionSpace:
         fixed = optuna.trial.FixedTrial(params)
         return suggest_student(fixed, self.space, self.roles)
 
-    def configuration(self, params: Params) -> dict[str, LayerPrecision]:
-        """Per-layer precision of the configuration ``params`` names."""
-        return self.student(params).precision.resolve(self.roles.layers)
+    def configuration(self, params: Params) -> SubnetConfig:
+        """Per-layer precision and keep ratio, and T_s, of the configuration ``params`` names."""
+        return subnet_config(self.student(params), self.roles.layers)
+
+    def keep_ratios(self, params: Params) -> dict[str, float]:
+        """Keep ratio of every weight layer at ``params`` (the cost model's ``keep_fraction``)."""
+        return dict(self.configuration(params).keep_ratio)
+
+    def timesteps(self, params: Params, data_timesteps: int) -> int:
+        """Timesteps the student of ``params`` runs on data of ``data_timesteps`` frames."""
+        return self.configuration(params).run_timesteps(data_timesteps)
 
     def extreme(self, *, highest: bool) -> Params:
         pick = max if highest else min
@@ -98,6 +110,16 @@ class PrecisionSpace:
                 if precision not in candidates[name]:
                     candidates[name].append(precision)
         return candidates
+
+
+def subnet_config(student: StudentConfig, layers: list[str]) -> SubnetConfig:
+    """The supernet configuration of ``student`` (precision, keep ratios, T_s, thresholds)."""
+    return SubnetConfig(
+        precision=student.precision.resolve(layers),
+        keep_ratio={name: student.pruning.for_layer(name) for name in layers},
+        timesteps=student.timesteps,
+        learnable_threshold=student.learnable_threshold,
+    )
 
 
 class _Probe(optuna.trial.FixedTrial):

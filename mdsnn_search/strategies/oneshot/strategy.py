@@ -1,5 +1,6 @@
 """``study.strategy: oneshot``: supernet, proxy search and front into the queue before the
-trials; each searched trial then starts from the supernet at its precision.
+trials; each searched trial then starts from the supernet at its configuration (precision,
+channel masks, T_s).
 
 Each step is idempotent, so a rerun after a kill continues where it stopped: the supernet is
 cached (and resumes from its epoch checkpoint), the proxy study continues to its trial count,
@@ -17,6 +18,7 @@ import optuna
 
 from mdsnn_search.checkpoint import load_checkpoint
 from mdsnn_search.data import DatasetBundle
+from mdsnn_search.data.config import STATIC_DATASETS
 from mdsnn_search.errors import ConfigError
 from mdsnn_search.search.strategy import STRATEGIES, Strategy, StrategySetup
 from mdsnn_search.snn.models import SpikingNetwork
@@ -25,6 +27,7 @@ from mdsnn_search.spec.schema import StudySpec
 from mdsnn_search.spec.space import StudentConfig
 from mdsnn_search.strategies.oneshot.finetune import fill_front_, select_front
 from mdsnn_search.strategies.oneshot.proxy import ProxyScorer, run_proxy_search
+from mdsnn_search.strategies.oneshot.sandwich import subnet_config
 from mdsnn_search.strategies.oneshot.supernet import Supernet
 from mdsnn_search.strategies.oneshot.supernet_training import ensure_supernet, load_supernet
 from mdsnn_search.study.budget import snapshot, top_up
@@ -38,20 +41,17 @@ class OneShot(Strategy):
     """One any-precision supernet, a proxy search over it, then its front fine-tuned as trials."""
 
     def check(self, spec: StudySpec) -> None:
-        """The supernet shares the teacher's network across precisions: no pruning, no learnt
-        thresholds, one T_s; and the budget must leave room for a front."""
+        """The supernet serves bits, keep ratios, timesteps and learnt thresholds, but teaches
+        event data's shorter T_s only in whole windows of the largest; and the budget must leave
+        room for a front."""
         space = spec.search_space
-        fixed = {"keep_ratio": [1.0], "learnable_threshold": [False]}
-        for field, only in fixed.items():
-            if getattr(space, field) != only:
-                raise ConfigError(
-                    f"search_space.{field}: study.strategy oneshot searches precision only; "
-                    f"use {only}"
-                )
-        if len(space.timesteps) > 1:
+        largest = max(space.timesteps, default=spec.data.timesteps)
+        merged = [t for t in space.timesteps if largest % t]
+        if merged and spec.oneshot.inplace_distillation and spec.data.name not in STATIC_DATASETS:
             raise ConfigError(
-                "search_space.timesteps: study.strategy oneshot searches precision only; "
-                "give one choice"
+                f"search_space.timesteps: with oneshot.inplace_distillation on event data each "
+                f"choice must divide the largest ({largest}), whose membranes it is taught by "
+                f"in windows, but {merged[0]} does not"
             )
         if spec.hardware.in_the_loop:
             raise ConfigError(
@@ -86,21 +86,22 @@ class OneShot(Strategy):
     def initial_student(
         self, state: str, spec: StudySpec, teacher_checkpoint: str, student: StudentConfig
     ) -> SpikingNetwork:
-        """The supernet at the student's precision, as a standalone network to fine-tune."""
+        """The supernet at the student's configuration (precision, channel masks, T_s), as a
+        standalone network to fine-tune."""
         supernet = _supernet(state, spec.model_dump_json(), teacher_checkpoint)
         weight_layers = list(supernet.network.weight_layers())
-        network = supernet.student(student.precision.resolve(weight_layers))
+        network = supernet.student(subnet_config(student, weight_layers))
         network.config = student.model_for(spec.model, spec.data)
         return network
 
 
 @functools.lru_cache(maxsize=1)
 def _supernet(path: str, spec_json: str, teacher_checkpoint: str) -> Supernet:
-    """Loaded once per worker process."""
+    """Loaded once per worker process; refused unless trained for this spec and teacher."""
     spec = StudySpec.model_validate_json(spec_json)
     teacher = load_checkpoint(teacher_checkpoint).model
     teacher.eval()
-    return load_supernet(path, spec, teacher)[0]
+    return load_supernet(path, spec, teacher, teacher_checkpoint=Path(teacher_checkpoint))[0]
 
 
 def prepare_front(
@@ -124,7 +125,9 @@ def prepare_front(
         bundle=bundle,
     )
     teacher = load_checkpoint(teacher_checkpoint).model
-    supernet, space, metadata = load_supernet(path, spec, teacher)
+    supernet, space, metadata = load_supernet(
+        path, spec, teacher, teacher_checkpoint=teacher_checkpoint
+    )
     scorer = ProxyScorer(spec, supernet, space, bundle)
     proxy = run_proxy_search(spec, storage, scorer)
     if proxy.scored_now:

@@ -1,17 +1,25 @@
 """Training the supernet: one job, checkpointed every epoch, cached by content like the teacher.
 
-Each step trains the sandwich of configurations (:mod:`.sandwich`) on one batch, gradients
-accumulated over them, each with membrane distillation and logit KD from the full-precision
-teacher (the study's cached teacher outputs when it has them). Epoch ``e`` shuffles with seed
+Before the first step, each spiking layer's channel order is fixed from the teacher: pruning's
+membrane prior on ``model.pruning.score_batches`` training batches (only when the space offers a
+keep ratio below 1). Each step then trains the sandwich of configurations (:mod:`.sandwich`) on
+one batch, gradients accumulated over them. The largest configuration learns by membrane
+distillation and logit KD from the full-precision teacher (the study's cached teacher outputs
+when it has them); with ``oneshot.inplace_distillation`` every smaller one learns the same way
+from the largest configuration's logits and membranes on that batch (detached; OFA's and
+BigNAS's in-place distillation), otherwise from the teacher too. Epoch ``e`` shuffles with seed
 ``training.seed + e`` and draws its configurations from the same, so a job resumed from its
 last epoch checkpoint trains what an uninterrupted one would have. The finished supernet is
 stored under ``studies/supernets/`` by a hash of everything that determines it (the teacher
-file's content, data, model, the space's precision choices, the ``oneshot`` training settings).
+file's content, data, model, the space's supernet choices, the ``oneshot`` training settings);
+the hash is stored in the file too, and a file whose hash or format is not the spec's is refused.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -27,16 +35,18 @@ from mdsnn_search.checkpoint import load_checkpoint, save_atomic
 from mdsnn_search.checksums import damage, remove, verify
 from mdsnn_search.data import DatasetBundle, load_search_dataset, make_loader
 from mdsnn_search.distill import DistillConfig, TeacherOutputCache, make_distill_step
+from mdsnn_search.errors import InfrastructureError
 from mdsnn_search.precision import PrecisionConfig
 from mdsnn_search.snn.models import SpikingNetwork, layer_table, student_from_teacher
+from mdsnn_search.snn.pruning import PruningConfig, add_channel_masks_, channel_order
 from mdsnn_search.spec.schema import StudySpec
 from mdsnn_search.spec.space import LayerRoles
-from mdsnn_search.strategies.oneshot.sandwich import PrecisionSpace, precision_only, sandwich
+from mdsnn_search.strategies.oneshot.sandwich import PrecisionSpace, sandwich, supernet_space
 from mdsnn_search.strategies.oneshot.supernet import Supernet
 from mdsnn_search.training_loop import make_optimizer, resolve_device, seed_everything
 
 CACHE_DIR = Path("studies") / "supernets"
-FORMAT = "mdsnn-search/supernet/1"
+FORMAT = "mdsnn-search/supernet/2"
 
 Report = Callable[[str], None]
 
@@ -48,7 +58,7 @@ def supernet_key(spec: StudySpec, teacher_checkpoint: Path) -> str:
         "teacher": hashlib.sha256(teacher_checkpoint.read_bytes()).hexdigest(),
         "data": spec.data.model_dump(mode="json"),
         "model": spec.model.model_dump(mode="json"),
-        "space": precision_only(spec.search_space).model_dump(mode="json"),
+        "space": supernet_space(spec.search_space).model_dump(mode="json"),
         "oneshot": spec.oneshot.model_dump(
             mode="json", exclude={"proxy_trials", "population", "cpus", "gpus", "batch_norm"}
         ),
@@ -64,28 +74,66 @@ def supernet_path(spec: StudySpec, teacher_checkpoint: Path) -> Path:
 
 def build_supernet(spec: StudySpec, teacher: SpikingNetwork) -> tuple[Supernet, PrecisionSpace]:
     """The teacher's network (its weights and BN statistics, copied) as a supernet over the
-    precision choices of ``spec.search_space``."""
+    choices of ``spec.search_space`` (its channel order still the channels' own)."""
     roles = LayerRoles.from_table(layer_table(teacher))
     space = PrecisionSpace(spec.search_space, roles)
     highest = space.student(space.extreme(highest=True))
-    full = highest.model_copy(update={"precision": PrecisionConfig()})
+    full = highest.model_copy(
+        update={
+            "precision": PrecisionConfig(),
+            "pruning": PruningConfig(),
+            "learnable_threshold": False,
+        }
+    )
     network = student_from_teacher(teacher, full.model_for(spec.model, spec.data))
     candidates = space.layer_candidates()
     supernet = Supernet(
         network,
         weight_bits={name: sorted({p.w_bits for p in ps}) for name, ps in candidates.items()},
         membrane={name: ps for name, ps in candidates.items() if name in roles.spiking},
+        learnt_thresholds=True in spec.search_space.learnable_threshold,
     )
     return supernet, space
 
 
+def teacher_channel_order(
+    teacher: SpikingNetwork, spec: StudySpec, bundle: DatasetBundle, device: torch.device
+) -> dict[str, torch.Tensor]:
+    """Each spiking layer's channels, most important first by pruning's membrane prior, scored
+    on the teacher over the first ``model.pruning.score_batches`` shuffled training batches
+    (the batches a trial's pruning scores on, at the supernet's batch size and seed)."""
+    scored = copy.deepcopy(teacher).to(device)
+    add_channel_masks_(scored, PruningConfig(keep_ratio=0.5))  # open masks: what is scored
+    training = spec.oneshot.training
+    loader = make_loader(bundle.train, training.batch_size, shuffle=True, seed=training.seed)
+    batches = itertools.islice(loader, spec.model.pruning.score_batches)
+    return channel_order(scored, (x.to(device) for x, *_ in batches))
+
+
 def load_supernet(
-    path: str | Path, spec: StudySpec, teacher: SpikingNetwork
+    path: str | Path,
+    spec: StudySpec,
+    teacher: SpikingNetwork,
+    *,
+    teacher_checkpoint: Path | None = None,
 ) -> tuple[Supernet, PrecisionSpace, dict[str, Any]]:
     """A trained supernet from its checkpoint, with the metadata its job stored;
-    InfrastructureError naming it if its checksum does not match."""
+    InfrastructureError naming it if its checksum does not match, if it is of another format,
+    or (given the teacher's file) if it was trained for another spec or teacher."""
     verify(Path(path), "supernet")
     payload = torch.load(path, map_location="cpu", weights_only=True)
+    if payload.get("format") != FORMAT:
+        raise InfrastructureError(
+            f"supernet {path}: format {payload.get('format')!r}, expected {FORMAT!r}; "
+            "delete it to train it again"
+        )
+    if teacher_checkpoint is not None and payload.get("key") != supernet_key(
+        spec, teacher_checkpoint
+    ):
+        raise InfrastructureError(
+            f"supernet {path}: trained for another spec or teacher (key {payload.get('key')}, "
+            f"this spec's {supernet_key(spec, teacher_checkpoint)})"
+        )
     supernet, space = build_supernet(spec, teacher)
     supernet.load_supernet_state(payload["supernet"])
     supernet.eval()
@@ -109,6 +157,7 @@ def train_supernet(
     returns its metadata: epochs, training samples processed (configurations x samples).
     ``bundle``: the study's dataset when the caller holds it (else loaded here)."""
     spec = StudySpec.model_validate(job.spec)
+    key = supernet_key(spec, Path(job.teacher_checkpoint))
     config = spec.oneshot
     training = config.training
     if config.cpus is not None:
@@ -135,6 +184,7 @@ def train_supernet(
     step = make_distill_step(
         teacher, distill, per_timestep_ce=training.per_timestep_ce, cache=cache
     )
+    step.keep_outputs = config.inplace_distillation
     supernet._detach_quantizers()  # a fixed parameter order, so the optimizer state reloads
     optimizer = make_optimizer(supernet, training)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=training.epochs)
@@ -151,6 +201,8 @@ def train_supernet(
         scheduler.load_state_dict(saved["scheduler"])
         start, samples = int(saved["epoch"]), int(saved["samples"])
         report(f"supernet: resumed after epoch {start}/{training.epochs}")
+    elif min(spec.search_space.keep_ratio) < 1.0:
+        supernet.set_channel_order_(teacher_channel_order(teacher, spec, bundle, device))
     per_step = 2 + config.sandwich_random
     for epoch in range(start, training.epochs):
         supernet.train()
@@ -171,9 +223,12 @@ def train_supernet(
                 break
             x, y = x.to(device), y.to(device)
             optimizer.zero_grad(set_to_none=True)
+            largest = None  # the sandwich's first configuration, once it has run
             for params in sandwich(space, rng, config.sandwich_random):
                 supernet.configure_(space.configuration(params))
-                loss, _ = step(supernet.network, x, y, *extra)
+                loss, _ = step(supernet.network, x, y, *extra, teacher_outputs=largest)
+                if config.inplace_distillation and largest is None:
+                    largest = step.outputs
                 (loss / per_step).backward()
                 total += float(loss.detach()) / per_step
             optimizer.step()
@@ -183,7 +238,7 @@ def train_supernet(
         mean_loss = total / max(batches, 1)
         if not math.isfinite(mean_loss):
             raise FloatingPointError(f"supernet loss became {mean_loss} in epoch {epoch + 1}")
-        _save(partial, supernet, optimizer, scheduler, epoch + 1, samples)
+        _save(partial, supernet, optimizer, scheduler, epoch + 1, samples, key)
         report(
             f"supernet: epoch {epoch + 1}/{training.epochs} loss {mean_loss:.4f} "
             f"({samples:,} training samples so far)"
@@ -193,7 +248,7 @@ def train_supernet(
         "training_samples": samples,
         "configs_per_step": per_step,
     }
-    _save(Path(job.output), supernet, None, None, training.epochs, samples, metadata)
+    _save(Path(job.output), supernet, None, None, training.epochs, samples, key, metadata)
     remove(partial)
     return metadata
 
@@ -205,11 +260,13 @@ def _save(
     scheduler: torch.optim.lr_scheduler.LRScheduler | None,
     epoch: int,
     samples: int,
+    key: str,
     metadata: dict[str, Any] | None = None,
 ) -> None:
     """Written to a temporary file and renamed: a kill never leaves half a checkpoint."""
     payload: dict[str, Any] = {
         "format": FORMAT,
+        "key": key,
         "supernet": supernet.supernet_state(),
         "epoch": epoch,
         "samples": samples,

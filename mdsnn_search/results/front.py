@@ -34,11 +34,13 @@ from mdsnn_search.results.records import is_feasible
 from mdsnn_search.results.storage import StoredStudy
 from mdsnn_search.spec.objectives import (
     ATTR_BASELINE,
+    ATTR_METRICS,
     OBJECTIVES,
     STUDY_REFERENCE,
     STUDY_TEACHER,
     Direction,
 )
+from mdsnn_search.study.documents import trial_document
 
 try:
     from optuna._hypervolume import compute_hypervolume
@@ -253,10 +255,15 @@ def iso_cost_gains(
     return gains
 
 
+def _test_accuracy(trial: FrozenTrial) -> Any:
+    """The trial's test accuracy (a fraction), from its metrics document as the driver stores it."""
+    return (trial_document(trial, ATTR_METRICS) or {}).get(TEST_ACCURACY)
+
+
 def _test_gain(best: FrozenTrial | None, base: FrozenTrial) -> float | None:
     if best is None:
         return None
-    ours, theirs = best.user_attrs.get(TEST_ACCURACY), base.user_attrs.get(TEST_ACCURACY)
+    ours, theirs = _test_accuracy(best), _test_accuracy(base)
     if isinstance(ours, (int, float)) and isinstance(theirs, (int, float)):
         return float(ours) - float(theirs)
     return None

@@ -53,6 +53,8 @@ def test_study_stores_objectives_metrics_and_configs(
     assert summary["hypervolume"] == pareto["hypervolume"]  # one measure, one definition
     assert summary["iso_cost_gains"] == pareto["iso_cost_gains"]
     assert [g["baseline"] for g in pareto["iso_cost_gains"]] == ["w4u4"]
+    gain = pareto["iso_cost_gains"][0]  # a test gain beside every validation gain
+    assert (gain["val_gain"] is None) == (gain["test_gain"] is None)
     study = _load(spec_path)
     assert [d.name for d in study.directions] == ["MAXIMIZE", "MINIMIZE"]
     assert study.metric_names == ["accuracy", "edap"]

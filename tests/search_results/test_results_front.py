@@ -14,7 +14,8 @@ from optuna.trial import TrialState, create_trial
 from mdsnn_search.metrics import TEST_ACCURACY
 from mdsnn_search.results import iso_cost_gains, region_of_interest, summarize_front
 from mdsnn_search.results.front import Region, RegionAxis
-from mdsnn_search.spec.objectives import ATTR_BASELINE, STUDY_REFERENCE, STUDY_TEACHER
+from mdsnn_search.spec.objectives import ATTR_BASELINE, ATTR_METRICS, STUDY_REFERENCE, STUDY_TEACHER
+from mdsnn_search.study.documents import PREFIX
 from mdsnn_search.study.trial_attrs import OPTUNA_CONSTRAINTS
 
 MAX_MIN = ["maximize", "minimize"]
@@ -28,11 +29,14 @@ def study(
     attrs: dict[int, dict[str, object]] | None = None,
     constraints: dict[int, list[float]] | None = None,
     directions: list[str] = MAX_MIN,
+    documents: dict[int, dict[str, object]] | None = None,
 ) -> optuna.Study:
-    """An in-memory study of complete trials, constraints stored as the runner stores them."""
+    """An in-memory study of complete trials, constraints and documents stored as the runner
+    stores them."""
     out = optuna.create_study(directions=directions)
     for i, p in enumerate(points):
         system = {OPTUNA_CONSTRAINTS: constraints[i]} if constraints and i in constraints else {}
+        system.update((documents or {}).get(i, {}))
         out.add_trial(
             create_trial(
                 values=list(p), user_attrs=dict((attrs or {}).get(i, {})), system_attrs=system
@@ -144,14 +148,11 @@ def test_region_of_a_legacy_study_without_reference() -> None:
 
 def test_iso_cost_gain_per_baseline() -> None:
     """The best searched trial at no more EDAP, on validation; its test gain beside it."""
-    attrs: dict[int, dict[str, object]] = {
-        0: {ATTR_BASELINE: "w4u4", TEST_ACCURACY: 0.90},
-        1: {ATTR_BASELINE: "w2u2", TEST_ACCURACY: 0.85},
-        2: {TEST_ACCURACY: 0.91},
-        3: {TEST_ACCURACY: 0.80},
-        4: {TEST_ACCURACY: 0.99},
-    }
-    s = study([(0.90, 10.0), (0.86, 4.0), (0.93, 9.0), (0.80, 3.0), (0.99, 11.0)], attrs)
+    attrs: dict[int, dict[str, object]] = {0: {ATTR_BASELINE: "w4u4"}, 1: {ATTR_BASELINE: "w2u2"}}
+    tests = [0.90, 0.85, 0.91, 0.80, 0.99]  # in each trial's metrics document, as stored
+    documents = {i: {PREFIX + ATTR_METRICS: {TEST_ACCURACY: a}} for i, a in enumerate(tests)}
+    points = [(0.90, 10.0), (0.86, 4.0), (0.93, 9.0), (0.80, 3.0), (0.99, 11.0)]
+    s = study(points, attrs, documents=documents)
     gains = {g.baseline: g for g in iso_cost_gains(s.trials, OBJECTIVES)}
     assert gains["w4u4"].trial == 2 and gains["w4u4"].val_gain == pytest.approx(0.03)
     assert gains["w4u4"].test_gain == pytest.approx(0.01)

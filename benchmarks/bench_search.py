@@ -8,6 +8,9 @@ w2u2t1). Strategies: ``random``, ``tpe``, ``nsga2``, ``gp`` (train every trial, 
 ``sensitivity`` (its pass, then NSGA-II) and ``oneshot`` (supernet, proxy search, fine-tuned
 front; precision only, so its own space without keep ratios and T_s).
 
+A seed is the search's and the trials' training seed alike (``study.seed`` and
+``training.seed``), so the spread over seeds holds the training noise too; the teacher is shared.
+
 Measured with the one front measure (docs/design/methods.md section 8,
 :mod:`mdsnn_search.results.front`) in one region for every study: accuracy from the teacher
 less the spec's allowed drop to the teacher; log10 EDAP from the costliest uniform baseline to
@@ -223,7 +226,9 @@ def main() -> None:
                     compute = [float(result.training_samples)] * len(trials)
                     runs[name].append(Run(load(spec), trials, compute))
                 else:
-                    spec = study_spec(doc, workdir, f"{name}-{seed}", study=study)
+                    spec = study_spec(
+                        doc, workdir, f"{name}-{seed}", study=study, training={"seed": seed}
+                    )
                     run_study(spec, progress=False)
                     runs[name].append(trials_run(spec, per_trial))
                 console.print(f"seed {seed} {name}: {len(runs[name][-1].trials)} trials complete")

@@ -111,7 +111,7 @@ def test_several_batches_and_a_cache_too_small_for_one_output(scored: Scored) ->
         assert_same(
             fast, Measured(torch.cat(correct), monitor.spikes_per_sample, monitor.input_rates)
         )
-    assert len(evaluator.outputs) <= 1
+    assert len(evaluator.outputs) < len(stages)  # only the last path's own
 
 
 def test_a_change_in_one_layer_reruns_only_the_stages_from_there(scored: Scored) -> None:

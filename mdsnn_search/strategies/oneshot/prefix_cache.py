@@ -43,6 +43,8 @@ SYNAPSE_BLIND = frozenset({"u_bits", "u_levels"})
 """Configuration fields a weight layer's synapse never reads (its neuron's membrane)."""
 NEURON_BLIND = frozenset({"w_bits", "bn_bits"})
 """Configuration fields a neuron never reads (its synapse's weights and batch norm)."""
+CACHE_BYTES = 1 << 30
+"""Default bound of the cached stage outputs (a digits population's prefixes need ~0.3 GiB)."""
 BINARY_FOLLOWERS = (sj_layer.MaxPool2d, nn.MaxPool2d)
 """Modules after a neuron that keep its output 0/1, so it is cached as booleans."""
 
@@ -138,7 +140,7 @@ class PrefixEvaluator:
     """Runs configurations of ``network`` by stages, sharing every stage a prefix already ran.
 
     ``configure`` makes the network a configuration (the supernet's ``configure_``); the cache
-    holds stage outputs up to ``cache_bytes`` and drops the least recently used beyond.
+    holds stage outputs up to about ``cache_bytes``, dropping deep prefixes first beyond.
     """
 
     def __init__(
@@ -148,7 +150,7 @@ class PrefixEvaluator:
         configure: Callable[[Mapping[str, Any]], None],
         batches: Sequence[tuple[torch.Tensor, torch.Tensor]],
         *,
-        cache_bytes: int = 512 << 20,
+        cache_bytes: int = CACHE_BYTES,
     ) -> None:
         self.network = network
         self.stages = stages
@@ -158,7 +160,7 @@ class PrefixEvaluator:
         self.nodes: dict[tuple[Hashable, ...], Node] = {}
         """Counts of every prefix run (small: kept for good)."""
         self.outputs: OrderedDict[tuple[Hashable, ...], list[torch.Tensor]] = OrderedDict()
-        """Stage outputs by prefix, least recently used first, at most ``cache_bytes``."""
+        """Stage outputs by prefix, least recently used first, about ``cache_bytes`` at most."""
         self.cached_bytes = 0
         self.stages_run = 0
 
@@ -252,11 +254,22 @@ class PrefixEvaluator:
         return self.outputs[prefix]
 
     def _keep(self, prefix: tuple[Hashable, ...], outputs: list[torch.Tensor]) -> None:
+        """Cache ``outputs``; beyond the budget drop the deepest prefixes first (least recently
+        used first among equals), never one of ``prefix``'s own: a shallow prefix is shared by
+        many configurations of later populations, a deep one mostly by its neighbours in the
+        sorted order, which come right after it."""
         self.outputs[prefix] = outputs
         self.cached_bytes += _nbytes(outputs)
-        while self.cached_bytes > self.cache_bytes and len(self.outputs) > 1:
-            _, dropped = self.outputs.popitem(last=False)
-            self.cached_bytes -= _nbytes(dropped)
+        if self.cached_bytes <= self.cache_bytes:
+            return
+        protected = {prefix[:depth] for depth in range(1, len(prefix) + 1)}
+        by_depth = sorted(
+            (p for p in self.outputs if p not in protected), key=len, reverse=True
+        )  # stable: least recently used first within a depth
+        for victim in by_depth:
+            if self.cached_bytes <= self.cache_bytes:
+                break
+            self.cached_bytes -= _nbytes(self.outputs.pop(victim))
 
     def _measure(self, nodes: list[Node]) -> Measured:
         """The monitor's sums over batches, in its order, from the nodes of one path."""

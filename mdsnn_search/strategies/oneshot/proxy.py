@@ -67,6 +67,7 @@ class ProxyScorer:
     ) -> None:
         assert bundle.validation is not None, "the proxy scores on the validation split"
         self.spec = spec
+        self.bundle = bundle
         self.supernet = supernet.eval()
         self.space = space
         self.batch_norm = batch_norm or spec.oneshot.batch_norm

@@ -12,6 +12,8 @@ on training), then, in one run on the same machine and threads:
 
     python benchmarks/bench_proxy.py                     # 2,000 configurations, torch's threads
     python benchmarks/bench_proxy.py --configs 500 --plain 100 --threads 1
+    python benchmarks/bench_proxy.py --teacher-epochs 8 --supernet-epochs 2 --supernet-batches 0
+                                                         # trained: rank noise against spread
 
 The last line is ``scoring_rate=<configurations/min by stages, random populations>``.
 """
@@ -39,13 +41,20 @@ def main() -> None:
     parser.add_argument(
         "--threads", type=int, default=None, help="torch threads (default: torch's)"
     )
-    parser.add_argument("--supernet-batches", type=int, default=4)
+    parser.add_argument("--supernet-batches", type=int, default=4, help="per epoch; 0: every batch")
+    parser.add_argument("--supernet-epochs", type=int, default=1)
+    parser.add_argument("--teacher-epochs", type=int, default=1)
     parser.add_argument("--workdir", type=Path, default=None, help="keep teacher and supernet")
     args = parser.parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    spec, scorer = digits_scorer(args.supernet_batches, workdir=args.workdir)
+    spec, scorer = digits_scorer(
+        args.supernet_batches or None,
+        supernet_epochs=args.supernet_epochs,
+        teacher_epochs=args.teacher_epochs,
+        workdir=args.workdir,
+    )
     space = scorer.space
     samples = sum(int(x.shape[1]) for x, _ in scorer.batches)
     print(

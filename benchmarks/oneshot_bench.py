@@ -128,22 +128,30 @@ def oneshot_study(spec: StudySpec, bundle: DatasetBundle, samples_per_epoch: int
 
 
 def digits_scorer(
-    supernet_batches: int = 4, *, workdir: Path | None = None
+    supernet_batches: int | None = 4,
+    *,
+    supernet_epochs: int = 1,
+    teacher_epochs: int = 1,
+    workdir: Path | None = None,
 ) -> tuple[StudySpec, ProxyScorer]:
     """A proxy scorer on digits: ``search_spaces/digits.yaml`` as a oneshot study at its
-    precision-only settings (keep ratio 1, the data's T), the teacher trained 1 epoch and the
-    supernet a few batches, since the rate does not depend on how well they are trained.
-    ``workdir`` keeps the teacher and supernet caches (and the proxy study's storage)."""
+    precision-only settings (keep ratio 1, the data's T). By default the teacher is trained 1
+    epoch and the supernet a few batches, since the rate does not depend on how well they are
+    trained (rank noise and spread do). ``workdir`` keeps the teacher and supernet caches."""
     doc = yaml.safe_load((Path(__file__).parents[1] / "search_spaces" / "digits.yaml").read_text())
     with contextlib.ExitStack() as stack:
         tmp = workdir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         tmp.mkdir(parents=True, exist_ok=True)
         doc["study"].update(strategy="oneshot", storage=f"sqlite:///{tmp.resolve() / 'digits.db'}")
         doc["search_space"].update(keep_ratio=[1.0], timesteps=[])
-        doc["teacher"]["training"]["epochs"] = 1
+        doc["teacher"]["training"]["epochs"] = teacher_epochs
         doc["execution"] = {"backend": "inline"}
         doc["oneshot"] = {
-            "training": {"epochs": 1, "batch_size": 32, "max_batches_per_epoch": supernet_batches}
+            "training": {
+                "epochs": supernet_epochs,
+                "batch_size": 32,
+                "max_batches_per_epoch": supernet_batches,
+            }
         }
         spec = StudySpec.model_validate(doc)
         bundle = load_dataset(spec.data).with_validation(

@@ -4,8 +4,11 @@ A configuration's proxy accuracy is a mean over the validation samples, so anoth
 many samples would move it by about sqrt(p(1-p)/n). Two configurations can be ranked only if
 their accuracies differ by more than that. Measured on the scored population:
 
-- ``rank_noise``: per configuration, the std of its accuracy over bootstrap resamples of the
-  validation split (all configurations on the same resamples), averaged over the population;
+- ``rank_noise``: per configuration, the std over bootstrap resamples of the validation split
+  of its accuracy less the population's mean accuracy on the same resample, averaged over the
+  population. All configurations are scored on the same samples, so a resample that is easy for
+  all moves no rank: only what moves a configuration against the others counts;
+- ``sample_noise``: the same without subtracting the population's mean (about sqrt(p(1-p)/n));
 - ``spread``: the std of the proxy accuracy over the population;
 - ``split_half_tau``: Kendall tau between the accuracies on two disjoint random halves of the
   split, which is how well the proxy ranks the population against itself (1: perfectly).
@@ -31,6 +34,7 @@ class RankNoise:
     samples: int
     """Validation samples each configuration is scored on."""
     rank_noise: float
+    sample_noise: float
     spread: float
     split_half_tau: float
 
@@ -39,9 +43,11 @@ class RankNoise:
 
     def describe(self) -> str:
         ratio = self.spread / self.rank_noise if self.rank_noise > 0 else math.inf
+        verdict = "above" if ratio > 1 else "NOT above"
         return (
-            f"rank noise {100 * self.rank_noise:.2f} points against a spread of "
-            f"{100 * self.spread:.2f} ({ratio:.1f}x) on {self.samples} validation samples, "
+            f"spread {100 * self.spread:.2f} points {verdict} rank noise "
+            f"{100 * self.rank_noise:.2f} ({ratio:.1f}x; sampling noise "
+            f"{100 * self.sample_noise:.2f}) on {self.samples} validation samples, "
             f"split-half tau {self.split_half_tau:.2f}"
         )
 
@@ -52,12 +58,17 @@ def rank_noise(correct: np.ndarray, *, seed: int = 0, resamples: int = RESAMPLES
     hits = np.asarray(correct, dtype=np.float64)
     count, samples = hits.shape
     if count == 0 or samples == 0:
-        return RankNoise(count, samples, math.nan, math.nan, math.nan)
+        return RankNoise(count, samples, math.nan, math.nan, math.nan, math.nan)
     rng = np.random.default_rng(seed)
     # A bootstrap resample as how often it draws each sample: one product for all of them.
     weights = rng.multinomial(samples, np.full(samples, 1.0 / samples), size=resamples)
     resampled = hits @ weights.T / samples  # [configurations, resamples]
-    noise = float(resampled.std(axis=1, ddof=1).mean()) if resamples > 1 else math.nan
+    relative = resampled - resampled.mean(axis=0, keepdims=True)
+    noise, sample_noise = (
+        (float(r.std(axis=1, ddof=1).mean()) for r in (relative, resampled))
+        if resamples > 1
+        else (math.nan, math.nan)
+    )
     spread = float(hits.mean(axis=1).std(ddof=1)) if count > 1 else math.nan
     halves = rng.permutation(samples)
     first, second = halves[: samples // 2], halves[samples // 2 :]
@@ -66,4 +77,4 @@ def rank_noise(correct: np.ndarray, *, seed: int = 0, resamples: int = RESAMPLES
         a, b = hits[:, first].mean(axis=1), hits[:, second].mean(axis=1)
         if np.ptp(a) > 0 and np.ptp(b) > 0:
             tau = float(kendalltau(a, b).statistic)
-    return RankNoise(count, samples, noise, spread, tau)
+    return RankNoise(count, samples, noise, sample_noise, spread, tau)

@@ -7,6 +7,7 @@ on training), then, in one run on the same machine and threads:
 - plain: a forward pass under the spike monitor per configuration (the scorer before stages);
 - by stages, random configurations given a population at a time (as the proxy search gives
   them), the prefix cache carried from one population to the next;
+- rank noise against spread over those random configurations (the space);
 - by stages, the proxy search itself (NSGA-II populations, in-memory storage), and its rank
   noise against the spread of what it scored.
 
@@ -25,12 +26,14 @@ import os
 import time
 from pathlib import Path
 
+import numpy as np
 import optuna
 import torch
 from oneshot_bench import digits_scorer, plain_rate, random_configurations, scoring_rate
 
 from mdsnn_search.spec.schema import StudySpec
 from mdsnn_search.strategies.oneshot.proxy import ProxyScorer, run_proxy_search
+from mdsnn_search.strategies.oneshot.rank_noise import rank_noise
 
 
 def main() -> None:
@@ -74,6 +77,9 @@ def main() -> None:
         f"{staged:,.0f}/min ({staged / plain:.2f}x plain); stages run "
         f"{evaluator.stages_run:,} of {len(evaluator.stages) * args.configs:,}"
     )
+    measured = fresh.measure(configurations)  # every stage cached: no stage runs again
+    space_noise = rank_noise(np.stack([m.correct.numpy() for m in measured]))
+    print(f"random configurations: {space_noise.describe()}")
     searched = _proxy_search(spec, scorer, args.configs, args.population)
     print(f"by stages, {searched}")
     print(f"load average {os.getloadavg()[0]:.2f}")

@@ -163,6 +163,8 @@ class PrefixEvaluator:
         """Stage outputs by prefix, least recently used first, about ``cache_bytes`` at most."""
         self.cached_bytes = 0
         self.stages_run = 0
+        self.dtype = next(network.parameters()).dtype
+        """What spikes cached as booleans are restored to (the dtype they were fired in)."""
 
     def keys(self, configuration: Mapping[str, Any]) -> tuple[Hashable, ...]:
         """The prefix keys of ``configuration``: timesteps outermost, then each stage's.
@@ -228,7 +230,7 @@ class PrefixEvaluator:
         outputs: list[torch.Tensor] = []
         counts: list[tuple[torch.Tensor, int]] = []
         for cached in inputs:
-            x = cached.float() if cached.dtype == torch.bool else cached
+            x = cached.to(self.dtype) if cached.dtype == torch.bool else cached
             if stage.flatten:
                 x = x.flatten(2)
             if stage.neuron:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import optuna
 import pytest
 import torch
 from study_runs import tiny_spec
@@ -21,7 +22,11 @@ from mdsnn_search.strategies.oneshot.prefix_cache import (
     PrefixEvaluator,
     network_stages,
 )
-from mdsnn_search.strategies.oneshot.proxy import ProxyScorer
+from mdsnn_search.strategies.oneshot.proxy import (
+    STUDY_RANK_NOISE,
+    ProxyScorer,
+    run_proxy_search,
+)
 from mdsnn_search.strategies.oneshot.rank_noise import rank_noise
 from mdsnn_search.strategies.oneshot.sandwich import PrecisionSpace
 from mdsnn_search.strategies.oneshot.supernet import Supernet
@@ -168,3 +173,17 @@ def test_errors_on_the_same_samples_move_no_rank() -> None:
     measured = rank_noise(correct, seed=0)
     assert measured.rank_noise < measured.sample_noise / 5
     assert measured.rank_noise < measured.spread
+
+
+def test_the_proxy_study_stores_its_rank_noise(scored: Scored) -> None:
+    spec, supernet, space, bundle = scored
+    oneshot = spec.oneshot.model_copy(update={"proxy_trials": 20, "population": 10})
+    spec = spec.model_copy(update={"oneshot": oneshot})
+    run = run_proxy_search(
+        spec, optuna.storages.InMemoryStorage(), ProxyScorer(spec, supernet, space, bundle)
+    )
+    stored = run.study.user_attrs[STUDY_RANK_NOISE]
+    distinct = {tuple(sorted(t.params.items())) for t in run.study.trials}
+    assert run.noise is not None and stored == run.noise.as_attr()
+    assert stored["configurations"] == len(distinct) and stored["samples"] == len(bundle.validation)
+    assert f"rank noise {100 * stored['rank_noise']:.2f}" in run.summary()

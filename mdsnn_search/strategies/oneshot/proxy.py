@@ -4,7 +4,10 @@ A configuration's proxy accuracy is the supernet evaluated at it on the validati
 the test split); its cost comes from the vectorised cost model
 (:func:`~mdsnn_search.hardware.estimate_batch`, a whole population per call) with the input
 activity measured in that evaluation. BN statistics are the configuration's switchable slots,
-or (``oneshot.batch_norm: recalibrate``) those re-estimated on a few training batches.
+or (``oneshot.batch_norm: recalibrate``) those re-estimated on a few training batches. With
+switchable statistics a population is evaluated stage by stage (:mod:`.prefix_cache`), each
+stage once per distinct prefix of layer configurations, to the same figures as a plain pass.
+After each run the proxy study stores its rank noise against its spread (:mod:`.rank_noise`).
 
 The search is its own Optuna study, ``NAME-proxy``, in the main study's storage, every trial
 marked ``proxy``; it is written a scored population at a time, so a killed run loses at most
@@ -87,7 +90,6 @@ class ProxyScorer:
         self.table = layer_table(supernet.network)
         self.preset = load_preset(spec.hardware.preset)
         self.timesteps = supernet.network.run_timesteps(spec.data.timesteps)
-
         self._decoded: dict[tuple[tuple[str, Any], ...], Configuration] = {}
         stages = network_stages(supernet.network)
         self.evaluator = (

@@ -70,6 +70,7 @@ def assert_same(fast: Measured, plain: Measured) -> None:
     assert fast.accuracy == plain.accuracy
     assert fast.spikes_per_sample == plain.spikes_per_sample
     assert fast.input_rates == plain.input_rates
+    assert fast.timesteps == plain.timesteps
 
 
 def test_scoring_by_stages_equals_the_plain_forward_pass(scored: Scored) -> None:
@@ -113,9 +114,9 @@ def test_several_batches_and_a_cache_too_small_for_one_output(scored: Scored) ->
         with torch.no_grad(), SpikeMonitor(supernet.network) as monitor:
             for x, y in batches:
                 correct.append(supernet.network(x).mean(0).argmax(1) == y)
-        assert_same(
-            fast, Measured(torch.cat(correct), monitor.spikes_per_sample, monitor.input_rates)
-        )
+        steps = supernet.network.run_timesteps(int(batches[0][0].shape[0]))
+        plain = Measured(torch.cat(correct), monitor.spikes_per_sample, monitor.input_rates, steps)
+        assert_same(fast, plain)
     assert len(evaluator.outputs) < len(stages)  # only the last path's own
 
 

@@ -130,6 +130,8 @@ class Measured:
     """Per validation sample (batches in order), whether the prediction is right."""
     spikes_per_sample: float
     input_rates: dict[str, float]
+    timesteps: int
+    """Steps the network ran (what the cost model charges)."""
 
     @property
     def accuracy(self) -> float:
@@ -178,16 +180,19 @@ class PrefixEvaluator:
     def evaluate(self, configurations: Sequence[Mapping[str, Any]]) -> list[Measured]:
         """Each configuration's measurements, in the order given (run in prefix order)."""
         keyed = []
+        steps = int(self.batches[0][0].shape[0]) if self.batches else 0
+        timesteps = []
         for configuration in configurations:
             self.configure(configuration)
             keyed.append((self.keys(configuration), configuration))
+            timesteps.append(self.network.run_timesteps(steps))
         order = sorted(range(len(keyed)), key=lambda i: repr(keyed[i][0]))
         results: dict[int, Measured] = {}
         configured: Mapping[str, Any] | None = keyed[-1][1] if keyed else None
         for i in order:
             keys, configuration = keyed[i]
             nodes, configured = self._path(keys, configuration, configured)
-            results[i] = self._measure(nodes)
+            results[i] = self._measure(nodes, timesteps[i])
         return [results[i] for i in range(len(keyed))]
 
     def _path(
@@ -273,7 +278,7 @@ class PrefixEvaluator:
                 break
             self.cached_bytes -= _nbytes(self.outputs.pop(victim))
 
-    def _measure(self, nodes: list[Node]) -> Measured:
+    def _measure(self, nodes: list[Node], timesteps: int) -> Measured:
         """The monitor's sums over batches, in its order, from the nodes of one path."""
         spikes: list[torch.Tensor] = []
         rates: dict[str, float] = {}
@@ -294,6 +299,7 @@ class PrefixEvaluator:
             correct=final,
             spikes_per_sample=float(sum(float(s) for s in spikes)) / max(samples, 1),
             input_rates=rates,
+            timesteps=timesteps,
         )
 
 

@@ -89,7 +89,6 @@ class ProxyScorer:
         ]
         self.table = layer_table(supernet.network)
         self.preset = load_preset(spec.hardware.preset)
-        self.timesteps = supernet.network.run_timesteps(spec.data.timesteps)
         self._decoded: dict[tuple[tuple[str, Any], ...], Configuration] = {}
         stages = network_stages(supernet.network)
         self.evaluator = (
@@ -112,7 +111,8 @@ class ProxyScorer:
         with SpikeMonitor(network) as monitor:
             for x, y in self.batches:
                 correct.append(network(x).mean(0).argmax(1) == y)
-        return Measured(torch.cat(correct), monitor.spikes_per_sample, monitor.input_rates)
+        steps = network.run_timesteps(int(self.batches[0][0].shape[0]))
+        return Measured(torch.cat(correct), monitor.spikes_per_sample, monitor.input_rates, steps)
 
     def configuration(self, params: Params) -> Configuration:
         """The per-layer configuration of ``params`` (decoded once per distinct ``params``)."""
@@ -138,7 +138,7 @@ class ProxyScorer:
         use_activity = self.spec.hardware.use_measured_activity
         batch = ConfigBatch.from_arrays(
             len(names),
-            timesteps=self.timesteps,
+            timesteps=[m.timesteps for m in measured],
             w_bits=[[c[n].w_bits for n in names] for c in layers],
             u_bits=[[c[n].u_bits for n in names] for c in layers],
             bn_bits=[[c[n].bn_bits for n in names] for c in layers],

@@ -94,7 +94,11 @@ def _proxy_search(spec: StudySpec, scorer: ProxyScorer, trials: int, population:
     start = time.perf_counter()
     run = run_proxy_search(searched, optuna.storages.InMemoryStorage(), fresh)
     wall = time.perf_counter() - start
-    return f"NSGA-II proxy search ({wall:.0f} s with storage): {run.summary()}"
+    assert fresh.evaluator is not None
+    stages = (
+        f"stages run {fresh.evaluator.stages_run:,} of {len(fresh.evaluator.stages) * trials:,}"
+    )
+    return f"NSGA-II proxy search ({wall:.0f} s with storage, {stages}): {run.summary()}"
 
 
 if __name__ == "__main__":

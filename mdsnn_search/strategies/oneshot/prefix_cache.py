@@ -142,7 +142,7 @@ class PrefixEvaluator:
     """Runs configurations of ``network`` by stages, sharing every stage a prefix already ran.
 
     ``configure`` makes the network a configuration (the supernet's ``configure_``); the cache
-    holds stage outputs up to about ``cache_bytes``, dropping deep prefixes first beyond.
+    holds stage outputs up to about ``cache_bytes`` (:meth:`_keep` says which go first).
     """
 
     def __init__(
@@ -164,6 +164,8 @@ class PrefixEvaluator:
         self.outputs: OrderedDict[tuple[Hashable, ...], list[torch.Tensor]] = OrderedDict()
         """Stage outputs by prefix, least recently used first, about ``cache_bytes`` at most."""
         self.cached_bytes = 0
+        self._spikes: dict[tuple[Hashable, ...], bool] = {}
+        """Whether a cached output is spikes (booleans) rather than a synapse's floats."""
         self.stages_run = 0
         self.dtype = next(network.parameters()).dtype
         """What spikes cached as booleans are restored to (the dtype they were fired in)."""
@@ -261,22 +263,26 @@ class PrefixEvaluator:
         return self.outputs[prefix]
 
     def _keep(self, prefix: tuple[Hashable, ...], outputs: list[torch.Tensor]) -> None:
-        """Cache ``outputs``; beyond the budget drop the deepest prefixes first (least recently
-        used first among equals), never one of ``prefix``'s own: a shallow prefix is shared by
-        many configurations of later populations, a deep one mostly by its neighbours in the
-        sorted order, which come right after it."""
+        """Cache ``outputs``; beyond the budget drop synapse outputs (floats) before spikes
+        (booleans, a quarter of the bytes, and what the costly convolution after them reads),
+        deep prefixes before shallow ones (a shallow one serves many configurations of later
+        populations, a deep one mostly its neighbours in the sorted order, which come right
+        after it), the least recently used first among equals; never one of ``prefix``'s own."""
         self.outputs[prefix] = outputs
         self.cached_bytes += _nbytes(outputs)
+        self._spikes[prefix] = all(t.dtype == torch.bool for t in outputs)
         if self.cached_bytes <= self.cache_bytes:
             return
         protected = {prefix[:depth] for depth in range(1, len(prefix) + 1)}
-        by_depth = sorted(
-            (p for p in self.outputs if p not in protected), key=len, reverse=True
-        )  # stable: least recently used first within a depth
-        for victim in by_depth:
-            if self.cached_bytes <= self.cache_bytes:
+        victims = sorted(  # stable: least recently used first among equals
+            (p for p in self.outputs if p not in protected),
+            key=lambda p: (self._spikes[p], -len(p)),
+        )
+        for victim in victims:  # down to 90 %, so that the next sort is many stages away
+            if self.cached_bytes <= 0.9 * self.cache_bytes:
                 break
             self.cached_bytes -= _nbytes(self.outputs.pop(victim))
+            del self._spikes[victim]
 
     def _measure(self, nodes: list[Node], timesteps: int) -> Measured:
         """The monitor's sums over batches, in its order, from the nodes of one path."""

@@ -164,6 +164,9 @@ class PrefixEvaluator:
         self.outputs: OrderedDict[tuple[Hashable, ...], list[torch.Tensor]] = OrderedDict()
         """Stage outputs by prefix, least recently used first, about ``cache_bytes`` at most."""
         self.cached_bytes = 0
+        self._active: dict[tuple[Hashable, ...], list[tuple[torch.Tensor, int]]] = {}
+        """Nonzero inputs a synapse saw per batch, by the prefix whose output it read (one
+        count for every synapse reading it)."""
         self._spikes: dict[tuple[Hashable, ...], bool] = {}
         """Whether a cached output is spikes (booleans) rather than a synapse's floats."""
         self.stages_run = 0
@@ -216,7 +219,8 @@ class PrefixEvaluator:
                 start -= 1
             inputs = self._root() if start == 0 else self._output(prefixes[start - 1])
             for depth in range(start, len(self.stages)):
-                node, inputs = self._run(self.stages[depth], inputs)
+                parent = keys[: depth + 1]
+                node, inputs = self._run(self.stages[depth], inputs, parent)
                 self.nodes[prefixes[depth]] = node
                 if depth + 1 < len(self.stages):
                     self._keep(prefixes[depth], inputs)
@@ -232,10 +236,15 @@ class PrefixEvaluator:
             return [x for x, _ in self.batches]
         return [to_student_time(x, config.timesteps, config.frame_merge) for x, _ in self.batches]
 
-    def _run(self, stage: Stage, inputs: list[torch.Tensor]) -> tuple[Node, list[torch.Tensor]]:
+    def _run(
+        self, stage: Stage, inputs: list[torch.Tensor], parent: tuple[Hashable, ...]
+    ) -> tuple[Node, list[torch.Tensor]]:
+        """Run ``stage`` on ``inputs``, the output of prefix ``parent``."""
         first, *rest = stage.modules
         outputs: list[torch.Tensor] = []
         counts: list[tuple[torch.Tensor, int]] = []
+        if not stage.neuron and parent in self._active:  # the siblings' input, counted once
+            counts = self._active[parent]
         for cached in inputs:
             x = cached.to(self.dtype) if cached.dtype == torch.bool else cached
             if stage.flatten:
@@ -245,13 +254,16 @@ class PrefixEvaluator:
                 first.reset()
                 y = first(x)
                 counts.append((y.detach().sum(), y.numel()))
-            else:  # the same int64 count as the monitor's (x != 0).sum(), without a pass
-                active = cached.sum() if cached.dtype == torch.bool else (x != 0).sum()
-                counts.append((active, x.numel()))
+            else:
+                if parent not in self._active:  # the monitor's int64 (x != 0).sum()
+                    active = cached.sum() if cached.dtype == torch.bool else (x != 0).sum()
+                    counts.append((active, x.numel()))
                 y = first(x)
             for module in rest:
                 y = _pair_max(y) if stage.binary and _is_pair_max_pool(module) else module(y)
             outputs.append(y.bool() if stage.binary else y)
+        if not stage.neuron:
+            self._active[parent] = counts
         if stage.flatten:  # the classifier: predictions, no output kept
             pairs = zip(outputs, self.batches, strict=True)
             correct = torch.cat([y.mean(0).argmax(1) == t for y, (_, t) in pairs])

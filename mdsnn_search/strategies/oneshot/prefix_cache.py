@@ -8,7 +8,8 @@ output is cached under the *prefix key*: the keys of every stage up to it, under
 for the run's timesteps. A configuration then runs only the stages no earlier configuration
 shared, and configurations that differ only in a membrane share their synapse's output too.
 
-A stage's key is the layer's entry of the configuration that ``configure_`` sets, less the
+A configuration is what ``configure_`` takes: a mapping from each weight layer's name to its
+entry. A stage's key is the layer's entry of the configuration, less the
 fields that stage does not read (:data:`SYNAPSE_BLIND`, :data:`NEURON_BLIND`); a field added to
 the entry later (a keep ratio) is therefore part of both keys until it is known to be blind to
 one. Each cached stage keeps the counts that :class:`~mdsnn_search.snn.monitor.SpikeMonitor`
@@ -337,8 +338,8 @@ def _is_pair_max_pool(module: nn.Module) -> bool:
 
 def _pair_max(y: torch.Tensor) -> torch.Tensor:
     """2x2 max pooling at stride 2 of ``y`` [..., H, W], as the elementwise maximum of the four
-    strided views: the same values (a maximum is exact), 2-4x faster than ``max_pool2d`` on
-    these small maps (8x8 and 4x4 on CPU, measured in docs/benchmarks.md)."""
+    strided views: the same values (a maximum is exact), about 4x faster than ``max_pool2d``
+    on these small maps (8x8 and 4x4 on CPU, measured in docs/benchmarks.md)."""
     h, w = y.shape[-2] // 2 * 2, y.shape[-1] // 2 * 2
     y = y[..., :h, :w]
     top = torch.maximum(y[..., 0::2, 0::2], y[..., 0::2, 1::2])

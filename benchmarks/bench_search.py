@@ -49,7 +49,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import optuna  # noqa: E402
 import torch  # noqa: E402
 import yaml  # noqa: E402
-from oneshot_bench import oneshot_study  # noqa: E402
+from oneshot_bench import OneShotRuns, oneshot_study, report_oneshot  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from mdsnn_search.data import load_search_dataset  # noqa: E402
@@ -182,6 +182,7 @@ def main() -> None:
     console = make_console()
     doc = bench_document(args)
     runs: dict[str, list[Run]] = {name: [] for name in args.strategies}
+    oneshot_runs: list[OneShotRuns] = []
     with tempfile.TemporaryDirectory() as tmp:
         workdir = args.workdir.resolve() if args.workdir is not None else Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
@@ -222,6 +223,7 @@ def main() -> None:
                         },
                     )
                     result = oneshot_study(spec, bundle, len(bundle.train))
+                    oneshot_runs.append(result)
                     trials = _complete(load(spec))
                     compute = [float(result.training_samples)] * len(trials)
                     runs[name].append(Run(load(spec), trials, compute))
@@ -239,6 +241,8 @@ def main() -> None:
         for strategy_runs in runs.values():
             for run in strategy_runs:
                 measure(run, region)
+        if oneshot_runs:
+            report_oneshot(console.print, oneshot_runs)
         report(console, args, runs, region, noise)
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import math
+import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +22,13 @@ from mdsnn_search.search.run import run_study
 from mdsnn_search.search.teacher import ensure_teacher
 from mdsnn_search.spec.objectives import ATTR_BASELINE
 from mdsnn_search.spec.schema import StudySpec
-from mdsnn_search.strategies.oneshot.proxy import STUDY_SCORING, ProxyScorer, proxy_study_name
+from mdsnn_search.strategies.oneshot.proxy import (
+    STUDY_RANK_NOISE,
+    STUDY_SCORING,
+    ProxyScorer,
+    proxy_study_name,
+)
+from mdsnn_search.strategies.oneshot.sandwich import Params, PrecisionSpace
 from mdsnn_search.strategies.oneshot.strategy import STUDY_ONESHOT
 from mdsnn_search.strategies.oneshot.supernet_training import (
     SupernetJob,
@@ -46,9 +54,34 @@ class OneShotRuns:
     finetuned: list[float]
     """The fine-tuned validation accuracy of the same configurations."""
     scoring_per_min: float
+    rank_noise: dict[str, float]
+    """The proxy study's :data:`STUDY_RANK_NOISE` (rank noise, spread, split-half tau)."""
 
     def tau(self, mode: str) -> float:
         return kendall(self.proxy[mode], self.finetuned)
+
+
+def report_oneshot(print_line: Callable[[str], None], runs: list[OneShotRuns]) -> None:
+    """Per seed and pooled over seeds: proxy-vs-fine-tuned Kendall tau per BN mode, the proxy
+    search's scoring rate and its rank noise against the spread of what it scored."""
+    for seed, run in enumerate(runs):
+        noise = run.rank_noise
+        print_line(
+            f"oneshot seed {seed}: {len(run.finetuned)} fine-tuned; tau "
+            + ", ".join(f"{mode} {run.tau(mode):.3f}" for mode in BN_MODES)
+            + f"; scoring {run.scoring_per_min:,.0f} configurations/min; rank noise "
+            f"{100 * noise.get('rank_noise', math.nan):.2f} points, spread "
+            f"{100 * noise.get('spread', math.nan):.2f}, split-half tau "
+            f"{noise.get('split_half_tau', math.nan):.2f}"
+        )
+    finetuned = [a for run in runs for a in run.finetuned]
+    pooled = {m: kendall([a for r in runs for a in r.proxy[m]], finetuned) for m in BN_MODES}
+    print_line(
+        f"oneshot pooled over {len(finetuned)} fine-tuned configurations: Kendall tau "
+        + ", ".join(f"{mode} {tau:.3f}" for mode, tau in pooled.items())
+        + f"; scoring rate {statistics.mean(r.scoring_per_min for r in runs):,.0f}"
+        " configurations/min (mean over seeds)"
+    )
 
 
 def kendall(a: list[float], b: list[float]) -> float:
@@ -90,20 +123,35 @@ def oneshot_study(spec: StudySpec, bundle: DatasetBundle, samples_per_epoch: int
         proxy=proxy,
         finetuned=[float(t.values[0]) for t in front],
         scoring_per_min=60 * scoring["configurations"] / max(scoring["seconds"], 1e-9),
+        rank_noise=dict(stored.user_attrs.get(STUDY_RANK_NOISE, {})),
     )
 
 
-def digits_scoring_rate(configurations: int, supernet_batches: int = 4) -> tuple[float, int]:
-    """Configurations per minute the proxy scores on digits (search_spaces/digits.yaml as a
-    oneshot study; the teacher trained 1 epoch and the supernet a few batches, since the rate
-    does not depend on how well they are trained); and the validation samples per configuration."""
+def digits_scorer(
+    supernet_batches: int | None = 4,
+    *,
+    supernet_epochs: int = 1,
+    teacher_epochs: int = 1,
+    workdir: Path | None = None,
+) -> tuple[StudySpec, ProxyScorer]:
+    """A proxy scorer on digits: ``search_spaces/digits.yaml`` as a oneshot study at its
+    precision-only settings (keep ratio 1, the data's T). By default the teacher is trained 1
+    epoch and the supernet a few batches, since the rate does not depend on how well they are
+    trained (rank noise and spread do). ``workdir`` keeps the teacher and supernet caches."""
     doc = yaml.safe_load((Path(__file__).parents[1] / "search_spaces" / "digits.yaml").read_text())
-    with tempfile.TemporaryDirectory() as tmp:
-        doc["study"].update(strategy="oneshot", storage=f"sqlite:///{Path(tmp) / 'digits.db'}")
-        doc["teacher"]["training"]["epochs"] = 1
+    with contextlib.ExitStack() as stack:
+        tmp = workdir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        tmp.mkdir(parents=True, exist_ok=True)
+        doc["study"].update(strategy="oneshot", storage=f"sqlite:///{tmp.resolve() / 'digits.db'}")
+        doc["search_space"].update(keep_ratio=[1.0], timesteps=[])
+        doc["teacher"]["training"]["epochs"] = teacher_epochs
         doc["execution"] = {"backend": "inline"}
         doc["oneshot"] = {
-            "training": {"epochs": 1, "batch_size": 32, "max_batches_per_epoch": supernet_batches}
+            "training": {
+                "epochs": supernet_epochs,
+                "batch_size": 32,
+                "max_batches_per_epoch": supernet_batches,
+            }
         }
         spec = StudySpec.model_validate(doc)
         bundle = load_dataset(spec.data).with_validation(
@@ -112,19 +160,33 @@ def digits_scoring_rate(configurations: int, supernet_batches: int = 4) -> tuple
         with contextlib.chdir(tmp):  # the teacher and supernet caches go to tmp/studies
             teacher = ensure_teacher(spec, bundle, progress=False)
             path = supernet_path(spec, teacher.checkpoint)
-            train_supernet(
-                SupernetJob(
+            if not path.exists():
+                job = SupernetJob(
                     spec.model_dump(mode="json"), str(teacher.checkpoint.resolve()), None, str(path)
-                ),
-                report=lambda line: None,
-            )
+                )
+                train_supernet(job, report=lambda line: None)
             model = load_checkpoint(teacher.checkpoint).model
             supernet, space, _ = load_supernet(path, spec, model)
-        scorer = ProxyScorer(spec, supernet, space, bundle)
-        rng = np.random.default_rng(0)
-        batch = [space.random(rng) for _ in range(configurations)]
-        start = time.perf_counter()
-        scorer.score(batch)
-        elapsed = time.perf_counter() - start
-    assert bundle.validation is not None
-    return 60 * configurations / elapsed, len(bundle.validation)
+        return spec, ProxyScorer(spec, supernet, space, bundle)
+
+
+def scoring_rate(scorer: ProxyScorer, configurations: list[Params], population: int) -> float:
+    """Configurations per minute ``scorer`` scores, given them ``population`` at a time (as the
+    proxy search does; its prefix cache carries over from one population to the next)."""
+    start = time.perf_counter()
+    for first in range(0, len(configurations), population):
+        scorer.score(configurations[first : first + population])
+    return 60 * len(configurations) / (time.perf_counter() - start)
+
+
+def plain_rate(scorer: ProxyScorer, configurations: list[Params]) -> float:
+    """Configurations per minute by a plain forward pass each (the scorer before stages)."""
+    start = time.perf_counter()
+    measured = [scorer.measure_plain(scorer.configuration(p)) for p in configurations]
+    scorer.metrics(configurations, measured)
+    return 60 * len(configurations) / (time.perf_counter() - start)
+
+
+def random_configurations(space: PrecisionSpace, count: int, seed: int = 0) -> list[Params]:
+    rng = np.random.default_rng(seed)
+    return [space.random(rng) for _ in range(count)]

@@ -271,9 +271,27 @@ def kept_channel_activity(
         if rates is None:
             continue
         output_rate = (
-            min(1.0, rates.output_rate * spec.c_out / c_out) if spec.spiking else rates.output_rate
+            _over_kept(rates.output_rate, spec.c_out, c_out) if spec.spiking else rates.output_rate
         )
         converted[spec.name] = LayerActivity(
-            input_rate=min(1.0, rates.input_rate * spec.c_in / c_in), output_rate=output_rate
+            input_rate=_over_kept(rates.input_rate, spec.c_in, c_in), output_rate=output_rate
         )
     return converted
+
+
+def kept_input_rates(
+    table: Sequence[LayerSpec], input_rates: Mapping[str, float], keep_fraction: Mapping[str, float]
+) -> dict[str, float]:
+    """Input spike rates over the kept rows (:func:`kept_channel_activity`'s input half), for a
+    caller that measured input rates only (the one-shot proxy)."""
+    channels = kept_channels(list(table), keep_fraction)
+    return {
+        spec.name: _over_kept(input_rates[spec.name], spec.c_in, c_in)
+        for spec, (c_in, _) in zip(table, channels, strict=True)
+        if spec.name in input_rates
+    }
+
+
+def _over_kept(rate: float, channels: int, kept: int) -> float:
+    """A rate over ``channels`` channels, ``channels - kept`` of them silent, over the kept ones."""
+    return min(1.0, rate * channels / kept)

@@ -12,7 +12,9 @@ import torch
 from study_runs import tiny_spec
 
 from mdsnn_search.checkpoint import load_checkpoint
-from mdsnn_search.data import DatasetBundle, load_dataset
+from mdsnn_search.data import DatasetBundle, load_dataset, make_loader
+from mdsnn_search.metrics import VAL_ACCURACY
+from mdsnn_search.search.trial import cost_metrics
 from mdsnn_search.snn.config import ModelConfig
 from mdsnn_search.snn.models import build_model
 from mdsnn_search.snn.monitor import SpikeMonitor
@@ -35,19 +37,29 @@ from mdsnn_search.strategies.oneshot.supernet_training import (
     load_supernet,
     train_supernet,
 )
+from mdsnn_search.training_loop import evaluate
 
 Scored = tuple[StudySpec, Supernet, PrecisionSpace, DatasetBundle]
 
 
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory: pytest.TempPathFactory, tiny_teacher: Path) -> Scored:
-    """A briefly trained supernet over weight, membrane (uniform and integer) and BN bits."""
+    """A briefly trained supernet over weight, membrane (uniform and integer) and BN bits, keep
+    ratios, student timesteps and learnt thresholds: every knob a stage key must hold."""
     tmp = tmp_path_factory.mktemp("scoring")
     document = tiny_spec(
         tmp,
         study={"strategy": "oneshot"},
         teacher={"checkpoint": str(tiny_teacher)},
-        search_space={"w_bits": [2, 4, 8], "u_bits": [2, 4], "u_levels": [3], "bn_bits": [4, 8]},
+        search_space={
+            "w_bits": [2, 4, 8],
+            "u_bits": [2, 4],
+            "u_levels": [3],
+            "bn_bits": [4, 8],
+            "keep_ratio": [0.5, 1.0],
+            "timesteps": [1, 2],
+            "learnable_threshold": [False, True],
+        },
         oneshot={"training": {"epochs": 1, "batch_size": 16, "max_batches_per_epoch": 3}},
     )
     spec = StudySpec.model_validate(document)
@@ -188,3 +200,27 @@ def test_the_proxy_study_stores_its_rank_noise(scored: Scored) -> None:
     assert run.noise is not None and stored == run.noise.as_attr()
     assert stored["configurations"] == len(distinct) and stored["samples"] == len(bundle.validation)
     assert f"rank noise {100 * stored['rank_noise']:.2f}" in run.summary()
+
+
+def test_the_proxy_charges_what_a_trial_of_the_same_student_is_charged(scored: Scored) -> None:
+    """Keep ratios, timesteps and measured activity reach the proxy's cost as they reach a
+    trial's (``search.trial.cost_metrics`` on the standalone student, kept-channel rates)."""
+    spec, supernet, space, bundle = scored
+    scorer = ProxyScorer(spec, supernet, space, bundle)
+    params = space.extreme(highest=False)  # keep 0.5, T_s 1, the fewest bits
+    configuration = scorer.configuration(params)
+    assert min(configuration.keep_ratio.values()) == 0.5 and configuration.timesteps == 1
+    proxy = scorer.score([params])[0]
+    student = supernet.student(configuration)
+    assert bundle.validation is not None
+    evaluated = evaluate(student, make_loader(bundle.validation, 1024, shuffle=False))
+    measured = {
+        "layer_input_rates": evaluated.layer_input_rates,
+        "layer_firing_rates": evaluated.layer_firing_rates,
+    }
+    trial = cost_metrics(spec, student, space.student(params), measured)
+    assert proxy[VAL_ACCURACY] == evaluated.accuracy
+    for key in ("energy_pj", "latency_ns", "area_um2", "edap"):
+        assert proxy[key] == pytest.approx(trial[key], rel=1e-9), key
+    full = scorer.score([{**params, **{k: 1.0 for k in params if k.startswith("keep_ratio")}}])
+    assert full[0]["edap"] > proxy["edap"]

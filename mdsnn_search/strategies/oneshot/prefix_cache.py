@@ -8,11 +8,13 @@ output is cached under the *prefix key*: the keys of every stage up to it, under
 for the run's timesteps. A configuration then runs only the stages no earlier configuration
 shared, and configurations that differ only in a membrane share their synapse's output too.
 
-A configuration is what ``configure_`` takes: a mapping from each weight layer's name to its
-entry. A stage's key is the layer's entry of the configuration, less the
-fields that stage does not read (:data:`SYNAPSE_BLIND`, :data:`NEURON_BLIND`); a field added to
-the entry later (a keep ratio) is therefore part of both keys until it is known to be blind to
-one. Each cached stage keeps the counts that :class:`~mdsnn_search.snn.monitor.SpikeMonitor`
+A configuration is what ``configure_`` takes, a :class:`~.subnet.SubnetConfig`. A stage's key
+is its layer's precision, less the fields that stage does not read (:data:`SYNAPSE_BLIND`,
+:data:`NEURON_BLIND`), and for a neuron its keep ratio (the channel mask sits on the neuron's
+input); the run's timesteps and whether thresholds are learnt are outermost. A knob added to the
+configuration must be added to these keys, or the cache would serve another configuration's
+outputs: the equality test's space holds every knob for that reason. Each cached stage keeps
+the counts that :class:`~mdsnn_search.snn.monitor.SpikeMonitor`
 takes at that module, as the same tensors in the same order, so accuracy, spikes per sample and
 input rates equal a plain forward pass with the monitor exactly (``tests/search/
 test_oneshot_scoring.py`` compares them).
@@ -39,6 +41,7 @@ from mdsnn_search.snn.models import SpikingNetwork
 from mdsnn_search.snn.models.vgg import SpikingVGG
 from mdsnn_search.snn.neuron import QuantLIFNode
 from mdsnn_search.snn.timesteps import to_student_time
+from mdsnn_search.strategies.oneshot.subnet import SubnetConfig
 
 SYNAPSE_BLIND = frozenset({"u_bits", "u_levels"})
 """Configuration fields a weight layer's synapse never reads (its neuron's membrane)."""
@@ -150,7 +153,7 @@ class PrefixEvaluator:
         self,
         network: SpikingNetwork,
         stages: list[Stage],
-        configure: Callable[[Mapping[str, Any]], None],
+        configure: Callable[[SubnetConfig], None],
         batches: Sequence[tuple[torch.Tensor, torch.Tensor]],
         *,
         cache_bytes: int = CACHE_BYTES,
@@ -174,16 +177,28 @@ class PrefixEvaluator:
         self.dtype = next(network.parameters()).dtype
         """What spikes cached as booleans are restored to (the dtype they were fired in)."""
 
-    def keys(self, configuration: Mapping[str, Any]) -> tuple[Hashable, ...]:
+    def keys(self, configuration: SubnetConfig) -> tuple[Hashable, ...]:
         """The prefix keys of ``configuration``: timesteps outermost, then each stage's.
 
         Read after ``configure`` (which sets the network's timesteps)."""
         config = self.network.config
-        outer: Hashable = ("timesteps", config.timesteps, config.frame_merge)
-        return (outer, *(entry_key(configuration[s.layer], s.blind) for s in self.stages))
+        outer: Hashable = (
+            ("timesteps", config.timesteps, config.frame_merge),
+            ("learnable_threshold", configuration.learnable_threshold),
+        )
+        return (outer, *(self._stage_key(stage, configuration) for stage in self.stages))
+
+    @staticmethod
+    def _stage_key(stage: Stage, configuration: SubnetConfig) -> Hashable:
+        """A stage's key: its layer's precision, less what it never reads; and for a neuron its
+        keep ratio (the channel mask sits on the neuron's input)."""
+        precision = entry_key(configuration[stage.layer], stage.blind)
+        if not stage.neuron:
+            return precision
+        return (precision, ("keep_ratio", configuration.keep_ratio.get(stage.layer, 1.0)))
 
     @torch.no_grad()
-    def evaluate(self, configurations: Sequence[Mapping[str, Any]]) -> list[Measured]:
+    def evaluate(self, configurations: Sequence[SubnetConfig]) -> list[Measured]:
         """Each configuration's measurements, in the order given (run in prefix order)."""
         keyed = []
         steps = int(self.batches[0][0].shape[0]) if self.batches else 0
@@ -194,7 +209,7 @@ class PrefixEvaluator:
             timesteps.append(self.network.run_timesteps(steps))
         order = sorted(range(len(keyed)), key=lambda i: repr(keyed[i][0]))
         results: dict[int, Measured] = {}
-        configured: Mapping[str, Any] | None = keyed[-1][1] if keyed else None
+        configured: SubnetConfig | None = keyed[-1][1] if keyed else None
         for i in order:
             keys, configuration = keyed[i]
             nodes, configured = self._path(keys, configuration, configured)
@@ -204,9 +219,9 @@ class PrefixEvaluator:
     def _path(
         self,
         keys: tuple[Hashable, ...],
-        configuration: Mapping[str, Any],
-        configured: Mapping[str, Any] | None,
-    ) -> tuple[list[Node], Mapping[str, Any] | None]:
+        configuration: SubnetConfig,
+        configured: SubnetConfig | None,
+    ) -> tuple[list[Node], SubnetConfig | None]:
         """The node of every stage of ``keys`` (running the stages not measured yet, from the
         deepest cached output), and the configuration the network is left in."""
         prefixes = [keys[: depth + 2] for depth in range(len(self.stages))]

@@ -35,12 +35,14 @@ from mdsnn_search.metrics import VAL_ACCURACY
 from mdsnn_search.snn.bn_recalibration import recalibrate_bn_
 from mdsnn_search.snn.models import layer_table
 from mdsnn_search.snn.monitor import SpikeMonitor
+from mdsnn_search.snn.pruning import kept_input_rates
 from mdsnn_search.spec.objectives import ATTR_METRICS, OBJECTIVES
 from mdsnn_search.spec.schema import StudySpec
 from mdsnn_search.strategies.oneshot.prefix_cache import Measured, PrefixEvaluator, network_stages
 from mdsnn_search.strategies.oneshot.rank_noise import RankNoise, rank_noise
 from mdsnn_search.strategies.oneshot.sandwich import Params, PrecisionSpace
-from mdsnn_search.strategies.oneshot.supernet import Configuration, Supernet
+from mdsnn_search.strategies.oneshot.subnet import SubnetConfig
+from mdsnn_search.strategies.oneshot.supernet import Supernet
 
 PROXY_SUFFIX = "-proxy"
 ATTR_PROXY = "proxy"
@@ -89,7 +91,7 @@ class ProxyScorer:
         ]
         self.table = layer_table(supernet.network)
         self.preset = load_preset(spec.hardware.preset)
-        self._decoded: dict[tuple[tuple[str, Any], ...], Configuration] = {}
+        self._decoded: dict[tuple[tuple[str, Any], ...], SubnetConfig] = {}
         stages = network_stages(supernet.network)
         self.evaluator = (
             PrefixEvaluator(supernet.network, stages, supernet.configure_, self.batches)
@@ -101,7 +103,7 @@ class ProxyScorer:
         configuration, which a whole forward pass gives)."""
 
     @torch.no_grad()
-    def measure_plain(self, configuration: Configuration) -> Measured:
+    def measure_plain(self, configuration: SubnetConfig) -> Measured:
         """One configuration by a plain forward pass under the spike monitor."""
         network = self.supernet.network
         self.supernet.configure_(configuration)
@@ -114,7 +116,7 @@ class ProxyScorer:
         steps = network.run_timesteps(int(self.batches[0][0].shape[0]))
         return Measured(torch.cat(correct), monitor.spikes_per_sample, monitor.input_rates, steps)
 
-    def configuration(self, params: Params) -> Configuration:
+    def configuration(self, params: Params) -> SubnetConfig:
         """The per-layer configuration of ``params`` (decoded once per distinct ``params``)."""
         key = tuple(sorted(params.items()))
         if key not in self._decoded:
@@ -135,16 +137,23 @@ class ProxyScorer:
         ``edap``...), the cost of the whole population in one call of the cost model."""
         layers = [self.configuration(params) for params in configurations]
         names = [row.name for row in self.table]
-        use_activity = self.spec.hardware.use_measured_activity
+        keep = [[c.keep_ratio.get(n, 1.0) for n in names] for c in layers]
+        rates = None
+        if self.spec.hardware.use_measured_activity:
+            # Masked channels were measured as silent; the cost model wants the kept rows' rates.
+            kept = [
+                kept_input_rates(self.table, m.input_rates, dict(zip(names, k, strict=True)))
+                for m, k in zip(measured, keep, strict=True)
+            ]
+            rates = [[r[n] for n in names] for r in kept]
         batch = ConfigBatch.from_arrays(
             len(names),
             timesteps=[m.timesteps for m in measured],
             w_bits=[[c[n].w_bits for n in names] for c in layers],
             u_bits=[[c[n].u_bits for n in names] for c in layers],
             bn_bits=[[c[n].bn_bits for n in names] for c in layers],
-            input_rate=[[m.input_rates[n] for n in names] for m in measured]
-            if use_activity
-            else 1.0,
+            keep_fraction=keep,
+            input_rate=1.0 if rates is None else rates,
         )
         costs = estimate_batch(self.table, self.preset, batch)
         return [

@@ -131,10 +131,7 @@ def prepare_front(
     scorer = ProxyScorer(spec, supernet, space, bundle)
     proxy = run_proxy_search(spec, storage, scorer)
     if proxy.scored_now:
-        report(
-            f"proxy: scored {proxy.scored_now} configurations in {proxy.scoring_s:.1f} s "
-            f"({60 * proxy.scored_now / max(proxy.scoring_s, 1e-9):,.0f}/min)"
-        )
+        report(proxy.summary())
     trials = study.get_trials(deepcopy=False)
     k = spec.study.n_trials - len(
         {t.user_attrs[ATTR_BASELINE] for t in trials if ATTR_BASELINE in t.user_attrs}

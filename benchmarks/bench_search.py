@@ -5,8 +5,13 @@ On mnist5k (real MNIST, offline) at reduced cost (14x14 frames, vgg5 at width 0.
 few hundred images of each digit per split), one shared teacher, the shipped mnist5k space at
 T=2 (W1-W8, U2-U8, keep 0.5-1, T_s 1-2) with its uniform baselines (w8u8, w4u4, w2u2, w1u2k50,
 w2u2t1). Strategies: ``random``, ``tpe``, ``nsga2``, ``gp`` (train every trial, that sampler),
-``sensitivity`` (its pass, then NSGA-II) and ``oneshot`` (supernet, proxy search, fine-tuned
-front; precision only, so its own space without keep ratios and T_s).
+``sensitivity`` (its pass, then NSGA-II), ``oneshot`` (one supernet over the whole space,
+bits, keep ratios and T_s, trained with in-place distillation; a proxy search over it; its front
+fine-tuned as trials, after the same baselines) and ``oneshot-plain`` (the same without in-place
+distillation, so its effect on the proxy's Kendall tau is measured). A one-shot study's compute
+is its supernet's training samples, its proxy's forward passes (each configuration on the whole
+validation split, a forward pass counted as 1/3 of a training sample, as the sensitivity pass's;
+the prefix cache runs fewer) and then its trials.
 
 A seed is the search's and the trials' training seed alike (``study.seed`` and
 ``training.seed``), so the spread over seeds holds the training noise too; the teacher is shared.
@@ -65,7 +70,9 @@ SPEC = Path(__file__).parents[1] / "search_spaces" / "mnist5k.yaml"
 OBJECTIVES = ["accuracy", "edap"]
 DIRECTIONS = ["maximize", "minimize"]
 SAMPLERS = ("random", "tpe", "nsga2", "gp")
-STRATEGIES = (*SAMPLERS, "sensitivity", "oneshot")
+ONESHOT = ("oneshot", "oneshot-plain")
+"""The one-shot strategy with in-place distillation, and without it (``oneshot-plain``)."""
+STRATEGIES = (*SAMPLERS, "sensitivity", *ONESHOT)
 Trial = optuna.trial.FrozenTrial
 
 
@@ -182,7 +189,7 @@ def main() -> None:
     console = make_console()
     doc = bench_document(args)
     runs: dict[str, list[Run]] = {name: [] for name in args.strategies}
-    oneshot_runs: list[OneShotRuns] = []
+    oneshot_runs: dict[str, list[OneShotRuns]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = args.workdir.resolve() if args.workdir is not None else Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
@@ -199,7 +206,7 @@ def main() -> None:
                     study["sampler"] = name
                 elif name == "sensitivity":
                     study.update(strategy="sensitivity", sampler="nsga2")
-                if name == "oneshot":
+                if name in ONESHOT:
                     spec = study_spec(
                         doc,
                         workdir,
@@ -208,24 +215,24 @@ def main() -> None:
                             "strategy": "oneshot",
                             "sampler": "nsga2",
                             "seed": seed,
-                            "n_trials": 3 + args.front,
-                            "baselines": ["w8u8", "w4u4", "w2u2"],
+                            "n_trials": len(doc["study"]["baselines"]) + args.front,
                         },
-                        search_space={"keep_ratio": [1.0], "timesteps": []},
+                        training={"seed": seed},
                         oneshot={
                             "training": {
                                 **doc["training"],
                                 "epochs": args.supernet_epochs,
                                 "seed": seed,
                             },
+                            "inplace_distillation": name == "oneshot",
                             "proxy_trials": args.proxy_trials,
                             "population": 50,
                         },
                     )
-                    result = oneshot_study(spec, bundle, len(bundle.train))
-                    oneshot_runs.append(result)
+                    result = oneshot_study(spec, bundle)
+                    oneshot_runs.setdefault(name, []).append(result)
                     trials = _complete(load(spec))
-                    compute = [float(result.training_samples)] * len(trials)
+                    compute = [result.upfront + per_trial * (k + 1) for k in range(len(trials))]
                     runs[name].append(Run(load(spec), trials, compute))
                 else:
                     spec = study_spec(
@@ -241,8 +248,8 @@ def main() -> None:
         for strategy_runs in runs.values():
             for run in strategy_runs:
                 measure(run, region)
-        if oneshot_runs:
-            report_oneshot(console.print, oneshot_runs)
+        for name, results in oneshot_runs.items():
+            report_oneshot(console.print, name, results)
         report(console, args, runs, region, noise)
 
 

@@ -36,6 +36,7 @@ from mdsnn_search.strategies.oneshot.supernet_training import (
     supernet_path,
     train_supernet,
 )
+from mdsnn_search.strategies.sensitivity import FORWARD_PER_TRAINING_SAMPLE
 
 Trial = optuna.trial.FrozenTrial
 BN_MODES = ("switchable", "recalibrate")
@@ -47,7 +48,9 @@ class OneShotRuns:
 
     trials: list[Trial]
     """The main study's complete trials, by number."""
-    training_samples: int
+    upfront: float
+    """Compute before the first trial: supernet training samples and the proxy's forward
+    passes in training-sample equivalents."""
     supernet_samples: int
     proxy: dict[str, list[float]]
     """Per BN mode, the proxy's validation accuracy of each fine-tuned configuration."""
@@ -61,13 +64,13 @@ class OneShotRuns:
         return kendall(self.proxy[mode], self.finetuned)
 
 
-def report_oneshot(print_line: Callable[[str], None], runs: list[OneShotRuns]) -> None:
+def report_oneshot(print_line: Callable[[str], None], name: str, runs: list[OneShotRuns]) -> None:
     """Per seed and pooled over seeds: proxy-vs-fine-tuned Kendall tau per BN mode, the proxy
     search's scoring rate and its rank noise against the spread of what it scored."""
     for seed, run in enumerate(runs):
         noise = run.rank_noise
         print_line(
-            f"oneshot seed {seed}: {len(run.finetuned)} fine-tuned; tau "
+            f"{name} seed {seed}: {len(run.finetuned)} fine-tuned; tau "
             + ", ".join(f"{mode} {run.tau(mode):.3f}" for mode in BN_MODES)
             + f"; scoring {run.scoring_per_min:,.0f} configurations/min; rank noise "
             f"{100 * noise.get('rank_noise', math.nan):.2f} points, spread "
@@ -77,7 +80,7 @@ def report_oneshot(print_line: Callable[[str], None], runs: list[OneShotRuns]) -
     finetuned = [a for run in runs for a in run.finetuned]
     pooled = {m: kendall([a for r in runs for a in r.proxy[m]], finetuned) for m in BN_MODES}
     print_line(
-        f"oneshot pooled over {len(finetuned)} fine-tuned configurations: Kendall tau "
+        f"{name} pooled over {len(finetuned)} fine-tuned configurations: Kendall tau "
         + ", ".join(f"{mode} {tau:.3f}" for mode, tau in pooled.items())
         + f"; scoring rate {statistics.mean(r.scoring_per_min for r in runs):,.0f}"
         " configurations/min (mean over seeds)"
@@ -90,7 +93,7 @@ def kendall(a: list[float], b: list[float]) -> float:
     return float(kendalltau(a, b).statistic)
 
 
-def oneshot_study(spec: StudySpec, bundle: DatasetBundle, samples_per_epoch: int) -> OneShotRuns:
+def oneshot_study(spec: StudySpec, bundle: DatasetBundle) -> OneShotRuns:
     """Run ``spec`` (strategy oneshot) and measure what part 3 reports."""
     summary = run_study(spec, progress=False)
     study = summary.study
@@ -99,11 +102,6 @@ def oneshot_study(spec: StudySpec, bundle: DatasetBundle, samples_per_epoch: int
         key=lambda t: t.number,
     )
     record = study.user_attrs[STUDY_ONESHOT]
-    trained = sum(1 for t in trials if t.user_attrs.get(ATTR_BASELINE) != "fp32")
-    compute = (
-        int(record["supernet_training_samples"])
-        + trained * spec.training.epochs * samples_per_epoch
-    )
     teacher = load_checkpoint(study.user_attrs["teacher"]["checkpoint"]).model
     supernet, space, _ = load_supernet(record["supernet"], spec, teacher)
     front = [t for t in trials if ATTR_BASELINE not in t.user_attrs]
@@ -116,9 +114,11 @@ def oneshot_study(spec: StudySpec, bundle: DatasetBundle, samples_per_epoch: int
         study_name=proxy_study_name(spec.study.name), storage=spec.study.storage_url()
     )
     scoring = stored.user_attrs.get(STUDY_SCORING, {"configurations": 0, "seconds": 0.0})
+    assert bundle.validation is not None
+    forward = scoring["configurations"] * len(bundle.validation)
     return OneShotRuns(
         trials=trials,
-        training_samples=compute,
+        upfront=int(record["supernet_training_samples"]) + forward / FORWARD_PER_TRAINING_SAMPLE,
         supernet_samples=int(record["supernet_training_samples"]),
         proxy=proxy,
         finetuned=[float(t.values[0]) for t in front],

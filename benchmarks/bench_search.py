@@ -203,7 +203,7 @@ def main() -> None:
             for name in args.strategies:
                 study: dict[str, Any] = {"seed": seed, "n_trials": args.trials}
                 if name in SAMPLERS:
-                    study["sampler"] = name
+                    study.update(strategy="trials", sampler=name)
                 elif name == "sensitivity":
                     study.update(strategy="sensitivity", sampler="nsga2")
                 if name in ONESHOT:

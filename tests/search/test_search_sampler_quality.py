@@ -78,6 +78,7 @@ def run_surrogate_study(sampler: str, seed: int, folder: Path) -> optuna.Study:
                 **BASE.study.model_dump(mode="json"),
                 "name": f"{sampler}-{seed}",
                 "storage": f"sqlite:///{folder / f'{sampler}-{seed}.db'}",
+                "strategy": "trials",  # the sampler alone
                 "sampler": sampler,
                 "seed": seed,
                 "n_trials": N_TRIALS,

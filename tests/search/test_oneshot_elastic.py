@@ -28,6 +28,9 @@ from mdsnn_search.strategies.oneshot.supernet_training import (
     train_supernet,
 )
 
+pytestmark = pytest.mark.xdist_group("oneshot-elastic")
+"""One worker builds the module's shared fixture once (under ``--dist loadgroup``)."""
+
 KEEP = [0.25, 0.5, 1.0]
 
 

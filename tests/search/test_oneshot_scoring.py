@@ -39,6 +39,9 @@ from mdsnn_search.strategies.oneshot.supernet_training import (
 )
 from mdsnn_search.training_loop import evaluate
 
+pytestmark = pytest.mark.xdist_group("oneshot-scoring")
+"""One worker builds the module's shared fixture once (under ``--dist loadgroup``)."""
+
 Scored = tuple[StudySpec, Supernet, PrecisionSpace, DatasetBundle]
 
 

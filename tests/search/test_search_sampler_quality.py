@@ -29,6 +29,9 @@ from mdsnn_search.spec.space import LayerRoles, StudentConfig, baseline_queue
 from mdsnn_search.study.heartbeat import Heartbeat
 from mdsnn_search.study.store import connect, open_study
 
+pytestmark = pytest.mark.xdist_group("sampler-quality")
+"""One worker builds the module's shared fixture once (under ``--dist loadgroup``)."""
+
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 BASE = load_spec("search_spaces/digits.yaml")

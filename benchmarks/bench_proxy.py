@@ -1,8 +1,9 @@
 """How fast does the one-shot proxy score configurations on digits? Plain against by stages.
 
-A digits supernet (``search_spaces/digits.yaml`` as a oneshot study, precision only: 8 knobs,
-20,736 configurations; teacher 1 epoch, supernet a few batches, since the rate does not depend
-on training), then, in one run on the same machine and threads:
+A digits supernet (``search_spaces/digits.yaml`` as a oneshot study: its whole space, or with
+``--precision-only`` keep ratio 1 and the data's T, 8 knobs and 20,736 configurations; teacher
+1 epoch, supernet a few batches, since the rate does not depend on training), then, in one run
+on the same machine and threads:
 
 - plain: a forward pass under the spike monitor per configuration (the scorer before stages);
 - by stages, random configurations given a population at a time (as the proxy search gives
@@ -48,6 +49,11 @@ def main() -> None:
     parser.add_argument("--supernet-epochs", type=int, default=1)
     parser.add_argument("--teacher-epochs", type=int, default=1)
     parser.add_argument("--workdir", type=Path, default=None, help="keep teacher and supernet")
+    parser.add_argument(
+        "--precision-only",
+        action="store_true",
+        help="keep ratio 1 and the data's T (the space of the first measurement)",
+    )
     args = parser.parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -57,6 +63,7 @@ def main() -> None:
         supernet_epochs=args.supernet_epochs,
         teacher_epochs=args.teacher_epochs,
         workdir=args.workdir,
+        precision_only=args.precision_only,
     )
     space = scorer.space
     samples = sum(int(x.shape[1]) for x, _ in scorer.batches)

@@ -133,9 +133,11 @@ def digits_scorer(
     supernet_epochs: int = 1,
     teacher_epochs: int = 1,
     workdir: Path | None = None,
+    precision_only: bool = False,
 ) -> tuple[StudySpec, ProxyScorer]:
-    """A proxy scorer on digits: ``search_spaces/digits.yaml`` as a oneshot study at its
-    precision-only settings (keep ratio 1, the data's T). By default the teacher is trained 1
+    """A proxy scorer on digits: ``search_spaces/digits.yaml`` as a oneshot study, its whole
+    space (bits, keep ratios, T_s) or, ``precision_only``, at keep ratio 1 and the data's T (the
+    space the scoring rate was first measured on). By default the teacher is trained 1
     epoch and the supernet a few batches, since the rate does not depend on how well they are
     trained (rank noise and spread do). ``workdir`` keeps the teacher and supernet caches."""
     doc = yaml.safe_load((Path(__file__).parents[1] / "search_spaces" / "digits.yaml").read_text())
@@ -143,7 +145,8 @@ def digits_scorer(
         tmp = workdir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         tmp.mkdir(parents=True, exist_ok=True)
         doc["study"].update(strategy="oneshot", storage=f"sqlite:///{tmp.resolve() / 'digits.db'}")
-        doc["search_space"].update(keep_ratio=[1.0], timesteps=[])
+        if precision_only:
+            doc["search_space"].update(keep_ratio=[1.0], timesteps=[])
         doc["teacher"]["training"]["epochs"] = teacher_epochs
         doc["execution"] = {"backend": "inline"}
         doc["oneshot"] = {

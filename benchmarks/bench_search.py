@@ -10,8 +10,8 @@ bits, keep ratios and T_s, trained with in-place distillation; a proxy search ov
 fine-tuned as trials, after the same baselines) and ``oneshot-plain`` (the same without in-place
 distillation, so its effect on the proxy's Kendall tau is measured). A one-shot study's compute
 is its supernet's training samples, its proxy's forward passes (each configuration on the whole
-validation split, a forward pass counted as 1/3 of a training sample, as the sensitivity pass's;
-the prefix cache runs fewer) and then its trials.
+validation split, times the share of its stages the prefix cache ran; a forward pass counted as
+1/3 of a training sample, as the sensitivity pass's) and then its trials.
 
 A seed is the search's and the trials' training seed alike (``study.seed`` and
 ``training.seed``), so the spread over seeds holds the training noise too; the teacher is shared.

@@ -115,7 +115,10 @@ def oneshot_study(spec: StudySpec, bundle: DatasetBundle) -> OneShotRuns:
     )
     scoring = stored.user_attrs.get(STUDY_SCORING, {"configurations": 0, "seconds": 0.0})
     assert bundle.validation is not None
-    forward = scoring["configurations"] * len(bundle.validation)
+    # Each configuration on the whole validation split, scaled by the share of its stages the
+    # prefix cache ran (a stage's share of the forward pass taken as equal).
+    ran = scoring.get("stages_run", 1) / max(scoring.get("stages", 1), 1)
+    forward = scoring["configurations"] * len(bundle.validation) * ran
     return OneShotRuns(
         trials=trials,
         upfront=int(record["supernet_training_samples"]) + forward / FORWARD_PER_TRAINING_SAMPLE,

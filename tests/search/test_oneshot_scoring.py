@@ -26,6 +26,7 @@ from mdsnn_search.strategies.oneshot.prefix_cache import (
 )
 from mdsnn_search.strategies.oneshot.proxy import (
     STUDY_RANK_NOISE,
+    STUDY_SCORING,
     ProxyScorer,
     run_proxy_search,
 )
@@ -195,14 +196,16 @@ def test_the_proxy_study_stores_its_rank_noise(scored: Scored) -> None:
     spec, supernet, space, bundle = scored
     oneshot = spec.oneshot.model_copy(update={"proxy_trials": 20, "population": 10})
     spec = spec.model_copy(update={"oneshot": oneshot})
-    run = run_proxy_search(
-        spec, optuna.storages.InMemoryStorage(), ProxyScorer(spec, supernet, space, bundle)
-    )
+    scorer = ProxyScorer(spec, supernet, space, bundle)
+    run = run_proxy_search(spec, optuna.storages.InMemoryStorage(), scorer)
     stored = run.study.user_attrs[STUDY_RANK_NOISE]
     distinct = {tuple(sorted(t.params.items())) for t in run.study.trials}
     assert run.noise is not None and stored == run.noise.as_attr()
     assert stored["configurations"] == len(distinct) and stored["samples"] == len(bundle.validation)
     assert f"rank noise {100 * stored['rank_noise']:.2f}" in run.summary()
+    scoring = run.study.user_attrs[STUDY_SCORING]
+    assert scoring["stages"] == 20 * len(scorer.evaluator.stages)  # type: ignore[union-attr]
+    assert 0 < scoring["stages_run"] < scoring["stages"]  # shared prefixes ran once
 
 
 def test_the_proxy_charges_what_a_trial_of_the_same_student_is_charged(scored: Scored) -> None:

@@ -48,7 +48,8 @@ PROXY_SUFFIX = "-proxy"
 ATTR_PROXY = "proxy"
 """Trial user attribute: True on every trial of a proxy study."""
 STUDY_SCORING = "scoring"
-"""Proxy study user attribute: configurations scored, and seconds spent scoring (not storing)."""
+"""Proxy study user attribute: configurations scored, seconds spent scoring (not storing), and
+the stages a plain pass would have run against those the prefix cache ran."""
 STUDY_RANK_NOISE = "rank_noise"
 """Proxy study user attribute: :class:`~.rank_noise.RankNoise` of the distinct configurations
 the last run scored (rank noise, spread, split-half tau, validation samples)."""
@@ -214,6 +215,8 @@ def run_proxy_search(
     working.add_trials(stored.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
     metrics_keys = [OBJECTIVES[name].metric for name in spec.study.objectives]
     scored, spent = 0, 0.0
+    evaluator = scorer.evaluator
+    stages_before = 0 if evaluator is None else evaluator.stages_run
     correct: dict[tuple[tuple[str, Any], ...], np.ndarray] = {}
     while True:
         wanted = min(config.population, config.proxy_trials - len(working.trials))
@@ -236,11 +239,16 @@ def run_proxy_search(
     if not scored:
         return ProxyRun(stored, 0, 0.0)
     before = stored.user_attrs.get(STUDY_SCORING, {"configurations": 0, "seconds": 0.0})
+    # Stages: what a plain pass would run (every stage of every configuration) and what ran.
+    per_configuration = 1 if evaluator is None else len(evaluator.stages)
+    ran = scored if evaluator is None else evaluator.stages_run - stages_before
     stored.set_user_attr(
         STUDY_SCORING,
         {
             "configurations": before["configurations"] + scored,
             "seconds": before["seconds"] + spent,
+            "stages": before.get("stages", 0) + scored * per_configuration,
+            "stages_run": before.get("stages_run", 0) + ran,
         },
     )
     noise = rank_noise(np.stack(list(correct.values())), seed=spec.study.seed)

@@ -143,7 +143,7 @@ def noise_floor(doc: dict[str, Any], workdir: Path, seeds: int) -> list[float]:
             doc,
             workdir,
             f"noise-{seed}",
-            study={"baselines": ["w4u4"], "n_trials": 1},
+            study={"baselines": ["w4u4"], "n_trials": 1, "strategy": "trials"},
             training={"seed": seed},
         )
         run_study(spec, progress=False)

@@ -161,13 +161,22 @@ class StudyDriver:
             raise self._halt
         if time.monotonic() < self._next_look:
             return None
+        with self._whole():
+            return self._claim_next()
+
+    def _whole(self) -> contextlib.AbstractContextManager[None]:
+        """Storage writes a stop signal does not cut (it is raised when they end): one cut inside
+        a SQLite transaction can leave the write lock held, failing every later write."""
+        return self._stop.deferred() if self._stop is not None else contextlib.nullcontext()
+
+    def _claim_next(self) -> TrialRequest | None:
         while True:
             budget = self._look()
             if budget.done:
                 return None
             # Claimed and known as ours in one step: a signal in between would leave a trial
             # RUNNING that interrupt_open cannot find; it is raised once the trial is ours.
-            with self._stop.deferred() if self._stop is not None else contextlib.nullcontext():
+            with self._whole():
                 claimed = claim(self.study, self.storage, budget)
                 if claimed is not None:
                     self._claimed[claimed.trial.number] = claimed.trial_id
@@ -189,15 +198,15 @@ class StudyDriver:
         self._changed()
 
     def report(self, number: int, epoch: int, accuracy: float) -> None:
-        """Store a running trial's validation accuracy after ``epoch`` as its Optuna intermediate
-        value at that step (the dashboard's learning curves). Through the storage: Optuna's
-        ``Trial.report`` refuses studies of several objectives. A trial no longer this run's
-        (failed by another run meanwhile) is left alone."""
+        """Store a running trial's validation accuracy after ``epoch`` as its intermediate value
+        (the dashboard's learning curves; through the storage, as ``Trial.report`` refuses several
+        objectives). A trial no longer this run's (failed by another run) is left alone."""
         trial_id = self._claimed.get(number)
         if trial_id is None or not math.isfinite(accuracy):
             return
         try:
-            self.storage.set_trial_intermediate_value(trial_id, epoch, float(accuracy))
+            with self._whole():
+                self.storage.set_trial_intermediate_value(trial_id, epoch, float(accuracy))
         except UpdateFinishedTrialError:
             logger.debug("trial %d finished elsewhere; its epoch %d is not stored", number, epoch)
 
@@ -206,19 +215,20 @@ class StudyDriver:
 
         The trial stays this run's until it is recorded, so a signal in between still finds it.
         """
-        try:
-            self._record(self._open[number], outcome, trial_dir)
-        except UpdateFinishedTrialError:
-            logger.warning(
-                "trial %d was failed by another run while it ran here (its heartbeat lapsed) and "
-                "its configuration was queued again; this result is dropped",
-                number,
-            )
-        self._forget(number)
-        self._next_look = 0.0
-        # A fresh look, so the trials done count this outcome as this run's counts do.
-        self.budget = snapshot(self.study, self.spec.study.n_trials)
-        self._changed()
+        with self._whole():
+            try:
+                self._record(self._open[number], outcome, trial_dir)
+            except UpdateFinishedTrialError:
+                logger.warning(
+                    "trial %d was failed by another run while it ran here (its heartbeat lapsed) "
+                    "and its configuration was queued again; this result is dropped",
+                    number,
+                )
+            self._forget(number)
+            self._next_look = 0.0
+            # A fresh look, so the trials done count this outcome as this run's counts do.
+            self.budget = snapshot(self.study, self.spec.study.n_trials)
+            self._changed()
 
     def interrupt_open(self) -> int:
         """Mark every trial this run claimed and did not finish FAIL "interrupted" and queue it

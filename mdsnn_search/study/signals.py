@@ -72,7 +72,8 @@ class StopOnSignals:
             yield
         finally:
             self._deferring -= 1
-        self.check()
+        if not self._deferring:  # an enclosing block raises when it ends
+            self.check()
 
     def check(self) -> None:
         """Raise :class:`RunInterrupted` if a stop signal arrived."""

@@ -187,3 +187,16 @@ def test_a_signal_inside_a_deferred_step_is_raised_when_the_step_ends() -> None:
                 finished = True
     assert finished and raised.value.signum == signal.SIGINT
     assert stop.received == signal.SIGINT
+
+
+def test_a_signal_inside_nested_deferred_steps_is_raised_when_the_outer_one_ends() -> None:
+    """A storage write inside a larger step (a claim inside the driver's ask): the signal waits
+    for the whole step, not only for the inner write."""
+    after_inner = False
+    with StopOnSignals() as stop:
+        with pytest.raises(RunInterrupted):
+            with stop.deferred():
+                with stop.deferred():
+                    os.kill(os.getpid(), signal.SIGTERM)
+                after_inner = True
+    assert after_inner

@@ -170,18 +170,17 @@ class StudyDriver:
         return self._stop.deferred() if self._stop is not None else contextlib.nullcontext()
 
     def _claim_next(self) -> TrialRequest | None:
+        """Within :meth:`ask`'s whole step: a trial is claimed and known as ours at once (a
+        signal in between would leave a trial RUNNING that interrupt_open cannot find)."""
         while True:
             budget = self._look()
             if budget.done:
                 return None
-            # Claimed and known as ours in one step: a signal in between would leave a trial
-            # RUNNING that interrupt_open cannot find; it is raised once the trial is ours.
-            with self._whole():
-                claimed = claim(self.study, self.storage, budget)
-                if claimed is not None:
-                    self._claimed[claimed.trial.number] = claimed.trial_id
-                    self._mine.add(claimed.trial.number)
-                    self.heartbeat.add(claimed.trial_id)
+            claimed = claim(self.study, self.storage, budget)
+            if claimed is not None:
+                self._claimed[claimed.trial.number] = claimed.trial_id
+                self._mine.add(claimed.trial.number)
+                self.heartbeat.add(claimed.trial_id)
             if claimed is None:
                 self._idle()
                 return None
